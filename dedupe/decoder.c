@@ -1,0 +1,513 @@
+/* SPDX-License-Identifier: proprietary */
+/*
+ * decoder.c - records -> bytes, with hostile input in mind.
+ *
+ * A record is parsed and checked whole (from the caller's input when it is
+ * all there, else from a staging copy) and applied: literals are inserted
+ * into the log (decompressed straight into it), tentative bytes into a
+ * scratch buffer, references checked against the live log. Only then is its
+ * output made pending; pending output is copied to the caller's buffer in
+ * pieces of any size, so one reference can expand to gigabytes through a
+ * small buffer. Nothing is parsed while output is pending, so the entries
+ * being output cannot be evicted under it.
+ */
+#include <errno.h>
+
+#define ZSTD_STATIC_LINKING_ONLY
+#include <xxhash.h>
+#include <zstd.h>
+
+#include "dedupe_internal.h"
+
+/* Largest record header: type, flow, skip, n, 64 lengths, check,
+ * payload_len. */
+#define MAX_RECORD_HEAD (1 + 5 + 10 + 10 + STRAIT_DEDUPE_BATCH_CHUNKS * 10 + 8)
+#define MAX_PAYLOAD ZSTD_COMPRESSBOUND(STRAIT_DEDUPE_BATCH_BYTES)
+#define STAGE_SIZE (MAX_RECORD_HEAD + MAX_PAYLOAD)
+
+enum out_kind { OUT_NONE, OUT_LOG, OUT_SCRATCH };
+
+struct record {
+	uint8_t type;
+	uint32_t flow;
+	uint64_t skip;
+	uint32_t n;
+	uint32_t lens[STRAIT_DEDUPE_BATCH_CHUNKS];
+	uint64_t total;
+	uint64_t dist, count;
+	uint32_t check;
+	uint32_t plen;
+	const uint8_t *payload;
+};
+
+struct strait_dedupe_decoder {
+	struct strait_dedupe_params p;
+	struct dedupe_log log;
+	ZSTD_DCtx *zd;
+	uint32_t epoch;
+	bool have_header;
+	int err;
+	uint8_t *stage;
+	size_t stage_len;
+	uint8_t *scratch;
+	struct strait_dedupe_cache_stats st;
+
+	enum out_kind kind;
+	uint32_t out_flow;
+	uint32_t out_idx, out_left, out_off;   /* OUT_LOG */
+	uint32_t scr_len;                      /* OUT_SCRATCH: out_off..scr_len */
+	struct record rec;
+};
+
+struct dlayout {
+	size_t ent, stage, scratch, zstd, data, total, zsize;
+};
+
+static bool dlayout_of(const struct strait_dedupe_params *p, struct dlayout *l)
+{
+	if (strait_dedupe_params_check(p))
+		return false;
+	l->zsize = ZSTD_estimateDStreamSize((size_t)1 << STRAIT_DEDUPE_WINDOW_LOG);
+	l->ent = ALIGN_UP(sizeof(struct strait_dedupe_decoder), 64);
+	l->stage = l->ent + ALIGN_UP((size_t)log_max_entries(p) *
+				     sizeof(struct log_entry), 64);
+	l->scratch = l->stage + ALIGN_UP(STAGE_SIZE, 64);
+	l->zstd = l->scratch + ALIGN_UP(p->max_chunk, 64);
+	l->data = l->zstd + ALIGN_UP(l->zsize, 64);
+	l->total = l->data + p->capacity;
+	return true;
+}
+
+size_t strait_dedupe_decoder_size(const struct strait_dedupe_params *p)
+{
+	struct dlayout l;
+
+	return dlayout_of(p, &l) ? l.total + 64 : 0;
+}
+
+struct strait_dedupe_decoder *
+strait_dedupe_decoder_init(void *mem, size_t size,
+			   const struct strait_dedupe_params *p)
+{
+	struct strait_dedupe_decoder *d;
+	struct dlayout l;
+	uint8_t *base;
+
+	if (!mem || !dlayout_of(p, &l) || size < l.total + 64)
+		return NULL;
+	base = (uint8_t *)ALIGN_UP((uintptr_t)mem, 64);
+	d = (struct strait_dedupe_decoder *)base;
+	memset(d, 0, sizeof(*d));
+	d->p = *p;
+	log_init(&d->log, base + l.data, p->capacity,
+		 (struct log_entry *)(base + l.ent), log_max_entries(p));
+	d->stage = base + l.stage;
+	d->scratch = base + l.scratch;
+	d->zd = ZSTD_initStaticDCtx(base + l.zstd, l.zsize);
+	if (!d->zd || ZSTD_isError(ZSTD_DCtx_setParameter(d->zd,
+			ZSTD_d_windowLogMax, STRAIT_DEDUPE_WINDOW_LOG)))
+		return NULL;
+	return d;
+}
+
+void strait_dedupe_decoder_reset(struct strait_dedupe_decoder *d)
+{
+	log_clear(&d->log);
+	ZSTD_DCtx_reset(d->zd, ZSTD_reset_session_only);
+	d->have_header = false;
+	d->err = 0;
+	d->stage_len = 0;
+	d->kind = OUT_NONE;
+}
+
+void strait_dedupe_decoder_stats(const struct strait_dedupe_decoder *d,
+				 struct strait_dedupe_cache_stats *s)
+{
+	*s = d->st;
+	s->capacity = d->p.capacity;
+	s->used_bytes = d->log.used;
+	s->entries = d->log.count;
+	s->index_bytes = (uint64_t)d->log.max_ent * sizeof(struct log_entry);
+}
+
+int strait_dedupe_decode_finish(const struct strait_dedupe_decoder *d)
+{
+	if (d->err)
+		return d->err;
+	if (d->stage_len)
+		return STRAIT_DEDUPE_E_TRUNCATED;
+	if (d->kind != OUT_NONE)
+		return 1;
+	if (!d->have_header)
+		return STRAIT_DEDUPE_E_NO_HEADER;
+	return 0;
+}
+
+/* ---- parsing: structure and ranges only, no log state ---- */
+
+/* 1 ok, 0 need more, <0 error */
+static int get_varint(const uint8_t *p, size_t avail, size_t *pos,
+		      uint64_t *v)
+{
+	uint64_t r = 0;
+	size_t i;
+
+	for (i = 0; i < 10; i++) {
+		uint8_t b;
+
+		if (*pos + i >= avail)
+			return 0;
+		b = p[*pos + i];
+		if (i == 9 && b > 1)
+			return STRAIT_DEDUPE_E_VARINT;
+		r |= (uint64_t)(b & 0x7f) << (7 * i);
+		if (!(b & 0x80)) {
+			if (b == 0 && i > 0)
+				return STRAIT_DEDUPE_E_VARINT; /* overlong */
+			*pos += i + 1;
+			*v = r;
+			return 1;
+		}
+	}
+	return STRAIT_DEDUPE_E_VARINT;
+}
+
+#define VARINT(dst) do {                                   \
+		int vr_ = get_varint(p, avail, &pos, &(dst)); \
+		if (vr_ <= 0)                                  \
+			return vr_;                            \
+	} while (0)
+
+/* Returns the record length (>0), 0 if more bytes are needed, or <0. */
+static long parse(const struct strait_dedupe_decoder *d, const uint8_t *p,
+		  size_t avail, struct record *r)
+{
+	size_t pos = 1;
+	uint64_t v;
+
+	if (!avail)
+		return 0;
+	r->type = p[0];
+	if (r->type == STRAIT_DEDUPE_REC_HEADER)
+		return avail >= STRAIT_DEDUPE_HEADER_SIZE ?
+		       STRAIT_DEDUPE_HEADER_SIZE : 0;
+	if (!d->have_header)
+		return STRAIT_DEDUPE_E_NO_HEADER;
+	if (r->type < STRAIT_DEDUPE_REC_LITERAL_ZSTD ||
+	    r->type > STRAIT_DEDUPE_REC_REFERENCE)
+		return STRAIT_DEDUPE_E_TYPE;
+	VARINT(v);
+	if (v > UINT32_MAX)
+		return STRAIT_DEDUPE_E_RANGE;
+	r->flow = (uint32_t)v;
+
+	switch (r->type) {
+	case STRAIT_DEDUPE_REC_REFERENCE:
+		VARINT(r->skip);
+		VARINT(r->dist);
+		VARINT(r->count);
+		if (r->skip >= d->p.max_chunk || r->count == 0 ||
+		    r->dist == 0 || r->count > r->dist)
+			return STRAIT_DEDUPE_E_RANGE;
+		if (avail - pos < 4)
+			return 0;
+		r->check = get_u32(p + pos);
+		return (long)(pos + 4);
+	case STRAIT_DEDUPE_REC_LITERAL_ZSTD:
+	case STRAIT_DEDUPE_REC_LITERAL_RAW:
+		VARINT(r->skip);
+		VARINT(v);
+		if (v == 0 || v > STRAIT_DEDUPE_BATCH_CHUNKS)
+			return STRAIT_DEDUPE_E_RANGE;
+		r->n = (uint32_t)v;
+		r->total = 0;
+		for (uint32_t i = 0; i < r->n; i++) {
+			VARINT(v);
+			if (v == 0 || v > d->p.max_chunk)
+				return STRAIT_DEDUPE_E_RANGE;
+			r->lens[i] = (uint32_t)v;
+			r->total += v;
+		}
+		if (r->total > STRAIT_DEDUPE_BATCH_BYTES ||
+		    r->skip >= r->lens[0])
+			return STRAIT_DEDUPE_E_RANGE;
+		break;
+	default: /* TENTATIVE */
+		VARINT(v);
+		if (v == 0 || v > d->p.max_chunk)
+			return STRAIT_DEDUPE_E_RANGE;
+		r->n = 1;
+		r->lens[0] = (uint32_t)v;
+		r->total = v;
+		r->skip = 0;
+		break;
+	}
+	if (avail - pos < 8)
+		return 0;
+	r->check = get_u32(p + pos);
+	r->plen = get_u32(p + pos + 4);
+	pos += 8;
+	if (r->plen > MAX_PAYLOAD)
+		return STRAIT_DEDUPE_E_RANGE;
+	if ((r->type == STRAIT_DEDUPE_REC_LITERAL_RAW ||
+	     r->type == STRAIT_DEDUPE_REC_TENTATIVE_RAW) && r->plen != r->total)
+		return STRAIT_DEDUPE_E_LENGTH;
+	if (avail - pos < r->plen)
+		return 0;
+	r->payload = p + pos;
+	return (long)(pos + r->plen);
+}
+
+/* ---- applying a parsed record ---- */
+
+/* Fills dst[0..len) from the zstd payload; exact sizes or an error. */
+static int inflate(struct strait_dedupe_decoder *d, ZSTD_inBuffer *ib,
+		   uint8_t *dst, size_t len)
+{
+	ZSTD_outBuffer ob = { dst, len, 0 };
+
+	while (ob.pos < ob.size) {
+		size_t in0 = ib->pos, out0 = ob.pos;
+		size_t rc = ZSTD_decompressStream(d->zd, &ob, ib);
+
+		if (ZSTD_isError(rc))
+			return STRAIT_DEDUPE_E_ZSTD;
+		if (ib->pos == in0 && ob.pos == out0)
+			return STRAIT_DEDUPE_E_LENGTH; /* payload too short */
+	}
+	return 0;
+}
+
+/* After the last byte: the payload must be used up and hold nothing more. */
+static int inflate_end(struct strait_dedupe_decoder *d, ZSTD_inBuffer *ib)
+{
+	uint8_t extra;
+	ZSTD_outBuffer ob = { &extra, 1, 0 };
+
+	for (;;) {
+		size_t in0 = ib->pos;
+		size_t rc = ZSTD_decompressStream(d->zd, &ob, ib);
+
+		if (ZSTD_isError(rc))
+			return STRAIT_DEDUPE_E_ZSTD;
+		if (ob.pos)
+			return STRAIT_DEDUPE_E_LENGTH; /* payload too long */
+		if (ib->pos == ib->size)
+			return 0;
+		if (ib->pos == in0)
+			return STRAIT_DEDUPE_E_ZSTD;
+	}
+}
+
+static int apply_header(struct strait_dedupe_decoder *d, const uint8_t *p)
+{
+	struct strait_dedupe_params hp;
+	uint32_t epoch;
+	int rc = strait_dedupe_header_parse(p, STRAIT_DEDUPE_HEADER_SIZE, &hp,
+					    &epoch);
+
+	if (rc)
+		return rc;
+	if (hp.min_chunk != d->p.min_chunk || hp.avg_chunk != d->p.avg_chunk ||
+	    hp.max_chunk != d->p.max_chunk || hp.capacity != d->p.capacity)
+		return STRAIT_DEDUPE_E_PARAMS;
+	log_clear(&d->log);
+	ZSTD_DCtx_reset(d->zd, ZSTD_reset_session_only);
+	d->epoch = epoch;
+	d->have_header = true;
+	return 0;
+}
+
+static int apply(struct strait_dedupe_decoder *d, const uint8_t *p,
+		 struct record *r)
+{
+	ZSTD_inBuffer ib = { r->payload, r->plen, 0 };
+	bool raw = r->type == STRAIT_DEDUPE_REC_LITERAL_RAW ||
+		   r->type == STRAIT_DEDUPE_REC_TENTATIVE_RAW;
+	uint32_t i, idx = 0, first = 0, h = 0;
+	int rc;
+
+	switch (r->type) {
+	case STRAIT_DEDUPE_REC_HEADER:
+		return apply_header(d, p);
+	case STRAIT_DEDUPE_REC_REFERENCE:
+		if (r->dist > d->log.count)
+			return STRAIT_DEDUPE_E_REF;
+		first = log_idx_back(&d->log, r->dist);
+		for (i = 0, idx = first; i < r->count; i++) {
+			h = check_fold(h, d->log.ent[idx].check);
+			idx = log_idx_add(&d->log, idx, 1);
+		}
+		if (h != r->check)
+			return STRAIT_DEDUPE_E_CHECK;
+		if (r->skip >= d->log.ent[first].len)
+			return STRAIT_DEDUPE_E_RANGE;
+		d->st.hits += r->count;
+		d->kind = OUT_LOG;
+		d->out_idx = first;
+		d->out_left = (uint32_t)r->count;
+		break;
+	case STRAIT_DEDUPE_REC_TENTATIVE_ZSTD:
+	case STRAIT_DEDUPE_REC_TENTATIVE_RAW:
+		if (raw) {
+			memcpy(d->scratch, r->payload, r->total);
+		} else if ((rc = inflate(d, &ib, d->scratch, r->total)) ||
+			   (rc = inflate_end(d, &ib))) {
+			return rc;
+		}
+		if (check_fold(0, (uint32_t)XXH3_128bits(d->scratch,
+				r->total).high64) != r->check)
+			return STRAIT_DEDUPE_E_DIGEST;
+		d->st.tentative += r->total;
+		d->kind = OUT_SCRATCH;
+		d->scr_len = (uint32_t)r->total;
+		break;
+	default: /* LITERAL */
+		for (i = 0; i < r->n; i++) {
+			struct log_entry *ent;
+			uint8_t *dst;
+
+			idx = log_insert(&d->log, r->lens[i], 0);
+			ent = &d->log.ent[idx];
+			dst = d->log.data + ent->off;
+			if (i == 0)
+				first = idx;
+			if (raw) {
+				memcpy(dst, r->payload + ib.pos, r->lens[i]);
+				ib.pos += r->lens[i];
+			} else if ((rc = inflate(d, &ib, dst, r->lens[i]))) {
+				return rc;
+			}
+			ent->check = (uint32_t)XXH3_128bits(dst, r->lens[i]).high64;
+			h = check_fold(h, ent->check);
+		}
+		if (!raw && (rc = inflate_end(d, &ib)))
+			return rc;
+		if (h != r->check)
+			return STRAIT_DEDUPE_E_DIGEST;
+		if (raw)
+			d->st.literal_raw += r->total;
+		else
+			d->st.literal_zstd += r->total;
+		d->st.misses += r->n;
+		d->kind = OUT_LOG;
+		d->out_idx = first;
+		d->out_left = r->n;
+		break;
+	}
+	d->out_flow = r->flow;
+	d->out_off = (uint32_t)r->skip;
+	return 0;
+}
+
+/* Copies pending output; returns bytes written. */
+static size_t drain(struct strait_dedupe_decoder *d, uint8_t *out, size_t cap)
+{
+	size_t done = 0;
+
+	if (d->kind == OUT_SCRATCH) {
+		size_t n = d->scr_len - d->out_off;
+
+		if (n > cap)
+			n = cap;
+		memcpy(out, d->scratch + d->out_off, n);
+		d->out_off += (uint32_t)n;
+		if (d->out_off == d->scr_len)
+			d->kind = OUT_NONE;
+		return n;
+	}
+	while (d->kind == OUT_LOG && done < cap) {
+		const struct log_entry *ent = &d->log.ent[d->out_idx];
+		size_t n = ent->len - d->out_off;
+
+		if (n > cap - done)
+			n = cap - done;
+		memcpy(out + done, d->log.data + ent->off + d->out_off, n);
+		done += n;
+		d->out_off += (uint32_t)n;
+		if (d->out_off == ent->len) {
+			d->out_off = 0;
+			d->out_idx = log_idx_add(&d->log, d->out_idx, 1);
+			if (--d->out_left == 0)
+				d->kind = OUT_NONE;
+		}
+	}
+	return done;
+}
+
+static int fail(struct strait_dedupe_decoder *d,
+		struct strait_dedupe_decode_result *r, size_t pos, int rc)
+{
+	r->in_used = pos;
+	d->err = rc;
+	d->kind = OUT_NONE;
+	d->stage_len = 0;
+	return rc;
+}
+
+int strait_dedupe_decode(struct strait_dedupe_decoder *d, const void *in_,
+			 size_t in_len, void *out_, size_t out_cap,
+			 struct strait_dedupe_decode_result *r)
+{
+	const uint8_t *in = in_;
+	uint8_t *out = out_;
+	size_t pos = 0;
+	long len;
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	r->epoch = d->epoch;
+	if (d->err)
+		return d->err;
+	for (;;) {
+		if (d->kind != OUT_NONE) {
+			if (r->out_len && d->out_flow != r->flow)
+				break;
+			r->flow = d->out_flow;
+			r->out_len += drain(d, out + r->out_len,
+					    out_cap - r->out_len);
+			if (d->kind != OUT_NONE)
+				break; /* out is full */
+			continue;
+		}
+		if (d->stage_len) {
+			size_t take = STAGE_SIZE - d->stage_len;
+
+			if (take > in_len - pos)
+				take = in_len - pos;
+			memcpy(d->stage + d->stage_len, in + pos, take);
+			d->stage_len += take;
+			pos += take;
+			len = parse(d, d->stage, d->stage_len, &d->rec);
+			if (len < 0)
+				return fail(d, r, pos, (int)len);
+			if (len == 0) {
+				if (d->stage_len == STAGE_SIZE)
+					return fail(d, r, pos, STRAIT_DEDUPE_E_RANGE);
+				break; /* all input taken, need more */
+			}
+			pos -= d->stage_len - (size_t)len; /* give back */
+			d->stage_len = 0;
+			rc = apply(d, d->stage, &d->rec);
+		} else {
+			if (pos == in_len)
+				break;
+			len = parse(d, in + pos, in_len - pos, &d->rec);
+			if (len < 0)
+				return fail(d, r, pos, (int)len);
+			if (len == 0) {
+				memcpy(d->stage, in + pos, in_len - pos);
+				d->stage_len = in_len - pos;
+				pos = in_len;
+				break;
+			}
+			rc = apply(d, in + pos, &d->rec);
+			pos += (size_t)len;
+		}
+		if (rc)
+			return fail(d, r, pos, rc);
+		r->epoch = d->epoch;
+	}
+	r->in_used = pos;
+	return (pos < in_len || d->kind != OUT_NONE) ? 1 : 0;
+}

@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: proprietary */
+/* dedupe_internal.h - state shared by the chunker, log, encoder, decoder. */
+#ifndef STRAIT_DEDUPE_INTERNAL_H
+#define STRAIT_DEDUPE_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <strait/dedupe.h>
+
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
+#define ALIGN_UP(x, a) (((x) + ((a) - 1)) & ~((size_t)(a) - 1))
+
+/* ---- chunker.c ---- */
+
+struct chunker_cfg {
+	uint32_t min, normal, max;
+	uint64_t mask_s;  /* before `normal`: more bits, cuts are rarer */
+	uint64_t mask_l;  /* from `normal` on: fewer bits, cuts are likelier */
+};
+
+/* Scan state of a partial chunk, relative to the chunk's first byte. */
+struct chunk_scan {
+	uint32_t pos;     /* bytes already hashed (>= min once started) */
+	uint64_t hash;
+};
+
+void chunker_cfg_init(struct chunker_cfg *c,
+		      const struct strait_dedupe_params *p);
+/* Cut length in (0, avail], or 0 if no cut yet (state saved in *st).
+ * final: the data ends at avail, cut there if nothing earlier. */
+size_t chunker_find(const struct chunker_cfg *c, const uint8_t *p,
+		    size_t avail, struct chunk_scan *st, bool final);
+
+/* ---- log.c: the mirrored cache log ---- */
+
+struct log_entry {
+	uint64_t off;
+	uint32_t len;
+	uint32_t check;
+};
+
+struct dedupe_log {
+	uint8_t *data;
+	uint64_t cap;
+	uint64_t head;        /* offset of the next insertion */
+	uint64_t used;        /* bytes of live entries */
+	struct log_entry *ent;
+	uint32_t max_ent;
+	uint32_t tail;        /* index of the oldest live entry */
+	uint32_t count;       /* live entries */
+	uint32_t next;        /* index of the next insertion */
+};
+
+uint32_t log_max_entries(const struct strait_dedupe_params *p);
+void log_init(struct dedupe_log *l, uint8_t *data, uint64_t cap,
+	      struct log_entry *ent, uint32_t max_ent);
+void log_clear(struct dedupe_log *l);
+/* Appends an entry of len bytes (evicting what it must); returns its index.
+ * The caller copies the bytes to l->data + l->ent[idx].off. */
+uint32_t log_insert(struct dedupe_log *l, uint32_t len, uint32_t check);
+
+static inline uint32_t log_idx_back(const struct dedupe_log *l, uint64_t dist)
+{
+	/* dist in 1..count */
+	return (uint32_t)((l->next + (uint64_t)l->max_ent - dist) % l->max_ent);
+}
+
+static inline uint32_t log_idx_add(const struct dedupe_log *l, uint32_t idx,
+				   uint32_t n)
+{
+	return (uint32_t)(((uint64_t)idx + n) % l->max_ent);
+}
+
+/* Age of a live index: 0 = oldest. >= count means not live. */
+static inline uint32_t log_age(const struct dedupe_log *l, uint32_t idx)
+{
+	return (uint32_t)((idx + (uint64_t)l->max_ent - l->tail) % l->max_ent);
+}
+
+static inline uint32_t check_fold(uint32_t h, uint32_t check)
+{
+	return (((h << 7) | (h >> 25)) ^ check) * 0x9E3779B1u;
+}
+
+/* ---- wire helpers ---- */
+
+static inline size_t put_varint(uint8_t *p, uint64_t v)
+{
+	size_t n = 0;
+	while (v >= 0x80) {
+		p[n++] = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	p[n++] = (uint8_t)v;
+	return n;
+}
+
+static inline void put_u32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+	p[2] = (uint8_t)(v >> 16);
+	p[3] = (uint8_t)(v >> 24);
+}
+
+static inline uint32_t get_u32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	       (uint32_t)p[3] << 24;
+}
+
+static inline void put_u64(uint8_t *p, uint64_t v)
+{
+	put_u32(p, (uint32_t)v);
+	put_u32(p + 4, (uint32_t)(v >> 32));
+}
+
+static inline uint64_t get_u64(const uint8_t *p)
+{
+	return (uint64_t)get_u32(p) | (uint64_t)get_u32(p + 4) << 32;
+}
+
+/* Sampled order-0 entropy estimate in bits per byte (0..8). */
+double entropy_estimate(const uint8_t *const *parts, const uint32_t *lens,
+			unsigned n);
+
+#endif

@@ -1,0 +1,538 @@
+/* SPDX-License-Identifier: proprietary */
+/*
+ * encoder.c - bytes of many flows -> records of one direction.
+ *
+ * Per chunk:  XXH3-128 -> bucket (low bits), tag (bits 32..63), check (high
+ * 64 bits, truncated) -> up to 4 slots -> live entry with same check and
+ * length -> memcmp with the log -> reference, else literal.
+ * Consecutive literal chunks are batched into one record (one zstd flush);
+ * consecutive references to consecutive entries into one run. A batch or run
+ * is emitted before the other kind starts, so the decoder sees insertions
+ * and references in exactly the order the encoder made them.
+ */
+#include <errno.h>
+
+#define ZSTD_STATIC_LINKING_ONLY
+#include <xxhash.h>
+#include <zstd.h>
+
+#include "dedupe_internal.h"
+
+#define SLOTS 4
+#define EMPTY UINT32_MAX
+/* Above this sampled entropy (bits/byte) literals go out raw. */
+#define RAW_ENTROPY 7.6
+
+struct slot {
+	uint32_t tag;
+	uint32_t idx;
+};
+
+struct strait_dedupe_flow {
+	uint32_t id;
+	uint32_t min, avg, max;
+	uint32_t plen;            /* bytes of the partial chunk in buf */
+	uint32_t tent;            /* of which already sent tentatively */
+	struct chunk_scan scan;
+	uint8_t buf[];
+};
+
+struct out {
+	uint8_t *p;
+	uint8_t *end;
+};
+
+struct strait_dedupe_encoder {
+	struct strait_dedupe_params p;
+	struct chunker_cfg cc;
+	struct dedupe_log log;
+	struct slot *index;
+	uint64_t bucket_mask;
+	ZSTD_CCtx *zc;
+	uint32_t epoch;
+	bool header_due;
+	uint64_t index_bytes;
+	struct strait_dedupe_cache_stats st;
+
+	/* pending literal batch */
+	uint32_t batch_n, batch_bytes, batch_skip;
+	uint32_t batch_idx[STRAIT_DEDUPE_BATCH_CHUNKS];
+	/* pending run of references */
+	uint32_t run_first, run_count, run_skip, run_check;
+};
+
+struct layout {
+	size_t ent, index, zstd, data, total;
+	uint64_t buckets;
+	size_t zsize;
+};
+
+static uint64_t pow2_ceil(uint64_t v)
+{
+	uint64_t r = 1;
+
+	while (r < v)
+		r <<= 1;
+	return r;
+}
+
+static size_t zstd_size(const struct strait_dedupe_params *p)
+{
+	ZSTD_compressionParameters cp = ZSTD_getCParams(p->level, 0, 0);
+
+	cp.windowLog = STRAIT_DEDUPE_WINDOW_LOG;
+	return ZSTD_estimateCStreamSize_usingCParams(cp);
+}
+
+static bool layout_of(const struct strait_dedupe_params *p, struct layout *l)
+{
+	uint32_t max_ent;
+
+	if (strait_dedupe_params_check(p))
+		return false;
+	max_ent = log_max_entries(p);
+	l->buckets = pow2_ceil(p->capacity / p->avg_chunk / 2);
+	if (l->buckets < 16)
+		l->buckets = 16;
+	l->zsize = zstd_size(p);
+	l->ent = ALIGN_UP(sizeof(struct strait_dedupe_encoder), 64);
+	l->index = l->ent + ALIGN_UP((size_t)max_ent * sizeof(struct log_entry), 64);
+	l->zstd = l->index + ALIGN_UP(l->buckets * SLOTS * sizeof(struct slot), 64);
+	l->data = l->zstd + ALIGN_UP(l->zsize, 64);
+	l->total = l->data + p->capacity;
+	return true;
+}
+
+size_t strait_dedupe_encoder_size(const struct strait_dedupe_params *p)
+{
+	struct layout l;
+
+	return layout_of(p, &l) ? l.total + 64 : 0;
+}
+
+static void index_clear(struct strait_dedupe_encoder *e)
+{
+	uint64_t i;
+
+	for (i = 0; i <= e->bucket_mask; i++) {
+		struct slot *b = &e->index[i * SLOTS];
+
+		for (int s = 0; s < SLOTS; s++)
+			b[s].idx = EMPTY, b[s].tag = 0;
+	}
+}
+
+static bool zstd_setup(struct strait_dedupe_encoder *e)
+{
+	if (ZSTD_isError(ZSTD_CCtx_reset(e->zc, ZSTD_reset_session_and_parameters)) ||
+	    ZSTD_isError(ZSTD_CCtx_setParameter(e->zc, ZSTD_c_compressionLevel, e->p.level)) ||
+	    ZSTD_isError(ZSTD_CCtx_setParameter(e->zc, ZSTD_c_windowLog, STRAIT_DEDUPE_WINDOW_LOG)) ||
+	    ZSTD_isError(ZSTD_CCtx_setParameter(e->zc, ZSTD_c_checksumFlag, 0)) ||
+	    ZSTD_isError(ZSTD_CCtx_setParameter(e->zc, ZSTD_c_contentSizeFlag, 0)))
+		return false;
+	return true;
+}
+
+struct strait_dedupe_encoder *
+strait_dedupe_encoder_init(void *mem, size_t size,
+			   const struct strait_dedupe_params *p,
+			   uint32_t epoch)
+{
+	struct strait_dedupe_encoder *e;
+	struct layout l;
+	uint8_t *base;
+
+	if (!mem || !layout_of(p, &l) || size < l.total + 64)
+		return NULL;
+	base = (uint8_t *)ALIGN_UP((uintptr_t)mem, 64);
+	e = (struct strait_dedupe_encoder *)base;
+	memset(e, 0, sizeof(*e));
+	e->p = *p;
+	chunker_cfg_init(&e->cc, p);
+	log_init(&e->log, base + l.data, p->capacity,
+		 (struct log_entry *)(base + l.ent), log_max_entries(p));
+	e->index = (struct slot *)(base + l.index);
+	e->bucket_mask = l.buckets - 1;
+	e->index_bytes = (uint64_t)log_max_entries(p) * sizeof(struct log_entry) +
+			 l.buckets * SLOTS * sizeof(struct slot);
+	index_clear(e);
+	e->zc = ZSTD_initStaticCCtx(base + l.zstd, l.zsize);
+	if (!e->zc || !zstd_setup(e))
+		return NULL;
+	e->epoch = epoch;
+	e->header_due = true;
+	return e;
+}
+
+void strait_dedupe_encoder_reset(struct strait_dedupe_encoder *e,
+				 uint32_t epoch)
+{
+	log_clear(&e->log);
+	index_clear(e);
+	ZSTD_CCtx_reset(e->zc, ZSTD_reset_session_only);
+	e->epoch = epoch;
+	e->header_due = true;
+	e->batch_n = 0;
+	e->run_count = 0;
+}
+
+size_t strait_dedupe_flow_size(const struct strait_dedupe_params *p)
+{
+	if (strait_dedupe_params_check(p))
+		return 0;
+	return sizeof(struct strait_dedupe_flow) + p->max_chunk;
+}
+
+struct strait_dedupe_flow *strait_dedupe_flow_init(void *mem, size_t size,
+						   const struct strait_dedupe_params *p,
+						   uint32_t flow_id)
+{
+	struct strait_dedupe_flow *f = mem;
+
+	if (!mem || ((uintptr_t)mem & 7) || !strait_dedupe_flow_size(p) ||
+	    size < strait_dedupe_flow_size(p))
+		return NULL;
+	memset(f, 0, sizeof(*f));
+	f->id = flow_id;
+	f->min = p->min_chunk;
+	f->avg = p->avg_chunk;
+	f->max = p->max_chunk;
+	return f;
+}
+
+size_t strait_dedupe_flow_pending(const struct strait_dedupe_flow *f)
+{
+	return f->plen;
+}
+
+size_t strait_dedupe_encode_bound(const struct strait_dedupe_encoder *e,
+				  size_t in_len)
+{
+	size_t total = in_len + e->p.max_chunk;
+
+	return 1024 + STRAIT_DEDUPE_HEADER_SIZE + total + total / 128 +
+	       (total / e->p.min_chunk + 4) * 128;
+}
+
+void strait_dedupe_encoder_stats(const struct strait_dedupe_encoder *e,
+				 struct strait_dedupe_cache_stats *s)
+{
+	*s = e->st;
+	s->capacity = e->p.capacity;
+	s->used_bytes = e->log.used;
+	s->entries = e->log.count;
+	s->index_bytes = e->index_bytes;
+}
+
+/* ---- emission ---- */
+
+static void emit_run(struct strait_dedupe_encoder *e, uint32_t flow,
+		     struct out *o)
+{
+	uint8_t *p = o->p;
+	uint32_t dist = (uint32_t)((e->log.next + (uint64_t)e->log.max_ent -
+				    e->run_first) % e->log.max_ent);
+
+	if (dist == 0)
+		dist = e->log.max_ent;
+	*p++ = STRAIT_DEDUPE_REC_REFERENCE;
+	p += put_varint(p, flow);
+	p += put_varint(p, e->run_skip);
+	p += put_varint(p, dist);
+	p += put_varint(p, e->run_count);
+	put_u32(p, e->run_check);
+	o->p = p + 4;
+	e->run_count = 0;
+}
+
+/* Compresses parts into o as one flushed piece of the zstd frame. */
+static int compress_parts(struct strait_dedupe_encoder *e,
+			  const uint8_t *const *parts, const uint32_t *lens,
+			  unsigned n, struct out *o)
+{
+	ZSTD_outBuffer ob = { o->p, (size_t)(o->end - o->p), 0 };
+	unsigned i;
+
+	for (i = 0; i < n; i++) {
+		ZSTD_inBuffer ib = { parts[i], lens[i], 0 };
+		ZSTD_EndDirective d = i + 1 == n ? ZSTD_e_flush : ZSTD_e_continue;
+		size_t rc;
+
+		do {
+			rc = ZSTD_compressStream2(e->zc, &ob, &ib, d);
+			if (ZSTD_isError(rc) || ob.pos == ob.size)
+				return -EIO;
+		} while (d == ZSTD_e_flush ? rc != 0 : ib.pos < ib.size);
+	}
+	o->p += ob.pos;
+	return 0;
+}
+
+/* Writes payload_len + payload (raw or zstd) for parts; returns the record
+ * type offset to add (0 zstd, 1 raw) or -EIO. */
+static int emit_payload(struct strait_dedupe_encoder *e,
+			const uint8_t *const *parts, const uint32_t *lens,
+			unsigned n, uint32_t bytes, uint32_t check,
+			uint8_t *type, struct out *o)
+{
+	uint8_t *plen;
+	unsigned i;
+
+	put_u32(o->p, check);
+	plen = o->p + 4;
+	o->p += 8;
+	if (entropy_estimate(parts, lens, n) > RAW_ENTROPY) {
+		*type += 1; /* *_RAW follows *_ZSTD */
+		for (i = 0; i < n; i++) {
+			memcpy(o->p, parts[i], lens[i]);
+			o->p += lens[i];
+		}
+		e->st.literal_raw += bytes;
+	} else {
+		if (compress_parts(e, parts, lens, n, o))
+			return -EIO;
+		e->st.literal_zstd += bytes;
+	}
+	put_u32(plen, (uint32_t)(o->p - plen - 4));
+	return 0;
+}
+
+static int emit_batch(struct strait_dedupe_encoder *e, uint32_t flow,
+		      struct out *o)
+{
+	const uint8_t *parts[STRAIT_DEDUPE_BATCH_CHUNKS];
+	uint32_t lens[STRAIT_DEDUPE_BATCH_CHUNKS];
+	uint8_t *type = o->p;
+	uint32_t check = 0;
+	unsigned i;
+
+	*type = STRAIT_DEDUPE_REC_LITERAL_ZSTD;
+	o->p++;
+	o->p += put_varint(o->p, flow);
+	o->p += put_varint(o->p, e->batch_skip);
+	o->p += put_varint(o->p, e->batch_n);
+	for (i = 0; i < e->batch_n; i++) {
+		const struct log_entry *ent = &e->log.ent[e->batch_idx[i]];
+
+		parts[i] = e->log.data + ent->off;
+		lens[i] = ent->len;
+		check = check_fold(check, ent->check);
+		o->p += put_varint(o->p, ent->len);
+	}
+	i = e->batch_n;
+	e->batch_n = 0;
+	return emit_payload(e, parts, lens, i, e->batch_bytes, check, type, o);
+}
+
+static int emit_pending(struct strait_dedupe_encoder *e, uint32_t flow,
+			struct out *o)
+{
+	if (e->run_count)
+		emit_run(e, flow, o);
+	if (e->batch_n)
+		return emit_batch(e, flow, o);
+	return 0;
+}
+
+static int emit_tentative(struct strait_dedupe_encoder *e,
+			  struct strait_dedupe_flow *f, uint32_t len,
+			  struct out *o)
+{
+	const uint8_t *part = f->buf + f->tent;
+	uint8_t *type = o->p;
+
+	*type = STRAIT_DEDUPE_REC_TENTATIVE_ZSTD;
+	o->p++;
+	o->p += put_varint(o->p, f->id);
+	o->p += put_varint(o->p, len);
+	e->st.tentative += len;
+	f->tent += len;
+	return emit_payload(e, &part, &len, 1, len,
+			    check_fold(0, (uint32_t)XXH3_128bits(part, len).high64),
+			    type, o);
+}
+
+/* ---- per chunk ---- */
+
+static uint32_t lookup(const struct strait_dedupe_encoder *e,
+		       const struct slot *b, uint32_t tag, uint32_t check,
+		       const uint8_t *chunk, uint32_t len)
+{
+	for (int s = 0; s < SLOTS; s++) {
+		uint32_t idx = b[s].idx;
+		const struct log_entry *ent;
+
+		if (b[s].tag != tag || idx == EMPTY ||
+		    log_age(&e->log, idx) >= e->log.count)
+			continue;
+		ent = &e->log.ent[idx];
+		if (ent->check == check && ent->len == len &&
+		    memcmp(e->log.data + ent->off, chunk, len) == 0)
+			return idx;
+	}
+	return EMPTY;
+}
+
+static void index_insert(struct strait_dedupe_encoder *e, struct slot *b,
+			 uint32_t tag, uint32_t idx)
+{
+	int victim = 0;
+	uint32_t oldest = UINT32_MAX;
+
+	for (int s = 0; s < SLOTS; s++) {
+		uint32_t age;
+
+		if (b[s].idx == EMPTY ||
+		    (age = log_age(&e->log, b[s].idx)) >= e->log.count) {
+			victim = s;
+			break;
+		}
+		if (age < oldest)
+			oldest = age, victim = s;
+	}
+	b[victim].tag = tag;
+	b[victim].idx = idx;
+}
+
+static int process_chunk(struct strait_dedupe_encoder *e, uint32_t flow,
+			 const uint8_t *chunk, uint32_t len, uint32_t skip,
+			 struct out *o)
+{
+	XXH128_hash_t fp = XXH3_128bits(chunk, len);
+	uint32_t check = (uint32_t)fp.high64;
+	uint32_t tag = (uint32_t)(fp.low64 >> 32);
+	struct slot *b = &e->index[(fp.low64 & e->bucket_mask) * SLOTS];
+	uint32_t idx = lookup(e, b, tag, check, chunk, len);
+	int rc;
+
+	if (idx != EMPTY) {
+		e->st.hits++;
+		if (e->batch_n && (rc = emit_batch(e, flow, o)))
+			return rc;
+		if (e->run_count && !skip &&
+		    idx == log_idx_add(&e->log, e->run_first, e->run_count)) {
+			e->run_count++;
+			e->run_check = check_fold(e->run_check, check);
+			return 0;
+		}
+		if (e->run_count)
+			emit_run(e, flow, o);
+		e->run_first = idx;
+		e->run_count = 1;
+		e->run_skip = skip;
+		e->run_check = check_fold(0, check);
+		return 0;
+	}
+	e->st.misses++;
+	if (e->run_count)
+		emit_run(e, flow, o);
+	if (e->batch_n && (e->batch_n == STRAIT_DEDUPE_BATCH_CHUNKS ||
+			   e->batch_bytes + len > STRAIT_DEDUPE_BATCH_BYTES || skip) &&
+	    (rc = emit_batch(e, flow, o)))
+		return rc;
+	idx = log_insert(&e->log, len, check);
+	memcpy(e->log.data + e->log.ent[idx].off, chunk, len);
+	index_insert(e, b, tag, idx);
+	if (!e->batch_n) {
+		e->batch_skip = skip;
+		e->batch_bytes = 0;
+	}
+	e->batch_idx[e->batch_n++] = idx;
+	e->batch_bytes += len;
+	return 0;
+}
+
+int strait_dedupe_encode(struct strait_dedupe_encoder *e,
+			 struct strait_dedupe_flow *f, const void *in_,
+			 size_t in_len, enum strait_dedupe_mode mode,
+			 uint64_t budget, void *out, size_t out_cap,
+			 struct strait_dedupe_encode_result *r)
+{
+	const uint8_t *in = in_;
+	struct out o = { out, (uint8_t *)out + out_cap };
+	uint64_t decoded = 0;
+	size_t pos = 0;
+	int rc = 0;
+
+	memset(r, 0, sizeof(*r));
+	if (out_cap < strait_dedupe_encode_bound(e, in_len))
+		return -ENOBUFS;
+	if (f->max != e->p.max_chunk || f->min != e->p.min_chunk ||
+	    f->avg != e->p.avg_chunk)
+		return -EINVAL;
+	if (e->header_due) {
+		strait_dedupe_header_write(o.p, &e->p, e->epoch);
+		o.p += STRAIT_DEDUPE_HEADER_SIZE;
+		e->header_due = false;
+	}
+	e->batch_n = 0;
+	e->run_count = 0;
+
+	for (;;) {
+		const uint8_t *chunk;
+		size_t cut;
+		uint32_t skip = 0;
+
+		if (f->plen) {
+			/* the partial chunk grows in the flow's buffer */
+			size_t take = f->max - f->plen;
+			bool final;
+
+			if (take > in_len - pos)
+				take = in_len - pos;
+			if (take)
+				memcpy(f->buf + f->plen, in + pos, take);
+			final = mode == STRAIT_DEDUPE_END && pos + take == in_len;
+			cut = chunker_find(&e->cc, f->buf, f->plen + take,
+					   &f->scan, final);
+			if (!cut) {
+				f->plen += (uint32_t)take;
+				pos += take;
+				break;
+			}
+			if (decoded + cut - f->tent > budget)
+				break; /* rescanned from min next time */
+			skip = f->tent;
+			pos += cut - f->plen;
+			chunk = f->buf;
+			f->plen = 0;
+			f->tent = 0;
+		} else {
+			if (pos == in_len)
+				break;
+			cut = chunker_find(&e->cc, in + pos, in_len - pos,
+					   &f->scan, mode == STRAIT_DEDUPE_END);
+			if (!cut) {
+				memcpy(f->buf, in + pos, in_len - pos);
+				f->plen = (uint32_t)(in_len - pos);
+				pos = in_len;
+				break;
+			}
+			if (decoded + cut > budget)
+				break;
+			chunk = in + pos;
+			pos += cut;
+		}
+		rc = process_chunk(e, f->id, chunk, (uint32_t)cut, skip, &o);
+		if (rc)
+			goto out;
+		decoded += cut - skip;
+	}
+	rc = emit_pending(e, f->id, &o);
+	if (rc)
+		goto out;
+	if (mode == STRAIT_DEDUPE_FLUSH && pos == in_len && f->plen > f->tent &&
+	    decoded < budget) {
+		uint64_t len = f->plen - f->tent;
+
+		if (len > budget - decoded)
+			len = budget - decoded;
+		rc = emit_tentative(e, f, (uint32_t)len, &o);
+		decoded += len;
+	}
+out:
+	r->in_used = pos;
+	r->out_len = (size_t)(o.p - (uint8_t *)out);
+	r->decoded = decoded;
+	return rc;
+}

@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: proprietary */
+/* params.c - codec parameters, the stream header, error strings, entropy. */
+#include <errno.h>
+#include <math.h>
+
+#include <xxhash.h>
+
+#include "dedupe_internal.h"
+
+void strait_dedupe_params_default(struct strait_dedupe_params *p)
+{
+	p->min_chunk = 2048;
+	p->avg_chunk = 8192;
+	p->max_chunk = 65536;
+	p->capacity = 1ULL << 30;
+	p->level = 3;
+}
+
+int strait_dedupe_params_check(const struct strait_dedupe_params *p)
+{
+	if (p->avg_chunk == 0 || (p->avg_chunk & (p->avg_chunk - 1)))
+		return -EINVAL;
+	if (p->min_chunk < STRAIT_DEDUPE_MIN_CHUNK_LIMIT ||
+	    p->min_chunk >= p->avg_chunk || p->max_chunk <= p->avg_chunk ||
+	    p->max_chunk > STRAIT_DEDUPE_MAX_CHUNK_LIMIT)
+		return -EINVAL;
+	if (p->capacity < STRAIT_DEDUPE_MIN_CAPACITY ||
+	    p->capacity < 4ULL * p->max_chunk ||
+	    p->capacity / p->min_chunk > (1ULL << 31))
+		return -EINVAL;
+	return 0;
+}
+
+void strait_dedupe_header_write(uint8_t out[STRAIT_DEDUPE_HEADER_SIZE],
+				const struct strait_dedupe_params *p,
+				uint32_t epoch)
+{
+	memcpy(out, "STRD", 4);
+	out[4] = STRAIT_DEDUPE_VERSION;
+	out[5] = 0;
+	out[6] = STRAIT_DEDUPE_WINDOW_LOG;
+	out[7] = 0;
+	put_u32(out + 8, p->min_chunk);
+	put_u32(out + 12, p->avg_chunk);
+	put_u32(out + 16, p->max_chunk);
+	put_u32(out + 20, epoch);
+	put_u64(out + 24, p->capacity);
+	put_u32(out + 32, 0);
+	put_u32(out + 36, XXH32(out, 36, 0));
+}
+
+int strait_dedupe_header_parse(const uint8_t *in, size_t len,
+			       struct strait_dedupe_params *p,
+			       uint32_t *epoch)
+{
+	if (len < STRAIT_DEDUPE_HEADER_SIZE)
+		return STRAIT_DEDUPE_E_TRUNCATED;
+	if (memcmp(in, "STRD", 4) != 0 ||
+	    get_u32(in + 36) != XXH32(in, 36, 0))
+		return STRAIT_DEDUPE_E_HEADER;
+	if (in[4] != STRAIT_DEDUPE_VERSION)
+		return STRAIT_DEDUPE_E_VERSION;
+	if (in[5] != 0 || in[6] != STRAIT_DEDUPE_WINDOW_LOG || in[7] != 0 ||
+	    get_u32(in + 32) != 0)
+		return STRAIT_DEDUPE_E_HEADER;
+	p->min_chunk = get_u32(in + 8);
+	p->avg_chunk = get_u32(in + 12);
+	p->max_chunk = get_u32(in + 16);
+	p->capacity = get_u64(in + 24);
+	p->level = 0;
+	*epoch = get_u32(in + 20);
+	if (strait_dedupe_params_check(p))
+		return STRAIT_DEDUPE_E_PARAMS;
+	return 0;
+}
+
+const char *strait_dedupe_strerror(int err)
+{
+	switch (err) {
+	case 0: return "success";
+	case STRAIT_DEDUPE_E_TRUNCATED: return "stream truncated inside a record";
+	case STRAIT_DEDUPE_E_NO_HEADER: return "no stream header";
+	case STRAIT_DEDUPE_E_HEADER: return "bad stream header";
+	case STRAIT_DEDUPE_E_VERSION: return "unsupported format version";
+	case STRAIT_DEDUPE_E_PARAMS: return "stream parameters do not match ours";
+	case STRAIT_DEDUPE_E_TYPE: return "unknown record type";
+	case STRAIT_DEDUPE_E_VARINT: return "malformed varint";
+	case STRAIT_DEDUPE_E_RANGE: return "record field out of range";
+	case STRAIT_DEDUPE_E_REF: return "reference outside the cache log";
+	case STRAIT_DEDUPE_E_CHECK: return "reference check mismatch";
+	case STRAIT_DEDUPE_E_ZSTD: return "corrupt compressed literal";
+	case STRAIT_DEDUPE_E_LENGTH: return "literal size mismatch";
+	case STRAIT_DEDUPE_E_FAILED: return "decoder failed earlier";
+	case STRAIT_DEDUPE_E_DIGEST: return "literal check mismatch";
+	case -ENOBUFS: return "output buffer too small";
+	case -EINVAL: return "invalid argument";
+	case -EIO: return "compressor error";
+	default: return "unknown error";
+	}
+}
+
+/* Order-0 entropy of up to 4096 bytes sampled evenly over the parts. */
+double entropy_estimate(const uint8_t *const *parts, const uint32_t *lens,
+			unsigned n)
+{
+	uint32_t hist[256] = { 0 };
+	uint64_t total = 0, step, at = 0, taken = 0;
+	double sum = 0;
+	unsigned i;
+
+	for (i = 0; i < n; i++)
+		total += lens[i];
+	if (!total)
+		return 0;
+	step = total / 4096 ? total / 4096 : 1;
+	for (i = 0; i < n; i++) {
+		/* `at` is the next sample position relative to this part */
+		for (; at < lens[i]; at += step) {
+			hist[parts[i][at]]++;
+			taken++;
+		}
+		at -= lens[i];
+	}
+	for (i = 0; i < 256; i++)
+		if (hist[i])
+			sum += hist[i] * log2((double)hist[i]);
+	return log2((double)taken) - sum / (double)taken;
+}

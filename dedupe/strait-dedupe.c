@@ -1,0 +1,355 @@
+/* SPDX-License-Identifier: proprietary */
+/*
+ * strait-dedupe - the codec as a command.
+ *
+ *   strait-dedupe encode [--cache SIZE] [--stats FILE] INPUT... > STREAM
+ *   strait-dedupe decode [--cache SIZE] < STREAM > OUTPUT
+ *
+ * encode sends the inputs one after another through one encoder and one
+ * cache (input i is flow i, ended at its end of file), as a replication link
+ * would carry them; decode writes their concatenation. Errors: one line on
+ * stderr, exit status 1 (2 for usage).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include <strait/dedupe.h>
+
+#define BLOCK (4u << 20)
+
+static const char *prog = "strait-dedupe";
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: %s encode [--cache SIZE] [--stats FILE] INPUT... > STREAM\n"
+		   "       %s decode [--cache SIZE] < STREAM > OUTPUT\n"
+		   "SIZE: bytes with an optional suffix K, M, G (or KiB, MiB, GiB: same, binary)\n",
+		prog, prog);
+}
+
+__attribute__((format(printf, 1, 2), noreturn))
+static void die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(1);
+}
+
+static int parse_size(const char *s, uint64_t *out)
+{
+	static const struct { const char *sfx; unsigned shift; } sfx[] = {
+		{ "", 0 }, { "K", 10 }, { "M", 20 }, { "G", 30 },
+		{ "KiB", 10 }, { "MiB", 20 }, { "GiB", 30 },
+	};
+	char *end;
+	unsigned long long v;
+
+	if (!*s || *s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno)
+		return -EINVAL;
+	for (size_t i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++) {
+		if (strcmp(end, sfx[i].sfx) == 0) {
+			if (v > (UINT64_MAX >> sfx[i].shift))
+				return -EINVAL;
+			*out = (uint64_t)v << sfx[i].shift;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void write_all(const void *p, size_t n)
+{
+	if (n && fwrite(p, 1, n, stdout) != n)
+		die("cannot write the output: %s", strerror(errno));
+}
+
+static void *xmalloc(size_t n)
+{
+	void *p = malloc(n);
+
+	if (!p)
+		die("out of memory (%zu bytes)", n);
+	return p;
+}
+
+struct opts {
+	uint64_t cache;
+	bool cache_set;
+	const char *stats;
+};
+
+static int parse_opts(int argc, char **argv, struct opts *o, bool encode)
+{
+	static const struct option lo[] = {
+		{ "cache", required_argument, NULL, 'c' },
+		{ "stats", required_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+h", lo, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			if (parse_size(optarg, &o->cache)) {
+				fprintf(stderr, "%s: bad --cache size '%s' (want e.g. 512M, 1G, 1073741824)\n",
+					prog, optarg);
+				exit(2);
+			}
+			o->cache_set = true;
+			break;
+		case 's':
+			if (!encode) {
+				fprintf(stderr, "%s: --stats is for encode\n", prog);
+				exit(2);
+			}
+			o->stats = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			usage(stderr);
+			exit(2);
+		}
+	}
+	return optind;
+}
+
+static json_t *cache_json(const struct strait_dedupe_cache_stats *s)
+{
+	return json_pack("{s:I,s:I,s:I,s:I,s:f,s:I,s:I,s:I,s:I,s:I}",
+			 "capacity", (json_int_t)s->capacity,
+			 "used_bytes", (json_int_t)s->used_bytes,
+			 "entries", (json_int_t)s->entries,
+			 "index_bytes", (json_int_t)s->index_bytes,
+			 "index_bytes_per_cached_byte",
+			 (double)s->index_bytes / (double)s->capacity,
+			 "hits", (json_int_t)s->hits,
+			 "misses", (json_int_t)s->misses,
+			 "literal_zstd_bytes", (json_int_t)s->literal_zstd,
+			 "literal_raw_bytes", (json_int_t)s->literal_raw,
+			 "tentative_bytes", (json_int_t)s->tentative);
+}
+
+static int cmd_encode(int argc, char **argv)
+{
+	struct strait_dedupe_params p;
+	struct opts o = { 0 };
+	int first = parse_opts(argc, argv, &o, true), n = argc - first;
+	FILE **in, *stats = NULL;
+	struct strait_dedupe_encoder *e;
+	struct strait_dedupe_flow *f;
+	struct strait_dedupe_cache_stats cs;
+	uint8_t *buf, *out;
+	size_t outcap, fsize;
+	uint64_t total_in = 0, total_out = 0;
+	json_t *inputs = json_array(), *root;
+	double t0 = now();
+	void *mem;
+
+	if (n < 1) {
+		fprintf(stderr, "%s: encode needs at least one INPUT\n", prog);
+		exit(2);
+	}
+	strait_dedupe_params_default(&p);
+	if (o.cache_set)
+		p.capacity = o.cache;
+	if (strait_dedupe_params_check(&p))
+		die("bad --cache %llu: must be at least %u bytes (1M) and 4 x the largest chunk",
+		    (unsigned long long)p.capacity, STRAIT_DEDUPE_MIN_CAPACITY);
+	in = xmalloc(sizeof(*in) * (size_t)n);
+	for (int i = 0; i < n; i++) {
+		in[i] = fopen(argv[first + i], "rb");
+		if (!in[i])
+			die("cannot open '%s': %s", argv[first + i], strerror(errno));
+	}
+	if (o.stats && !(stats = fopen(o.stats, "w")))
+		die("cannot open stats file '%s': %s", o.stats, strerror(errno));
+
+	mem = xmalloc(strait_dedupe_encoder_size(&p));
+	e = strait_dedupe_encoder_init(mem, strait_dedupe_encoder_size(&p), &p, 1);
+	if (!e)
+		die("cannot set up the encoder");
+	fsize = strait_dedupe_flow_size(&p);
+	f = xmalloc(fsize);
+	buf = xmalloc(BLOCK);
+	outcap = strait_dedupe_encode_bound(e, BLOCK);
+	out = xmalloc(outcap);
+
+	for (int i = 0; i < n; i++) {
+		uint64_t bin = 0, bout = 0;
+		double ti = now();
+		bool eof = false;
+
+		strait_dedupe_flow_init(f, fsize, &p, (uint32_t)i);
+		while (!eof) {
+			struct strait_dedupe_encode_result r;
+			size_t got = fread(buf, 1, BLOCK, in[i]);
+			int rc;
+
+			if (got < BLOCK) {
+				if (ferror(in[i]))
+					die("cannot read '%s': %s", argv[first + i], strerror(errno));
+				eof = true;
+			}
+			rc = strait_dedupe_encode(e, f, buf, got,
+						  eof ? STRAIT_DEDUPE_END : STRAIT_DEDUPE_CONTINUE,
+						  UINT64_MAX, out, outcap, &r);
+			if (rc || r.in_used != got)
+				die("encoder failed on '%s': %s", argv[first + i],
+				    strait_dedupe_strerror(rc));
+			write_all(out, r.out_len);
+			bin += got;
+			bout += r.out_len;
+		}
+		fclose(in[i]);
+		total_in += bin;
+		total_out += bout;
+		json_array_append_new(inputs, json_pack("{s:s,s:I,s:I,s:f}",
+			"path", argv[first + i], "bytes_in", (json_int_t)bin,
+			"bytes_out", (json_int_t)bout, "seconds", now() - ti));
+	}
+	if (fflush(stdout))
+		die("cannot write the output: %s", strerror(errno));
+	strait_dedupe_encoder_stats(e, &cs);
+	root = json_pack("{s:I,s:I,s:f,s:o,s:o,s:{s:I,s:I,s:I}}",
+			 "bytes_in", (json_int_t)total_in,
+			 "bytes_out", (json_int_t)total_out,
+			 "seconds", now() - t0, "inputs", inputs,
+			 "cache", cache_json(&cs),
+			 "chunk", "min", (json_int_t)p.min_chunk,
+			 "avg", (json_int_t)p.avg_chunk,
+			 "max", (json_int_t)p.max_chunk);
+	if (stats) {
+		if (json_dumpf(root, stats, JSON_COMPACT) || fputc('\n', stats) == EOF ||
+		    fclose(stats))
+			die("cannot write stats file '%s'", o.stats);
+	}
+	json_decref(root);
+	free(out);
+	free(buf);
+	free(f);
+	free(mem);
+	free(in);
+	return 0;
+}
+
+static size_t read_full(FILE *f, uint8_t *p, size_t n)
+{
+	size_t got = fread(p, 1, n, f);
+
+	if (got < n && ferror(f))
+		die("cannot read the stream: %s", strerror(errno));
+	return got;
+}
+
+static int cmd_decode(int argc, char **argv)
+{
+	struct strait_dedupe_params p, def;
+	struct strait_dedupe_decoder *d;
+	struct opts o = { 0 };
+	int first = parse_opts(argc, argv, &o, false), rc;
+	uint8_t *buf, *out;
+	uint64_t at = 0;
+	size_t len;
+	uint32_t epoch;
+	void *mem;
+
+	if (first != argc) {
+		fprintf(stderr, "%s: decode reads the stream from stdin, takes no INPUT\n", prog);
+		exit(2);
+	}
+	buf = xmalloc(BLOCK);
+	out = xmalloc(BLOCK);
+	len = read_full(stdin, buf, STRAIT_DEDUPE_HEADER_SIZE);
+	if (len == 0)
+		die("empty input: not a strait-dedupe stream");
+	rc = strait_dedupe_header_parse(buf, len, &p, &epoch);
+	if (rc)
+		die("not a usable strait-dedupe stream: %s", strait_dedupe_strerror(rc));
+	strait_dedupe_params_default(&def);
+	if (!o.cache_set)
+		o.cache = def.capacity;
+	if (p.capacity != o.cache)
+		die("the stream was encoded with a %llu-byte cache, this decoder has %llu (--cache must match)",
+		    (unsigned long long)p.capacity, (unsigned long long)o.cache);
+	p.level = def.level;
+	mem = xmalloc(strait_dedupe_decoder_size(&p));
+	d = strait_dedupe_decoder_init(mem, strait_dedupe_decoder_size(&p), &p);
+	if (!d)
+		die("cannot set up the decoder");
+
+	for (;;) {
+		size_t used = 0;
+
+		do {
+			struct strait_dedupe_decode_result r;
+
+			rc = strait_dedupe_decode(d, buf + used, len - used, out, BLOCK, &r);
+			write_all(out, r.out_len); /* verified bytes, even before an error */
+			if (rc < 0)
+				die("corrupt stream near byte %llu: %s",
+				    (unsigned long long)(at + used + r.in_used),
+				    strait_dedupe_strerror(rc));
+			used += r.in_used;
+		} while (rc == 1);
+		at += len;
+		len = read_full(stdin, buf, BLOCK);
+		if (len == 0)
+			break;
+	}
+	rc = strait_dedupe_decode_finish(d);
+	if (rc)
+		die("corrupt stream: %s", strait_dedupe_strerror(rc));
+	if (fflush(stdout))
+		die("cannot write the output: %s", strerror(errno));
+	free(mem);
+	free(out);
+	free(buf);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		fprintf(stderr, "%s: missing command: encode or decode (see --help)\n", prog);
+		return 2;
+	}
+	if (strcmp(argv[1], "encode") == 0)
+		return cmd_encode(argc - 1, argv + 1);
+	if (strcmp(argv[1], "decode") == 0)
+		return cmd_decode(argc - 1, argv + 1);
+	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	fprintf(stderr, "%s: unknown command '%s' (want encode or decode)\n", prog, argv[1]);
+	return 2;
+}

@@ -1,0 +1,288 @@
+/* SPDX-License-Identifier: proprietary */
+/*
+ * strait/dedupe.h - deduplicating, compressing stream codec.
+ *
+ * One encoder and one decoder per direction of a tenant channel. Each holds
+ * the direction's redundancy cache log and its zstd context in one
+ * caller-provided workspace (size function + init into it, no allocation
+ * afterwards). Flows are multiplexed over one direction: each flow has its
+ * own chunker state (struct strait_dedupe_flow, also caller memory) and its
+ * records carry the flow's id, so records of several flows interleave in one
+ * stream. The decoder keeps no per-flow state.
+ *
+ * Pipeline (encoder), per flow:
+ *
+ *   bytes -> gear-hash CDC (FastCDC normalized) -> chunk
+ *         -> XXH3-128 fingerprint -> index lookup -> memcmp with the log
+ *            hit:  reference (consecutive hits collapse into one run)
+ *            miss: insert into the log; literal batch (<= 64 chunks,
+ *                  <= 256 KiB) -> zstd stream flush, or raw when a sampled
+ *                  byte-entropy estimate says it is incompressible
+ *
+ * The mirrored cache log
+ * ----------------------
+ * A ring of `capacity` bytes. Every committed chunk (every chunk of a
+ * LITERAL record) is appended at the head in stream order; a chunk that does
+ * not fit before the end of the ring starts again at offset 0 (the tail gap
+ * stays unused). Entries whose bytes the new chunk overlaps are evicted,
+ * oldest first; when the entry table is full (capacity / min_chunk + 128
+ * entries) the oldest entry is evicted too. Both ends run the same rule on
+ * the same records, so a chunk has the same serial number and offset at both
+ * ends. Referenced chunks are NOT re-inserted (see README: measured).
+ * Chunks are named by serial: the n-th inserted chunk of an epoch has serial
+ * n; a reference carries the distance back from the next serial (1 = newest).
+ * The decoder keeps, per entry, offset, length and a 32-bit check taken from
+ * the chunk's XXH3-128 fingerprint (the high 64 bits, truncated); it has no
+ * hash index. The encoder adds a
+ * hash index (4-way buckets of {tag, entry}) sized from the capacity.
+ *
+ * Wire format (version 1). All integers little-endian; "varint" is LEB128
+ * (7 bits per byte, low first, at most 10 bytes, no overlong encoding).
+ *
+ * Stream header, 40 bytes, first in every stream and after every epoch reset:
+ *   0  4  magic "STRD"
+ *   4  1  version (1)
+ *   5  1  flags (0)
+ *   6  1  zstd window log of the literal stream (21)
+ *   7  1  reserved (0)
+ *   8  4  min_chunk    12 4 avg_chunk    16 4 max_chunk
+ *  20  4  epoch
+ *  24  8  cache capacity in bytes
+ *  32  4  reserved (0)
+ *  36  4  XXH32 (seed 0) of bytes 0..35
+ * A header in the middle of a stream starts a new epoch: the decoder empties
+ * its log and starts a new zstd frame.
+ *
+ * Records, each starting with a type byte:
+ *   0x01 LITERAL_ZSTD, 0x02 LITERAL_RAW
+ *        varint flow | varint skip | varint n (1..64) | n x varint length
+ *        (1..max_chunk, sum <= 256 KiB) | u32 check | u32 payload_len |
+ *        payload
+ *        The n chunks are inserted into the log in order; check is the fold
+ *        (below) of their 32-bit checks and is verified before any byte is
+ *        output, so a corrupt literal is never emitted. ZSTD: payload is
+ *        the next piece of the direction's single zstd frame, ending at a
+ *        flush, and decompresses to exactly sum(length) bytes. RAW: payload
+ *        is the bytes (payload_len == sum(length)).
+ *   0x03 TENTATIVE_ZSTD, 0x04 TENTATIVE_RAW
+ *        varint flow | varint length (1..max_chunk) | u32 check |
+ *        u32 payload_len | payload. Bytes of a flow's partial chunk, sent
+ *        because the caller flushed; output but NOT inserted into the log.
+ *        check: the fold of the bytes' own 32-bit check.
+ *   0x05 REFERENCE (a run of consecutive references)
+ *        varint flow | varint skip | varint distance (1..entries) |
+ *        varint count (1..distance) | u32 check
+ *        Outputs chunks serial (next - distance) .. + count - 1. check is
+ *        the fold of the entries' 32-bit checks: h = 0; for each entry
+ *        h = (rotl32(h, 7) ^ check) * 0x9E3779B1.
+ *   0x53 ('S') a stream header (new epoch).
+ * skip (LITERAL and REFERENCE) is the COMMIT of a flushed chunk: the first
+ * `skip` bytes of the first chunk were already output by TENTATIVE records of
+ * that flow, so the record inserts/names the whole chunk but outputs it from
+ * byte `skip` (skip < length of the first chunk).
+ *
+ * The decoder treats its input as hostile: every field is range-checked,
+ * references are checked against the live log and their check, literal
+ * payloads must decompress to exactly their declared size. A record is fully
+ * verified before any of its bytes are output. Errors are sticky until
+ * strait_dedupe_decoder_reset().
+ */
+#ifndef STRAIT_DEDUPE_H
+#define STRAIT_DEDUPE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum strait_dedupe_limits {
+	STRAIT_DEDUPE_VERSION = 1,
+	STRAIT_DEDUPE_HEADER_SIZE = 40,
+	STRAIT_DEDUPE_WINDOW_LOG = 21,          /* zstd window of literals */
+	STRAIT_DEDUPE_MIN_CHUNK_LIMIT = 64,     /* smallest min_chunk */
+	STRAIT_DEDUPE_MAX_CHUNK_LIMIT = 256 << 10, /* largest max_chunk */
+	STRAIT_DEDUPE_BATCH_CHUNKS = 64,        /* chunks per LITERAL record */
+	STRAIT_DEDUPE_BATCH_BYTES = 256 << 10,  /* bytes per LITERAL record */
+	STRAIT_DEDUPE_MIN_CAPACITY = 1 << 20,
+	STRAIT_DEDUPE_EXTRA_ENTRIES = 128,      /* entries beyond cap/min_chunk */
+};
+
+enum strait_dedupe_record {
+	STRAIT_DEDUPE_REC_LITERAL_ZSTD = 0x01,
+	STRAIT_DEDUPE_REC_LITERAL_RAW = 0x02,
+	STRAIT_DEDUPE_REC_TENTATIVE_ZSTD = 0x03,
+	STRAIT_DEDUPE_REC_TENTATIVE_RAW = 0x04,
+	STRAIT_DEDUPE_REC_REFERENCE = 0x05,
+	STRAIT_DEDUPE_REC_HEADER = 0x53,
+};
+
+/* Decoder errors (negative return values). Each names one cause. */
+enum strait_dedupe_error {
+	STRAIT_DEDUPE_E_TRUNCATED = -1001,  /* stream ended inside a record */
+	STRAIT_DEDUPE_E_NO_HEADER = -1002,  /* records before a stream header */
+	STRAIT_DEDUPE_E_HEADER = -1003,     /* bad magic, reserved bits or check */
+	STRAIT_DEDUPE_E_VERSION = -1004,    /* unknown format version */
+	STRAIT_DEDUPE_E_PARAMS = -1005,     /* header disagrees with our params */
+	STRAIT_DEDUPE_E_TYPE = -1006,       /* unknown record type */
+	STRAIT_DEDUPE_E_VARINT = -1007,     /* overlong or too long varint */
+	STRAIT_DEDUPE_E_RANGE = -1008,      /* a field out of its range */
+	STRAIT_DEDUPE_E_REF = -1009,        /* reference outside the live log */
+	STRAIT_DEDUPE_E_CHECK = -1010,      /* reference check mismatch */
+	STRAIT_DEDUPE_E_ZSTD = -1011,       /* corrupt compressed payload */
+	STRAIT_DEDUPE_E_LENGTH = -1012,     /* payload size != declared size */
+	STRAIT_DEDUPE_E_FAILED = -1013,     /* an earlier error; reset first */
+	STRAIT_DEDUPE_E_DIGEST = -1014,     /* literal bytes fail their check */
+};
+
+/* Returns a static string for an error code (negative errno too). */
+const char *strait_dedupe_strerror(int err);
+
+struct strait_dedupe_params {
+	uint32_t min_chunk;  /* >= 64, < avg_chunk */
+	uint32_t avg_chunk;  /* power of two */
+	uint32_t max_chunk;  /* > avg_chunk, <= 256 KiB */
+	uint64_t capacity;   /* cache log bytes, >= 1 MiB, >= 4 * max_chunk */
+	int level;           /* zstd level of literals (not on the wire) */
+};
+
+/* Fills the defaults (see README: chosen by measurement). */
+void strait_dedupe_params_default(struct strait_dedupe_params *p);
+/* 0 if usable, -EINVAL otherwise. */
+int strait_dedupe_params_check(const struct strait_dedupe_params *p);
+
+/* Writes a 40-byte stream header. */
+void strait_dedupe_header_write(uint8_t out[STRAIT_DEDUPE_HEADER_SIZE],
+				const struct strait_dedupe_params *p,
+				uint32_t epoch);
+/* Parses a stream header into *p (level left 0) and *epoch. 0 or an error. */
+int strait_dedupe_header_parse(const uint8_t *in, size_t len,
+			       struct strait_dedupe_params *p,
+			       uint32_t *epoch);
+
+/* ---- Encoder (one per direction) ---- */
+
+struct strait_dedupe_encoder;
+struct strait_dedupe_flow;
+
+/* Workspace bytes for an encoder with these params (0 if invalid). */
+size_t strait_dedupe_encoder_size(const struct strait_dedupe_params *p);
+/* Builds an encoder in mem (8-byte aligned, >= encoder_size bytes, owned by
+ * the caller and untouched by the library outside these calls). Never
+ * allocates. NULL if the params are invalid or size is too small. */
+struct strait_dedupe_encoder *
+strait_dedupe_encoder_init(void *mem, size_t size,
+			   const struct strait_dedupe_params *p,
+			   uint32_t epoch);
+/* Epoch reset: empties the log, starts a new zstd frame; the next encode
+ * call emits a header with the new epoch first. Flow states must be
+ * re-initialised by the caller (their partial chunks belong to the old
+ * epoch); the caller resends from its raw bytes. */
+void strait_dedupe_encoder_reset(struct strait_dedupe_encoder *e,
+				 uint32_t epoch);
+
+/* Per-flow chunker state: bytes and init. The flow is bound to encoders
+ * with the same chunk params. */
+size_t strait_dedupe_flow_size(const struct strait_dedupe_params *p);
+struct strait_dedupe_flow *strait_dedupe_flow_init(void *mem, size_t size,
+						   const struct strait_dedupe_params *p,
+						   uint32_t flow_id);
+/* Bytes held in the flow's partial chunk (not yet committed). */
+size_t strait_dedupe_flow_pending(const struct strait_dedupe_flow *f);
+
+enum strait_dedupe_mode {
+	STRAIT_DEDUPE_CONTINUE = 0, /* keep a partial chunk for later */
+	STRAIT_DEDUPE_FLUSH = 1,    /* also send the partial chunk, tentative */
+	STRAIT_DEDUPE_END = 2,      /* end of flow: the rest is a last chunk */
+};
+
+struct strait_dedupe_encode_result {
+	size_t in_used;    /* input bytes consumed */
+	size_t out_len;    /* record bytes written */
+	uint64_t decoded;  /* bytes these records decode to (for credit) */
+};
+
+/* Upper bound of out_len for one encode call given in_len input bytes. */
+size_t strait_dedupe_encode_bound(const struct strait_dedupe_encoder *e,
+				  size_t in_len);
+
+/* Encodes up to in_len bytes of flow f. Records decode to at most `budget`
+ * bytes (pass UINT64_MAX for no limit); input beyond the budget is left
+ * unconsumed (r->in_used < in_len) and the mode applies only once all input
+ * is used. out_cap must be >= strait_dedupe_encode_bound(e, in_len). Input
+ * and output are the caller's; the flow copies at most one partial chunk.
+ * Returns 0 or -ENOBUFS (out_cap too small, nothing done). */
+int strait_dedupe_encode(struct strait_dedupe_encoder *e,
+			 struct strait_dedupe_flow *f, const void *in,
+			 size_t in_len, enum strait_dedupe_mode mode,
+			 uint64_t budget, void *out, size_t out_cap,
+			 struct strait_dedupe_encode_result *r);
+
+struct strait_dedupe_cache_stats {
+	uint64_t capacity;
+	uint64_t used_bytes;     /* bytes of live entries */
+	uint64_t entries;        /* live entries */
+	uint64_t index_bytes;    /* entry table + hash index */
+	uint64_t hits;           /* chunks sent as references */
+	uint64_t misses;         /* chunks sent as literals */
+	uint64_t literal_raw;    /* literal bytes sent raw (incompressible) */
+	uint64_t literal_zstd;   /* literal bytes sent through zstd */
+	uint64_t tentative;      /* bytes sent tentatively */
+};
+void strait_dedupe_encoder_stats(const struct strait_dedupe_encoder *e,
+				 struct strait_dedupe_cache_stats *s);
+
+/* ---- Decoder (one per direction) ---- */
+
+struct strait_dedupe_decoder;
+
+size_t strait_dedupe_decoder_size(const struct strait_dedupe_params *p);
+/* Same ownership rules as the encoder. Expects a stream header first. */
+struct strait_dedupe_decoder *
+strait_dedupe_decoder_init(void *mem, size_t size,
+			   const struct strait_dedupe_params *p);
+/* Epoch reset (also clears a sticky error): empties the log, drops a
+ * partial record and pending output; expects a stream header next. */
+void strait_dedupe_decoder_reset(struct strait_dedupe_decoder *d);
+
+struct strait_dedupe_decode_result {
+	size_t in_used;   /* input bytes consumed (always all, unless out full) */
+	size_t out_len;   /* bytes written to out, all of flow `flow` */
+	uint32_t flow;    /* the flow whose bytes are in out (if out_len > 0) */
+	uint32_t epoch;   /* epoch of the stream being decoded */
+};
+
+/* Decodes records from in into out. One call outputs bytes of one flow
+ * only; it stops when out is full, when the next bytes belong to another
+ * flow, or when the input is used up. A reference may expand far beyond
+ * out_cap: decoding resumes mid-record on the next call. A partial record at
+ * the end of in is kept (copied) and completed by later calls.
+ * Returns 1 if it stopped with output pending or input unconsumed (call
+ * again, with the rest of the input), 0 if all input is consumed and no
+ * output is pending, or a negative strait_dedupe_error (sticky). On an
+ * error, r->out_len bytes decoded from earlier, verified records are still
+ * in out (and good); nothing of the failed record is. */
+int strait_dedupe_decode(struct strait_dedupe_decoder *d, const void *in,
+			 size_t in_len, void *out, size_t out_cap,
+			 struct strait_dedupe_decode_result *r);
+/* At end of stream: 0 if it ended on a record boundary with nothing
+ * pending, 1 if output is still pending (call decode), otherwise
+ * STRAIT_DEDUPE_E_TRUNCATED, STRAIT_DEDUPE_E_NO_HEADER or the sticky error. */
+int strait_dedupe_decode_finish(const struct strait_dedupe_decoder *d);
+
+void strait_dedupe_decoder_stats(const struct strait_dedupe_decoder *d,
+				 struct strait_dedupe_cache_stats *s);
+
+/* ---- Stages, exposed for tests and the stage benchmark ---- */
+
+/* Length of the next chunk of p[0..len) as the encoder would cut it when
+ * len bytes are all there is (a last chunk is cut at len). */
+size_t strait_dedupe_chunk_next(const struct strait_dedupe_params *p,
+				const uint8_t *data, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

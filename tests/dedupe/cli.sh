@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# cli.sh BIN - strait-dedupe's command line: a round trip with --stats, then
+# each error case must exit non-zero with exactly one line on stderr.
+set -u
+BIN=$1
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+fails=0
+
+head -c 300000 /dev/urandom > "$T/a"
+{ head -c 200000 "$T/a"; seq 1 20000; } > "$T/b"
+: > "$T/empty"
+
+# round trip of three inputs (one empty), stats JSON as documented
+"$BIN" encode --cache 4M --stats "$T/s.json" "$T/a" "$T/empty" "$T/b" > "$T/s" || { echo "encode failed"; exit 1; }
+"$BIN" decode --cache 4MiB < "$T/s" > "$T/out" || { echo "decode failed"; exit 1; }
+cat "$T/a" "$T/empty" "$T/b" | cmp -s - "$T/out" || { echo "round trip differs"; exit 1; }
+python3 - "$T/s.json" "$T/s" <<'PY' || exit 1
+import json, os, sys
+s = json.load(open(sys.argv[1]))
+size = os.path.getsize(sys.argv[2])
+assert s["bytes_out"] == size, (s["bytes_out"], size)
+assert s["bytes_in"] == sum(i["bytes_in"] for i in s["inputs"])
+assert s["bytes_out"] == sum(i["bytes_out"] for i in s["inputs"])
+assert [i["bytes_in"] for i in s["inputs"]][0] == 300000
+assert all("seconds" in i and "path" in i for i in s["inputs"])
+c = s["cache"]
+for k in ("capacity", "used_bytes", "entries", "index_bytes",
+          "index_bytes_per_cached_byte", "hits", "misses"):
+    assert k in c, k
+assert c["capacity"] == 4 << 20 and c["hits"] > 0
+assert s["inputs"][2]["bytes_out"] < 100000   # 200 KB of b is a's prefix
+PY
+
+# expect STATUS NAME CMD... : exits with STATUS, one line on stderr
+expect() {
+  local want=$1 name=$2; shift 2
+  "$@" > "$T/o" 2> "$T/e" < "${STDIN:-/dev/null}"
+  local rc=$? lines
+  lines=$(wc -l < "$T/e")
+  if [ "$rc" -ne "$want" ] || [ "$lines" -ne 1 ]; then
+    echo "FAIL $name: exit $rc (want $want), $lines stderr lines:"; cat "$T/e"; fails=$((fails+1))
+  else
+    echo "ok   $name: $(cat "$T/e")"
+  fi
+}
+
+head -c 1000 "$T/s" > "$T/trunc"
+cp "$T/s" "$T/corrupt"; printf '\xff\xff\xff\xff' | dd of="$T/corrupt" bs=1 seek=5000 conv=notrunc 2>/dev/null
+head -c 40 /dev/zero > "$T/zero"
+
+expect 2 "no command"       "$BIN"
+expect 2 "unknown command"  "$BIN" frobnicate
+expect 2 "no input"         "$BIN" encode
+expect 1 "missing file"     "$BIN" encode "$T/nope"
+expect 2 "bad size"         "$BIN" encode --cache 12Q "$T/a"
+expect 2 "size overflow"    "$BIN" encode --cache 99999999999999G "$T/a"
+expect 1 "cache too small"  "$BIN" encode --cache 1000 "$T/a"
+expect 1 "stats unwritable" "$BIN" encode --stats "$T/no/dir/s.json" "$T/a"
+expect 2 "decode extra arg" "$BIN" decode "$T/s"
+STDIN="$T/empty"   expect 1 "decode empty"     "$BIN" decode --cache 4M
+STDIN="$T/zero"    expect 1 "decode not ours"  "$BIN" decode --cache 4M
+STDIN="$T/s"       expect 1 "cache mismatch"   "$BIN" decode --cache 8M
+STDIN="$T/trunc"   expect 1 "truncated"        "$BIN" decode --cache 4M
+STDIN="$T/corrupt" expect 1 "corrupt"          "$BIN" decode --cache 4M
+[ "$fails" -eq 0 ] || exit 1
+echo "cli ok"
