@@ -562,9 +562,10 @@ enum strait_esp_status strait_tunnel_open(struct strait_tunnel *t, struct strait
 	enum strait_esp_status s;
 	uint32_t spi;
 
+	spi = strait_esp_peek_spi(pkt->data, pkt->len);
 	if (unlikely(pkt->len < STRAIT_ESP_HDR_LEN)) {
 		s = STRAIT_ESP_E_MALFORMED;
-	} else if (spi = strait_esp_peek_spi(pkt->data, pkt->len), t->in && spi == strait_esp_sa_spi(t->in)) {
+	} else if (likely(t->in && spi == strait_esp_sa_spi(t->in))) {
 		s = strait_esp_open(t->in, pkt, next_header, now_ns);
 	} else if (t->pr.active && spi == t->pr.spi_r) {
 		/* Only the holder of the new keys can make this frame open:

@@ -19,6 +19,15 @@
  * Errors. Setup returns NULL or -errno. Packet functions return an
  * enum strait_esp_status and count every rejection by reason.
  *
+ * Threads. An SA or a tunnel belongs to one thread (the worker that owns
+ * the tenant); nothing here locks. Seal and open allocate nothing, make no
+ * syscalls and never log; keys are wiped when an SA or tunnel is freed.
+ *
+ * Time. Every function that needs it takes `now_ns` from the caller, so
+ * tests drive the clock by hand. The handshake also uses it as the INIT
+ * timestamp, so it must be wall-clock time (CLOCK_REALTIME) for the
+ * timestamps to keep increasing across restarts.
+ *
  * Frame on the wire (tunnel mode, IPv4 or IPv6 outer header):
  *
  *   outer IP | UDP sport->4500 | SPI(4) | Seq low(4) | IV(8) |

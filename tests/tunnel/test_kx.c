@@ -447,3 +447,55 @@ Test(kx, unknown_spi_and_short_frames)
 	strait_tunnel_free(a);
 	strait_tunnel_free(b);
 }
+
+/* The whole exchange as the dataplane carries it: handshake messages
+ * behind the non-ESP marker and data as ESP, in UDP/4500 over IPv6. */
+static enum strait_udp_kind wire(struct strait_esp_path *path, uint8_t *buf, struct strait_pkt *p,
+				 bool non_esp)
+{
+	cr_assert(strait_esp_udp_encap(path, p, non_esp));
+	/* the receiver sees only the bytes of the frame */
+	uint8_t frame[BUFSZ];
+	size_t n = p->len;
+	memcpy(frame, p->data, n);
+	memset(buf, 0, BUFSZ);
+	memcpy(buf + HEAD, frame, n);
+	*p = (struct strait_pkt){.data = buf + HEAD, .len = n, .head = HEAD, .tail = BUFSZ - HEAD - n};
+	return strait_esp_udp_decap(p, NULL);
+}
+
+Test(kx, over_udp_4500_with_marker)
+{
+	struct strait_tunnel *a = mk(1, 2, 0x5a, none_life), *b = mk(2, 1, 0x5a, none_life);
+	struct strait_esp_path ab = {.family = 6, .sport = 4500, .dport = 4500};
+	struct strait_esp_path ba = ab;
+	ab.src[0] = ab.dst[0] = ba.src[0] = ba.dst[0] = 0xfd;
+	ab.src[15] = ba.dst[15] = 1;
+	ab.dst[15] = ba.src[15] = 2;
+	static uint8_t buf[BUFSZ];
+	struct strait_pkt p;
+	uint8_t reply[STRAIT_KX_MAX_LEN];
+	size_t rn;
+
+	int n = strait_tunnel_initiate(a, T0, buf + HEAD, STRAIT_KX_MAX_LEN);
+	p = (struct strait_pkt){.data = buf + HEAD, .len = (size_t)n, .head = HEAD, .tail = 0};
+	cr_assert_eq(wire(&ab, buf, &p, true), STRAIT_UDP_HANDSHAKE);
+	cr_assert_eq(strait_tunnel_handshake(b, T0, p.data, p.len, reply, sizeof(reply), &rn), STRAIT_KX_OK);
+	memcpy(buf + HEAD, reply, rn);
+	p = (struct strait_pkt){.data = buf + HEAD, .len = rn, .head = HEAD, .tail = 0};
+	cr_assert_eq(wire(&ba, buf, &p, true), STRAIT_UDP_HANDSHAKE);
+	cr_assert_eq(strait_tunnel_handshake(a, T0, p.data, p.len, reply, sizeof(reply), &rn), STRAIT_KX_OK);
+	memcpy(buf + HEAD, reply, rn);
+	p = (struct strait_pkt){.data = buf + HEAD, .len = rn, .head = HEAD, .tail = 0};
+	cr_assert_eq(wire(&ab, buf, &p, true), STRAIT_UDP_HANDSHAKE);
+	cr_assert_eq(strait_tunnel_handshake(b, T0, p.data, p.len, reply, sizeof(reply), &rn), STRAIT_KX_OK);
+
+	struct frame f;
+	uint8_t nh;
+	seal(a, &f, 0x33, T0);
+	cr_assert_eq(wire(&ab, buf, &f.p, false), STRAIT_UDP_ESP);
+	cr_assert_eq(strait_tunnel_open(b, &f.p, &nh, T0), STRAIT_ESP_OK);
+	cr_assert_eq(f.p.data[20], 0x33);
+	strait_tunnel_free(a);
+	strait_tunnel_free(b);
+}
