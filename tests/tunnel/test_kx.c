@@ -1,0 +1,501 @@
+/* SPDX-License-Identifier: proprietary */
+/*
+ * Key exchange and the per-tenant tunnel: handshake, key confirmation,
+ * per-direction keys, replayed and forged messages, rekey with frames in
+ * flight, retirement, the simultaneous-initiation tie-break, and timers
+ * driven by hand.
+ */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/kdf.h>
+
+#include "strait/tunnel.h"
+
+enum { HEAD = STRAIT_ESP_HEADROOM, BUFSZ = 2048, TENANT = 7 };
+static const uint64_t SEC = 1000000000u;
+static const uint64_t T0 = UINT64_C(1700000000) * 1000000000u;
+
+static uint32_t spi_counter[4];
+static uint32_t pick_spi(void *arg)
+{
+	int side = (int)(intptr_t)arg;
+	return (uint32_t)(0x10000 * (side + 1)) + ++spi_counter[side];
+}
+
+static struct strait_tunnel *mk(uint32_t local, uint32_t peer, uint8_t psk_byte,
+				struct strait_esp_lifetime soft)
+{
+	struct strait_tunnel_config c = {
+		.tenant_id = TENANT, .local_id = local, .peer_id = peer, .soft = soft,
+		.retire_ns = 3 * SEC, .retry_ns = 1 * SEC,
+		.choose_spi = pick_spi, .choose_spi_arg = (void *)(intptr_t)(local - 1),
+	};
+	memset(c.psk, psk_byte, sizeof(c.psk));
+	struct strait_tunnel *t = strait_tunnel_create(&c, T0);
+	cr_assert(t);
+	return t;
+}
+
+struct msg {
+	uint8_t b[STRAIT_KX_MAX_LEN];
+	size_t n;
+};
+
+static struct msg init_msg(struct strait_tunnel *t, uint64_t now)
+{
+	struct msg m;
+	int n = strait_tunnel_initiate(t, now, m.b, sizeof(m.b));
+	cr_assert_eq(n, STRAIT_KX_INIT_LEN);
+	m.n = (size_t)n;
+	return m;
+}
+
+static enum strait_kx_status deliver(struct strait_tunnel *to, uint64_t now, const struct msg *in,
+				     struct msg *reply)
+{
+	struct msg dummy;
+	if (!reply)
+		reply = &dummy;
+	return strait_tunnel_handshake(to, now, in->b, in->n, reply->b, sizeof(reply->b), &reply->n);
+}
+
+/* A (id 1) initiates, B (id 2) responds; all three messages delivered. */
+static void handshake(struct strait_tunnel *a, struct strait_tunnel *b, uint64_t now)
+{
+	struct msg init = init_msg(a, now), resp, conf, none;
+	cr_assert_eq(deliver(b, now, &init, &resp), STRAIT_KX_OK);
+	cr_assert_eq(resp.n, STRAIT_KX_RESP_LEN);
+	cr_assert_eq(deliver(a, now, &resp, &conf), STRAIT_KX_OK);
+	cr_assert_eq(conf.n, STRAIT_KX_CONFIRM_LEN);
+	cr_assert_eq(deliver(b, now, &conf, &none), STRAIT_KX_OK);
+	cr_assert_eq(none.n, 0);
+}
+
+struct frame {
+	uint8_t buf[BUFSZ];
+	struct strait_pkt p;
+};
+
+static void seal(struct strait_tunnel *t, struct frame *f, uint8_t tag, uint64_t now)
+{
+	memset(f->buf, 0, sizeof(f->buf));
+	uint8_t *p = f->buf + HEAD;
+	p[0] = 0x45;
+	p[3] = 60;
+	p[20] = tag;
+	f->p = (struct strait_pkt){.data = p, .len = 60, .head = HEAD, .tail = BUFSZ - HEAD - 60};
+	cr_assert_eq(strait_tunnel_seal(t, &f->p, STRAIT_ESP_NH_IPV4, now), STRAIT_ESP_OK);
+}
+
+static enum strait_esp_status open_(struct strait_tunnel *t, struct frame *f, uint8_t tag, uint64_t now)
+{
+	uint8_t nh;
+	enum strait_esp_status s = strait_tunnel_open(t, &f->p, &nh, now);
+	if (s == STRAIT_ESP_OK) {
+		cr_assert_eq(nh, 4);
+		cr_assert_eq(f->p.len, 60);
+		cr_assert_eq(f->p.data[20], tag);
+	}
+	return s;
+}
+
+static void both_ways(struct strait_tunnel *a, struct strait_tunnel *b, uint64_t now)
+{
+	struct frame f;
+	seal(a, &f, 0xa1, now);
+	cr_assert_eq(open_(b, &f, 0xa1, now), STRAIT_ESP_OK);
+	seal(b, &f, 0xb1, now);
+	cr_assert_eq(open_(a, &f, 0xb1, now), STRAIT_ESP_OK);
+}
+
+static const struct strait_esp_lifetime none_life;
+
+Test(kx, handshake_receiver_chosen_spis)
+{
+	struct strait_tunnel *a = mk(1, 2, 0x5a, none_life), *b = mk(2, 1, 0x5a, none_life);
+	cr_assert_not(strait_tunnel_ready(a));
+	handshake(a, b, T0);
+	cr_assert(strait_tunnel_ready(a) && strait_tunnel_ready(b));
+	/* each side receives on an SPI it chose itself (A: 0x1xxxx, B: 0x2xxxx) */
+	cr_assert_eq(strait_tunnel_spi_in(a) >> 16, 1);
+	cr_assert_eq(strait_tunnel_spi_in(b) >> 16, 2);
+	cr_assert_eq(strait_tunnel_spi_out(a), strait_tunnel_spi_in(b));
+	cr_assert_eq(strait_tunnel_spi_out(b), strait_tunnel_spi_in(a));
+	both_ways(a, b, T0);
+	cr_assert_eq(strait_tunnel_stats(a)->kx_dh, 1);
+	cr_assert_eq(strait_tunnel_stats(b)->kx_dh, 1);
+	strait_tunnel_free(a);
+	strait_tunnel_free(b);
+}
+
+/* Each direction has its own key and salt: a frame A sealed for B, relabelled
+ * with the SPI of the B->A direction, does not open at A. (Both directions
+ * start at sequence number 1: a shared key would repeat GCM nonces.) */
+Test(kx, directions_have_their_own_keys)
+{
+	struct strait_tunnel *a = mk(1, 2, 0x5a, none_life), *b = mk(2, 1, 0x5a, none_life);
+	handshake(a, b, T0);
+	struct frame f;
+	seal(a, &f, 1, T0);
+	uint32_t spi = strait_tunnel_spi_in(a);
+	f.p.data[0] = (uint8_t)(spi >> 24);
+	f.p.data[1] = (uint8_t)(spi >> 16);
+	f.p.data[2] = (uint8_t)(spi >> 8);
+	f.p.data[3] = (uint8_t)spi;
+	cr_assert_eq(open_(a, &f, 1, T0), STRAIT_ESP_E_ICV);
+	strait_tunnel_free(a);
+	strait_tunnel_free(b);
+}
+
+Test(kx, responder_waits_for_confirmation)
+{
+	struct strait_tunnel *a = mk(1, 2, 0x5a, none_life), *b = mk(2, 1, 0x5a, none_life);
+	struct msg init = init_msg(a, T0), resp, conf;
+	struct frame f;
+	cr_assert_eq(deliver(b, T0, &init, &resp), STRAIT_KX_OK);
+	cr_assert_not(strait_tunnel_ready(b), "no data SA before key confirmation");
+	f.p = (struct strait_pkt){.data = f.buf + HEAD, .len = 60, .head = HEAD, .tail = 100};
+	cr_assert_eq(strait_tunnel_seal(b, &f.p, 4, T0), STRAIT_ESP_E_NOSA);
+	cr_assert_eq(deliver(a, T0, &resp, &conf), STRAIT_KX_OK);
+	cr_assert(strait_tunnel_ready(a), "initiator: RESP confirmed the keys");
+	/* a CONFIRM with a wrong confirm value (valid mac) is refused */
+	struct msg bad = conf;
+	bad.b[20] ^= 1;
+	/* recompute nothing: the mac now fails first */
+	cr_assert_eq(deliver(b, T0, &bad, NULL), STRAIT_KX_E_MAC);
+	cr_assert_not(strait_tunnel_ready(b));
+	cr_assert_eq(deliver(b, T0, &conf, NULL), STRAIT_KX_OK);
+	cr_assert(strait_tunnel_ready(b));
+	both_ways(a, b, T0);
+	strait_tunnel_free(a);
+	strait_tunnel_free(b);
+}
+
+/* CONFIRM lost: the first data frame under the new keys confirms them. */
+Test(kx, lost_confirm_recovered_by_data)
+{
+	struct strait_tunnel *a = mk(1, 2, 0x5a, none_life), *b = mk(2, 1, 0x5a, none_life);
+	struct msg init = init_msg(a, T0), resp, conf;
+	cr_assert_eq(deliver(b, T0, &init, &resp), STRAIT_KX_OK);
+	cr_assert_eq(deliver(a, T0, &resp, &conf), STRAIT_KX_OK);
+	struct frame f;
+	seal(a, &f, 7, T0);
+	f.p.data[f.p.len - 1] ^= 1; /* a forged frame confirms nothing */
+	cr_assert_eq(open_(b, &f, 7, T0), STRAIT_ESP_E_ICV);
+	cr_assert_not(strait_tunnel_ready(b));
+	seal(a, &f, 7, T0);
+	cr_assert_eq(open_(b, &f, 7, T0), STRAIT_ESP_OK);
+	cr_assert(strait_tunnel_ready(b));
+	cr_assert_eq(deliver(b, T0, &conf, NULL), STRAIT_KX_E_UNEXPECTED, "late CONFIRM is harmless");
+	both_ways(a, b, T0);
+	strait_tunnel_free(a);
+	strait_tunnel_free(b);
+}
+
+Test(kx, replayed_init_dropped_before_x25519)
+{
+	struct strait_tunnel *a = mk(1, 2, 0x5a, none_life), *b = mk(2, 1, 0x5a, none_life);
+	struct msg init = init_msg(a, T0), resp, conf;
+	cr_assert_eq(deliver(b, T0, &init, &resp), STRAIT_KX_OK);
+	cr_assert_eq(deliver(a, T0, &resp, &conf), STRAIT_KX_OK);
+	cr_assert_eq(deliver(b, T0, &conf, NULL), STRAIT_KX_OK);
+	uint32_t in = strait_tunnel_spi_in(b), out = strait_tunnel_spi_out(b);
+	uint64_t dh = strait_tunnel_stats(b)->kx_dh;
+
+	cr_assert_eq(deliver(b, T0 + 5 * SEC, &init, &resp), STRAIT_KX_E_REPLAY);
+	cr_assert_eq(resp.n, 0, "no reply");
+	cr_assert_eq(strait_tunnel_stats(b)->kx_dh, dh, "no X25519 work");
+	cr_assert_eq(strait_tunnel_stats(b)->kx_rx[STRAIT_KX_E_REPLAY], 1);
+	cr_assert_eq(strait_tunnel_spi_in(b), in, "live SA untouched");
+	cr_assert_eq(strait_tunnel_spi_out(b), out);
+	both_ways(a, b, T0 + 5 * SEC);
+
+	/* an INIT with an older timestamp than the last accepted, from the
+	 * real peer (a new initiation made with a clock set back) */
+	struct strait_tunnel *a2 = mk(1, 2, 0x5a, none_life);
+	struct msg old = init_msg(a2, T0 - SEC);
+	cr_assert_eq(deliver(b, T0 + 6 * SEC, &old, &resp), STRAIT_KX_E_REPLAY);
+	cr_assert_eq(strait_tunnel_stats(b)->kx_dh, dh);
+	strait_tunnel_free(a2);
+	strait_tunnel_free(a);
+	strait_tunnel_free(b);
+}
+
+Test(kx, bad_messages_counted_no_work)
+{
+	struct strait_tunnel *a = mk(1, 2, 0x5a, none_life), *b = mk(2, 1, 0x5a, none_life);
+	struct strait_tunnel *wrong_psk = mk(1, 2, 0x5b, none_life);
+	struct strait_tunnel *stranger = mk(3, 2, 0x5a, none_life);
+	struct msg m = init_msg(a, T0), bad;
+
+	for (size_t n = 0; n < m.n; n++) {
+		bad = m;
+		bad.n = n;
+		cr_assert_eq(deliver(b, T0, &bad, NULL), STRAIT_KX_E_MALFORMED, "length %zu", n);
+	}
+	bad = m;
+	bad.b[1] = 2;
+	cr_assert_eq(deliver(b, T0, &bad, NULL), STRAIT_KX_E_MALFORMED, "version");
+	bad = m;
+	bad.b[0] = 9;
+	cr_assert_eq(deliver(b, T0, &bad, NULL), STRAIT_KX_E_MALFORMED, "type");
+	bad = m;
+	bad.b[7] ^= 1;
+	cr_assert_eq(deliver(b, T0, &bad, NULL), STRAIT_KX_E_TENANT, "tenant");
+	for (size_t i = 12; i < m.n; i++) {
+		bad = m;
+		bad.b[i] ^= 0x10;
+		cr_assert_eq(deliver(b, T0, &bad, NULL), STRAIT_KX_E_MAC, "byte %zu", i);
+	}
+	bad = init_msg(wrong_psk, T0);
+	cr_assert_eq(deliver(b, T0, &bad, NULL), STRAIT_KX_E_MAC, "wrong PSK");
+	bad = init_msg(stranger, T0);
+	cr_assert_eq(deliver(b, T0, &bad, NULL), STRAIT_KX_E_TENANT, "unknown node id");
+	cr_assert_eq(strait_tunnel_stats(b)->kx_dh, 0);
+	cr_assert_not(strait_tunnel_ready(b));
+	/* the genuine INIT still works: nothing above moved the timestamp */
+	struct msg resp;
+	cr_assert_eq(deliver(b, T0, &m, &resp), STRAIT_KX_OK);
+	strait_tunnel_free(a);
+	strait_tunnel_free(b);
+	strait_tunnel_free(wrong_psk);
+	strait_tunnel_free(stranger);
+}
+
+/* K_mac as tunnel.h specifies it, computed here independently, so that a
+ * PSK holder's forgeries (wrong confirm, low-order key) can be made. */
+static void k_mac(uint8_t psk_byte, uint8_t out[32])
+{
+	uint8_t psk[32];
+	memset(psk, psk_byte, 32);
+	EVP_KDF *kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
+	EVP_KDF_CTX *ctx = EVP_KDF_CTX_new(kdf);
+	OSSL_PARAM p[] = {
+		OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)"SHA256", 0),
+		OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, psk, 32),
+		OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, (char *)"strait kx v1", 12),
+		OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, (char *)"strait kx mac", 13),
+		OSSL_PARAM_construct_end(),
+	};
+	cr_assert_eq(EVP_KDF_derive(ctx, out, 32, p), 1);
+	EVP_KDF_CTX_free(ctx);
+	EVP_KDF_free(kdf);
+}
+
+static void remac(struct msg *m, uint8_t psk_byte)
+{
+	uint8_t k[32];
+	size_t len = 0;
+	k_mac(psk_byte, k);
+	cr_assert(EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, k, 32, m->b, m->n - 32,
+			    m->b + m->n - 32, 32, &len));
+}
+
+Test(kx, psk_holder_forgeries)
+{
+	struct strait_tunnel *a = mk(1, 2, 0x5a, none_life), *b = mk(2, 1, 0x5a, none_life);
+	struct msg init = init_msg(a, T0), resp, conf, forged;
+
+	/* the recomputed mac of an untouched message equals the real one */
+	forged = init;
+	remac(&forged, 0x5a);
+	cr_assert_arr_eq(forged.b, init.b, init.n, "K_mac matches the header's definition");
+
+	/* low-order ephemeral key: refused by X25519, nothing installed */
+	forged = init;
+	memset(forged.b + 24, 0, 32);
+	forged.b[23] ^= 1; /* newer timestamp */
+	remac(&forged, 0x5a);
+	cr_assert_eq(deliver(b, T0, &forged, &resp), STRAIT_KX_E_CRYPTO);
+	cr_assert_eq(resp.n, 0);
+
+	init = init_msg(a, T0 + SEC);
+	cr_assert_eq(deliver(b, T0 + SEC, &init, &resp), STRAIT_KX_OK);
+	/* RESP with a wrong confirm value (keys not derived): refused */
+	forged = resp;
+	forged.b[60] ^= 1;
+	remac(&forged, 0x5a);
+	cr_assert_eq(deliver(a, T0 + SEC, &forged, &conf), STRAIT_KX_E_CONFIRM);
+	cr_assert_not(strait_tunnel_ready(a));
+	/* RESP with a substituted ephemeral key: the confirm no longer matches */
+	forged = resp;
+	forged.b[30] ^= 1;
+	remac(&forged, 0x5a);
+	cr_assert_eq(deliver(a, T0 + SEC, &forged, &conf), STRAIT_KX_E_CONFIRM);
+	cr_assert_eq(deliver(a, T0 + SEC, &resp, &conf), STRAIT_KX_OK);
+	/* CONFIRM with a wrong confirm value */
+	forged = conf;
+	forged.b[25] ^= 1;
+	remac(&forged, 0x5a);
+	cr_assert_eq(deliver(b, T0 + SEC, &forged, NULL), STRAIT_KX_E_CONFIRM);
+	cr_assert_not(strait_tunnel_ready(b));
+	cr_assert_eq(deliver(b, T0 + SEC, &conf, NULL), STRAIT_KX_OK);
+	both_ways(a, b, T0 + SEC);
+	strait_tunnel_free(a);
+	strait_tunnel_free(b);
+}
+
+/* Rekey: frames sealed under the old pair and still in flight open after
+ * the switch; the old inbound SA is retired after retire_ns. */
+Test(kx, rekey_old_sa_opens_in_flight_then_retires)
+{
+	struct strait_tunnel *a = mk(1, 2, 0x5a, none_life), *b = mk(2, 1, 0x5a, none_life);
+	struct frame in_flight[3];
+	struct msg out;
+	handshake(a, b, T0);
+	both_ways(a, b, T0);
+	uint32_t old_a_in = strait_tunnel_spi_in(a), old_b_in = strait_tunnel_spi_in(b);
+	for (int i = 0; i < 3; i++)
+		seal(b, &in_flight[i], (uint8_t)(0x40 + i), T0); /* B->A, old keys */
+
+	handshake(b, a, T0 + SEC); /* B initiates this time */
+	cr_assert_neq(strait_tunnel_spi_in(a), old_a_in);
+	cr_assert_neq(strait_tunnel_spi_in(b), old_b_in);
+	both_ways(a, b, T0 + SEC);
+	cr_assert_eq(open_(a, &in_flight[0], 0x40, T0 + SEC), STRAIT_ESP_OK, "old SA still opens");
+
+	cr_assert_eq(strait_tunnel_tick(a, T0 + 3 * SEC, out.b, sizeof(out.b)), 0);
+	cr_assert_eq(open_(a, &in_flight[1], 0x41, T0 + 3 * SEC), STRAIT_ESP_OK);
+	cr_assert_eq(strait_tunnel_tick(a, T0 + 4 * SEC, out.b, sizeof(out.b)), 0);
+	cr_assert_eq(strait_tunnel_stats(a)->retired, 1);
+	cr_assert_eq(open_(a, &in_flight[2], 0x42, T0 + 4 * SEC), STRAIT_ESP_E_SPI, "retired");
+	cr_assert_eq(strait_tunnel_stats(a)->esp_rx[STRAIT_ESP_E_SPI], 1);
+	strait_tunnel_free(a);
+	strait_tunnel_free(b);
+}
+
+/* Both sides start a handshake at once: the lower node id's INIT wins,
+ * whichever INIT arrives first. */
+Test(kx, simultaneous_initiation_tie_break)
+{
+	for (int order = 0; order < 2; order++) {
+		struct strait_tunnel *a = mk(1, 2, 0x5a, none_life), *b = mk(2, 1, 0x5a, none_life);
+		struct msg ia = init_msg(a, T0), ib = init_msg(b, T0), ra, rb, conf;
+		if (order == 0) {
+			cr_assert_eq(deliver(a, T0, &ib, &rb), STRAIT_KX_E_TIEBREAK);
+			cr_assert_eq(deliver(b, T0, &ia, &ra), STRAIT_KX_OK);
+		} else {
+			cr_assert_eq(deliver(b, T0, &ia, &ra), STRAIT_KX_OK);
+			cr_assert_eq(deliver(a, T0, &ib, &rb), STRAIT_KX_E_TIEBREAK);
+		}
+		cr_assert_eq(rb.n, 0);
+		cr_assert_eq(deliver(a, T0, &ra, &conf), STRAIT_KX_OK);
+		cr_assert_eq(deliver(b, T0, &conf, NULL), STRAIT_KX_OK);
+		both_ways(a, b, T0);
+		cr_assert_eq(strait_tunnel_stats(a)->handshakes, 1);
+		cr_assert_eq(strait_tunnel_stats(b)->handshakes, 1);
+		strait_tunnel_free(a);
+		strait_tunnel_free(b);
+	}
+}
+
+/* Timers by hand: the first tick starts a handshake, an unanswered INIT
+ * is resent after retry_ns, a soft limit starts a rekey. */
+Test(kx, tick_start_retry_soft_rekey)
+{
+	struct strait_esp_lifetime soft = {.packets = 4};
+	struct strait_tunnel *a = mk(1, 2, 0x5a, soft), *b = mk(2, 1, 0x5a, soft);
+	struct msg m1, m2, m3, resp, conf;
+	int n = strait_tunnel_tick(a, T0, m1.b, sizeof(m1.b));
+	cr_assert_eq(n, STRAIT_KX_INIT_LEN);
+	m1.n = (size_t)n;
+	cr_assert_eq(strait_tunnel_tick(a, T0 + SEC / 2, m2.b, sizeof(m2.b)), 0, "not yet");
+	n = strait_tunnel_tick(a, T0 + SEC, m2.b, sizeof(m2.b));
+	cr_assert_eq(n, STRAIT_KX_INIT_LEN, "resent");
+	m2.n = (size_t)n;
+	cr_assert_neq(memcmp(m1.b, m2.b, m1.n), 0, "a fresh INIT, not a copy");
+	cr_assert_eq(deliver(b, T0 + SEC, &m2, &resp), STRAIT_KX_OK);
+	cr_assert_eq(deliver(b, T0 + SEC, &m1, NULL), STRAIT_KX_E_REPLAY, "older INIT after newer");
+	cr_assert_eq(deliver(a, T0 + SEC, &resp, &conf), STRAIT_KX_OK);
+	cr_assert_eq(deliver(b, T0 + SEC, &conf, NULL), STRAIT_KX_OK);
+
+	uint32_t spi = strait_tunnel_spi_out(a);
+	struct frame f;
+	for (int i = 0; i < 3; i++) {
+		seal(a, &f, 1, T0 + SEC);
+		cr_assert_eq(strait_tunnel_tick(a, T0 + SEC, m3.b, sizeof(m3.b)), 0);
+	}
+	seal(a, &f, 1, T0 + SEC);
+	n = strait_tunnel_tick(a, T0 + SEC, m3.b, sizeof(m3.b));
+	cr_assert_eq(n, STRAIT_KX_INIT_LEN, "soft limit: rekey");
+	m3.n = (size_t)n;
+	cr_assert_eq(strait_tunnel_stats(a)->rekeys_started, 1);
+	cr_assert_eq(deliver(b, T0 + SEC, &m3, &resp), STRAIT_KX_OK);
+	cr_assert_eq(deliver(a, T0 + SEC, &resp, &conf), STRAIT_KX_OK);
+	cr_assert_eq(deliver(b, T0 + SEC, &conf, NULL), STRAIT_KX_OK);
+	cr_assert_neq(strait_tunnel_spi_out(a), spi);
+	both_ways(a, b, T0 + SEC);
+	strait_tunnel_free(a);
+	strait_tunnel_free(b);
+}
+
+Test(kx, unknown_spi_and_short_frames)
+{
+	struct strait_tunnel *a = mk(1, 2, 0x5a, none_life), *b = mk(2, 1, 0x5a, none_life);
+	handshake(a, b, T0);
+	struct frame f;
+	seal(a, &f, 1, T0);
+	f.p.data[2] ^= 0x40;
+	cr_assert_eq(open_(b, &f, 1, T0), STRAIT_ESP_E_SPI);
+	f.p.len = 7;
+	cr_assert_eq(open_(b, &f, 1, T0), STRAIT_ESP_E_MALFORMED);
+	cr_assert_eq(strait_tunnel_stats(b)->esp_rx[STRAIT_ESP_E_SPI], 1);
+	cr_assert_eq(strait_tunnel_stats(b)->esp_rx[STRAIT_ESP_E_MALFORMED], 1);
+	strait_tunnel_free(a);
+	strait_tunnel_free(b);
+}
+
+/* The whole exchange as the dataplane carries it: handshake messages
+ * behind the non-ESP marker and data as ESP, in UDP/4500 over IPv6. */
+static enum strait_udp_kind wire(struct strait_esp_path *path, uint8_t *buf, struct strait_pkt *p,
+				 bool non_esp)
+{
+	cr_assert(strait_esp_udp_encap(path, p, non_esp));
+	/* the receiver sees only the bytes of the frame */
+	uint8_t frame[BUFSZ];
+	size_t n = p->len;
+	memcpy(frame, p->data, n);
+	memset(buf, 0, BUFSZ);
+	memcpy(buf + HEAD, frame, n);
+	*p = (struct strait_pkt){.data = buf + HEAD, .len = n, .head = HEAD, .tail = BUFSZ - HEAD - n};
+	return strait_esp_udp_decap(p, NULL);
+}
+
+Test(kx, over_udp_4500_with_marker)
+{
+	struct strait_tunnel *a = mk(1, 2, 0x5a, none_life), *b = mk(2, 1, 0x5a, none_life);
+	struct strait_esp_path ab = {.family = 6, .sport = 4500, .dport = 4500};
+	struct strait_esp_path ba = ab;
+	ab.src[0] = ab.dst[0] = ba.src[0] = ba.dst[0] = 0xfd;
+	ab.src[15] = ba.dst[15] = 1;
+	ab.dst[15] = ba.src[15] = 2;
+	static uint8_t buf[BUFSZ];
+	struct strait_pkt p;
+	uint8_t reply[STRAIT_KX_MAX_LEN];
+	size_t rn;
+
+	int n = strait_tunnel_initiate(a, T0, buf + HEAD, STRAIT_KX_MAX_LEN);
+	p = (struct strait_pkt){.data = buf + HEAD, .len = (size_t)n, .head = HEAD, .tail = 0};
+	cr_assert_eq(wire(&ab, buf, &p, true), STRAIT_UDP_HANDSHAKE);
+	cr_assert_eq(strait_tunnel_handshake(b, T0, p.data, p.len, reply, sizeof(reply), &rn), STRAIT_KX_OK);
+	memcpy(buf + HEAD, reply, rn);
+	p = (struct strait_pkt){.data = buf + HEAD, .len = rn, .head = HEAD, .tail = 0};
+	cr_assert_eq(wire(&ba, buf, &p, true), STRAIT_UDP_HANDSHAKE);
+	cr_assert_eq(strait_tunnel_handshake(a, T0, p.data, p.len, reply, sizeof(reply), &rn), STRAIT_KX_OK);
+	memcpy(buf + HEAD, reply, rn);
+	p = (struct strait_pkt){.data = buf + HEAD, .len = rn, .head = HEAD, .tail = 0};
+	cr_assert_eq(wire(&ab, buf, &p, true), STRAIT_UDP_HANDSHAKE);
+	cr_assert_eq(strait_tunnel_handshake(b, T0, p.data, p.len, reply, sizeof(reply), &rn), STRAIT_KX_OK);
+
+	struct frame f;
+	uint8_t nh;
+	seal(a, &f, 0x33, T0);
+	cr_assert_eq(wire(&ab, buf, &f.p, false), STRAIT_UDP_ESP);
+	cr_assert_eq(strait_tunnel_open(b, &f.p, &nh, T0), STRAIT_ESP_OK);
+	cr_assert_eq(f.p.data[20], 0x33);
+	strait_tunnel_free(a);
+	strait_tunnel_free(b);
+}
