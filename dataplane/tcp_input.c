@@ -677,8 +677,12 @@ static bool process_ack(struct tcp_conn *c, struct tcp_seg *s)
 						     ? 0 : c->rexmit_inflight - acked;
 			if (SEQ_GEQ(c->snd_una, c->recover))
 				tcp_cc_exit_recovery(c);
-			else if (!(c->flags & TF_SACK))
-				c->rexmit_nxt = c->snd_una; /* NewReno partial ACK */
+			else if (!(c->flags & TF_SACK) || c->nsb == 0) {
+				/* RFC 6582 3.2 step 5: a partial ACK retransmits
+				 * the next unacknowledged segment at once */
+				c->rexmit_nxt = c->snd_una;
+				tcp_fast_retransmit(c);
+			}
 		} else {
 			tcp_cc_ack(c, acked);
 		}
@@ -705,12 +709,15 @@ static bool process_ack(struct tcp_conn *c, struct tcp_seg *s)
 				 c->sacked_bytes >= (uint32_t)TCP_DUPTHRESH * c->snd_mss;
 		if (!(c->flags & TF_IN_RECOVERY) &&
 		    (c->dupacks >= TCP_DUPTHRESH || sack_lost) &&
-		    SEQ_GEQ(c->snd_una, c->recover))
+		    SEQ_GEQ(c->snd_una, c->recover)) {
 			tcp_cc_enter_recovery(c);
+			tcp_fast_retransmit(c);
+		}
 	} else if ((c->flags & TF_SACK) && s->opt.nsack && !(c->flags & TF_IN_RECOVERY) &&
 		   c->sacked_bytes >= (uint32_t)TCP_DUPTHRESH * c->snd_mss &&
 		   SEQ_GEQ(c->snd_una, c->recover) && c->snd_max != c->snd_una) {
 		tcp_cc_enter_recovery(c);
+		tcp_fast_retransmit(c);
 	}
 
 	/* our FIN acknowledged? */

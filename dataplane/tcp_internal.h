@@ -250,6 +250,7 @@ uint32_t mq_copy(const struct mbuf_q *q, uint32_t off, void *dst, uint32_t n);
 /* tcp_output.c */
 void tcp_output(struct tcp_conn *c);
 void tcp_send_ack(struct tcp_conn *c);
+void tcp_fast_retransmit(struct tcp_conn *c);
 void tcp_send_segment(struct tcp_conn *c, uint32_t seq, uint32_t len,
 		      uint8_t flags);
 void tcp_send_rst_reply(struct tcp_stack *st, const struct tcp_seg *s);

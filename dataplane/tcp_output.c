@@ -367,3 +367,23 @@ void tcp_output(struct tcp_conn *c)
 	if (!sent && (c->flags & TF_ACK_NOW))
 		tcp_send_ack(c);
 }
+
+/* RFC 5681 3.2 step 4 / RFC 6675 5 step 4.3: on entering recovery the
+ * first unacknowledged segment goes out at once, whatever the pipe says. */
+void tcp_fast_retransmit(struct tcp_conn *c)
+{
+	struct tcp_stack *st = c->st;
+	uint32_t hs, hl;
+	if (!tcp_sack_next_hole(c, c->snd_una, &hs, &hl))
+		return;
+	if (hl > c->snd_mss)
+		hl = c->snd_mss;
+	tcp_send_segment(c, hs, hl, TH_ACK);
+	c->rexmit_nxt = hs + hl;
+	c->rexmit_inflight += hl;
+	c->stats.retrans_segs++;
+	c->stats.retrans_bytes += hl;
+	st->stats.retrans_segs++;
+	st->tenants[c->tenant].retrans_segs++;
+	tcp_arm_rto(c);
+}

@@ -695,10 +695,6 @@ int tcp_shutdown(struct tcp_conn *c)
 		return 0;
 	switch (c->state) {
 	case TCP_SYN_SENT:
-		tcp_enter(c->st);
-		tcp_conn_reset(c, TCP_EV_CLOSED);
-		tcp_leave(c->st);
-		return 0;
 	case TCP_SYN_RECEIVED:
 	case TCP_ESTABLISHED:
 	case TCP_CLOSE_WAIT:
@@ -712,7 +708,7 @@ int tcp_shutdown(struct tcp_conn *c)
 		tcp_set_state(c, TCP_FIN_WAIT_1);
 	else if (c->state == TCP_CLOSE_WAIT)
 		tcp_set_state(c, TCP_LAST_ACK);
-	/* SYN-RECEIVED: FIN goes out once established (RFC 9293 3.10.4). */
+	/* SYN-SENT, SYN-RECEIVED: FIN goes out once established (RFC 9293 3.10.4). */
 	tcp_output(c);
 	tcp_leave(c->st);
 	return 0;
