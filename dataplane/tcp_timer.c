@@ -1,0 +1,139 @@
+/* Timers: retransmission (RFC 6298 with Karn's rule through timing only
+ * segments sent once, or timestamps), delayed ACK, zero-window persist,
+ * TIME-WAIT and the FIN-WAIT-2 timeout. Each connection keeps absolute
+ * deadlines; tcp_poll() walks the connections with an armed timer. */
+#include "tcp_internal.h"
+
+/* RFC 6298 2.2/2.3, alpha 1/8, beta 1/4, G = 1 us, RTO >= rto_min. */
+void tcp_rtt_sample(struct tcp_conn *c, uint32_t r)
+{
+	const struct tcp_config *cfg = &c->st->cfg;
+	if (r == 0)
+		r = 1;
+	if (!c->min_rtt_us || r < c->min_rtt_us)
+		c->min_rtt_us = r;
+	if (!c->srtt_us) {
+		c->srtt_us = r;
+		c->rttvar_us = r / 2;
+	} else {
+		uint32_t d = c->srtt_us > r ? c->srtt_us - r : r - c->srtt_us;
+		c->rttvar_us = c->rttvar_us - c->rttvar_us / 4 + d / 4;
+		c->srtt_us = c->srtt_us - c->srtt_us / 8 + r / 8;
+	}
+	uint64_t rto = (uint64_t)c->srtt_us + 4ull * (c->rttvar_us ? c->rttvar_us : 1);
+	if (rto < cfg->rto_min_us)
+		rto = cfg->rto_min_us;
+	if (rto > cfg->rto_max_us)
+		rto = cfg->rto_max_us;
+	c->rto_us = (uint32_t)rto;
+}
+
+void tcp_arm_rto(struct tcp_conn *c)
+{
+	c->t_rto = c->st->now + c->rto_us;
+	tcp_timer_update(c);
+}
+
+void tcp_enter_time_wait(struct tcp_conn *c)
+{
+	tcp_set_state(c, TCP_TIME_WAIT);
+	c->t_rto = c->t_persist = 0;
+	c->t_tw = c->st->now + c->st->cfg.time_wait_us;
+	tcp_timer_update(c);
+}
+
+static void backoff(struct tcp_conn *c)
+{
+	uint64_t r = (uint64_t)c->rto_us * 2;
+	c->rto_us = r > c->st->cfg.rto_max_us ? c->st->cfg.rto_max_us : (uint32_t)r;
+}
+
+static void rto_expired(struct tcp_conn *c)
+{
+	struct tcp_stack *st = c->st;
+	c->flags &= ~TF_RTT_TIMING; /* Karn: no sample from a retransmission */
+	c->retries++;
+	st->stats.rto_expiries++;
+	c->stats.rto_expiries++;
+	if (c->state == TCP_SYN_SENT || c->state == TCP_SYN_RECEIVED) {
+		if (c->retries > st->cfg.syn_retries) {
+			if (c->state == TCP_SYN_RECEIVED && (c->flags & TF_PASSIVE))
+				tcp_conn_free(st, c);
+			else
+				tcp_conn_reset(c, TCP_EV_TIMEOUT);
+			return;
+		}
+		backoff(c);
+		/* RFC 6298 5.7: after a lost SYN, start data at 3 s */
+		tcp_send_segment(c, c->iss, 0,
+				 c->state == TCP_SYN_SENT ? TH_SYN : TH_SYN | TH_ACK);
+		c->stats.retrans_segs++;
+		tcp_arm_rto(c);
+		return;
+	}
+	if (c->retries > st->cfg.max_retries) {
+		tcp_send_segment(c, c->snd_nxt, 0, TH_RST | TH_ACK);
+		st->stats.rst_out++;
+		c->flags |= TF_TIMEDOUT;
+		tcp_conn_reset(c, TCP_EV_TIMEOUT);
+		return;
+	}
+	backoff(c);
+	tcp_cc_rto(c);
+	c->snd_nxt = c->snd_una; /* go back: resend from the first unacknowledged */
+	if (c->flags & TF_FIN_SENT && c->sndq.bytes == 0 && c->snd_max != c->snd_una)
+		c->flags &= ~TF_FIN_SENT;
+	c->t_rto = 0;
+	tcp_output(c);
+	if (!c->t_rto)
+		tcp_arm_rto(c);
+}
+
+static void persist_expired(struct tcp_conn *c)
+{
+	struct tcp_stack *st = c->st;
+	c->t_persist = 0;
+	if (c->snd_wnd == 0 && c->sndq.bytes > 0) {
+		/* one byte beyond the window: the ACK tells the window */
+		tcp_send_segment(c, c->snd_una, 1, TH_ACK);
+		if (SEQ_LT(c->snd_max, c->snd_una + 1))
+			c->snd_max = c->snd_una + 1;
+		if (c->persist_shift < 16)
+			c->persist_shift++;
+		uint64_t iv = (uint64_t)(c->rto_us < TCP_PERSIST_MIN_US ? TCP_PERSIST_MIN_US
+								  : c->rto_us) << c->persist_shift;
+		if (iv > TCP_PERSIST_MAX_US)
+			iv = TCP_PERSIST_MAX_US;
+		c->t_persist = st->now + iv;
+	} else {
+		c->flags &= ~TF_PERSIST;
+		tcp_output(c);
+	}
+	tcp_timer_update(c);
+}
+
+void tcp_timers_run(struct tcp_conn *c)
+{
+	uint64_t now = c->st->now;
+	if (c->t_tw && now >= c->t_tw) {
+		c->t_tw = 0;
+		if (c->state == TCP_TIME_WAIT || c->state == TCP_FIN_WAIT_2) {
+			tcp_conn_closed(c);
+			return;
+		}
+	}
+	if (c->t_rto && now >= c->t_rto) {
+		c->t_rto = 0;
+		rto_expired(c);
+		if (c->flags & TF_DEAD || c->state == TCP_CLOSED)
+			return;
+	}
+	if (c->t_persist && now >= c->t_persist)
+		persist_expired(c);
+	if (c->t_delack && now >= c->t_delack) {
+		c->t_delack = 0;
+		if (c->flags & TF_DELACK)
+			tcp_send_ack(c);
+	}
+	tcp_timer_update(c);
+}

@@ -1,0 +1,696 @@
+/* Data transfer: receive queue, out-of-order queue and its bound, delayed
+ * ACKs, the window from real free space, zero windows and probes; sending
+ * with RTO (RFC 6298, Karn), fast retransmit, NewReno and SACK recovery,
+ * back-pressure; and two engines back to back over a lossy, duplicating,
+ * reordering wire with a fixed seed, byte-exact. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+
+static struct harness H;
+static struct harness *h = &H;
+
+static void fini(void)
+{
+	h_fini(h);
+}
+
+TestSuite(data, .fini = fini);
+
+static uint8_t pattern(uint64_t i)
+{
+	return (uint8_t)(i * 2654435761u >> 13);
+}
+
+static void fill(uint8_t *b, uint64_t off, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		b[i] = pattern(off + i);
+}
+
+/* Established connection, peer ISN 1000, peer window `wnd` (scale 0 when
+ * ws < 0), SACK and timestamps as asked. */
+static struct tcp_conn *est(uint32_t *iss, bool sack, int ws)
+{
+	uint8_t o[40];
+	unsigned n = o_mss(o, 1000);
+	if (sack)
+		n += o_sackok(o + n);
+	if (ws >= 0)
+		n += o_ws(o + n, (uint8_t)ws);
+	return h_accept(h, 1000, o, n, iss);
+}
+
+static struct h_seg S;
+
+Test(data, in_order_delivery_and_delayed_ack)
+{
+	h_init(h, NULL, TCP_AF_INET);
+	uint32_t iss;
+	struct tcp_conn *c = est(&iss, false, 7);
+	uint8_t d[3000];
+	fill(d, 0, sizeof(d));
+	h_send(h, 1001, iss + 1, TH_ACK, 1000, NULL, 0, d, 1000);
+	cr_assert(h->events & TCP_EV_READABLE);
+	cr_assert_eq(h->nout, 0, "first full segment: ACK delayed");
+	h_advance(h, 39999);
+	cr_assert_eq(h->nout, 0);
+	h_advance(h, 1);
+	cr_assert_eq(h->nout, 1, "delayed ACK after 40 ms");
+	h_out(h, 0, &S);
+	cr_assert_eq(S.ack, 2001);
+	h_clear(h);
+	h_send(h, 2001, iss + 1, TH_ACK, 1000, NULL, 0, d + 1000, 1000);
+	h_send(h, 3001, iss + 1, TH_ACK, 1000, NULL, 0, d + 2000, 1000);
+	cr_assert_eq(h->nout, 1, "every second full segment ACKed at once");
+	h_out(h, 0, &S);
+	cr_assert_eq(S.ack, 4001);
+	uint8_t got[3000];
+	cr_assert_eq(tcp_read(c, got, sizeof(got)), 3000);
+	cr_assert_eq(memcmp(got, d, 3000), 0);
+}
+
+Test(data, out_of_order_sack_and_reassembly)
+{
+	h_init(h, NULL, TCP_AF_INET);
+	uint32_t iss;
+	struct tcp_conn *c = est(&iss, true, 7);
+	uint8_t d[5000];
+	fill(d, 0, sizeof(d));
+	/* segments 2 and 4 first: two SACK blocks, latest first */
+	h_send(h, 2001, iss + 1, TH_ACK, 1000, NULL, 0, d + 1000, 1000);
+	h_out(h, 0, &S);
+	cr_assert_eq(S.ack, 1001, "duplicate ACK at once");
+	cr_assert_eq(S.opt.nsack, 1);
+	cr_assert_eq(S.opt.sack[0][0], 2001);
+	cr_assert_eq(S.opt.sack[0][1], 3001);
+	h_send(h, 4001, iss + 1, TH_ACK, 1000, NULL, 0, d + 3000, 1000);
+	h_out(h, 1, &S);
+	cr_assert_eq(S.opt.nsack, 2);
+	cr_assert_eq(S.opt.sack[0][0], 4001);
+	cr_assert_eq(S.opt.sack[1][0], 2001);
+	/* segment 3 joins both blocks */
+	h_send(h, 3001, iss + 1, TH_ACK, 1000, NULL, 0, d + 2000, 1000);
+	h_out(h, 2, &S);
+	cr_assert_eq(S.opt.nsack, 1);
+	cr_assert_eq(S.opt.sack[0][0], 2001);
+	cr_assert_eq(S.opt.sack[0][1], 5001);
+	cr_assert_eq(tcp_readable(c), 0);
+	/* an overlapping retransmission fills the hole */
+	h_send(h, 1001, iss + 1, TH_ACK, 1000, NULL, 0, d, 1500);
+	h_out(h, 3, &S);
+	cr_assert_eq(S.ack, 5001, "hole filled: ACK at once");
+	cr_assert_eq(S.opt.nsack, 0);
+	cr_assert_eq(tcp_readable(c), 4000);
+	uint8_t got[4000];
+	cr_assert_eq(tcp_read(c, got, 4000), 4000);
+	cr_assert_eq(memcmp(got, d, 4000), 0);
+	struct tcp_conn_stats cs;
+	tcp_conn_stats(c, &cs);
+	cr_assert_eq(cs.ooo_bytes, 3000);
+	cr_assert_eq(c->oooq.bytes, 0);
+	struct tcp_tenant_stats ts;
+	tcp_tenant_stats(h->st, 0, &ts);
+	cr_assert_eq(ts.buffered, 0, "all accounted bytes released");
+}
+
+Test(data, out_of_order_bytes_bounded)
+{
+	struct tcp_config cfg = { .ooo_max = 2500 };
+	h_init(h, &cfg, TCP_AF_INET);
+	uint32_t iss;
+	struct tcp_conn *c = est(&iss, true, 7);
+	uint8_t d[1000] = { 0 };
+	h_send(h, 2001, iss + 1, TH_ACK, 1000, NULL, 0, d, 1000);
+	h_send(h, 4001, iss + 1, TH_ACK, 1000, NULL, 0, d, 1000);
+	h_send(h, 6001, iss + 1, TH_ACK, 1000, NULL, 0, d, 1000); /* over the bound */
+	cr_assert_eq(c->oooq.bytes, 2000);
+	h_out(h, 2, &S);
+	cr_assert_eq(S.opt.sack[0][0], 4001, "the refused segment is not SACKed");
+}
+
+Test(data, window_from_free_space_and_update)
+{
+	struct tcp_config cfg = { .rcvbuf = 8000 };
+	h_init(h, &cfg, TCP_AF_INET);
+	uint32_t iss;
+	struct tcp_conn *c = est(&iss, false, 0);
+	cr_assert_eq(c->rcv_wscale, 0);
+	uint8_t d[1000] = { 0 };
+	uint32_t seq = 1001;
+	for (int i = 0; i < 8; i++, seq += 1000)
+		h_send(h, seq, iss + 1, TH_ACK, 1000, NULL, 0, d, 1000);
+	h_out(h, h->nout - 1, &S);
+	cr_assert_eq(S.ack, 9001);
+	cr_assert_eq(S.wnd, 0, "nothing read: window closed (%u)", S.wnd);
+	h_clear(h);
+	/* beyond the window: not accepted, ACKed */
+	h_send(h, seq, iss + 1, TH_ACK, 1000, NULL, 0, d, 1000);
+	cr_assert_eq(tcp_readable(c), 8000);
+	h_out(h, 0, &S);
+	cr_assert_eq(S.ack, 9001);
+	h_clear(h);
+	/* a zero-window probe of one byte: ACKed, not taken */
+	h_send(h, seq, iss + 1, TH_ACK, 1000, NULL, 0, d, 1);
+	cr_assert_eq(tcp_readable(c), 8000);
+	h_out(h, 0, &S);
+	cr_assert_eq(S.wnd, 0);
+	h_clear(h);
+	uint8_t got[8000];
+	cr_assert_eq(tcp_read(c, got, 500), 500);
+	cr_assert_eq(h->nout, 0, "no update for less than one MSS (SWS avoidance)");
+	cr_assert_eq(tcp_read(c, got, 3000), 3000);
+	cr_assert_eq(h->nout, 1, "window update once it moves usefully");
+	h_out(h, 0, &S);
+	cr_assert_eq(S.wnd, 3500);
+}
+
+Test(data, send_segments_within_cwnd)
+{
+	h_init(h, NULL, TCP_AF_INET);
+	uint32_t iss;
+	struct tcp_conn *c = est(&iss, false, 7);
+	static uint8_t d[30000];
+	fill(d, 0, sizeof(d));
+	cr_assert_eq(tcp_write(c, d, sizeof(d)), (long)sizeof(d));
+	cr_assert_eq(h->nout, 10, "initial window of 10 segments");
+	for (unsigned i = 0; i < 10; i++) {
+		h_out(h, i, &S);
+		cr_assert_eq(S.seq, iss + 1 + 1000 * i);
+		cr_assert_eq(S.len, 1000, "MSS from the peer's option");
+		cr_assert(S.csum_ok);
+		cr_assert_eq(memcmp(S.payload, d + 1000 * i, 1000), 0);
+	}
+	h_clear(h);
+	h_send(h, 1001, iss + 1 + 2000, TH_ACK, 1000, NULL, 0, NULL, 0);
+	cr_assert_eq(h->nout, 4, "slow start: 2 acked segments open 4");
+}
+
+Test(data, rto_backoff_and_karn)
+{
+	h_init(h, NULL, TCP_AF_INET);
+	uint32_t iss;
+	struct tcp_conn *c = est(&iss, false, 7);
+	/* one RTT sample of 10 ms first */
+	tcp_write(c, "x", 1);
+	h_clear(h);
+	h->now += 10000;
+	h_send(h, 1001, iss + 2, TH_ACK, 1000, NULL, 0, NULL, 0);
+	struct tcp_conn_stats cs;
+	tcp_conn_stats(c, &cs);
+	uint32_t srtt = cs.srtt_us;
+	cr_assert_gt(srtt, 1000, "sample taken: %u", srtt);
+	cr_assert_eq(cs.rto_us, 200000, "RTO floor of 200 ms");
+	tcp_write(c, "yz", 2);
+	h_clear(h);
+	h_advance(h, 199999);
+	cr_assert_eq(h->nout, 0);
+	h_advance(h, 1);
+	cr_assert_eq(h->nout, 1, "retransmitted at 200 ms");
+	h_out(h, 0, &S);
+	cr_assert_eq(S.seq, iss + 2);
+	cr_assert_eq(S.len, 2);
+	h_advance(h, 399999);
+	cr_assert_eq(h->nout, 1);
+	h_advance(h, 1);
+	cr_assert_eq(h->nout, 2, "backoff: next at +400 ms");
+	cr_assert_eq(c->cwnd, c->snd_mss, "loss window");
+	h->now += 50000;
+	h_send(h, 1001, iss + 4, TH_ACK, 1000, NULL, 0, NULL, 0);
+	tcp_conn_stats(c, &cs);
+	cr_assert_eq(cs.srtt_us, srtt, "Karn: no sample from a retransmitted segment");
+	cr_assert_eq(cs.rto_expiries, 2);
+	cr_assert_eq(c->t_rto, 0, "all acknowledged: timer off");
+}
+
+Test(data, retries_exhausted_reset)
+{
+	struct tcp_config cfg = { .max_retries = 3 };
+	h_init(h, &cfg, TCP_AF_INET);
+	uint32_t iss;
+	struct tcp_conn *c = est(&iss, false, 7);
+	tcp_write(c, "abc", 3);
+	for (int i = 0; i < 10 && tcp_state(c) != TCP_CLOSED; i++)
+		h_advance(h, 60000000);
+	cr_assert(h->events & TCP_EV_TIMEOUT);
+	cr_assert_eq(tcp_state(c), TCP_CLOSED);
+	h_out(h, h->nout - 1, &S);
+	cr_assert(S.flags & TH_RST);
+	tcp_close(c);
+}
+
+static void dupack(uint32_t iss, uint32_t ack, const uint32_t (*b)[2], unsigned n)
+{
+	uint8_t o[40];
+	unsigned ol = n ? o_sack(o, b, n) : 0;
+	h_send(h, 1001, iss + 1 + ack, TH_ACK, 65535, o, ol, NULL, 0);
+}
+
+Test(data, newreno_fast_retransmit_and_partial_ack)
+{
+	h_init(h, NULL, TCP_AF_INET);
+	uint32_t iss;
+	struct tcp_conn *c = est(&iss, false, 7);
+	static uint8_t d[10000];
+	fill(d, 0, sizeof(d));
+	tcp_write(c, d, sizeof(d));
+	cr_assert_eq(h->nout, 10);
+	h_clear(h);
+	/* segment 0 and 3 lost: ACKs for 1, 2 are duplicates of 0 */
+	dupack(iss, 0, NULL, 0);
+	dupack(iss, 0, NULL, 0);
+	cr_assert_eq(h->nout, 0);
+	dupack(iss, 0, NULL, 0);
+	cr_assert(c->flags & TF_IN_RECOVERY);
+	cr_assert_eq(h->nout, 1, "fast retransmit on the third duplicate");
+	h_out(h, 0, &S);
+	cr_assert_eq(S.seq, iss + 1);
+	cr_assert_eq(S.len, 1000);
+	cr_assert_eq(memcmp(S.payload, d, 1000), 0);
+	cr_assert_eq(c->ssthresh, 5000);
+	h_clear(h);
+	/* partial ACK up to the second hole: retransmit it at once */
+	dupack(iss, 3000, NULL, 0);
+	cr_assert(c->flags & TF_IN_RECOVERY);
+	h_out(h, 0, &S);
+	cr_assert_eq(S.seq, iss + 1 + 3000);
+	h_clear(h);
+	dupack(iss, 10000, NULL, 0);
+	cr_assert(!(c->flags & TF_IN_RECOVERY), "full ACK ends recovery");
+	cr_assert_leq(c->cwnd, 5000);
+	struct tcp_conn_stats cs;
+	tcp_conn_stats(c, &cs);
+	cr_assert_eq(cs.fast_recoveries, 1);
+	cr_assert_eq(cs.retrans_segs, 2);
+}
+
+Test(data, sack_recovery_retransmits_only_holes)
+{
+	h_init(h, NULL, TCP_AF_INET);
+	uint32_t iss;
+	struct tcp_conn *c = est(&iss, true, 7);
+	static uint8_t d[10000];
+	fill(d, 0, sizeof(d));
+	tcp_write(c, d, sizeof(d));
+	h_clear(h);
+	uint32_t b = iss + 1;
+	/* segments 0 and 2 lost; 1, 3, 4, 5 arrive */
+	uint32_t blk[2][2] = { { b + 3000, b + 4000 }, { b + 1000, b + 2000 } };
+	dupack(iss, 0, blk, 1);
+	cr_assert(!(c->flags & TF_IN_RECOVERY), "1 SMSS SACKed: not yet");
+	blk[0][1] = b + 5000;
+	dupack(iss, 0, blk, 2);
+	cr_assert(c->flags & TF_IN_RECOVERY, "3 SMSS SACKed (RFC 6675 IsLost)");
+	cr_assert_geq(h->nout, 1);
+	h_out(h, 0, &S);
+	cr_assert_eq(S.seq, b);
+	for (unsigned i = 1; i < h->nout; i++) {
+		h_out(h, i, &S);
+		cr_assert(!(S.seq >= b + 1000 && S.seq < b + 2000), "SACKed data resent");
+		cr_assert(!(S.seq >= b + 3000 && S.seq < b + 6000), "SACKed data resent");
+	}
+	bool hole2 = false;
+	for (unsigned round = 0; round < 4 && !hole2; round++) {
+		for (unsigned i = 0; i < h->nout; i++) {
+			h_out(h, i, &S);
+			if (S.seq == b + 2000)
+				hole2 = true;
+		}
+		if (!hole2) {
+			h_clear(h);
+			blk[0][1] = b + 7000 + 1000 * round;
+			dupack(iss, 0, blk, 2);
+		}
+	}
+	cr_assert(hole2, "second hole retransmitted");
+	h_clear(h);
+	dupack(iss, 10000, NULL, 0);
+	cr_assert_eq(c->snd_una, b + 10000, "una %u max %u recover %u", c->snd_una - b, c->snd_max - b, c->recover - b);
+	cr_assert(!(c->flags & TF_IN_RECOVERY));
+	cr_assert_eq(c->nsb, 0);
+}
+
+Test(data, forged_sack_blocks_ignored)
+{
+	h_init(h, NULL, TCP_AF_INET);
+	uint32_t iss;
+	struct tcp_conn *c = est(&iss, true, 7);
+	static uint8_t d[5000];
+	tcp_write(c, d, sizeof(d));
+	uint32_t b = iss + 1;
+	uint32_t blk[3][2] = { { b + 4000, b + 90000 },  /* beyond SND.MAX */
+			       { b - 500, b },           /* below SND.UNA (D-SACK) */
+			       { b + 3000, b + 2000 } }; /* reversed */
+	dupack(iss, 0, blk, 3);
+	cr_assert_eq(c->nsb, 0);
+	cr_assert_eq(c->sacked_bytes, 0);
+}
+
+Test(data, zero_window_probe_and_reopen)
+{
+	h_init(h, NULL, TCP_AF_INET);
+	uint32_t iss;
+	struct tcp_conn *c = est(&iss, false, 0);
+	h_send(h, 1001, iss + 1, TH_ACK, 0, NULL, 0, NULL, 0); /* window closes */
+	h_clear(h);
+	tcp_write(c, "hello", 5);
+	cr_assert_eq(h->nout, 0, "nothing fits a zero window");
+	cr_assert(c->t_persist);
+	/* the handshake RTT was ~0: RTO and the first probe at 200 ms */
+	h_advance(h, 200000);
+	cr_assert_eq(h->nout, 1, "a probe");
+	h_out(h, 0, &S);
+	cr_assert_eq(S.len, 1);
+	cr_assert_eq(S.seq, iss + 1);
+	h_clear(h);
+	h_advance(h, 399999);
+	cr_assert_eq(h->nout, 0, "probes back off");
+	h_advance(h, 1);
+	cr_assert_eq(h->nout, 1);
+	h_clear(h);
+	h_send(h, 1001, iss + 1, TH_ACK, 100, NULL, 0, NULL, 0); /* reopens */
+	cr_assert_eq(h->nout, 1);
+	h_out(h, 0, &S);
+	cr_assert_eq(S.len, 5);
+	cr_assert_eq(memcmp(S.payload, "hello", 5), 0);
+	cr_assert_eq(c->t_persist, 0);
+}
+
+static unsigned writable_events;
+static void count_writable(struct harness *hh, struct tcp_conn *c, uint32_t ev)
+{
+	if (ev & TCP_EV_WRITABLE)
+		writable_events++;
+}
+
+Test(data, write_back_pressure)
+{
+	struct tcp_config cfg = { .sndbuf = 8000 };
+	h_init(h, &cfg, TCP_AF_INET);
+	uint32_t iss;
+	struct tcp_conn *c = est(&iss, false, 7);
+	h->on_event = count_writable;
+	writable_events = 0;
+	static uint8_t d[20000];
+	cr_assert_eq(tcp_write(c, d, sizeof(d)), 8000, "takes what fits");
+	cr_assert_eq(tcp_write(c, d, 1), 0, "then nothing");
+	cr_assert_eq(tcp_writable(c), 0);
+	h_send(h, 1001, iss + 1 + 1000, TH_ACK, 1000, NULL, 0, NULL, 0);
+	cr_assert_eq(writable_events, 0, "not for a sliver of room");
+	h_send(h, 1001, iss + 1 + 4000, TH_ACK, 1000, NULL, 0, NULL, 0);
+	cr_assert_eq(writable_events, 1, "room again: one event");
+	cr_assert_eq(tcp_writable(c), 4000);
+}
+
+Test(data, fin_after_queued_data)
+{
+	h_init(h, NULL, TCP_AF_INET);
+	uint32_t iss;
+	struct tcp_conn *c = est(&iss, false, 7);
+	h_send(h, 1001, iss + 1, TH_ACK, 0, NULL, 0, NULL, 0);
+	tcp_write(c, "abcdef", 6);
+	tcp_close(c);
+	h_clear(h);
+	h_send(h, 1001, iss + 1, TH_ACK, 1000, NULL, 0, NULL, 0);
+	h_out(h, 0, &S);
+	cr_assert_eq(S.len, 6);
+	cr_assert_eq(S.flags & TH_FIN, TH_FIN, "FIN rides on the last segment");
+	h_send(h, 1001, iss + 8, TH_ACK | TH_FIN, 1000, NULL, 0, NULL, 0);
+	struct tcp_stack_stats s;
+	tcp_stack_stats(h->st, &s);
+	cr_assert_eq(s.conns, 1, "TIME-WAIT");
+}
+
+/* ---- two engines back to back over an unreliable wire ---- */
+
+struct wire {
+	struct tcp_stack *a, *b;
+	struct rte_mempool *mp;
+	uint64_t now;
+	uint32_t rng;
+	unsigned drop_pct, dup_pct, reorder_pct;
+	struct rte_mbuf *q[2][8192]; /* in flight towards a (0) and b (1) */
+	unsigned nq[2];
+	struct rte_mbuf *held[2];     /* one segment held back to reorder */
+	uint64_t dropped, duped, reordered;
+};
+
+static struct wire W;
+
+static uint32_t rnd(struct wire *w)
+{
+	w->rng ^= w->rng << 13;
+	w->rng ^= w->rng >> 17;
+	w->rng ^= w->rng << 5;
+	return w->rng;
+}
+
+static uint64_t w_now(void *ctx)
+{
+	return ((struct wire *)ctx)->now;
+}
+
+static void w_push(struct wire *w, int dir, struct rte_mbuf *m)
+{
+	if (w->nq[dir] < 8192)
+		w->q[dir][w->nq[dir]++] = m;
+	else
+		rte_pktmbuf_free(m);
+}
+
+static void w_out(struct wire *w, int dir, struct rte_mbuf **p, uint16_t n)
+{
+	for (uint16_t i = 0; i < n; i++) {
+		struct rte_mbuf *m = p[i];
+		if (rnd(w) % 100 < w->drop_pct) {
+			w->dropped++;
+			rte_pktmbuf_free(m);
+			continue;
+		}
+		if (rnd(w) % 100 < w->dup_pct) {
+			struct rte_mbuf *c = rte_pktmbuf_copy(m, w->mp, 0, UINT32_MAX);
+			if (c) {
+				w->duped++;
+				w_push(w, dir, c);
+			}
+		}
+		if (!w->held[dir] && rnd(w) % 100 < w->reorder_pct) {
+			w->held[dir] = m;
+			w->reordered++;
+			continue;
+		}
+		w_push(w, dir, m);
+		if (w->held[dir]) {
+			w_push(w, dir, w->held[dir]);
+			w->held[dir] = NULL;
+		}
+	}
+}
+
+static void out_a(void *ctx, struct rte_mbuf **p, uint16_t n)
+{
+	w_out(ctx, 1, p, n);
+}
+
+static void out_b(void *ctx, struct rte_mbuf **p, uint16_t n)
+{
+	w_out(ctx, 0, p, n);
+}
+
+struct side {
+	struct tcp_conn *c;
+	uint64_t sent, rcvd, total;
+	bool fin_seen, closed;
+	uint8_t digest; /* running check */
+	uint64_t bad;
+};
+
+static struct side SA, SB;
+
+static void pump_write(struct side *s)
+{
+	static uint8_t buf[65536];
+	while (s->c && s->sent < s->total) {
+		size_t n = s->total - s->sent < sizeof(buf) ? s->total - s->sent : sizeof(buf);
+		fill(buf, s->sent, n);
+		long k = tcp_write(s->c, buf, n);
+		if (k <= 0)
+			break;
+		s->sent += (uint64_t)k;
+	}
+	if (s->c && s->sent == s->total && !(s->c->flags & TF_FIN_QUEUED))
+		tcp_shutdown(s->c);
+}
+
+static void pump_read(struct side *s)
+{
+	static uint8_t buf[65536];
+	long k;
+	while (s->c && (k = tcp_read(s->c, buf, sizeof(buf))) > 0) {
+		for (long i = 0; i < k; i++)
+			if (buf[i] != pattern(s->rcvd + (uint64_t)i))
+				s->bad++;
+		s->rcvd += (uint64_t)k;
+	}
+}
+
+static void w_event(void *ctx, struct tcp_conn *c, uint32_t ev)
+{
+	struct side *s = tcp_user(c);
+	if (!s) {
+		s = &SB; /* the accepted side */
+		s->c = c;
+		tcp_set_user(c, s);
+	}
+	if (ev & TCP_EV_READABLE)
+		pump_read(s);
+	if (ev & (TCP_EV_WRITABLE | TCP_EV_CONNECTED))
+		pump_write(s);
+	if (ev & TCP_EV_PEER_FIN)
+		s->fin_seen = true;
+	if (ev & (TCP_EV_CLOSED | TCP_EV_RESET | TCP_EV_TIMEOUT)) {
+		s->closed = true;
+		if (ev & (TCP_EV_RESET | TCP_EV_TIMEOUT))
+			s->bad++;
+		tcp_close(c);
+		s->c = NULL;
+	}
+}
+
+static void run_pair(uint8_t af, uint64_t a_to_b, uint64_t b_to_a, unsigned drop,
+		     unsigned dup, unsigned reorder, uint32_t seed)
+{
+	h_eal();
+	struct wire *w = &W;
+	memset(w, 0, sizeof(*w));
+	memset(&SA, 0, sizeof(SA));
+	memset(&SB, 0, sizeof(SB));
+	w->mp = rte_pktmbuf_pool_create("wire", 32767, 256, 0,
+					RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
+	cr_assert_not_null(w->mp);
+	w->rng = seed;
+	w->drop_pct = drop;
+	w->dup_pct = dup;
+	w->reorder_pct = reorder;
+	w->now = 1000000;
+	struct tcp_config cfg = { .sndbuf = 256 << 10, .rcvbuf = 256 << 10 };
+	memset(cfg.secret, 1, 16);
+	static const struct tcp_ops oa = { w_now, out_a, w_event };
+	static const struct tcp_ops ob = { w_now, out_b, w_event };
+	w->a = tcp_stack_create(&cfg, &oa, w, w->mp);
+	w->b = tcp_stack_create(&cfg, &ob, w, w->mp);
+	struct tcp_addr la = { { 198, 18, 128, 10 } }, lb = { { 198, 18, 128, 11 } };
+	if (af == TCP_AF_INET6) {
+		memset(&la, 0, sizeof(la));
+		memset(&lb, 0, sizeof(lb));
+		la.b[0] = lb.b[0] = 0x20;
+		la.b[1] = lb.b[1] = 0x01;
+		la.b[3] = lb.b[3] = 2;
+		la.b[6] = lb.b[6] = 1;
+		la.b[15] = 10;
+		lb.b[15] = 11;
+	}
+	cr_assert_eq(tcp_listen(w->b, af, &lb, 7, 0, 0), 0);
+	SA.total = a_to_b;
+	SB.total = b_to_a;
+	SA.c = tcp_connect(w->a, af, &la, 33000, &lb, 7, 0);
+	cr_assert_not_null(SA.c);
+	tcp_set_user(SA.c, &SA);
+	uint64_t steps = 0;
+	while (!(SA.closed && SB.closed) && steps < 2000000) {
+		steps++;
+		bool idle = true;
+		for (int dir = 0; dir < 2; dir++) {
+			unsigned n = w->nq[dir];
+			if (!n)
+				continue;
+			idle = false;
+			struct rte_mbuf *batch[8192];
+			memcpy(batch, w->q[dir], n * sizeof(batch[0]));
+			w->nq[dir] = 0;
+			for (unsigned i = 0; i < n; i += 32) {
+				uint16_t k = (uint16_t)(n - i < 32 ? n - i : 32);
+				tcp_input(dir ? w->b : w->a, batch + i, k);
+			}
+		}
+		pump_read(&SA);
+		pump_read(&SB);
+		pump_write(&SA);
+		pump_write(&SB);
+		w->now += idle ? 5000 : 100; /* 100 us per exchange, skip ahead when idle */
+		if (idle) {
+			for (int dir = 0; dir < 2; dir++)
+				if (w->held[dir]) {
+					w_push(w, dir, w->held[dir]);
+					w->held[dir] = NULL;
+				}
+		}
+		tcp_poll(w->a);
+		tcp_poll(w->b);
+	}
+	if (getenv("TCP_DEBUG")) {
+		struct tcp_stack_stats x, y;
+		tcp_stack_stats(w->a, &x);
+		tcp_stack_stats(w->b, &y);
+		fprintf(stderr, "A %s sent %lu B %s sent %lu | a in %lu out %lu nocon %lu seq %lu | b in %lu out %lu nocon %lu seq %lu hdr %lu csum %lu\n",
+			SA.c ? tcp_state_name(tcp_state(SA.c)) : "-", (unsigned long)SA.sent,
+			SB.c ? tcp_state_name(tcp_state(SB.c)) : "-", (unsigned long)SB.sent,
+			(unsigned long)x.segs_in, (unsigned long)x.segs_out, (unsigned long)x.no_conn, (unsigned long)x.dropped_seq,
+			(unsigned long)y.segs_in, (unsigned long)y.segs_out, (unsigned long)y.no_conn, (unsigned long)y.dropped_seq, (unsigned long)y.bad_hdr, (unsigned long)y.bad_csum);
+	}
+	cr_log_info("wire: steps %lu dropped %lu duped %lu reordered %lu, simulated %.1f s",
+		    (unsigned long)steps, (unsigned long)w->dropped,
+		    (unsigned long)w->duped, (unsigned long)w->reordered, w->now / 1e6);
+	cr_assert(SA.closed && SB.closed, "both sides closed (steps %lu, a %lu/%lu b %lu/%lu)",
+		  (unsigned long)steps, (unsigned long)SB.rcvd, (unsigned long)a_to_b,
+		  (unsigned long)SA.rcvd, (unsigned long)b_to_a);
+	cr_assert_eq(SB.rcvd, a_to_b);
+	cr_assert_eq(SA.rcvd, b_to_a);
+	cr_assert_eq(SA.bad + SB.bad, 0, "byte-exact, no reset");
+	cr_assert(SA.fin_seen && SB.fin_seen);
+	if (drop)
+		cr_assert_gt(w->dropped, 0);
+	/* TIME-WAIT ends, everything returns to the pool */
+	w->now += 120000000;
+	tcp_poll(w->a);
+	tcp_poll(w->b);
+	struct tcp_stack_stats sa, sb;
+	tcp_stack_stats(w->a, &sa);
+	tcp_stack_stats(w->b, &sb);
+	cr_assert_eq(sa.conns + sb.conns, 0);
+	for (int dir = 0; dir < 2; dir++) {
+		for (unsigned i = 0; i < w->nq[dir]; i++)
+			rte_pktmbuf_free(w->q[dir][i]);
+		if (w->held[dir])
+			rte_pktmbuf_free(w->held[dir]);
+	}
+	tcp_stack_destroy(w->a);
+	tcp_stack_destroy(w->b);
+	cr_assert_eq(rte_mempool_in_use_count(w->mp), 0);
+	rte_mempool_free(w->mp);
+}
+
+TestSuite(pair);
+
+Test(pair, one_byte_each_way)
+{
+	run_pair(TCP_AF_INET, 1, 1, 0, 0, 0, 1);
+}
+
+Test(pair, one_mib_clean_ipv6)
+{
+	run_pair(TCP_AF_INET6, 1 << 20, 1 << 20, 0, 0, 0, 2);
+}
+
+Test(pair, one_mib_with_drop_dup_reorder)
+{
+	run_pair(TCP_AF_INET, 1 << 20, 1 << 19, 2, 1, 3, 12345);
+}
+
+Test(pair, heavy_loss)
+{
+	run_pair(TCP_AF_INET, 256 << 10, 256 << 10, 10, 2, 5, 777);
+}
