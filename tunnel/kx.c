@@ -528,7 +528,7 @@ int strait_tunnel_tick(struct strait_tunnel *t, uint64_t now_ns, uint8_t *out, s
 		t->stats.retired++;
 	}
 	if (t->pi.active) {
-		if (now_ns - t->pi.sent_ns >= t->cfg.retry_ns)
+		if (now_ns >= t->pi.sent_ns + t->cfg.retry_ns || now_ns < t->pi.sent_ns)
 			return strait_tunnel_initiate(t, now_ns, out, cap);
 		return 0;
 	}

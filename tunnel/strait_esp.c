@@ -283,17 +283,17 @@ static int cmd_seal(int argc, char **argv)
 	while ((rc = pcap_next_ex(io.in, &h, &f)) == 1) {
 		long off = ip_offset(dlt, f, h->caplen);
 		if (off < 0 || h->caplen != h->len) {
-			skipped++; /* not IP, or truncated by the capture */
+			skipped++; /* not IP, or cut short by the capture's snaplen */
 			continue;
 		}
 		size_t n = h->caplen - (size_t)off;
 		uint8_t *inner = buf + STRAIT_ESP_HEADROOM + 8;
-		memcpy(inner, f + off, n);
-		uint8_t nh = inner[0] >> 4 == 6 ? STRAIT_ESP_NH_IPV6 : STRAIT_ESP_NH_IPV4;
-		if (inner[0] >> 4 != 4 && inner[0] >> 4 != 6) {
-			skipped++;
+		if (n > SNAP || (f[off] >> 4 != 4 && f[off] >> 4 != 6)) {
+			skipped++; /* no IP packet is longer than 65535 bytes */
 			continue;
 		}
+		memcpy(inner, f + off, n);
+		uint8_t nh = inner[0] >> 4 == 6 ? STRAIT_ESP_NH_IPV6 : STRAIT_ESP_NH_IPV4;
 		struct strait_pkt pkt = {.data = inner, .len = n, .head = STRAIT_ESP_HEADROOM + 8,
 					 .tail = sizeof(buf) - STRAIT_ESP_HEADROOM - 8 - n};
 		enum strait_esp_status s = strait_esp_seal(sa, &pkt, nh, 0);
@@ -310,7 +310,7 @@ static int cmd_seal(int argc, char **argv)
 	}
 	if (rc == -1)
 		fprintf(stderr, "strait-esp: %s: %s\n", argv[optind], pcap_geterr(io.in));
-	printf("{\"sealed\": %" PRIu64 ", \"skipped_not_ip\": %" PRIu64 ", \"failed\": %" PRIu64
+	printf("{\"sealed\": %" PRIu64 ", \"skipped\": %" PRIu64 ", \"failed\": %" PRIu64
 	       ", \"last_seq\": %" PRIu64 "}\n", sealed, skipped, failed, strait_esp_sa_seq(sa));
 	strait_esp_sa_free(sa);
 	if (close_io(&io) || rc == -1)
@@ -358,6 +358,10 @@ static int cmd_open(int argc, char **argv)
 			continue;
 		}
 		size_t n = h->caplen - (size_t)off;
+		if (n > SNAP) {
+			reasons[STRAIT_ESP_E_MALFORMED]++;
+			continue;
+		}
 		memcpy(buf + STRAIT_ESP_HEADROOM, f + off, n);
 		struct strait_pkt pkt = {.data = buf + STRAIT_ESP_HEADROOM, .len = n,
 					 .head = STRAIT_ESP_HEADROOM,

@@ -185,7 +185,8 @@ bool strait_esp_sa_hard_expired(const struct strait_esp_sa *sa, uint64_t now_ns)
  * Seal in place. In: pkt = the inner packet (IPv4 or IPv6, or anything with
  * next_header 59); needs head >= STRAIT_ESP_FRONT and tail >=
  * STRAIT_ESP_TAILROOM. Out: pkt = the ESP packet, SPI through ICV.
- * next_header: STRAIT_ESP_NH_IPV4, _IPV6 or _DUMMY.
+ * next_header: STRAIT_ESP_NH_IPV4, _IPV6 or _DUMMY (any other value is
+ * sealed as given, and refused by open: tests use that).
  * Returns OK, E_NOROOM, E_EXPIRED (hard limit or no sequence number left:
  * numbers never wrap) or E_MALFORMED (outbound-only misuse, bad length).
  */

@@ -181,7 +181,20 @@ def main():
         write_pcap(with_arp, link, [frames[0][1], arp, frames[1][1]])
         rc, res = run("seal", "--spi", str(SPI), "--key", KEYMAT.hex(), "--src", "198.18.0.1:4500",
                       "--dst", "198.18.0.2:4500", with_arp, os.path.join(tmp, "x.pcap"))
-        check(rc == 0 and res["sealed"] == 2 and res["skipped_not_ip"] == 1, "ARP skipped")
+        check(rc == 0 and res["sealed"] == 2 and res["skipped"] == 1, "ARP skipped")
+
+        # a frame longer than any IP packet (a capture with a 256 KiB snaplen)
+        big = os.path.join(tmp, "big.pcap")
+        with open(big, "wb") as fh:
+            fh.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 101))
+            p = bytes([0x45]) + bytes(69999)
+            fh.write(struct.pack("<IIII", 0, 0, len(p), len(p)) + p)
+        rc, res = run("seal", "--spi", str(SPI), "--key", KEYMAT.hex(), "--src", "198.18.0.1:4500",
+                      "--dst", "198.18.0.2:4500", big, os.path.join(tmp, "y.pcap"))
+        check(rc == 0 and res["sealed"] == 0 and res["skipped"] == 1, "oversize frame skipped")
+        rc, res = run("open", "--spi", str(SPI), "--key", KEYMAT.hex(), big, os.path.join(tmp, "z.pcap"))
+        check(rc == 0 and res["opened"] == 0 and res["rejected"]["malformed"] == 1,
+              "oversize frame malformed (%s)" % res)
 
         v4 = seal_case(tmp, "v4", "198.18.0.1:4500", "198.18.0.2:4500", 1, eth, inner)
         seal_case(tmp, "v6-esn", "[2001:db8::1]:4500", "[2001:db8::2]:4500", (1 << 32) - 40, eth,

@@ -102,6 +102,39 @@ Test(esp, rfc4106_vector_aes256)
 	strait_esp_sa_free(sa);
 }
 
+/* Golden frame: the wire format pinned down, so a change to it is a
+ * decision and not an accident. Computed independently with
+ * python3-cryptography's AESGCM: SPI 0x12345, sequence number 2^32 + 5
+ * (ESN: only the low half on the wire, the high half in the AAD), a
+ * 27-byte inner IPv4 packet (3 pad bytes), key material test_keymat. */
+Test(esp, golden_frame_esn)
+{
+	static const char inner_hex[] = "4500001b0000400040110000c6120a01c6120a0273747261697421";
+	static const char frame_hex[] =
+		"0001234500000005000000010000000542ea4cd05a0b98d7da9d0bbe831651d3"
+		"0ba03cb8e314dcfa48a0de663a1048b1addba83b4a21ecb4ae412f514945a281";
+	uint8_t buf[HEAD + 64], frame[64], orig[27];
+	struct strait_esp_sa_config c = {.dir = STRAIT_ESP_OUTBOUND, .spi = 0x12345,
+					 .first_seq = (UINT64_C(1) << 32) + 5};
+	memcpy(c.keymat, test_keymat, 36);
+	struct strait_esp_sa *out = strait_esp_sa_create(&c);
+	c.dir = STRAIT_ESP_INBOUND;
+	struct strait_esp_sa *in = strait_esp_sa_create(&c);
+	cr_assert(out && in);
+	unhex(inner_hex, orig, sizeof(orig));
+	unhex(frame_hex, frame, sizeof(frame));
+	memcpy(buf + HEAD, orig, sizeof(orig));
+	struct strait_pkt p = {.data = buf + HEAD, .len = sizeof(orig), .head = HEAD, .tail = 64 - 27};
+	cr_assert_eq(strait_esp_seal(out, &p, STRAIT_ESP_NH_IPV4, 0), STRAIT_ESP_OK);
+	cr_assert_eq(p.len, sizeof(frame));
+	cr_assert_arr_eq(p.data, frame, sizeof(frame), "sealed frame differs from the golden one");
+	uint8_t nh;
+	cr_assert_eq(strait_esp_open(in, &p, &nh, 0), STRAIT_ESP_OK);
+	cr_assert_arr_eq(p.data, orig, sizeof(orig));
+	strait_esp_sa_free(out);
+	strait_esp_sa_free(in);
+}
+
 /* NIST GCM (McGrew-Viega test cases 13-16, AES-256) through the cipher the
  * SA uses, fetched the same way, with the 12-byte nonce = salt || IV split
  * of RFC 4106: the salt is the first 4 bytes. */

@@ -368,25 +368,38 @@ Test(kx, rekey_old_sa_opens_in_flight_then_retires)
 }
 
 /* Both sides start a handshake at once: the lower node id's INIT wins,
- * whichever INIT arrives first. */
+ * whichever INIT arrives first; the same for two rekeys at once, while
+ * frames sealed under the old pair are still in flight. */
 Test(kx, simultaneous_initiation_tie_break)
 {
-	for (int order = 0; order < 2; order++) {
+	for (int order = 0; order < 4; order++) {
 		struct strait_tunnel *a = mk(1, 2, 0x5a, none_life), *b = mk(2, 1, 0x5a, none_life);
-		struct msg ia = init_msg(a, T0), ib = init_msg(b, T0), ra, rb, conf;
-		if (order == 0) {
-			cr_assert_eq(deliver(a, T0, &ib, &rb), STRAIT_KX_E_TIEBREAK);
-			cr_assert_eq(deliver(b, T0, &ia, &ra), STRAIT_KX_OK);
+		struct frame old_ab, old_ba;
+		uint64_t now = T0;
+		if (order >= 2) {
+			handshake(a, b, T0);
+			seal(a, &old_ab, 0x0a, T0);
+			seal(b, &old_ba, 0x0b, T0);
+			now = T0 + SEC;
+		}
+		struct msg ia = init_msg(a, now), ib = init_msg(b, now), ra, rb, conf;
+		if (order % 2 == 0) {
+			cr_assert_eq(deliver(a, now, &ib, &rb), STRAIT_KX_E_TIEBREAK);
+			cr_assert_eq(deliver(b, now, &ia, &ra), STRAIT_KX_OK);
 		} else {
-			cr_assert_eq(deliver(b, T0, &ia, &ra), STRAIT_KX_OK);
-			cr_assert_eq(deliver(a, T0, &ib, &rb), STRAIT_KX_E_TIEBREAK);
+			cr_assert_eq(deliver(b, now, &ia, &ra), STRAIT_KX_OK);
+			cr_assert_eq(deliver(a, now, &ib, &rb), STRAIT_KX_E_TIEBREAK);
 		}
 		cr_assert_eq(rb.n, 0);
-		cr_assert_eq(deliver(a, T0, &ra, &conf), STRAIT_KX_OK);
-		cr_assert_eq(deliver(b, T0, &conf, NULL), STRAIT_KX_OK);
-		both_ways(a, b, T0);
-		cr_assert_eq(strait_tunnel_stats(a)->handshakes, 1);
-		cr_assert_eq(strait_tunnel_stats(b)->handshakes, 1);
+		cr_assert_eq(deliver(a, now, &ra, &conf), STRAIT_KX_OK);
+		cr_assert_eq(deliver(b, now, &conf, NULL), STRAIT_KX_OK);
+		both_ways(a, b, now);
+		if (order >= 2) {
+			cr_assert_eq(open_(b, &old_ab, 0x0a, now), STRAIT_ESP_OK, "in flight A->B");
+			cr_assert_eq(open_(a, &old_ba, 0x0b, now), STRAIT_ESP_OK, "in flight B->A");
+		}
+		cr_assert_eq(strait_tunnel_stats(a)->handshakes, order >= 2 ? 2 : 1);
+		cr_assert_eq(strait_tunnel_stats(b)->handshakes, order >= 2 ? 2 : 1);
 		strait_tunnel_free(a);
 		strait_tunnel_free(b);
 	}
