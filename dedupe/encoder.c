@@ -373,6 +373,16 @@ static uint32_t lookup(const struct strait_dedupe_encoder *e,
 	return EMPTY;
 }
 
+int strait_dedupe_encoder_probe(const struct strait_dedupe_encoder *e,
+				const uint8_t *chunk, size_t len)
+{
+	XXH128_hash_t fp = XXH3_128bits(chunk, len);
+	const struct slot *b = &e->index[(fp.low64 & e->bucket_mask) * SLOTS];
+
+	return lookup(e, b, (uint32_t)(fp.low64 >> 32), (uint32_t)fp.high64,
+		      chunk, (uint32_t)len) != EMPTY;
+}
+
 static void index_insert(struct strait_dedupe_encoder *e, struct slot *b,
 			 uint32_t tag, uint32_t idx)
 {

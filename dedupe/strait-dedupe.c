@@ -29,7 +29,7 @@ static const char *prog = "strait-dedupe";
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: %s encode [--cache SIZE] [--stats FILE] INPUT... > STREAM\n"
+	fprintf(f, "usage: %s encode [--cache SIZE] [--stats FILE] [--chunk MIN:AVG:MAX] INPUT... > STREAM\n"
 		   "       %s decode [--cache SIZE] < STREAM > OUTPUT\n"
 		   "SIZE: bytes with an optional suffix K, M, G (or KiB, MiB, GiB: same, binary)\n",
 		prog, prog);
@@ -100,6 +100,7 @@ static void *xmalloc(size_t n)
 struct opts {
 	uint64_t cache;
 	bool cache_set;
+	uint32_t chunk[3];
 	const char *stats;
 };
 
@@ -108,6 +109,7 @@ static int parse_opts(int argc, char **argv, struct opts *o, bool encode)
 	static const struct option lo[] = {
 		{ "cache", required_argument, NULL, 'c' },
 		{ "stats", required_argument, NULL, 's' },
+		{ "chunk", required_argument, NULL, 'k' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -131,6 +133,25 @@ static int parse_opts(int argc, char **argv, struct opts *o, bool encode)
 			}
 			o->stats = optarg;
 			break;
+		case 'k': {
+			uint64_t v[3];
+			char *a = optarg, *b = strchr(a, ':'), *e = b ? strchr(b + 1, ':') : NULL;
+
+			if (!encode || !b || !e) {
+				fprintf(stderr, "%s: --chunk wants MIN:AVG:MAX (encode only)\n", prog);
+				exit(2);
+			}
+			*b = *e = '\0';
+			if (parse_size(a, &v[0]) || parse_size(b + 1, &v[1]) ||
+			    parse_size(e + 1, &v[2]) || v[0] > UINT32_MAX ||
+			    v[1] > UINT32_MAX || v[2] > UINT32_MAX) {
+				fprintf(stderr, "%s: bad --chunk sizes\n", prog);
+				exit(2);
+			}
+			for (int i = 0; i < 3; i++)
+				o->chunk[i] = (uint32_t)v[i];
+			break;
+		}
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -181,6 +202,13 @@ static int cmd_encode(int argc, char **argv)
 	strait_dedupe_params_default(&p);
 	if (o.cache_set)
 		p.capacity = o.cache;
+	if (o.chunk[0]) {
+		p.min_chunk = o.chunk[0];
+		p.avg_chunk = o.chunk[1];
+		p.max_chunk = o.chunk[2];
+		if (strait_dedupe_params_check(&p))
+			die("bad --chunk: want 64 <= MIN < AVG (a power of two) < MAX <= 256K");
+	}
 	if (strait_dedupe_params_check(&p))
 		die("bad --cache %llu: must be at least %u bytes (1M) and 4 x the largest chunk",
 		    (unsigned long long)p.capacity, STRAIT_DEDUPE_MIN_CAPACITY);

@@ -277,6 +277,11 @@ void strait_dedupe_decoder_stats(const struct strait_dedupe_decoder *d,
 
 /* ---- Stages, exposed for tests and the stage benchmark ---- */
 
+/* 1 if the encoder's cache holds this exact chunk (fingerprint, index
+ * lookup, byte comparison: what the encoder does per chunk), else 0. */
+int strait_dedupe_encoder_probe(const struct strait_dedupe_encoder *e,
+				const uint8_t *chunk, size_t len);
+
 /* Length of the next chunk of p[0..len) as the encoder would cut it when
  * len bytes are all there is (a last chunk is cut at len). */
 size_t strait_dedupe_chunk_next(const struct strait_dedupe_params *p,
