@@ -2,7 +2,7 @@
 /*
  * strait-bench-stages - per-stage speed of the dedupe codec, in process.
  *
- *   strait-bench-stages [--cache SIZE_MIB] [--runs N] FILE...
+ *   strait-bench-stages [--cache MIB] [--chunk MIN:AVG:MAX] [--runs N] FILE...
  *
  * For each file (read into memory first), each run times, in this order:
  *   chunking      gear-hash CDC over the whole file (MB/s, cycles/byte)
@@ -277,6 +277,7 @@ int main(int argc, char **argv)
 {
 	struct ctx c = { 0 };
 	int runs = 5, first = 1;
+	unsigned chunk[3] = { 0 };
 	uint64_t cap_mib = 1024;
 	double tsc_hz;
 	size_t es, ds;
@@ -287,18 +288,26 @@ int main(int argc, char **argv)
 			runs = atoi(argv[first + 1]);
 		else if (!strcmp(argv[first], "--cache") && first + 1 < argc)
 			cap_mib = strtoull(argv[first + 1], NULL, 10);
+		else if (!strcmp(argv[first], "--chunk") && first + 1 < argc &&
+			 sscanf(argv[first + 1], "%u:%u:%u", &chunk[0], &chunk[1], &chunk[2]) == 3)
+			;
 		else {
-			fprintf(stderr, "usage: strait-bench-stages [--cache MIB] [--runs N] FILE...\n");
+			fprintf(stderr, "usage: strait-bench-stages [--cache MIB] [--chunk MIN:AVG:MAX] [--runs N] FILE...\n");
 			return 2;
 		}
 		first += 2;
 	}
 	if (first >= argc || runs < 1 || runs > MAX_RUNS) {
-		fprintf(stderr, "usage: strait-bench-stages [--cache MIB] [--runs N (1..31)] FILE...\n");
+		fprintf(stderr, "usage: strait-bench-stages [--cache MIB] [--chunk MIN:AVG:MAX] [--runs N (1..31)] FILE...\n");
 		return 2;
 	}
 	strait_dedupe_params_default(&c.p);
 	c.p.capacity = cap_mib << 20;
+	if (chunk[0]) {
+		c.p.min_chunk = chunk[0];
+		c.p.avg_chunk = chunk[1];
+		c.p.max_chunk = chunk[2];
+	}
 	es = strait_dedupe_encoder_size(&c.p);
 	ds = strait_dedupe_decoder_size(&c.p);
 	if (!es) {
