@@ -3,8 +3,9 @@
  * encoder.c - bytes of many flows -> records of one direction.
  *
  * Per chunk:  XXH3-128 -> bucket (low bits), tag (bits 32..63), check (high
- * 64 bits, truncated) -> up to 4 slots -> live entry with same check and
- * length -> memcmp with the log -> reference, else literal.
+ * 64 bits, truncated) -> one 64-byte bucket of 8 slots -> live entry with
+ * the same check and length -> memcmp with the log -> reference, else
+ * literal. The index is lossy: a full bucket gives up its oldest slot.
  * Consecutive literal chunks are batched into one record (one zstd flush);
  * consecutive references to consecutive entries into one run. A batch or run
  * is emitted before the other kind starts, so the decoder sees insertions
@@ -18,7 +19,7 @@
 
 #include "dedupe_internal.h"
 
-#define SLOTS 4
+#define SLOTS 8
 #define EMPTY UINT32_MAX
 /* Above this sampled entropy (bits/byte) literals go out raw. */
 #define RAW_ENTROPY 7.6
@@ -91,7 +92,7 @@ static bool layout_of(const struct strait_dedupe_params *p, struct layout *l)
 	if (strait_dedupe_params_check(p))
 		return false;
 	max_ent = log_max_entries(p);
-	l->buckets = pow2_ceil(p->capacity / p->avg_chunk / 2);
+	l->buckets = pow2_ceil(p->capacity / p->avg_chunk / 4);
 	if (l->buckets < 16)
 		l->buckets = 16;
 	l->zsize = zstd_size(p);
@@ -371,6 +372,16 @@ static uint32_t lookup(const struct strait_dedupe_encoder *e,
 			return idx;
 	}
 	return EMPTY;
+}
+
+int strait_dedupe_encoder_probe(const struct strait_dedupe_encoder *e,
+				const uint8_t *chunk, size_t len)
+{
+	XXH128_hash_t fp = XXH3_128bits(chunk, len);
+	const struct slot *b = &e->index[(fp.low64 & e->bucket_mask) * SLOTS];
+
+	return lookup(e, b, (uint32_t)(fp.low64 >> 32), (uint32_t)fp.high64,
+		      chunk, (uint32_t)len) != EMPTY;
 }
 
 static void index_insert(struct strait_dedupe_encoder *e, struct slot *b,

@@ -34,7 +34,8 @@
  * The decoder keeps, per entry, offset, length and a 32-bit check taken from
  * the chunk's XXH3-128 fingerprint (the high 64 bits, truncated); it has no
  * hash index. The encoder adds a
- * hash index (4-way buckets of {tag, entry}) sized from the capacity.
+ * hash index (8-way, one cache line per bucket, {tag, entry} slots, 2 slots
+ * per avg_chunk of capacity; lossy: a full bucket drops its oldest slot).
  *
  * Wire format (version 1). All integers little-endian; "varint" is LEB128
  * (7 bits per byte, low first, at most 10 bytes, no overlong encoding).
@@ -276,6 +277,11 @@ void strait_dedupe_decoder_stats(const struct strait_dedupe_decoder *d,
 				 struct strait_dedupe_cache_stats *s);
 
 /* ---- Stages, exposed for tests and the stage benchmark ---- */
+
+/* 1 if the encoder's cache holds this exact chunk (fingerprint, index
+ * lookup, byte comparison: what the encoder does per chunk), else 0. */
+int strait_dedupe_encoder_probe(const struct strait_dedupe_encoder *e,
+				const uint8_t *chunk, size_t len);
 
 /* Length of the next chunk of p[0..len) as the encoder would cut it when
  * len bytes are all there is (a last chunk is cut at len). */
