@@ -293,7 +293,9 @@ enum strait_udp_kind strait_esp_udp_decap(struct strait_pkt *pkt, struct strait_
  * verifies; the responder once CONFIRM verifies, or once a frame opens
  * under the new i->r SA (which only a holder of the keys can produce).
  * Rekey: the new pair replaces the old; the old inbound SA keeps opening
- * frames in flight for `retire_ns`, then is freed. Simultaneous
+ * frames in flight for `retire_ns`, then is freed. A pair we answered
+ * that is still unconfirmed when a newer initiation of ours completes is
+ * dropped, never promoted over the newer one. Simultaneous
  * initiations: the INIT from the lower node id wins; the higher side drops
  * its own pending initiation and answers.
  */
