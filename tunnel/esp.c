@@ -281,8 +281,12 @@ enum strait_esp_status strait_esp_open(struct strait_esp_sa *sa, struct strait_p
 		     EVP_DecryptUpdate(sa->ctx, p, &outl, p, (int)ct_len) != 1 ||
 		     EVP_CIPHER_CTX_ctrl(sa->ctx, EVP_CTRL_AEAD_SET_TAG, STRAIT_ESP_ICV_LEN,
 					 p + ct_len) != 1 ||
-		     EVP_DecryptFinal_ex(sa->ctx, p + ct_len, &outl) != 1))
+		     EVP_DecryptFinal_ex(sa->ctx, p + ct_len, &outl) != 1)) {
+		/* GCM decrypted in place before the tag was known to be bad:
+		 * wipe the plaintext so the dropped buffer holds none of it. */
+		OPENSSL_cleanse(p, ct_len);
 		return reject(sa, STRAIT_ESP_E_ICV);
+	}
 
 	/* Authentic: the number is consumed whatever the payload holds. */
 	strait_esp_replay_update(&sa->replay, seq);

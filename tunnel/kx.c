@@ -434,6 +434,10 @@ static enum strait_kx_status on_resp(struct strait_tunnel *t, uint64_t now_ns, c
 		goto out;
 	}
 	drop_pending_init(t);
+	/* A pair we answered earlier and that is still unconfirmed is older
+	 * than this one: promoting it later (by its CONFIRM or a frame) would
+	 * put it back over the pair the peer ends on. */
+	drop_pending_resp(t);
 	install(t, sa_out, sa_in, now_ns);
 	*out_len = STRAIT_KX_CONFIRM_LEN;
 	st = STRAIT_KX_OK;

@@ -241,6 +241,48 @@ static int close_io(struct io *io)
 	return rc;
 }
 
+/*
+ * Parses the arguments of seal (with an outer path) or open, creates the SA
+ * (the key is wiped from the arguments either way) and opens the captures.
+ * NULL with the exit code in *rc on failure.
+ */
+static struct strait_esp_sa *start(int argc, char **argv, enum strait_esp_dir dir,
+				   struct sa_args *a, struct io *io, int *rc)
+{
+	bool seal = dir == STRAIT_ESP_OUTBOUND;
+	struct strait_esp_sa_config cfg = {.dir = dir};
+	struct strait_esp_sa *sa;
+
+	*rc = 2;
+	if (parse_sa_args(argc, argv, a))
+		goto err_key;
+	if ((seal && (!a->have_src || !a->have_dst)) || argc - optind != 2) {
+		fprintf(stderr, "strait-esp %s: %sIN.pcap and OUT.pcap are required\n",
+			seal ? "seal" : "open", seal ? "--src, --dst, " : "");
+		goto err_key;
+	}
+	*rc = 1;
+	cfg.spi = a->spi;
+	cfg.first_seq = a->seq;
+	memcpy(cfg.keymat, a->key, sizeof(cfg.keymat));
+	OPENSSL_cleanse(a->key, sizeof(a->key));
+	sa = strait_esp_sa_create(&cfg);
+	OPENSSL_cleanse(cfg.keymat, sizeof(cfg.keymat));
+	if (!sa) {
+		fprintf(stderr, "strait-esp: cannot create SA: %s\n", strerror(errno));
+		return NULL;
+	}
+	if (open_io(io, argv[optind], argv[optind + 1])) {
+		strait_esp_sa_free(sa);
+		return NULL;
+	}
+	return sa;
+
+err_key:
+	OPENSSL_cleanse(a->key, sizeof(a->key));
+	return NULL;
+}
+
 static void dump(struct io *io, const struct pcap_pkthdr *h, const uint8_t *p, size_t n)
 {
 	struct pcap_pkthdr oh = {.ts = h->ts, .caplen = (bpf_u_int32)n, .len = (bpf_u_int32)n};
@@ -258,27 +300,9 @@ static int cmd_seal(int argc, char **argv)
 	uint64_t sealed = 0, skipped = 0, failed = 0;
 	int rc, dlt;
 
-	if (parse_sa_args(argc, argv, &a))
-		return 2;
-	if (!a.have_src || !a.have_dst || argc - optind != 2) {
-		fprintf(stderr, "strait-esp seal: --src, --dst, IN.pcap and OUT.pcap are required\n");
-		return 2;
-	}
-	struct strait_esp_sa_config cfg = {
-		.dir = STRAIT_ESP_OUTBOUND, .spi = a.spi, .first_seq = a.seq,
-	};
-	memcpy(cfg.keymat, a.key, sizeof(cfg.keymat));
-	OPENSSL_cleanse(a.key, sizeof(a.key));
-	sa = strait_esp_sa_create(&cfg);
-	OPENSSL_cleanse(cfg.keymat, sizeof(cfg.keymat));
-	if (!sa) {
-		fprintf(stderr, "strait-esp: cannot create SA: %s\n", strerror(errno));
-		return 1;
-	}
-	if (open_io(&io, argv[optind], argv[optind + 1])) {
-		strait_esp_sa_free(sa);
-		return 1;
-	}
+	sa = start(argc, argv, STRAIT_ESP_OUTBOUND, &a, &io, &rc);
+	if (!sa)
+		return rc;
 	dlt = pcap_datalink(io.in);
 	while ((rc = pcap_next_ex(io.in, &h, &f)) == 1) {
 		long off = ip_offset(dlt, f, h->caplen);
@@ -330,26 +354,9 @@ static int cmd_open(int argc, char **argv)
 	uint64_t reasons[STRAIT_ESP_STATUS_MAX] = {0};
 	int rc, dlt;
 
-	if (parse_sa_args(argc, argv, &a))
-		return 2;
-	if (argc - optind != 2) {
-		fprintf(stderr, "strait-esp open: IN.pcap and OUT.pcap are required\n");
-		return 2;
-	}
-	struct strait_esp_sa_config cfg = {.dir = STRAIT_ESP_INBOUND, .spi = a.spi,
-					   .first_seq = a.seq};
-	memcpy(cfg.keymat, a.key, sizeof(cfg.keymat));
-	OPENSSL_cleanse(a.key, sizeof(a.key));
-	sa = strait_esp_sa_create(&cfg);
-	OPENSSL_cleanse(cfg.keymat, sizeof(cfg.keymat));
-	if (!sa) {
-		fprintf(stderr, "strait-esp: cannot create SA: %s\n", strerror(errno));
-		return 1;
-	}
-	if (open_io(&io, argv[optind], argv[optind + 1])) {
-		strait_esp_sa_free(sa);
-		return 1;
-	}
+	sa = start(argc, argv, STRAIT_ESP_INBOUND, &a, &io, &rc);
+	if (!sa)
+		return rc;
 	dlt = pcap_datalink(io.in);
 	while ((rc = pcap_next_ex(io.in, &h, &f)) == 1) {
 		long off = ip_offset(dlt, f, h->caplen);

@@ -12,9 +12,11 @@
  * before `data` and after `data + len` the function may write. The caller
  * owns the memory before, during and after the call; nothing is allocated
  * or freed per packet. On success the fields describe the result (a sealed
- * ESP packet, an outer frame, an inner packet); on failure the buffer may
- * hold garbage (open decrypts in place before the ICV is known to be bad)
- * and must be dropped: nothing from a rejected frame reaches the caller.
+ * ESP packet, an outer frame, an inner packet); on failure the packet must
+ * be dropped (seal and open leave the fields unchanged): nothing from a
+ * rejected frame reaches the caller. Open decrypts in place before the
+ * ICV is known to be bad, so on E_ICV it wipes the bytes between the IV
+ * and the ICV; after E_PAYLOAD or DUMMY they hold authenticated plaintext.
  *
  * Errors. Setup returns NULL or -errno. Packet functions return an
  * enum strait_esp_status and count every rejection by reason.
@@ -291,7 +293,9 @@ enum strait_udp_kind strait_esp_udp_decap(struct strait_pkt *pkt, struct strait_
  * verifies; the responder once CONFIRM verifies, or once a frame opens
  * under the new i->r SA (which only a holder of the keys can produce).
  * Rekey: the new pair replaces the old; the old inbound SA keeps opening
- * frames in flight for `retire_ns`, then is freed. Simultaneous
+ * frames in flight for `retire_ns`, then is freed. A pair we answered
+ * that is still unconfirmed when a newer initiation of ours completes is
+ * dropped, never promoted over the newer one. Simultaneous
  * initiations: the INIT from the lower node id wins; the higher side drops
  * its own pending initiation and answers.
  */

@@ -309,6 +309,34 @@ Test(esp, rejections_have_distinct_reasons)
 #undef TRY
 }
 
+/* OpenSSL's GCM decrypts before it checks the tag, in place: a frame whose
+ * ICV fails must not leave its plaintext in the caller's buffer (an
+ * attacker who flips one ICV bit of a genuine frame would otherwise make
+ * the receiver hold that frame's plaintext in a buffer it believes is a
+ * dropped ciphertext). The descriptor is unchanged and the bytes between
+ * the IV and the ICV are wiped. */
+Test(esp, icv_failure_leaves_no_plaintext)
+{
+	static uint8_t buf[BUFSZ], copy[BUFSZ];
+	struct strait_esp_sa *out = sa_new(STRAIT_ESP_OUTBOUND, 0x1234, 0);
+	struct strait_esp_sa *in = sa_new(STRAIT_ESP_INBOUND, 0x1234, 0);
+	struct strait_pkt p = inner(buf, 200, 4, 0x33), before;
+	uint8_t nh = 0xaa;
+	memcpy(copy, buf, BUFSZ);
+	cr_assert_eq(strait_esp_seal(out, &p, STRAIT_ESP_NH_IPV4, 0), STRAIT_ESP_OK);
+	p.data[p.len - 1] ^= 1;
+	before = p;
+	cr_assert_eq(strait_esp_open(in, &p, &nh, 0), STRAIT_ESP_E_ICV);
+	cr_assert_eq(p.data, before.data);
+	cr_assert_eq(p.len, before.len);
+	cr_assert_eq(nh, 0xaa);
+	for (size_t i = 16; i < p.len - 16; i++)
+		cr_assert_eq(p.data[i], 0, "byte %zu of the rejected frame not wiped", i);
+	cr_assert_neq(memcmp(p.data + 16, copy + HEAD, 200), 0);
+	strait_esp_sa_free(out);
+	strait_esp_sa_free(in);
+}
+
 /* A forged frame with a sequence number far ahead must not move the
  * window (it is advanced only after the ICV verifies). */
 Test(esp, window_advances_only_after_icv)

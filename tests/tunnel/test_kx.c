@@ -405,6 +405,44 @@ Test(kx, simultaneous_initiation_tie_break)
 	}
 }
 
+/* A newer pair installed as initiator supersedes an older pair still
+ * awaiting confirmation as responder. B starts a rekey (hs1): A answers and
+ * waits for CONFIRM_1. Before it arrives, A's owner starts another rekey
+ * (hs2), which completes on A's side first. A frame B sealed under hs1, or
+ * the late CONFIRM_1, must not put hs1 back over hs2 at A: B ends on hs2,
+ * so the two sides would hold different pairs and the tunnel would die
+ * once the retiring SAs expire. (The hs1 frame is lost: E_SPI.) */
+Test(kx, newer_pair_supersedes_pending_response)
+{
+	struct strait_tunnel *a = mk(1, 2, 0x5a, none_life), *b = mk(2, 1, 0x5a, none_life);
+	struct msg i1, r1, c1, i2, r2, c2;
+	struct frame f;
+	handshake(a, b, T0);
+	const uint64_t now = T0 + SEC;
+
+	i1 = init_msg(b, now);
+	cr_assert_eq(deliver(a, now, &i1, &r1), STRAIT_KX_OK);
+	cr_assert_eq(deliver(b, now, &r1, &c1), STRAIT_KX_OK); /* B now seals with hs1 */
+	i2 = init_msg(a, now + 1);
+	cr_assert_eq(deliver(b, now + 1, &i2, &r2), STRAIT_KX_OK);
+	cr_assert_eq(deliver(a, now + 1, &r2, &c2), STRAIT_KX_OK); /* A now on hs2 */
+
+	seal(b, &f, 0x11, now + 1);
+	cr_assert_eq(open_(a, &f, 0x11, now + 1), STRAIT_ESP_E_SPI, "hs1 must not come back");
+	cr_assert_eq(deliver(a, now + 1, &c1, NULL), STRAIT_KX_E_UNEXPECTED, "late CONFIRM_1");
+	cr_assert_eq(deliver(b, now + 1, &c2, NULL), STRAIT_KX_OK);
+	cr_assert_eq(strait_tunnel_spi_out(a), strait_tunnel_spi_in(b), "A->B pair matches");
+	cr_assert_eq(strait_tunnel_spi_out(b), strait_tunnel_spi_in(a), "B->A pair matches");
+
+	struct msg none;
+	const uint64_t later = now + 10 * SEC; /* every retiring SA is gone */
+	cr_assert_eq(strait_tunnel_tick(a, later, none.b, sizeof(none.b)), 0);
+	cr_assert_eq(strait_tunnel_tick(b, later, none.b, sizeof(none.b)), 0);
+	both_ways(a, b, later);
+	strait_tunnel_free(a);
+	strait_tunnel_free(b);
+}
+
 /* Timers by hand: the first tick starts a handshake, an unanswered INIT
  * is resent after retry_ns, a soft limit starts a rekey. */
 Test(kx, tick_start_retry_soft_rekey)
