@@ -80,8 +80,8 @@ const char *strait_error_str(const struct strait_error *err, char *buf, size_t l
 	char line[16] = "";
 	if (err->line)
 		sfmt(line, sizeof(line), "%u:", err->line);
-	sfmt(buf, len, "%s:%s%s%s %s", err->file, line,
-		 err->field[0] ? " " : "", err->field, err->msg);
+	sfmt(buf, len, "%s:%s %s%s%s", err->file, line, err->field,
+	     err->field[0] ? ": " : "", err->msg);
 	return buf;
 }
 
@@ -355,7 +355,7 @@ static int appliance_handler(void *user, const char *section, const char *key,
 	struct appliance_ctx *a = user;
 	struct parse_ctx *c = &a->p;
 	struct strait_appliance_cfg *cfg = a->cfg;
-	unsigned long v;
+	unsigned long v = 0;
 	if (c->failed)
 		return 0;
 	int sec = section_index(section, names, 3);
@@ -567,7 +567,7 @@ static int tenant_handler(void *user, const char *section, const char *key,
 	struct tenant_ctx *t = user;
 	struct parse_ctx *c = &t->p;
 	struct strait_tenant_cfg *cfg = t->cfg;
-	unsigned long v;
+	unsigned long v = 0;
 	if (c->failed)
 		return 0;
 	int sec = section_index(section, names, 4);
