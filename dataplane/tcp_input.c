@@ -231,6 +231,8 @@ static bool passive_open(struct tcp_stack *st, const struct tcp_listener *l,
 	if (!c)
 		return false;
 	c->flags |= TF_PASSIVE;
+	c->handler = l->fn;
+	c->handler_arg = l->arg;
 	c->irs = s->seq;
 	c->rcv_nxt = s->seq + 1;
 	negotiate(c, s);
@@ -269,6 +271,8 @@ static struct tcp_conn *cookie_open(struct tcp_stack *st,
 		return NULL;
 	st->stats.syncookies_ok++;
 	c->flags |= TF_PASSIVE;
+	c->handler = l->fn;
+	c->handler_arg = l->arg;
 	c->irs = s->seq - 1;
 	c->rcv_nxt = s->seq;
 	c->rcv_wscale = 0;

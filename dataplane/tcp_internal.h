@@ -117,6 +117,8 @@ struct tcp_conn {
 	struct tcp_conn *znext;         /* on the reap list when dead */
 	struct tcp_stack *st;
 	void *user;
+	tcp_event_fn handler;
+	void *handler_arg;
 
 	/* send sequence space */
 	uint32_t iss, snd_una, snd_nxt, snd_max;
@@ -173,6 +175,8 @@ struct tcp_listener {
 	uint16_t port, tenant;
 	uint32_t flags;
 	struct tcp_addr addr;
+	tcp_event_fn fn;
+	void *arg;
 };
 
 enum { TCP_MAX_LISTENERS = 16 };

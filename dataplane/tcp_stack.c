@@ -395,7 +395,7 @@ void tcp_account(struct tcp_conn *c, int64_t delta)
 
 void tcp_notify(struct tcp_conn *c, uint32_t ev)
 {
-	if (c->flags & TF_APP_CLOSED || !c->st->ops.event)
+	if (c->flags & TF_APP_CLOSED || (!c->st->ops.event && !c->handler))
 		return;
 	if (!(c->flags & TF_NOTIFIED_CONN)) {
 		/* A passive connection is unknown to the application until it
@@ -405,7 +405,10 @@ void tcp_notify(struct tcp_conn *c, uint32_t ev)
 		if (ev & TCP_EV_CONNECTED)
 			c->flags |= TF_NOTIFIED_CONN;
 	}
-	c->st->ops.event(c->st->ctx, c, ev);
+	if (c->handler)
+		c->handler(c->handler_arg, c, ev);
+	else
+		c->st->ops.event(c->st->ctx, c, ev);
 }
 
 /* Goes to CLOSED after a reset or a timeout; frees at once when the
@@ -435,6 +438,19 @@ void tcp_conn_reset(struct tcp_conn *c, uint32_t ev)
 int tcp_listen(struct tcp_stack *st, enum tcp_af af, const struct tcp_addr *addr,
 	       uint16_t port, uint16_t tenant, uint32_t flags)
 {
+	return tcp_listen_cb(st, af, addr, port, tenant, flags, NULL, NULL);
+}
+
+void tcp_set_handler(struct tcp_conn *c, tcp_event_fn fn, void *arg)
+{
+	c->handler = fn;
+	c->handler_arg = arg;
+}
+
+int tcp_listen_cb(struct tcp_stack *st, enum tcp_af af, const struct tcp_addr *addr,
+		  uint16_t port, uint16_t tenant, uint32_t flags,
+		  tcp_event_fn fn, void *arg)
+{
 	if ((af != TCP_AF_INET && af != TCP_AF_INET6) || !port ||
 	    tenant >= st->cfg.max_tenants)
 		return -EINVAL;
@@ -460,6 +476,8 @@ int tcp_listen(struct tcp_stack *st, enum tcp_af af, const struct tcp_addr *addr
 	freel->tenant = tenant;
 	freel->flags = flags;
 	freel->addr = *addr;
+	freel->fn = fn;
+	freel->arg = arg;
 	return 0;
 }
 
@@ -578,6 +596,21 @@ enum tcp_state tcp_state(const struct tcp_conn *c)
 	return (enum tcp_state)c->state;
 }
 
+uint32_t tcp_conn_index(const struct tcp_conn *c)
+{
+	return c->idx;
+}
+
+void tcp_conn_tuple(const struct tcp_conn *c, uint8_t *af, struct tcp_addr *laddr,
+		    uint16_t *lport, struct tcp_addr *raddr, uint16_t *rport)
+{
+	*af = c->af;
+	*laddr = c->laddr;
+	*lport = c->lport;
+	*raddr = c->raddr;
+	*rport = c->rport;
+}
+
 void tcp_set_user(struct tcp_conn *c, void *user)
 {
 	c->user = user;
@@ -659,23 +692,24 @@ long tcp_write(struct tcp_conn *c, const void *buf, size_t len)
 	return (long)done;
 }
 
-long tcp_read(struct tcp_conn *c, void *buf, size_t len)
+size_t tcp_peek(const struct tcp_conn *c, void *buf, size_t len)
+{
+	uint32_t n = len > c->rcvq.bytes ? c->rcvq.bytes : (uint32_t)len;
+	return mq_copy(&c->rcvq, 0, buf, n);
+}
+
+void tcp_consume(struct tcp_conn *c, size_t len)
 {
 	struct tcp_stack *st = c->st;
-	if (!c->rcvq.bytes && (c->flags & TF_RESET)) {
-		errno = ECONNRESET;
-		return -1;
-	}
 	uint32_t n = len > c->rcvq.bytes ? c->rcvq.bytes : (uint32_t)len;
 	if (!n)
-		return 0;
+		return;
 	tcp_enter(st);
-	mq_copy(&c->rcvq, 0, buf, n);
 	mq_drop_front(&c->rcvq, n);
 	tcp_account(c, -(int64_t)n);
 	/* Window update when the right edge can move by a useful amount
 	 * (receiver-side silly window avoidance, RFC 9293 3.8.6.2.2). */
-	if (c->state >= TCP_ESTABLISHED && c->state <= TCP_CLOSE_WAIT &&
+	if (c->state >= TCP_ESTABLISHED && c->state <= TCP_FIN_WAIT_2 &&
 	    !(c->flags & TF_RCVD_FIN)) {
 		uint32_t edge = c->rcv_nxt + tcp_rcv_window(c);
 		uint32_t thresh = st->cfg.rcvbuf / 2 < 2u * c->snd_mss
@@ -686,6 +720,16 @@ long tcp_read(struct tcp_conn *c, void *buf, size_t len)
 		}
 	}
 	tcp_leave(st);
+}
+
+long tcp_read(struct tcp_conn *c, void *buf, size_t len)
+{
+	if (!c->rcvq.bytes && (c->flags & TF_RESET)) {
+		errno = ECONNRESET;
+		return -1;
+	}
+	size_t n = tcp_peek(c, buf, len);
+	tcp_consume(c, n);
 	return (long)n;
 }
 
