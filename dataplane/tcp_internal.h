@@ -191,6 +191,7 @@ struct tcp_stack {
 	uint32_t nbuckets;          /* power of two */
 	uint32_t free_head;         /* free list through hnext, index + 1 */
 	struct tcp_conn *timers;    /* connections with an armed timer */
+	uint64_t next_due;          /* no timer expires before this (0: unknown) */
 	struct tcp_tenant *tenants;
 	struct tcp_listener listeners[TCP_MAX_LISTENERS];
 	uint64_t now;               /* cached ops->now_us() for this call */

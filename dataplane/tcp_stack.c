@@ -313,10 +313,25 @@ static void timer_unlink(struct tcp_stack *st, struct tcp_conn *c)
 	c->tnext = c->tprev = NULL;
 }
 
+static uint64_t conn_due(const struct tcp_conn *c)
+{
+	uint64_t d = UINT64_MAX;
+	const uint64_t t[] = { c->t_rto, c->t_delack, c->t_persist, c->t_tw, c->t_keep };
+	for (unsigned i = 0; i < 5; i++)
+		if (t[i] && t[i] < d)
+			d = t[i];
+	return d;
+}
+
 void tcp_timer_update(struct tcp_conn *c)
 {
 	struct tcp_stack *st = c->st;
 	bool armed = c->t_rto || c->t_delack || c->t_persist || c->t_tw || c->t_keep;
+	if (armed) {
+		uint64_t d = conn_due(c);
+		if (d < st->next_due)
+			st->next_due = d;
+	}
 	bool linked = c->tprev || st->timers == c;
 	if (armed && !linked) {
 		c->tnext = st->timers;
@@ -825,14 +840,24 @@ int tcp_tenant_stats(const struct tcp_stack *st, uint16_t tenant,
 	return 0;
 }
 
+/* Walks the connections with an armed timer, but only when the earliest
+ * deadline has come: between deadlines a poll costs one comparison. */
 void tcp_poll(struct tcp_stack *st)
 {
 	tcp_enter(st);
-	struct tcp_conn *c = st->timers;
-	while (c) {
-		struct tcp_conn *next = c->tnext;
-		tcp_timers_run(c);
-		c = next;
+	if (st->now >= st->next_due) {
+		st->next_due = UINT64_MAX;
+		struct tcp_conn *c = st->timers;
+		while (c) {
+			struct tcp_conn *next = c->tnext;
+			tcp_timers_run(c);
+			if (!(c->flags & TF_DEAD)) {
+				uint64_t d = conn_due(c);
+				if (d < st->next_due)
+					st->next_due = d;
+			}
+			c = next;
+		}
 	}
 	tcp_leave(st);
 }
