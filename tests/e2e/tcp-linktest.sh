@@ -8,13 +8,14 @@
 #  |     2001:2:0:1SS::1  |          |      and 2001:2:0:1SS::2       |
 #  +----------------------+          +--------------------------------+
 #
-# usage: tcp-linktest.sh BUILD_DIR [SUBNET(129..254)] [KNOB ARGS...] [-- CLIENT ARGS]
+# usage: tcp-linktest.sh LINKTEST [SUBNET(129..254)] [KNOB ARGS...] [-- CLIENT ARGS]
+#   LINKTEST is the tcp-linktest binary or a build directory holding it
 #   e.g. tcp-linktest.sh build-asan 130 --drop 1 --dup 1 --reorder 2 --seed 7
 # Byte-exact transfers both ways (discard, source, echo), concurrent
 # connections, closes from each side, aborts from the client.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-build=${1:?build dir}; shift
+bin=${1:?tcp-linktest binary or build dir}; shift
 sub=${1:-129}; [ $# -gt 0 ] && shift
 knob=(); client=()
 while [ $# -gt 0 ]; do
@@ -24,8 +25,9 @@ done
 [ "$sub" -ge 129 ] && [ "$sub" -le 254 ] || { echo "subnet 129..254" >&2; exit 2; }
 id=$$
 ns=tcp$id; vk=tk$id; vd=td$id
-bin=$build/tests/tcp/tcp-linktest
-[ -x "$bin" ] || bin=$here/../../$build/tests/tcp/tcp-linktest
+[ -d "$bin" ] && bin=$bin/tests/tcp/tcp-linktest
+bin=$(readlink -f "$bin")
+[ -x "$bin" ] || { echo "no tcp-linktest at $bin" >&2; exit 2; }
 log=$(mktemp); pid=
 cleanup() {
   [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
