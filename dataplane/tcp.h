@@ -83,6 +83,8 @@ enum tcp_cfg_flags {
 	TCP_CFG_NO_WSCALE = 1u << 2,
 	TCP_CFG_TX_CSUM_OFFLOAD = 1u << 3, /* ask the NIC to fill checksums */
 	TCP_CFG_RX_CSUM_OFFLOAD = 1u << 4, /* trust RTE_MBUF_F_RX_L4_CKSUM_GOOD */
+	TCP_CFG_NEWRENO = 1u << 5,         /* NewReno instead of CUBIC */
+	TCP_CFG_NO_PACING = 1u << 6,       /* send at line rate within the windows */
 };
 
 struct tcp_config {

@@ -185,7 +185,7 @@ static void negotiate(struct tcp_conn *c, const struct tcp_seg *s)
 /* The connection reached CLOSED by an orderly path. */
 static void conn_closed(struct tcp_conn *c)
 {
-	c->t_rto = c->t_delack = c->t_persist = c->t_tw = c->t_keep = 0;
+	c->t_rto = c->t_delack = c->t_persist = c->t_tw = c->t_pace = 0;
 	tcp_timer_update(c);
 	tcp_set_state(c, TCP_CLOSED);
 	if (c->flags & TF_APP_CLOSED)

@@ -24,6 +24,7 @@ enum tcp_limits {
 	TCP_TX_BURST = 32,
 	TCP_PAWS_IDLE_S = 24 * 24 * 3600, /* RFC 7323 5.5: 24 days */
 	TCP_COOKIE_PERIOD_S = 64,     /* SYN cookie time slot */
+	TCP_PACE_BURST_US = 250,      /* credit a paced flow may save up */
 };
 
 #define SEQ_LT(a, b) ((int32_t)((uint32_t)(a) - (uint32_t)(b)) < 0)
@@ -156,7 +157,17 @@ struct tcp_conn {
 	uint32_t sb[TCP_SCOREBOARD][2]; /* sorted, disjoint SACKed ranges above snd_una */
 
 	/* timers: absolute times in us, 0 = off */
-	uint64_t t_rto, t_delack, t_persist, t_tw, t_keep;
+	uint64_t t_rto, t_delack, t_persist, t_tw, t_pace;
+
+	/* CUBIC (RFC 9438) and pacing */
+	uint64_t cubic_epoch_us;  /* start of the current growth epoch, 0 = none */
+	uint32_t cubic_wmax;      /* bytes, window before the last reduction */
+	uint32_t cubic_origin;    /* bytes, plateau of the current curve */
+	uint32_t cubic_k_us;      /* time to reach the plateau */
+	double cubic_west;        /* Reno-friendly estimate, bytes */
+	double cubic_acc;         /* fractional growth not yet applied, bytes */
+	uint64_t pace_next_us;    /* earliest time for the next paced segment */
+	double pace_frac;         /* sub-microsecond remainder */
 
 	/* queues */
 	struct mbuf_q sndq;  /* bytes from snd_una (excluding SYN/FIN) */
@@ -277,6 +288,8 @@ void tcp_cc_ack(struct tcp_conn *c, uint32_t acked);
 void tcp_cc_enter_recovery(struct tcp_conn *c);
 void tcp_cc_exit_recovery(struct tcp_conn *c);
 void tcp_cc_rto(struct tcp_conn *c);
+bool tcp_pace_wait(struct tcp_conn *c);
+void tcp_pace_sent(struct tcp_conn *c, uint32_t len);
 uint32_t tcp_flight(const struct tcp_conn *c);
 uint32_t tcp_pipe(const struct tcp_conn *c);
 void tcp_sack_update(struct tcp_conn *c, const struct tcp_opts *o);

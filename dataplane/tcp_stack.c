@@ -316,7 +316,7 @@ static void timer_unlink(struct tcp_stack *st, struct tcp_conn *c)
 static uint64_t conn_due(const struct tcp_conn *c)
 {
 	uint64_t d = UINT64_MAX;
-	const uint64_t t[] = { c->t_rto, c->t_delack, c->t_persist, c->t_tw, c->t_keep };
+	const uint64_t t[] = { c->t_rto, c->t_delack, c->t_persist, c->t_tw, c->t_pace };
 	for (unsigned i = 0; i < 5; i++)
 		if (t[i] && t[i] < d)
 			d = t[i];
@@ -326,7 +326,7 @@ static uint64_t conn_due(const struct tcp_conn *c)
 void tcp_timer_update(struct tcp_conn *c)
 {
 	struct tcp_stack *st = c->st;
-	bool armed = c->t_rto || c->t_delack || c->t_persist || c->t_tw || c->t_keep;
+	bool armed = c->t_rto || c->t_delack || c->t_persist || c->t_tw || c->t_pace;
 	if (armed) {
 		uint64_t d = conn_due(c);
 		if (d < st->next_due)
@@ -353,7 +353,7 @@ void tcp_conn_free(struct tcp_stack *st, struct tcp_conn *c)
 	mq_free(&c->sndq);
 	mq_free(&c->rcvq);
 	mq_free(&c->oooq);
-	c->t_rto = c->t_delack = c->t_persist = c->t_tw = c->t_keep = 0;
+	c->t_rto = c->t_delack = c->t_persist = c->t_tw = c->t_pace = 0;
 	timer_unlink(st, c);
 	c->flags |= TF_DEAD;
 	c->znext = st->zombies;
@@ -434,7 +434,7 @@ void tcp_conn_reset(struct tcp_conn *c, uint32_t ev)
 	tcp_account(c, -(int64_t)(c->sndq.bytes + c->oooq.bytes));
 	mq_free(&c->sndq);
 	mq_free(&c->oooq);
-	c->t_rto = c->t_delack = c->t_persist = c->t_tw = c->t_keep = 0;
+	c->t_rto = c->t_delack = c->t_persist = c->t_tw = c->t_pace = 0;
 	tcp_timer_update(c);
 	tcp_set_state(c, TCP_CLOSED);
 	c->flags |= TF_RESET;

@@ -252,7 +252,8 @@ static void dupack(uint32_t iss, uint32_t ack, const uint32_t (*b)[2], unsigned 
 
 Test(data, newreno_fast_retransmit_and_partial_ack)
 {
-	h_init(h, NULL, TCP_AF_INET);
+	struct tcp_config cfg = { .flags = TCP_CFG_NEWRENO };
+	h_init(h, &cfg, TCP_AF_INET);
 	uint32_t iss;
 	struct tcp_conn *c = est(&iss, false, 7);
 	static uint8_t d[10000];
@@ -445,4 +446,78 @@ Test(pair, one_mib_with_drop_dup_reorder)
 Test(pair, heavy_loss)
 {
 	run_pair(TCP_AF_INET, 256 << 10, 256 << 10, 10, 2, 5, 777, NULL);
+}
+
+/* CUBIC's curve (RFC 9438) driven directly: a 100-segment window, one loss,
+ * then ACKs spread evenly over 100 ms RTTs. */
+Test(data, cubic_reduction_and_curve)
+{
+	h_init(h, NULL, TCP_AF_INET);
+	uint32_t iss;
+	struct tcp_conn *c = est(&iss, false, 7);
+	uint32_t mss = c->snd_mss;
+	c->cwnd = 100 * mss;
+	c->ssthresh = 50 * mss; /* in congestion avoidance */
+	c->srtt_us = 100000;
+	c->snd_max = c->snd_una + 100 * mss;
+	tcp_cc_enter_recovery(c);
+	cr_assert_eq(c->ssthresh, 70 * mss, "beta 0.7");
+	cr_assert_eq(c->cubic_wmax, 100 * mss);
+	tcp_cc_exit_recovery(c);
+	cr_assert_eq(c->cwnd, 70 * mss);
+	c->snd_max = c->snd_una;
+	/* K = cbrt(30 / 0.4) = 4.217 s */
+	uint32_t at_half = 0, at_k = 0, at_2k = 0;
+	for (unsigned ms = 1; ms <= 9000; ms++) {
+		h->now += 1000;
+		c->st->now = h->now;
+		tcp_cc_ack(c, c->cwnd / 100);
+		if (ms == 2100)
+			at_half = c->cwnd;
+		if (ms == 4117) /* K - one RTT: the target looks one RTT ahead */
+			at_k = c->cwnd;
+		if (ms == 8434)
+			at_2k = c->cwnd;
+	}
+	cr_assert_eq(c->cubic_k_us / 1000, 4217, "K %u ms", c->cubic_k_us / 1000);
+	cr_assert(at_half > 85 * mss && at_half < 100 * mss, "concave: %u", at_half / mss);
+	cr_assert(at_k >= 98 * mss && at_k <= 102 * mss, "plateau at W_max: %u", at_k / mss);
+	cr_assert(at_2k > 120 * mss, "convex beyond W_max: %u", at_2k / mss);
+	/* fast convergence: a loss below the last W_max lowers it further */
+	uint32_t w = 90 * mss;
+	c->cwnd = w;
+	c->cubic_wmax = 100 * mss;
+	c->snd_max = c->snd_una + w;
+	tcp_cc_enter_recovery(c);
+	cr_assert_eq(c->cubic_wmax, (uint32_t)(w * 0.85));
+}
+
+Test(data, pacing_spreads_a_window_over_the_rtt)
+{
+	h_init(h, NULL, TCP_AF_INET);
+	uint32_t iss;
+	struct tcp_conn *c = est(&iss, false, 7);
+	c->srtt_us = 10000;
+	c->rttvar_us = 1000;
+	static uint8_t d[20000];
+	tcp_write(c, d, sizeof(d));
+	/* cwnd 10 segments of 1000 in slow start: 2 x 10000 / 10 ms =
+	 * 2 bytes/us, one segment every 500 us */
+	cr_assert_eq(h->nout, 1, "paced: %u segments at once", h->nout);
+	cr_assert(c->t_pace);
+	unsigned sent = h->nout;
+	for (unsigned us = 0; us < 2000; us += 50)
+		h_advance(h, 50);
+	cr_assert(h->nout >= 4 && h->nout <= 6, "about one per 500 us: %u", h->nout);
+	for (unsigned us = 0; us < 10000; us += 50)
+		h_advance(h, 50);
+	cr_assert_eq(h->nout, 10, "then the congestion window limits");
+	(void)sent;
+	struct tcp_config cfg2 = { .flags = TCP_CFG_NO_PACING };
+	h_fini(h);
+	h_init(h, &cfg2, TCP_AF_INET);
+	c = est(&iss, false, 7);
+	c->srtt_us = 10000;
+	tcp_write(c, d, sizeof(d));
+	cr_assert_eq(h->nout, 10, "without pacing, the window goes at once");
 }
