@@ -83,6 +83,8 @@ enum tcp_cfg_flags {
 	TCP_CFG_NO_WSCALE = 1u << 2,
 	TCP_CFG_TX_CSUM_OFFLOAD = 1u << 3, /* ask the NIC to fill checksums */
 	TCP_CFG_RX_CSUM_OFFLOAD = 1u << 4, /* trust RTE_MBUF_F_RX_L4_CKSUM_GOOD */
+	TCP_CFG_NEWRENO = 1u << 5,         /* NewReno instead of CUBIC */
+	TCP_CFG_NO_PACING = 1u << 6,       /* send at line rate within the windows */
 };
 
 struct tcp_config {
@@ -130,6 +132,15 @@ enum tcp_listen_flags {
 int tcp_listen(struct tcp_stack *st, enum tcp_af af, const struct tcp_addr *addr,
 	       uint16_t port, uint16_t tenant, uint32_t flags);
 
+/* Per-connection event handler: a listener hands its own to every
+ * connection it accepts, so services and the tenant channel can share one
+ * stack. Connections without one report to ops->event. */
+typedef void (*tcp_event_fn)(void *arg, struct tcp_conn *c, uint32_t events);
+int tcp_listen_cb(struct tcp_stack *st, enum tcp_af af, const struct tcp_addr *addr,
+		  uint16_t port, uint16_t tenant, uint32_t flags,
+		  tcp_event_fn fn, void *arg);
+void tcp_set_handler(struct tcp_conn *c, tcp_event_fn fn, void *arg);
+
 /* Active open; ports in host order. Returns NULL with errno (EADDRINUSE,
  * ENOSPC for a table or tenant limit, ENOBUFS, EINVAL). */
 struct tcp_conn *tcp_connect(struct tcp_stack *st, enum tcp_af af,
@@ -154,6 +165,11 @@ long tcp_write(struct tcp_conn *c, const void *buf, size_t len);
 /* Copies up to len in-order bytes out; returns the count, 0 when nothing is
  * queued (check tcp_peer_closed()), -1 with errno ECONNRESET on a reset. */
 long tcp_read(struct tcp_conn *c, void *buf, size_t len);
+/* Copies up to len in-order bytes without taking them; tcp_consume()
+ * takes n <= tcp_readable() bytes (and may send a window update). Used to
+ * forward data only as far as the next hop accepts it. */
+size_t tcp_peek(const struct tcp_conn *c, void *buf, size_t len);
+void tcp_consume(struct tcp_conn *c, size_t n);
 size_t tcp_readable(const struct tcp_conn *c);
 size_t tcp_writable(const struct tcp_conn *c);
 bool tcp_peer_closed(const struct tcp_conn *c);
@@ -168,6 +184,9 @@ void tcp_close(struct tcp_conn *c);
 void tcp_abort(struct tcp_conn *c);
 
 enum tcp_state tcp_state(const struct tcp_conn *c);
+uint32_t tcp_conn_index(const struct tcp_conn *c); /* 0..max_conns-1 */
+void tcp_conn_tuple(const struct tcp_conn *c, uint8_t *af, struct tcp_addr *laddr,
+		    uint16_t *lport, struct tcp_addr *raddr, uint16_t *rport);
 const char *tcp_state_name(enum tcp_state s);
 void tcp_set_user(struct tcp_conn *c, void *user);
 void *tcp_user(const struct tcp_conn *c);

@@ -1,5 +1,7 @@
-/* Congestion control and loss recovery: NewReno (RFC 5681, 6582) with
- * appropriate byte counting (RFC 3465), and SACK-based recovery after
+/* Congestion control and loss recovery: CUBIC (RFC 9438, the default) or
+ * NewReno (RFC 5681, 6582) with appropriate byte counting (RFC 3465),
+ * pacing at 2x (slow start) or 1.2x (avoidance) cwnd/srtt, and SACK-based
+ * recovery after
  * RFC 6675, simplified in the FreeBSD manner: the SACK scoreboard keeps up
  * to TCP_SCOREBOARD disjoint ranges above SND.UNA, holes below the highest
  * SACKed byte are taken as lost, and
@@ -8,7 +10,16 @@
  * partial ACK and every duplicate ACK takes one segment out of the pipe. */
 #include "tcp_internal.h"
 
+#include <math.h>
 #include <string.h>
+
+#define CUBIC_C 0.4     /* segments / s^3 */
+#define CUBIC_BETA 0.7
+
+static bool cubic(const struct tcp_conn *c)
+{
+	return !(c->st->cfg.flags & TCP_CFG_NEWRENO);
+}
 
 void tcp_cc_init(struct tcp_conn *c)
 {
@@ -37,12 +48,53 @@ static uint32_t cwnd_cap(const struct tcp_conn *c)
 	return c->st->cfg.sndbuf * 2u;
 }
 
+/* RFC 9438 4.2-4.4: the window follows W(t) = C (t - K)^3 + W_max, at
+ * least the Reno-friendly estimate, one RTT ahead. */
+static void cubic_ack(struct tcp_conn *c, uint32_t acked)
+{
+	double mss = c->snd_mss, cw = c->cwnd;
+	uint64_t now = c->st->now;
+	if (!c->cubic_epoch_us) {
+		c->cubic_epoch_us = now;
+		if (c->cwnd < c->cubic_wmax) {
+			double k = cbrt((c->cubic_wmax - cw) / mss / CUBIC_C);
+			c->cubic_k_us = (uint32_t)(k * 1e6);
+			c->cubic_origin = c->cubic_wmax;
+		} else {
+			c->cubic_k_us = 0;
+			c->cubic_origin = c->cwnd;
+		}
+		c->cubic_west = cw;
+		c->cubic_acc = 0;
+	}
+	double t = (double)(now - c->cubic_epoch_us + c->srtt_us) / 1e6;
+	double d = t - c->cubic_k_us / 1e6;
+	double target = c->cubic_origin + CUBIC_C * d * d * d * mss;
+	if (target < cw)
+		target = cw;
+	if (target > 1.5 * cw)
+		target = 1.5 * cw;
+	c->cubic_west += 3.0 * (1 - CUBIC_BETA) / (1 + CUBIC_BETA) * acked * mss / cw;
+	if (c->cubic_west > target) {
+		c->cwnd = (uint32_t)c->cubic_west; /* Reno-friendly region */
+		return;
+	}
+	c->cubic_acc += (target - cw) * acked / cw;
+	if (c->cubic_acc >= 1.0) {
+		uint32_t inc = (uint32_t)c->cubic_acc;
+		c->cwnd += inc;
+		c->cubic_acc -= inc;
+	}
+}
+
 void tcp_cc_ack(struct tcp_conn *c, uint32_t acked)
 {
 	uint32_t mss = c->snd_mss;
 	if (c->cwnd < c->ssthresh) {
 		/* slow start, L = 2 SMSS (RFC 3465) */
 		c->cwnd += acked < 2 * mss ? acked : 2 * mss;
+	} else if (cubic(c)) {
+		cubic_ack(c, acked);
 	} else {
 		c->bytes_acked += acked;
 		if (c->bytes_acked >= c->cwnd) {
@@ -54,9 +106,23 @@ void tcp_cc_ack(struct tcp_conn *c, uint32_t acked)
 		c->cwnd = cwnd_cap(c);
 }
 
-static uint32_t half_flight(const struct tcp_conn *c)
+/* The new ssthresh on a congestion event: half the flight (NewReno) or
+ * beta x cwnd with fast convergence (CUBIC, RFC 9438 4.6-4.7). */
+static uint32_t reduce(struct tcp_conn *c)
 {
-	uint32_t h = tcp_flight(c) / 2;
+	uint32_t h;
+	if (cubic(c)) {
+		uint32_t w = c->cwnd;
+		if (w < c->cubic_wmax)
+			c->cubic_wmax = (uint32_t)(w * (1.0 + CUBIC_BETA) / 2.0);
+		else
+			c->cubic_wmax = w;
+		c->cubic_epoch_us = 0;
+		uint32_t f = tcp_flight(c);
+		h = (uint32_t)((f < w ? f : w) * CUBIC_BETA);
+	} else {
+		h = tcp_flight(c) / 2;
+	}
 	return h > 2u * c->snd_mss ? h : 2u * c->snd_mss;
 }
 
@@ -64,7 +130,7 @@ void tcp_cc_enter_recovery(struct tcp_conn *c)
 {
 	c->flags |= TF_IN_RECOVERY;
 	c->flags &= ~TF_RTT_TIMING;
-	c->ssthresh = half_flight(c);
+	c->ssthresh = reduce(c);
 	c->cwnd = c->ssthresh;
 	c->recover = c->snd_max;
 	c->rexmit_nxt = c->snd_una;
@@ -85,7 +151,7 @@ void tcp_cc_exit_recovery(struct tcp_conn *c)
 
 void tcp_cc_rto(struct tcp_conn *c)
 {
-	c->ssthresh = half_flight(c);
+	c->ssthresh = reduce(c);
 	c->cwnd = c->snd_mss; /* loss window (RFC 5681 3.1) */
 	c->bytes_acked = 0;
 	c->flags &= ~TF_IN_RECOVERY;
@@ -193,4 +259,37 @@ bool tcp_sack_next_hole(const struct tcp_conn *c, uint32_t from,
 			cur = c->sb[i][1];
 	}
 	return false;
+}
+
+/* Pacing: each segment books len / rate of the link, rate = cwnd / srtt
+ * times 2 in slow start and 1.2 in congestion avoidance (as Linux does); a
+ * flow that was idle may send TCP_PACE_BURST_US worth at once. Returns
+ * true (and arms the pacing timer) when the next segment must wait. */
+bool tcp_pace_wait(struct tcp_conn *c)
+{
+	if ((c->st->cfg.flags & TCP_CFG_NO_PACING) || !c->srtt_us)
+		return false;
+	if (c->st->now >= c->pace_next_us)
+		return false;
+	if (!c->t_pace || c->t_pace > c->pace_next_us) {
+		c->t_pace = c->pace_next_us;
+		tcp_timer_update(c);
+	}
+	return true;
+}
+
+void tcp_pace_sent(struct tcp_conn *c, uint32_t len)
+{
+	if ((c->st->cfg.flags & TCP_CFG_NO_PACING) || !c->srtt_us)
+		return;
+	double ratio = c->cwnd < c->ssthresh ? 2.0 : 1.2;
+	double rate = (double)c->cwnd * ratio / c->srtt_us; /* bytes per us */
+	uint64_t now = c->st->now;
+	uint64_t floor = now > TCP_PACE_BURST_US ? now - TCP_PACE_BURST_US : 0;
+	if (c->pace_next_us < floor)
+		c->pace_next_us = floor;
+	c->pace_frac += len / rate;
+	uint64_t whole = (uint64_t)c->pace_frac;
+	c->pace_next_us += whole;
+	c->pace_frac -= (double)whole;
 }

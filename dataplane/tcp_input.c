@@ -185,7 +185,7 @@ static void negotiate(struct tcp_conn *c, const struct tcp_seg *s)
 /* The connection reached CLOSED by an orderly path. */
 static void conn_closed(struct tcp_conn *c)
 {
-	c->t_rto = c->t_delack = c->t_persist = c->t_tw = c->t_keep = 0;
+	c->t_rto = c->t_delack = c->t_persist = c->t_tw = c->t_pace = 0;
 	tcp_timer_update(c);
 	tcp_set_state(c, TCP_CLOSED);
 	if (c->flags & TF_APP_CLOSED)
@@ -231,6 +231,8 @@ static bool passive_open(struct tcp_stack *st, const struct tcp_listener *l,
 	if (!c)
 		return false;
 	c->flags |= TF_PASSIVE;
+	c->handler = l->fn;
+	c->handler_arg = l->arg;
 	c->irs = s->seq;
 	c->rcv_nxt = s->seq + 1;
 	negotiate(c, s);
@@ -269,6 +271,8 @@ static struct tcp_conn *cookie_open(struct tcp_stack *st,
 		return NULL;
 	st->stats.syncookies_ok++;
 	c->flags |= TF_PASSIVE;
+	c->handler = l->fn;
+	c->handler_arg = l->arg;
 	c->irs = s->seq - 1;
 	c->rcv_nxt = s->seq;
 	c->rcv_wscale = 0;

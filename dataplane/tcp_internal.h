@@ -24,6 +24,7 @@ enum tcp_limits {
 	TCP_TX_BURST = 32,
 	TCP_PAWS_IDLE_S = 24 * 24 * 3600, /* RFC 7323 5.5: 24 days */
 	TCP_COOKIE_PERIOD_S = 64,     /* SYN cookie time slot */
+	TCP_PACE_BURST_US = 250,      /* credit a paced flow may save up */
 };
 
 #define SEQ_LT(a, b) ((int32_t)((uint32_t)(a) - (uint32_t)(b)) < 0)
@@ -117,6 +118,8 @@ struct tcp_conn {
 	struct tcp_conn *znext;         /* on the reap list when dead */
 	struct tcp_stack *st;
 	void *user;
+	tcp_event_fn handler;
+	void *handler_arg;
 
 	/* send sequence space */
 	uint32_t iss, snd_una, snd_nxt, snd_max;
@@ -154,7 +157,17 @@ struct tcp_conn {
 	uint32_t sb[TCP_SCOREBOARD][2]; /* sorted, disjoint SACKed ranges above snd_una */
 
 	/* timers: absolute times in us, 0 = off */
-	uint64_t t_rto, t_delack, t_persist, t_tw, t_keep;
+	uint64_t t_rto, t_delack, t_persist, t_tw, t_pace;
+
+	/* CUBIC (RFC 9438) and pacing */
+	uint64_t cubic_epoch_us;  /* start of the current growth epoch, 0 = none */
+	uint32_t cubic_wmax;      /* bytes, window before the last reduction */
+	uint32_t cubic_origin;    /* bytes, plateau of the current curve */
+	uint32_t cubic_k_us;      /* time to reach the plateau */
+	double cubic_west;        /* Reno-friendly estimate, bytes */
+	double cubic_acc;         /* fractional growth not yet applied, bytes */
+	uint64_t pace_next_us;    /* earliest time for the next paced segment */
+	double pace_frac;         /* sub-microsecond remainder */
 
 	/* queues */
 	struct mbuf_q sndq;  /* bytes from snd_una (excluding SYN/FIN) */
@@ -173,6 +186,8 @@ struct tcp_listener {
 	uint16_t port, tenant;
 	uint32_t flags;
 	struct tcp_addr addr;
+	tcp_event_fn fn;
+	void *arg;
 };
 
 enum { TCP_MAX_LISTENERS = 16 };
@@ -187,6 +202,7 @@ struct tcp_stack {
 	uint32_t nbuckets;          /* power of two */
 	uint32_t free_head;         /* free list through hnext, index + 1 */
 	struct tcp_conn *timers;    /* connections with an armed timer */
+	uint64_t next_due;          /* no timer expires before this (0: unknown) */
 	struct tcp_tenant *tenants;
 	struct tcp_listener listeners[TCP_MAX_LISTENERS];
 	uint64_t now;               /* cached ops->now_us() for this call */
@@ -272,6 +288,8 @@ void tcp_cc_ack(struct tcp_conn *c, uint32_t acked);
 void tcp_cc_enter_recovery(struct tcp_conn *c);
 void tcp_cc_exit_recovery(struct tcp_conn *c);
 void tcp_cc_rto(struct tcp_conn *c);
+bool tcp_pace_wait(struct tcp_conn *c);
+void tcp_pace_sent(struct tcp_conn *c, uint32_t len);
 uint32_t tcp_flight(const struct tcp_conn *c);
 uint32_t tcp_pipe(const struct tcp_conn *c);
 void tcp_sack_update(struct tcp_conn *c, const struct tcp_opts *o);

@@ -270,6 +270,8 @@ void tcp_output(struct tcp_conn *c)
 	bool fin = (c->flags & TF_FIN_QUEUED) != 0;
 
 	for (int guard = 0; can_send && guard < 4096; guard++) {
+		if (tcp_pace_wait(c))
+			break;
 		uint32_t wnd = c->snd_wnd < c->cwnd ? c->snd_wnd : c->cwnd;
 		if (c->flags & TF_IN_RECOVERY) {
 			if (tcp_pipe(c) + c->snd_mss > c->cwnd)
@@ -279,6 +281,7 @@ void tcp_output(struct tcp_conn *c)
 				if (hl > c->snd_mss)
 					hl = c->snd_mss;
 				tcp_send_segment(c, hs, hl, TH_ACK);
+				tcp_pace_sent(c, hl);
 				c->rexmit_nxt = hs + hl;
 				c->rexmit_inflight += hl;
 				c->stats.retrans_segs++;
@@ -328,6 +331,7 @@ void tcp_output(struct tcp_conn *c)
 			flags |= TH_FIN;
 		bool rexmit = SEQ_LT(c->snd_nxt, c->snd_max);
 		tcp_send_segment(c, c->snd_nxt, len, flags);
+		tcp_pace_sent(c, len);
 		if (rexmit) {
 			uint32_t r = c->snd_max - c->snd_nxt;
 			r = r < len ? r : len;

@@ -313,10 +313,25 @@ static void timer_unlink(struct tcp_stack *st, struct tcp_conn *c)
 	c->tnext = c->tprev = NULL;
 }
 
+static uint64_t conn_due(const struct tcp_conn *c)
+{
+	uint64_t d = UINT64_MAX;
+	const uint64_t t[] = { c->t_rto, c->t_delack, c->t_persist, c->t_tw, c->t_pace };
+	for (unsigned i = 0; i < 5; i++)
+		if (t[i] && t[i] < d)
+			d = t[i];
+	return d;
+}
+
 void tcp_timer_update(struct tcp_conn *c)
 {
 	struct tcp_stack *st = c->st;
-	bool armed = c->t_rto || c->t_delack || c->t_persist || c->t_tw || c->t_keep;
+	bool armed = c->t_rto || c->t_delack || c->t_persist || c->t_tw || c->t_pace;
+	if (armed) {
+		uint64_t d = conn_due(c);
+		if (d < st->next_due)
+			st->next_due = d;
+	}
 	bool linked = c->tprev || st->timers == c;
 	if (armed && !linked) {
 		c->tnext = st->timers;
@@ -338,7 +353,7 @@ void tcp_conn_free(struct tcp_stack *st, struct tcp_conn *c)
 	mq_free(&c->sndq);
 	mq_free(&c->rcvq);
 	mq_free(&c->oooq);
-	c->t_rto = c->t_delack = c->t_persist = c->t_tw = c->t_keep = 0;
+	c->t_rto = c->t_delack = c->t_persist = c->t_tw = c->t_pace = 0;
 	timer_unlink(st, c);
 	c->flags |= TF_DEAD;
 	c->znext = st->zombies;
@@ -395,7 +410,7 @@ void tcp_account(struct tcp_conn *c, int64_t delta)
 
 void tcp_notify(struct tcp_conn *c, uint32_t ev)
 {
-	if (c->flags & TF_APP_CLOSED || !c->st->ops.event)
+	if (c->flags & TF_APP_CLOSED || (!c->st->ops.event && !c->handler))
 		return;
 	if (!(c->flags & TF_NOTIFIED_CONN)) {
 		/* A passive connection is unknown to the application until it
@@ -405,7 +420,10 @@ void tcp_notify(struct tcp_conn *c, uint32_t ev)
 		if (ev & TCP_EV_CONNECTED)
 			c->flags |= TF_NOTIFIED_CONN;
 	}
-	c->st->ops.event(c->st->ctx, c, ev);
+	if (c->handler)
+		c->handler(c->handler_arg, c, ev);
+	else
+		c->st->ops.event(c->st->ctx, c, ev);
 }
 
 /* Goes to CLOSED after a reset or a timeout; frees at once when the
@@ -416,7 +434,7 @@ void tcp_conn_reset(struct tcp_conn *c, uint32_t ev)
 	tcp_account(c, -(int64_t)(c->sndq.bytes + c->oooq.bytes));
 	mq_free(&c->sndq);
 	mq_free(&c->oooq);
-	c->t_rto = c->t_delack = c->t_persist = c->t_tw = c->t_keep = 0;
+	c->t_rto = c->t_delack = c->t_persist = c->t_tw = c->t_pace = 0;
 	tcp_timer_update(c);
 	tcp_set_state(c, TCP_CLOSED);
 	c->flags |= TF_RESET;
@@ -434,6 +452,19 @@ void tcp_conn_reset(struct tcp_conn *c, uint32_t ev)
 
 int tcp_listen(struct tcp_stack *st, enum tcp_af af, const struct tcp_addr *addr,
 	       uint16_t port, uint16_t tenant, uint32_t flags)
+{
+	return tcp_listen_cb(st, af, addr, port, tenant, flags, NULL, NULL);
+}
+
+void tcp_set_handler(struct tcp_conn *c, tcp_event_fn fn, void *arg)
+{
+	c->handler = fn;
+	c->handler_arg = arg;
+}
+
+int tcp_listen_cb(struct tcp_stack *st, enum tcp_af af, const struct tcp_addr *addr,
+		  uint16_t port, uint16_t tenant, uint32_t flags,
+		  tcp_event_fn fn, void *arg)
 {
 	if ((af != TCP_AF_INET && af != TCP_AF_INET6) || !port ||
 	    tenant >= st->cfg.max_tenants)
@@ -460,6 +491,8 @@ int tcp_listen(struct tcp_stack *st, enum tcp_af af, const struct tcp_addr *addr
 	freel->tenant = tenant;
 	freel->flags = flags;
 	freel->addr = *addr;
+	freel->fn = fn;
+	freel->arg = arg;
 	return 0;
 }
 
@@ -578,6 +611,21 @@ enum tcp_state tcp_state(const struct tcp_conn *c)
 	return (enum tcp_state)c->state;
 }
 
+uint32_t tcp_conn_index(const struct tcp_conn *c)
+{
+	return c->idx;
+}
+
+void tcp_conn_tuple(const struct tcp_conn *c, uint8_t *af, struct tcp_addr *laddr,
+		    uint16_t *lport, struct tcp_addr *raddr, uint16_t *rport)
+{
+	*af = c->af;
+	*laddr = c->laddr;
+	*lport = c->lport;
+	*raddr = c->raddr;
+	*rport = c->rport;
+}
+
 void tcp_set_user(struct tcp_conn *c, void *user)
 {
 	c->user = user;
@@ -659,23 +707,24 @@ long tcp_write(struct tcp_conn *c, const void *buf, size_t len)
 	return (long)done;
 }
 
-long tcp_read(struct tcp_conn *c, void *buf, size_t len)
+size_t tcp_peek(const struct tcp_conn *c, void *buf, size_t len)
+{
+	uint32_t n = len > c->rcvq.bytes ? c->rcvq.bytes : (uint32_t)len;
+	return mq_copy(&c->rcvq, 0, buf, n);
+}
+
+void tcp_consume(struct tcp_conn *c, size_t len)
 {
 	struct tcp_stack *st = c->st;
-	if (!c->rcvq.bytes && (c->flags & TF_RESET)) {
-		errno = ECONNRESET;
-		return -1;
-	}
 	uint32_t n = len > c->rcvq.bytes ? c->rcvq.bytes : (uint32_t)len;
 	if (!n)
-		return 0;
+		return;
 	tcp_enter(st);
-	mq_copy(&c->rcvq, 0, buf, n);
 	mq_drop_front(&c->rcvq, n);
 	tcp_account(c, -(int64_t)n);
 	/* Window update when the right edge can move by a useful amount
 	 * (receiver-side silly window avoidance, RFC 9293 3.8.6.2.2). */
-	if (c->state >= TCP_ESTABLISHED && c->state <= TCP_CLOSE_WAIT &&
+	if (c->state >= TCP_ESTABLISHED && c->state <= TCP_FIN_WAIT_2 &&
 	    !(c->flags & TF_RCVD_FIN)) {
 		uint32_t edge = c->rcv_nxt + tcp_rcv_window(c);
 		uint32_t thresh = st->cfg.rcvbuf / 2 < 2u * c->snd_mss
@@ -686,6 +735,16 @@ long tcp_read(struct tcp_conn *c, void *buf, size_t len)
 		}
 	}
 	tcp_leave(st);
+}
+
+long tcp_read(struct tcp_conn *c, void *buf, size_t len)
+{
+	if (!c->rcvq.bytes && (c->flags & TF_RESET)) {
+		errno = ECONNRESET;
+		return -1;
+	}
+	size_t n = tcp_peek(c, buf, len);
+	tcp_consume(c, n);
 	return (long)n;
 }
 
@@ -781,14 +840,24 @@ int tcp_tenant_stats(const struct tcp_stack *st, uint16_t tenant,
 	return 0;
 }
 
+/* Walks the connections with an armed timer, but only when the earliest
+ * deadline has come: between deadlines a poll costs one comparison. */
 void tcp_poll(struct tcp_stack *st)
 {
 	tcp_enter(st);
-	struct tcp_conn *c = st->timers;
-	while (c) {
-		struct tcp_conn *next = c->tnext;
-		tcp_timers_run(c);
-		c = next;
+	if (st->now >= st->next_due) {
+		st->next_due = UINT64_MAX;
+		struct tcp_conn *c = st->timers;
+		while (c) {
+			struct tcp_conn *next = c->tnext;
+			tcp_timers_run(c);
+			if (!(c->flags & TF_DEAD)) {
+				uint64_t d = conn_due(c);
+				if (d < st->next_due)
+					st->next_due = d;
+			}
+			c = next;
+		}
 	}
 	tcp_leave(st);
 }

@@ -130,6 +130,10 @@ void tcp_timers_run(struct tcp_conn *c)
 	}
 	if (c->t_persist && now >= c->t_persist)
 		persist_expired(c);
+	if (c->t_pace && now >= c->t_pace) {
+		c->t_pace = 0;
+		tcp_output(c);
+	}
 	if (c->t_delack && now >= c->t_delack) {
 		c->t_delack = 0;
 		if (c->flags & TF_DELACK)

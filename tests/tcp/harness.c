@@ -37,7 +37,7 @@ void h_eal(void)
 		return;
 	char prefix[64];
 	snprintf(prefix, sizeof(prefix), "--file-prefix=tcpt%d", (int)getpid());
-	char *argv[] = { "tcptest", "--no-huge", "--no-pci", "-m", "256",
+	char *argv[] = { "tcptest", "--no-huge", "--no-pci", "-m", "128",
 			 prefix, "--no-shconf", "--no-telemetry",
 			 "--log-level=lib.eal:error", NULL };
 	int argc = (int)(sizeof(argv) / sizeof(argv[0])) - 1;
@@ -80,7 +80,7 @@ void h_init(struct harness *h, struct tcp_config *cfg, uint8_t af)
 	memset(h, 0, sizeof(*h));
 	char name[32];
 	snprintf(name, sizeof(name), "tp%d", pools++);
-	h->mp = rte_pktmbuf_pool_create(name, 16383, 256, 0,
+	h->mp = rte_pktmbuf_pool_create(name, 4095, 256, 0,
 					RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
 	cr_assert_not_null(h->mp);
 	static const struct tcp_ops ops = { now_us, output, event };

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "harness.h"
+#include "wire.h"
 
 static struct harness H;
 static struct harness *h = &H;
@@ -251,7 +252,8 @@ static void dupack(uint32_t iss, uint32_t ack, const uint32_t (*b)[2], unsigned 
 
 Test(data, newreno_fast_retransmit_and_partial_ack)
 {
-	h_init(h, NULL, TCP_AF_INET);
+	struct tcp_config cfg = { .flags = TCP_CFG_NEWRENO };
+	h_init(h, &cfg, TCP_AF_INET);
 	uint32_t iss;
 	struct tcp_conn *c = est(&iss, false, 7);
 	static uint8_t d[10000];
@@ -424,273 +426,98 @@ Test(data, fin_after_queued_data)
 	cr_assert_eq(s.conns, 1, "TIME-WAIT");
 }
 
-/* ---- two engines back to back over an unreliable wire ---- */
-
-struct wire {
-	struct tcp_stack *a, *b;
-	struct rte_mempool *mp;
-	uint64_t now;
-	uint32_t rng;
-	unsigned drop_pct, dup_pct, reorder_pct;
-	struct rte_mbuf *q[2][8192]; /* in flight towards a (0) and b (1) */
-	unsigned nq[2];
-	struct rte_mbuf *held[2];     /* one segment held back to reorder */
-	uint64_t dropped, duped, reordered;
-};
-
-static struct wire W;
-
-static uint32_t rnd(struct wire *w)
-{
-	w->rng ^= w->rng << 13;
-	w->rng ^= w->rng >> 17;
-	w->rng ^= w->rng << 5;
-	return w->rng;
-}
-
-static uint64_t w_now(void *ctx)
-{
-	return ((struct wire *)ctx)->now;
-}
-
-static void w_push(struct wire *w, int dir, struct rte_mbuf *m)
-{
-	if (w->nq[dir] < 8192)
-		w->q[dir][w->nq[dir]++] = m;
-	else
-		rte_pktmbuf_free(m);
-}
-
-static void w_out(struct wire *w, int dir, struct rte_mbuf **p, uint16_t n)
-{
-	for (uint16_t i = 0; i < n; i++) {
-		struct rte_mbuf *m = p[i];
-		if (rnd(w) % 100 < w->drop_pct) {
-			w->dropped++;
-			rte_pktmbuf_free(m);
-			continue;
-		}
-		if (rnd(w) % 100 < w->dup_pct) {
-			struct rte_mbuf *c = rte_pktmbuf_copy(m, w->mp, 0, UINT32_MAX);
-			if (c) {
-				w->duped++;
-				w_push(w, dir, c);
-			}
-		}
-		if (!w->held[dir] && rnd(w) % 100 < w->reorder_pct) {
-			w->held[dir] = m;
-			w->reordered++;
-			continue;
-		}
-		w_push(w, dir, m);
-		if (w->held[dir]) {
-			w_push(w, dir, w->held[dir]);
-			w->held[dir] = NULL;
-		}
-	}
-}
-
-static void out_a(void *ctx, struct rte_mbuf **p, uint16_t n)
-{
-	w_out(ctx, 1, p, n);
-}
-
-static void out_b(void *ctx, struct rte_mbuf **p, uint16_t n)
-{
-	w_out(ctx, 0, p, n);
-}
-
-struct side {
-	struct tcp_conn *c;
-	uint64_t sent, rcvd, total;
-	bool fin_seen, closed;
-	uint8_t digest; /* running check */
-	uint64_t bad;
-};
-
-static struct side SA, SB;
-
-static void pump_write(struct side *s)
-{
-	static uint8_t buf[65536];
-	while (s->c && s->sent < s->total) {
-		size_t n = s->total - s->sent < sizeof(buf) ? s->total - s->sent : sizeof(buf);
-		fill(buf, s->sent, n);
-		long k = tcp_write(s->c, buf, n);
-		if (k <= 0)
-			break;
-		s->sent += (uint64_t)k;
-	}
-	if (s->c && s->sent == s->total && !(s->c->flags & TF_FIN_QUEUED))
-		tcp_shutdown(s->c);
-}
-
-static void pump_read(struct side *s)
-{
-	static uint8_t buf[65536];
-	long k;
-	while (s->c && (k = tcp_read(s->c, buf, sizeof(buf))) > 0) {
-		for (long i = 0; i < k; i++)
-			if (buf[i] != pattern(s->rcvd + (uint64_t)i))
-				s->bad++;
-		s->rcvd += (uint64_t)k;
-	}
-}
-
-static void w_event(void *ctx, struct tcp_conn *c, uint32_t ev)
-{
-	struct side *s = tcp_user(c);
-	if (!s) {
-		s = &SB; /* the accepted side */
-		s->c = c;
-		tcp_set_user(c, s);
-	}
-	if (ev & TCP_EV_READABLE)
-		pump_read(s);
-	if (ev & (TCP_EV_WRITABLE | TCP_EV_CONNECTED))
-		pump_write(s);
-	if (ev & TCP_EV_PEER_FIN)
-		s->fin_seen = true;
-	if (ev & (TCP_EV_CLOSED | TCP_EV_RESET | TCP_EV_TIMEOUT)) {
-		s->closed = true;
-		if (ev & (TCP_EV_RESET | TCP_EV_TIMEOUT))
-			s->bad++;
-		tcp_close(c);
-		s->c = NULL;
-	}
-}
-
-static void run_pair(uint8_t af, uint64_t a_to_b, uint64_t b_to_a, unsigned drop,
-		     unsigned dup, unsigned reorder, uint32_t seed)
-{
-	h_eal();
-	struct wire *w = &W;
-	memset(w, 0, sizeof(*w));
-	memset(&SA, 0, sizeof(SA));
-	memset(&SB, 0, sizeof(SB));
-	w->mp = rte_pktmbuf_pool_create("wire", 32767, 256, 0,
-					RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
-	cr_assert_not_null(w->mp);
-	w->rng = seed;
-	w->drop_pct = drop;
-	w->dup_pct = dup;
-	w->reorder_pct = reorder;
-	w->now = 1000000;
-	struct tcp_config cfg = { .sndbuf = 256 << 10, .rcvbuf = 256 << 10 };
-	memset(cfg.secret, 1, 16);
-	static const struct tcp_ops oa = { w_now, out_a, w_event };
-	static const struct tcp_ops ob = { w_now, out_b, w_event };
-	w->a = tcp_stack_create(&cfg, &oa, w, w->mp);
-	w->b = tcp_stack_create(&cfg, &ob, w, w->mp);
-	struct tcp_addr la = { { 198, 18, 128, 10 } }, lb = { { 198, 18, 128, 11 } };
-	if (af == TCP_AF_INET6) {
-		memset(&la, 0, sizeof(la));
-		memset(&lb, 0, sizeof(lb));
-		la.b[0] = lb.b[0] = 0x20;
-		la.b[1] = lb.b[1] = 0x01;
-		la.b[3] = lb.b[3] = 2;
-		la.b[6] = lb.b[6] = 1;
-		la.b[15] = 10;
-		lb.b[15] = 11;
-	}
-	cr_assert_eq(tcp_listen(w->b, af, &lb, 7, 0, 0), 0);
-	SA.total = a_to_b;
-	SB.total = b_to_a;
-	SA.c = tcp_connect(w->a, af, &la, 33000, &lb, 7, 0);
-	cr_assert_not_null(SA.c);
-	tcp_set_user(SA.c, &SA);
-	uint64_t steps = 0;
-	while (!(SA.closed && SB.closed) && steps < 2000000) {
-		steps++;
-		bool idle = true;
-		for (int dir = 0; dir < 2; dir++) {
-			unsigned n = w->nq[dir];
-			if (!n)
-				continue;
-			idle = false;
-			struct rte_mbuf *batch[8192];
-			memcpy(batch, w->q[dir], n * sizeof(batch[0]));
-			w->nq[dir] = 0;
-			for (unsigned i = 0; i < n; i += 32) {
-				uint16_t k = (uint16_t)(n - i < 32 ? n - i : 32);
-				tcp_input(dir ? w->b : w->a, batch + i, k);
-			}
-		}
-		pump_read(&SA);
-		pump_read(&SB);
-		pump_write(&SA);
-		pump_write(&SB);
-		w->now += idle ? 5000 : 100; /* 100 us per exchange, skip ahead when idle */
-		if (idle) {
-			for (int dir = 0; dir < 2; dir++)
-				if (w->held[dir]) {
-					w_push(w, dir, w->held[dir]);
-					w->held[dir] = NULL;
-				}
-		}
-		tcp_poll(w->a);
-		tcp_poll(w->b);
-	}
-	if (getenv("TCP_DEBUG")) {
-		struct tcp_stack_stats x, y;
-		tcp_stack_stats(w->a, &x);
-		tcp_stack_stats(w->b, &y);
-		fprintf(stderr, "A %s sent %lu B %s sent %lu | a in %lu out %lu nocon %lu seq %lu | b in %lu out %lu nocon %lu seq %lu hdr %lu csum %lu\n",
-			SA.c ? tcp_state_name(tcp_state(SA.c)) : "-", (unsigned long)SA.sent,
-			SB.c ? tcp_state_name(tcp_state(SB.c)) : "-", (unsigned long)SB.sent,
-			(unsigned long)x.segs_in, (unsigned long)x.segs_out, (unsigned long)x.no_conn, (unsigned long)x.dropped_seq,
-			(unsigned long)y.segs_in, (unsigned long)y.segs_out, (unsigned long)y.no_conn, (unsigned long)y.dropped_seq, (unsigned long)y.bad_hdr, (unsigned long)y.bad_csum);
-	}
-	cr_log_info("wire: steps %lu dropped %lu duped %lu reordered %lu, simulated %.1f s",
-		    (unsigned long)steps, (unsigned long)w->dropped,
-		    (unsigned long)w->duped, (unsigned long)w->reordered, w->now / 1e6);
-	cr_assert(SA.closed && SB.closed, "both sides closed (steps %lu, a %lu/%lu b %lu/%lu)",
-		  (unsigned long)steps, (unsigned long)SB.rcvd, (unsigned long)a_to_b,
-		  (unsigned long)SA.rcvd, (unsigned long)b_to_a);
-	cr_assert_eq(SB.rcvd, a_to_b);
-	cr_assert_eq(SA.rcvd, b_to_a);
-	cr_assert_eq(SA.bad + SB.bad, 0, "byte-exact, no reset");
-	cr_assert(SA.fin_seen && SB.fin_seen);
-	if (drop)
-		cr_assert_gt(w->dropped, 0);
-	/* TIME-WAIT ends, everything returns to the pool */
-	w->now += 120000000;
-	tcp_poll(w->a);
-	tcp_poll(w->b);
-	struct tcp_stack_stats sa, sb;
-	tcp_stack_stats(w->a, &sa);
-	tcp_stack_stats(w->b, &sb);
-	cr_assert_eq(sa.conns + sb.conns, 0);
-	for (int dir = 0; dir < 2; dir++) {
-		for (unsigned i = 0; i < w->nq[dir]; i++)
-			rte_pktmbuf_free(w->q[dir][i]);
-		if (w->held[dir])
-			rte_pktmbuf_free(w->held[dir]);
-	}
-	tcp_stack_destroy(w->a);
-	tcp_stack_destroy(w->b);
-	cr_assert_eq(rte_mempool_in_use_count(w->mp), 0);
-	rte_mempool_free(w->mp);
-}
-
 TestSuite(pair);
 
 Test(pair, one_byte_each_way)
 {
-	run_pair(TCP_AF_INET, 1, 1, 0, 0, 0, 1);
+	run_pair(TCP_AF_INET, 1, 1, 0, 0, 0, 1, NULL);
 }
 
 Test(pair, one_mib_clean_ipv6)
 {
-	run_pair(TCP_AF_INET6, 1 << 20, 1 << 20, 0, 0, 0, 2);
+	run_pair(TCP_AF_INET6, 1 << 20, 1 << 20, 0, 0, 0, 2, NULL);
 }
 
 Test(pair, one_mib_with_drop_dup_reorder)
 {
-	run_pair(TCP_AF_INET, 1 << 20, 1 << 19, 2, 1, 3, 12345);
+	run_pair(TCP_AF_INET, 1 << 20, 1 << 19, 2, 1, 3, 12345, NULL);
 }
 
 Test(pair, heavy_loss)
 {
-	run_pair(TCP_AF_INET, 256 << 10, 256 << 10, 10, 2, 5, 777);
+	run_pair(TCP_AF_INET, 256 << 10, 256 << 10, 10, 2, 5, 777, NULL);
+}
+
+/* CUBIC's curve (RFC 9438) driven directly: a 100-segment window, one loss,
+ * then ACKs spread evenly over 100 ms RTTs. */
+Test(data, cubic_reduction_and_curve)
+{
+	h_init(h, NULL, TCP_AF_INET);
+	uint32_t iss;
+	struct tcp_conn *c = est(&iss, false, 7);
+	uint32_t mss = c->snd_mss;
+	c->cwnd = 100 * mss;
+	c->ssthresh = 50 * mss; /* in congestion avoidance */
+	c->srtt_us = 100000;
+	c->snd_max = c->snd_una + 100 * mss;
+	tcp_cc_enter_recovery(c);
+	cr_assert_eq(c->ssthresh, 70 * mss, "beta 0.7");
+	cr_assert_eq(c->cubic_wmax, 100 * mss);
+	tcp_cc_exit_recovery(c);
+	cr_assert_eq(c->cwnd, 70 * mss);
+	c->snd_max = c->snd_una;
+	/* K = cbrt(30 / 0.4) = 4.217 s */
+	uint32_t at_half = 0, at_k = 0, at_2k = 0;
+	for (unsigned ms = 1; ms <= 9000; ms++) {
+		h->now += 1000;
+		c->st->now = h->now;
+		tcp_cc_ack(c, c->cwnd / 100);
+		if (ms == 2100)
+			at_half = c->cwnd;
+		if (ms == 4117) /* K - one RTT: the target looks one RTT ahead */
+			at_k = c->cwnd;
+		if (ms == 8434)
+			at_2k = c->cwnd;
+	}
+	cr_assert_eq(c->cubic_k_us / 1000, 4217, "K %u ms", c->cubic_k_us / 1000);
+	cr_assert(at_half > 85 * mss && at_half < 100 * mss, "concave: %u", at_half / mss);
+	cr_assert(at_k >= 98 * mss && at_k <= 102 * mss, "plateau at W_max: %u", at_k / mss);
+	cr_assert(at_2k > 120 * mss, "convex beyond W_max: %u", at_2k / mss);
+	/* fast convergence: a loss below the last W_max lowers it further */
+	uint32_t w = 90 * mss;
+	c->cwnd = w;
+	c->cubic_wmax = 100 * mss;
+	c->snd_max = c->snd_una + w;
+	tcp_cc_enter_recovery(c);
+	cr_assert_eq(c->cubic_wmax, (uint32_t)(w * 0.85));
+}
+
+Test(data, pacing_spreads_a_window_over_the_rtt)
+{
+	h_init(h, NULL, TCP_AF_INET);
+	uint32_t iss;
+	struct tcp_conn *c = est(&iss, false, 7);
+	c->srtt_us = 10000;
+	c->rttvar_us = 1000;
+	static uint8_t d[20000];
+	tcp_write(c, d, sizeof(d));
+	/* cwnd 10 segments of 1000 in slow start: 2 x 10000 / 10 ms =
+	 * 2 bytes/us, one segment every 500 us */
+	cr_assert_eq(h->nout, 1, "paced: %u segments at once", h->nout);
+	cr_assert(c->t_pace);
+	unsigned sent = h->nout;
+	for (unsigned us = 0; us < 2000; us += 50)
+		h_advance(h, 50);
+	cr_assert(h->nout >= 4 && h->nout <= 6, "about one per 500 us: %u", h->nout);
+	for (unsigned us = 0; us < 10000; us += 50)
+		h_advance(h, 50);
+	cr_assert_eq(h->nout, 10, "then the congestion window limits");
+	(void)sent;
+	struct tcp_config cfg2 = { .flags = TCP_CFG_NO_PACING };
+	h_fini(h);
+	h_init(h, &cfg2, TCP_AF_INET);
+	c = est(&iss, false, 7);
+	c->srtt_us = 10000;
+	tcp_write(c, d, sizeof(d));
+	cr_assert_eq(h->nout, 10, "without pacing, the window goes at once");
 }

@@ -1,0 +1,206 @@
+/* discard, echo and source services over the engine's application API. */
+#include "tcp_services.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { REQ_MAX = 20, CHUNK = 16384 };
+
+struct svc_conn {
+	uint64_t remaining; /* source: bytes still to send */
+	uint64_t offset;    /* source: bytes sent so far */
+	uint8_t port;
+	uint8_t nreq;       /* source: request digits seen */
+	bool streaming, done;
+	char req[REQ_MAX + 1];
+};
+
+struct tcp_services {
+	struct tcp_stack *st;
+	uint32_t max_conns;
+	struct svc_conn *conns;
+	struct tcp_services_stats stats;
+	uint8_t buf[CHUNK];
+};
+
+static void source_pump(struct tcp_services *sv, struct tcp_conn *c, struct svc_conn *s)
+{
+	while (s->remaining) {
+		/* offer a full chunk: a short write arms TCP_EV_WRITABLE */
+		size_t want = s->remaining < CHUNK ? (size_t)s->remaining : CHUNK;
+		for (size_t i = 0; i < want; i++)
+			sv->buf[i] = tcp_source_byte(s->offset + i);
+		long k = tcp_write(c, sv->buf, want);
+		if (k <= 0)
+			break;
+		s->offset += (uint64_t)k;
+		s->remaining -= (uint64_t)k;
+		sv->stats.sourced += (uint64_t)k;
+		if ((size_t)k < want)
+			break;
+	}
+	if (!s->remaining && !s->done) {
+		s->done = true;
+		tcp_shutdown(c);
+	}
+}
+
+static void source_request(struct tcp_services *sv, struct tcp_conn *c, struct svc_conn *s)
+{
+	while (!s->streaming && tcp_readable(c)) {
+		char ch;
+		tcp_read(c, &ch, 1);
+		if (ch == '\n' || ch == '\r') {
+			if (!s->nreq)
+				continue;
+			s->req[s->nreq] = 0;
+			s->remaining = strtoull(s->req, NULL, 10);
+			s->streaming = true;
+		} else if (ch >= '0' && ch <= '9' && s->nreq < REQ_MAX) {
+			s->req[s->nreq++] = ch;
+		} else {
+			sv->stats.bad_requests++;
+			s->done = true;
+			tcp_shutdown(c);
+			return;
+		}
+	}
+	if (s->streaming) {
+		/* anything after the request is discarded */
+		size_t n = tcp_readable(c);
+		tcp_consume(c, n);
+		source_pump(sv, c, s);
+	}
+}
+
+static void echo_pump(struct tcp_services *sv, struct tcp_conn *c, struct svc_conn *s)
+{
+	for (;;) {
+		/* peek, offer all of it, take only what the send side took:
+		 * a short write arms TCP_EV_WRITABLE, the rest stays queued
+		 * and the client's window closes */
+		size_t n = tcp_peek(c, sv->buf, CHUNK);
+		if (!n)
+			break;
+		long k = tcp_write(c, sv->buf, n);
+		if (k <= 0)
+			break;
+		tcp_consume(c, (size_t)k);
+		sv->stats.echoed += (uint64_t)k;
+		if ((size_t)k < n)
+			break;
+	}
+	if (tcp_peer_closed(c) && !tcp_readable(c) && !s->done) {
+		s->done = true;
+		tcp_shutdown(c);
+	}
+}
+
+static void on_event(void *arg, struct tcp_conn *c, uint32_t ev)
+{
+	struct tcp_services *sv = arg;
+	uint32_t idx = tcp_conn_index(c);
+	if (idx >= sv->max_conns) {
+		tcp_abort(c);
+		return;
+	}
+	struct svc_conn *s = &sv->conns[idx];
+	if (ev & TCP_EV_CONNECTED) {
+		uint8_t af;
+		struct tcp_addr la, ra;
+		uint16_t lp, rp;
+		tcp_conn_tuple(c, &af, &la, &lp, &ra, &rp);
+		memset(s, 0, sizeof(*s));
+		s->port = (uint8_t)lp;
+		sv->stats.accepted++;
+	}
+	if (ev & (TCP_EV_RESET | TCP_EV_TIMEOUT | TCP_EV_CLOSED)) {
+		memset(s, 0, sizeof(*s));
+		tcp_close(c);
+		return;
+	}
+	switch (s->port) {
+	case TCP_SVC_DISCARD: {
+		size_t n = tcp_readable(c);
+		tcp_consume(c, n);
+		sv->stats.discarded += n;
+		if ((ev & TCP_EV_PEER_FIN) && !s->done) {
+			s->done = true;
+			tcp_shutdown(c);
+		}
+		break;
+	}
+	case TCP_SVC_ECHO:
+		echo_pump(sv, c, s);
+		break;
+	case TCP_SVC_SOURCE:
+		if (s->streaming) {
+			size_t n = tcp_readable(c);
+			tcp_consume(c, n);
+			source_pump(sv, c, s);
+		} else {
+			source_request(sv, c, s);
+		}
+		if ((ev & TCP_EV_PEER_FIN) && !s->streaming && !s->done) {
+			s->done = true;
+			tcp_shutdown(c);
+		}
+		break;
+	default:
+		break;
+	}
+}
+
+int tcp_services_listen(struct tcp_services *sv, enum tcp_af af,
+			const struct tcp_addr *addr, uint16_t tenant)
+{
+	static const uint16_t ports[] = { TCP_SVC_ECHO, TCP_SVC_DISCARD, TCP_SVC_SOURCE };
+	for (unsigned i = 0; i < 3; i++) {
+		int rc = tcp_listen_cb(sv->st, af, addr, ports[i], tenant,
+				       TCP_LISTEN_SYNCOOKIES, on_event, sv);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+struct tcp_services *tcp_services_attach(struct tcp_stack *st, enum tcp_af af,
+					 const struct tcp_addr *addr,
+					 uint16_t tenant, uint32_t max_conns)
+{
+	struct tcp_services *sv = calloc(1, sizeof(*sv));
+	if (!sv)
+		goto err;
+	sv->conns = calloc(max_conns, sizeof(*sv->conns));
+	if (!sv->conns)
+		goto err_sv;
+	sv->st = st;
+	sv->max_conns = max_conns;
+	int rc = tcp_services_listen(sv, af, addr, tenant);
+	if (rc) {
+		free(sv->conns);
+		free(sv);
+		errno = -rc;
+		return NULL;
+	}
+	return sv;
+err_sv:
+	free(sv);
+err:
+	errno = ENOMEM;
+	return NULL;
+}
+
+void tcp_services_stats(const struct tcp_services *sv, struct tcp_services_stats *out)
+{
+	*out = sv->stats;
+}
+
+void tcp_services_free(struct tcp_services *sv)
+{
+	if (!sv)
+		return;
+	free(sv->conns);
+	free(sv);
+}
