@@ -18,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/uio.h>
+#include <sys/uio.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -30,6 +32,7 @@
 #include <strait/dedupe.h>
 
 #define BLOCK (4u << 20)
+#define SEGS 256
 
 static const char *prog = "strait-dedupe";
 
@@ -101,6 +104,32 @@ static void write_all(const void *p_, size_t n)
 			die("cannot write the output: %s", strerror(errno));
 		p += w;
 		n -= (size_t)w;
+	}
+}
+
+/* Writes decoder output segments (pointers into its log) with writev. */
+static void write_segs(const struct strait_dedupe_segment *s, unsigned n)
+{
+	struct iovec iov[SEGS];
+	unsigned i = 0;
+
+	for (unsigned k = 0; k < n; k++) {
+		iov[k].iov_base = (void *)s[k].p;
+		iov[k].iov_len = s[k].len;
+	}
+	while (i < n) {
+		ssize_t w = writev(STDOUT_FILENO, iov + i, (int)(n - i));
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			die("cannot write the output: %s", strerror(errno));
+		while (i < n && (size_t)w >= iov[i].iov_len)
+			w -= (ssize_t)iov[i++].iov_len;
+		if (i < n) {
+			iov[i].iov_base = (uint8_t *)iov[i].iov_base + w;
+			iov[i].iov_len -= (size_t)w;
+		}
 	}
 }
 
@@ -456,7 +485,6 @@ static int cmd_decode(int argc, char **argv)
 	struct opts o = { 0 };
 	int first = parse_opts(argc, argv, &o, false), rc;
 	const uint8_t *buf;
-	uint8_t *out;
 	uint64_t at = 0;
 	size_t len, dsize;
 	uint32_t epoch;
@@ -469,7 +497,6 @@ static int cmd_decode(int argc, char **argv)
 		fprintf(stderr, "%s: decode reads the stream from stdin, takes no INPUT\n", prog);
 		exit(2);
 	}
-	out = xmalloc(BLOCK);
 	input_open(&src, STDIN_FILENO, "the stream");
 	len = input_next(&src, &buf);
 	if (len == 0)
@@ -496,13 +523,17 @@ static int cmd_decode(int argc, char **argv)
 
 		do {
 			struct strait_dedupe_decode_result r;
+			struct strait_dedupe_segment segs[SEGS];
+			unsigned nsegs;
 
-			rc = strait_dedupe_decode(d, buf + used, len - used, out, BLOCK, &r);
-			write_all(out, r.out_len); /* verified bytes, even before an error */
+			/* zero-copy: output is written from the decoder's log */
+			rc = strait_dedupe_decode_segments(d, buf + used, len - used,
+							   BLOCK, segs, SEGS, &nsegs, &r);
 			if (rc < 0)
 				die("corrupt stream near byte %llu: %s",
 				    (unsigned long long)(at + used + r.in_used),
 				    strait_dedupe_strerror(rc));
+			write_segs(segs, nsegs);
 			used += r.in_used;
 			produced += r.out_len;
 			prefault_progress(&pf, produced);
@@ -518,7 +549,6 @@ static int cmd_decode(int argc, char **argv)
 		die("corrupt stream: %s", strait_dedupe_strerror(rc));
 	input_close(&src);
 	munmap(mem, dsize);
-	free(out);
 	return 0;
 }
 

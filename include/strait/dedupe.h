@@ -268,6 +268,21 @@ struct strait_dedupe_decode_result {
 int strait_dedupe_decode(struct strait_dedupe_decoder *d, const void *in,
 			 size_t in_len, void *out, size_t out_cap,
 			 struct strait_dedupe_decode_result *r);
+/* Zero-copy variant: instead of copying, points segs[0..*nsegs) at up to
+ * max_bytes of output of one record (one flow) held in the decoder's
+ * memory, valid until the next call on d; the output counts as delivered.
+ * Same return values; r->out_len is the bytes the segments hold. */
+struct strait_dedupe_segment {
+	const uint8_t *p;
+	size_t len;
+};
+int strait_dedupe_decode_segments(struct strait_dedupe_decoder *d,
+				  const void *in, size_t in_len,
+				  size_t max_bytes,
+				  struct strait_dedupe_segment *segs,
+				  unsigned max_segs, unsigned *nsegs,
+				  struct strait_dedupe_decode_result *r);
+
 /* At end of stream: 0 if it ended on a record boundary with nothing
  * pending, 1 if output is still pending (call decode), otherwise
  * STRAIT_DEDUPE_E_TRUNCATED, STRAIT_DEDUPE_E_NO_HEADER or the sticky error. */
