@@ -210,9 +210,11 @@ size_t strait_dedupe_encode_bound(const struct strait_dedupe_encoder *e,
 				  size_t in_len);
 
 /* Encodes up to in_len bytes of flow f. Records decode to at most `budget`
- * bytes (pass UINT64_MAX for no limit); input beyond the budget is left
- * unconsumed (r->in_used < in_len) and the mode applies only once all input
- * is used. out_cap must be >= strait_dedupe_encode_bound(e, in_len). Input
+ * bytes (the flow's credit; UINT64_MAX for no limit): runs end at the last
+ * chunk that fits, and a chunk larger than the credit left is held in the
+ * flow and sent tentatively up to the credit (committed later), so any
+ * budget >= 1 makes progress. Input beyond the budget is left unconsumed
+ * (r->in_used < in_len); the mode applies only once all input is used. out_cap must be >= strait_dedupe_encode_bound(e, in_len). Input
  * and output are the caller's; the flow copies at most one partial chunk.
  * Returns 0 or -ENOBUFS (out_cap too small, nothing done). */
 int strait_dedupe_encode(struct strait_dedupe_encoder *e,

@@ -402,6 +402,47 @@ Test(codec, budget_splits_runs)
 	free(d);
 }
 
+Test(codec, budget_smaller_than_a_chunk)
+{
+	/* 700 bytes of credit per call, less than any chunk: progress by
+	 * tentative pieces, commits as references for the second copy */
+	struct codec c;
+	struct strait_dedupe_flow *f;
+	struct buf st = { 0 }, o = { 0 };
+	size_t n = 200000, at = 0, cap;
+	uint8_t *d = malloc(n), *out;
+	int calls = 0;
+
+	fill_random(d, n, 93);
+	codec_open(&c, 4 * MiB, 0, 0, 0);
+	f = flow_new(&c, 0);
+	cap = strait_dedupe_encode_bound(c.enc, n);
+	out = malloc(cap);
+	for (int pass = 0; pass < 2; pass++) {
+		at = 0;
+		while (at < n || strait_dedupe_flow_pending(f)) {
+			struct strait_dedupe_encode_result r;
+
+			cr_assert_eq(strait_dedupe_encode(c.enc, f, d + at, n - at,
+							  STRAIT_DEDUPE_END, 700, out, cap, &r), 0);
+			cr_assert_leq(r.decoded, 700);
+			cr_assert_gt(r.decoded, 0, "no progress at %zu", at);
+			buf_put(&st, out, r.out_len);
+			at += r.in_used;
+			cr_assert_lt(++calls, 2000);
+		}
+	}
+	cr_assert_eq(dec_stream(&c, st.p, st.len, 333, 1000, &o, 1), 0);
+	cr_assert_eq(o.len, 2 * n);
+	cr_assert(!memcmp(o.p, d, n) && !memcmp(o.p + n, d, n));
+	buf_free(&st);
+	buf_free(&o);
+	free(out);
+	free(f);
+	codec_close(&c);
+	free(d);
+}
+
 Test(codec, encode_rejects_small_output)
 {
 	struct codec c;
