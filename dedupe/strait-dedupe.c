@@ -149,11 +149,11 @@ static void *big_alloc(size_t n)
  * fresh page costs the kernel a fault and a page clear (measured here:
  * ~0.9 s per GB, a quarter of a full send's time). A helper thread asks the
  * kernel to populate the workspace (MADV_POPULATE_WRITE: no data written,
- * so no race with the codec) up to AHEAD bytes beyond what the codec may
- * have used so far (the log grows by at most the bytes encoded or decoded).
+ * so no race with the codec) up to AHEAD bytes beyond the log's head (the
+ * log is the workspace's tail and grows by the literal bytes inserted).
  * The codec itself runs on the main thread only.
  */
-#define AHEAD (256u << 20)
+#define AHEAD (64u << 20)
 #define STEP (16u << 20)
 
 struct prefault {
@@ -190,11 +190,12 @@ static void *prefault_main(void *arg)
 	return NULL;
 }
 
-static void prefault_start(struct prefault *pf, void *base, size_t size)
+static void prefault_start(struct prefault *pf, void *base, size_t size,
+			   uint64_t log_start)
 {
 	pf->base = base;
 	pf->size = size;
-	atomic_init(&pf->want, (size_t)AHEAD);
+	atomic_init(&pf->want, (size_t)(log_start + AHEAD));
 	atomic_init(&pf->stop, false);
 	pf->running = pthread_create(&pf->th, NULL, prefault_main, pf) == 0;
 }
@@ -414,7 +415,7 @@ static int cmd_encode(int argc, char **argv)
 
 	esize = strait_dedupe_encoder_size(&p);
 	mem = big_alloc(esize);
-	prefault_start(&pf, mem, esize);
+	prefault_start(&pf, mem, esize, esize - p.capacity);
 	e = strait_dedupe_encoder_init(mem, esize, &p, 1);
 	if (!e)
 		die("cannot set up the encoder");
@@ -446,7 +447,9 @@ static int cmd_encode(int argc, char **argv)
 			write_all(out, r.out_len);
 			bin += got;
 			bout += r.out_len;
-			prefault_progress(&pf, total_in + bin);
+			strait_dedupe_encoder_stats(e, &cs);
+			prefault_progress(&pf, esize - p.capacity + cs.literal_zstd +
+					  cs.literal_raw);
 		}
 		input_close(&src);
 		total_in += bin;
@@ -490,7 +493,7 @@ static int cmd_decode(int argc, char **argv)
 	uint32_t epoch;
 	struct input src;
 	struct prefault pf;
-	uint64_t produced = 0;
+	struct strait_dedupe_cache_stats cs;
 	void *mem;
 
 	if (first != argc) {
@@ -513,7 +516,7 @@ static int cmd_decode(int argc, char **argv)
 	p.level = def.level;
 	dsize = strait_dedupe_decoder_size(&p);
 	mem = big_alloc(dsize);
-	prefault_start(&pf, mem, dsize);
+	prefault_start(&pf, mem, dsize, dsize - p.capacity);
 	d = strait_dedupe_decoder_init(mem, dsize, &p);
 	if (!d)
 		die("cannot set up the decoder");
@@ -535,8 +538,9 @@ static int cmd_decode(int argc, char **argv)
 				    strait_dedupe_strerror(rc));
 			write_segs(segs, nsegs);
 			used += r.in_used;
-			produced += r.out_len;
-			prefault_progress(&pf, produced);
+			strait_dedupe_decoder_stats(d, &cs);
+			prefault_progress(&pf, dsize - p.capacity + cs.literal_zstd +
+					  cs.literal_raw);
 		} while (rc == 1);
 		at += len;
 		len = input_next(&src, &buf);
