@@ -33,9 +33,13 @@
  * n; a reference carries the distance back from the next serial (1 = newest).
  * The decoder keeps, per entry, offset, length and a 32-bit check taken from
  * the chunk's XXH3-128 fingerprint (the high 64 bits, truncated); it has no
- * hash index. The encoder adds a
- * hash index (8-way, one cache line per bucket, {tag, entry} slots, 2 slots
- * per avg_chunk of capacity; lossy: a full bucket drops its oldest slot).
+ * hash index. The encoder adds a hash index (8-way, one cache line per
+ * bucket, {tag, entry} slots, 2 slots per avg_chunk of capacity; lossy: a
+ * full bucket drops its oldest slot).
+ *
+ * Chunk boundaries, and so every reference, follow from the gear table in
+ * dedupe/gear.h and the mask rule in dedupe/chunker.c: both are part of the
+ * format (the golden stream in tests/dedupe/golden/ pins them).
  *
  * Wire format (version 1). All integers little-endian; "varint" is LEB128
  * (7 bits per byte, low first, at most 10 bytes, no overlong encoding).
@@ -68,7 +72,8 @@
  *   0x03 TENTATIVE_ZSTD, 0x04 TENTATIVE_RAW
  *        varint flow | varint length (1..max_chunk) | u32 check |
  *        u32 payload_len | payload. Bytes of a flow's partial chunk, sent
- *        because the caller flushed; output but NOT inserted into the log.
+ *        because the caller flushed (or the flow's credit ended inside a
+ *        chunk); output but NOT inserted into the log.
  *        check: the fold of the bytes' own 32-bit check.
  *   0x05 REFERENCE (a run of consecutive references)
  *        varint flow | varint skip | varint distance (1..entries) |
