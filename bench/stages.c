@@ -12,7 +12,8 @@
  *   encode        the whole encoder, empty cache (the "full send")
  *   encode_dup    the same bytes again: every chunk a reference ("clone")
  *   lookup        fingerprint + index + memcmp of every chunk (all cached)
- *   decode        the whole decoder on encode's stream (output MB/s)
+ *   decode        the whole decoder on encode's stream (output MB/s;
+ *                 zero-copy segments, as the command writes them)
  *   zstd_d        baseline: zstd decompression of zstd3's frame
  * and prints JSON with the median of the runs (>= 5; codec and baseline
  * stages alternate within each run so machine noise hits both). Cycles
@@ -164,9 +165,13 @@ static size_t decode_all(struct ctx *c)
 	strait_dedupe_decoder_reset(c->d);
 	do {
 		struct strait_dedupe_decode_result r;
+		struct strait_dedupe_segment sg[64];
+		unsigned n;
 
-		rc = strait_dedupe_decode(c->d, c->stream + used, c->stream_len - used,
-					  c->dout, IO, &r);
+		/* zero-copy, as strait-dedupe decode writes its output */
+		rc = strait_dedupe_decode_segments(c->d, c->stream + used,
+						   c->stream_len - used, IO, sg, 64,
+						   &n, &r);
 		if (rc < 0) {
 			fprintf(stderr, "strait-bench-stages: decode failed: %s\n",
 				strait_dedupe_strerror(rc));

@@ -445,6 +445,52 @@ static int fail(struct strait_dedupe_decoder *d,
 	return rc;
 }
 
+/* Parses and applies the next record from the staging copy or from in:
+ * 1 applied (output may be pending), 0 all input taken and more needed,
+ * <0 an error. */
+static int next_record(struct strait_dedupe_decoder *d, const uint8_t *in,
+		       size_t in_len, size_t *posp)
+{
+	size_t pos = *posp;
+	long len;
+	int rc;
+
+	if (d->stage_len) {
+		size_t take = STAGE_SIZE - d->stage_len;
+
+		if (take > in_len - pos)
+			take = in_len - pos;
+		memcpy(d->stage + d->stage_len, in + pos, take);
+		d->stage_len += take;
+		pos += take;
+		*posp = pos;
+		len = parse(d, d->stage, d->stage_len, &d->rec);
+		if (len < 0)
+			return (int)len;
+		if (len == 0)
+			return d->stage_len == STAGE_SIZE ? STRAIT_DEDUPE_E_RANGE : 0;
+		pos -= d->stage_len - (size_t)len; /* give back */
+		*posp = pos;
+		d->stage_len = 0;
+		rc = apply(d, d->stage, &d->rec);
+	} else {
+		if (pos == in_len)
+			return 0;
+		len = parse(d, in + pos, in_len - pos, &d->rec);
+		if (len < 0)
+			return (int)len;
+		if (len == 0) {
+			memcpy(d->stage, in + pos, in_len - pos);
+			d->stage_len = in_len - pos;
+			*posp = in_len;
+			return 0;
+		}
+		rc = apply(d, in + pos, &d->rec);
+		*posp = pos + (size_t)len;
+	}
+	return rc ? rc : 1;
+}
+
 int strait_dedupe_decode(struct strait_dedupe_decoder *d, const void *in_,
 			 size_t in_len, void *out_, size_t out_cap,
 			 struct strait_dedupe_decode_result *r)
@@ -452,7 +498,6 @@ int strait_dedupe_decode(struct strait_dedupe_decoder *d, const void *in_,
 	const uint8_t *in = in_;
 	uint8_t *out = out_;
 	size_t pos = 0;
-	long len;
 	int rc;
 
 	memset(r, 0, sizeof(*r));
@@ -470,44 +515,93 @@ int strait_dedupe_decode(struct strait_dedupe_decoder *d, const void *in_,
 				break; /* out is full */
 			continue;
 		}
-		if (d->stage_len) {
-			size_t take = STAGE_SIZE - d->stage_len;
-
-			if (take > in_len - pos)
-				take = in_len - pos;
-			memcpy(d->stage + d->stage_len, in + pos, take);
-			d->stage_len += take;
-			pos += take;
-			len = parse(d, d->stage, d->stage_len, &d->rec);
-			if (len < 0)
-				return fail(d, r, pos, (int)len);
-			if (len == 0) {
-				if (d->stage_len == STAGE_SIZE)
-					return fail(d, r, pos, STRAIT_DEDUPE_E_RANGE);
-				break; /* all input taken, need more */
-			}
-			pos -= d->stage_len - (size_t)len; /* give back */
-			d->stage_len = 0;
-			rc = apply(d, d->stage, &d->rec);
-		} else {
-			if (pos == in_len)
-				break;
-			len = parse(d, in + pos, in_len - pos, &d->rec);
-			if (len < 0)
-				return fail(d, r, pos, (int)len);
-			if (len == 0) {
-				memcpy(d->stage, in + pos, in_len - pos);
-				d->stage_len = in_len - pos;
-				pos = in_len;
-				break;
-			}
-			rc = apply(d, in + pos, &d->rec);
-			pos += (size_t)len;
-		}
-		if (rc)
+		rc = next_record(d, in, in_len, &pos);
+		if (rc < 0)
 			return fail(d, r, pos, rc);
+		if (rc == 0)
+			break;
 		r->epoch = d->epoch;
 	}
+	r->in_used = pos;
+	return (pos < in_len || d->kind != OUT_NONE) ? 1 : 0;
+}
+
+/* Points segs at pending output (merging neighbours in memory). */
+static size_t expose(struct strait_dedupe_decoder *d,
+		     struct strait_dedupe_segment *segs, unsigned max_segs,
+		     size_t max_bytes, unsigned *nsegs)
+{
+	size_t done = 0;
+	unsigned n = 0;
+
+	if (d->kind == OUT_SCRATCH && max_segs && max_bytes) {
+		size_t k = d->scr_len - d->out_off;
+
+		if (k > max_bytes)
+			k = max_bytes;
+		segs[n].p = d->scratch + d->out_off;
+		segs[n++].len = k;
+		done = k;
+		d->out_off += (uint32_t)k;
+		if (d->out_off == d->scr_len)
+			d->kind = OUT_NONE;
+	}
+	while (d->kind == OUT_LOG && done < max_bytes) {
+		const struct log_entry *ent = &d->log.ent[d->out_idx];
+		const uint8_t *p = d->log.data + ent->off + d->out_off;
+		size_t k = ent->len - d->out_off;
+
+		if (k > max_bytes - done)
+			k = max_bytes - done;
+		if (n && segs[n - 1].p + segs[n - 1].len == p) {
+			segs[n - 1].len += k;
+		} else {
+			if (n == max_segs)
+				break;
+			segs[n].p = p;
+			segs[n++].len = k;
+		}
+		done += k;
+		d->out_off += (uint32_t)k;
+		if (d->out_off == ent->len) {
+			d->out_off = 0;
+			d->out_idx = log_idx_add(&d->log, d->out_idx, 1);
+			if (--d->out_left == 0)
+				d->kind = OUT_NONE;
+		}
+	}
+	*nsegs = n;
+	return done;
+}
+
+int strait_dedupe_decode_segments(struct strait_dedupe_decoder *d,
+				  const void *in_, size_t in_len,
+				  size_t max_bytes,
+				  struct strait_dedupe_segment *segs,
+				  unsigned max_segs, unsigned *nsegs,
+				  struct strait_dedupe_decode_result *r)
+{
+	const uint8_t *in = in_;
+	size_t pos = 0;
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	*nsegs = 0;
+	r->epoch = d->epoch;
+	if (d->err)
+		return d->err;
+	while (d->kind == OUT_NONE) {
+		rc = next_record(d, in, in_len, &pos);
+		if (rc < 0)
+			return fail(d, r, pos, rc);
+		r->epoch = d->epoch;
+		if (rc == 0) {
+			r->in_used = pos;
+			return 0;
+		}
+	}
+	r->flow = d->out_flow;
+	r->out_len = expose(d, segs, max_segs, max_bytes, nsegs);
 	r->in_used = pos;
 	return (pos < in_len || d->kind != OUT_NONE) ? 1 : 0;
 }

@@ -463,6 +463,7 @@ int strait_dedupe_encode(struct strait_dedupe_encoder *e,
 	struct out o = { out, (uint8_t *)out + out_cap };
 	uint64_t decoded = 0;
 	size_t pos = 0;
+	bool split = false;
 	int rc = 0;
 
 	memset(r, 0, sizeof(*r));
@@ -501,8 +502,13 @@ int strait_dedupe_encode(struct strait_dedupe_encoder *e,
 				pos += take;
 				break;
 			}
-			if (decoded + cut - f->tent > budget)
-				break; /* rescanned from min next time */
+			if (decoded + cut - f->tent > budget) {
+				/* hold the whole chunk; send what fits, tentatively */
+				pos += cut - f->plen;
+				f->plen = (uint32_t)cut;
+				split = true;
+				break;
+			}
 			skip = f->tent;
 			pos += cut - f->plen;
 			chunk = f->buf;
@@ -519,8 +525,13 @@ int strait_dedupe_encode(struct strait_dedupe_encoder *e,
 				pos = in_len;
 				break;
 			}
-			if (decoded + cut > budget)
+			if (decoded + cut > budget) {
+				memcpy(f->buf, in + pos, cut);
+				f->plen = (uint32_t)cut;
+				pos += cut;
+				split = true;
 				break;
+			}
 			chunk = in + pos;
 			pos += cut;
 		}
@@ -532,8 +543,11 @@ int strait_dedupe_encode(struct strait_dedupe_encoder *e,
 	rc = emit_pending(e, f->id, &o);
 	if (rc)
 		goto out;
-	if (mode == STRAIT_DEDUPE_FLUSH && pos == in_len && f->plen > f->tent &&
-	    decoded < budget) {
+	/* A partial chunk goes out tentatively when the caller flushes, or when
+	 * the next chunk is larger than the credit left (so any budget >= 1
+	 * makes progress); its commit later skips what was sent. */
+	if ((split || (mode == STRAIT_DEDUPE_FLUSH && pos == in_len)) &&
+	    f->plen > f->tent && decoded < budget) {
 		uint64_t len = f->plen - f->tent;
 
 		if (len > budget - decoded)

@@ -18,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/uio.h>
+#include <sys/uio.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -30,6 +32,7 @@
 #include <strait/dedupe.h>
 
 #define BLOCK (4u << 20)
+#define SEGS 256
 
 static const char *prog = "strait-dedupe";
 
@@ -104,6 +107,32 @@ static void write_all(const void *p_, size_t n)
 	}
 }
 
+/* Writes decoder output segments (pointers into its log) with writev. */
+static void write_segs(const struct strait_dedupe_segment *s, unsigned n)
+{
+	struct iovec iov[SEGS];
+	unsigned i = 0;
+
+	for (unsigned k = 0; k < n; k++) {
+		iov[k].iov_base = (void *)s[k].p;
+		iov[k].iov_len = s[k].len;
+	}
+	while (i < n) {
+		ssize_t w = writev(STDOUT_FILENO, iov + i, (int)(n - i));
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			die("cannot write the output: %s", strerror(errno));
+		while (i < n && (size_t)w >= iov[i].iov_len)
+			w -= (ssize_t)iov[i++].iov_len;
+		if (i < n) {
+			iov[i].iov_base = (uint8_t *)iov[i].iov_base + w;
+			iov[i].iov_len -= (size_t)w;
+		}
+	}
+}
+
 static void *big_alloc(size_t n)
 {
 	void *p = mmap(NULL, n, PROT_READ | PROT_WRITE,
@@ -120,11 +149,11 @@ static void *big_alloc(size_t n)
  * fresh page costs the kernel a fault and a page clear (measured here:
  * ~0.9 s per GB, a quarter of a full send's time). A helper thread asks the
  * kernel to populate the workspace (MADV_POPULATE_WRITE: no data written,
- * so no race with the codec) up to AHEAD bytes beyond what the codec may
- * have used so far (the log grows by at most the bytes encoded or decoded).
+ * so no race with the codec) up to AHEAD bytes beyond the log's head (the
+ * log is the workspace's tail and grows by the literal bytes inserted).
  * The codec itself runs on the main thread only.
  */
-#define AHEAD (256u << 20)
+#define AHEAD (64u << 20)
 #define STEP (16u << 20)
 
 struct prefault {
@@ -161,11 +190,12 @@ static void *prefault_main(void *arg)
 	return NULL;
 }
 
-static void prefault_start(struct prefault *pf, void *base, size_t size)
+static void prefault_start(struct prefault *pf, void *base, size_t size,
+			   uint64_t log_start)
 {
 	pf->base = base;
 	pf->size = size;
-	atomic_init(&pf->want, (size_t)AHEAD);
+	atomic_init(&pf->want, (size_t)(log_start + AHEAD));
 	atomic_init(&pf->stop, false);
 	pf->running = pthread_create(&pf->th, NULL, prefault_main, pf) == 0;
 }
@@ -385,7 +415,7 @@ static int cmd_encode(int argc, char **argv)
 
 	esize = strait_dedupe_encoder_size(&p);
 	mem = big_alloc(esize);
-	prefault_start(&pf, mem, esize);
+	prefault_start(&pf, mem, esize, esize - p.capacity);
 	e = strait_dedupe_encoder_init(mem, esize, &p, 1);
 	if (!e)
 		die("cannot set up the encoder");
@@ -417,7 +447,9 @@ static int cmd_encode(int argc, char **argv)
 			write_all(out, r.out_len);
 			bin += got;
 			bout += r.out_len;
-			prefault_progress(&pf, total_in + bin);
+			strait_dedupe_encoder_stats(e, &cs);
+			prefault_progress(&pf, esize - p.capacity + cs.literal_zstd +
+					  cs.literal_raw);
 		}
 		input_close(&src);
 		total_in += bin;
@@ -456,20 +488,18 @@ static int cmd_decode(int argc, char **argv)
 	struct opts o = { 0 };
 	int first = parse_opts(argc, argv, &o, false), rc;
 	const uint8_t *buf;
-	uint8_t *out;
 	uint64_t at = 0;
 	size_t len, dsize;
 	uint32_t epoch;
 	struct input src;
 	struct prefault pf;
-	uint64_t produced = 0;
+	struct strait_dedupe_cache_stats cs;
 	void *mem;
 
 	if (first != argc) {
 		fprintf(stderr, "%s: decode reads the stream from stdin, takes no INPUT\n", prog);
 		exit(2);
 	}
-	out = xmalloc(BLOCK);
 	input_open(&src, STDIN_FILENO, "the stream");
 	len = input_next(&src, &buf);
 	if (len == 0)
@@ -486,7 +516,7 @@ static int cmd_decode(int argc, char **argv)
 	p.level = def.level;
 	dsize = strait_dedupe_decoder_size(&p);
 	mem = big_alloc(dsize);
-	prefault_start(&pf, mem, dsize);
+	prefault_start(&pf, mem, dsize, dsize - p.capacity);
 	d = strait_dedupe_decoder_init(mem, dsize, &p);
 	if (!d)
 		die("cannot set up the decoder");
@@ -496,16 +526,21 @@ static int cmd_decode(int argc, char **argv)
 
 		do {
 			struct strait_dedupe_decode_result r;
+			struct strait_dedupe_segment segs[SEGS];
+			unsigned nsegs;
 
-			rc = strait_dedupe_decode(d, buf + used, len - used, out, BLOCK, &r);
-			write_all(out, r.out_len); /* verified bytes, even before an error */
+			/* zero-copy: output is written from the decoder's log */
+			rc = strait_dedupe_decode_segments(d, buf + used, len - used,
+							   BLOCK, segs, SEGS, &nsegs, &r);
 			if (rc < 0)
 				die("corrupt stream near byte %llu: %s",
 				    (unsigned long long)(at + used + r.in_used),
 				    strait_dedupe_strerror(rc));
+			write_segs(segs, nsegs);
 			used += r.in_used;
-			produced += r.out_len;
-			prefault_progress(&pf, produced);
+			strait_dedupe_decoder_stats(d, &cs);
+			prefault_progress(&pf, dsize - p.capacity + cs.literal_zstd +
+					  cs.literal_raw);
 		} while (rc == 1);
 		at += len;
 		len = input_next(&src, &buf);
@@ -518,7 +553,6 @@ static int cmd_decode(int argc, char **argv)
 		die("corrupt stream: %s", strait_dedupe_strerror(rc));
 	input_close(&src);
 	munmap(mem, dsize);
-	free(out);
 	return 0;
 }
 

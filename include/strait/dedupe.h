@@ -33,9 +33,13 @@
  * n; a reference carries the distance back from the next serial (1 = newest).
  * The decoder keeps, per entry, offset, length and a 32-bit check taken from
  * the chunk's XXH3-128 fingerprint (the high 64 bits, truncated); it has no
- * hash index. The encoder adds a
- * hash index (8-way, one cache line per bucket, {tag, entry} slots, 2 slots
- * per avg_chunk of capacity; lossy: a full bucket drops its oldest slot).
+ * hash index. The encoder adds a hash index (8-way, one cache line per
+ * bucket, {tag, entry} slots, 2 slots per avg_chunk of capacity; lossy: a
+ * full bucket drops its oldest slot).
+ *
+ * Chunk boundaries, and so every reference, follow from the gear table in
+ * dedupe/gear.h and the mask rule in dedupe/chunker.c: both are part of the
+ * format (the golden stream in tests/dedupe/golden/ pins them).
  *
  * Wire format (version 1). All integers little-endian; "varint" is LEB128
  * (7 bits per byte, low first, at most 10 bytes, no overlong encoding).
@@ -68,7 +72,8 @@
  *   0x03 TENTATIVE_ZSTD, 0x04 TENTATIVE_RAW
  *        varint flow | varint length (1..max_chunk) | u32 check |
  *        u32 payload_len | payload. Bytes of a flow's partial chunk, sent
- *        because the caller flushed; output but NOT inserted into the log.
+ *        because the caller flushed (or the flow's credit ended inside a
+ *        chunk); output but NOT inserted into the log.
  *        check: the fold of the bytes' own 32-bit check.
  *   0x05 REFERENCE (a run of consecutive references)
  *        varint flow | varint skip | varint distance (1..entries) |
@@ -210,9 +215,11 @@ size_t strait_dedupe_encode_bound(const struct strait_dedupe_encoder *e,
 				  size_t in_len);
 
 /* Encodes up to in_len bytes of flow f. Records decode to at most `budget`
- * bytes (pass UINT64_MAX for no limit); input beyond the budget is left
- * unconsumed (r->in_used < in_len) and the mode applies only once all input
- * is used. out_cap must be >= strait_dedupe_encode_bound(e, in_len). Input
+ * bytes (the flow's credit; UINT64_MAX for no limit): runs end at the last
+ * chunk that fits, and a chunk larger than the credit left is held in the
+ * flow and sent tentatively up to the credit (committed later), so any
+ * budget >= 1 makes progress. Input beyond the budget is left unconsumed
+ * (r->in_used < in_len); the mode applies only once all input is used. out_cap must be >= strait_dedupe_encode_bound(e, in_len). Input
  * and output are the caller's; the flow copies at most one partial chunk.
  * Returns 0 or -ENOBUFS (out_cap too small, nothing done). */
 int strait_dedupe_encode(struct strait_dedupe_encoder *e,
@@ -268,6 +275,21 @@ struct strait_dedupe_decode_result {
 int strait_dedupe_decode(struct strait_dedupe_decoder *d, const void *in,
 			 size_t in_len, void *out, size_t out_cap,
 			 struct strait_dedupe_decode_result *r);
+/* Zero-copy variant: instead of copying, points segs[0..*nsegs) at up to
+ * max_bytes of output of one record (one flow) held in the decoder's
+ * memory, valid until the next call on d; the output counts as delivered.
+ * Same return values; r->out_len is the bytes the segments hold. */
+struct strait_dedupe_segment {
+	const uint8_t *p;
+	size_t len;
+};
+int strait_dedupe_decode_segments(struct strait_dedupe_decoder *d,
+				  const void *in, size_t in_len,
+				  size_t max_bytes,
+				  struct strait_dedupe_segment *segs,
+				  unsigned max_segs, unsigned *nsegs,
+				  struct strait_dedupe_decode_result *r);
+
 /* At end of stream: 0 if it ended on a record boundary with nothing
  * pending, 1 if output is still pending (call decode), otherwise
  * STRAIT_DEDUPE_E_TRUNCATED, STRAIT_DEDUPE_E_NO_HEADER or the sticky error. */

@@ -402,6 +402,47 @@ Test(codec, budget_splits_runs)
 	free(d);
 }
 
+Test(codec, budget_smaller_than_a_chunk)
+{
+	/* 700 bytes of credit per call, less than any chunk: progress by
+	 * tentative pieces, commits as references for the second copy */
+	struct codec c;
+	struct strait_dedupe_flow *f;
+	struct buf st = { 0 }, o = { 0 };
+	size_t n = 200000, at = 0, cap;
+	uint8_t *d = malloc(n), *out;
+	int calls = 0;
+
+	fill_random(d, n, 93);
+	codec_open(&c, 4 * MiB, 0, 0, 0);
+	f = flow_new(&c, 0);
+	cap = strait_dedupe_encode_bound(c.enc, n);
+	out = malloc(cap);
+	for (int pass = 0; pass < 2; pass++) {
+		at = 0;
+		while (at < n || strait_dedupe_flow_pending(f)) {
+			struct strait_dedupe_encode_result r;
+
+			cr_assert_eq(strait_dedupe_encode(c.enc, f, d + at, n - at,
+							  STRAIT_DEDUPE_END, 700, out, cap, &r), 0);
+			cr_assert_leq(r.decoded, 700);
+			cr_assert_gt(r.decoded, 0, "no progress at %zu", at);
+			buf_put(&st, out, r.out_len);
+			at += r.in_used;
+			cr_assert_lt(++calls, 2000);
+		}
+	}
+	cr_assert_eq(dec_stream(&c, st.p, st.len, 333, 1000, &o, 1), 0);
+	cr_assert_eq(o.len, 2 * n);
+	cr_assert(!memcmp(o.p, d, n) && !memcmp(o.p + n, d, n));
+	buf_free(&st);
+	buf_free(&o);
+	free(out);
+	free(f);
+	codec_close(&c);
+	free(d);
+}
+
 Test(codec, encode_rejects_small_output)
 {
 	struct codec c;
@@ -434,4 +475,62 @@ Test(params, checks)
 	strait_dedupe_params_default(&p);
 	p.max_chunk = 1 << 20;
 	cr_assert_neq(strait_dedupe_params_check(&p), 0);
+}
+
+Test(codec, zero_copy_segments)
+{
+	/* the same interleaved stream decoded through segments (few, small)
+	 * must give the same bytes per flow as the copying decoder */
+	enum { FLOWS = 3 };
+	struct codec c;
+	struct strait_dedupe_flow *f[FLOWS];
+	struct buf st = { 0 }, o[FLOWS] = { 0 };
+	size_t n = 300000;
+	uint8_t *d = malloc(n);
+
+	fill_text(d, n / 2, 101);
+	fill_random(d + n / 2, n - n / 2, 102);
+	codec_open(&c, 2 * MiB, 256, 1024, 4096);
+	for (int i = 0; i < FLOWS; i++)
+		f[i] = flow_new(&c, (uint32_t)i);
+	for (size_t at = 0; at < n; at += 10007) {
+		size_t k = n - at < 10007 ? n - at : 10007;
+
+		for (int i = 0; i < FLOWS; i++)
+			enc(&c, f[i], d + at, k, at + k == n ? STRAIT_DEDUPE_END :
+			    (i == 1 ? STRAIT_DEDUPE_FLUSH : STRAIT_DEDUPE_CONTINUE), &st);
+	}
+	for (size_t at = 0; at < st.len;) {
+		size_t k = st.len - at < 777 ? st.len - at : 777, used = 0;
+		int rc;
+
+		do {
+			struct strait_dedupe_decode_result r;
+			struct strait_dedupe_segment sg[3];
+			unsigned ns, total = 0;
+
+			rc = strait_dedupe_decode_segments(c.dec, st.p + at + used, k - used,
+							   5000, sg, 3, &ns, &r);
+			cr_assert_geq(rc, 0, "%s", strait_dedupe_strerror(rc));
+			cr_assert_leq(ns, 3);
+			for (unsigned s = 0; s < ns; s++) {
+				buf_put(&o[r.flow], sg[s].p, sg[s].len);
+				total += (unsigned)sg[s].len;
+			}
+			cr_assert_eq(total, r.out_len);
+			cr_assert_leq(total, 5000);
+			used += r.in_used;
+		} while (rc == 1);
+		at += k;
+	}
+	cr_assert_eq(strait_dedupe_decode_finish(c.dec), 0);
+	for (int i = 0; i < FLOWS; i++) {
+		cr_assert_eq(o[i].len, n, "flow %d", i);
+		cr_assert(!memcmp(o[i].p, d, n), "flow %d", i);
+		buf_free(&o[i]);
+		free(f[i]);
+	}
+	buf_free(&st);
+	codec_close(&c);
+	free(d);
 }

@@ -6,10 +6,12 @@
  * header magic, a valid header (default chunk params, 1 MiB cache) is fed
  * first, so mutations reach the records instead of dying on the header
  * check. The control byte picks the output buffer size (1..32 bytes or
- * 64 KiB) and whether the input arrives whole or in three pieces. The
+ * 64 KiB), whether the input arrives whole or in three pieces, and the
+ * copying or the zero-copy (segments) decoder. The
  * decoder must never read or write out of bounds (ASan), never write more
  * than the buffer, and end with 0 or an error code.
  */
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,6 +25,8 @@ static uint8_t out[65536];
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+static bool zero_copy;
+
 static int feed(const uint8_t *p, size_t n, size_t cap, size_t *total)
 {
 	size_t used = 0;
@@ -31,7 +35,22 @@ static int feed(const uint8_t *p, size_t n, size_t cap, size_t *total)
 	do {
 		struct strait_dedupe_decode_result r;
 
-		rc = strait_dedupe_decode(dec, p + used, n - used, out, cap, &r);
+		if (zero_copy) {
+			struct strait_dedupe_segment sg[4];
+			unsigned ns;
+			size_t sum = 0;
+
+			rc = strait_dedupe_decode_segments(dec, p + used, n - used,
+							   cap, sg, 4, &ns, &r);
+			for (unsigned i = 0; i < ns; i++) {
+				memcpy(out + sum, sg[i].p, sg[i].len); /* ASan checks */
+				sum += sg[i].len;
+			}
+			if (ns > 4 || sum != r.out_len)
+				abort();
+		} else {
+			rc = strait_dedupe_decode(dec, p + used, n - used, out, cap, &r);
+		}
 		if (r.out_len > cap || r.in_used > n - used)
 			abort();
 		if (rc < 0)
@@ -71,6 +90,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size--;
 	cap = (ctl & 0x20) ? 1 + (ctl & 0x1f) : sizeof(out);
 	piece = (ctl & 0x40) ? size / 3 + 1 : size;
+	zero_copy = ctl & 0x80;
 	if (!(size >= 4 && memcmp(data, "STRD", 4) == 0) &&
 	    feed(header, sizeof(header), cap, &total))
 		abort();
