@@ -526,13 +526,13 @@ enum strait_kx_status strait_tunnel_handshake(struct strait_tunnel *t, uint64_t 
 	return s;
 }
 
-/* A response the peer has not confirmed within retry_ns may never be (its
- * CONFIRM lost and no data from it, or it had dropped its initiation): it
- * no longer holds back a handshake of ours. */
+/* A response the peer has not confirmed within retry_ns may never be: its
+ * CONFIRM was lost and the initiator has no data to send (it already uses
+ * the new pair, and retires the old one we still seal with), or it had
+ * dropped its initiation. Either way, a handshake of ours settles it. */
 static bool awaiting_confirm(const struct strait_tunnel *t, uint64_t now_ns)
 {
-	return t->pr.active && now_ns >= t->pr.since_ns &&
-	       now_ns - t->pr.since_ns < t->cfg.retry_ns;
+	return now_ns >= t->pr.since_ns && now_ns - t->pr.since_ns < t->cfg.retry_ns;
 }
 
 int strait_tunnel_tick(struct strait_tunnel *t, uint64_t now_ns, uint8_t *out, size_t cap)
@@ -547,8 +547,8 @@ int strait_tunnel_tick(struct strait_tunnel *t, uint64_t now_ns, uint8_t *out, s
 			return strait_tunnel_initiate(t, now_ns, out, cap);
 		return 0;
 	}
-	if (awaiting_confirm(t, now_ns))
-		return 0;
+	if (t->pr.active)
+		return awaiting_confirm(t, now_ns) ? 0 : strait_tunnel_initiate(t, now_ns, out, cap);
 	if (!t->out)
 		return strait_tunnel_initiate(t, now_ns, out, cap);
 	if (strait_esp_sa_soft_expired(t->out, now_ns) || strait_esp_sa_soft_expired(t->in, now_ns))

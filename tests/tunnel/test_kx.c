@@ -489,6 +489,36 @@ Test(kx, unconfirmed_response_does_not_block_rekey)
 	strait_tunnel_free(b);
 }
 
+/* The same with no lifetimes at all: A's owner starts the rekey, the
+ * CONFIRM is lost, traffic flows only B->A. No soft limit will ever fire
+ * on B, so B must start a handshake of its own once its response has gone
+ * unconfirmed for retry_ns, before A retires the old pair. */
+Test(kx, unconfirmed_response_restarts_handshake)
+{
+	struct strait_tunnel *a = mk(1, 2, 0x5a, none_life), *b = mk(2, 1, 0x5a, none_life);
+	struct msg init, resp, lost, m, r, c;
+	struct frame f;
+	handshake(a, b, T0);
+	init = init_msg(a, T0);
+	cr_assert_eq(deliver(b, T0, &init, &resp), STRAIT_KX_OK);
+	cr_assert_eq(deliver(a, T0, &resp, &lost), STRAIT_KX_OK); /* CONFIRM lost */
+	cr_assert_eq(strait_tunnel_tick(b, T0 + SEC / 2, m.b, sizeof(m.b)), 0);
+	int n = strait_tunnel_tick(b, T0 + SEC, m.b, sizeof(m.b));
+	cr_assert_eq(n, STRAIT_KX_INIT_LEN, "B restarts the handshake after retry_ns");
+	m.n = (size_t)n;
+	cr_assert_eq(deliver(a, T0 + SEC, &m, &r), STRAIT_KX_OK);
+	cr_assert_eq(deliver(b, T0 + SEC, &r, &c), STRAIT_KX_OK);
+	cr_assert_eq(deliver(a, T0 + SEC, &c, NULL), STRAIT_KX_OK);
+	const uint64_t later = T0 + 10 * SEC;
+	cr_assert_eq(strait_tunnel_tick(a, later, m.b, sizeof(m.b)), 0);
+	cr_assert_eq(strait_tunnel_tick(b, later, m.b, sizeof(m.b)), 0, "nothing left pending");
+	seal(b, &f, 3, later);
+	cr_assert_eq(open_(a, &f, 3, later), STRAIT_ESP_OK);
+	both_ways(a, b, later);
+	strait_tunnel_free(a);
+	strait_tunnel_free(b);
+}
+
 /* Timers by hand: the first tick starts a handshake, an unanswered INIT
  * is resent after retry_ns, a soft limit starts a rekey. */
 Test(kx, tick_start_retry_soft_rekey)
