@@ -46,6 +46,7 @@ struct pending_init {           /* we initiated */
 struct pending_resp {           /* we responded, awaiting confirmation */
 	bool active;
 	uint32_t spi_i, spi_r;
+	uint64_t since_ns;      /* when we answered */
 	uint8_t confirm_i[CONFIRM_LEN];
 	struct strait_esp_sa *out, *in;
 };
@@ -387,6 +388,7 @@ static enum strait_kx_status on_init(struct strait_tunnel *t, uint64_t now_ns, c
 	t->pr.active = true;
 	t->pr.spi_i = get_be32(m + 12);
 	t->pr.spi_r = spi_r;
+	t->pr.since_ns = now_ns;
 	memcpy(t->pr.confirm_i, k.confirm_i, CONFIRM_LEN);
 	t->pr.in = sa_in;
 	t->pr.out = sa_out;
@@ -524,6 +526,15 @@ enum strait_kx_status strait_tunnel_handshake(struct strait_tunnel *t, uint64_t 
 	return s;
 }
 
+/* A response the peer has not confirmed within retry_ns may never be: its
+ * CONFIRM was lost and the initiator has no data to send (it already uses
+ * the new pair, and retires the old one we still seal with), or it had
+ * dropped its initiation. Either way, a handshake of ours settles it. */
+static bool awaiting_confirm(const struct strait_tunnel *t, uint64_t now_ns)
+{
+	return now_ns >= t->pr.since_ns && now_ns - t->pr.since_ns < t->cfg.retry_ns;
+}
+
 int strait_tunnel_tick(struct strait_tunnel *t, uint64_t now_ns, uint8_t *out, size_t cap)
 {
 	if (t->old_in && now_ns >= t->old_deadline) {
@@ -536,10 +547,11 @@ int strait_tunnel_tick(struct strait_tunnel *t, uint64_t now_ns, uint8_t *out, s
 			return strait_tunnel_initiate(t, now_ns, out, cap);
 		return 0;
 	}
-	if (!t->out && !t->pr.active)
+	if (t->pr.active)
+		return awaiting_confirm(t, now_ns) ? 0 : strait_tunnel_initiate(t, now_ns, out, cap);
+	if (!t->out)
 		return strait_tunnel_initiate(t, now_ns, out, cap);
-	if (t->out && !t->pr.active &&
-	    (strait_esp_sa_soft_expired(t->out, now_ns) || strait_esp_sa_soft_expired(t->in, now_ns)))
+	if (strait_esp_sa_soft_expired(t->out, now_ns) || strait_esp_sa_soft_expired(t->in, now_ns))
 		return strait_tunnel_initiate(t, now_ns, out, cap);
 	return 0;
 }

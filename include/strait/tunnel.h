@@ -367,10 +367,12 @@ enum strait_kx_status strait_tunnel_handshake(struct strait_tunnel *t, uint64_t 
 					      const uint8_t *msg, size_t len,
 					      uint8_t *out, size_t cap, size_t *out_len);
 
-/* Timers: retires the old inbound SA after retire_ns, starts a rekey when
- * an SA passes a soft limit (or has none and nothing pending), resends an
- * unanswered INIT after retry_ns. Writes an INIT to out when one is due
- * (returns its length), else returns 0. */
+/* Timers: retires the old inbound SA after retire_ns; resends an
+ * unanswered INIT after retry_ns; starts a handshake when there is no SA,
+ * when an SA passes a soft limit, or when a RESP of ours has gone
+ * unconfirmed for retry_ns (its CONFIRM lost and no data from the peer),
+ * but never while a RESP of ours is younger than that. Writes an INIT to
+ * out when one is due (returns its length), else returns 0. */
 int strait_tunnel_tick(struct strait_tunnel *t, uint64_t now_ns, uint8_t *out, size_t cap);
 
 /* True once a confirmed outbound SA exists. */

@@ -443,6 +443,82 @@ Test(kx, newer_pair_supersedes_pending_response)
 	strait_tunnel_free(b);
 }
 
+/* A response the peer never confirms must not stop this side from ever
+ * rekeying. Traffic flows only B->A; A's inbound SA passes its soft limit
+ * and A rekeys; A installs the new pair, but its CONFIRM is lost and A has
+ * no data to send, so B is left holding an unconfirmed response and keeps
+ * sealing under the old pair, which A retires after retire_ns: B->A would
+ * be dead for good (A's new SAs see no traffic, so they never expire).
+ * Once the response is older than retry_ns, B's own soft limit must make
+ * B start a rekey. */
+Test(kx, unconfirmed_response_does_not_block_rekey)
+{
+	struct strait_esp_lifetime soft = {.packets = 3};
+	struct strait_tunnel *a = mk(1, 2, 0x5a, soft), *b = mk(2, 1, 0x5a, soft);
+	struct msg init, resp, lost, m, r, c;
+	struct frame f;
+	handshake(a, b, T0);
+	for (int i = 0; i < 3; i++) {
+		seal(b, &f, 1, T0);
+		cr_assert_eq(open_(a, &f, 1, T0), STRAIT_ESP_OK);
+	}
+	int n = strait_tunnel_tick(a, T0, init.b, sizeof(init.b));
+	cr_assert_eq(n, STRAIT_KX_INIT_LEN, "A's inbound SA is past its soft limit");
+	init.n = (size_t)n;
+	cr_assert_eq(deliver(b, T0, &init, &resp), STRAIT_KX_OK);
+	cr_assert_eq(deliver(a, T0, &resp, &lost), STRAIT_KX_OK); /* CONFIRM lost */
+
+	seal(b, &f, 2, T0 + SEC / 2);
+	cr_assert_eq(open_(a, &f, 2, T0 + SEC / 2), STRAIT_ESP_OK, "old pair, in flight");
+	cr_assert_eq(strait_tunnel_tick(b, T0 + SEC / 2, m.b, sizeof(m.b)), 0,
+		     "the response is fresh: A may still confirm it");
+	n = strait_tunnel_tick(b, T0 + 2 * SEC, m.b, sizeof(m.b));
+	cr_assert_eq(n, STRAIT_KX_INIT_LEN, "soft limit: B rekeys despite the unconfirmed response");
+	m.n = (size_t)n;
+	cr_assert_eq(deliver(a, T0 + 2 * SEC, &m, &r), STRAIT_KX_OK);
+	cr_assert_eq(deliver(b, T0 + 2 * SEC, &r, &c), STRAIT_KX_OK);
+	cr_assert_eq(deliver(a, T0 + 2 * SEC, &c, NULL), STRAIT_KX_OK);
+	cr_assert_eq(strait_tunnel_spi_out(a), strait_tunnel_spi_in(b));
+	cr_assert_eq(strait_tunnel_spi_out(b), strait_tunnel_spi_in(a));
+	const uint64_t later = T0 + 10 * SEC; /* every retiring SA is gone */
+	cr_assert_eq(strait_tunnel_tick(a, later, m.b, sizeof(m.b)), 0);
+	cr_assert_eq(strait_tunnel_tick(b, later, m.b, sizeof(m.b)), 0);
+	seal(b, &f, 3, later);
+	cr_assert_eq(open_(a, &f, 3, later), STRAIT_ESP_OK);
+	strait_tunnel_free(a);
+	strait_tunnel_free(b);
+}
+
+/* The same with no lifetimes at all: A's owner starts the rekey, the
+ * CONFIRM is lost, traffic flows only B->A. No soft limit will ever fire
+ * on B, so B must start a handshake of its own once its response has gone
+ * unconfirmed for retry_ns, before A retires the old pair. */
+Test(kx, unconfirmed_response_restarts_handshake)
+{
+	struct strait_tunnel *a = mk(1, 2, 0x5a, none_life), *b = mk(2, 1, 0x5a, none_life);
+	struct msg init, resp, lost, m, r, c;
+	struct frame f;
+	handshake(a, b, T0);
+	init = init_msg(a, T0);
+	cr_assert_eq(deliver(b, T0, &init, &resp), STRAIT_KX_OK);
+	cr_assert_eq(deliver(a, T0, &resp, &lost), STRAIT_KX_OK); /* CONFIRM lost */
+	cr_assert_eq(strait_tunnel_tick(b, T0 + SEC / 2, m.b, sizeof(m.b)), 0);
+	int n = strait_tunnel_tick(b, T0 + SEC, m.b, sizeof(m.b));
+	cr_assert_eq(n, STRAIT_KX_INIT_LEN, "B restarts the handshake after retry_ns");
+	m.n = (size_t)n;
+	cr_assert_eq(deliver(a, T0 + SEC, &m, &r), STRAIT_KX_OK);
+	cr_assert_eq(deliver(b, T0 + SEC, &r, &c), STRAIT_KX_OK);
+	cr_assert_eq(deliver(a, T0 + SEC, &c, NULL), STRAIT_KX_OK);
+	const uint64_t later = T0 + 10 * SEC;
+	cr_assert_eq(strait_tunnel_tick(a, later, m.b, sizeof(m.b)), 0);
+	cr_assert_eq(strait_tunnel_tick(b, later, m.b, sizeof(m.b)), 0, "nothing left pending");
+	seal(b, &f, 3, later);
+	cr_assert_eq(open_(a, &f, 3, later), STRAIT_ESP_OK);
+	both_ways(a, b, later);
+	strait_tunnel_free(a);
+	strait_tunnel_free(b);
+}
+
 /* Timers by hand: the first tick starts a handshake, an unanswered INIT
  * is resent after retry_ns, a soft limit starts a rekey. */
 Test(kx, tick_start_retry_soft_rekey)
