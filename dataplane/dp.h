@@ -78,6 +78,16 @@ struct dp_worker {
 	uint16_t ntx[DP_NPORTS];
 	uint64_t now_ms;
 	uint64_t last_rx_ms;
+	uint64_t swept_ms;
+	/* The last source learnt per port: a run of frames from one host
+	 * refreshes its entry once per millisecond, not once per frame. */
+	struct {
+		uint8_t ip[16];
+		uint8_t mac[6];
+		uint16_t vlan;
+		uint8_t family;
+		uint64_t ms;
+	} last_learn[DP_NPORTS];
 	void *hook_ctx;
 	struct dp_stats stats __rte_cache_aligned;
 } __rte_cache_aligned;

@@ -15,6 +15,7 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <sys/prctl.h>
 
 #include <rte_branch_prediction.h>
 #include <rte_cycles.h>
@@ -29,12 +30,17 @@
 #include "dp.h"
 
 enum {
-	IDLE_SPIN = 64,        /* empty polls before pausing */
-	IDLE_PAUSE = 1024,     /* empty polls before sleeping */
-	IDLE_SLEEP_US = 10,
-	IDLE_SLEEP_LONG_US = 100, /* once idle for IDLE_LONG polls */
-	IDLE_LONG = 1024 + 2000,
-	SWEEP_BUCKETS = 4,     /* flow buckets swept per loop iteration */
+	/* Back-off, by time since the last frame: spin (with pause) for
+	 * IDLE_SPIN_US, which covers the gaps inside a TCP transfer (a veth
+	 * RTT is tens of microseconds) so a busy link never waits on a timer;
+	 * then sleep IDLE_SLEEP_US at a time; after IDLE_LONG_MS, longer
+	 * sleeps. Worst added latency: one sleep. */
+	IDLE_SPIN_US = 500,
+	IDLE_SLEEP_US = 20,
+	IDLE_LONG_MS = 50,
+	IDLE_SLEEP_LONG_US = 200,
+	SWEEP_BUCKETS = 64,    /* flow buckets swept per millisecond: 512
+				* flows/ms, 65536 flows every 128 ms */
 };
 
 static struct dp_hooks hooks;
@@ -204,6 +210,22 @@ static inline bool mac_unicast(const uint8_t *mac)
 	return !(mac[0] & 1);
 }
 
+static inline void learn_one(struct dp_worker *w, unsigned port, uint8_t family,
+			     const uint8_t *ip, uint16_t vlan, const uint8_t *mac)
+{
+	typeof(w->last_learn[0]) *c = &w->last_learn[port];
+	unsigned alen = family == 4 ? 4 : 16;
+	if (c->ms == w->now_ms && c->family == family && c->vlan == vlan &&
+	    !memcmp(c->ip, ip, alen) && !memcmp(c->mac, mac, 6))
+		return;
+	neigh_learn(&w->neigh[port], family, ip, vlan, mac, w->now_ms);
+	memcpy(c->ip, ip, alen);
+	memcpy(c->mac, mac, 6);
+	c->vlan = vlan;
+	c->family = family;
+	c->ms = w->now_ms;
+}
+
 static inline void learn(struct dp_worker *w, unsigned port, const uint8_t *f,
 			 const struct pkt_info *pi)
 {
@@ -214,18 +236,18 @@ static inline void learn(struct dp_worker *w, unsigned port, const uint8_t *f,
 		const uint8_t *ip = pi->src;
 		if (ip[0] == 0 || ip[0] >= 224)
 			return;
-		neigh_learn(&w->neigh[port], 4, ip, pi->vlan, mac, w->now_ms);
+		learn_one(w, port, 4, ip, pi->vlan, mac);
 	} else if (pi->family == 6) {
 		static const uint8_t zero[16];
 		const uint8_t *ip = pi->src;
 		if (ip[0] == 0xff || !memcmp(ip, zero, 16))
 			return;
-		neigh_learn(&w->neigh[port], 6, ip, pi->vlan, mac, w->now_ms);
+		learn_one(w, port, 6, ip, pi->vlan, mac);
 	} else if (pi->ethertype == ETYPE_ARP) {
 		const uint8_t *spa = f + pi->l2_len + 14;
 		if (spa[0] == 0 || spa[0] >= 224)
 			return;
-		neigh_learn(&w->neigh[port], 4, spa, pi->vlan, f + pi->l2_len + 8, w->now_ms);
+		learn_one(w, port, 4, spa, pi->vlan, f + pi->l2_len + 8);
 	}
 }
 
@@ -433,8 +455,11 @@ unsigned dp_worker_poll(struct dp_worker *w)
 		work += hooks.poll(w->hook_ctx, w->now_ms);
 	flush_port(w, DP_LAN);
 	flush_port(w, DP_WAN);
-	flow_table_sweep(w->flows, w->now_ms, SWEEP_BUCKETS);
-	w->stats.flows_active = flow_table_used(w->flows);
+	if (w->now_ms != w->swept_ms) {
+		w->swept_ms = w->now_ms;
+		flow_table_sweep(w->flows, w->now_ms, SWEEP_BUCKETS);
+		w->stats.flows_active = flow_table_used(w->flows);
+	}
 	return work;
 }
 
@@ -445,15 +470,13 @@ void dp_worker_drain(struct dp_worker *w)
 	flush_port(w, DP_WAN);
 }
 
-static inline void backoff(uint32_t idle)
+static inline void backoff(uint64_t idle_cycles, uint64_t hz)
 {
-	if (idle < IDLE_SPIN)
-		return;
-	if (idle < IDLE_PAUSE) {
+	if (idle_cycles < hz / 1000000 * IDLE_SPIN_US) {
 		rte_pause();
 		return;
 	}
-	rte_delay_us_sleep(idle < IDLE_LONG ? IDLE_SLEEP_US : IDLE_SLEEP_LONG_US);
+	rte_delay_us_sleep(idle_cycles < hz / 1000 * IDLE_LONG_MS ? IDLE_SLEEP_US : IDLE_SLEEP_LONG_US);
 }
 
 static int hooks_start(struct dp_worker *w)
@@ -481,7 +504,11 @@ int dp_worker_main(void *arg)
 		return -1;
 	}
 	w->last_rx_ms = tsc_ms();
-	uint32_t idle = 0;
+	/* Short sleeps must stay short: the default 50 us timer slack would
+	 * more than triple a 20 us sleep. Once, at start. */
+	prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
+	const uint64_t hz = rte_get_tsc_hz();
+	uint64_t last_work = rte_get_tsc_cycles();
 	uint64_t next_ctl = 0;
 	while (!app->quit) {
 		unsigned work = dp_worker_poll(w);
@@ -490,13 +517,11 @@ int dp_worker_main(void *arg)
 			dp_control_tick(app);
 			next_ctl = w->now_ms + 10;
 		}
-		if (work) {
-			idle = 0;
-		} else {
-			if (idle < UINT32_MAX)
-				idle++;
-			backoff(idle);
-		}
+		uint64_t now = rte_get_tsc_cycles();
+		if (work)
+			last_work = now;
+		else
+			backoff(now - last_work, hz);
 	}
 	dp_worker_drain(w);
 	hooks_stop(w);
