@@ -111,6 +111,13 @@ int dp_worker_init(struct dp_app *app, struct dp_worker *w, unsigned id)
 				  RING_F_SP_ENQ | RING_F_SC_DEQ);
 	if (!w->ctrl)
 		return -rte_errno;
+	if (app->n_workers > 1)
+		for (int p = 0; p < DP_NPORTS; p++) {
+			snprintf(name, sizeof(name), "dp_steer_%u_%d", id, p);
+			w->steer[p] = rte_ring_create(name, DP_STEER_RING, SOCKET_ID_ANY, RING_F_SC_DEQ);
+			if (!w->steer[p])
+				return -rte_errno;
+		}
 	return 0;
 }
 
@@ -122,6 +129,15 @@ void dp_worker_fini(struct dp_worker *w)
 			rte_pktmbuf_free(m);
 		rte_ring_free(w->ctrl);
 		w->ctrl = NULL;
+	}
+	for (int p = 0; p < DP_NPORTS; p++) {
+		if (!w->steer[p])
+			continue;
+		struct rte_mbuf *m;
+		while (rte_ring_dequeue(w->steer[p], (void **)&m) == 0)
+			rte_pktmbuf_free(m);
+		rte_ring_free(w->steer[p]);
+		w->steer[p] = NULL;
 	}
 	flow_table_destroy(w->flows);
 	w->flows = NULL;
@@ -298,11 +314,10 @@ static void handle_local(struct dp_worker *w, unsigned port, struct rte_mbuf *m,
 
 /* Flow bookkeeping for a well-formed TCP frame; returns its flow, or NULL
  * when the table has no room (the frame is then bridged untracked). */
-static inline struct flow *track(struct dp_worker *w, const struct pkt_info *pi, uint32_t bytes)
+static inline struct flow *track(struct dp_worker *w, const struct pkt_info *pi, uint32_t bytes,
+				const struct flow_key *kp, uint32_t h, bool src_a)
 {
-	struct flow_key k;
-	bool src_a = flow_key_make(pi, &k);
-	uint32_t h = flow_key_hash(&k);
+	const struct flow_key k = *kp;
 	struct flow *f = flow_lookup(w->flows, &k, h, w->now_ms);
 	bool syn = (pi->tcp_flags & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_SYN;
 	struct dp_stats *st = &w->stats;
@@ -353,13 +368,23 @@ update:
 	return f;
 }
 
-static unsigned rx_port(struct dp_worker *w, unsigned in)
+/* The worker that owns a flow when there are several: its symmetric key
+ * hash picks it, so both directions meet on one worker whatever queue the
+ * NIC or the kernel (af_packet fanout is not symmetric) delivered them to.
+ * Later, intercepted flows will be owned by their tenant's worker. */
+static inline unsigned flow_owner(uint32_t hash, unsigned n)
+{
+	return (unsigned)(((uint64_t)hash * n) >> 32);
+}
+
+/* Handles n frames received on port `in`: by this worker's RX (steered ==
+ * false) or handed over by another worker that received them (steered ==
+ * true: already counted, learnt and checked for local delivery). */
+static void handle_burst(struct dp_worker *w, unsigned in, struct rte_mbuf **pkts, uint16_t n,
+			 bool steered)
 {
 	struct dp_app *app = w->app;
-	struct rte_mbuf *pkts[DP_BURST_MAX], *fwd[DP_BURST_MAX];
-	uint16_t n = rte_eth_rx_burst(app->port_id[in], w->queue, pkts, (uint16_t)app->burst);
-	if (!n)
-		return 0;
+	struct rte_mbuf *fwd[DP_BURST_MAX];
 	unsigned out = in ^ 1;
 	const struct local_addr *la = &app->local[in];
 	bool have_local = la->has4 || la->has6;
@@ -367,7 +392,7 @@ static unsigned rx_port(struct dp_worker *w, unsigned in)
 	struct dp_port_stats *ps = &st->port[in];
 	uint16_t nf = 0;
 	uint64_t fwd_bytes = 0;
-	w->last_rx_ms = w->now_ms;
+	unsigned nw = app->n_workers;
 
 	for (uint16_t i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
@@ -375,9 +400,11 @@ static unsigned rx_port(struct dp_worker *w, unsigned in)
 			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
 		const uint8_t *f = rte_pktmbuf_mtod(m, const uint8_t *);
 		uint32_t len = m->data_len; /* first segment only: never read past it */
-		ps->rx_bytes += m->pkt_len;
 		struct pkt_info pi;
 		enum pkt_malformed mf = pkt_parse(f, len, &pi);
+		if (steered)
+			goto tcp;
+		ps->rx_bytes += m->pkt_len;
 		if (unlikely(mf != PKT_OK)) {
 			st->malformed[mf]++;
 			if (pkt_malformed_drops(mf)) {
@@ -400,8 +427,24 @@ static unsigned rx_port(struct dp_worker *w, unsigned in)
 				continue;
 			}
 		}
+tcp:
 		if (pi.l4_proto == PROTO_TCP && !pi.is_fragment) {
-			struct flow *fl = track(w, &pi, m->pkt_len);
+			struct flow_key k;
+			bool src_a = flow_key_make(&pi, &k);
+			uint32_t h = flow_key_hash(&k);
+			if (nw > 1 && !steered) {
+				unsigned owner = flow_owner(h, nw);
+				if (owner != w->id) {
+					if (likely(rte_ring_mp_enqueue(app->workers[owner].steer[in], m) == 0)) {
+						st->flows.steered++;
+						continue;
+					}
+					/* owner's ring full: bridge it untracked */
+					st->flows.steer_full++;
+					goto bridge;
+				}
+			}
+			struct flow *fl = track(w, &pi, m->pkt_len, &k, h, src_a);
 			if (fl && fl->tenant != FLOW_BRIDGED && hooks.intercept) {
 				m->l2_len = pi.l2_len;
 				m->l3_len = pi.l3_len;
@@ -413,9 +456,10 @@ bridge:
 		fwd_bytes += m->pkt_len;
 		fwd[nf++] = m;
 	}
-	ps->rx_pkts += n;
+	if (!steered)
+		ps->rx_pkts += n;
 	if (nf) {
-		/* Local answers queued for `out` go first so frames keep order. */
+		/* Answers already queued for `out` go first so frames keep order. */
 		flush_port(w, out);
 		uint16_t sent = rte_eth_tx_burst(app->port_id[out], w->queue, fwd, nf);
 		struct dp_port_stats *os = &st->port[out];
@@ -430,6 +474,27 @@ bridge:
 		os->tx_pkts += sent;
 		os->tx_bytes += fwd_bytes;
 	}
+}
+
+static unsigned rx_port(struct dp_worker *w, unsigned in)
+{
+	struct rte_mbuf *pkts[DP_BURST_MAX];
+	uint16_t n = rte_eth_rx_burst(w->app->port_id[in], w->queue, pkts, (uint16_t)w->app->burst);
+	if (!n)
+		return 0;
+	w->last_rx_ms = w->now_ms;
+	handle_burst(w, in, pkts, n, false);
+	return n;
+}
+
+static unsigned rx_steered(struct dp_worker *w, unsigned in)
+{
+	if (!w->steer[in])
+		return 0;
+	struct rte_mbuf *pkts[DP_BURST_MAX];
+	unsigned n = rte_ring_sc_dequeue_burst(w->steer[in], (void **)pkts, w->app->burst, NULL);
+	if (n)
+		handle_burst(w, in, pkts, (uint16_t)n, true);
 	return n;
 }
 
@@ -450,6 +515,7 @@ unsigned dp_worker_poll(struct dp_worker *w)
 {
 	w->now_ms = tsc_ms();
 	unsigned work = rx_port(w, DP_LAN) + rx_port(w, DP_WAN);
+	work += rx_steered(w, DP_LAN) + rx_steered(w, DP_WAN);
 	work += drain_ctrl(w);
 	if (hooks.poll)
 		work += hooks.poll(w->hook_ctx, w->now_ms);
