@@ -394,6 +394,12 @@ static void handle_burst(struct dp_worker *w, unsigned in, struct rte_mbuf **pkt
 	uint64_t fwd_bytes = 0;
 	unsigned nw = app->n_workers;
 
+	/* Headers of the whole burst first (mtod reads them), then each
+	 * frame's data one ahead. */
+	for (uint16_t i = 0; i < n; i++)
+		rte_prefetch0(pkts[i]);
+	if (n)
+		rte_prefetch0(rte_pktmbuf_mtod(pkts[0], void *));
 	for (uint16_t i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
 		if (i + 1 < n)
