@@ -26,6 +26,7 @@ enum {
 	DP_BURST_MAX = 64,
 	DP_TXBUF = 128,        /* frames buffered per port before a flush */
 	DP_CTRL_RING = 256,    /* frames from the main lcore to a worker */
+	DP_STEER_RING = 4096,  /* frames handed to a flow's owner, per port */
 };
 
 enum dp_drop {
@@ -53,6 +54,8 @@ struct dp_tenant_stats {
 
 struct dp_flow_stats {
 	uint64_t created, unseen_syn, table_full, expired, reused;
+	uint64_t steered, steer_full; /* handed to the owner worker / its ring
+				       * was full (bridged untracked) */
 };
 
 struct dp_stats {
@@ -74,10 +77,21 @@ struct dp_worker {
 	struct flow_table *flows;
 	struct neigh_table neigh[DP_NPORTS];
 	struct rte_ring *ctrl;
+	struct rte_ring *steer[DP_NPORTS]; /* frames of flows this worker owns */
 	struct rte_mbuf *txbuf[DP_NPORTS][DP_TXBUF];
 	uint16_t ntx[DP_NPORTS];
 	uint64_t now_ms;
 	uint64_t last_rx_ms;
+	uint64_t swept_ms;
+	/* The last source learnt per port: a run of frames from one host
+	 * refreshes its entry once per millisecond, not once per frame. */
+	struct {
+		uint8_t ip[16];
+		uint8_t mac[6];
+		uint16_t vlan;
+		uint8_t family;
+		uint64_t ms;
+	} last_learn[DP_NPORTS];
 	void *hook_ctx;
 	struct dp_stats stats __rte_cache_aligned;
 } __rte_cache_aligned;

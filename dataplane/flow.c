@@ -46,20 +46,45 @@ void flow_table_destroy(struct flow_table *ft)
 
 bool flow_key_make(const struct pkt_info *pi, struct flow_key *k)
 {
-	unsigned alen = pi->family == 4 ? 4 : 16;
-	memset(k, 0, sizeof(*k));
-	k->family = pi->family;
-	k->vlan = pi->vlan;
-	int c = memcmp(pi->src, pi->dst, alen);
-	bool src_is_a = c < 0 || (c == 0 && pi->sport <= pi->dport);
-	const uint8_t *lo = src_is_a ? pi->src : pi->dst, *hi = src_is_a ? pi->dst : pi->src;
-	memcpy(k->a, lo, alen);
-	memcpy(k->b, hi, alen);
-	k->pa = src_is_a ? pi->sport : pi->dport;
-	k->pb = src_is_a ? pi->dport : pi->sport;
+	bool src_is_a;
+	if (pi->family == 4) {
+		uint32_t s, d;
+		memcpy(&s, pi->src, 4);
+		memcpy(&d, pi->dst, 4);
+		/* any total order will do, as long as both directions agree */
+		src_is_a = s < d || (s == d && pi->sport <= pi->dport);
+		k->w[0] = src_is_a ? s : d;
+		k->w[1] = 0;
+		k->w[2] = src_is_a ? d : s;
+		k->w[3] = 0;
+	} else {
+		int c = memcmp(pi->src, pi->dst, 16);
+		src_is_a = c < 0 || (c == 0 && pi->sport <= pi->dport);
+		const uint8_t *lo = src_is_a ? pi->src : pi->dst, *hi = src_is_a ? pi->dst : pi->src;
+		memcpy(&k->w[0], lo, 16);
+		memcpy(&k->w[2], hi, 16);
+	}
+	uint64_t pa = src_is_a ? pi->sport : pi->dport, pb = src_is_a ? pi->dport : pi->sport;
+	k->w[4] = pa | pb << 16 | (uint64_t)pi->vlan << 32 | (uint64_t)pi->family << 48;
 	return src_is_a;
 }
 
+#ifdef __SSE4_2__
+#include <nmmintrin.h>
+/* CRC32C: one instruction per word with a 3-cycle latency, against ~8
+ * for a multiply-rotate chain (it was 13% of a 64-byte profile). */
+uint32_t flow_key_hash(const struct flow_key *k)
+{
+	const uint64_t *w = k->w;
+	uint64_t a = _mm_crc32_u64(0x243f6a88, w[0]);
+	uint64_t b = _mm_crc32_u64(0x85a308d3, w[1]);
+	a = _mm_crc32_u64(a, w[2]);
+	b = _mm_crc32_u64(b, w[3]);
+	a = _mm_crc32_u64(a, w[4]);
+	uint32_t r = (uint32_t)(a ^ (b << 7 | b >> 25));
+	return r ? r : 1; /* 0 marks a free slot */
+}
+#else
 static inline uint64_t mix(uint64_t h, uint64_t v)
 {
 	h ^= v * 0x9e3779b97f4a7c15ull;
@@ -77,6 +102,13 @@ uint32_t flow_key_hash(const struct flow_key *k)
 	h ^= h >> 29;
 	uint32_t r = (uint32_t)(h ^ (h >> 32));
 	return r ? r : 1; /* 0 marks a free slot */
+}
+#endif
+
+static inline bool key_eq(const struct flow_key *x, const struct flow_key *y)
+{
+	const uint64_t *a = x->w, *b = y->w;
+	return !((a[0] ^ b[0]) | (a[1] ^ b[1]) | (a[2] ^ b[2]) | (a[3] ^ b[3]) | (a[4] ^ b[4]));
 }
 
 bool flow_closed(const struct flow *f)
@@ -105,7 +137,7 @@ struct flow *flow_lookup(struct flow_table *ft, const struct flow_key *k, uint32
 	struct flow *b = &ft->flows[(size_t)(hash & ft->mask) * FLOW_WAYS];
 	for (int i = 0; i < FLOW_WAYS; i++) {
 		struct flow *f = &b[i];
-		if (f->hash != hash || memcmp(&f->key, k, sizeof(*k)))
+		if (f->hash != hash || !key_eq(&f->key, k))
 			continue;
 		if (expired(ft, f, now_ms)) {
 			reclaim(ft, f);

@@ -39,7 +39,10 @@ enum local_verdict local_classify(const uint8_t *f, uint32_t len, const struct p
 		return op == ARP_REQUEST ? LOCAL_ARP_REQ : op == ARP_REPLY ? LOCAL_CONSUME : LOCAL_NONE;
 	}
 	if (pi->family == 4) {
-		if (!la->has4 || memcmp(pi->dst, la->ip4, 4))
+		uint32_t dst, mine;
+		memcpy(&dst, pi->dst, 4);
+		memcpy(&mine, la->ip4, 4);
+		if (!la->has4 || dst != mine)
 			return LOCAL_NONE;
 		if (pi->is_fragment)
 			return LOCAL_OTHER; /* no reassembly: not for us to answer */

@@ -52,6 +52,8 @@ static unsigned flow_counters(const struct dp_app *app, const struct dp_stats *s
 	c[n++] = (struct counter){ "table_full", s->flows.table_full };
 	c[n++] = (struct counter){ "expired", s->flows.expired };
 	c[n++] = (struct counter){ "reused", s->flows.reused };
+	c[n++] = (struct counter){ "steered", s->flows.steered };
+	c[n++] = (struct counter){ "steer_full", s->flows.steer_full };
 	return n;
 }
 

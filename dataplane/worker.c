@@ -15,6 +15,7 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <sys/prctl.h>
 
 #include <rte_branch_prediction.h>
 #include <rte_cycles.h>
@@ -29,12 +30,17 @@
 #include "dp.h"
 
 enum {
-	IDLE_SPIN = 64,        /* empty polls before pausing */
-	IDLE_PAUSE = 1024,     /* empty polls before sleeping */
-	IDLE_SLEEP_US = 10,
-	IDLE_SLEEP_LONG_US = 100, /* once idle for IDLE_LONG polls */
-	IDLE_LONG = 1024 + 2000,
-	SWEEP_BUCKETS = 4,     /* flow buckets swept per loop iteration */
+	/* Back-off, by time since the last frame: spin (with pause) for
+	 * IDLE_SPIN_US, which covers the gaps inside a TCP transfer (a veth
+	 * RTT is tens of microseconds) so a busy link never waits on a timer;
+	 * then sleep IDLE_SLEEP_US at a time; after IDLE_LONG_MS, longer
+	 * sleeps. Worst added latency: one sleep. */
+	IDLE_SPIN_US = 500,
+	IDLE_SLEEP_US = 20,
+	IDLE_LONG_MS = 50,
+	IDLE_SLEEP_LONG_US = 200,
+	SWEEP_BUCKETS = 64,    /* flow buckets swept per millisecond: 512
+				* flows/ms, 65536 flows every 128 ms */
 };
 
 static struct dp_hooks hooks;
@@ -105,6 +111,13 @@ int dp_worker_init(struct dp_app *app, struct dp_worker *w, unsigned id)
 				  RING_F_SP_ENQ | RING_F_SC_DEQ);
 	if (!w->ctrl)
 		return -rte_errno;
+	if (app->n_workers > 1)
+		for (int p = 0; p < DP_NPORTS; p++) {
+			snprintf(name, sizeof(name), "dp_steer_%u_%d", id, p);
+			w->steer[p] = rte_ring_create(name, DP_STEER_RING, SOCKET_ID_ANY, RING_F_SC_DEQ);
+			if (!w->steer[p])
+				return -rte_errno;
+		}
 	return 0;
 }
 
@@ -116,6 +129,15 @@ void dp_worker_fini(struct dp_worker *w)
 			rte_pktmbuf_free(m);
 		rte_ring_free(w->ctrl);
 		w->ctrl = NULL;
+	}
+	for (int p = 0; p < DP_NPORTS; p++) {
+		if (!w->steer[p])
+			continue;
+		struct rte_mbuf *m;
+		while (rte_ring_dequeue(w->steer[p], (void **)&m) == 0)
+			rte_pktmbuf_free(m);
+		rte_ring_free(w->steer[p]);
+		w->steer[p] = NULL;
 	}
 	flow_table_destroy(w->flows);
 	w->flows = NULL;
@@ -204,6 +226,22 @@ static inline bool mac_unicast(const uint8_t *mac)
 	return !(mac[0] & 1);
 }
 
+static inline void learn_one(struct dp_worker *w, unsigned port, uint8_t family,
+			     const uint8_t *ip, uint16_t vlan, const uint8_t *mac)
+{
+	typeof(w->last_learn[0]) *c = &w->last_learn[port];
+	unsigned alen = family == 4 ? 4 : 16;
+	if (c->ms == w->now_ms && c->family == family && c->vlan == vlan &&
+	    !memcmp(c->ip, ip, alen) && !memcmp(c->mac, mac, 6))
+		return;
+	neigh_learn(&w->neigh[port], family, ip, vlan, mac, w->now_ms);
+	memcpy(c->ip, ip, alen);
+	memcpy(c->mac, mac, 6);
+	c->vlan = vlan;
+	c->family = family;
+	c->ms = w->now_ms;
+}
+
 static inline void learn(struct dp_worker *w, unsigned port, const uint8_t *f,
 			 const struct pkt_info *pi)
 {
@@ -214,18 +252,18 @@ static inline void learn(struct dp_worker *w, unsigned port, const uint8_t *f,
 		const uint8_t *ip = pi->src;
 		if (ip[0] == 0 || ip[0] >= 224)
 			return;
-		neigh_learn(&w->neigh[port], 4, ip, pi->vlan, mac, w->now_ms);
+		learn_one(w, port, 4, ip, pi->vlan, mac);
 	} else if (pi->family == 6) {
 		static const uint8_t zero[16];
 		const uint8_t *ip = pi->src;
 		if (ip[0] == 0xff || !memcmp(ip, zero, 16))
 			return;
-		neigh_learn(&w->neigh[port], 6, ip, pi->vlan, mac, w->now_ms);
+		learn_one(w, port, 6, ip, pi->vlan, mac);
 	} else if (pi->ethertype == ETYPE_ARP) {
 		const uint8_t *spa = f + pi->l2_len + 14;
 		if (spa[0] == 0 || spa[0] >= 224)
 			return;
-		neigh_learn(&w->neigh[port], 4, spa, pi->vlan, f + pi->l2_len + 8, w->now_ms);
+		learn_one(w, port, 4, spa, pi->vlan, f + pi->l2_len + 8);
 	}
 }
 
@@ -276,11 +314,10 @@ static void handle_local(struct dp_worker *w, unsigned port, struct rte_mbuf *m,
 
 /* Flow bookkeeping for a well-formed TCP frame; returns its flow, or NULL
  * when the table has no room (the frame is then bridged untracked). */
-static inline struct flow *track(struct dp_worker *w, const struct pkt_info *pi, uint32_t bytes)
+static inline struct flow *track(struct dp_worker *w, const struct pkt_info *pi, uint32_t bytes,
+				const struct flow_key *kp, uint32_t h, bool src_a)
 {
-	struct flow_key k;
-	bool src_a = flow_key_make(pi, &k);
-	uint32_t h = flow_key_hash(&k);
+	const struct flow_key k = *kp;
 	struct flow *f = flow_lookup(w->flows, &k, h, w->now_ms);
 	bool syn = (pi->tcp_flags & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_SYN;
 	struct dp_stats *st = &w->stats;
@@ -331,13 +368,23 @@ update:
 	return f;
 }
 
-static unsigned rx_port(struct dp_worker *w, unsigned in)
+/* The worker that owns a flow when there are several: its symmetric key
+ * hash picks it, so both directions meet on one worker whatever queue the
+ * NIC or the kernel (af_packet fanout is not symmetric) delivered them to.
+ * Later, intercepted flows will be owned by their tenant's worker. */
+static inline unsigned flow_owner(uint32_t hash, unsigned n)
+{
+	return (unsigned)(((uint64_t)hash * n) >> 32);
+}
+
+/* Handles n frames received on port `in`: by this worker's RX (steered ==
+ * false) or handed over by another worker that received them (steered ==
+ * true: already counted, learnt and checked for local delivery). */
+static void handle_burst(struct dp_worker *w, unsigned in, struct rte_mbuf **pkts, uint16_t n,
+			 bool steered)
 {
 	struct dp_app *app = w->app;
-	struct rte_mbuf *pkts[DP_BURST_MAX], *fwd[DP_BURST_MAX];
-	uint16_t n = rte_eth_rx_burst(app->port_id[in], w->queue, pkts, (uint16_t)app->burst);
-	if (!n)
-		return 0;
+	struct rte_mbuf *fwd[DP_BURST_MAX];
 	unsigned out = in ^ 1;
 	const struct local_addr *la = &app->local[in];
 	bool have_local = la->has4 || la->has6;
@@ -345,17 +392,25 @@ static unsigned rx_port(struct dp_worker *w, unsigned in)
 	struct dp_port_stats *ps = &st->port[in];
 	uint16_t nf = 0;
 	uint64_t fwd_bytes = 0;
-	w->last_rx_ms = w->now_ms;
+	unsigned nw = app->n_workers;
 
+	/* Headers of the whole burst first (mtod reads them), then each
+	 * frame's data one ahead. */
+	for (uint16_t i = 0; i < n; i++)
+		rte_prefetch0(pkts[i]);
+	if (n)
+		rte_prefetch0(rte_pktmbuf_mtod(pkts[0], void *));
 	for (uint16_t i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
 		if (i + 1 < n)
 			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
 		const uint8_t *f = rte_pktmbuf_mtod(m, const uint8_t *);
 		uint32_t len = m->data_len; /* first segment only: never read past it */
-		ps->rx_bytes += m->pkt_len;
 		struct pkt_info pi;
 		enum pkt_malformed mf = pkt_parse(f, len, &pi);
+		if (steered)
+			goto tcp;
+		ps->rx_bytes += m->pkt_len;
 		if (unlikely(mf != PKT_OK)) {
 			st->malformed[mf]++;
 			if (pkt_malformed_drops(mf)) {
@@ -378,8 +433,24 @@ static unsigned rx_port(struct dp_worker *w, unsigned in)
 				continue;
 			}
 		}
+tcp:
 		if (pi.l4_proto == PROTO_TCP && !pi.is_fragment) {
-			struct flow *fl = track(w, &pi, m->pkt_len);
+			struct flow_key k;
+			bool src_a = flow_key_make(&pi, &k);
+			uint32_t h = flow_key_hash(&k);
+			if (nw > 1 && !steered) {
+				unsigned owner = flow_owner(h, nw);
+				if (owner != w->id) {
+					if (likely(rte_ring_mp_enqueue(app->workers[owner].steer[in], m) == 0)) {
+						st->flows.steered++;
+						continue;
+					}
+					/* owner's ring full: bridge it untracked */
+					st->flows.steer_full++;
+					goto bridge;
+				}
+			}
+			struct flow *fl = track(w, &pi, m->pkt_len, &k, h, src_a);
 			if (fl && fl->tenant != FLOW_BRIDGED && hooks.intercept) {
 				m->l2_len = pi.l2_len;
 				m->l3_len = pi.l3_len;
@@ -391,9 +462,10 @@ bridge:
 		fwd_bytes += m->pkt_len;
 		fwd[nf++] = m;
 	}
-	ps->rx_pkts += n;
+	if (!steered)
+		ps->rx_pkts += n;
 	if (nf) {
-		/* Local answers queued for `out` go first so frames keep order. */
+		/* Answers already queued for `out` go first so frames keep order. */
 		flush_port(w, out);
 		uint16_t sent = rte_eth_tx_burst(app->port_id[out], w->queue, fwd, nf);
 		struct dp_port_stats *os = &st->port[out];
@@ -408,6 +480,27 @@ bridge:
 		os->tx_pkts += sent;
 		os->tx_bytes += fwd_bytes;
 	}
+}
+
+static unsigned rx_port(struct dp_worker *w, unsigned in)
+{
+	struct rte_mbuf *pkts[DP_BURST_MAX];
+	uint16_t n = rte_eth_rx_burst(w->app->port_id[in], w->queue, pkts, (uint16_t)w->app->burst);
+	if (!n)
+		return 0;
+	w->last_rx_ms = w->now_ms;
+	handle_burst(w, in, pkts, n, false);
+	return n;
+}
+
+static unsigned rx_steered(struct dp_worker *w, unsigned in)
+{
+	if (!w->steer[in])
+		return 0;
+	struct rte_mbuf *pkts[DP_BURST_MAX];
+	unsigned n = rte_ring_sc_dequeue_burst(w->steer[in], (void **)pkts, w->app->burst, NULL);
+	if (n)
+		handle_burst(w, in, pkts, (uint16_t)n, true);
 	return n;
 }
 
@@ -428,13 +521,17 @@ unsigned dp_worker_poll(struct dp_worker *w)
 {
 	w->now_ms = tsc_ms();
 	unsigned work = rx_port(w, DP_LAN) + rx_port(w, DP_WAN);
+	work += rx_steered(w, DP_LAN) + rx_steered(w, DP_WAN);
 	work += drain_ctrl(w);
 	if (hooks.poll)
 		work += hooks.poll(w->hook_ctx, w->now_ms);
 	flush_port(w, DP_LAN);
 	flush_port(w, DP_WAN);
-	flow_table_sweep(w->flows, w->now_ms, SWEEP_BUCKETS);
-	w->stats.flows_active = flow_table_used(w->flows);
+	if (w->now_ms != w->swept_ms) {
+		w->swept_ms = w->now_ms;
+		flow_table_sweep(w->flows, w->now_ms, SWEEP_BUCKETS);
+		w->stats.flows_active = flow_table_used(w->flows);
+	}
 	return work;
 }
 
@@ -445,15 +542,13 @@ void dp_worker_drain(struct dp_worker *w)
 	flush_port(w, DP_WAN);
 }
 
-static inline void backoff(uint32_t idle)
+static inline void backoff(uint64_t idle_cycles, uint64_t hz)
 {
-	if (idle < IDLE_SPIN)
-		return;
-	if (idle < IDLE_PAUSE) {
+	if (idle_cycles < hz / 1000000 * IDLE_SPIN_US) {
 		rte_pause();
 		return;
 	}
-	rte_delay_us_sleep(idle < IDLE_LONG ? IDLE_SLEEP_US : IDLE_SLEEP_LONG_US);
+	rte_delay_us_sleep(idle_cycles < hz / 1000 * IDLE_LONG_MS ? IDLE_SLEEP_US : IDLE_SLEEP_LONG_US);
 }
 
 static int hooks_start(struct dp_worker *w)
@@ -481,7 +576,11 @@ int dp_worker_main(void *arg)
 		return -1;
 	}
 	w->last_rx_ms = tsc_ms();
-	uint32_t idle = 0;
+	/* Short sleeps must stay short: the default 50 us timer slack would
+	 * more than triple a 20 us sleep. Once, at start. */
+	prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
+	const uint64_t hz = rte_get_tsc_hz();
+	uint64_t last_work = rte_get_tsc_cycles();
 	uint64_t next_ctl = 0;
 	while (!app->quit) {
 		unsigned work = dp_worker_poll(w);
@@ -490,13 +589,11 @@ int dp_worker_main(void *arg)
 			dp_control_tick(app);
 			next_ctl = w->now_ms + 10;
 		}
-		if (work) {
-			idle = 0;
-		} else {
-			if (idle < UINT32_MAX)
-				idle++;
-			backoff(idle);
-		}
+		uint64_t now = rte_get_tsc_cycles();
+		if (work)
+			last_work = now;
+		else
+			backoff(now - last_work, hz);
 	}
 	dp_worker_drain(w);
 	hooks_stop(w);

@@ -298,3 +298,69 @@ Test(local, arp_and_ns_requests_parse_back)
 	/* too small a buffer: refused, nothing written past cap */
 	cr_expect_eq(local_arp_request(f, 40, &la, S4), 0);
 }
+
+/* Random damage to valid frames (flips, truncation, growth), through every
+ * function that reads a received frame. The buffer is exactly the frame's
+ * length (plus the answer room local_answer() is told about), so ASan
+ * catches any read or write past it. Deterministic PRNG. */
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+static uint32_t rnd(void)
+{
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 7;
+	rng_state ^= rng_state << 17;
+	return (uint32_t)rng_state;
+}
+
+static uint32_t seed_frame(uint8_t *f, unsigned kind, const struct local_addr *la)
+{
+	uint32_t len;
+	switch (kind % 4) {
+	case 0:
+		return ip4_tcp(f, C4, la->ip4, 1, 2, TCP_SYN, rnd() % 64);
+	case 1:
+		return local_arp_request(f, 128, la, la->ip4);
+	case 2:
+		return local_ns_request(f, 128, la, la->ip6);
+	default: /* an echo request to us */
+		len = ip4_tcp(f, C4, la->ip4, 0, 0, 0, 8);
+		f[14 + 9] = PROTO_ICMP;
+		f[14 + 20] = 8;
+		return len;
+	}
+}
+
+Test(pkt, random_damage)
+{
+	struct local_addr la = { .mac = { 2, 0, 0, 0, 1, 1 }, .has4 = true, .has6 = true,
+				 .ip4 = { 198, 18, 0, 1 }, .ip6 = { 0x20, 0x01, 0, 2, [15] = 1 } };
+	unsigned counts[PKT_MALFORMED_COUNT] = { 0 };
+	for (unsigned i = 0; i < 200000; i++) {
+		uint8_t seed[256];
+		uint32_t len = seed_frame(seed, i, &la);
+		unsigned flips = rnd() % 4;
+		for (unsigned j = 0; j < flips; j++)
+			seed[rnd() % len] ^= (uint8_t)(1u << (rnd() % 8));
+		if (rnd() % 3 == 0)
+			len = rnd() % (len + 1);
+		uint32_t room = rnd() % 2 ? 0 : 96;
+		uint8_t *b = malloc(len + room + 1);
+		memcpy(b, seed, len);
+		struct pkt_info pi;
+		enum pkt_malformed r = pkt_parse(b, len, &pi);
+		counts[r]++;
+		if (r == PKT_OK) {
+			if (pi.l4_proto == PROTO_TCP && !pi.is_fragment) {
+				struct flow_key k;
+				flow_key_make(&pi, &k);
+				(void)flow_key_hash(&k);
+			}
+			enum local_verdict v = local_classify(b, len, &pi, &la);
+			uint32_t out = local_answer(b, len, len + room, &pi, &la, v);
+			cr_assert_leq(out, len + room);
+		}
+		free(b);
+	}
+	cr_expect_gt(counts[PKT_OK], 1000);
+	cr_expect_gt(counts[PKT_IP4_CSUM], 1000);
+}
