@@ -83,6 +83,7 @@ struct dp_worker {
 	uint64_t now_ms;
 	uint64_t last_rx_ms;
 	uint64_t swept_ms;
+	uint64_t resolve_ms[DP_NPORTS];
 	/* The last source learnt per port: a run of frames from one host
 	 * refreshes its entry once per millisecond, not once per frame. */
 	struct {

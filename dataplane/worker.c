@@ -39,6 +39,7 @@ enum {
 	IDLE_SLEEP_US = 20,
 	IDLE_LONG_MS = 50,
 	IDLE_SLEEP_LONG_US = 200,
+	RESOLVE_GAP_MS = 100,  /* ARP/NS requests from dp_tx_l3(), per port */
 	SWEEP_BUCKETS = 64,    /* flow buckets swept per millisecond: 512
 				* flows/ms, 65536 flows every 128 ms */
 };
@@ -196,7 +197,11 @@ int dp_tx_l3(struct dp_worker *w, unsigned port, uint16_t vlan, uint8_t family,
 	const struct neigh_entry *e = neigh_lookup(&w->neigh[port], family, next_hop, vlan);
 	if (!e) {
 		rte_pktmbuf_free(m);
-		send_resolve(w, port, family, next_hop);
+		/* at most one request per port per RESOLVE_GAP_MS from here */
+		if (w->now_ms - w->resolve_ms[port] >= RESOLVE_GAP_MS) {
+			w->resolve_ms[port] = w->now_ms;
+			send_resolve(w, port, family, next_hop);
+		}
 		return -EHOSTUNREACH;
 	}
 	uint16_t l2 = vlan ? 18 : 14;
