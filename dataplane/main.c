@@ -315,6 +315,8 @@ err_ports:
 		rte_eth_dev_close(app.port_id[p]);
 	}
 err_workers:
+	/* telemetry callbacks stop reading the workers from here */
+	__atomic_store_n(&dp_app, NULL, __ATOMIC_SEQ_CST);
 	for (unsigned i = 0; i < app.n_workers; i++)
 		dp_worker_fini(&app.workers[i]);
 	rte_free(app.workers);

@@ -86,6 +86,8 @@ static int port_index(const char *params)
 
 static int cmd_ports(const char *cmd, const char *params, struct rte_tel_data *d)
 {
+	if (!__atomic_load_n(&dp_app, __ATOMIC_ACQUIRE))
+		return -1;
 	struct dp_stats s;
 	struct counter c[16];
 	dp_stats_sum(dp_app, &s);
@@ -112,6 +114,8 @@ static int cmd_ports(const char *cmd, const char *params, struct rte_tel_data *d
 
 static int cmd_flows(const char *cmd, const char *params, struct rte_tel_data *d)
 {
+	if (!__atomic_load_n(&dp_app, __ATOMIC_ACQUIRE))
+		return -1;
 	struct dp_stats s;
 	struct counter c[16];
 	dp_stats_sum(dp_app, &s);
@@ -122,6 +126,8 @@ static int cmd_flows(const char *cmd, const char *params, struct rte_tel_data *d
 
 static int cmd_drops(const char *cmd, const char *params, struct rte_tel_data *d)
 {
+	if (!__atomic_load_n(&dp_app, __ATOMIC_ACQUIRE))
+		return -1;
 	struct dp_stats s;
 	dp_stats_sum(dp_app, &s);
 	rte_tel_data_start_dict(d);
@@ -132,6 +138,8 @@ static int cmd_drops(const char *cmd, const char *params, struct rte_tel_data *d
 
 static int cmd_malformed(const char *cmd, const char *params, struct rte_tel_data *d)
 {
+	if (!__atomic_load_n(&dp_app, __ATOMIC_ACQUIRE))
+		return -1;
 	struct dp_stats s;
 	dp_stats_sum(dp_app, &s);
 	rte_tel_data_start_dict(d);
@@ -142,6 +150,8 @@ static int cmd_malformed(const char *cmd, const char *params, struct rte_tel_dat
 
 static int cmd_tenants(const char *cmd, const char *params, struct rte_tel_data *d)
 {
+	if (!__atomic_load_n(&dp_app, __ATOMIC_ACQUIRE))
+		return -1;
 	rte_tel_data_start_array(d, RTE_TEL_STRING_VAL);
 	for (unsigned t = 0; t < dp_app->cfg->n_tenants; t++)
 		rte_tel_data_add_array_string(d, dp_app->cfg->tenants[t].name);
@@ -150,6 +160,8 @@ static int cmd_tenants(const char *cmd, const char *params, struct rte_tel_data 
 
 static int cmd_tenant(const char *cmd, const char *params, struct rte_tel_data *d)
 {
+	if (!__atomic_load_n(&dp_app, __ATOMIC_ACQUIRE))
+		return -1;
 	const struct strait_config *cfg = dp_app->cfg;
 	if (!params || !*params)
 		return -1;
@@ -181,6 +193,8 @@ static void fmt_neigh(const struct neigh_entry *e, char *buf, size_t len)
  * workers learnt that it did not). Bounded by the telemetry array size. */
 static int cmd_neighbours(const char *cmd, const char *params, struct rte_tel_data *d)
 {
+	if (!__atomic_load_n(&dp_app, __ATOMIC_ACQUIRE))
+		return -1;
 	int p = port_index(params);
 	if (p < 0)
 		return -1;
