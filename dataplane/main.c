@@ -142,7 +142,7 @@ static void resolve_one(unsigned port, const struct strait_addr *gw)
 			return;
 	struct rte_mbuf *m = rte_pktmbuf_alloc(app.pool);
 	if (!m) {
-		app.workers[0].stats.drops[DROP_NO_MBUF]++;
+		app.workers[0].stats.port[port].drops[DROP_NO_MBUF]++;
 		return;
 	}
 	uint8_t *f = rte_pktmbuf_mtod(m, uint8_t *);

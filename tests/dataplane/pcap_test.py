@@ -195,6 +195,9 @@ def scenario_local():
     check(gw_ns in wan_out, "gateway neighbour solicitation sent on WAN (%s)" % t.hex())
     check(st["drops"]["local_invalid"] == 2, "local_invalid %s" % st["drops"])
     check(st["drops"]["local_unhandled"] == 1, "local_unhandled %s" % st["drops"])
+    check(st["lan_drops"]["local_invalid"] == 2 and st["wan_drops"]["local_invalid"] == 0,
+          "drops counted on the receiving port: %s %s" % (st["lan_drops"], st["wan_drops"]))
+    check(st["lan"]["dropped"] == 3, "lan dropped %d" % st["lan"]["dropped"])
     check(st["lan"]["local_in"] == 8, "lan local_in %d" % st["lan"]["local_in"])
     check(st["lan"]["local_out"] == 4, "lan local_out %d" % st["lan"]["local_out"])
 
