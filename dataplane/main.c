@@ -87,8 +87,8 @@ static int port_setup(unsigned idx, const struct strait_port_cfg *pc)
 		conf.rx_adv_conf.rss_conf.rss_hf = info.flow_type_rss_offloads &
 			(RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP);
 	}
-	if (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MBUF_FAST_FREE)
-		conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_MBUF_FAST_FREE;
+	/* No MBUF_FAST_FREE: modules hooked in (the TCP engine) send mbufs
+	 * from their own pools and with references held for retransmission. */
 	r = rte_eth_dev_configure(pid, nq, nq, &conf);
 	if (r)
 		goto err;
