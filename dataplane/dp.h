@@ -46,6 +46,8 @@ struct dp_port_stats {
 	uint64_t tx_pkts, tx_bytes;
 	uint64_t bridged_pkts, bridged_bytes; /* received here, sent on the other port */
 	uint64_t local_in, local_out;         /* frames for us / answers sent */
+	uint64_t drops[DROP_COUNT];           /* by reason: received here, or
+					       * (tx_full, no_mbuf) sent here */
 };
 
 struct dp_tenant_stats {
@@ -61,7 +63,6 @@ struct dp_flow_stats {
 struct dp_stats {
 	struct dp_port_stats port[DP_NPORTS];
 	uint64_t malformed[PKT_MALFORMED_COUNT];
-	uint64_t drops[DROP_COUNT];
 	struct dp_flow_stats flows;
 	uint64_t flows_active;
 	struct dp_tenant_stats tenant[STRAIT_MAX_TENANTS];
@@ -83,6 +84,7 @@ struct dp_worker {
 	uint64_t now_ms;
 	uint64_t last_rx_ms;
 	uint64_t swept_ms;
+	uint64_t resolve_ms[DP_NPORTS];
 	/* The last source learnt per port: a run of frames from one host
 	 * refreshes its entry once per millisecond, not once per frame. */
 	struct {

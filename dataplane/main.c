@@ -87,8 +87,8 @@ static int port_setup(unsigned idx, const struct strait_port_cfg *pc)
 		conf.rx_adv_conf.rss_conf.rss_hf = info.flow_type_rss_offloads &
 			(RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP);
 	}
-	if (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MBUF_FAST_FREE)
-		conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_MBUF_FAST_FREE;
+	/* No MBUF_FAST_FREE: modules hooked in (the TCP engine) send mbufs
+	 * from their own pools and with references held for retransmission. */
 	r = rte_eth_dev_configure(pid, nq, nq, &conf);
 	if (r)
 		goto err;
@@ -142,7 +142,7 @@ static void resolve_one(unsigned port, const struct strait_addr *gw)
 			return;
 	struct rte_mbuf *m = rte_pktmbuf_alloc(app.pool);
 	if (!m) {
-		app.workers[0].stats.drops[DROP_NO_MBUF]++;
+		app.workers[0].stats.port[port].drops[DROP_NO_MBUF]++;
 		return;
 	}
 	uint8_t *f = rte_pktmbuf_mtod(m, uint8_t *);
@@ -315,6 +315,8 @@ err_ports:
 		rte_eth_dev_close(app.port_id[p]);
 	}
 err_workers:
+	/* telemetry callbacks stop reading the workers from here */
+	__atomic_store_n(&dp_app, NULL, __ATOMIC_SEQ_CST);
 	for (unsigned i = 0; i < app.n_workers; i++)
 		dp_worker_fini(&app.workers[i]);
 	rte_free(app.workers);

@@ -38,6 +38,10 @@ static unsigned port_counters(const struct dp_port_stats *p, struct counter *c)
 	c[n++] = (struct counter){ "bridged_bytes", p->bridged_bytes };
 	c[n++] = (struct counter){ "local_in", p->local_in };
 	c[n++] = (struct counter){ "local_out", p->local_out };
+	uint64_t total = 0;
+	for (int i = 0; i < DROP_COUNT; i++)
+		total += p->drops[i];
+	c[n++] = (struct counter){ "dropped", total };
 	return n;
 }
 
@@ -86,6 +90,8 @@ static int port_index(const char *params)
 
 static int cmd_ports(const char *cmd, const char *params, struct rte_tel_data *d)
 {
+	if (!__atomic_load_n(&dp_app, __ATOMIC_ACQUIRE))
+		return -1;
 	struct dp_stats s;
 	struct counter c[16];
 	dp_stats_sum(dp_app, &s);
@@ -112,6 +118,8 @@ static int cmd_ports(const char *cmd, const char *params, struct rte_tel_data *d
 
 static int cmd_flows(const char *cmd, const char *params, struct rte_tel_data *d)
 {
+	if (!__atomic_load_n(&dp_app, __ATOMIC_ACQUIRE))
+		return -1;
 	struct dp_stats s;
 	struct counter c[16];
 	dp_stats_sum(dp_app, &s);
@@ -122,16 +130,25 @@ static int cmd_flows(const char *cmd, const char *params, struct rte_tel_data *d
 
 static int cmd_drops(const char *cmd, const char *params, struct rte_tel_data *d)
 {
+	if (!__atomic_load_n(&dp_app, __ATOMIC_ACQUIRE))
+		return -1;
 	struct dp_stats s;
 	dp_stats_sum(dp_app, &s);
+	int only = port_index(params);
+	if (only == -2)
+		return -1;
 	rte_tel_data_start_dict(d);
 	for (int i = 0; i < DROP_COUNT; i++)
-		rte_tel_data_add_dict_u64(d, dp_drop_name(i), s.drops[i]);
+		rte_tel_data_add_dict_u64(d, dp_drop_name(i),
+					  only >= 0 ? s.port[only].drops[i]
+						    : s.port[DP_LAN].drops[i] + s.port[DP_WAN].drops[i]);
 	return 0;
 }
 
 static int cmd_malformed(const char *cmd, const char *params, struct rte_tel_data *d)
 {
+	if (!__atomic_load_n(&dp_app, __ATOMIC_ACQUIRE))
+		return -1;
 	struct dp_stats s;
 	dp_stats_sum(dp_app, &s);
 	rte_tel_data_start_dict(d);
@@ -142,6 +159,8 @@ static int cmd_malformed(const char *cmd, const char *params, struct rte_tel_dat
 
 static int cmd_tenants(const char *cmd, const char *params, struct rte_tel_data *d)
 {
+	if (!__atomic_load_n(&dp_app, __ATOMIC_ACQUIRE))
+		return -1;
 	rte_tel_data_start_array(d, RTE_TEL_STRING_VAL);
 	for (unsigned t = 0; t < dp_app->cfg->n_tenants; t++)
 		rte_tel_data_add_array_string(d, dp_app->cfg->tenants[t].name);
@@ -150,6 +169,8 @@ static int cmd_tenants(const char *cmd, const char *params, struct rte_tel_data 
 
 static int cmd_tenant(const char *cmd, const char *params, struct rte_tel_data *d)
 {
+	if (!__atomic_load_n(&dp_app, __ATOMIC_ACQUIRE))
+		return -1;
 	const struct strait_config *cfg = dp_app->cfg;
 	if (!params || !*params)
 		return -1;
@@ -181,6 +202,8 @@ static void fmt_neigh(const struct neigh_entry *e, char *buf, size_t len)
  * workers learnt that it did not). Bounded by the telemetry array size. */
 static int cmd_neighbours(const char *cmd, const char *params, struct rte_tel_data *d)
 {
+	if (!__atomic_load_n(&dp_app, __ATOMIC_ACQUIRE))
+		return -1;
 	int p = port_index(params);
 	if (p < 0)
 		return -1;
@@ -215,7 +238,7 @@ int dp_telemetry_register(void)
 	r |= rte_telemetry_register_cmd("/strait/flows", cmd_flows,
 		"Flow table: active, capacity, created, unseen_syn, table_full, expired");
 	r |= rte_telemetry_register_cmd("/strait/drops", cmd_drops,
-		"Frames dropped, by reason");
+		"Frames dropped, by reason. Parameters: none (both ports), or lan|wan");
 	r |= rte_telemetry_register_cmd("/strait/malformed", cmd_malformed,
 		"Malformed frames, by reason (runt and vlan_truncated dropped, others bridged)");
 	r |= rte_telemetry_register_cmd("/strait/tenants", cmd_tenants,
@@ -255,8 +278,14 @@ int dp_stats_write_json(const struct dp_app *app, const char *path)
 	json_group(f, "flows", c, flow_counters(app, &s, c), false);
 	unsigned n = 0;
 	for (int i = 0; i < DROP_COUNT; i++)
-		c[n++] = (struct counter){ dp_drop_name(i), s.drops[i] };
+		c[n++] = (struct counter){ dp_drop_name(i), s.port[DP_LAN].drops[i] + s.port[DP_WAN].drops[i] };
 	json_group(f, "drops", c, n, false);
+	for (int p = 0; p < DP_NPORTS; p++) {
+		n = 0;
+		for (int i = 0; i < DROP_COUNT; i++)
+			c[n++] = (struct counter){ dp_drop_name(i), s.port[p].drops[i] };
+		json_group(f, p ? "wan_drops" : "lan_drops", c, n, false);
+	}
 	n = 0;
 	for (int i = 1; i < PKT_MALFORMED_COUNT; i++)
 		c[n++] = (struct counter){ pkt_malformed_name(i), s.malformed[i] };

@@ -39,6 +39,7 @@ enum {
 	IDLE_SLEEP_US = 20,
 	IDLE_LONG_MS = 50,
 	IDLE_SLEEP_LONG_US = 200,
+	RESOLVE_GAP_MS = 100,  /* ARP/NS requests from dp_tx_l3(), per port */
 	SWEEP_BUCKETS = 64,    /* flow buckets swept per millisecond: 512
 				* flows/ms, 65536 flows every 128 ms */
 };
@@ -156,7 +157,7 @@ static void flush_port(struct dp_worker *w, unsigned port)
 		ps->tx_bytes += w->txbuf[port][i]->pkt_len;
 	ps->tx_pkts += sent;
 	if (unlikely(sent < n)) {
-		w->stats.drops[DROP_TX_FULL] += n - sent;
+		ps->drops[DROP_TX_FULL] += n - sent;
 		rte_pktmbuf_free_bulk(&w->txbuf[port][sent], n - sent);
 	}
 	w->ntx[port] = 0;
@@ -173,7 +174,7 @@ static void send_resolve(struct dp_worker *w, unsigned port, uint8_t family, con
 {
 	struct rte_mbuf *m = rte_pktmbuf_alloc(w->app->pool);
 	if (!m) {
-		w->stats.drops[DROP_NO_MBUF]++;
+		w->stats.port[port].drops[DROP_NO_MBUF]++;
 		return;
 	}
 	uint8_t *f = rte_pktmbuf_mtod(m, uint8_t *);
@@ -196,7 +197,11 @@ int dp_tx_l3(struct dp_worker *w, unsigned port, uint16_t vlan, uint8_t family,
 	const struct neigh_entry *e = neigh_lookup(&w->neigh[port], family, next_hop, vlan);
 	if (!e) {
 		rte_pktmbuf_free(m);
-		send_resolve(w, port, family, next_hop);
+		/* at most one request per port per RESOLVE_GAP_MS from here */
+		if (w->now_ms - w->resolve_ms[port] >= RESOLVE_GAP_MS) {
+			w->resolve_ms[port] = w->now_ms;
+			send_resolve(w, port, family, next_hop);
+		}
 		return -EHOSTUNREACH;
 	}
 	uint16_t l2 = vlan ? 18 : 14;
@@ -282,7 +287,7 @@ static void handle_local(struct dp_worker *w, unsigned port, struct rte_mbuf *m,
 		uint32_t cap = m->data_len + rte_pktmbuf_tailroom(m);
 		uint32_t len = local_answer(f, m->data_len, cap, pi, &w->app->local[port], v);
 		if (unlikely(!len || m->nb_segs != 1)) {
-			w->stats.drops[DROP_LOCAL_INVALID]++;
+			ps->drops[DROP_LOCAL_INVALID]++;
 			rte_pktmbuf_free(m);
 			return;
 		}
@@ -299,14 +304,14 @@ static void handle_local(struct dp_worker *w, unsigned port, struct rte_mbuf *m,
 			hooks.local_tcp(w->hook_ctx, m, pi, port);
 			return;
 		}
-		w->stats.drops[DROP_LOCAL_UNHANDLED]++;
+		ps->drops[DROP_LOCAL_UNHANDLED]++;
 		rte_pktmbuf_free(m);
 		return;
 	case LOCAL_CONSUME:
 		rte_pktmbuf_free(m);
 		return;
 	default:
-		w->stats.drops[DROP_LOCAL_UNHANDLED]++;
+		ps->drops[DROP_LOCAL_UNHANDLED]++;
 		rte_pktmbuf_free(m);
 		return;
 	}
@@ -414,12 +419,12 @@ static void handle_burst(struct dp_worker *w, unsigned in, struct rte_mbuf **pkt
 		if (unlikely(mf != PKT_OK)) {
 			st->malformed[mf]++;
 			if (pkt_malformed_drops(mf)) {
-				st->drops[DROP_MALFORMED]++;
+				ps->drops[DROP_MALFORMED]++;
 				rte_pktmbuf_free(m);
 				continue;
 			}
 			if (!memcmp(f, la->mac, 6)) {
-				st->drops[DROP_MALFORMED_TO_US]++;
+				ps->drops[DROP_MALFORMED_TO_US]++;
 				rte_pktmbuf_free(m);
 				continue;
 			}
@@ -472,7 +477,7 @@ bridge:
 		if (unlikely(sent < nf)) {
 			for (uint16_t i = sent; i < nf; i++)
 				fwd_bytes -= fwd[i]->pkt_len;
-			st->drops[DROP_TX_FULL] += nf - sent;
+			os->drops[DROP_TX_FULL] += nf - sent;
 			rte_pktmbuf_free_bulk(&fwd[sent], nf - sent);
 		}
 		ps->bridged_pkts += sent;

@@ -10,9 +10,11 @@ counters straitd wrote (--stats-json). No NIC, no hugepages, no root.
 """
 import json
 import os
+import signal as sig
 import subprocess
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from frames import *  # noqa: E402,F403
@@ -74,7 +76,7 @@ def check(cond, what):
     return cond
 
 
-def run(name, lan_in, wan_in, tenants=(), lan_extra="", wan_extra=""):
+def run(name, lan_in, wan_in, tenants=(), lan_extra="", wan_extra="", signal=None):
     d = tempfile.mkdtemp(prefix="dp-pcap-%s-" % name)
     os.makedirs(os.path.join(d, "tenants"))
     with open(os.path.join(d, "appliance.conf"), "w") as f:
@@ -90,12 +92,24 @@ def run(name, lan_in, wan_in, tenants=(), lan_extra="", wan_extra=""):
            "--file-prefix=dp-pcap-%d-%s" % (os.getpid(), name), "--log-level=lib.eal:error",
            "--vdev=net_pcap0,rx_pcap=%s,tx_pcap=%s" % (p("lan_in.pcap"), p("lan_out.pcap")),
            "--vdev=net_pcap1,rx_pcap=%s,tx_pcap=%s" % (p("wan_in.pcap"), p("wan_out.pcap")),
-           "--", "-c", p("appliance.conf"), "--exit-idle-ms", "400",
-           "--stats-json", p("stats.json"), "--mbufs", "4095"]
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
-    if r.returncode != 0:
-        print(r.stdout, r.stderr)
-        raise SystemExit("straitd exited %d in scenario %s" % (r.returncode, name))
+           "--", "-c", p("appliance.conf"), "--stats-json", p("stats.json"), "--mbufs", "4095"]
+    if signal is None:
+        cmd += ["--exit-idle-ms", "400"]
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+        rc, out = r.returncode, r.stdout + r.stderr
+    else:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        for _ in range(200):  # until it is up, bounded
+            if os.path.exists("/var/run/dpdk/dp-pcap-%d-%s/dpdk_telemetry.v2" % (os.getpid(), name)):
+                break
+            time.sleep(0.05)
+        time.sleep(0.5)
+        proc.send_signal(signal)
+        out = proc.communicate(timeout=30)[0]
+        rc = proc.returncode
+    if rc != 0:
+        print(out)
+        raise SystemExit("straitd exited %d in scenario %s" % (rc, name))
     with open(p("stats.json")) as f:
         stats = json.load(f)
     return read_pcap(p("lan_out.pcap")), read_pcap(p("wan_out.pcap")), stats
@@ -181,6 +195,9 @@ def scenario_local():
     check(gw_ns in wan_out, "gateway neighbour solicitation sent on WAN (%s)" % t.hex())
     check(st["drops"]["local_invalid"] == 2, "local_invalid %s" % st["drops"])
     check(st["drops"]["local_unhandled"] == 1, "local_unhandled %s" % st["drops"])
+    check(st["lan_drops"]["local_invalid"] == 2 and st["wan_drops"]["local_invalid"] == 0,
+          "drops counted on the receiving port: %s %s" % (st["lan_drops"], st["wan_drops"]))
+    check(st["lan"]["dropped"] == 3, "lan dropped %d" % st["lan"]["dropped"])
     check(st["lan"]["local_in"] == 8, "lan local_in %d" % st["lan"]["local_in"])
     check(st["lan"]["local_out"] == 4, "lan local_out %d" % st["lan"]["local_out"])
 
@@ -300,7 +317,16 @@ def scenario_flows():
     check(st["flows"]["reused"] == 1, "reused %d" % st["flows"]["reused"])
 
 
-SCENARIOS = [scenario_bridge, scenario_local, scenario_malformed, scenario_flows]
+def scenario_signals():
+    """SIGINT and SIGTERM: what was received is sent, exit 0, counters written."""
+    lan = [tcp_frame(C_MAC, S_MAC, CLIENT, SERVER, 40000 + i, 80, TCP_SYN) for i in range(50)]
+    for s in (sig.SIGINT, sig.SIGTERM):
+        _, wan_out, st = run("sig%d" % s, lan, [], signal=s)
+        same_frames(wan_out, lan, "bridged before %s" % s.name)
+        check(st["flows"]["created"] == 50, "%s: flows %s" % (s.name, st["flows"]))
+
+
+SCENARIOS = [scenario_bridge, scenario_local, scenario_malformed, scenario_flows, scenario_signals]
 
 for s in SCENARIOS:
     name = s.__name__[len("scenario_"):]

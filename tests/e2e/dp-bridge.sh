@@ -214,6 +214,8 @@ echo "    ($(python3 -c "print('%.0f' % ($MB * 8 * 1.048576 / ($t1 - $t0)))") Mb
 
 # 4. telemetry: ports, flows, the tenant
 t=$(tele /strait/ports /strait/flows /strait/tenant,repl /strait/drops /strait/malformed /strait/tenants)
+w=$(tele /strait/ports,wan)
+grep -q '"bridged_bytes"' <<<"$w" || fail "/strait/ports,wan: $w"
 echo "$t" > "$WORK/telemetry.json"
 python3 - "$WORK/telemetry.json" "$MB" <<'PY' || fail "telemetry: $(cat "$WORK/telemetry.json")"
 import json, sys
