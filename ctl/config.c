@@ -1,0 +1,842 @@
+/* Appliance and tenant configuration: INI through libinih, validated here.
+ *
+ * libinih as packaged does not pass line numbers to the handler, so the
+ * file is fed through ini_parse_stream() with a reader that counts lines and
+ * remembers where each section starts; the handler then knows the line of
+ * the key it is looking at, and a missing key is reported at its section.
+ */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <ini.h>
+#include <libgen.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "strait/ctl.h"
+
+enum { MAX_KEYS_SEEN = 64 };
+
+/* snprintf that truncates silently: messages and paths here are bounded
+ * on purpose, and a path too long for the buffer fails at open(). */
+static int sfmt(char *buf, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int sfmt(char *buf, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(buf, len, fmt, ap);
+	va_end(ap);
+	return n;
+}
+
+struct parse_ctx {
+	FILE *f;
+	const char *path;
+	char dir[PATH_MAX];
+	unsigned line;
+	char section[64];
+	unsigned section_line[8]; /* by section index, 0 = not seen */
+	struct strait_error *err;
+	bool failed;
+	/* singular keys already given, to reject duplicates */
+	char seen[MAX_KEYS_SEEN][64];
+	unsigned n_seen;
+};
+
+static void set_err(struct parse_ctx *c, unsigned line, const char *section,
+		    const char *key, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+
+static void set_err(struct parse_ctx *c, unsigned line, const char *section,
+		    const char *key, const char *fmt, ...)
+{
+	if (c->failed)
+		return; /* keep the first error: later ones often follow from it */
+	c->failed = true;
+	struct strait_error *e = c->err;
+	sfmt(e->file, sizeof(e->file), "%s", c->path);
+	e->line = line;
+	if (section && key)
+		sfmt(e->field, sizeof(e->field), "[%s] %s", section, key);
+	else if (section)
+		sfmt(e->field, sizeof(e->field), "[%s]", section);
+	else
+		e->field[0] = '\0';
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+	va_end(ap);
+}
+
+const char *strait_error_str(const struct strait_error *err, char *buf, size_t len)
+{
+	char line[16] = "";
+	if (err->line)
+		sfmt(line, sizeof(line), "%u:", err->line);
+	sfmt(buf, len, "%s:%s %s%s%s", err->file, line, err->field,
+	     err->field[0] ? ": " : "", err->msg);
+	return buf;
+}
+
+/* Reader for ini_parse_stream: one line per call, counted. */
+static char *reader(char *str, int num, void *stream)
+{
+	struct parse_ctx *c = stream;
+	if (!fgets(str, num, c->f))
+		return NULL;
+	c->line++;
+	const char *p = str;
+	while (isspace((unsigned char)*p))
+		p++;
+	if (*p == '[') {
+		const char *end = strchr(p, ']');
+		size_t n = end ? (size_t)(end - p - 1) : 0;
+		if (n >= sizeof(c->section))
+			n = sizeof(c->section) - 1;
+		memcpy(c->section, p + 1, n);
+		c->section[n] = '\0';
+	}
+	return str;
+}
+
+static bool seen_once(struct parse_ctx *c, const char *section, const char *key)
+{
+	char k[64];
+	sfmt(k, sizeof(k), "%s.%s", section, key);
+	for (unsigned i = 0; i < c->n_seen; i++)
+		if (strcasecmp(c->seen[i], k) == 0) {
+			set_err(c, c->line, section, key, "given twice");
+			return false;
+		}
+	if (c->n_seen < MAX_KEYS_SEEN)
+		sfmt(c->seen[c->n_seen++], sizeof(c->seen[0]), "%s", k);
+	return true;
+}
+
+/* ---- value parsers ---- */
+
+bool strait_parse_addr(const char *s, struct strait_addr *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (inet_pton(AF_INET, s, out->addr) == 1) {
+		out->family = 4;
+		return true;
+	}
+	if (inet_pton(AF_INET6, s, out->addr) == 1) {
+		out->family = 6;
+		return true;
+	}
+	return false;
+}
+
+bool strait_parse_prefix(const char *s, struct strait_prefix *out)
+{
+	char buf[INET6_ADDRSTRLEN + 8];
+	if (strlen(s) >= sizeof(buf))
+		return false;
+	strcpy(buf, s);
+	char *slash = strchr(buf, '/');
+	if (slash)
+		*slash = '\0';
+	struct strait_addr a;
+	if (!strait_parse_addr(buf, &a))
+		return false;
+	unsigned max = a.family == 4 ? 32 : 128;
+	unsigned len = max;
+	if (slash) {
+		char *end;
+		errno = 0;
+		unsigned long v = strtoul(slash + 1, &end, 10);
+		if (errno || end == slash + 1 || *end || v > max)
+			return false;
+		len = (unsigned)v;
+	}
+	memset(out, 0, sizeof(*out));
+	out->family = a.family;
+	out->len = (uint8_t)len;
+	memcpy(out->addr, a.addr, 16);
+	return true;
+}
+
+bool strait_prefix_contains(const struct strait_prefix *p, uint8_t family,
+			    const uint8_t *addr)
+{
+	if (p->family != family)
+		return false;
+	unsigned full = p->len / 8, rest = p->len % 8;
+	if (memcmp(p->addr, addr, full) != 0)
+		return false;
+	if (rest) {
+		uint8_t mask = (uint8_t)(0xff00u >> rest);
+		if ((p->addr[full] ^ addr[full]) & mask)
+			return false;
+	}
+	return true;
+}
+
+/* Host bits set in a prefix are a typo more often than not. */
+static bool prefix_is_canonical(const struct strait_prefix *p)
+{
+	unsigned max = p->family == 4 ? 4 : 16;
+	for (unsigned i = 0; i < max; i++) {
+		unsigned bit = i * 8;
+		uint8_t mask = bit >= p->len ? 0 : bit + 8 <= p->len ? 0xff
+			       : (uint8_t)(0xff00u >> (p->len - bit));
+		if (p->addr[i] & (uint8_t)~mask)
+			return false;
+	}
+	return true;
+}
+
+bool strait_parse_rate(const char *s, uint64_t *bps)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno || end == s || v < 0 || !isfinite(v))
+		return false;
+	double mul = 1;
+	switch (*end) {
+	case 'k': case 'K': mul = 1e3; end++; break;
+	case 'm': case 'M': mul = 1e6; end++; break;
+	case 'g': case 'G': mul = 1e9; end++; break;
+	case 't': case 'T': mul = 1e12; end++; break;
+	default: break;
+	}
+	if (*end && strcasecmp(end, "bit") != 0 && strcasecmp(end, "bps") != 0)
+		return false;
+	v *= mul;
+	if (v > 1e15)
+		return false;
+	*bps = (uint64_t)v;
+	return true;
+}
+
+static bool parse_uint(const char *s, unsigned long lo, unsigned long hi,
+		       unsigned long *out)
+{
+	char *end;
+	errno = 0;
+	if (!isdigit((unsigned char)*s))
+		return false;
+	unsigned long v = strtoul(s, &end, 10);
+	if (errno || *end || v < lo || v > hi)
+		return false;
+	*out = v;
+	return true;
+}
+
+static bool copy_name(const char *s, char *out, size_t len)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n >= len)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '-' && s[i] != '_' && s[i] != '.')
+			return false;
+	memcpy(out, s, n + 1);
+	return true;
+}
+
+/* A path relative to the configuration file's folder. */
+static bool resolve_path(const struct parse_ctx *c, const char *s, char *out, size_t len)
+{
+	int n;
+	if (!*s)
+		return false;
+	if (s[0] == '/')
+		n = sfmt(out, len, "%s", s);
+	else
+		n = sfmt(out, len, "%s/%s", c->dir, s);
+	return n > 0 && (size_t)n < len;
+}
+
+/* Calls fn on each comma- or space-separated item of s; false stops. */
+static bool each_item(struct parse_ctx *c, const char *section, const char *key,
+		      const char *s, bool (*fn)(struct parse_ctx *, const char *, void *),
+		      void *arg)
+{
+	char buf[256];
+	if (strlen(s) >= sizeof(buf)) {
+		set_err(c, c->line, section, key, "value too long");
+		return false;
+	}
+	strcpy(buf, s);
+	int items = 0;
+	for (char *save = NULL, *tok = strtok_r(buf, ", \t", &save); tok;
+	     tok = strtok_r(NULL, ", \t", &save)) {
+		items++;
+		if (!fn(c, tok, arg))
+			return false;
+	}
+	if (!items) {
+		set_err(c, c->line, section, key, "empty list");
+		return false;
+	}
+	return true;
+}
+
+/* ---- appliance file ---- */
+
+enum { SEC_APPLIANCE = 1, SEC_LAN, SEC_WAN };
+
+struct appliance_ctx {
+	struct parse_ctx p;
+	struct strait_appliance_cfg *cfg;
+	bool have_port[2];
+};
+
+static int section_index(const char *s, const char *const *names, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (strcasecmp(s, names[i]) == 0)
+			return i + 1;
+	return 0;
+}
+
+static bool port_key(struct parse_ctx *c, const char *sec, struct strait_port_cfg *pc,
+		     const char *key, const char *val)
+{
+	unsigned long v;
+	if (!strcasecmp(key, "Port")) {
+		if (!*val || strlen(val) >= sizeof(pc->device)) {
+			set_err(c, c->line, sec, key, "expected a DPDK device name or PCI address");
+			return false;
+		}
+		strcpy(pc->device, val);
+	} else if (!strcasecmp(key, "Vlan")) {
+		if (!parse_uint(val, 0, 4094, &v)) {
+			set_err(c, c->line, sec, key, "\"%s\" is not a VLAN id (0 = untagged, 1..4094)", val);
+			return false;
+		}
+		pc->vlan = (uint16_t)v;
+	} else if (!strcasecmp(key, "Address")) {
+		struct strait_prefix p;
+		if (!strait_parse_prefix(val, &p) || !strchr(val, '/')) {
+			set_err(c, c->line, sec, key, "\"%s\" is not an address with prefix length (198.18.0.1/24, 2001:2::1/64)", val);
+			return false;
+		}
+		struct strait_prefix *slot = p.family == 4 ? &pc->addr4 : &pc->addr6;
+		if (slot->family) {
+			set_err(c, c->line, sec, key, "one IPv%u address per port", p.family);
+			return false;
+		}
+		*slot = p;
+	} else if (!strcasecmp(key, "Gateway")) {
+		struct strait_addr a;
+		if (!strait_parse_addr(val, &a)) {
+			set_err(c, c->line, sec, key, "\"%s\" is not an IPv4 or IPv6 address", val);
+			return false;
+		}
+		struct strait_addr *slot = a.family == 4 ? &pc->gateway4 : &pc->gateway6;
+		if (slot->family) {
+			set_err(c, c->line, sec, key, "one IPv%u gateway per port", a.family);
+			return false;
+		}
+		*slot = a;
+	} else {
+		set_err(c, c->line, sec, key, "unknown key (Port, Vlan, Address, Gateway)");
+		return false;
+	}
+	return true;
+}
+
+static int appliance_handler(void *user, const char *section, const char *key,
+			     const char *val)
+{
+	static const char *const names[] = { "Appliance", "LAN", "WAN" };
+	struct appliance_ctx *a = user;
+	struct parse_ctx *c = &a->p;
+	struct strait_appliance_cfg *cfg = a->cfg;
+	unsigned long v = 0;
+	if (c->failed)
+		return 0;
+	int sec = section_index(section, names, 3);
+	if (!sec) {
+		set_err(c, c->line, section, NULL, "unknown section (Appliance, LAN, WAN)");
+		return 0;
+	}
+	bool multi = sec != SEC_APPLIANCE && (!strcasecmp(key, "Address") || !strcasecmp(key, "Gateway"));
+	if (!multi && !seen_once(c, names[sec - 1], key))
+		return 0;
+	if (sec == SEC_LAN || sec == SEC_WAN) {
+		if (!strcasecmp(key, "Port"))
+			a->have_port[sec - SEC_LAN] = true;
+		return port_key(c, names[sec - 1], sec == SEC_LAN ? &cfg->lan : &cfg->wan, key, val);
+	}
+	const char *s = names[0];
+	if (!strcasecmp(key, "Name")) {
+		if (!copy_name(val, cfg->name, sizeof(cfg->name)))
+			set_err(c, c->line, s, key, "expected 1..%d characters of [A-Za-z0-9._-]", STRAIT_NAME_MAX - 1);
+	} else if (!strcasecmp(key, "Workers")) {
+		if (!parse_uint(val, 0, STRAIT_MAX_WORKERS, &v))
+			set_err(c, c->line, s, key, "\"%s\" is not 0 (single-lcore) .. %d", val, STRAIT_MAX_WORKERS);
+		cfg->workers = (unsigned)v;
+	} else if (!strcasecmp(key, "FlowTableSize")) {
+		if (!parse_uint(val, 64, 1u << 24, &v) || (v & (v - 1)))
+			set_err(c, c->line, s, key, "\"%s\" is not a power of two in 64..16777216", val);
+		cfg->flow_table_size = (uint32_t)v;
+	} else if (!strcasecmp(key, "FlowIdleTimeout")) {
+		if (!parse_uint(val, 1, 86400, &v))
+			set_err(c, c->line, s, key, "\"%s\" is not 1..86400 seconds", val);
+		cfg->flow_idle_timeout = (uint32_t)v;
+	} else if (!strcasecmp(key, "FlowClosedTimeout")) {
+		if (!parse_uint(val, 1, 3600, &v))
+			set_err(c, c->line, s, key, "\"%s\" is not 1..3600 seconds", val);
+		cfg->flow_closed_timeout = (uint32_t)v;
+	} else if (!strcasecmp(key, "NeighbourTableSize")) {
+		if (!parse_uint(val, 16, 1u << 20, &v) || (v & (v - 1)))
+			set_err(c, c->line, s, key, "\"%s\" is not a power of two in 16..1048576", val);
+		cfg->neigh_table_size = (uint32_t)v;
+	} else if (!strcasecmp(key, "Burst")) {
+		if (!parse_uint(val, 1, 64, &v))
+			set_err(c, c->line, s, key, "\"%s\" is not 1..64", val);
+		cfg->burst = (uint32_t)v;
+	} else if (!strcasecmp(key, "TenantDir")) {
+		if (!resolve_path(c, val, cfg->tenant_dir, sizeof(cfg->tenant_dir)))
+			set_err(c, c->line, s, key, "bad path");
+	} else {
+		set_err(c, c->line, s, key, "unknown key (Name, Workers, FlowTableSize, FlowIdleTimeout, FlowClosedTimeout, NeighbourTableSize, Burst, TenantDir)");
+	}
+	return !c->failed;
+}
+
+/* Opens the file, runs inih with line counting; returns 0 or -errno. */
+static int run_ini(struct parse_ctx *c, const char *path, ini_handler h, void *user,
+		   struct strait_error *err)
+{
+	memset(err, 0, sizeof(*err));
+	c->path = path;
+	c->err = err;
+	char tmp[PATH_MAX];
+	sfmt(tmp, sizeof(tmp), "%s", path);
+	sfmt(c->dir, sizeof(c->dir), "%s", dirname(tmp));
+	c->f = fopen(path, "r");
+	if (!c->f) {
+		int e = errno;
+		sfmt(err->file, sizeof(err->file), "%s", path);
+		sfmt(err->msg, sizeof(err->msg), "cannot open: %s", strerror(e));
+		return -e;
+	}
+	int r = ini_parse_stream(reader, c, h, user);
+	fclose(c->f);
+	c->f = NULL;
+	if (r > 0 && !c->failed)
+		set_err(c, (unsigned)r, NULL, NULL, "syntax error (expected [Section] or Key = Value)");
+	else if (r < 0 && !c->failed)
+		set_err(c, 0, NULL, NULL, "cannot read");
+	return c->failed ? -EINVAL : 0;
+}
+
+/* Where a section starts, for errors about keys missing from it. */
+static unsigned find_section_line(const char *path, const char *name)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return 0;
+	char line[512];
+	unsigned n = 0, found = 0;
+	size_t len = strlen(name);
+	while (fgets(line, sizeof(line), f)) {
+		n++;
+		const char *p = line;
+		while (isspace((unsigned char)*p))
+			p++;
+		if (*p == '[' && !strncasecmp(p + 1, name, len) && p[1 + len] == ']') {
+			found = n;
+			break;
+		}
+	}
+	fclose(f);
+	return found;
+}
+
+static bool check_port(struct parse_ctx *c, const char *sec, const struct strait_port_cfg *pc)
+{
+	if (pc->gateway4.family && !pc->addr4.family) {
+		set_err(c, find_section_line(c->path, sec), sec, "Gateway", "an IPv4 gateway needs an IPv4 Address on the port");
+		return false;
+	}
+	if (pc->gateway6.family && !pc->addr6.family) {
+		set_err(c, find_section_line(c->path, sec), sec, "Gateway", "an IPv6 gateway needs an IPv6 Address on the port");
+		return false;
+	}
+	return true;
+}
+
+int strait_appliance_load(const char *path, struct strait_appliance_cfg *out,
+			  struct strait_error *err)
+{
+	struct appliance_ctx a = { .cfg = out };
+	memset(out, 0, sizeof(*out));
+	sfmt(out->name, sizeof(out->name), "strait");
+	out->workers = 1;
+	out->flow_table_size = 65536;
+	out->flow_idle_timeout = 300;
+	out->flow_closed_timeout = 10;
+	out->neigh_table_size = 1024;
+	out->burst = 32;
+	int r = run_ini(&a.p, path, appliance_handler, &a, err);
+	if (r)
+		return r;
+	struct parse_ctx *c = &a.p;
+	if (!a.have_port[0])
+		set_err(c, find_section_line(path, "LAN"), "LAN", "Port", "missing: the LAN port's DPDK device");
+	else if (!a.have_port[1])
+		set_err(c, find_section_line(path, "WAN"), "WAN", "Port", "missing: the WAN port's DPDK device");
+	else if (!strcmp(out->lan.device, out->wan.device))
+		set_err(c, find_section_line(path, "WAN"), "WAN", "Port", "same device as the LAN port");
+	else if (check_port(c, "LAN", &out->lan))
+		check_port(c, "WAN", &out->wan);
+	return c->failed ? -EINVAL : 0;
+}
+
+/* ---- tenant file ---- */
+
+struct tenant_ctx {
+	struct parse_ctx p;
+	struct strait_tenant_cfg *cfg;
+	const char *sec;
+	const char *key;
+	int side; /* 0 client, 1 server */
+	bool have_name, have_key, have_peer_down, have_endpoint, have_inner, have_inner_peer;
+};
+
+static bool add_prefix(struct parse_ctx *c, const char *tok, void *arg)
+{
+	struct tenant_ctx *t = arg;
+	struct strait_tenant_cfg *cfg = t->cfg;
+	struct strait_prefix p;
+	if (!strait_parse_prefix(tok, &p)) {
+		set_err(c, c->line, t->sec, t->key, "\"%s\" is not a prefix (10.1.0.0/16, 2001:db8::/48)", tok);
+		return false;
+	}
+	if (!prefix_is_canonical(&p)) {
+		set_err(c, c->line, t->sec, t->key, "\"%s\" has host bits set beyond /%u", tok, p.len);
+		return false;
+	}
+	struct strait_prefix *arr = t->side ? cfg->server : cfg->client;
+	unsigned *n = t->side ? &cfg->n_server : &cfg->n_client;
+	if (*n >= STRAIT_MAX_PREFIXES) {
+		set_err(c, c->line, t->sec, t->key, "more than %d prefixes", STRAIT_MAX_PREFIXES);
+		return false;
+	}
+	arr[(*n)++] = p;
+	return true;
+}
+
+static bool add_ports(struct parse_ctx *c, const char *tok, void *arg)
+{
+	struct tenant_ctx *t = arg;
+	struct strait_tenant_cfg *cfg = t->cfg;
+	char buf[32];
+	unsigned long lo, hi;
+	if (strlen(tok) >= sizeof(buf))
+		goto bad;
+	strcpy(buf, tok);
+	char *dash = strchr(buf, '-');
+	if (dash)
+		*dash = '\0';
+	if (!parse_uint(buf, 1, 65535, &lo))
+		goto bad;
+	hi = lo;
+	if (dash && (!parse_uint(dash + 1, 1, 65535, &hi) || hi < lo))
+		goto bad;
+	if (cfg->n_ports >= STRAIT_MAX_PORT_RANGES) {
+		set_err(c, c->line, t->sec, t->key, "more than %d port ranges", STRAIT_MAX_PORT_RANGES);
+		return false;
+	}
+	cfg->ports[cfg->n_ports++] = (struct strait_port_range){ (uint16_t)lo, (uint16_t)hi };
+	return true;
+bad:
+	set_err(c, c->line, t->sec, t->key, "\"%s\" is not a TCP port or range (1..65535, lo-hi)", tok);
+	return false;
+}
+
+static int tenant_handler(void *user, const char *section, const char *key,
+			  const char *val)
+{
+	static const char *const names[] = { "Tenant", "Interception", "Peer", "Bandwidth" };
+	struct tenant_ctx *t = user;
+	struct parse_ctx *c = &t->p;
+	struct strait_tenant_cfg *cfg = t->cfg;
+	unsigned long v = 0;
+	if (c->failed)
+		return 0;
+	int sec = section_index(section, names, 4);
+	if (!sec) {
+		set_err(c, c->line, section, NULL, "unknown section (Tenant, Interception, Peer, Bandwidth)");
+		return 0;
+	}
+	const char *s = names[sec - 1];
+	t->sec = s;
+	t->key = key;
+	bool list = sec == 2;
+	if (!list && !seen_once(c, s, key))
+		return 0;
+	switch (sec) {
+	case 1:
+		if (!strcasecmp(key, "Name")) {
+			if (!copy_name(val, cfg->name, sizeof(cfg->name)))
+				set_err(c, c->line, s, key, "expected 1..%d characters of [A-Za-z0-9._-]", STRAIT_NAME_MAX - 1);
+			t->have_name = true;
+		} else if (!strcasecmp(key, "KeyFile")) {
+			if (!resolve_path(c, val, cfg->key_file, sizeof(cfg->key_file)))
+				set_err(c, c->line, s, key, "bad path");
+			t->have_key = true;
+		} else if (!strcasecmp(key, "PeerDown")) {
+			if (!strcasecmp(val, "bypass"))
+				cfg->peer_down = STRAIT_PEER_DOWN_BYPASS;
+			else if (!strcasecmp(val, "fail-closed"))
+				cfg->peer_down = STRAIT_PEER_DOWN_FAIL_CLOSED;
+			else
+				set_err(c, c->line, s, key, "\"%s\" is neither bypass nor fail-closed", val);
+			t->have_peer_down = true;
+		} else {
+			set_err(c, c->line, s, key, "unknown key (Name, KeyFile, PeerDown)");
+		}
+		break;
+	case 2:
+		if (!strcasecmp(key, "ClientPrefix") || !strcasecmp(key, "ServerPrefix")) {
+			t->side = !strcasecmp(key, "ServerPrefix");
+			each_item(c, s, key, val, add_prefix, t);
+		} else if (!strcasecmp(key, "Ports")) {
+			each_item(c, s, key, val, add_ports, t);
+		} else {
+			set_err(c, c->line, s, key, "unknown key (ClientPrefix, ServerPrefix, Ports)");
+		}
+		break;
+	case 3:
+		if (!strcasecmp(key, "Endpoint")) {
+			/* address, or [v6]:port / v4:port */
+			char buf[INET6_ADDRSTRLEN + 16];
+			const char *addr = val;
+			unsigned long port = 4500;
+			if (strlen(val) >= sizeof(buf)) {
+				set_err(c, c->line, s, key, "value too long");
+				break;
+			}
+			strcpy(buf, val);
+			if (buf[0] == '[') {
+				char *close = strchr(buf, ']');
+				if (!close || (close[1] && (close[1] != ':' || !parse_uint(close + 2, 1, 65535, &port)))) {
+					set_err(c, c->line, s, key, "\"%s\" is not [IPv6]:port", val);
+					break;
+				}
+				*close = '\0';
+				addr = buf + 1;
+			} else if (strchr(buf, '.') && strchr(buf, ':')) {
+				char *colon = strchr(buf, ':');
+				*colon = '\0';
+				if (!parse_uint(colon + 1, 1, 65535, &port)) {
+					set_err(c, c->line, s, key, "\"%s\" has a bad UDP port", val);
+					break;
+				}
+				addr = buf;
+			}
+			if (!strait_parse_addr(addr, &cfg->peer_endpoint)) {
+				set_err(c, c->line, s, key, "\"%s\" is not an address (198.18.1.2, [2001:2::2]:4500)", val);
+				break;
+			}
+			cfg->peer_port = (uint16_t)port;
+			t->have_endpoint = true;
+		} else if (!strcasecmp(key, "InnerAddress") || !strcasecmp(key, "PeerInnerAddress")) {
+			bool mine = !strcasecmp(key, "InnerAddress");
+			if (!strait_parse_addr(val, mine ? &cfg->inner_local : &cfg->inner_peer))
+				set_err(c, c->line, s, key, "\"%s\" is not an IPv4 or IPv6 address", val);
+			if (mine)
+				t->have_inner = true;
+			else
+				t->have_inner_peer = true;
+		} else {
+			set_err(c, c->line, s, key, "unknown key (Endpoint, InnerAddress, PeerInnerAddress)");
+		}
+		break;
+	case 4:
+		if (!strcasecmp(key, "Guaranteed") || !strcasecmp(key, "Ceiling")) {
+			uint64_t *dst = !strcasecmp(key, "Guaranteed") ? &cfg->guaranteed_bps : &cfg->ceiling_bps;
+			if (!strait_parse_rate(val, dst))
+				set_err(c, c->line, s, key, "\"%s\" is not a rate in bit/s (800k, 100M, 2.5G)", val);
+		} else if (!strcasecmp(key, "Priority")) {
+			if (!parse_uint(val, 0, 7, &v))
+				set_err(c, c->line, s, key, "\"%s\" is not 0 (highest) .. 7", val);
+			cfg->priority = (uint8_t)v;
+		} else if (!strcasecmp(key, "Weight")) {
+			if (!parse_uint(val, 1, 1000, &v))
+				set_err(c, c->line, s, key, "\"%s\" is not 1..1000", val);
+			cfg->weight = (uint16_t)v;
+		} else {
+			set_err(c, c->line, s, key, "unknown key (Guaranteed, Ceiling, Priority, Weight)");
+		}
+		break;
+	}
+	return !c->failed;
+}
+
+int strait_tenant_load(const char *path, struct strait_tenant_cfg *out,
+		       struct strait_error *err)
+{
+	struct tenant_ctx t = { .cfg = out };
+	memset(out, 0, sizeof(*out));
+	sfmt(out->file, sizeof(out->file), "%s", path);
+	out->peer_port = 4500;
+	out->weight = 100;
+	int r = run_ini(&t.p, path, tenant_handler, &t, err);
+	if (r)
+		return r;
+	struct parse_ctx *c = &t.p;
+	unsigned ln_t = find_section_line(path, "Tenant");
+	unsigned ln_i = find_section_line(path, "Interception");
+	unsigned ln_p = find_section_line(path, "Peer");
+	unsigned ln_b = find_section_line(path, "Bandwidth");
+	if (!t.have_name)
+		set_err(c, ln_t, "Tenant", "Name", "missing");
+	else if (!t.have_key)
+		set_err(c, ln_t, "Tenant", "KeyFile", "missing: the tenant's pre-shared key file");
+	else if (!t.have_peer_down)
+		set_err(c, ln_t, "Tenant", "PeerDown", "missing: bypass or fail-closed");
+	else if (!out->n_client)
+		set_err(c, ln_i, "Interception", "ClientPrefix", "missing");
+	else if (!out->n_server)
+		set_err(c, ln_i, "Interception", "ServerPrefix", "missing");
+	else if (!out->n_ports)
+		set_err(c, ln_i, "Interception", "Ports", "missing");
+	else if (!t.have_endpoint)
+		set_err(c, ln_p, "Peer", "Endpoint", "missing: the peer appliance's WAN address");
+	else if (!t.have_inner)
+		set_err(c, ln_p, "Peer", "InnerAddress", "missing");
+	else if (!t.have_inner_peer)
+		set_err(c, ln_p, "Peer", "PeerInnerAddress", "missing");
+	else if (out->inner_local.family != out->inner_peer.family)
+		set_err(c, ln_p, "Peer", "PeerInnerAddress", "not the same family as InnerAddress");
+	else if (!memcmp(out->inner_local.addr, out->inner_peer.addr, 16))
+		set_err(c, ln_p, "Peer", "PeerInnerAddress", "same as InnerAddress");
+	else if (out->ceiling_bps && out->guaranteed_bps > out->ceiling_bps)
+		set_err(c, ln_b, "Bandwidth", "Guaranteed", "above Ceiling");
+	if (c->failed)
+		return -EINVAL;
+	/* Client and server prefixes of different families can never match a flow. */
+	bool fam_ok = false;
+	for (unsigned i = 0; i < out->n_client; i++)
+		for (unsigned j = 0; j < out->n_server; j++)
+			fam_ok |= out->client[i].family == out->server[j].family;
+	if (!fam_ok)
+		set_err(c, ln_i, "Interception", "ServerPrefix", "no client prefix of the same address family");
+	return c->failed ? -EINVAL : 0;
+}
+
+/* ---- the whole configuration ---- */
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static bool prefix_eq(const struct strait_prefix *a, const struct strait_prefix *b)
+{
+	return a->family == b->family && a->len == b->len && !memcmp(a->addr, b->addr, 16);
+}
+
+/* Two tenants are ambiguous when some client/server pair of prefixes is the
+ * same in both and their port ranges overlap: longest prefix cannot choose
+ * and neither can the ports. */
+static bool ambiguous(const struct strait_tenant_cfg *a, const struct strait_tenant_cfg *b)
+{
+	for (unsigned i = 0; i < a->n_client; i++)
+		for (unsigned j = 0; j < b->n_client; j++) {
+			if (!prefix_eq(&a->client[i], &b->client[j]))
+				continue;
+			for (unsigned k = 0; k < a->n_server; k++)
+				for (unsigned l = 0; l < b->n_server; l++) {
+					if (!prefix_eq(&a->server[k], &b->server[l]))
+						continue;
+					for (unsigned p = 0; p < a->n_ports; p++)
+						for (unsigned q = 0; q < b->n_ports; q++)
+							if (a->ports[p].lo <= b->ports[q].hi &&
+							    b->ports[q].lo <= a->ports[p].hi)
+								return true;
+				}
+		}
+	return false;
+}
+
+int strait_config_load(const char *appliance_path, struct strait_config *out,
+		       struct strait_error *err)
+{
+	memset(out, 0, sizeof(*out));
+	int r = strait_appliance_load(appliance_path, &out->appliance, err);
+	if (r)
+		return r;
+	const char *dir = out->appliance.tenant_dir;
+	if (!dir[0])
+		return 0;
+	DIR *d = opendir(dir);
+	if (!d) {
+		int e = errno;
+		memset(err, 0, sizeof(*err));
+		sfmt(err->file, sizeof(err->file), "%s", appliance_path);
+		err->line = find_section_line(appliance_path, "Appliance");
+		sfmt(err->field, sizeof(err->field), "[Appliance] TenantDir");
+		sfmt(err->msg, sizeof(err->msg), "cannot open %s: %s", dir, strerror(e));
+		return -e;
+	}
+	char *names[STRAIT_MAX_TENANTS + 1];
+	unsigned n = 0;
+	struct dirent *de;
+	r = 0;
+	while ((de = readdir(d))) {
+		size_t len = strlen(de->d_name);
+		if (len < 6 || strcmp(de->d_name + len - 5, ".conf") || de->d_name[0] == '.')
+			continue;
+		if (n == STRAIT_MAX_TENANTS) {
+			memset(err, 0, sizeof(*err));
+			sfmt(err->file, sizeof(err->file), "%s", dir);
+			sfmt(err->msg, sizeof(err->msg), "more than %d tenant files", STRAIT_MAX_TENANTS);
+			r = -E2BIG;
+			break;
+		}
+		names[n] = strdup(de->d_name);
+		if (!names[n]) {
+			r = -ENOMEM;
+			break;
+		}
+		n++;
+	}
+	closedir(d);
+	if (!r)
+		qsort(names, n, sizeof(names[0]), name_cmp);
+	for (unsigned i = 0; i < n && !r; i++) {
+		char path[PATH_MAX];
+		sfmt(path, sizeof(path), "%s/%s", dir, names[i]);
+		struct strait_tenant_cfg *t = &out->tenants[i];
+		r = strait_tenant_load(path, t, err);
+		if (r)
+			break;
+		out->n_tenants = i + 1;
+		for (unsigned j = 0; j < i; j++) {
+			const struct strait_tenant_cfg *o = &out->tenants[j];
+			if (!strcmp(o->name, t->name) || ambiguous(o, t)) {
+				memset(err, 0, sizeof(*err));
+				sfmt(err->file, sizeof(err->file), "%s", path);
+				err->line = find_section_line(path, strcmp(o->name, t->name) ? "Interception" : "Tenant");
+				sfmt(err->field, sizeof(err->field), strcmp(o->name, t->name) ? "[Interception]" : "[Tenant] Name");
+				sfmt(err->msg, sizeof(err->msg), strcmp(o->name, t->name)
+					 ? "claims the same prefixes and ports as tenant \"%s\" (%s)"
+					 : "tenant name \"%s\" already used by %s",
+					 o->name, o->file);
+				r = -EINVAL;
+				break;
+			}
+		}
+	}
+	for (unsigned i = 0; i < n; i++)
+		free(names[i]);
+	return r;
+}

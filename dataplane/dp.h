@@ -1,0 +1,135 @@
+/* straitd internals: the application, its workers and their counters.
+ * Only dataplane/ includes this (and DPDK). */
+#ifndef STRAIT_DATAPLANE_DP_H
+#define STRAIT_DATAPLANE_DP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rte_common.h>
+
+#include "dp_hooks.h"
+#include "flow.h"
+#include "local.h"
+#include "neigh.h"
+#include "pkt.h"
+#include "strait/ctl.h"
+
+struct rte_mempool;
+struct rte_ring;
+struct rte_mbuf;
+
+enum {
+	DP_LAN = 0,
+	DP_WAN = 1,
+	DP_NPORTS = 2,
+	DP_BURST_MAX = 64,
+	DP_TXBUF = 128,        /* frames buffered per port before a flush */
+	DP_CTRL_RING = 256,    /* frames from the main lcore to a worker */
+	DP_STEER_RING = 4096,  /* frames handed to a flow's owner, per port */
+};
+
+enum dp_drop {
+	DROP_MALFORMED = 0,    /* a malformed reason whose rule is "drop" */
+	DROP_MALFORMED_TO_US,  /* malformed and sent to our own MAC */
+	DROP_LOCAL_INVALID,    /* a request to us that fails its checks */
+	DROP_LOCAL_UNHANDLED,  /* to our address, nothing serves it (yet) */
+	DROP_TX_FULL,          /* the TX queue refused the frame */
+	DROP_NO_MBUF,          /* control could not allocate a frame */
+	DROP_COUNT
+};
+
+const char *dp_drop_name(enum dp_drop d);
+
+struct dp_port_stats {
+	uint64_t rx_pkts, rx_bytes;
+	uint64_t tx_pkts, tx_bytes;
+	uint64_t bridged_pkts, bridged_bytes; /* received here, sent on the other port */
+	uint64_t local_in, local_out;         /* frames for us / answers sent */
+};
+
+struct dp_tenant_stats {
+	uint64_t pkts, bytes, flows, active;
+};
+
+struct dp_flow_stats {
+	uint64_t created, unseen_syn, table_full, expired, reused;
+	uint64_t steered, steer_full; /* handed to the owner worker / its ring
+				       * was full (bridged untracked) */
+};
+
+struct dp_stats {
+	struct dp_port_stats port[DP_NPORTS];
+	uint64_t malformed[PKT_MALFORMED_COUNT];
+	uint64_t drops[DROP_COUNT];
+	struct dp_flow_stats flows;
+	uint64_t flows_active;
+	struct dp_tenant_stats tenant[STRAIT_MAX_TENANTS];
+};
+
+struct dp_app;
+
+struct dp_worker {
+	unsigned id;
+	unsigned lcore;
+	uint16_t queue;
+	struct dp_app *app;
+	struct flow_table *flows;
+	struct neigh_table neigh[DP_NPORTS];
+	struct rte_ring *ctrl;
+	struct rte_ring *steer[DP_NPORTS]; /* frames of flows this worker owns */
+	struct rte_mbuf *txbuf[DP_NPORTS][DP_TXBUF];
+	uint16_t ntx[DP_NPORTS];
+	uint64_t now_ms;
+	uint64_t last_rx_ms;
+	uint64_t swept_ms;
+	uint64_t resolve_ms[DP_NPORTS];
+	/* The last source learnt per port: a run of frames from one host
+	 * refreshes its entry once per millisecond, not once per frame. */
+	struct {
+		uint8_t ip[16];
+		uint8_t mac[6];
+		uint16_t vlan;
+		uint8_t family;
+		uint64_t ms;
+	} last_learn[DP_NPORTS];
+	void *hook_ctx;
+	struct dp_stats stats __rte_cache_aligned;
+} __rte_cache_aligned;
+
+struct dp_app {
+	struct strait_config *cfg;
+	uint16_t port_id[DP_NPORTS];
+	struct local_addr local[DP_NPORTS];
+	struct rte_mempool *pool;
+	unsigned n_workers;        /* >= 1; in single-lcore mode 1, on the main lcore */
+	bool single;
+	struct dp_worker *workers;
+	volatile int quit;
+	uint64_t exit_idle_ms;     /* test mode: stop after this long without RX */
+	uint64_t start_ms;
+	uint64_t last_resolve_ms;
+	uint32_t burst;
+};
+
+extern struct dp_app *dp_app;
+
+uint64_t dp_now_ms(void);
+int dp_worker_init(struct dp_app *app, struct dp_worker *w, unsigned id);
+void dp_worker_fini(struct dp_worker *w);
+/* The worker loop; returns when app->quit is set, after draining. */
+int dp_worker_main(void *arg);
+/* One pass of the worker loop: returns the frames handled. */
+unsigned dp_worker_poll(struct dp_worker *w);
+void dp_worker_drain(struct dp_worker *w);
+
+/* Control (main lcore): next-hop resolution and timers; cheap when nothing
+ * is due. */
+void dp_control_tick(struct dp_app *app);
+
+/* Sum of every worker's counters. */
+void dp_stats_sum(const struct dp_app *app, struct dp_stats *out);
+int dp_telemetry_register(void);
+int dp_stats_write_json(const struct dp_app *app, const char *path);
+
+#endif

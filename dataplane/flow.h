@@ -1,0 +1,94 @@
+/* The flow table: one per worker, TCP over IPv4 and IPv6, bounded, with
+ * idle expiry. Pure C (no DPDK), time passed in by the caller in ms.
+ *
+ * A flow's fate is decided once, at the SYN that opens it: a tenant id
+ * (matched by classify_syn()) or FLOW_BRIDGED. A flow first seen mid-stream
+ * gets FLOW_BRIDGED with FLOW_F_UNSEEN and keeps it for life.
+ *
+ * Layout: 8-way set-associative buckets. A flow lives in the bucket its
+ * symmetric hash names; a full bucket whose flows are all alive refuses the
+ * new flow (the caller bridges it untracked and counts table_full): nothing
+ * live is ever evicted, so a decided flow never changes fate. Expired
+ * entries are reclaimed lazily on insert and by flow_table_sweep(), which
+ * the worker runs a few buckets at a time.
+ */
+#ifndef STRAIT_DATAPLANE_FLOW_H
+#define STRAIT_DATAPLANE_FLOW_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "pkt.h"
+
+enum {
+	FLOW_WAYS = 8,
+	FLOW_BRIDGED = 0xffff,
+};
+
+enum flow_flags {
+	FLOW_F_UNSEEN = 1u << 0,   /* SYN not seen: bridged for life */
+	FLOW_F_FIN_A = 1u << 1,    /* FIN from side a */
+	FLOW_F_FIN_B = 1u << 2,
+	FLOW_F_RST = 1u << 3,
+	FLOW_F_CLIENT_B = 1u << 4, /* the SYN came from side b */
+};
+
+/* Canonical key: side a is the lower (address, port), so both directions
+ * of a connection find the same flow. Built, hashed and compared as five
+ * words (w), which avoids store-forwarding stalls from byte-wise writes;
+ * the named fields describe the layout (little-endian). */
+struct flow_key {
+	union {
+		struct {
+			uint8_t a[16], b[16];
+			uint16_t pa, pb;
+			uint16_t vlan;
+			uint8_t family;
+			uint8_t pad;
+		};
+		uint64_t w[5];
+	};
+};
+
+_Static_assert(sizeof(struct flow_key) == 40, "flow_key is hashed and compared as 5 words");
+
+struct flow {
+	struct flow_key key;
+	uint32_t hash;     /* 0 = free slot */
+	uint16_t tenant;   /* or FLOW_BRIDGED */
+	uint8_t flags;
+	uint8_t pad;
+	uint64_t last_ms;
+	uint64_t pkts, bytes;
+};
+
+struct flow_table;
+
+/* Called for each flow reclaimed (expired), before its slot is reused. */
+typedef void (*flow_expire_fn)(void *ctx, const struct flow *f);
+
+/* size: flows, a power of two >= FLOW_WAYS. NULL on bad size or no memory. */
+struct flow_table *flow_table_create(uint32_t size, uint32_t idle_ms,
+				     uint32_t closed_ms, flow_expire_fn fn, void *ctx);
+void flow_table_destroy(struct flow_table *ft);
+
+/* Builds the canonical key of a parsed TCP/IP frame; returns true when the
+ * frame's source is side a. */
+bool flow_key_make(const struct pkt_info *pi, struct flow_key *k);
+uint32_t flow_key_hash(const struct flow_key *k);
+
+/* Finds the flow of k. */
+struct flow *flow_lookup(struct flow_table *ft, const struct flow_key *k, uint32_t hash,
+			 uint64_t now_ms);
+/* Adds k (caller checked it is absent); NULL when its bucket is full of
+ * live flows. The new flow is zeroed except key, hash and last_ms. */
+struct flow *flow_insert(struct flow_table *ft, const struct flow_key *k, uint32_t hash,
+			 uint64_t now_ms);
+/* Reclaims expired flows in the next n buckets (round robin); returns how
+ * many. */
+unsigned flow_table_sweep(struct flow_table *ft, uint64_t now_ms, unsigned n);
+uint32_t flow_table_used(const struct flow_table *ft);
+uint32_t flow_table_size(const struct flow_table *ft);
+bool flow_closed(const struct flow *f);
+
+#endif

@@ -1,0 +1,279 @@
+/* Local answers; see local.h. Every answer is built in the request's own
+ * buffer: the request has been fully checked by pkt_parse() and here. */
+#include <string.h>
+
+#include "local.h"
+
+enum {
+	ARP_REQUEST = 1, ARP_REPLY = 2,
+	ICMP_ECHO_REPLY = 0, ICMP_ECHO = 8,
+	ICMP6_ECHO = 128, ICMP6_ECHO_REPLY = 129,
+	ND_NS = 135, ND_NA = 136,
+	ND_OPT_SLLA = 1, ND_OPT_TLLA = 2,
+	ESP_UDP_PORT = 4500,
+};
+
+static inline void wr16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static inline uint16_t rd16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+enum local_verdict local_classify(const uint8_t *f, uint32_t len, const struct pkt_info *pi,
+				  const struct local_addr *la)
+{
+	if (pi->vlan != la->vlan)
+		return LOCAL_NONE;
+	if (pi->ethertype == ETYPE_ARP) {
+		if (!la->has4)
+			return LOCAL_NONE;
+		const uint8_t *a = f + pi->l2_len;
+		if (memcmp(a + 24, la->ip4, 4))
+			return LOCAL_NONE;
+		uint16_t op = rd16(a + 6);
+		return op == ARP_REQUEST ? LOCAL_ARP_REQ : op == ARP_REPLY ? LOCAL_CONSUME : LOCAL_NONE;
+	}
+	if (pi->family == 4) {
+		uint32_t dst, mine;
+		memcpy(&dst, pi->dst, 4);
+		memcpy(&mine, la->ip4, 4);
+		if (!la->has4 || dst != mine)
+			return LOCAL_NONE;
+		if (pi->is_fragment)
+			return LOCAL_OTHER; /* no reassembly: not for us to answer */
+		if (pi->l4_proto == PROTO_ICMP && pi->ip_len >= pi->l3_len + 8u) {
+			uint8_t type = f[pi->l4_off];
+			if (type == ICMP_ECHO)
+				return LOCAL_ECHO4;
+			return type == ICMP_ECHO_REPLY ? LOCAL_CONSUME : LOCAL_OTHER;
+		}
+		return pi->l4_proto == PROTO_TCP ? LOCAL_TCP : LOCAL_OTHER;
+	}
+	if (pi->family == 6) {
+		if (!la->has6)
+			return LOCAL_NONE;
+		bool to_us = !memcmp(pi->dst, la->ip6, 16);
+		if (pi->l4_proto == PROTO_ICMP6 && pi->ip_len >= pi->l3_len + 8u && !pi->is_fragment) {
+			const uint8_t *icmp = f + pi->l4_off;
+			uint8_t type = icmp[0];
+			if ((type == ND_NS || type == ND_NA) && pi->ip_len >= pi->l3_len + 24u &&
+			    !memcmp(icmp + 8, la->ip6, 16))
+				return type == ND_NS ? LOCAL_NS : LOCAL_CONSUME;
+			if (!to_us)
+				return LOCAL_NONE;
+			if (type == ICMP6_ECHO)
+				return LOCAL_ECHO6;
+			return type == ICMP6_ECHO_REPLY || type == ND_NA ? LOCAL_CONSUME : LOCAL_OTHER;
+		}
+		if (!to_us)
+			return LOCAL_NONE;
+		if (pi->is_fragment)
+			return LOCAL_OTHER;
+		return pi->l4_proto == PROTO_TCP ? LOCAL_TCP : LOCAL_OTHER;
+	}
+	(void)len;
+	return LOCAL_NONE;
+}
+
+static void swap_macs(uint8_t *f, const uint8_t *mymac)
+{
+	memcpy(f, f + 6, 6);
+	memcpy(f + 6, mymac, 6);
+}
+
+static uint32_t answer_arp(uint8_t *f, uint32_t len, const struct pkt_info *pi,
+			   const struct local_addr *la)
+{
+	uint8_t *a = f + pi->l2_len;
+	uint8_t sha[6], spa[4];
+	memcpy(sha, a + 8, 6);
+	memcpy(spa, a + 14, 4);
+	wr16(a + 6, ARP_REPLY);
+	memcpy(a + 8, la->mac, 6);
+	memcpy(a + 14, la->ip4, 4);
+	memcpy(a + 18, sha, 6);
+	memcpy(a + 24, spa, 4);
+	memcpy(f, sha, 6);
+	memcpy(f + 6, la->mac, 6);
+	return len;
+}
+
+static uint32_t answer_echo4(uint8_t *f, uint32_t len, const struct pkt_info *pi,
+			     const struct local_addr *la)
+{
+	uint8_t *ip = f + pi->l2_len, *icmp = f + pi->l4_off;
+	uint32_t icmp_len = pi->ip_len - pi->l3_len;
+	if (csum_fold(csum_add(0, icmp, icmp_len)) != 0)
+		return 0;
+	swap_macs(f, la->mac);
+	memcpy(ip + 16, ip + 12, 4);
+	memcpy(ip + 12, la->ip4, 4);
+	ip[8] = 64;
+	wr16(ip + 10, 0);
+	wr16(ip + 10, csum_fold(csum_add(0, ip, pi->l3_len)));
+	icmp[0] = ICMP_ECHO_REPLY;
+	icmp[1] = 0;
+	wr16(icmp + 2, 0);
+	wr16(icmp + 2, csum_fold(csum_add(0, icmp, icmp_len)));
+	return len;
+}
+
+static uint32_t answer_echo6(uint8_t *f, uint32_t len, const struct pkt_info *pi,
+			     const struct local_addr *la)
+{
+	uint8_t *ip = f + pi->l2_len, *icmp = f + pi->l4_off;
+	uint32_t icmp_len = pi->ip_len - pi->l3_len;
+	if (pi->l3_len != 40 || csum_l4(6, pi->src, pi->dst, PROTO_ICMP6, icmp, icmp_len) != 0)
+		return 0;
+	swap_macs(f, la->mac);
+	memcpy(ip + 24, ip + 8, 16);
+	memcpy(ip + 8, la->ip6, 16);
+	ip[7] = 64;
+	icmp[0] = ICMP6_ECHO_REPLY;
+	icmp[1] = 0;
+	wr16(icmp + 2, 0);
+	wr16(icmp + 2, csum_l4(6, ip + 8, ip + 24, PROTO_ICMP6, icmp, icmp_len));
+	return len;
+}
+
+static uint32_t answer_ns(uint8_t *f, uint32_t len, uint32_t cap, const struct pkt_info *pi,
+			  const struct local_addr *la)
+{
+	uint8_t *ip = f + pi->l2_len, *icmp = f + pi->l4_off;
+	uint32_t icmp_len = pi->ip_len - pi->l3_len;
+	/* RFC 4861 7.1.1: hop limit 255, code 0, valid checksum, options of
+	 * non-zero length within the message. */
+	if (pi->l3_len != 40 || ip[7] != 255 || icmp[1] != 0 ||
+	    csum_l4(6, pi->src, pi->dst, PROTO_ICMP6, icmp, icmp_len) != 0)
+		return 0;
+	static const uint8_t unspec[16];
+	bool dad = !memcmp(ip + 8, unspec, 16);
+	const uint8_t *slla = NULL;
+	for (uint32_t o = 24; o + 2 <= icmp_len;) {
+		uint32_t olen = (uint32_t)icmp[o + 1] * 8;
+		if (olen == 0 || o + olen > icmp_len)
+			return 0;
+		if (icmp[o] == ND_OPT_SLLA && olen >= 8)
+			slla = icmp + o + 2;
+		o += olen;
+	}
+	if (dad && slla)
+		return 0; /* RFC 4861: no SLLA with an unspecified source */
+	uint32_t out_len = pi->l2_len + 40u + 32u;
+	if (out_len > cap)
+		return 0;
+	uint8_t dst_mac[6];
+	memcpy(dst_mac, slla ? slla : f + 6, 6);
+	uint8_t dst_ip[16];
+	if (dad) { /* answer a duplicate-address probe to all-nodes */
+		static const uint8_t all_nodes[16] = { 0xff, 0x02, [15] = 1 };
+		memcpy(dst_ip, all_nodes, 16);
+		static const uint8_t all_nodes_mac[6] = { 0x33, 0x33, 0, 0, 0, 1 };
+		memcpy(dst_mac, all_nodes_mac, 6);
+	} else {
+		memcpy(dst_ip, ip + 8, 16);
+	}
+	memcpy(f, dst_mac, 6);
+	memcpy(f + 6, la->mac, 6);
+	ip[0] = 0x60; ip[1] = 0; ip[2] = 0; ip[3] = 0; /* version, class, label */
+	wr16(ip + 4, 32);
+	ip[6] = PROTO_ICMP6;
+	ip[7] = 255;
+	memcpy(ip + 8, la->ip6, 16);
+	memcpy(ip + 24, dst_ip, 16);
+	icmp[0] = ND_NA;
+	icmp[1] = 0;
+	wr16(icmp + 2, 0);
+	icmp[4] = dad ? 0x20 : 0x60; /* S (not for DAD) and O */
+	icmp[5] = icmp[6] = icmp[7] = 0;
+	memcpy(icmp + 8, la->ip6, 16);
+	icmp[24] = ND_OPT_TLLA;
+	icmp[25] = 1;
+	memcpy(icmp + 26, la->mac, 6);
+	wr16(icmp + 2, csum_l4(6, ip + 8, ip + 24, PROTO_ICMP6, icmp, 32));
+	(void)len;
+	return out_len;
+}
+
+uint32_t local_answer(uint8_t *f, uint32_t len, uint32_t cap, const struct pkt_info *pi,
+		      const struct local_addr *la, enum local_verdict v)
+{
+	switch (v) {
+	case LOCAL_ARP_REQ:
+		return answer_arp(f, len, pi, la);
+	case LOCAL_ECHO4:
+		return answer_echo4(f, len, pi, la);
+	case LOCAL_ECHO6:
+		return answer_echo6(f, len, pi, la);
+	case LOCAL_NS:
+		return answer_ns(f, len, cap, pi, la);
+	default:
+		return 0;
+	}
+}
+
+static uint32_t put_l2(uint8_t *f, const uint8_t *dst, const struct local_addr *la,
+		       uint16_t etype)
+{
+	memcpy(f, dst, 6);
+	memcpy(f + 6, la->mac, 6);
+	uint32_t off = 12;
+	if (la->vlan) {
+		wr16(f + 12, ETYPE_VLAN);
+		wr16(f + 14, la->vlan);
+		off = 16;
+	}
+	wr16(f + off, etype);
+	return off + 2;
+}
+
+uint32_t local_arp_request(uint8_t *f, uint32_t cap, const struct local_addr *la,
+			   const uint8_t *target4)
+{
+	static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+	if (cap < 64 || !la->has4)
+		return 0;
+	memset(f, 0, 64);
+	uint8_t *a = f + put_l2(f, bcast, la, ETYPE_ARP);
+	wr16(a, 1);
+	wr16(a + 2, ETYPE_IP4);
+	a[4] = 6;
+	a[5] = 4;
+	wr16(a + 6, ARP_REQUEST);
+	memcpy(a + 8, la->mac, 6);
+	memcpy(a + 14, la->ip4, 4);
+	memcpy(a + 24, target4, 4);
+	uint32_t len = (uint32_t)(a + 28 - f);
+	return len < 60 ? 60 : len;
+}
+
+uint32_t local_ns_request(uint8_t *f, uint32_t cap, const struct local_addr *la,
+			  const uint8_t *target6)
+{
+	if (cap < 18 + 40 + 32 || !la->has6)
+		return 0;
+	const uint8_t mac[6] = { 0x33, 0x33, 0xff, target6[13], target6[14], target6[15] };
+	uint8_t *ip = f + put_l2(f, mac, la, ETYPE_IP6);
+	uint8_t *icmp = ip + 40;
+	memset(ip, 0, 72);
+	ip[0] = 0x60;
+	wr16(ip + 4, 32);
+	ip[6] = PROTO_ICMP6;
+	ip[7] = 255;
+	memcpy(ip + 8, la->ip6, 16);
+	const uint8_t snm[16] = { 0xff, 0x02, [11] = 1, [12] = 0xff,
+				  [13] = target6[13], [14] = target6[14], [15] = target6[15] };
+	memcpy(ip + 24, snm, 16);
+	icmp[0] = ND_NS;
+	memcpy(icmp + 8, target6, 16);
+	icmp[24] = ND_OPT_SLLA;
+	icmp[25] = 1;
+	memcpy(icmp + 26, la->mac, 6);
+	wr16(icmp + 2, csum_l4(6, ip + 8, ip + 24, PROTO_ICMP6, icmp, 32));
+	return (uint32_t)(icmp + 32 - f);
+}

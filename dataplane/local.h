@@ -1,0 +1,49 @@
+/* The appliance's own addresses on a port: what is for us, and the answers
+ * (ARP, IPv6 neighbour discovery, ICMP/ICMPv6 echo) built in place in the
+ * received frame. Also the requests the appliance sends to resolve its next
+ * hops. Pure C on byte buffers. */
+#ifndef STRAIT_DATAPLANE_LOCAL_H
+#define STRAIT_DATAPLANE_LOCAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "pkt.h"
+
+struct local_addr {
+	uint8_t mac[6];
+	uint16_t vlan; /* own addresses live on this VLAN (0 = untagged) */
+	bool has4, has6;
+	uint8_t ip4[4];
+	uint8_t ip6[16];
+};
+
+enum local_verdict {
+	LOCAL_NONE = 0,   /* not for the appliance: bridge it */
+	LOCAL_ARP_REQ,    /* ARP request for our IPv4: answer */
+	LOCAL_ECHO4,      /* ICMP echo request to us: answer */
+	LOCAL_NS,         /* neighbour solicitation for our IPv6: answer */
+	LOCAL_ECHO6,      /* ICMPv6 echo request to us: answer */
+	LOCAL_CONSUME,    /* for us, nothing to send (ARP reply, NA, echo reply) */
+	LOCAL_TCP,        /* TCP to us: the TCP engine's, dropped without one */
+	LOCAL_OTHER,      /* to us, nothing handles it: dropped */
+};
+
+/* What a well-formed frame (pkt_parse() == PKT_OK) means for us. */
+enum local_verdict local_classify(const uint8_t *f, uint32_t len, const struct pkt_info *pi,
+				  const struct local_addr *la);
+
+/* Rewrites the frame into the answer for verdicts ARP_REQ, ECHO4, NS and
+ * ECHO6. Returns the answer's length (<= cap), or 0 when the request is
+ * invalid (bad checksum, ND hop limit, ...) and must be dropped. */
+uint32_t local_answer(uint8_t *f, uint32_t len, uint32_t cap, const struct pkt_info *pi,
+		      const struct local_addr *la, enum local_verdict v);
+
+/* Writes a broadcast ARP request / multicast NS for target; returns the
+ * frame length, 0 if cap is too small or the port has no such address. */
+uint32_t local_arp_request(uint8_t *f, uint32_t cap, const struct local_addr *la,
+			   const uint8_t *target4);
+uint32_t local_ns_request(uint8_t *f, uint32_t cap, const struct local_addr *la,
+			  const uint8_t *target6);
+
+#endif

@@ -1,0 +1,330 @@
+/* straitd: the Strait appliance.
+ *
+ *   straitd [EAL options] -- -c appliance.conf [--check] [--stats-json FILE]
+ *           [--exit-idle-ms N] [--mbufs N]
+ *
+ * Order of start-up: configuration first (a bad file exits 1 with its
+ * error before EAL or any port is touched), then EAL, ports, workers.
+ * SIGINT/SIGTERM stop the workers after their current burst; they flush
+ * what they hold, the ports are stopped and closed, and straitd exits 0.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <rte_eal.h>
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+
+#include "dp.h"
+#include "tcp_hook.h"
+
+enum { RX_DESC = 1024, TX_DESC = 1024, MBUF_CACHE = 256 };
+
+struct dp_app *dp_app;
+static struct dp_app app;
+static bool port_found[DP_NPORTS];
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	app.quit = 1;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: straitd [EAL options] -- -c appliance.conf [--check]\n"
+		   "               [--stats-json FILE] [--exit-idle-ms N] [--mbufs N]\n"
+		   "  -c, --config FILE   appliance configuration (see configs/)\n"
+		   "  --check             validate the configuration and exit\n"
+		   "  --stats-json FILE   write every counter as JSON on exit\n"
+		   "  --exit-idle-ms N    stop after N ms without a received frame (tests)\n"
+		   "  --mbufs N           mbufs in the pool (default 16383)\n");
+}
+
+/* Symmetric Toeplitz key (0x6d5a repeated): both directions of a flow hash
+ * to the same queue, so one worker sees all of it. */
+static uint8_t sym_rss_key[40] = {
+	0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a,
+	0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a,
+	0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a,
+	0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a,
+};
+
+static int port_setup(unsigned idx, const struct strait_port_cfg *pc)
+{
+	uint16_t pid;
+	const char *side = idx == DP_LAN ? "LAN" : "WAN";
+	if (rte_eth_dev_get_port_by_name(pc->device, &pid)) {
+		fprintf(stderr, "straitd: [%s] Port %s: no such DPDK port (check the EAL --vdev/-a options)\n",
+			side, pc->device);
+		return -ENODEV;
+	}
+	app.port_id[idx] = pid;
+	port_found[idx] = true;
+	struct rte_eth_dev_info info;
+	int r = rte_eth_dev_info_get(pid, &info);
+	if (r)
+		return r;
+	uint16_t nq = (uint16_t)app.n_workers;
+	if (nq > info.max_rx_queues || nq > info.max_tx_queues) {
+		fprintf(stderr, "straitd: [%s] Port %s: %u queues needed, the device has %u rx/%u tx\n",
+			side, pc->device, nq, info.max_rx_queues, info.max_tx_queues);
+		return -EINVAL;
+	}
+	struct rte_eth_conf conf;
+	memset(&conf, 0, sizeof(conf));
+	if (nq > 1 && info.flow_type_rss_offloads) {
+		conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+		conf.rx_adv_conf.rss_conf.rss_key = sym_rss_key;
+		conf.rx_adv_conf.rss_conf.rss_key_len = sizeof(sym_rss_key);
+		conf.rx_adv_conf.rss_conf.rss_hf = info.flow_type_rss_offloads &
+			(RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP);
+	}
+	if (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MBUF_FAST_FREE)
+		conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_MBUF_FAST_FREE;
+	r = rte_eth_dev_configure(pid, nq, nq, &conf);
+	if (r)
+		goto err;
+	uint16_t nrx = RX_DESC, ntx = TX_DESC;
+	r = rte_eth_dev_adjust_nb_rx_tx_desc(pid, &nrx, &ntx);
+	if (r)
+		goto err;
+	int socket = rte_eth_dev_socket_id(pid);
+	for (uint16_t q = 0; q < nq; q++) {
+		r = rte_eth_rx_queue_setup(pid, q, nrx, socket < 0 ? 0 : (unsigned)socket, NULL, app.pool);
+		if (r)
+			goto err;
+		r = rte_eth_tx_queue_setup(pid, q, ntx, socket < 0 ? 0 : (unsigned)socket, NULL);
+		if (r)
+			goto err;
+	}
+	struct rte_ether_addr mac;
+	r = rte_eth_macaddr_get(pid, &mac);
+	if (r)
+		goto err;
+	struct local_addr *la = &app.local[idx];
+	memcpy(la->mac, mac.addr_bytes, 6);
+	la->vlan = pc->vlan;
+	if (pc->addr4.family) {
+		la->has4 = true;
+		memcpy(la->ip4, pc->addr4.addr, 4);
+	}
+	if (pc->addr6.family) {
+		la->has6 = true;
+		memcpy(la->ip6, pc->addr6.addr, 16);
+	}
+	r = rte_eth_dev_start(pid);
+	if (r)
+		goto err;
+	/* A bump in the wire sees every frame; some vdevs have no promiscuous
+	 * switch (net_pcap) and see everything anyway. */
+	rte_eth_promiscuous_enable(pid);
+	return 0;
+err:
+	fprintf(stderr, "straitd: [%s] Port %s: setup failed: %s\n", side, pc->device, strerror(-r));
+	return r;
+}
+
+static void resolve_one(unsigned port, const struct strait_addr *gw)
+{
+	if (!gw->family)
+		return;
+	uint16_t vlan = app.local[port].vlan;
+	for (unsigned i = 0; i < app.n_workers; i++)
+		if (neigh_lookup(&app.workers[i].neigh[port], gw->family, gw->addr, vlan))
+			return;
+	struct rte_mbuf *m = rte_pktmbuf_alloc(app.pool);
+	if (!m) {
+		app.workers[0].stats.drops[DROP_NO_MBUF]++;
+		return;
+	}
+	uint8_t *f = rte_pktmbuf_mtod(m, uint8_t *);
+	uint32_t cap = rte_pktmbuf_tailroom(m);
+	uint32_t len = gw->family == 4 ? local_arp_request(f, cap, &app.local[port], gw->addr)
+				       : local_ns_request(f, cap, &app.local[port], gw->addr);
+	if (!len) {
+		rte_pktmbuf_free(m);
+		return;
+	}
+	m->data_len = (uint16_t)len;
+	m->pkt_len = len;
+	m->port = (uint16_t)port; /* the worker reads the side from here */
+	/* The main lcore never transmits: worker 0 sends it. */
+	if (rte_ring_enqueue(app.workers[0].ctrl, m))
+		rte_pktmbuf_free(m);
+}
+
+void dp_control_tick(struct dp_app *a)
+{
+	uint64_t now = dp_now_ms();
+	if (now - a->last_resolve_ms >= 1000) {
+		a->last_resolve_ms = now;
+		const struct strait_appliance_cfg *ac = &a->cfg->appliance;
+		resolve_one(DP_LAN, &ac->lan.gateway4);
+		resolve_one(DP_LAN, &ac->lan.gateway6);
+		resolve_one(DP_WAN, &ac->wan.gateway4);
+		resolve_one(DP_WAN, &ac->wan.gateway6);
+	}
+	if (a->exit_idle_ms) {
+		uint64_t last = 0;
+		for (unsigned i = 0; i < a->n_workers; i++) {
+			uint64_t l = __atomic_load_n(&a->workers[i].last_rx_ms, __ATOMIC_RELAXED);
+			if (l > last)
+				last = l;
+		}
+		if (last && now > last && now - last > a->exit_idle_ms)
+			a->quit = 1;
+	}
+}
+
+int main(int argc, char **argv)
+{
+	/* Our options follow "--"; EAL's come first. */
+	int sep = argc;
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--")) {
+			sep = i;
+			break;
+		}
+	const char *config = NULL, *stats_json = NULL;
+	bool check = false;
+	unsigned long mbufs = 16383;
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "check", no_argument, NULL, 'k' },
+		{ "stats-json", required_argument, NULL, 's' },
+		{ "exit-idle-ms", required_argument, NULL, 'i' },
+		{ "mbufs", required_argument, NULL, 'm' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int app_argc = argc - sep;
+	char **app_argv = argv + sep; /* app_argv[0] is "--", as getopt wants a name */
+	optind = 1;
+	int o;
+	while (app_argc > 1 && (o = getopt_long(app_argc, app_argv, "c:h", opts, NULL)) != -1) {
+		switch (o) {
+		case 'c': config = optarg; break;
+		case 'k': check = true; break;
+		case 's': stats_json = optarg; break;
+		case 'i': app.exit_idle_ms = strtoull(optarg, NULL, 10); break;
+		case 'm': mbufs = strtoul(optarg, NULL, 10); break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (!config) {
+		usage(stderr);
+		return 2;
+	}
+	static struct strait_config cfg;
+	struct strait_error err;
+	if (strait_config_load(config, &cfg, &err)) {
+		char buf[PATH_MAX + 512];
+		fprintf(stderr, "straitd: %s\n", strait_error_str(&err, buf, sizeof(buf)));
+		return 1;
+	}
+	if (check) {
+		printf("%s: appliance %s, LAN %s, WAN %s, %u tenant(s), %u worker(s)\n", config,
+		       cfg.appliance.name, cfg.appliance.lan.device, cfg.appliance.wan.device,
+		       cfg.n_tenants, cfg.appliance.workers);
+		return 0;
+	}
+	app.cfg = &cfg;
+	app.burst = cfg.appliance.burst;
+	dp_app = &app;
+
+	optind = 1; /* getopt state is shared with EAL's parser */
+	int r = rte_eal_init(sep, argv);
+	if (r < 0) {
+		fprintf(stderr, "straitd: EAL init failed: %s\n", rte_strerror(rte_errno));
+		return 1;
+	}
+	int rc = 1;
+	app.single = cfg.appliance.workers == 0;
+	app.n_workers = app.single ? 1 : cfg.appliance.workers;
+	if (!app.single && rte_lcore_count() < app.n_workers + 1) {
+		fprintf(stderr, "straitd: %u worker(s) need %u lcores (EAL -l), have %u; "
+				"or set Workers = 0 for single-lcore mode\n",
+			app.n_workers, app.n_workers + 1, rte_lcore_count());
+		goto err_eal;
+	}
+	app.pool = rte_pktmbuf_pool_create("strait_mbufs", (unsigned)mbufs, MBUF_CACHE, 0,
+					   RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
+	if (!app.pool) {
+		fprintf(stderr, "straitd: mbuf pool: %s\n", rte_strerror(rte_errno));
+		goto err_eal;
+	}
+	app.workers = rte_zmalloc("strait_workers", sizeof(struct dp_worker) * app.n_workers,
+				  RTE_CACHE_LINE_SIZE);
+	if (!app.workers)
+		goto err_pool;
+	for (unsigned i = 0; i < app.n_workers; i++)
+		if (dp_worker_init(&app, &app.workers[i], i)) {
+			fprintf(stderr, "straitd: worker %u: out of memory\n", i);
+			goto err_workers;
+		}
+	if (port_setup(DP_LAN, &cfg.appliance.lan) || port_setup(DP_WAN, &cfg.appliance.wan))
+		goto err_ports;
+	if (dp_telemetry_register())
+		fprintf(stderr, "straitd: telemetry commands not registered\n");
+	tcp_hook_register(); /* the TCP engine and its services on local TCP */
+
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	app.start_ms = dp_now_ms();
+	fprintf(stderr, "straitd: %s up: LAN %s, WAN %s, %u tenant(s), %s\n", cfg.appliance.name,
+		cfg.appliance.lan.device, cfg.appliance.wan.device, cfg.n_tenants,
+		app.single ? "single-lcore mode" : "worker lcores");
+
+	if (app.single) {
+		dp_worker_main(&app.workers[0]);
+	} else {
+		unsigned lcore, i = 0;
+		RTE_LCORE_FOREACH_WORKER(lcore) {
+			if (i == app.n_workers)
+				break;
+			rte_eal_remote_launch(dp_worker_main, &app.workers[i++], lcore);
+		}
+		/* Control: wakes every 10 ms, does what is due, sleeps again. */
+		while (!app.quit) {
+			dp_control_tick(&app);
+			usleep(10000);
+		}
+		rte_eal_mp_wait_lcore();
+	}
+	rc = 0;
+	if (stats_json && dp_stats_write_json(&app, stats_json)) {
+		fprintf(stderr, "straitd: cannot write %s\n", stats_json);
+		rc = 1;
+	}
+err_ports:
+	for (int p = 0; p < DP_NPORTS; p++) {
+		if (!port_found[p])
+			continue;
+		rte_eth_dev_stop(app.port_id[p]);
+		rte_eth_dev_close(app.port_id[p]);
+	}
+err_workers:
+	for (unsigned i = 0; i < app.n_workers; i++)
+		dp_worker_fini(&app.workers[i]);
+	rte_free(app.workers);
+err_pool:
+	rte_mempool_free(app.pool);
+err_eal:
+	rte_eal_cleanup();
+	if (!rc)
+		fprintf(stderr, "straitd: stopped\n");
+	return rc;
+}

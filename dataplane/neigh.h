@@ -1,0 +1,41 @@
+/* IP -> MAC per port and VLAN, learnt from received frames. One table per
+ * port per worker, written only by its worker; the control thread reads
+ * it for telemetry and next-hop checks (an entry's `valid` word is stored
+ * last, so a reader sees either the old or the new entry's key). Pure C.
+ *
+ * 4-way set-associative; a full set replaces its least recently refreshed
+ * entry. */
+#ifndef STRAIT_DATAPLANE_NEIGH_H
+#define STRAIT_DATAPLANE_NEIGH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+enum { NEIGH_WAYS = 4 };
+
+struct neigh_entry {
+	uint8_t ip[16];
+	uint8_t mac[6];
+	uint16_t vlan;
+	uint8_t family;
+	uint8_t pad[3];
+	uint32_t valid;   /* 0 = free */
+	uint64_t seen_ms;
+};
+
+struct neigh_table {
+	struct neigh_entry *e; /* n_sets * NEIGH_WAYS */
+	uint32_t mask;
+	uint64_t learned, updated;
+};
+
+/* size: entries, a power of two >= NEIGH_WAYS. Returns 0 or -ENOMEM/-EINVAL. */
+int neigh_init(struct neigh_table *t, uint32_t size);
+void neigh_free(struct neigh_table *t);
+/* Records ip -> mac (refresh when known). */
+void neigh_learn(struct neigh_table *t, uint8_t family, const uint8_t *ip, uint16_t vlan,
+		 const uint8_t *mac, uint64_t now_ms);
+const struct neigh_entry *neigh_lookup(const struct neigh_table *t, uint8_t family,
+				       const uint8_t *ip, uint16_t vlan);
+
+#endif

@@ -1,0 +1,271 @@
+/* Statistics: every worker's counters summed, shown through DPDK telemetry
+ * (/strait/... commands, read with dpdk-telemetry.py) and, for tests, as a
+ * JSON file at exit. Counters are written by their worker only; readers
+ * here may see a burst half counted, never a torn 64-bit value. */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <rte_telemetry.h>
+
+#include "dp.h"
+
+void dp_stats_sum(const struct dp_app *app, struct dp_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	uint64_t *o = (uint64_t *)out;
+	for (unsigned w = 0; w < app->n_workers; w++) {
+		const uint64_t *s = (const uint64_t *)&app->workers[w].stats;
+		for (size_t i = 0; i < sizeof(*out) / sizeof(uint64_t); i++)
+			o[i] += __atomic_load_n(&s[i], __ATOMIC_RELAXED);
+	}
+}
+
+/* Every counter as (group, name, value), shared by telemetry and JSON. */
+struct counter {
+	const char *name;
+	uint64_t v;
+};
+
+static unsigned port_counters(const struct dp_port_stats *p, struct counter *c)
+{
+	unsigned n = 0;
+	c[n++] = (struct counter){ "rx_packets", p->rx_pkts };
+	c[n++] = (struct counter){ "rx_bytes", p->rx_bytes };
+	c[n++] = (struct counter){ "tx_packets", p->tx_pkts };
+	c[n++] = (struct counter){ "tx_bytes", p->tx_bytes };
+	c[n++] = (struct counter){ "bridged_packets", p->bridged_pkts };
+	c[n++] = (struct counter){ "bridged_bytes", p->bridged_bytes };
+	c[n++] = (struct counter){ "local_in", p->local_in };
+	c[n++] = (struct counter){ "local_out", p->local_out };
+	return n;
+}
+
+static unsigned flow_counters(const struct dp_app *app, const struct dp_stats *s,
+			      struct counter *c)
+{
+	unsigned n = 0;
+	c[n++] = (struct counter){ "active", s->flows_active };
+	c[n++] = (struct counter){ "capacity", (uint64_t)app->cfg->appliance.flow_table_size * app->n_workers };
+	c[n++] = (struct counter){ "created", s->flows.created };
+	c[n++] = (struct counter){ "unseen_syn", s->flows.unseen_syn };
+	c[n++] = (struct counter){ "table_full", s->flows.table_full };
+	c[n++] = (struct counter){ "expired", s->flows.expired };
+	c[n++] = (struct counter){ "reused", s->flows.reused };
+	c[n++] = (struct counter){ "steered", s->flows.steered };
+	c[n++] = (struct counter){ "steer_full", s->flows.steer_full };
+	return n;
+}
+
+static unsigned tenant_counters(const struct dp_tenant_stats *t, struct counter *c)
+{
+	unsigned n = 0;
+	c[n++] = (struct counter){ "packets", t->pkts };
+	c[n++] = (struct counter){ "bytes", t->bytes };
+	c[n++] = (struct counter){ "flows", t->flows };
+	c[n++] = (struct counter){ "active_flows", t->active };
+	return n;
+}
+
+static void put(struct rte_tel_data *d, const struct counter *c, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		rte_tel_data_add_dict_u64(d, c[i].name, c[i].v);
+}
+
+static int port_index(const char *params)
+{
+	if (!params || !*params)
+		return -1;
+	if (!strcasecmp(params, "lan"))
+		return DP_LAN;
+	if (!strcasecmp(params, "wan"))
+		return DP_WAN;
+	return -2;
+}
+
+static int cmd_ports(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	struct dp_stats s;
+	struct counter c[16];
+	dp_stats_sum(dp_app, &s);
+	int only = port_index(params);
+	if (only == -2)
+		return -1;
+	rte_tel_data_start_dict(d);
+	if (only >= 0) {
+		put(d, c, port_counters(&s.port[only], c));
+		return 0;
+	}
+	for (int p = 0; p < DP_NPORTS; p++) {
+		struct rte_tel_data *sub = rte_tel_data_alloc();
+		if (!sub)
+			return -1;
+		rte_tel_data_start_dict(sub);
+		put(sub, c, port_counters(&s.port[p], c));
+		rte_tel_data_add_dict_string(sub, "device", p == DP_LAN ? dp_app->cfg->appliance.lan.device
+									: dp_app->cfg->appliance.wan.device);
+		rte_tel_data_add_dict_container(d, p == DP_LAN ? "lan" : "wan", sub, 0);
+	}
+	return 0;
+}
+
+static int cmd_flows(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	struct dp_stats s;
+	struct counter c[16];
+	dp_stats_sum(dp_app, &s);
+	rte_tel_data_start_dict(d);
+	put(d, c, flow_counters(dp_app, &s, c));
+	return 0;
+}
+
+static int cmd_drops(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	struct dp_stats s;
+	dp_stats_sum(dp_app, &s);
+	rte_tel_data_start_dict(d);
+	for (int i = 0; i < DROP_COUNT; i++)
+		rte_tel_data_add_dict_u64(d, dp_drop_name(i), s.drops[i]);
+	return 0;
+}
+
+static int cmd_malformed(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	struct dp_stats s;
+	dp_stats_sum(dp_app, &s);
+	rte_tel_data_start_dict(d);
+	for (int i = 1; i < PKT_MALFORMED_COUNT; i++)
+		rte_tel_data_add_dict_u64(d, pkt_malformed_name(i), s.malformed[i]);
+	return 0;
+}
+
+static int cmd_tenants(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	rte_tel_data_start_array(d, RTE_TEL_STRING_VAL);
+	for (unsigned t = 0; t < dp_app->cfg->n_tenants; t++)
+		rte_tel_data_add_array_string(d, dp_app->cfg->tenants[t].name);
+	return 0;
+}
+
+static int cmd_tenant(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	const struct strait_config *cfg = dp_app->cfg;
+	if (!params || !*params)
+		return -1;
+	for (unsigned t = 0; t < cfg->n_tenants; t++) {
+		if (strcmp(cfg->tenants[t].name, params))
+			continue;
+		struct dp_stats s;
+		struct counter c[8];
+		dp_stats_sum(dp_app, &s);
+		rte_tel_data_start_dict(d);
+		rte_tel_data_add_dict_string(d, "name", cfg->tenants[t].name);
+		put(d, c, tenant_counters(&s.tenant[t], c));
+		rte_tel_data_add_dict_string(d, "peer_down", cfg->tenants[t].peer_down ==
+					     STRAIT_PEER_DOWN_BYPASS ? "bypass" : "fail-closed");
+		return 0;
+	}
+	return -1;
+}
+
+static void fmt_neigh(const struct neigh_entry *e, char *buf, size_t len)
+{
+	char ip[INET6_ADDRSTRLEN];
+	inet_ntop(e->family == 4 ? AF_INET : AF_INET6, e->ip, ip, sizeof(ip));
+	snprintf(buf, len, "%s vlan %u %02x:%02x:%02x:%02x:%02x:%02x", ip, e->vlan,
+		 e->mac[0], e->mac[1], e->mac[2], e->mac[3], e->mac[4], e->mac[5]);
+}
+
+/* One port's learnt neighbours (worker 0's view first, then what other
+ * workers learnt that it did not). Bounded by the telemetry array size. */
+static int cmd_neighbours(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	int p = port_index(params);
+	if (p < 0)
+		return -1;
+	rte_tel_data_start_array(d, RTE_TEL_STRING_VAL);
+	unsigned shown = 0;
+	for (unsigned w = 0; w < dp_app->n_workers; w++) {
+		const struct neigh_table *t = &dp_app->workers[w].neigh[p];
+		uint32_t n = (t->mask + 1) * NEIGH_WAYS;
+		for (uint32_t i = 0; i < n && shown < RTE_TEL_MAX_ARRAY_ENTRIES; i++) {
+			struct neigh_entry e = t->e[i];
+			if (!__atomic_load_n(&t->e[i].valid, __ATOMIC_ACQUIRE))
+				continue;
+			bool dup = false;
+			for (unsigned v = 0; v < w && !dup; v++)
+				dup = neigh_lookup(&dp_app->workers[v].neigh[p], e.family, e.ip, e.vlan) != NULL;
+			if (dup)
+				continue;
+			char buf[96];
+			fmt_neigh(&e, buf, sizeof(buf));
+			rte_tel_data_add_array_string(d, buf);
+			shown++;
+		}
+	}
+	return 0;
+}
+
+int dp_telemetry_register(void)
+{
+	int r = 0;
+	r |= rte_telemetry_register_cmd("/strait/ports", cmd_ports,
+		"Per-port counters. Parameters: none, or lan|wan");
+	r |= rte_telemetry_register_cmd("/strait/flows", cmd_flows,
+		"Flow table: active, capacity, created, unseen_syn, table_full, expired");
+	r |= rte_telemetry_register_cmd("/strait/drops", cmd_drops,
+		"Frames dropped, by reason");
+	r |= rte_telemetry_register_cmd("/strait/malformed", cmd_malformed,
+		"Malformed frames, by reason (runt and vlan_truncated dropped, others bridged)");
+	r |= rte_telemetry_register_cmd("/strait/tenants", cmd_tenants,
+		"Tenant names");
+	r |= rte_telemetry_register_cmd("/strait/tenant", cmd_tenant,
+		"One tenant's counters. Parameter: tenant name");
+	r |= rte_telemetry_register_cmd("/strait/neighbours", cmd_neighbours,
+		"IP -> MAC learnt on a port. Parameter: lan|wan");
+	return r ? -1 : 0;
+}
+
+static void json_group(FILE *f, const char *name, const struct counter *c, unsigned n,
+		       bool last)
+{
+	fprintf(f, "  \"%s\": {", name);
+	for (unsigned i = 0; i < n; i++)
+		fprintf(f, "%s\"%s\": %llu", i ? ", " : "", c[i].name, (unsigned long long)c[i].v);
+	fprintf(f, "}%s\n", last ? "" : ",");
+}
+
+int dp_stats_write_json(const struct dp_app *app, const char *path)
+{
+	FILE *f = fopen(path, "w");
+	if (!f)
+		return -1;
+	struct dp_stats s;
+	struct counter c[PKT_MALFORMED_COUNT + DROP_COUNT + 16];
+	dp_stats_sum(app, &s);
+	fprintf(f, "{\n");
+	for (int p = 0; p < DP_NPORTS; p++) {
+		const uint8_t *m = app->local[p].mac;
+		fprintf(f, "  \"%s_mac\": \"%02x:%02x:%02x:%02x:%02x:%02x\",\n", p ? "wan" : "lan",
+			m[0], m[1], m[2], m[3], m[4], m[5]);
+	}
+	json_group(f, "lan", c, port_counters(&s.port[DP_LAN], c), false);
+	json_group(f, "wan", c, port_counters(&s.port[DP_WAN], c), false);
+	json_group(f, "flows", c, flow_counters(app, &s, c), false);
+	unsigned n = 0;
+	for (int i = 0; i < DROP_COUNT; i++)
+		c[n++] = (struct counter){ dp_drop_name(i), s.drops[i] };
+	json_group(f, "drops", c, n, false);
+	n = 0;
+	for (int i = 1; i < PKT_MALFORMED_COUNT; i++)
+		c[n++] = (struct counter){ pkt_malformed_name(i), s.malformed[i] };
+	json_group(f, "malformed", c, n, false);
+	fprintf(f, "  \"tenants\": {\n");
+	for (unsigned t = 0; t < app->cfg->n_tenants; t++) {
+		fputs("  ", f);
+		json_group(f, app->cfg->tenants[t].name, c, tenant_counters(&s.tenant[t], c), t + 1 == app->cfg->n_tenants);
+	}
+	fprintf(f, "  }\n}\n");
+	return fclose(f) ? -1 : 0;
+}

@@ -1,0 +1,606 @@
+/* The worker loop: RX a burst on each port, classify each frame, answer
+ * what is ours, track TCP flows, bridge the rest in one TX burst.
+ *
+ *   rx_burst(LAN) -> parse -> malformed? --drop rule--> free (counted)
+ *                     |         \--bridge rule--> fwd[]
+ *                     +-> learn IP->MAC (port, VLAN)
+ *                     +-> ours? ARP/ND/echo -> answer in place -> txbuf[LAN]
+ *                     |         TCP -> hooks.local_tcp
+ *                     +-> TCP -> flow table (fate at SYN) -> hooks.intercept?
+ *                     +-> fwd[] -> tx_burst(WAN) in one call
+ *   then the same from WAN to LAN, then control frames, hook timers, flush.
+ *
+ * Nothing here allocates, locks, logs or makes a syscall, except the
+ * idle back-off sleep once a worker has seen no work for a while.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/prctl.h>
+
+#include <rte_branch_prediction.h>
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+#include <rte_pause.h>
+#include <rte_prefetch.h>
+#include <rte_ring.h>
+
+#include "classify.h"
+#include "dp.h"
+
+enum {
+	/* Back-off, by time since the last frame: spin (with pause) for
+	 * IDLE_SPIN_US, which covers the gaps inside a TCP transfer (a veth
+	 * RTT is tens of microseconds) so a busy link never waits on a timer;
+	 * then sleep IDLE_SLEEP_US at a time; after IDLE_LONG_MS, longer
+	 * sleeps. Worst added latency: one sleep. */
+	IDLE_SPIN_US = 500,
+	IDLE_SLEEP_US = 20,
+	IDLE_LONG_MS = 50,
+	IDLE_SLEEP_LONG_US = 200,
+	RESOLVE_GAP_MS = 100,  /* ARP/NS requests from dp_tx_l3(), per port */
+	SWEEP_BUCKETS = 64,    /* flow buckets swept per millisecond: 512
+				* flows/ms, 65536 flows every 128 ms */
+};
+
+static struct dp_hooks hooks;
+
+void dp_hooks_register(const struct dp_hooks *h)
+{
+	hooks = *h;
+}
+
+const char *dp_drop_name(enum dp_drop d)
+{
+	static const char *const names[DROP_COUNT] = {
+		[DROP_MALFORMED] = "malformed",
+		[DROP_MALFORMED_TO_US] = "malformed_to_us",
+		[DROP_LOCAL_INVALID] = "local_invalid",
+		[DROP_LOCAL_UNHANDLED] = "local_unhandled",
+		[DROP_TX_FULL] = "tx_full",
+		[DROP_NO_MBUF] = "no_mbuf",
+	};
+	return (unsigned)d < DROP_COUNT ? names[d] : "?";
+}
+
+/* Milliseconds from the TSC: no syscall on the fast path, and one clock
+ * for workers and control alike. */
+static inline uint64_t tsc_ms(void)
+{
+	static uint64_t hz_per_ms;
+	if (unlikely(!hz_per_ms))
+		hz_per_ms = rte_get_tsc_hz() / 1000 ? rte_get_tsc_hz() / 1000 : 1;
+	return rte_get_tsc_cycles() / hz_per_ms;
+}
+
+uint64_t dp_now_ms(void)
+{
+	return tsc_ms();
+}
+
+uint64_t dp_worker_now_ms(const struct dp_worker *w)
+{
+	return w->now_ms;
+}
+
+static void on_expire(void *ctx, const struct flow *f)
+{
+	struct dp_worker *w = ctx;
+	w->stats.flows.expired++;
+	if (f->tenant != FLOW_BRIDGED && f->tenant < STRAIT_MAX_TENANTS)
+		w->stats.tenant[f->tenant].active--;
+}
+
+int dp_worker_init(struct dp_app *app, struct dp_worker *w, unsigned id)
+{
+	const struct strait_appliance_cfg *ac = &app->cfg->appliance;
+	memset(w, 0, sizeof(*w));
+	w->id = id;
+	w->queue = (uint16_t)id;
+	w->app = app;
+	w->flows = flow_table_create(ac->flow_table_size, ac->flow_idle_timeout * 1000,
+				     ac->flow_closed_timeout * 1000, on_expire, w);
+	if (!w->flows)
+		return -ENOMEM;
+	for (int p = 0; p < DP_NPORTS; p++)
+		if (neigh_init(&w->neigh[p], ac->neigh_table_size))
+			return -ENOMEM;
+	char name[32];
+	snprintf(name, sizeof(name), "dp_ctrl_%u", id);
+	w->ctrl = rte_ring_create(name, DP_CTRL_RING, SOCKET_ID_ANY,
+				  RING_F_SP_ENQ | RING_F_SC_DEQ);
+	if (!w->ctrl)
+		return -rte_errno;
+	if (app->n_workers > 1)
+		for (int p = 0; p < DP_NPORTS; p++) {
+			snprintf(name, sizeof(name), "dp_steer_%u_%d", id, p);
+			w->steer[p] = rte_ring_create(name, DP_STEER_RING, SOCKET_ID_ANY, RING_F_SC_DEQ);
+			if (!w->steer[p])
+				return -rte_errno;
+		}
+	return 0;
+}
+
+void dp_worker_fini(struct dp_worker *w)
+{
+	if (w->ctrl) {
+		struct rte_mbuf *m;
+		while (rte_ring_dequeue(w->ctrl, (void **)&m) == 0)
+			rte_pktmbuf_free(m);
+		rte_ring_free(w->ctrl);
+		w->ctrl = NULL;
+	}
+	for (int p = 0; p < DP_NPORTS; p++) {
+		if (!w->steer[p])
+			continue;
+		struct rte_mbuf *m;
+		while (rte_ring_dequeue(w->steer[p], (void **)&m) == 0)
+			rte_pktmbuf_free(m);
+		rte_ring_free(w->steer[p]);
+		w->steer[p] = NULL;
+	}
+	flow_table_destroy(w->flows);
+	w->flows = NULL;
+	for (int p = 0; p < DP_NPORTS; p++)
+		neigh_free(&w->neigh[p]);
+}
+
+static void flush_port(struct dp_worker *w, unsigned port)
+{
+	uint16_t n = w->ntx[port];
+	if (!n)
+		return;
+	uint16_t sent = rte_eth_tx_burst(w->app->port_id[port], w->queue, w->txbuf[port], n);
+	struct dp_port_stats *ps = &w->stats.port[port];
+	for (uint16_t i = 0; i < sent; i++)
+		ps->tx_bytes += w->txbuf[port][i]->pkt_len;
+	ps->tx_pkts += sent;
+	if (unlikely(sent < n)) {
+		w->stats.drops[DROP_TX_FULL] += n - sent;
+		rte_pktmbuf_free_bulk(&w->txbuf[port][sent], n - sent);
+	}
+	w->ntx[port] = 0;
+}
+
+void dp_tx_frame(struct dp_worker *w, unsigned port, struct rte_mbuf *m)
+{
+	if (unlikely(w->ntx[port] == DP_TXBUF))
+		flush_port(w, port);
+	w->txbuf[port][w->ntx[port]++] = m;
+}
+
+static void send_resolve(struct dp_worker *w, unsigned port, uint8_t family, const uint8_t *ip)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(w->app->pool);
+	if (!m) {
+		w->stats.drops[DROP_NO_MBUF]++;
+		return;
+	}
+	uint8_t *f = rte_pktmbuf_mtod(m, uint8_t *);
+	uint32_t cap = rte_pktmbuf_tailroom(m);
+	const struct local_addr *la = &w->app->local[port];
+	uint32_t len = family == 4 ? local_arp_request(f, cap, la, ip) : local_ns_request(f, cap, la, ip);
+	if (!len) {
+		rte_pktmbuf_free(m);
+		return;
+	}
+	m->data_len = (uint16_t)len;
+	m->pkt_len = len;
+	w->stats.port[port].local_out++;
+	dp_tx_frame(w, port, m);
+}
+
+int dp_tx_l3(struct dp_worker *w, unsigned port, uint16_t vlan, uint8_t family,
+	     const uint8_t *next_hop, struct rte_mbuf *m)
+{
+	const struct neigh_entry *e = neigh_lookup(&w->neigh[port], family, next_hop, vlan);
+	if (!e) {
+		rte_pktmbuf_free(m);
+		/* at most one request per port per RESOLVE_GAP_MS from here */
+		if (w->now_ms - w->resolve_ms[port] >= RESOLVE_GAP_MS) {
+			w->resolve_ms[port] = w->now_ms;
+			send_resolve(w, port, family, next_hop);
+		}
+		return -EHOSTUNREACH;
+	}
+	uint16_t l2 = vlan ? 18 : 14;
+	uint8_t *f = (uint8_t *)rte_pktmbuf_prepend(m, l2);
+	if (!f) {
+		rte_pktmbuf_free(m);
+		return -ENOSPC;
+	}
+	memcpy(f, e->mac, 6);
+	memcpy(f + 6, w->app->local[port].mac, 6);
+	unsigned off = 12;
+	if (vlan) {
+		f[12] = ETYPE_VLAN >> 8; f[13] = ETYPE_VLAN & 0xff;
+		f[14] = (uint8_t)(vlan >> 8); f[15] = (uint8_t)vlan;
+		off = 16;
+	}
+	uint16_t et = family == 4 ? ETYPE_IP4 : ETYPE_IP6;
+	f[off] = (uint8_t)(et >> 8);
+	f[off + 1] = (uint8_t)et;
+	m->l2_len = l2;
+	dp_tx_frame(w, port, m);
+	return 0;
+}
+
+static inline bool mac_unicast(const uint8_t *mac)
+{
+	return !(mac[0] & 1);
+}
+
+static inline void learn_one(struct dp_worker *w, unsigned port, uint8_t family,
+			     const uint8_t *ip, uint16_t vlan, const uint8_t *mac)
+{
+	typeof(w->last_learn[0]) *c = &w->last_learn[port];
+	unsigned alen = family == 4 ? 4 : 16;
+	if (c->ms == w->now_ms && c->family == family && c->vlan == vlan &&
+	    !memcmp(c->ip, ip, alen) && !memcmp(c->mac, mac, 6))
+		return;
+	neigh_learn(&w->neigh[port], family, ip, vlan, mac, w->now_ms);
+	memcpy(c->ip, ip, alen);
+	memcpy(c->mac, mac, 6);
+	c->vlan = vlan;
+	c->family = family;
+	c->ms = w->now_ms;
+}
+
+static inline void learn(struct dp_worker *w, unsigned port, const uint8_t *f,
+			 const struct pkt_info *pi)
+{
+	const uint8_t *mac = f + 6;
+	if (!mac_unicast(mac))
+		return;
+	if (pi->family == 4) {
+		const uint8_t *ip = pi->src;
+		if (ip[0] == 0 || ip[0] >= 224)
+			return;
+		learn_one(w, port, 4, ip, pi->vlan, mac);
+	} else if (pi->family == 6) {
+		static const uint8_t zero[16];
+		const uint8_t *ip = pi->src;
+		if (ip[0] == 0xff || !memcmp(ip, zero, 16))
+			return;
+		learn_one(w, port, 6, ip, pi->vlan, mac);
+	} else if (pi->ethertype == ETYPE_ARP) {
+		const uint8_t *spa = f + pi->l2_len + 14;
+		if (spa[0] == 0 || spa[0] >= 224)
+			return;
+		learn_one(w, port, 4, spa, pi->vlan, f + pi->l2_len + 8);
+	}
+}
+
+/* Frames for the appliance itself. Always consumes m. */
+static void handle_local(struct dp_worker *w, unsigned port, struct rte_mbuf *m,
+			 const struct pkt_info *pi, enum local_verdict v)
+{
+	struct dp_port_stats *ps = &w->stats.port[port];
+	ps->local_in++;
+	switch (v) {
+	case LOCAL_ARP_REQ:
+	case LOCAL_ECHO4:
+	case LOCAL_NS:
+	case LOCAL_ECHO6: {
+		uint8_t *f = rte_pktmbuf_mtod(m, uint8_t *);
+		uint32_t cap = m->data_len + rte_pktmbuf_tailroom(m);
+		uint32_t len = local_answer(f, m->data_len, cap, pi, &w->app->local[port], v);
+		if (unlikely(!len || m->nb_segs != 1)) {
+			w->stats.drops[DROP_LOCAL_INVALID]++;
+			rte_pktmbuf_free(m);
+			return;
+		}
+		m->data_len = (uint16_t)len;
+		m->pkt_len = len;
+		ps->local_out++;
+		dp_tx_frame(w, port, m);
+		return;
+	}
+	case LOCAL_TCP:
+		if (hooks.local_tcp) {
+			m->l2_len = pi->l2_len;
+			m->l3_len = pi->l3_len;
+			hooks.local_tcp(w->hook_ctx, m, pi, port);
+			return;
+		}
+		w->stats.drops[DROP_LOCAL_UNHANDLED]++;
+		rte_pktmbuf_free(m);
+		return;
+	case LOCAL_CONSUME:
+		rte_pktmbuf_free(m);
+		return;
+	default:
+		w->stats.drops[DROP_LOCAL_UNHANDLED]++;
+		rte_pktmbuf_free(m);
+		return;
+	}
+}
+
+/* Flow bookkeeping for a well-formed TCP frame; returns its flow, or NULL
+ * when the table has no room (the frame is then bridged untracked). */
+static inline struct flow *track(struct dp_worker *w, const struct pkt_info *pi, uint32_t bytes,
+				const struct flow_key *kp, uint32_t h, bool src_a)
+{
+	const struct flow_key k = *kp;
+	struct flow *f = flow_lookup(w->flows, &k, h, w->now_ms);
+	bool syn = (pi->tcp_flags & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_SYN;
+	struct dp_stats *st = &w->stats;
+	if (unlikely(f && syn && flow_closed(f))) {
+		/* A new connection on a closed flow's tuple: decide afresh. */
+		on_expire(w, f);
+		st->flows.expired--;
+		st->flows.reused++;
+		struct flow_key key = f->key;
+		memset(f, 0, sizeof(*f));
+		f->key = key;
+		f->hash = h;
+		goto decide;
+	}
+	if (likely(f))
+		goto update;
+	f = flow_insert(w->flows, &k, h, w->now_ms);
+	if (unlikely(!f)) {
+		st->flows.table_full++;
+		return NULL;
+	}
+decide:
+	st->flows.created++;
+	if (syn) {
+		f->tenant = classify_syn(w->app->cfg, pi->family, pi->src, pi->dst, pi->dport);
+		f->flags = src_a ? 0 : FLOW_F_CLIENT_B;
+		if (f->tenant != FLOW_BRIDGED) {
+			st->tenant[f->tenant].flows++;
+			st->tenant[f->tenant].active++;
+		}
+	} else {
+		f->tenant = FLOW_BRIDGED;
+		f->flags = FLOW_F_UNSEEN;
+		st->flows.unseen_syn++;
+	}
+update:
+	f->last_ms = w->now_ms;
+	f->pkts++;
+	f->bytes += bytes;
+	if (pi->tcp_flags & TCP_RST)
+		f->flags |= FLOW_F_RST;
+	if (pi->tcp_flags & TCP_FIN)
+		f->flags |= src_a ? FLOW_F_FIN_A : FLOW_F_FIN_B;
+	if (f->tenant != FLOW_BRIDGED) {
+		st->tenant[f->tenant].pkts++;
+		st->tenant[f->tenant].bytes += bytes;
+	}
+	return f;
+}
+
+/* The worker that owns a flow when there are several: its symmetric key
+ * hash picks it, so both directions meet on one worker whatever queue the
+ * NIC or the kernel (af_packet fanout is not symmetric) delivered them to.
+ * Later, intercepted flows will be owned by their tenant's worker. */
+static inline unsigned flow_owner(uint32_t hash, unsigned n)
+{
+	return (unsigned)(((uint64_t)hash * n) >> 32);
+}
+
+/* Handles n frames received on port `in`: by this worker's RX (steered ==
+ * false) or handed over by another worker that received them (steered ==
+ * true: already counted, learnt and checked for local delivery). */
+static void handle_burst(struct dp_worker *w, unsigned in, struct rte_mbuf **pkts, uint16_t n,
+			 bool steered)
+{
+	struct dp_app *app = w->app;
+	struct rte_mbuf *fwd[DP_BURST_MAX];
+	unsigned out = in ^ 1;
+	const struct local_addr *la = &app->local[in];
+	bool have_local = la->has4 || la->has6;
+	struct dp_stats *st = &w->stats;
+	struct dp_port_stats *ps = &st->port[in];
+	uint16_t nf = 0;
+	uint64_t fwd_bytes = 0;
+	unsigned nw = app->n_workers;
+
+	/* Headers of the whole burst first (mtod reads them), then each
+	 * frame's data one ahead. */
+	for (uint16_t i = 0; i < n; i++)
+		rte_prefetch0(pkts[i]);
+	if (n)
+		rte_prefetch0(rte_pktmbuf_mtod(pkts[0], void *));
+	for (uint16_t i = 0; i < n; i++) {
+		struct rte_mbuf *m = pkts[i];
+		if (i + 1 < n)
+			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
+		const uint8_t *f = rte_pktmbuf_mtod(m, const uint8_t *);
+		uint32_t len = m->data_len; /* first segment only: never read past it */
+		struct pkt_info pi;
+		enum pkt_malformed mf = pkt_parse(f, len, &pi);
+		if (steered)
+			goto tcp;
+		ps->rx_bytes += m->pkt_len;
+		if (unlikely(mf != PKT_OK)) {
+			st->malformed[mf]++;
+			if (pkt_malformed_drops(mf)) {
+				st->drops[DROP_MALFORMED]++;
+				rte_pktmbuf_free(m);
+				continue;
+			}
+			if (!memcmp(f, la->mac, 6)) {
+				st->drops[DROP_MALFORMED_TO_US]++;
+				rte_pktmbuf_free(m);
+				continue;
+			}
+			goto bridge;
+		}
+		learn(w, in, f, &pi);
+		if (have_local) {
+			enum local_verdict v = local_classify(f, len, &pi, la);
+			if (v != LOCAL_NONE) {
+				handle_local(w, in, m, &pi, v);
+				continue;
+			}
+		}
+tcp:
+		if (pi.l4_proto == PROTO_TCP && !pi.is_fragment) {
+			struct flow_key k;
+			bool src_a = flow_key_make(&pi, &k);
+			uint32_t h = flow_key_hash(&k);
+			if (nw > 1 && !steered) {
+				unsigned owner = flow_owner(h, nw);
+				if (owner != w->id) {
+					if (likely(rte_ring_mp_enqueue(app->workers[owner].steer[in], m) == 0)) {
+						st->flows.steered++;
+						continue;
+					}
+					/* owner's ring full: bridge it untracked */
+					st->flows.steer_full++;
+					goto bridge;
+				}
+			}
+			struct flow *fl = track(w, &pi, m->pkt_len, &k, h, src_a);
+			if (fl && fl->tenant != FLOW_BRIDGED && hooks.intercept) {
+				m->l2_len = pi.l2_len;
+				m->l3_len = pi.l3_len;
+				if (hooks.intercept(w->hook_ctx, m, &pi, fl, in))
+					continue;
+			}
+		}
+bridge:
+		fwd_bytes += m->pkt_len;
+		fwd[nf++] = m;
+	}
+	if (!steered)
+		ps->rx_pkts += n;
+	if (nf) {
+		/* Answers already queued for `out` go first so frames keep order. */
+		flush_port(w, out);
+		uint16_t sent = rte_eth_tx_burst(app->port_id[out], w->queue, fwd, nf);
+		struct dp_port_stats *os = &st->port[out];
+		if (unlikely(sent < nf)) {
+			for (uint16_t i = sent; i < nf; i++)
+				fwd_bytes -= fwd[i]->pkt_len;
+			st->drops[DROP_TX_FULL] += nf - sent;
+			rte_pktmbuf_free_bulk(&fwd[sent], nf - sent);
+		}
+		ps->bridged_pkts += sent;
+		ps->bridged_bytes += fwd_bytes;
+		os->tx_pkts += sent;
+		os->tx_bytes += fwd_bytes;
+	}
+}
+
+static unsigned rx_port(struct dp_worker *w, unsigned in)
+{
+	struct rte_mbuf *pkts[DP_BURST_MAX];
+	uint16_t n = rte_eth_rx_burst(w->app->port_id[in], w->queue, pkts, (uint16_t)w->app->burst);
+	if (!n)
+		return 0;
+	w->last_rx_ms = w->now_ms;
+	handle_burst(w, in, pkts, n, false);
+	return n;
+}
+
+static unsigned rx_steered(struct dp_worker *w, unsigned in)
+{
+	if (!w->steer[in])
+		return 0;
+	struct rte_mbuf *pkts[DP_BURST_MAX];
+	unsigned n = rte_ring_sc_dequeue_burst(w->steer[in], (void **)pkts, w->app->burst, NULL);
+	if (n)
+		handle_burst(w, in, pkts, (uint16_t)n, true);
+	return n;
+}
+
+static unsigned drain_ctrl(struct dp_worker *w)
+{
+	struct rte_mbuf *m[16];
+	unsigned n = rte_ring_dequeue_burst(w->ctrl, (void **)m, 16, NULL);
+	for (unsigned i = 0; i < n; i++) {
+		unsigned port = m[i]->port;
+		m[i]->port = w->app->port_id[port];
+		w->stats.port[port].local_out++;
+		dp_tx_frame(w, port, m[i]);
+	}
+	return n;
+}
+
+unsigned dp_worker_poll(struct dp_worker *w)
+{
+	w->now_ms = tsc_ms();
+	unsigned work = rx_port(w, DP_LAN) + rx_port(w, DP_WAN);
+	work += rx_steered(w, DP_LAN) + rx_steered(w, DP_WAN);
+	work += drain_ctrl(w);
+	if (hooks.poll)
+		work += hooks.poll(w->hook_ctx, w->now_ms);
+	flush_port(w, DP_LAN);
+	flush_port(w, DP_WAN);
+	if (w->now_ms != w->swept_ms) {
+		w->swept_ms = w->now_ms;
+		flow_table_sweep(w->flows, w->now_ms, SWEEP_BUCKETS);
+		w->stats.flows_active = flow_table_used(w->flows);
+	}
+	return work;
+}
+
+void dp_worker_drain(struct dp_worker *w)
+{
+	drain_ctrl(w);
+	flush_port(w, DP_LAN);
+	flush_port(w, DP_WAN);
+}
+
+static inline void backoff(uint64_t idle_cycles, uint64_t hz)
+{
+	if (idle_cycles < hz / 1000000 * IDLE_SPIN_US) {
+		rte_pause();
+		return;
+	}
+	rte_delay_us_sleep(idle_cycles < hz / 1000 * IDLE_LONG_MS ? IDLE_SLEEP_US : IDLE_SLEEP_LONG_US);
+}
+
+static int hooks_start(struct dp_worker *w)
+{
+	if (!hooks.worker_init)
+		return 0;
+	w->hook_ctx = hooks.worker_init(w);
+	return w->hook_ctx ? 0 : -1;
+}
+
+static void hooks_stop(struct dp_worker *w)
+{
+	if (hooks.worker_fini)
+		hooks.worker_fini(w, w->hook_ctx);
+	w->hook_ctx = NULL;
+}
+
+int dp_worker_main(void *arg)
+{
+	struct dp_worker *w = arg;
+	struct dp_app *app = w->app;
+	w->lcore = rte_lcore_id();
+	if (hooks_start(w)) {
+		app->quit = 1;
+		return -1;
+	}
+	w->last_rx_ms = tsc_ms();
+	/* Short sleeps must stay short: the default 50 us timer slack would
+	 * more than triple a 20 us sleep. Once, at start. */
+	prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
+	const uint64_t hz = rte_get_tsc_hz();
+	uint64_t last_work = rte_get_tsc_cycles();
+	uint64_t next_ctl = 0;
+	while (!app->quit) {
+		unsigned work = dp_worker_poll(w);
+		if (app->single && w->now_ms >= next_ctl) {
+			/* single-lcore mode: control runs here, between bursts */
+			dp_control_tick(app);
+			next_ctl = w->now_ms + 10;
+		}
+		uint64_t now = rte_get_tsc_cycles();
+		if (work)
+			last_work = now;
+		else
+			backoff(now - last_work, hz);
+	}
+	dp_worker_drain(w);
+	hooks_stop(w);
+	return 0;
+}

@@ -1,0 +1,133 @@
+/* Strait configuration: the appliance file and one file per tenant.
+ *
+ * INI in the WireGuard style (see configs/ for commented examples), parsed
+ * with libinih and validated field by field. Every error names the file,
+ * the line and the field, so `straitd` and the control daemon can print it
+ * as is:  "configs/tenants/acme.conf:12: [Interception] Ports: ...".
+ *
+ * The structures are plain values with fixed bounds (no pointers), so a
+ * configuration can be copied, compared and handed to another thread as a
+ * whole. Addresses are in network byte order; IPv4 uses the first 4 bytes.
+ */
+#ifndef STRAIT_CTL_H
+#define STRAIT_CTL_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum strait_ctl_limits {
+	STRAIT_NAME_MAX = 32,      /* names, including the NUL */
+	STRAIT_DEVICE_MAX = 128,   /* DPDK device name or PCI address */
+	STRAIT_MAX_TENANTS = 64,
+	STRAIT_MAX_PREFIXES = 16,  /* per side (client, server) of a rule */
+	STRAIT_MAX_PORT_RANGES = 16,
+	STRAIT_MAX_WORKERS = 16,
+};
+
+struct strait_prefix {
+	uint8_t family; /* 4 or 6 */
+	uint8_t len;    /* prefix length in bits */
+	uint8_t addr[16];
+};
+
+struct strait_addr {
+	uint8_t family; /* 0 (unset), 4 or 6 */
+	uint8_t addr[16];
+};
+
+struct strait_port_range {
+	uint16_t lo, hi; /* inclusive, host order */
+};
+
+/* One side of the wire: the DPDK port and the appliance's own addresses on
+ * it. Prefix lengths say which neighbours are on-link. */
+struct strait_port_cfg {
+	char device[STRAIT_DEVICE_MAX];
+	uint16_t vlan;              /* VLAN of the own addresses, 0 = untagged */
+	struct strait_prefix addr4; /* family 0 when unset */
+	struct strait_prefix addr6;
+	struct strait_addr gateway4; /* next hops resolved at start-up */
+	struct strait_addr gateway6;
+};
+
+struct strait_appliance_cfg {
+	char name[STRAIT_NAME_MAX];
+	unsigned workers;           /* worker lcores; 0 = single-lcore mode */
+	uint32_t flow_table_size;   /* flows per worker, power of two */
+	uint32_t flow_idle_timeout; /* seconds, established flows */
+	uint32_t flow_closed_timeout; /* seconds, after FIN both ways or RST */
+	uint32_t neigh_table_size;  /* IP -> MAC entries per worker, power of two */
+	uint32_t burst;             /* packets per RX burst (1..64) */
+	char tenant_dir[PATH_MAX];  /* resolved against the file's folder */
+	struct strait_port_cfg lan, wan;
+};
+
+enum strait_peer_down {
+	STRAIT_PEER_DOWN_BYPASS = 0, /* bridge new flows unoptimized */
+	STRAIT_PEER_DOWN_FAIL_CLOSED,
+};
+
+struct strait_tenant_cfg {
+	char name[STRAIT_NAME_MAX];
+	char file[PATH_MAX];
+	/* Interception rule: a SYN from a client prefix to a server prefix on
+	 * one of the ports (server side, host order). */
+	struct strait_prefix client[STRAIT_MAX_PREFIXES];
+	struct strait_prefix server[STRAIT_MAX_PREFIXES];
+	struct strait_port_range ports[STRAIT_MAX_PORT_RANGES];
+	unsigned n_client, n_server, n_ports;
+	/* Peer appliance: its WAN endpoint (ESP in UDP) and the channel's
+	 * inner addresses. */
+	struct strait_addr peer_endpoint;
+	uint16_t peer_port;         /* UDP, default 4500 */
+	struct strait_addr inner_local, inner_peer;
+	char key_file[PATH_MAX];    /* resolved against the file's folder */
+	/* Bandwidth policy on the WAN, bits per second; 0 = none/unlimited. */
+	uint64_t guaranteed_bps, ceiling_bps;
+	uint8_t priority;           /* 0 (highest) .. 7 */
+	uint16_t weight;            /* share of spare capacity, 1..1000 */
+	enum strait_peer_down peer_down;
+};
+
+struct strait_config {
+	struct strait_appliance_cfg appliance;
+	struct strait_tenant_cfg tenants[STRAIT_MAX_TENANTS];
+	unsigned n_tenants; /* sorted by file name; index = tenant id */
+};
+
+struct strait_error {
+	char file[PATH_MAX];
+	unsigned line;   /* 1-based; 0 when the error is about the whole file */
+	char field[64];  /* "[Section] Key", or "" */
+	char msg[256];
+};
+
+/* Each loader fills *out (zeroed first, defaults applied) and returns 0, or
+ * returns -EINVAL (bad content), -ENOENT/-EACCES/... (file unreadable)
+ * with *err filled. */
+int strait_appliance_load(const char *path, struct strait_appliance_cfg *out,
+			  struct strait_error *err);
+int strait_tenant_load(const char *path, struct strait_tenant_cfg *out,
+		       struct strait_error *err);
+/* The appliance file, then every "*.conf" in its TenantDir (if set), in
+ * name order; checks that no two tenants claim the same traffic with the
+ * same specificity (the rule "longest prefix wins, then ports" must give
+ * one answer). */
+int strait_config_load(const char *appliance_path, struct strait_config *out,
+		       struct strait_error *err);
+
+/* "file:line: field: msg" (parts omitted when empty). */
+const char *strait_error_str(const struct strait_error *err, char *buf, size_t len);
+
+/* Small parsers, shared with the command line and the control daemon.
+ * Return true on success. */
+bool strait_parse_addr(const char *s, struct strait_addr *out);
+bool strait_parse_prefix(const char *s, struct strait_prefix *out);
+bool strait_prefix_contains(const struct strait_prefix *p, uint8_t family,
+			    const uint8_t *addr);
+/* "100M", "1.5G", "800k", "0": bits per second. */
+bool strait_parse_rate(const char *s, uint64_t *bps);
+
+#endif

@@ -1,0 +1,191 @@
+/* The configuration parser: a numbered table of files, one line each, with
+ * what each must give (accepted, or the line and field of its error). */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "strait/ctl.h"
+
+#define APP_OK "[Appliance]\nName = a\nWorkers = 0\n[LAN]\nPort = net_pcap0\nAddress = 198.18.0.1/24\n[WAN]\nPort = net_pcap1\n"
+#define TEN_HEAD "[Tenant]\nName = t\nKeyFile = t.key\nPeerDown = bypass\n"
+#define TEN_RULE "[Interception]\nClientPrefix = 10.1.0.0/16\nServerPrefix = 10.2.0.0/16\nPorts = 873\n"
+#define TEN_PEER "[Peer]\nEndpoint = 198.18.1.2\nInnerAddress = 169.254.0.1\nPeerInnerAddress = 169.254.0.2\n"
+#define TEN_OK TEN_HEAD TEN_RULE TEN_PEER
+
+struct tcase {
+	int n;
+	char kind;          /* 'a' appliance file, 't' tenant file */
+	const char *text;
+	int line;           /* 0 = accepted; else the error's line */
+	const char *field;  /* substring of the error's field */
+};
+
+#define T(n, kind, text, line, field) { n, kind, text, line, field }
+
+static const struct tcase cases[] = {
+	T(1, 'a', APP_OK, 0, NULL),
+	T(2, 'a', "[Appliance]\nName = a\n[LAN]\nPort = x\n", 0, "[WAN] Port"), /* no [WAN]: no line */
+	T(3, 'a', APP_OK "Bogus = 1\n", 9, "[WAN] Bogus"),
+	T(4, 'a', "[Appliance]\nWorkers = 99\n", 2, "[Appliance] Workers"),
+	T(5, 'a', "[Appliance]\nFlowTableSize = 1000\n", 2, "[Appliance] FlowTableSize"),
+	T(6, 'a', "[Appliance]\nName = a\nName = b\n", 3, "[Appliance] Name"),
+	T(7, 'a', "[Appliance]\n[LAN]\nPort = p\nAddress = 198.18.0.1\n", 4, "[LAN] Address"),
+	T(8, 'a', "[Appliance]\n[LAN]\nPort = p\nAddress = 198.18.0.300/24\n", 4, "[LAN] Address"),
+	T(9, 'a', "[Appliance]\n[LAN]\nPort = p\nVlan = 4095\n", 4, "[LAN] Vlan"),
+	T(10, 'a', "[LAN]\nPort = p\n[WAN]\nPort = p\n", 3, "[WAN] Port"),
+	T(11, 'a', "[LAN]\nPort = p\nGateway = 198.18.0.254\n[WAN]\nPort = q\n", 1, "[LAN] Gateway"),
+	T(12, 'a', "[Appliance]\nthis is not ini\n", 2, ""),
+	T(13, 'a', "[Routing]\nX = 1\n", 2, "[Routing]"),
+	T(14, 'a', "[LAN]\nPort = p\nAddress = 198.18.0.1/24\nAddress = 198.18.0.2/24\n[WAN]\nPort = q\n", 4, "[LAN] Address"),
+	T(15, 'a', "[LAN]\nPort = p\nAddress = 2001:2::1/64\nGateway = 2001:2::fe\n[WAN]\nPort = q\n", 0, NULL),
+	T(16, 'a', "[LAN]\nPort = p\n", 0, "[WAN] Port"),
+	T(17, 't', TEN_OK, 0, NULL),
+	T(18, 't', TEN_OK "[Bandwidth]\nGuaranteed = 100M\nCeiling = 1G\nPriority = 1\nWeight = 10\n", 0, NULL),
+	T(19, 't', TEN_OK "[Bandwidth]\nGuaranteed = 2G\nCeiling = 1G\n", 13, "[Bandwidth] Guaranteed"),
+	T(20, 't', TEN_OK "[Bandwidth]\nCeiling = fast\n", 14, "[Bandwidth] Ceiling"),
+	T(21, 't', "[Tenant]\nName = t\nKeyFile = k\nPeerDown = maybe\n", 4, "[Tenant] PeerDown"),
+	T(22, 't', "[Tenant]\nName = t\nPeerDown = bypass\n" TEN_RULE TEN_PEER, 1, "[Tenant] KeyFile"),
+	T(23, 't', TEN_HEAD "[Interception]\nClientPrefix = 10.1.0.0/16\nPorts = 873\n" TEN_PEER, 5, "[Interception] ServerPrefix"),
+	T(24, 't', TEN_HEAD "[Interception]\nClientPrefix = 10.1.0.1/16\n", 6, "[Interception] ClientPrefix"),
+	T(25, 't', TEN_HEAD "[Interception]\nPorts = 80, 70000\n", 6, "[Interception] Ports"),
+	T(26, 't', TEN_HEAD "[Interception]\nPorts = 90-80\n", 6, "[Interception] Ports"),
+	T(27, 't', TEN_HEAD "[Interception]\nClientPrefix = 10.1.0.0/16, 2001:db8::/32\nServerPrefix = 10.2.0.0/16\nPorts = 1-65535\n" TEN_PEER, 0, NULL),
+	T(28, 't', TEN_HEAD "[Interception]\nClientPrefix = 2001:db8::/32\nServerPrefix = 10.2.0.0/16\nPorts = 1\n" TEN_PEER, 5, "[Interception] ServerPrefix"),
+	T(29, 't', TEN_HEAD TEN_RULE "[Peer]\nEndpoint = 198.18.1.2\nInnerAddress = 169.254.0.1\nPeerInnerAddress = 2001:db8::1\n", 9, "[Peer] PeerInnerAddress"),
+	T(30, 't', TEN_HEAD TEN_RULE "[Peer]\nEndpoint = peer.example\n", 10, "[Peer] Endpoint"),
+	T(31, 't', TEN_HEAD TEN_RULE "[Peer]\nEndpoint = [2001:db8::2]:4501\nInnerAddress = fd00::1\nPeerInnerAddress = fd00::2\n", 0, NULL),
+	T(32, 't', TEN_HEAD TEN_RULE "[Peer]\nEndpoint = 198.18.1.2:0\n", 10, "[Peer] Endpoint"),
+	T(33, 't', TEN_HEAD TEN_RULE "[Peer]\nEndpoint = 198.18.1.2\nInnerAddress = 169.254.0.1\nPeerInnerAddress = 169.254.0.1\n", 9, "[Peer] PeerInnerAddress"),
+	T(34, 't', "[Tenant]\nName = bad name\n", 2, "[Tenant] Name"),
+	T(35, 't', TEN_OK "[Bandwidth]\nPriority = 8\n", 14, "[Bandwidth] Priority"),
+	T(36, 't', TEN_HEAD TEN_RULE "Ports = 873\n" TEN_PEER, 0, NULL), /* lists may repeat */
+};
+
+static char dir[] = "/tmp/dp-ctl-test-XXXXXX";
+
+static void setup(void)
+{
+	cr_assert(mkdtemp(dir));
+}
+
+static void teardown(void)
+{
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	cr_assert_eq(system(cmd), 0);
+}
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	cr_assert(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+Test(config, table, .init = setup, .fini = teardown)
+{
+	static struct strait_tenant_cfg tc;
+	static struct strait_appliance_cfg ac;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const struct tcase *c = &cases[i];
+		char path[256], msg[PATH_MAX + 512];
+		snprintf(path, sizeof(path), "%s/case%d.conf", dir, c->n);
+		write_file(path, c->text);
+		struct strait_error err;
+		int r = c->kind == 'a' ? strait_appliance_load(path, &ac, &err)
+				       : strait_tenant_load(path, &tc, &err);
+		if (!c->line && !c->field) {
+			cr_expect_eq(r, 0, "case %d: refused: %s", c->n, strait_error_str(&err, msg, sizeof(msg)));
+			continue;
+		}
+		cr_expect_neq(r, 0, "case %d: accepted, expected an error", c->n);
+		if (!r)
+			continue;
+		strait_error_str(&err, msg, sizeof(msg));
+		cr_expect_str_eq(err.file, path, "case %d: %s", c->n, msg);
+		if (c->line)
+			cr_expect_eq(err.line, (unsigned)c->line, "case %d: line %u, expected %d: %s",
+				     c->n, err.line, c->line, msg);
+		cr_expect(strstr(err.field, c->field), "case %d: field \"%s\", expected \"%s\": %s",
+			  c->n, err.field, c->field, msg);
+		cr_expect(strstr(msg, path), "case %d: message lacks the file: %s", c->n, msg);
+	}
+}
+
+Test(config, values)
+{
+	struct strait_tenant_cfg t;
+	struct strait_error err;
+	char path[] = "/tmp/dp-ctl-values-XXXXXX";
+	int fd = mkstemp(path);
+	cr_assert(fd >= 0);
+	close(fd);
+	write_file(path, TEN_HEAD "[Interception]\nClientPrefix = 10.1.0.0/16, 2001:db8:1::/48\n"
+		   "ServerPrefix = 10.2.5.0/24\nPorts = 873, 1521-1522\n"
+		   "[Peer]\nEndpoint = 198.18.1.2:4501\nInnerAddress = 169.254.0.1\nPeerInnerAddress = 169.254.0.2\n"
+		   "[Bandwidth]\nGuaranteed = 1.5M\nCeiling = 2G\n");
+	cr_assert_eq(strait_tenant_load(path, &t, &err), 0);
+	unlink(path);
+	cr_expect_str_eq(t.name, "t");
+	cr_expect_eq(t.n_client, 2);
+	cr_expect_eq(t.client[1].family, 6);
+	cr_expect_eq(t.client[1].len, 48);
+	cr_expect_eq(t.server[0].len, 24);
+	cr_expect_eq(t.n_ports, 2);
+	cr_expect_eq(t.ports[1].lo, 1521);
+	cr_expect_eq(t.ports[1].hi, 1522);
+	cr_expect_eq(t.peer_port, 4501);
+	cr_expect_eq(t.guaranteed_bps, 1500000);
+	cr_expect_eq(t.ceiling_bps, 2000000000ull);
+	cr_expect_eq(t.peer_down, STRAIT_PEER_DOWN_BYPASS);
+	/* KeyFile is resolved against the file's folder */
+	cr_expect_str_eq(t.key_file, "/tmp/t.key");
+}
+
+Test(config, tenant_dir_and_ambiguity, .init = setup, .fini = teardown)
+{
+	static struct strait_config cfg;
+	struct strait_error err;
+	char path[256], app[256], msg[PATH_MAX + 512];
+	snprintf(path, sizeof(path), "%s/tenants", dir);
+	cr_assert_eq(mkdir(path, 0700), 0);
+	snprintf(app, sizeof(app), "%s/app.conf", dir);
+	write_file(app, APP_OK "[Appliance]\nTenantDir = tenants\n");
+	snprintf(path, sizeof(path), "%s/tenants/a.conf", dir);
+	write_file(path, TEN_OK);
+	snprintf(path, sizeof(path), "%s/tenants/b.conf", dir);
+	write_file(path, "[Tenant]\nName = u\nKeyFile = u.key\nPeerDown = fail-closed\n"
+		   "[Interception]\nClientPrefix = 10.1.0.0/16\nServerPrefix = 10.2.0.0/16\nPorts = 874-900\n" TEN_PEER);
+	cr_assert_eq(strait_config_load(app, &cfg, &err), 0, "%s", strait_error_str(&err, msg, sizeof(msg)));
+	cr_expect_eq(cfg.n_tenants, 2);
+	cr_expect_str_eq(cfg.tenants[0].name, "t"); /* file name order */
+	cr_expect_str_eq(cfg.tenants[1].name, "u");
+	cr_expect_eq(cfg.tenants[1].peer_down, STRAIT_PEER_DOWN_FAIL_CLOSED);
+	/* u now claims 800-900, which holds t's 873, on the same prefixes */
+	write_file(path, "[Tenant]\nName = u\nKeyFile = u.key\nPeerDown = fail-closed\n"
+		   "[Interception]\nClientPrefix = 10.1.0.0/16\nServerPrefix = 10.2.0.0/16\nPorts = 800-900\n" TEN_PEER);
+	cr_assert_neq(strait_config_load(app, &cfg, &err), 0);
+	cr_expect_str_eq(err.file, path);
+	cr_expect_eq(err.line, 5);
+	cr_expect(strstr(err.msg, "\"t\""), "%s", err.msg);
+	/* a more specific server prefix is not ambiguous: longest prefix wins */
+	write_file(path, "[Tenant]\nName = u\nKeyFile = u.key\nPeerDown = fail-closed\n"
+		   "[Interception]\nClientPrefix = 10.1.0.0/16\nServerPrefix = 10.2.5.0/24\nPorts = 800-900\n" TEN_PEER);
+	cr_expect_eq(strait_config_load(app, &cfg, &err), 0);
+	/* same name twice */
+	write_file(path, TEN_OK);
+	cr_expect_neq(strait_config_load(app, &cfg, &err), 0);
+	cr_expect_str_eq(err.field, "[Tenant] Name");
+	/* TenantDir missing */
+	write_file(app, APP_OK "[Appliance]\nTenantDir = nowhere\n");
+	cr_expect_neq(strait_config_load(app, &cfg, &err), 0);
+	cr_expect_str_eq(err.field, "[Appliance] TenantDir");
+	/* the shipped examples load */
+	cr_expect_eq(strait_config_load(EXAMPLES "/appliance.conf", &cfg, &err), 0, "%s",
+		     strait_error_str(&err, msg, sizeof(msg)));
+	cr_expect_eq(cfg.n_tenants, 2);
+}

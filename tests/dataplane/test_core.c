@@ -1,0 +1,366 @@
+/* Unit tests of straitd's plain-C parts: frame parser (a numbered table of
+ * frames and the reason each must give), flow table, classifier,
+ * neighbours, local answers. */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "classify.h"
+#include "flow.h"
+#include "local.h"
+#include "neigh.h"
+#include "pkt.h"
+
+static const uint8_t MAC_A[6] = { 2, 0, 0, 0, 0, 0xa };
+static const uint8_t MAC_B[6] = { 2, 0, 0, 0, 0, 0xb };
+
+/* Builds Ethernet + IPv4 + TCP (20-byte header) into f; returns length. */
+static uint32_t ip4_tcp(uint8_t *f, const uint8_t *src, const uint8_t *dst, uint16_t sport,
+			uint16_t dport, uint8_t flags, uint32_t payload)
+{
+	memcpy(f, MAC_B, 6);
+	memcpy(f + 6, MAC_A, 6);
+	f[12] = 0x08; f[13] = 0x00;
+	uint8_t *ip = f + 14;
+	memset(ip, 0, 20);
+	ip[0] = 0x45;
+	uint16_t tot = (uint16_t)(40 + payload);
+	ip[2] = (uint8_t)(tot >> 8); ip[3] = (uint8_t)tot;
+	ip[8] = 64; ip[9] = PROTO_TCP;
+	memcpy(ip + 12, src, 4);
+	memcpy(ip + 16, dst, 4);
+	uint16_t c = csum_fold(csum_add(0, ip, 20));
+	ip[10] = (uint8_t)(c >> 8); ip[11] = (uint8_t)c;
+	uint8_t *t = ip + 20;
+	memset(t, 0, 20 + payload);
+	t[0] = (uint8_t)(sport >> 8); t[1] = (uint8_t)sport;
+	t[2] = (uint8_t)(dport >> 8); t[3] = (uint8_t)dport;
+	t[12] = 5 << 4;
+	t[13] = flags;
+	return 14 + tot;
+}
+
+static const uint8_t C4[4] = { 198, 18, 0, 10 }, S4[4] = { 198, 18, 1, 20 };
+
+struct pcase {
+	int n;
+	enum pkt_malformed want;
+	void (*mutate)(uint8_t *f, uint32_t *len);
+};
+
+static void m_none(uint8_t *f, uint32_t *len) { (void)f; (void)len; }
+static void m_runt(uint8_t *f, uint32_t *len) { (void)f; *len = 13; }
+static void m_vlan_cut(uint8_t *f, uint32_t *len) { f[12] = 0x81; f[13] = 0; *len = 15; }
+static void m_ver(uint8_t *f, uint32_t *len) { f[14] = 0x55; (void)len; }
+static void m_ihl(uint8_t *f, uint32_t *len) { f[14] = 0x44; (void)len; }
+static void m_csum(uint8_t *f, uint32_t *len) { f[24] ^= 1; (void)len; }
+static void m_cut_ip(uint8_t *f, uint32_t *len) { (void)f; *len = 14 + 19; }
+static void m_total_long(uint8_t *f, uint32_t *len) { (void)f; *len -= 1; }
+static void m_tcp_cut(uint8_t *f, uint32_t *len)
+{
+	/* shorten total length to 30: TCP header cut at 10 bytes */
+	f[16] = 0; f[17] = 30; f[24] = f[25] = 0;
+	uint16_t c = csum_fold(csum_add(0, f + 14, 20));
+	f[24] = (uint8_t)(c >> 8); f[25] = (uint8_t)c;
+	*len = 14 + 30;
+}
+static void m_doff(uint8_t *f, uint32_t *len) { f[14 + 20 + 12] = 0xf0; (void)len; }
+static void m_doff_small(uint8_t *f, uint32_t *len) { f[14 + 20 + 12] = 0x40; (void)len; }
+static void m_pad(uint8_t *f, uint32_t *len) { memset(f + *len, 0, 6); *len += 6; } /* Ethernet padding is fine */
+static void m_vlan(uint8_t *f, uint32_t *len)
+{
+	memmove(f + 16, f + 12, *len - 12);
+	f[12] = 0x81; f[13] = 0; f[14] = 0x00; f[15] = 42;
+	*len += 4;
+}
+
+static const struct pcase pcases[] = {
+	{ 1, PKT_OK, m_none },
+	{ 2, PKT_RUNT, m_runt },
+	{ 3, PKT_VLAN_TRUNC, m_vlan_cut },
+	{ 4, PKT_IP4_HDR, m_ver },
+	{ 5, PKT_IP4_HDR, m_ihl },
+	{ 6, PKT_IP4_CSUM, m_csum },
+	{ 7, PKT_IP4_HDR, m_cut_ip },
+	{ 8, PKT_IP4_LEN, m_total_long },
+	{ 9, PKT_TCP_TRUNC, m_tcp_cut },
+	{ 10, PKT_TCP_TRUNC, m_doff },
+	{ 11, PKT_TCP_TRUNC, m_doff_small },
+	{ 12, PKT_OK, m_pad },
+	{ 13, PKT_OK, m_vlan },
+};
+
+Test(pkt, table)
+{
+	for (size_t i = 0; i < sizeof(pcases) / sizeof(pcases[0]); i++) {
+		uint8_t f[256];
+		uint32_t len = ip4_tcp(f, C4, S4, 1234, 80, TCP_SYN, 10);
+		pcases[i].mutate(f, &len);
+		struct pkt_info pi;
+		enum pkt_malformed got = pkt_parse(f, len, &pi);
+		cr_expect_eq(got, pcases[i].want, "case %d: %s, expected %s", pcases[i].n,
+			     pkt_malformed_name(got), pkt_malformed_name(pcases[i].want));
+	}
+}
+
+Test(pkt, fields)
+{
+	uint8_t f[256];
+	uint32_t len = ip4_tcp(f, C4, S4, 1234, 80, TCP_SYN | TCP_ACK, 10);
+	m_vlan(f, &len);
+	struct pkt_info pi;
+	cr_assert_eq(pkt_parse(f, len, &pi), PKT_OK);
+	cr_expect_eq(pi.vlan, 42);
+	cr_expect_eq(pi.l2_len, 18);
+	cr_expect_eq(pi.family, 4);
+	cr_expect_eq(pi.l4_proto, PROTO_TCP);
+	cr_expect_eq(pi.sport, 1234);
+	cr_expect_eq(pi.dport, 80);
+	cr_expect_eq(pi.tcp_flags, TCP_SYN | TCP_ACK);
+	cr_expect_eq(pi.l4_off, 18 + 20);
+	cr_expect(!memcmp(pi.src, C4, 4));
+}
+
+/* Every prefix of a valid frame parses without reading past it (ASan
+ * checks the reads: the buffer is exactly len bytes). */
+Test(pkt, every_truncation)
+{
+	uint8_t f[256];
+	uint32_t full = ip4_tcp(f, C4, S4, 1, 2, TCP_SYN, 30);
+	for (uint32_t len = 0; len <= full; len++) {
+		uint8_t *b = malloc(len ? len : 1);
+		memcpy(b, f, len);
+		struct pkt_info pi;
+		enum pkt_malformed r = pkt_parse(b, len, &pi);
+		cr_expect(len == full ? r == PKT_OK : r != PKT_OK, "len %u: %s", len, pkt_malformed_name(r));
+		free(b);
+	}
+}
+
+static struct flow_key key_of(const uint8_t *src, const uint8_t *dst, uint16_t sp, uint16_t dp,
+			      bool *src_a)
+{
+	uint8_t f[128];
+	ip4_tcp(f, src, dst, sp, dp, TCP_SYN, 0);
+	struct pkt_info pi;
+	cr_assert_eq(pkt_parse(f, 54, &pi), PKT_OK);
+	struct flow_key k;
+	*src_a = flow_key_make(&pi, &k);
+	return k;
+}
+
+static unsigned expired_seen;
+static void count_expire(void *ctx, const struct flow *f)
+{
+	(void)ctx;
+	(void)f;
+	expired_seen++;
+}
+
+Test(flow, symmetric_and_expiry)
+{
+	struct flow_table *ft = flow_table_create(64, 1000, 100, count_expire, NULL);
+	cr_assert(ft);
+	bool a1, a2;
+	struct flow_key k1 = key_of(C4, S4, 40000, 80, &a1);
+	struct flow_key k2 = key_of(S4, C4, 80, 40000, &a2);
+	cr_expect(!memcmp(&k1, &k2, sizeof(k1)), "both directions share a key");
+	cr_expect_neq(a1, a2);
+	uint32_t h = flow_key_hash(&k1);
+	cr_expect_null(flow_lookup(ft, &k1, h, 0));
+	struct flow *f = flow_insert(ft, &k1, h, 0);
+	cr_assert(f);
+	cr_expect_eq(flow_lookup(ft, &k2, h, 500), f);
+	f->last_ms = 500;
+	cr_expect_eq(flow_lookup(ft, &k1, h, 1500), f, "idle exactly the timeout: alive");
+	cr_expect_null(flow_lookup(ft, &k1, h, 1501), "idle past the timeout: gone");
+	cr_expect_eq(expired_seen, 1);
+	cr_expect_eq(flow_table_used(ft), 0);
+	/* closed flows go sooner */
+	f = flow_insert(ft, &k1, h, 2000);
+	f->flags |= FLOW_F_RST;
+	cr_expect_eq(flow_table_sweep(ft, 2050, 8), 0);
+	cr_expect_eq(flow_table_sweep(ft, 2101, 8), 1);
+	flow_table_destroy(ft);
+}
+
+Test(flow, bounded_never_evicts_live)
+{
+	/* 64 flows = 8 buckets of 8: insert until refused; every accepted flow
+	 * must still be found, and the table never holds more than 64. */
+	struct flow_table *ft = flow_table_create(64, 1000, 100, NULL, NULL);
+	unsigned ok = 0, refused = 0;
+	for (uint16_t p = 1; p <= 200; p++) {
+		bool a;
+		struct flow_key k = key_of(C4, S4, p, 80, &a);
+		uint32_t h = flow_key_hash(&k);
+		if (flow_insert(ft, &k, h, 0))
+			ok++;
+		else
+			refused++;
+	}
+	cr_expect_eq(ok + refused, 200);
+	cr_expect_leq(ok, 64);
+	cr_expect_gt(refused, 0);
+	cr_expect_eq(flow_table_used(ft), ok);
+	unsigned found = 0;
+	for (uint16_t p = 1; p <= 200; p++) {
+		bool a;
+		struct flow_key k = key_of(C4, S4, p, 80, &a);
+		found += flow_lookup(ft, &k, flow_key_hash(&k), 10) != NULL;
+	}
+	cr_expect_eq(found, ok);
+	/* after expiry, room again */
+	bool a;
+	struct flow_key k = key_of(C4, S4, 999, 80, &a);
+	cr_expect_eq(flow_table_sweep(ft, 5000, 8), ok);
+	cr_expect(flow_insert(ft, &k, flow_key_hash(&k), 5000) != NULL);
+	flow_table_destroy(ft);
+}
+
+Test(classify, longest_prefix_then_ports)
+{
+	static struct strait_config cfg;
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.n_tenants = 3;
+	struct strait_tenant_cfg *t = cfg.tenants;
+	cr_assert(strait_parse_prefix("198.18.0.0/16", &t[0].client[0]));
+	cr_assert(strait_parse_prefix("198.18.1.0/24", &t[0].server[0]));
+	t[0].n_client = t[0].n_server = 1;
+	t[0].ports[0] = (struct strait_port_range){ 1, 65535 };
+	t[0].n_ports = 1;
+	t[1] = t[0];
+	cr_assert(strait_parse_prefix("198.18.1.16/28", &t[1].server[0]));
+	t[2] = t[0];
+	cr_assert(strait_parse_prefix("198.18.0.10/32", &t[2].client[0]));
+	t[2].ports[0] = (struct strait_port_range){ 80, 80 };
+	const uint8_t s_in28[4] = { 198, 18, 1, 20 }, s_out28[4] = { 198, 18, 1, 40 };
+	const uint8_t other[4] = { 198, 19, 0, 1 };
+	cr_expect_eq(classify_syn(&cfg, 4, C4, s_in28, 80), 1, "server /28 beats /24");
+	cr_expect_eq(classify_syn(&cfg, 4, C4, s_out28, 80), 2, "then client /32 beats /16");
+	cr_expect_eq(classify_syn(&cfg, 4, C4, s_out28, 81), 0, "port 81 only in the wide rule");
+	cr_expect_eq(classify_syn(&cfg, 4, other, s_out28, 80), 0xffff, "client outside");
+	cr_expect_eq(classify_syn(&cfg, 6, C4, s_out28, 80), 0xffff, "other family");
+}
+
+Test(neigh, learn_update_replace)
+{
+	struct neigh_table t;
+	cr_assert_eq(neigh_init(&t, 16), 0);
+	neigh_learn(&t, 4, C4, 0, MAC_A, 1);
+	const struct neigh_entry *e = neigh_lookup(&t, 4, C4, 0);
+	cr_assert(e);
+	cr_expect(!memcmp(e->mac, MAC_A, 6));
+	cr_expect_null(neigh_lookup(&t, 4, C4, 5), "per VLAN");
+	neigh_learn(&t, 4, C4, 0, MAC_B, 2);
+	cr_expect(!memcmp(neigh_lookup(&t, 4, C4, 0)->mac, MAC_B, 6));
+	cr_expect_eq(t.updated, 1);
+	for (uint8_t i = 0; i < 100; i++) {
+		uint8_t ip[4] = { 10, 0, 0, i };
+		neigh_learn(&t, 4, ip, 0, MAC_A, 10 + i);
+	}
+	unsigned n = 0;
+	for (unsigned i = 0; i < 16; i++)
+		n += t.e[i].valid;
+	cr_expect_eq(n, 16, "bounded, full");
+	uint8_t last[4] = { 10, 0, 0, 99 };
+	cr_expect(neigh_lookup(&t, 4, last, 0) != NULL, "newest kept");
+	neigh_free(&t);
+}
+
+Test(local, arp_and_ns_requests_parse_back)
+{
+	struct local_addr la = { .mac = { 2, 0, 0, 0, 1, 1 }, .vlan = 7, .has4 = true, .has6 = true,
+				 .ip4 = { 198, 18, 0, 1 }, .ip6 = { 0x20, 0x01, 0, 2, [15] = 1 } };
+	uint8_t f[128];
+	uint32_t len = local_arp_request(f, sizeof(f), &la, S4);
+	struct pkt_info pi;
+	cr_assert_eq(pkt_parse(f, len, &pi), PKT_OK);
+	cr_expect_eq(pi.vlan, 7);
+	cr_expect_eq(pi.ethertype, ETYPE_ARP);
+	uint8_t target6[16] = { 0x20, 0x01, 0, 2, [15] = 0xfe };
+	len = local_ns_request(f, sizeof(f), &la, target6);
+	cr_assert_eq(pkt_parse(f, len, &pi), PKT_OK);
+	cr_expect_eq(pi.l4_proto, PROTO_ICMP6);
+	cr_expect_eq(csum_l4(6, pi.src, pi.dst, PROTO_ICMP6, f + pi.l4_off, pi.ip_len - 40), 0);
+	cr_expect_eq(f[0], 0x33);
+	cr_expect_eq(f[5], 0xfe);
+	/* the NS, seen by a port owning the target, is answered with an NA */
+	struct local_addr peer = la;
+	memcpy(peer.ip6, target6, 16);
+	peer.mac[5] = 9;
+	cr_assert_eq(local_classify(f, len, &pi, &peer), LOCAL_NS);
+	uint32_t alen = local_answer(f, len, sizeof(f), &pi, &peer, LOCAL_NS);
+	cr_assert_eq(alen, 18 + 40 + 32);
+	cr_assert_eq(pkt_parse(f, alen, &pi), PKT_OK);
+	cr_expect_eq(f[pi.l4_off], 136);
+	cr_expect(!memcmp(f, la.mac, 6), "NA to the solicitor's link-layer address");
+	cr_expect_eq(csum_l4(6, pi.src, pi.dst, PROTO_ICMP6, f + pi.l4_off, 32), 0);
+	/* too small a buffer: refused, nothing written past cap */
+	cr_expect_eq(local_arp_request(f, 40, &la, S4), 0);
+}
+
+/* Random damage to valid frames (flips, truncation, growth), through every
+ * function that reads a received frame. The buffer is exactly the frame's
+ * length (plus the answer room local_answer() is told about), so ASan
+ * catches any read or write past it. Deterministic PRNG. */
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+static uint32_t rnd(void)
+{
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 7;
+	rng_state ^= rng_state << 17;
+	return (uint32_t)rng_state;
+}
+
+static uint32_t seed_frame(uint8_t *f, unsigned kind, const struct local_addr *la)
+{
+	uint32_t len;
+	switch (kind % 4) {
+	case 0:
+		return ip4_tcp(f, C4, la->ip4, 1, 2, TCP_SYN, rnd() % 64);
+	case 1:
+		return local_arp_request(f, 128, la, la->ip4);
+	case 2:
+		return local_ns_request(f, 128, la, la->ip6);
+	default: /* an echo request to us */
+		len = ip4_tcp(f, C4, la->ip4, 0, 0, 0, 8);
+		f[14 + 9] = PROTO_ICMP;
+		f[14 + 20] = 8;
+		return len;
+	}
+}
+
+Test(pkt, random_damage)
+{
+	struct local_addr la = { .mac = { 2, 0, 0, 0, 1, 1 }, .has4 = true, .has6 = true,
+				 .ip4 = { 198, 18, 0, 1 }, .ip6 = { 0x20, 0x01, 0, 2, [15] = 1 } };
+	unsigned counts[PKT_MALFORMED_COUNT] = { 0 };
+	for (unsigned i = 0; i < 200000; i++) {
+		uint8_t seed[256];
+		uint32_t len = seed_frame(seed, i, &la);
+		unsigned flips = rnd() % 4;
+		for (unsigned j = 0; j < flips; j++)
+			seed[rnd() % len] ^= (uint8_t)(1u << (rnd() % 8));
+		if (rnd() % 3 == 0)
+			len = rnd() % (len + 1);
+		uint32_t room = rnd() % 2 ? 0 : 96;
+		uint8_t *b = malloc(len + room + 1);
+		memcpy(b, seed, len);
+		struct pkt_info pi;
+		enum pkt_malformed r = pkt_parse(b, len, &pi);
+		counts[r]++;
+		if (r == PKT_OK) {
+			if (pi.l4_proto == PROTO_TCP && !pi.is_fragment) {
+				struct flow_key k;
+				flow_key_make(&pi, &k);
+				(void)flow_key_hash(&k);
+			}
+			enum local_verdict v = local_classify(b, len, &pi, &la);
+			uint32_t out = local_answer(b, len, len + room, &pi, &la, v);
+			cr_assert_leq(out, len + room);
+		}
+		free(b);
+	}
+	cr_expect_gt(counts[PKT_OK], 1000);
+	cr_expect_gt(counts[PKT_IP4_CSUM], 1000);
+}
