@@ -24,6 +24,7 @@
 #include <rte_ring.h>
 
 #include "dp.h"
+#include "tcp_hook.h"
 
 enum { RX_DESC = 1024, TX_DESC = 1024, MBUF_CACHE = 256 };
 
@@ -275,6 +276,7 @@ int main(int argc, char **argv)
 		goto err_ports;
 	if (dp_telemetry_register())
 		fprintf(stderr, "straitd: telemetry commands not registered\n");
+	tcp_hook_register(); /* the TCP engine and its services on local TCP */
 
 	struct sigaction sa;
 	memset(&sa, 0, sizeof(sa));

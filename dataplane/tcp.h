@@ -157,6 +157,9 @@ uint16_t tcp_input(struct tcp_stack *st, struct rte_mbuf **pkts, uint16_t n);
 /* Runs expired timers (retransmission, delayed ACK, persist, TIME-WAIT).
  * Call it from the poll loop; it is cheap when nothing is due. */
 void tcp_poll(struct tcp_stack *st);
+/* The earliest armed deadline (ops->now_us() time), UINT64_MAX if none:
+ * how long a poll loop may sleep without delaying a timer. */
+uint64_t tcp_next_timer(const struct tcp_stack *st);
 
 /* Queues up to len bytes; returns how many were taken (0 when the send
  * buffer, the tenant budget or the mempool is full: wait for
@@ -195,7 +198,7 @@ struct tcp_conn_stats {
 	uint64_t bytes_in, bytes_out;      /* payload, first transmissions */
 	uint64_t segs_in, segs_out;
 	uint64_t retrans_segs, retrans_bytes;
-	uint64_t rto_expiries, fast_recoveries;
+	uint64_t rto_expiries, fast_recoveries, tail_probes;
 	uint64_t ooo_bytes;                 /* bytes that arrived out of order */
 	uint64_t dup_bytes;                 /* already-received bytes */
 	uint64_t challenge_acks;

@@ -142,9 +142,10 @@ void tcp_cc_enter_recovery(struct tcp_conn *c)
 void tcp_cc_exit_recovery(struct tcp_conn *c)
 {
 	c->flags &= ~TF_IN_RECOVERY;
-	/* RFC 6582 3.2 step 3, option 1 with the burst guard */
-	uint32_t f = tcp_flight(c) + c->snd_mss;
-	c->cwnd = c->ssthresh < f ? c->ssthresh : f;
+	/* RFC 6582 3.2 step 3, option 2: cwnd = ssthresh. Option 1 (flight +
+	 * SMSS) would restart from one segment after a full ACK; pacing
+	 * spreads the burst instead. */
+	c->cwnd = c->ssthresh;
 	c->rexmit_inflight = 0;
 	c->dupacks = 0;
 }
@@ -263,7 +264,8 @@ bool tcp_sack_next_hole(const struct tcp_conn *c, uint32_t from,
 
 /* Pacing: each segment books len / rate of the link, rate = cwnd / srtt
  * times 2 in slow start and 1.2 in congestion avoidance (as Linux does); a
- * flow that was idle may send TCP_PACE_BURST_US worth at once. Returns
+ * flow that was idle may send 10 segments or TCP_PACE_BURST_US worth,
+ * whichever is more, at once. Returns
  * true (and arms the pacing timer) when the next segment must wait. */
 bool tcp_pace_wait(struct tcp_conn *c)
 {
@@ -285,7 +287,12 @@ void tcp_pace_sent(struct tcp_conn *c, uint32_t len)
 	double ratio = c->cwnd < c->ssthresh ? 2.0 : 1.2;
 	double rate = (double)c->cwnd * ratio / c->srtt_us; /* bytes per us */
 	uint64_t now = c->st->now;
-	uint64_t floor = now > TCP_PACE_BURST_US ? now - TCP_PACE_BURST_US : 0;
+	/* credit: TCP_PACE_BURST_US, and never less than 10 segments, so
+	 * that small windows go out as the ACK clock allows */
+	uint64_t burst = (uint64_t)(10.0 * c->snd_mss / rate);
+	if (burst < TCP_PACE_BURST_US)
+		burst = TCP_PACE_BURST_US;
+	uint64_t floor = now > burst ? now - burst : 0;
 	if (c->pace_next_us < floor)
 		c->pace_next_us = floor;
 	c->pace_frac += len / rate;

@@ -660,8 +660,12 @@ static bool process_ack(struct tcp_conn *c, struct tcp_seg *s)
 			c->max_snd_wnd = swnd;
 	}
 
+	uint32_t sacked_before = c->sacked_bytes;
 	if (c->flags & TF_SACK && s->opt.nsack)
 		tcp_sack_update(c, &s->opt);
+	/* RFC 6675 2: an ACK that SACKs new data counts as a duplicate even
+	 * when its window changed (Linux moves its window on every ACK) */
+	bool sack_grew = c->sacked_bytes > sacked_before;
 
 	if (acked) {
 		uint32_t data = acked > c->sndq.bytes ? c->sndq.bytes : acked;
@@ -674,6 +678,8 @@ static bool process_ack(struct tcp_conn *c, struct tcp_seg *s)
 		if (SEQ_LT(c->rexmit_nxt, c->snd_una))
 			c->rexmit_nxt = c->snd_una;
 		tcp_sack_prune(c);
+		if ((c->flags & TF_PROBED) && SEQ_GEQ(c->snd_una, c->tlp_high))
+			c->flags &= ~TF_PROBED;
 		c->retries = 0;
 		c->dupacks = 0;
 		if (c->flags & TF_IN_RECOVERY) {
@@ -705,23 +711,23 @@ static bool process_ack(struct tcp_conn *c, struct tcp_seg *s)
 				return false;
 		}
 	} else if (s->ack == c->snd_una && s->len == 0 &&
-		   !(s->flags & (TH_SYN | TH_FIN)) && !wnd_update &&
+		   !(s->flags & (TH_SYN | TH_FIN)) && (!wnd_update || sack_grew) &&
 		   c->snd_max != c->snd_una) {
-		/* a duplicate ACK (RFC 5681 2) */
+		/* a duplicate ACK (RFC 5681 2); the first two may release new
+		 * segments (limited transmit, RFC 3042, in tcp_output) */
 		c->dupacks++;
 		bool sack_lost = (c->flags & TF_SACK) &&
-				 c->sacked_bytes >= (uint32_t)TCP_DUPTHRESH * c->snd_mss;
+				 c->sacked_bytes > (uint32_t)(TCP_DUPTHRESH - 1) * c->snd_mss;
+		/* a SACK of the tail probe: what was sent before it is lost
+		 * (RFC 8985 7.4, without RACK's reordering window) */
+		if ((c->flags & TF_PROBED) && c->nsb && SEQ_GEQ(c->sack_hi, c->tlp_high))
+			sack_lost = true;
 		if (!(c->flags & TF_IN_RECOVERY) &&
 		    (c->dupacks >= TCP_DUPTHRESH || sack_lost) &&
 		    SEQ_GEQ(c->snd_una, c->recover)) {
 			tcp_cc_enter_recovery(c);
 			tcp_fast_retransmit(c);
 		}
-	} else if ((c->flags & TF_SACK) && s->opt.nsack && !(c->flags & TF_IN_RECOVERY) &&
-		   c->sacked_bytes >= (uint32_t)TCP_DUPTHRESH * c->snd_mss &&
-		   SEQ_GEQ(c->snd_una, c->recover) && c->snd_max != c->snd_una) {
-		tcp_cc_enter_recovery(c);
-		tcp_fast_retransmit(c);
 	}
 
 	/* our FIN acknowledged? */

@@ -25,6 +25,8 @@ enum tcp_limits {
 	TCP_PAWS_IDLE_S = 24 * 24 * 3600, /* RFC 7323 5.5: 24 days */
 	TCP_COOKIE_PERIOD_S = 64,     /* SYN cookie time slot */
 	TCP_PACE_BURST_US = 250,      /* credit a paced flow may save up */
+	TCP_PTO_MIN_US = 1000,        /* tail loss probe floor */
+	TCP_PTO_ONE_SEG_US = 200000,  /* added when one segment is out (delayed ACK) */
 };
 
 #define SEQ_LT(a, b) ((int32_t)((uint32_t)(a) - (uint32_t)(b)) < 0)
@@ -65,6 +67,8 @@ enum {
 	TF_TIMEDOUT = 1u << 20,
 	TF_PERSIST = 1u << 21,     /* zero-window probing */
 	TF_DEAD = 1u << 22,        /* freed; reaped when the engine call returns */
+	TF_PROBE = 1u << 23,       /* t_rto is a tail loss probe (RFC 8985 7) */
+	TF_PROBED = 1u << 24,      /* a probe went out; tlp_high marks its end */
 };
 
 /* Parsed TCP options of one segment. */
@@ -152,6 +156,7 @@ struct tcp_conn {
 	uint32_t rexmit_nxt; /* next hole byte to retransmit in recovery */
 	uint32_t rexmit_inflight; /* retransmitted bytes still above snd_una */
 	uint32_t sack_hi;    /* highest SACKed sequence (FACK) */
+	uint32_t tlp_high;   /* SND.MAX when the last tail probe went out */
 	uint32_t sacked_bytes;
 	uint8_t nsb;
 	uint32_t sb[TCP_SCOREBOARD][2]; /* sorted, disjoint SACKed ranges above snd_una */

@@ -272,7 +272,10 @@ void tcp_output(struct tcp_conn *c)
 	for (int guard = 0; can_send && guard < 4096; guard++) {
 		if (tcp_pace_wait(c))
 			break;
-		uint32_t wnd = c->snd_wnd < c->cwnd ? c->snd_wnd : c->cwnd;
+		uint32_t cw = c->cwnd;
+		if (!(c->flags & TF_IN_RECOVERY) && c->dupacks && c->dupacks < TCP_DUPTHRESH)
+			cw += c->dupacks * c->snd_mss; /* limited transmit (RFC 3042) */
+		uint32_t wnd = c->snd_wnd < cw ? c->snd_wnd : cw;
 		if (c->flags & TF_IN_RECOVERY) {
 			if (tcp_pipe(c) + c->snd_mss > c->cwnd)
 				break;

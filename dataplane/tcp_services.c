@@ -116,6 +116,7 @@ static void on_event(void *arg, struct tcp_conn *c, uint32_t ev)
 		sv->stats.accepted++;
 	}
 	if (ev & (TCP_EV_RESET | TCP_EV_TIMEOUT | TCP_EV_CLOSED)) {
+		tcp_conn_stats(c, &sv->stats.last);
 		memset(s, 0, sizeof(*s));
 		tcp_close(c);
 		return;

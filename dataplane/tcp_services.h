@@ -20,6 +20,7 @@ struct tcp_services;
 
 struct tcp_services_stats {
 	uint64_t accepted, discarded, echoed, sourced, bad_requests;
+	struct tcp_conn_stats last; /* of the last connection that ended */
 };
 
 /* Listens on the three ports of (af, addr) for `tenant`, with SYN

@@ -840,6 +840,11 @@ int tcp_tenant_stats(const struct tcp_stack *st, uint16_t tenant,
 	return 0;
 }
 
+uint64_t tcp_next_timer(const struct tcp_stack *st)
+{
+	return st->timers ? st->next_due : UINT64_MAX;
+}
+
 /* Walks the connections with an armed timer, but only when the earliest
  * deadline has come: between deadlines a poll costs one comparison. */
 void tcp_poll(struct tcp_stack *st)

@@ -28,9 +28,71 @@ void tcp_rtt_sample(struct tcp_conn *c, uint32_t r)
 	c->rto_us = (uint32_t)rto;
 }
 
+/* A tail loss probe (RFC 8985 7) fires before the RTO when SACK is on
+ * and the connection is not recovering: one segment sent at PTO = 2 SRTT
+ * lets SACK recovery repair a lost tail instead of a timeout. */
+static bool tlp_ok(const struct tcp_conn *c)
+{
+	return (c->flags & TF_SACK) && c->srtt_us && !(c->flags & TF_IN_RECOVERY) &&
+	       !c->retries && c->state >= TCP_ESTABLISHED && c->state != TCP_FIN_WAIT_2 &&
+	       c->state != TCP_TIME_WAIT;
+}
+
 void tcp_arm_rto(struct tcp_conn *c)
 {
+	c->flags &= ~TF_PROBE;
+	if (tlp_ok(c)) {
+		uint64_t pto = 2ull * c->srtt_us;
+		if (c->snd_max - c->snd_una <= c->snd_mss)
+			pto += TCP_PTO_ONE_SEG_US;
+		if (pto < TCP_PTO_MIN_US)
+			pto = TCP_PTO_MIN_US;
+		if (pto < c->rto_us) {
+			c->t_rto = c->st->now + pto;
+			c->flags |= TF_PROBE;
+			tcp_timer_update(c);
+			return;
+		}
+	}
 	c->t_rto = c->st->now + c->rto_us;
+	tcp_timer_update(c);
+}
+
+static void probe(struct tcp_conn *c)
+{
+	struct tcp_stack *st = c->st;
+	c->flags &= ~TF_PROBE;
+	c->stats.tail_probes++;
+	uint32_t end_data = c->snd_una + c->sndq.bytes;
+	uint32_t room = c->snd_wnd > c->snd_nxt - c->snd_una ? c->snd_wnd - (c->snd_nxt - c->snd_una) : 0;
+	if (SEQ_LT(c->snd_nxt, end_data) && room) {
+		/* new data if the window allows: one segment */
+		uint32_t len = end_data - c->snd_nxt;
+		if (len > c->snd_mss)
+			len = c->snd_mss;
+		if (len > room)
+			len = room;
+		tcp_send_segment(c, c->snd_nxt, len, TH_ACK);
+		c->stats.bytes_out += len;
+		c->snd_nxt += len;
+		if (SEQ_GT(c->snd_nxt, c->snd_max))
+			c->snd_max = c->snd_nxt;
+	} else {
+		/* else the last segment again */
+		uint32_t hi = SEQ_LT(c->snd_max, end_data) ? c->snd_max : end_data;
+		uint32_t lo = hi - c->snd_una > c->snd_mss ? hi - c->snd_mss : c->snd_una;
+		if (SEQ_LT(lo, hi)) {
+			tcp_send_segment(c, lo, hi - lo, TH_ACK);
+			c->stats.retrans_segs++;
+			c->stats.retrans_bytes += hi - lo;
+			st->stats.retrans_segs++;
+			st->tenants[c->tenant].retrans_segs++;
+			c->flags &= ~TF_RTT_TIMING;
+		}
+	}
+	c->flags |= TF_PROBED;
+	c->tlp_high = c->snd_max;
+	c->t_rto = st->now + c->rto_us; /* the real timeout from here */
 	tcp_timer_update(c);
 }
 
@@ -122,7 +184,9 @@ void tcp_timers_run(struct tcp_conn *c)
 			return;
 		}
 	}
-	if (c->t_rto && now >= c->t_rto) {
+	if (c->t_rto && now >= c->t_rto && (c->flags & TF_PROBE)) {
+		probe(c);
+	} else if (c->t_rto && now >= c->t_rto) {
 		c->t_rto = 0;
 		rto_expired(c);
 		if (c->flags & TF_DEAD || c->state == TCP_CLOSED)

@@ -56,10 +56,16 @@ pid=$!
 for _ in $(seq 100); do grep -q ready "$log" && break; sleep 0.1; done
 grep -q ready "$log" || { cat "$log"; echo "tcp-linktest did not start" >&2; exit 1; }
 rc=0
+cap=
+if [ -n "${TCP_E2E_PCAP:-}" ]; then  # debugging: capture the client side
+  ip netns exec "$ns" tshark -q -i "$vk" -s 128 -w "$TCP_E2E_PCAP" >/dev/null 2>&1 &
+  cap=$!; sleep 1
+fi
 ip netns exec "$ns" timeout 600 python3 "$here/tcp_client.py" "198.18.$sub.2" "${client[@]}" || rc=1
 if [ $rc -eq 0 ]; then
   ip netns exec "$ns" timeout 300 python3 "$here/tcp_client.py" "$v6" --only echo,source --concurrent 0 || rc=1
 fi
 kill -TERM "$pid"; wait "$pid" || true; pid=
-tail -n 1 "$log"
+[ -n "$cap" ] && { kill "$cap"; wait "$cap" || true; }
+tail -n 2 "$log"
 exit $rc

@@ -4,7 +4,8 @@
  * wires it in. Not the appliance: no bridging, no flow table.
  *
  *   tcp-linktest [EAL args] -- --ip A.B.C.D [--ip6 ADDR] [--drop PCT]
- *       [--dup PCT] [--reorder PCT] [--seed N] [--seconds N]
+ *       [--dup PCT] [--reorder PCT] [--seed N] [--seconds N] [--newreno]
+ *       [--no-pacing]
  *
  * --drop/--dup/--reorder perturb a share (percent, may be fractional) of
  * the segments the engine receives and of those it sends, from a fixed
@@ -307,11 +308,14 @@ int main(int argc, char **argv)
 	argc -= ea;
 	argv += ea;
 	double seconds = 0;
+	uint32_t cfgflags = 0;
 	static const struct option lo[] = {
 		{ "ip", required_argument, NULL, 'i' }, { "ip6", required_argument, NULL, '6' },
 		{ "drop", required_argument, NULL, 'd' }, { "dup", required_argument, NULL, 'u' },
 		{ "reorder", required_argument, NULL, 'r' }, { "seed", required_argument, NULL, 's' },
-		{ "seconds", required_argument, NULL, 't' }, { NULL, 0, NULL, 0 },
+		{ "seconds", required_argument, NULL, 't' },
+		{ "newreno", no_argument, NULL, 'n' }, { "no-pacing", no_argument, NULL, 'p' },
+		{ NULL, 0, NULL, 0 },
 	};
 	bool have4 = false;
 	int o;
@@ -324,6 +328,8 @@ int main(int argc, char **argv)
 		case 'r': reorder_pct = atof(optarg); break;
 		case 's': rng = strtoull(optarg, NULL, 0) | 1; break;
 		case 't': seconds = atof(optarg); break;
+		case 'n': cfgflags |= TCP_CFG_NEWRENO; break;
+		case 'p': cfgflags |= TCP_CFG_NO_PACING; break;
 		default:
 			fprintf(stderr, "usage: tcp-linktest [EAL] -- --ip A.B.C.D [--ip6 X] "
 					"[--drop P] [--dup P] [--reorder P] [--seed N] [--seconds N]\n");
@@ -352,7 +358,7 @@ int main(int argc, char **argv)
 	rte_eth_macaddr_get(port, &mymac);
 
 	struct tcp_config cfg = { .max_conns = 4096, .sndbuf = 4u << 20, .rcvbuf = 4u << 20,
-				  .tenant_max_buffer = 1ull << 30 };
+				  .tenant_max_buffer = 1ull << 30, .flags = cfgflags };
 	static const struct tcp_ops ops = { now_us, output, NULL };
 	st = tcp_stack_create(&cfg, &ops, NULL, mp);
 	struct tcp_addr a4 = { 0 };
@@ -394,7 +400,15 @@ int main(int argc, char **argv)
 				held_tx = NULL;
 				tx_raw(&m, 1);
 			}
-			usleep(idle > 4096 ? 1000 : 20);
+			/* sleep, but never past the engine's next deadline */
+			uint64_t now = now_us(NULL), due = tcp_next_timer(st);
+			uint64_t nap = idle > 4096 ? 1000 : 20;
+			if (due <= now)
+				nap = 0;
+			else if (due - now < nap)
+				nap = due - now;
+			if (nap)
+				usleep((useconds_t)nap);
 		}
 		tcp_poll(st);
 		if (seconds > 0 && now_us(NULL) - start > seconds * 1e6)
@@ -417,6 +431,15 @@ int main(int argc, char **argv)
 	       (unsigned long)s.rst_in, (unsigned long)s.rst_out, s.conns,
 	       (unsigned long)ss.accepted, (unsigned long)ss.discarded,
 	       (unsigned long)ss.echoed, (unsigned long)ss.sourced, (unsigned long)s.nombuf);
+	const struct tcp_conn_stats *l = &ss.last;
+	printf("{\"last_conn\":{\"srtt_us\":%u,\"min_rtt_us\":%u,\"rto_us\":%u,"
+	       "\"cwnd\":%u,\"ssthresh\":%u,\"retrans\":%lu,\"rto\":%lu,\"recoveries\":%lu,"
+	       "\"tail_probes\":%lu,\"bytes_out\":%lu,\"bytes_in\":%lu,\"ooo_bytes\":%lu}}\n",
+	       l->srtt_us, l->min_rtt_us, l->rto_us, l->cwnd, l->ssthresh,
+	       (unsigned long)l->retrans_segs, (unsigned long)l->rto_expiries,
+	       (unsigned long)l->fast_recoveries, (unsigned long)l->tail_probes,
+	       (unsigned long)l->bytes_out, (unsigned long)l->bytes_in,
+	       (unsigned long)l->ooo_bytes);
 	fflush(stdout);
 	tcp_stack_destroy(st);
 	tcp_services_free(sv);

@@ -16,3 +16,10 @@ Test(bulk, sixteen_mib_ipv6_five_percent_loss, .timeout = 600)
 {
 	run_pair(TCP_AF_INET6, 16u << 20, 4u << 20, 5, 2, 5, 99, NULL);
 }
+
+Test(bulk, sixty_four_mib_each_way_clean, .timeout = 600)
+{
+	struct pair_result r;
+	run_pair(TCP_AF_INET, 64u << 20, 64u << 20, 0, 0, 0, 4242, &r);
+	cr_log_info("64 MiB each way, clean: %.1f simulated s", r.sim_seconds);
+}

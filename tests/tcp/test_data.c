@@ -335,6 +335,31 @@ Test(data, sack_recovery_retransmits_only_holes)
 	cr_assert_eq(c->nsb, 0);
 }
 
+Test(data, limited_transmit_on_first_dupacks)
+{
+	h_init(h, NULL, TCP_AF_INET);
+	uint32_t iss;
+	struct tcp_conn *c = est(&iss, true, 7);
+	static uint8_t d[20000];
+	tcp_write(c, d, sizeof(d));
+	cr_assert_eq(h->nout, 10);
+	h_clear(h);
+	uint32_t b = iss + 1;
+	uint32_t blk[1][2] = { { b + 1000, b + 2000 } };
+	dupack(iss, 0, blk, 1);
+	cr_assert_eq(h->nout, 1, "first duplicate: one new segment");
+	h_out(h, 0, &S);
+	cr_assert_eq(S.seq, b + 10000);
+	blk[0][1] = b + 3000;
+	h_send(h, 1001, b, TH_ACK, 65000, NULL, 0, NULL, 0); /* window moved: not a dup */
+	cr_assert_eq(h->nout, 1);
+	uint8_t o[40];
+	h_send(h, 1001, b, TH_ACK, 64000, o, o_sack(o, blk, 1), NULL, 0);
+	cr_assert_eq(c->dupacks, 2, "new SACK info counts even with a moved window");
+	cr_assert_eq(h->nout, 2, "second duplicate: another");
+	cr_assert(!(c->flags & TF_IN_RECOVERY));
+}
+
 Test(data, forged_sack_blocks_ignored)
 {
 	h_init(h, NULL, TCP_AF_INET);
@@ -499,25 +524,65 @@ Test(data, pacing_spreads_a_window_over_the_rtt)
 	struct tcp_conn *c = est(&iss, false, 7);
 	c->srtt_us = 10000;
 	c->rttvar_us = 1000;
-	static uint8_t d[20000];
+	c->cwnd = 40000;
+	static uint8_t d[60000];
 	tcp_write(c, d, sizeof(d));
-	/* cwnd 10 segments of 1000 in slow start: 2 x 10000 / 10 ms =
-	 * 2 bytes/us, one segment every 500 us */
-	cr_assert_eq(h->nout, 1, "paced: %u segments at once", h->nout);
+	/* slow start, 40 segments of 1000: 2 x 40000 / 10 ms = 8 bytes/us,
+	 * one segment per 125 us after a credit of 10 segments */
+	cr_assert(h->nout >= 10 && h->nout <= 11, "burst credit: %u", h->nout);
 	cr_assert(c->t_pace);
-	unsigned sent = h->nout;
-	for (unsigned us = 0; us < 2000; us += 50)
-		h_advance(h, 50);
-	cr_assert(h->nout >= 4 && h->nout <= 6, "about one per 500 us: %u", h->nout);
-	for (unsigned us = 0; us < 10000; us += 50)
-		h_advance(h, 50);
-	cr_assert_eq(h->nout, 10, "then the congestion window limits");
-	(void)sent;
+	unsigned first = h->nout;
+	for (unsigned us = 0; us < 1000; us += 25)
+		h_advance(h, 25);
+	cr_assert(h->nout - first >= 7 && h->nout - first <= 9, "8 per ms: %u",
+		  h->nout - first);
+	for (unsigned us = 0; us < 10000; us += 25)
+		h_advance(h, 25);
+	cr_assert_eq(h->nout, 40, "then the congestion window limits");
 	struct tcp_config cfg2 = { .flags = TCP_CFG_NO_PACING };
 	h_fini(h);
 	h_init(h, &cfg2, TCP_AF_INET);
 	c = est(&iss, false, 7);
 	c->srtt_us = 10000;
+	c->cwnd = 40000;
 	tcp_write(c, d, sizeof(d));
-	cr_assert_eq(h->nout, 10, "without pacing, the window goes at once");
+	cr_assert_eq(h->nout, 40, "without pacing, the window goes at once");
+}
+
+Test(data, tail_loss_probe_before_rto)
+{
+	h_init(h, NULL, TCP_AF_INET);
+	uint32_t iss;
+	struct tcp_conn *c = est(&iss, true, 7);
+	c->srtt_us = 1000;
+	c->rttvar_us = 500;
+	c->rto_us = 200000;
+	static uint8_t d[5000];
+	fill(d, 0, sizeof(d));
+	tcp_write(c, d, sizeof(d));
+	cr_assert_eq(h->nout, 5);
+	h_clear(h);
+	/* the first two arrive; the tail (3 segments) is lost */
+	h_send(h, 1001, iss + 1 + 2000, TH_ACK, 65535, NULL, 0, NULL, 0);
+	cr_assert(c->flags & TF_PROBE);
+	/* SRTT is about 1 ms (the ACK added a sample): PTO = 2 SRTT */
+	h_advance(h, 1000);
+	cr_assert_eq(h->nout, 0, "not before 1 ms");
+	for (int i = 0; i < 10 && !h->nout; i++)
+		h_advance(h, 100);
+	cr_assert_eq(h->nout, 1, "probe by 2 ms");
+	h_out(h, 0, &S);
+	cr_assert_eq(S.seq, iss + 1 + 4000, "the last segment again");
+	cr_assert_eq(S.len, 1000);
+	struct tcp_conn_stats cs;
+	tcp_conn_stats(c, &cs);
+	cr_assert_eq(cs.tail_probes, 1);
+	cr_assert_eq(cs.rto_expiries, 0);
+	/* its SACK starts recovery for the rest */
+	h_clear(h);
+	uint32_t b = iss + 1;
+	uint32_t blk[1][2] = { { b + 4000, b + 5000 } };
+	uint8_t o[40];
+	h_send(h, 1001, b + 2000, TH_ACK, 65535, o, o_sack(o, blk, 1), NULL, 0);
+	cr_assert(c->flags & TF_IN_RECOVERY, "RFC 8985: a probe's SACK is enough");
 }

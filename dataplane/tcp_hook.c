@@ -1,0 +1,138 @@
+/* The TCP engine in straitd: dp_hooks for local TCP.
+ *
+ * Each worker gets its own stack on the application's mempool, with the
+ * discard/echo/source services on the LAN addresses (IPv4 and IPv6).
+ * Output goes back through dp_tx_l3() on the port that owns the source
+ * address, toward the destination as next hop (the worker learnt its MAC
+ * from the client's frames, or resolves it). The clock is the TSC in
+ * microseconds. Local TCP reaches the worker that received it: with more
+ * than one worker this needs symmetric RSS (see the README section tcp). */
+#include "tcp_hook.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_cycles.h>
+#include <rte_mbuf.h>
+
+#include "dp.h"
+#include "tcp.h"
+#include "tcp_services.h"
+
+struct tcp_hook {
+	struct dp_worker *w;
+	struct tcp_stack *st;
+	struct tcp_services *sv;
+	uint64_t tsc_hz;
+};
+
+static uint64_t now_us(void *ctx)
+{
+	const struct tcp_hook *t = ctx;
+	uint64_t c = rte_get_tsc_cycles();
+	/* split to keep the product within 64 bits */
+	return c / t->tsc_hz * 1000000u + c % t->tsc_hz * 1000000u / t->tsc_hz;
+}
+
+static unsigned port_of(const struct dp_app *app, uint8_t af, const uint8_t *src)
+{
+	const struct local_addr *w = &app->local[DP_WAN];
+	if (af == 4 ? (w->has4 && !memcmp(w->ip4, src, 4)) : (w->has6 && !memcmp(w->ip6, src, 16)))
+		return DP_WAN;
+	return DP_LAN;
+}
+
+static void output(void *ctx, struct rte_mbuf **pkts, uint16_t n)
+{
+	struct tcp_hook *t = ctx;
+	for (uint16_t i = 0; i < n; i++) {
+		struct rte_mbuf *m = pkts[i];
+		const uint8_t *l3 = rte_pktmbuf_mtod(m, const uint8_t *);
+		uint8_t af = (l3[0] >> 4) == 4 ? 4 : 6;
+		const uint8_t *src = af == 4 ? l3 + 12 : l3 + 8;
+		const uint8_t *dst = af == 4 ? l3 + 16 : l3 + 24;
+		unsigned port = port_of(t->w->app, af, src);
+		/* takes m in every case; an unresolved next hop is retried by
+		 * TCP's own retransmission once the worker has resolved it */
+		dp_tx_l3(t->w, port, t->w->app->local[port].vlan, af, dst, m);
+	}
+}
+
+static void *worker_init(struct dp_worker *w)
+{
+	struct tcp_hook *t = calloc(1, sizeof(*t));
+	if (!t)
+		return NULL;
+	t->w = w;
+	t->tsc_hz = rte_get_tsc_hz();
+	struct tcp_config cfg = { .max_conns = 4096, .sndbuf = 4u << 20, .rcvbuf = 4u << 20 };
+	static const struct tcp_ops ops = { now_us, output, NULL };
+	t->st = tcp_stack_create(&cfg, &ops, t, w->app->pool);
+	if (!t->st)
+		goto err_hook;
+	const struct local_addr *lan = &w->app->local[DP_LAN];
+	struct tcp_addr a = { { 0 } };
+	if (lan->has4) {
+		memcpy(a.b, lan->ip4, 4);
+		t->sv = tcp_services_attach(t->st, TCP_AF_INET, &a, 0, cfg.max_conns);
+	}
+	if (lan->has6) {
+		memcpy(a.b, lan->ip6, 16);
+		if (!t->sv)
+			t->sv = tcp_services_attach(t->st, TCP_AF_INET6, &a, 0, cfg.max_conns);
+		else if (tcp_services_listen(t->sv, TCP_AF_INET6, &a, 0))
+			goto err_stack;
+	}
+	if ((lan->has4 || lan->has6) && !t->sv)
+		goto err_stack;
+	return t;
+
+err_stack:
+	tcp_services_free(t->sv);
+	tcp_stack_destroy(t->st);
+err_hook:
+	free(t);
+	return NULL;
+}
+
+static void worker_fini(struct dp_worker *w, void *ctx)
+{
+	struct tcp_hook *t = ctx;
+	(void)w;
+	if (!t)
+		return;
+	tcp_stack_destroy(t->st);
+	tcp_services_free(t->sv);
+	free(t);
+}
+
+static void local_tcp(void *ctx, struct rte_mbuf *m, const struct pkt_info *pi,
+		      unsigned in_port)
+{
+	struct tcp_hook *t = ctx;
+	(void)pi;
+	(void)in_port;
+	tcp_input(t->st, &m, 1); /* m->l2_len is the L3 offset, VLAN included */
+}
+
+static unsigned timers(void *ctx, uint64_t now_ms)
+{
+	struct tcp_hook *t = ctx;
+	(void)now_ms;
+	tcp_poll(t->st);
+	/* keep the worker awake while a timer (pacing, delayed ACK) is due
+	 * within 200 us: its idle sleep would delay it */
+	uint64_t due = tcp_next_timer(t->st);
+	return due != UINT64_MAX && due <= now_us(t) + 200;
+}
+
+void tcp_hook_register(void)
+{
+	static const struct dp_hooks hooks = {
+		.worker_init = worker_init,
+		.worker_fini = worker_fini,
+		.local_tcp = local_tcp,
+		.poll = timers,
+	};
+	dp_hooks_register(&hooks);
+}

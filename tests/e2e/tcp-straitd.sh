@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# straitd's own TCP: the link-test services on the appliance's LAN address,
+# measured from a Linux client.
+#
+#   ns tcpc-N               ns tcpa-N (straitd, 1 worker)          ns tcps-N
+#  +-----------------+     +--------------------------------+     +-----------+
+#  | tcpc_client.py  |     | tl-N (LAN)          tw-N (WAN) |     |           |
+#  | tc-N            |-----| net_af_packet0   net_af_packet1|-----| ts-N      |
+#  | 198.18.140.10   | veth| 198.18.140.1     198.18.141.1  | veth| (silent)  |
+#  | 2001:2:0:140::10|     | 2001:2:0:140::1  2001:2:0:141::1|    |           |
+#  +-----------------+     +--------------------------------+     +-----------+
+#
+# Checks, over IPv4 and IPv6: discard, source and echo byte-exact (1 B and
+# 1 MiB, or the sizes given), 16 concurrent echoes, aborts from the client;
+# straitd exits 0 on SIGTERM.
+#
+#   tcp-straitd.sh STRAITD [CLIENT ARGS...]
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+straitd=$(readlink -f "${1:?straitd binary}"); shift
+client=("$@")
+n=$$
+C=tcpc-$n A=tcpa-$n S=tcps-$n
+work=$(mktemp -d /tmp/tcp-e2e-XXXXXX)
+pid=
+cleanup() {
+  [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
+  for ns in $C $A $S; do ip netns del "$ns" 2>/dev/null || true; done
+  [ -n "${KEEP:-}" ] && cp "$work/straitd.log" /tmp/tcpd.log; rm -rf "$work" "/var/run/dpdk/tcpd-$n"
+}
+trap cleanup EXIT
+fail() { echo "FAIL: $*" >&2; [ -f "$work/straitd.log" ] && tail -n 20 "$work/straitd.log" >&2; exit 1; }
+nsx() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
+
+for ns in $C $A $S; do ip netns add "$ns"; nsx "$ns" ip link set lo up; done
+ip link add tc-$n netns $C type veth peer name tl-$n netns $A
+ip link add tw-$n netns $A type veth peer name ts-$n netns $S
+nsx $C ip addr add 198.18.140.10/24 dev tc-$n
+nsx $C ip addr add 2001:2:0:140::10/64 dev tc-$n nodad
+for l in "$C tc-$n" "$A tl-$n" "$A tw-$n" "$S ts-$n"; do set -- $l; nsx $1 ip link set $2 up; done
+nsx $C ethtool -K tc-$n tx off tso off gso off >/dev/null 2>&1 || true
+nsx $A ethtool -K tl-$n gro off >/dev/null 2>&1 || true
+nsx $A sysctl -qw net.ipv6.conf.all.disable_ipv6=1
+
+mkdir -p "$work/tenants"
+cat > "$work/appliance.conf" <<CONF
+[Appliance]
+Name = tcp-e2e
+Workers = 1
+TenantDir = tenants
+[LAN]
+Port = net_af_packet0
+Address = 198.18.140.1/24
+Address = 2001:2:0:140::1/64
+[WAN]
+Port = net_af_packet1
+Address = 198.18.141.1/24
+Address = 2001:2:0:141::1/64
+CONF
+
+ip netns exec $A "$straitd" --no-huge --no-pci --iova-mode=va -m 512 -l 0,1 --file-prefix=tcpd-$n \
+  --log-level=lib.eal:error \
+  --vdev=net_af_packet0,iface=tl-$n --vdev=net_af_packet1,iface=tw-$n \
+  -- -c "$work/appliance.conf" >"$work/straitd.log" 2>&1 &
+pid=$!
+for _ in $(seq 1 100); do grep -q " up:" "$work/straitd.log" && break; kill -0 $pid 2>/dev/null || fail "straitd died"; sleep 0.1; done
+grep -q " up:" "$work/straitd.log" || fail "straitd did not come up"
+
+nsx $C timeout 600 python3 "$here/tcp_client.py" 198.18.140.1 "${client[@]}" || fail "IPv4 services"
+nsx $C timeout 300 python3 "$here/tcp_client.py" 2001:2:0:140::1 --only echo,source \
+  --concurrent 0 || fail "IPv6 services"
+kill -TERM $pid
+wait $pid || fail "straitd exit status $?"
+pid=
+echo "ok: straitd's TCP served discard, echo and source byte-exact"
