@@ -214,7 +214,7 @@ static double run_stage(struct ctx *c, enum stage s, const uint8_t *data,
 		ZSTD_CCtx_reset(c->zc, ZSTD_reset_session_only);
 		ZSTD_CCtx_setParameter(c->zc, ZSTD_c_windowLog, 21);
 		for (at = 0; at < len;) {
-			size_t k = len - at < (256 << 10) ? len - at : (256 << 10);
+			size_t k = len - at < STRAIT_DEDUPE_BATCH_BYTES ? len - at : STRAIT_DEDUPE_BATCH_BYTES;
 			ZSTD_inBuffer ib = { data + at, k, 0 };
 
 			while (ZSTD_compressStream2(c->zc, &ob, &ib, ZSTD_e_flush))

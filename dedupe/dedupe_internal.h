@@ -125,8 +125,4 @@ static inline uint64_t get_u64(const uint8_t *p)
 	return (uint64_t)get_u32(p) | (uint64_t)get_u32(p + 4) << 32;
 }
 
-/* Sampled order-0 entropy estimate in bits per byte (0..8). */
-double entropy_estimate(const uint8_t *const *parts, const uint32_t *lens,
-			unsigned n);
-
 #endif

@@ -12,6 +12,7 @@
  * and references in exactly the order the encoder made them.
  */
 #include <errno.h>
+#include <math.h>
 
 #define ZSTD_STATIC_LINKING_ONLY
 #include <xxhash.h>
@@ -21,8 +22,12 @@
 
 #define SLOTS 8
 #define EMPTY UINT32_MAX
-/* Above this sampled entropy (bits/byte) literals go out raw. */
-#define RAW_ENTROPY 7.6
+/* Incompressibility test: up to ENTROPY_SAMPLES bytes per chunk, evenly
+ * spaced. A chunk is raw when its order-0 entropy estimate is within
+ * RAW_MARGIN bits of what uniformly random bytes give for that sample count
+ * (the plug-in estimate is biased low by about 255 / (2 n ln 2) bits). */
+#define ENTROPY_SAMPLES 1024
+#define RAW_MARGIN 0.25
 
 struct slot {
 	uint32_t tag;
@@ -55,8 +60,12 @@ struct strait_dedupe_encoder {
 	uint64_t index_bytes;
 	struct strait_dedupe_cache_stats st;
 
-	/* pending literal batch */
+	/* c * log2(c) for the entropy estimate */
+	float clog[ENTROPY_SAMPLES + 1];
+
+	/* pending literal batch: all raw or all through zstd */
 	uint32_t batch_n, batch_bytes, batch_skip;
+	bool batch_raw;
 	uint32_t batch_idx[STRAIT_DEDUPE_BATCH_CHUNKS];
 	/* pending run of references */
 	uint32_t run_first, run_count, run_skip, run_check;
@@ -160,6 +169,8 @@ strait_dedupe_encoder_init(void *mem, size_t size,
 	e->zc = ZSTD_initStaticCCtx(base + l.zstd, l.zsize);
 	if (!e->zc || !zstd_setup(e))
 		return NULL;
+	for (int c = 1; c <= ENTROPY_SAMPLES; c++)
+		e->clog[c] = (float)(c * log2(c));
 	e->epoch = epoch;
 	e->header_due = true;
 	return e;
@@ -269,11 +280,31 @@ static int compress_parts(struct strait_dedupe_encoder *e,
 	return 0;
 }
 
-/* Writes payload_len + payload (raw or zstd) for parts; returns the record
- * type offset to add (0 zstd, 1 raw) or -EIO. */
+/* True if the bytes look incompressible (already compressed or encrypted):
+ * then zstd would spend its time for nothing. */
+static bool incompressible(const struct strait_dedupe_encoder *e,
+			   const uint8_t *p, uint32_t len)
+{
+	uint16_t hist[256] = { 0 };
+	uint32_t step = len / ENTROPY_SAMPLES + 1, n = 0;
+	float sum = 0, h, random;
+
+	for (uint32_t i = 0; i < len; i += step, n++)
+		hist[p[i]]++;
+	if (n < 64)
+		return false;
+	for (int b = 0; b < 256; b++)
+		sum += e->clog[hist[b]];
+	h = (e->clog[n] - sum) / (float)n;
+	random = 8.0f - 255.0f / (2.0f * (float)n * 0.6931472f);
+	return h > random - RAW_MARGIN;
+}
+
+/* Writes check, payload_len and payload (raw or zstd) for parts; adds 1 to
+ * *type for raw (each *_RAW type follows its *_ZSTD type). */
 static int emit_payload(struct strait_dedupe_encoder *e,
 			const uint8_t *const *parts, const uint32_t *lens,
-			unsigned n, uint32_t bytes, uint32_t check,
+			unsigned n, uint32_t bytes, uint32_t check, bool raw,
 			uint8_t *type, struct out *o)
 {
 	uint8_t *plen;
@@ -282,7 +313,7 @@ static int emit_payload(struct strait_dedupe_encoder *e,
 	put_u32(o->p, check);
 	plen = o->p + 4;
 	o->p += 8;
-	if (entropy_estimate(parts, lens, n) > RAW_ENTROPY) {
+	if (raw) {
 		*type += 1; /* *_RAW follows *_ZSTD */
 		for (i = 0; i < n; i++) {
 			memcpy(o->p, parts[i], lens[i]);
@@ -322,7 +353,8 @@ static int emit_batch(struct strait_dedupe_encoder *e, uint32_t flow,
 	}
 	i = e->batch_n;
 	e->batch_n = 0;
-	return emit_payload(e, parts, lens, i, e->batch_bytes, check, type, o);
+	return emit_payload(e, parts, lens, i, e->batch_bytes, check,
+			    e->batch_raw, type, o);
 }
 
 static int emit_pending(struct strait_dedupe_encoder *e, uint32_t flow,
@@ -350,7 +382,7 @@ static int emit_tentative(struct strait_dedupe_encoder *e,
 	f->tent += len;
 	return emit_payload(e, &part, &len, 1, len,
 			    check_fold(0, (uint32_t)XXH3_128bits(part, len).high64),
-			    type, o);
+			    incompressible(e, part, len), type, o);
 }
 
 /* ---- per chunk ---- */
@@ -414,6 +446,7 @@ static int process_chunk(struct strait_dedupe_encoder *e, uint32_t flow,
 	uint32_t tag = (uint32_t)(fp.low64 >> 32);
 	struct slot *b = &e->index[(fp.low64 & e->bucket_mask) * SLOTS];
 	uint32_t idx = lookup(e, b, tag, check, chunk, len);
+	bool raw;
 	int rc;
 
 	if (idx != EMPTY) {
@@ -435,10 +468,13 @@ static int process_chunk(struct strait_dedupe_encoder *e, uint32_t flow,
 		return 0;
 	}
 	e->st.misses++;
+	raw = incompressible(e, chunk, len);
 	if (e->run_count)
 		emit_run(e, flow, o);
+	/* a batch is all raw or all zstd: a change of kind ends it */
 	if (e->batch_n && (e->batch_n == STRAIT_DEDUPE_BATCH_CHUNKS ||
-			   e->batch_bytes + len > STRAIT_DEDUPE_BATCH_BYTES || skip) &&
+			   e->batch_bytes + len > STRAIT_DEDUPE_BATCH_BYTES ||
+			   skip || raw != e->batch_raw) &&
 	    (rc = emit_batch(e, flow, o)))
 		return rc;
 	idx = log_insert(&e->log, len, check);
@@ -447,6 +483,7 @@ static int process_chunk(struct strait_dedupe_encoder *e, uint32_t flow,
 	if (!e->batch_n) {
 		e->batch_skip = skip;
 		e->batch_bytes = 0;
+		e->batch_raw = raw;
 	}
 	e->batch_idx[e->batch_n++] = idx;
 	e->batch_bytes += len;

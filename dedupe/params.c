@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: proprietary */
-/* params.c - codec parameters, the stream header, error strings, entropy. */
+/* params.c - codec parameters, the stream header, error strings. */
 #include <errno.h>
-#include <math.h>
 
 #include <xxhash.h>
 
@@ -98,32 +97,4 @@ const char *strait_dedupe_strerror(int err)
 	case -EIO: return "compressor error";
 	default: return "unknown error";
 	}
-}
-
-/* Order-0 entropy of up to 4096 bytes sampled evenly over the parts. */
-double entropy_estimate(const uint8_t *const *parts, const uint32_t *lens,
-			unsigned n)
-{
-	uint32_t hist[256] = { 0 };
-	uint64_t total = 0, step, at = 0, taken = 0;
-	double sum = 0;
-	unsigned i;
-
-	for (i = 0; i < n; i++)
-		total += lens[i];
-	if (!total)
-		return 0;
-	step = total / 4096 ? total / 4096 : 1;
-	for (i = 0; i < n; i++) {
-		/* `at` is the next sample position relative to this part */
-		for (; at < lens[i]; at += step) {
-			hist[parts[i][at]]++;
-			taken++;
-		}
-		at -= lens[i];
-	}
-	for (i = 0; i < 256; i++)
-		if (hist[i])
-			sum += hist[i] * log2((double)hist[i]);
-	return log2((double)taken) - sum / (double)taken;
 }

@@ -16,8 +16,9 @@
  *         -> XXH3-128 fingerprint -> index lookup -> memcmp with the log
  *            hit:  reference (consecutive hits collapse into one run)
  *            miss: insert into the log; literal batch (<= 64 chunks,
- *                  <= 256 KiB) -> zstd stream flush, or raw when a sampled
- *                  byte-entropy estimate says it is incompressible
+ *                  <= 256 KiB, all of one kind) -> zstd stream flush, or
+ *                  raw when each chunk's sampled byte entropy says it is
+ *                  incompressible
  *
  * The mirrored cache log
  * ----------------------

@@ -23,7 +23,24 @@ static struct strait_dedupe_decoder *dec;
 static uint8_t header[STRAIT_DEDUPE_HEADER_SIZE];
 static uint8_t out[65536];
 
+int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* The decoder's workspace is allocated once, outside any input. */
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	struct strait_dedupe_params p;
+	size_t n;
+
+	strait_dedupe_params_default(&p);
+	p.capacity = 1u << 20;
+	n = strait_dedupe_decoder_size(&p);
+	dec = strait_dedupe_decoder_init(malloc(n), n, &p);
+	if (!dec)
+		abort();
+	strait_dedupe_header_write(header, &p, 1);
+	return 0;
+}
 
 static bool zero_copy;
 
@@ -70,18 +87,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t cap, total = 0, piece;
 	uint8_t ctl;
 
-	if (!dec) {
-		struct strait_dedupe_params p;
-		size_t n;
-
-		strait_dedupe_params_default(&p);
-		p.capacity = 1u << 20;
-		n = strait_dedupe_decoder_size(&p);
-		dec = strait_dedupe_decoder_init(malloc(n), n, &p);
-		if (!dec)
-			abort();
-		strait_dedupe_header_write(header, &p, 1);
-	}
 	strait_dedupe_decoder_reset(dec);
 	if (size < 1)
 		return 0;
