@@ -1,6 +1,6 @@
 /* Congestion control and loss recovery: CUBIC (RFC 9438, the default) or
  * NewReno (RFC 5681, 6582) with appropriate byte counting (RFC 3465),
- * pacing at 2x (slow start) or 1.2x (avoidance) cwnd/srtt, and SACK-based
+ * pacing at 2x (slow start) or 1.2x (avoidance) cwnd/rtt, and SACK-based
  * recovery after
  * RFC 6675, simplified in the FreeBSD manner: the SACK scoreboard keeps up
  * to TCP_SCOREBOARD disjoint ranges above SND.UNA, holes below the highest
@@ -285,7 +285,14 @@ void tcp_pace_sent(struct tcp_conn *c, uint32_t len)
 	if ((c->st->cfg.flags & TCP_CFG_NO_PACING) || !c->srtt_us)
 		return;
 	double ratio = c->cwnd < c->ssthresh ? 2.0 : 1.2;
-	double rate = (double)c->cwnd * ratio / c->srtt_us; /* bytes per us */
+	/* SRTT can be inflated far beyond the path's RTT by the peer's
+	 * delayed ACKs (one timed segment per RTT, 40 ms when it is the odd
+	 * one out): pace on at most twice the minimum RTT seen, so pacing
+	 * smooths bursts and the congestion window stays the limit */
+	uint32_t rtt = c->srtt_us;
+	if (c->min_rtt_us && rtt > 2 * c->min_rtt_us)
+		rtt = 2 * c->min_rtt_us;
+	double rate = (double)c->cwnd * ratio / rtt; /* bytes per us */
 	uint64_t now = c->st->now;
 	/* credit: TCP_PACE_BURST_US, and never less than 10 segments, so
 	 * that small windows go out as the ACK clock allows */

@@ -5,8 +5,9 @@
  * Output goes back through dp_tx_l3() on the port that owns the source
  * address, toward the destination as next hop (the worker learnt its MAC
  * from the client's frames, or resolves it). The clock is the TSC in
- * microseconds. Local TCP reaches the worker that received it: with more
- * than one worker this needs symmetric RSS (see the README section tcp). */
+ * microseconds. Local TCP stays on the worker that received it: all of a
+ * connection's segments come from the client with one 4-tuple, so RX
+ * hashing gives them one queue, and that worker answers. */
 #include "tcp_hook.h"
 
 #include <stdlib.h>

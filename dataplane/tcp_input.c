@@ -598,9 +598,12 @@ static void rtt_from_ack(struct tcp_conn *c, const struct tcp_seg *s)
 		c->flags &= ~TF_RTT_TIMING;
 		tcp_rtt_sample(c, (uint32_t)(st->now - c->rtt_start_us));
 	} else if ((c->flags & TF_TS) && s->opt.has_ts && s->opt.tsecr) {
+		/* 1 ms ticks: a sample of 0 ticks only says "below 1 ms"; once a
+		 * microsecond sample exists it is the better estimate (on a LAN
+		 * +500 us would inflate SRTT, and with it PTO and pacing) */
 		uint32_t ticks = (uint32_t)(st->now / 1000) - s->opt.tsecr;
-		if (ticks < 60000 && !(c->flags & TF_RTT_TIMING))
-			tcp_rtt_sample(c, ticks * 1000 + 500);
+		if (ticks < 60000 && !(c->flags & TF_RTT_TIMING) && (ticks || !c->min_rtt_us))
+			tcp_rtt_sample(c, ticks ? ticks * 1000 : 500);
 	}
 }
 

@@ -100,6 +100,11 @@ struct mbuf_q {
 	struct rte_mbuf *head, *tail;
 	uint32_t bytes;
 	uint32_t segs;
+	/* Copy cursor: sending walks the send queue from where the last copy
+	 * began, not from its head (a 16 MiB queue is ~8000 mbufs). head_pos
+	 * and cur_pos count bytes since the queue was created. */
+	uint64_t head_pos, cur_pos;
+	struct rte_mbuf *cur;
 };
 
 struct tcp_tenant {
@@ -266,7 +271,7 @@ void tcp_account(struct tcp_conn *c, int64_t delta);
 void mq_push(struct mbuf_q *q, struct rte_mbuf *m);
 void mq_free(struct mbuf_q *q);
 uint32_t mq_drop_front(struct mbuf_q *q, uint32_t n);
-uint32_t mq_copy(const struct mbuf_q *q, uint32_t off, void *dst, uint32_t n);
+uint32_t mq_copy(struct mbuf_q *q, uint32_t off, void *dst, uint32_t n);
 
 /* tcp_output.c */
 void tcp_output(struct tcp_conn *c);

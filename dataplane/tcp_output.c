@@ -32,7 +32,7 @@ static struct rte_mbuf *build(struct tcp_stack *st, uint8_t af,
 			      uint16_t sport, uint16_t dport, uint32_t seq,
 			      uint32_t ack, uint8_t flags, uint16_t wnd,
 			      const uint8_t *opts, unsigned optlen,
-			      const struct mbuf_q *q, uint32_t qoff, uint32_t plen)
+			      struct mbuf_q *q, uint32_t qoff, uint32_t plen)
 {
 	struct rte_mbuf *m = rte_pktmbuf_alloc(st->mp);
 	if (!m) {

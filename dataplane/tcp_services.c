@@ -18,6 +18,7 @@ struct svc_conn {
 
 struct tcp_services {
 	struct tcp_stack *st;
+	uint8_t pattern[CHUNK + 251]; /* tcp_source_byte(i), i = 0.. */
 	uint32_t max_conns;
 	struct svc_conn *conns;
 	struct tcp_services_stats stats;
@@ -29,9 +30,7 @@ static void source_pump(struct tcp_services *sv, struct tcp_conn *c, struct svc_
 	while (s->remaining) {
 		/* offer a full chunk: a short write arms TCP_EV_WRITABLE */
 		size_t want = s->remaining < CHUNK ? (size_t)s->remaining : CHUNK;
-		for (size_t i = 0; i < want; i++)
-			sv->buf[i] = tcp_source_byte(s->offset + i);
-		long k = tcp_write(c, sv->buf, want);
+		long k = tcp_write(c, sv->pattern + s->offset % 251, want);
 		if (k <= 0)
 			break;
 		s->offset += (uint64_t)k;
@@ -178,6 +177,8 @@ struct tcp_services *tcp_services_attach(struct tcp_stack *st, enum tcp_af af,
 		goto err_sv;
 	sv->st = st;
 	sv->max_conns = max_conns;
+	for (size_t i = 0; i < sizeof(sv->pattern); i++)
+		sv->pattern[i] = tcp_source_byte(i);
 	int rc = tcp_services_listen(sv, af, addr, tenant);
 	if (rc) {
 		free(sv->conns);

@@ -169,7 +169,7 @@ void mq_free(struct mbuf_q *q)
 {
 	if (q->head)
 		rte_pktmbuf_free(q->head);
-	q->head = q->tail = NULL;
+	q->head = q->tail = q->cur = NULL;
 	q->bytes = q->segs = 0;
 }
 
@@ -179,9 +179,12 @@ uint32_t mq_drop_front(struct mbuf_q *q, uint32_t n)
 	uint32_t done = 0;
 	while (n && q->head) {
 		struct rte_mbuf *m = q->head;
+		if (m == q->cur)
+			q->cur = NULL; /* freed or trimmed below */
 		if (m->data_len <= n) {
 			n -= m->data_len;
 			done += m->data_len;
+			q->head_pos += m->data_len;
 			q->bytes -= m->data_len;
 			q->segs--;
 			q->head = m->next;
@@ -191,6 +194,7 @@ uint32_t mq_drop_front(struct mbuf_q *q, uint32_t n)
 			rte_pktmbuf_free_seg(m);
 		} else {
 			rte_pktmbuf_adj(m, (uint16_t)n);
+			q->head_pos += n;
 			q->bytes -= n;
 			done += n;
 			n = 0;
@@ -199,23 +203,35 @@ uint32_t mq_drop_front(struct mbuf_q *q, uint32_t n)
 	return done;
 }
 
-/* Copies n bytes from offset off; returns how many were copied. */
-uint32_t mq_copy(const struct mbuf_q *q, uint32_t off, void *dst, uint32_t n)
+/* Copies n bytes from offset off; returns how many were copied. Starts
+ * from the cursor when it lies at or before off, and leaves it on the
+ * mbuf holding the first byte copied. */
+uint32_t mq_copy(struct mbuf_q *q, uint32_t off, void *dst, uint32_t n)
 {
 	uint8_t *d = dst;
 	uint32_t done = 0;
-	const struct rte_mbuf *m = q->head;
-	while (m && off >= m->data_len) {
-		off -= m->data_len;
+	uint64_t want = q->head_pos + off, pos = q->head_pos;
+	struct rte_mbuf *m = q->head;
+	if (q->cur && q->cur_pos <= want) {
+		m = q->cur;
+		pos = q->cur_pos;
+	}
+	while (m && want >= pos + m->data_len) {
+		pos += m->data_len;
 		m = m->next;
 	}
+	if (m) {
+		q->cur = m;
+		q->cur_pos = pos;
+	}
+	uint32_t o = (uint32_t)(want - pos);
 	while (m && done < n) {
-		uint32_t k = m->data_len - off;
+		uint32_t k = m->data_len - o;
 		if (k > n - done)
 			k = n - done;
-		memcpy(d + done, rte_pktmbuf_mtod_offset(m, const uint8_t *, off), k);
+		memcpy(d + done, rte_pktmbuf_mtod_offset(m, const uint8_t *, o), k);
 		done += k;
-		off = 0;
+		o = 0;
 		m = m->next;
 	}
 	return done;
@@ -710,7 +726,9 @@ long tcp_write(struct tcp_conn *c, const void *buf, size_t len)
 size_t tcp_peek(const struct tcp_conn *c, void *buf, size_t len)
 {
 	uint32_t n = len > c->rcvq.bytes ? c->rcvq.bytes : (uint32_t)len;
-	return mq_copy(&c->rcvq, 0, buf, n);
+	struct mbuf_q q = c->rcvq; /* a copy: the cursor is not needed here */
+	q.cur = NULL;
+	return mq_copy(&q, 0, buf, n);
 }
 
 void tcp_consume(struct tcp_conn *c, size_t len)

@@ -14,12 +14,17 @@
 # 1 MiB, or the sizes given), 16 concurrent echoes, aborts from the client;
 # straitd exits 0 on SIGTERM.
 #
-#   tcp-straitd.sh STRAITD [CLIENT ARGS...]
+#   [WORKERS=N] tcp-straitd.sh STRAITD [CLIENT ARGS...]
+# With N > 1 worker lcores each worker runs its own stack: a connection's
+# segments reach one worker (RX hashing is per flow) and are answered there.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 straitd=$(readlink -f "${1:?straitd binary}"); shift
 client=("$@")
 n=$$
+workers=${WORKERS:-1}
+cpus=$(nproc)
+lcores=0@0; for i in $(seq 1 "$workers"); do lcores=$lcores,$i@$((i % cpus)); done
 C=tcpc-$n A=tcpa-$n S=tcps-$n
 work=$(mktemp -d /tmp/tcp-e2e-XXXXXX)
 pid=
@@ -46,7 +51,7 @@ mkdir -p "$work/tenants"
 cat > "$work/appliance.conf" <<CONF
 [Appliance]
 Name = tcp-e2e
-Workers = 1
+Workers = $workers
 TenantDir = tenants
 [LAN]
 Port = net_af_packet0
@@ -58,9 +63,9 @@ Address = 198.18.141.1/24
 Address = 2001:2:0:141::1/64
 CONF
 
-ip netns exec $A "$straitd" --no-huge --no-pci --iova-mode=va -m 512 -l 0,1 --file-prefix=tcpd-$n \
+ip netns exec $A "$straitd" --no-huge --no-pci --iova-mode=va -m 512 --lcores=$lcores --file-prefix=tcpd-$n \
   --log-level=lib.eal:error \
-  --vdev=net_af_packet0,iface=tl-$n --vdev=net_af_packet1,iface=tw-$n \
+  --vdev=net_af_packet0,iface=tl-$n,qpairs=$workers --vdev=net_af_packet1,iface=tw-$n,qpairs=$workers \
   -- -c "$work/appliance.conf" >"$work/straitd.log" 2>&1 &
 pid=$!
 for _ in $(seq 1 100); do grep -q " up:" "$work/straitd.log" && break; kill -0 $pid 2>/dev/null || fail "straitd died"; sleep 0.1; done

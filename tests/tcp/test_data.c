@@ -523,6 +523,7 @@ Test(data, pacing_spreads_a_window_over_the_rtt)
 	uint32_t iss;
 	struct tcp_conn *c = est(&iss, false, 7);
 	c->srtt_us = 10000;
+	c->min_rtt_us = 10000;
 	c->rttvar_us = 1000;
 	c->cwnd = 40000;
 	static uint8_t d[60000];
