@@ -285,8 +285,10 @@ static void handle_local(struct dp_worker *w, unsigned port, struct rte_mbuf *m,
 	case LOCAL_ECHO6: {
 		uint8_t *f = rte_pktmbuf_mtod(m, uint8_t *);
 		uint32_t cap = m->data_len + rte_pktmbuf_tailroom(m);
-		uint32_t len = local_answer(f, m->data_len, cap, pi, &w->app->local[port], v);
-		if (unlikely(!len || m->nb_segs != 1)) {
+		uint32_t len = 0;
+		if (likely(m->nb_segs == 1))
+			len = local_answer(f, m->data_len, cap, pi, &w->app->local[port], v);
+		if (unlikely(!len)) {
 			ps->drops[DROP_LOCAL_INVALID]++;
 			rte_pktmbuf_free(m);
 			return;
@@ -454,7 +456,7 @@ static void handle_burst(struct dp_worker *w, unsigned in, struct rte_mbuf **pkt
 		const uint8_t *f = rte_pktmbuf_mtod(m, const uint8_t *);
 		uint32_t len = m->data_len; /* first segment only: never read past it */
 		struct pkt_info pi;
-		enum pkt_malformed mf = pkt_parse(f, len, &pi);
+		enum pkt_malformed mf = pkt_parse_seg(f, len, m->pkt_len, &pi);
 		if (steered)
 			goto tcp;
 		ps->rx_bytes += m->pkt_len;

@@ -365,6 +365,31 @@ def scenario_fate():
     check(st["flows"]["unseen_syn"] == 2, "unseen_syn %d, expected 2" % st["flows"]["unseen_syn"])
 
 
+def scenario_jumbo():
+    """Frames longer than one mbuf (2 KiB of data) arrive in chained
+    segments: well-formed, bridged unchanged and tracked (headers are in the
+    first segment; lengths are checked against the whole frame). An echo
+    request too long for one segment is not answered (local_unhandled)."""
+    st0 = run("mac", [], [])[2]
+    lan_mac = st0["lan_mac"]
+    tenants = [dict(name="t", client="198.18.0.0/24, 2001:2::/64",
+                    server="198.18.1.0/24, 2001:2:0:1::/64", ports="5000-6000")]
+    F = [tcp_frame(C_MAC, S_MAC, CLIENT, SERVER, 10000, 5001, TCP_SYN),
+         tcp_frame(C_MAC, S_MAC, CLIENT, SERVER, 10000, 5001, TCP_ACK, data=b"j" * 3000, seq=1001),
+         tcp_frame(C_MAC, S_MAC, CLIENT6, SERVER6, 10001, 5001, TCP_SYN),
+         tcp_frame(C_MAC, S_MAC, CLIENT6, SERVER6, 10001, 5001, TCP_ACK, data=b"k" * 5000, seq=1001),
+         tcp_frame(C_MAC, S_MAC, CLIENT, SERVER, 10000, 5001, TCP_ACK, data=b"l" * 100, seq=4001)]
+    big_echo = icmp4_echo(C_MAC, lan_mac, CLIENT, LAN_IP, data=b"E" * 3000)
+    lan_out, wan_out, st = run("jumbo", F + [big_echo], [], tenants=tenants)
+    same_frames(wan_out, F, "long frames bridged unchanged")
+    check(not any(st["malformed"].values()), "malformed %s" % st["malformed"])
+    t = st["tenants"]["t"]
+    check((t["flows"], t["packets"], t["bytes"]) == (2, 5, sum(len(f) for f in F)),
+          "tenant flows/packets/bytes %s" % ((t["flows"], t["packets"], t["bytes"]),))
+    check(lan_out == [], "no answer to the long echo (%d frames)" % len(lan_out))
+    check(st["drops"]["local_unhandled"] == 1, "local_unhandled %s" % st["drops"])
+
+
 def scenario_signals():
     """SIGINT and SIGTERM: what was received is sent, exit 0, counters written."""
     lan = [tcp_frame(C_MAC, S_MAC, CLIENT, SERVER, 40000 + i, 80, TCP_SYN) for i in range(50)]
@@ -374,7 +399,7 @@ def scenario_signals():
         check(st["flows"]["created"] == 50, "%s: flows %s" % (s.name, st["flows"]))
 
 
-SCENARIOS = [scenario_bridge, scenario_local, scenario_malformed, scenario_flows, scenario_fate,
+SCENARIOS = [scenario_bridge, scenario_local, scenario_malformed, scenario_flows, scenario_fate, scenario_jumbo,
              scenario_signals]
 
 for s in SCENARIOS:
