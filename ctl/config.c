@@ -17,10 +17,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "strait/ctl.h"
 
-enum { MAX_KEYS_SEEN = 64 };
+enum {
+	MAX_KEYS_SEEN = 64,
+	MAX_FILE_BYTES = 1 << 20, /* a configuration file is a few hundred bytes */
+};
 
 /* snprintf that truncates silently: messages and paths here are bounded
  * on purpose, and a path too long for the buffer fails at open(). */
@@ -85,13 +91,24 @@ const char *strait_error_str(const struct strait_error *err, char *buf, size_t l
 	return buf;
 }
 
-/* Reader for ini_parse_stream: one line per call, counted. */
+/* Reader for ini_parse_stream: one line per call, counted. inih's line
+ * buffer is num bytes (200 as packaged): a line that does not fit is an
+ * error at its own line, never cut in two (the rest would be read as a new
+ * line: a comment's tail would become a setting). */
 static char *reader(char *str, int num, void *stream)
 {
 	struct parse_ctx *c = stream;
-	if (!fgets(str, num, c->f))
+	if (c->failed || !fgets(str, num, c->f))
 		return NULL;
 	c->line++;
+	size_t got = strlen(str);
+	if (got == (size_t)num - 1 && str[got - 1] != '\n') {
+		int ch = getc(c->f);
+		if (ch != EOF) {
+			set_err(c, c->line, NULL, NULL, "line longer than %d characters", num - 2);
+			return NULL;
+		}
+	}
 	const char *p = str;
 	while (isspace((unsigned char)*p))
 		p++;
@@ -418,12 +435,28 @@ static int run_ini(struct parse_ctx *c, const char *path, ini_handler h, void *u
 	char tmp[PATH_MAX];
 	sfmt(tmp, sizeof(tmp), "%s", path);
 	sfmt(c->dir, sizeof(c->dir), "%s", dirname(tmp));
-	c->f = fopen(path, "r");
-	if (!c->f) {
-		int e = errno;
+	/* O_NONBLOCK: opening a FIFO must not wait for a writer. */
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	struct stat st;
+	int e = 0;
+	const char *why = NULL;
+	if (fd < 0 || fstat(fd, &st) != 0)
+		e = errno;
+	else if (!S_ISREG(st.st_mode))
+		why = "not a regular file";
+	else if (st.st_size > MAX_FILE_BYTES)
+		why = "larger than 1 MiB";
+	else if (fcntl(fd, F_SETFL, 0) != 0 || !(c->f = fdopen(fd, "r")))
+		e = errno;
+	if (e || why) {
+		if (fd >= 0)
+			close(fd);
 		sfmt(err->file, sizeof(err->file), "%s", path);
-		sfmt(err->msg, sizeof(err->msg), "cannot open: %s", strerror(e));
-		return -e;
+		if (why)
+			sfmt(err->msg, sizeof(err->msg), "cannot read: %s", why);
+		else
+			sfmt(err->msg, sizeof(err->msg), "cannot open: %s", strerror(e));
+		return why ? -EINVAL : -e;
 	}
 	int r = ini_parse_stream(reader, c, h, user);
 	fclose(c->f);

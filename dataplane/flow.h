@@ -3,7 +3,9 @@
  *
  * A flow's fate is decided once, at the SYN that opens it: a tenant id
  * (matched by classify_syn()) or FLOW_BRIDGED. A flow first seen mid-stream
- * gets FLOW_BRIDGED with FLOW_F_UNSEEN and keeps it for life.
+ * gets FLOW_BRIDGED with FLOW_F_UNSEEN and keeps it for life (until it
+ * expires: a SYN does not re-decide it). The worker tracks each side's next
+ * sequence number (nxt[]) so only an in-window RST or FIN closes a flow.
  *
  * Layout: 8-way set-associative buckets. A flow lives in the bucket its
  * symmetric hash names; a full bucket whose flows are all alive refuses the
@@ -31,7 +33,16 @@ enum flow_flags {
 	FLOW_F_FIN_B = 1u << 2,
 	FLOW_F_RST = 1u << 3,
 	FLOW_F_CLIENT_B = 1u << 4, /* the SYN came from side b */
+	FLOW_F_SEQ_A = 1u << 5,    /* nxt[0] holds side a's next sequence number */
+	FLOW_F_SEQ_B = 1u << 6,
 };
+
+/* A RST or FIN is honoured (closes the flow) only when its sequence number
+ * is within this distance of the sender's next expected one, or (a RST
+ * answering a segment) it acknowledges exactly the other side's. The
+ * distance is the largest unscaled TCP window: a blind RST has to hit one
+ * of 2^16 numbers out of 2^32. */
+#define FLOW_SEQ_WINDOW 65535u
 
 /* Canonical key: side a is the lower (address, port), so both directions
  * of a connection find the same flow. Built, hashed and compared as five
@@ -60,6 +71,7 @@ struct flow {
 	uint8_t pad;
 	uint64_t last_ms;
 	uint64_t pkts, bytes;
+	uint32_t nxt[2];   /* next sequence number expected from side a, b */
 };
 
 struct flow_table;

@@ -29,6 +29,9 @@ enum local_verdict local_classify(const uint8_t *f, uint32_t len, const struct p
 {
 	if (pi->vlan != la->vlan)
 		return LOCAL_NONE;
+	/* ICMP is answered only when the whole packet is in the len bytes at f
+	 * (a frame chained over several segments is not) */
+	bool whole = pi->l2_len + (uint32_t)pi->ip_len <= len;
 	if (pi->ethertype == ETYPE_ARP) {
 		if (!la->has4)
 			return LOCAL_NONE;
@@ -44,7 +47,7 @@ enum local_verdict local_classify(const uint8_t *f, uint32_t len, const struct p
 		memcpy(&mine, la->ip4, 4);
 		if (!la->has4 || dst != mine)
 			return LOCAL_NONE;
-		if (pi->is_fragment)
+		if (pi->is_fragment || (pi->l4_proto == PROTO_ICMP && !whole))
 			return LOCAL_OTHER; /* no reassembly: not for us to answer */
 		if (pi->l4_proto == PROTO_ICMP && pi->ip_len >= pi->l3_len + 8u) {
 			uint8_t type = f[pi->l4_off];
@@ -58,6 +61,8 @@ enum local_verdict local_classify(const uint8_t *f, uint32_t len, const struct p
 		if (!la->has6)
 			return LOCAL_NONE;
 		bool to_us = !memcmp(pi->dst, la->ip6, 16);
+		if (pi->l4_proto == PROTO_ICMP6 && !whole)
+			return to_us ? LOCAL_OTHER : LOCAL_NONE;
 		if (pi->l4_proto == PROTO_ICMP6 && pi->ip_len >= pi->l3_len + 8u && !pi->is_fragment) {
 			const uint8_t *icmp = f + pi->l4_off;
 			uint8_t type = icmp[0];
@@ -76,7 +81,6 @@ enum local_verdict local_classify(const uint8_t *f, uint32_t len, const struct p
 			return LOCAL_OTHER;
 		return pi->l4_proto == PROTO_TCP ? LOCAL_TCP : LOCAL_OTHER;
 	}
-	(void)len;
 	return LOCAL_NONE;
 }
 

@@ -29,7 +29,8 @@ enum local_verdict {
 	LOCAL_OTHER,      /* to us, nothing handles it: dropped */
 };
 
-/* What a well-formed frame (pkt_parse() == PKT_OK) means for us. */
+/* What a well-formed frame (pkt_parse() == PKT_OK) means for us; len is
+ * the bytes readable at f (ICMP not wholly within them is LOCAL_OTHER). */
 enum local_verdict local_classify(const uint8_t *f, uint32_t len, const struct pkt_info *pi,
 				  const struct local_addr *la);
 

@@ -118,13 +118,20 @@ static enum pkt_malformed parse_l4(const uint8_t *f, uint32_t end, struct pkt_in
 	}
 }
 
-static enum pkt_malformed parse_ip4(const uint8_t *f, uint32_t len, struct pkt_info *pi)
+static inline uint32_t min_u32(uint32_t a, uint32_t b)
+{
+	return a < b ? a : b;
+}
+
+/* seg: bytes readable at f (the first segment); len: the whole frame. */
+static enum pkt_malformed parse_ip4(const uint8_t *f, uint32_t seg, uint32_t len,
+				    struct pkt_info *pi)
 {
 	uint32_t off = pi->l2_len;
-	if (off + 20 > len || (f[off] >> 4) != 4)
+	if (off + 20 > seg || (f[off] >> 4) != 4)
 		return PKT_IP4_HDR;
 	unsigned ihl = (unsigned)(f[off] & 0xf) * 4;
-	if (ihl < 20 || off + ihl > len)
+	if (ihl < 20 || off + ihl > seg)
 		return PKT_IP4_HDR;
 	pi->family = 4;
 	pi->l3_len = (uint16_t)ihl;
@@ -142,13 +149,14 @@ static enum pkt_malformed parse_ip4(const uint8_t *f, uint32_t len, struct pkt_i
 	if (frag & 0x1fff) /* a later fragment has no L4 header */
 		return PKT_OK;
 	pi->l4_proto = f[off + 9];
-	return parse_l4(f, off + total, pi);
+	return parse_l4(f, min_u32(off + total, seg), pi);
 }
 
-static enum pkt_malformed parse_ip6(const uint8_t *f, uint32_t len, struct pkt_info *pi)
+static enum pkt_malformed parse_ip6(const uint8_t *f, uint32_t seg, uint32_t len,
+				    struct pkt_info *pi)
 {
 	uint32_t off = pi->l2_len;
-	if (off + 40 > len || (f[off] >> 4) != 6)
+	if (off + 40 > seg || (f[off] >> 4) != 6)
 		return PKT_IP6_HDR;
 	pi->family = 6;
 	pi->src = f + off + 8;
@@ -157,7 +165,8 @@ static enum pkt_malformed parse_ip6(const uint8_t *f, uint32_t len, struct pkt_i
 	if (off + 40 + plen > len)
 		return PKT_IP6_LEN;
 	pi->ip_len = (uint16_t)(40 + plen);
-	uint32_t end = off + 40 + plen;
+	/* extension headers and L4 header are read within the first segment */
+	uint32_t end = min_u32(off + 40 + plen, seg);
 	uint8_t nh = f[off + 6];
 	uint32_t p = off + 40;
 	for (int i = 0;; i++) {
@@ -215,13 +224,21 @@ static enum pkt_malformed parse_ip6(const uint8_t *f, uint32_t len, struct pkt_i
 
 enum pkt_malformed pkt_parse(const uint8_t *f, uint32_t len, struct pkt_info *pi)
 {
+	return pkt_parse_seg(f, len, len, pi);
+}
+
+enum pkt_malformed pkt_parse_seg(const uint8_t *f, uint32_t seg, uint32_t len,
+				 struct pkt_info *pi)
+{
 	memset(pi, 0, sizeof(*pi));
-	if (len < ETH_HLEN_)
+	if (seg > len)
+		seg = len;
+	if (seg < ETH_HLEN_)
 		return PKT_RUNT;
 	uint32_t off = 12;
 	uint16_t et = rd16(f + off);
 	for (int tags = 0; (et == ETYPE_VLAN || et == ETYPE_QINQ) && tags < 2; tags++) {
-		if (off + 2 + VLAN_HLEN_ > len)
+		if (off + 2 + VLAN_HLEN_ > seg)
 			return PKT_VLAN_TRUNC;
 		if (tags == 0)
 			pi->vlan = rd16(f + off + 2) & 0x0fff;
@@ -232,12 +249,12 @@ enum pkt_malformed pkt_parse(const uint8_t *f, uint32_t len, struct pkt_info *pi
 	pi->ethertype = et;
 	switch (et) {
 	case ETYPE_IP4:
-		return parse_ip4(f, len, pi);
+		return parse_ip4(f, seg, len, pi);
 	case ETYPE_IP6:
-		return parse_ip6(f, len, pi);
+		return parse_ip6(f, seg, len, pi);
 	case ETYPE_ARP:
 		off = pi->l2_len;
-		if (off + 28 > len || rd16(f + off) != 1 || rd16(f + off + 2) != ETYPE_IP4 ||
+		if (off + 28 > seg || rd16(f + off) != 1 || rd16(f + off + 2) != ETYPE_IP4 ||
 		    f[off + 4] != 6 || f[off + 5] != 4)
 			return PKT_ARP_BAD;
 		return PKT_OK;

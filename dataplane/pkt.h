@@ -74,6 +74,12 @@ struct pkt_info {
 /* Fills *pi and returns PKT_OK, or the reason the frame is malformed
  * (*pi then holds what was parsed before the problem). */
 enum pkt_malformed pkt_parse(const uint8_t *f, uint32_t len, struct pkt_info *pi);
+/* The same for a frame of len bytes of which only the first seg are
+ * contiguous at f (a chained mbuf): every header must lie within seg (one
+ * that does not is malformed as if cut there), IP lengths are checked
+ * against len. Only f[0, seg) is read. */
+enum pkt_malformed pkt_parse_seg(const uint8_t *f, uint32_t seg, uint32_t len,
+				 struct pkt_info *pi);
 
 /* Internet checksum helpers (RFC 1071). */
 uint32_t csum_add(uint32_t sum, const void *data, size_t len);

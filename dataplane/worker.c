@@ -285,8 +285,10 @@ static void handle_local(struct dp_worker *w, unsigned port, struct rte_mbuf *m,
 	case LOCAL_ECHO6: {
 		uint8_t *f = rte_pktmbuf_mtod(m, uint8_t *);
 		uint32_t cap = m->data_len + rte_pktmbuf_tailroom(m);
-		uint32_t len = local_answer(f, m->data_len, cap, pi, &w->app->local[port], v);
-		if (unlikely(!len || m->nb_segs != 1)) {
+		uint32_t len = 0;
+		if (likely(m->nb_segs == 1))
+			len = local_answer(f, m->data_len, cap, pi, &w->app->local[port], v);
+		if (unlikely(!len)) {
 			ps->drops[DROP_LOCAL_INVALID]++;
 			rte_pktmbuf_free(m);
 			return;
@@ -317,16 +319,61 @@ static void handle_local(struct dp_worker *w, unsigned port, struct rte_mbuf *m,
 	}
 }
 
+static inline uint32_t rd32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static inline bool seq_near(uint32_t seq, uint32_t nxt)
+{
+	return seq - nxt <= FLOW_SEQ_WINDOW || nxt - seq <= FLOW_SEQ_WINDOW;
+}
+
+/* Sequence tracking: RST and FIN count only in window (seq near the
+ * sender's next expected sequence number; a RST may instead acknowledge
+ * exactly the other side's), so a blind spoofed RST can neither cut the
+ * idle timeout nor let a SYN re-decide the flow. nxt[] advances only by
+ * segments in window once known. */
+static inline void track_seq(struct flow *f, const uint8_t *frame, const struct pkt_info *pi,
+			     bool src_a)
+{
+	const uint8_t *t = frame + pi->l4_off;
+	uint32_t seq = rd32(t + 4), ack = rd32(t + 8);
+	unsigned x = src_a ? 0 : 1;
+	uint8_t known_x = src_a ? FLOW_F_SEQ_A : FLOW_F_SEQ_B;
+	uint8_t known_y = src_a ? FLOW_F_SEQ_B : FLOW_F_SEQ_A;
+	uint8_t fl = pi->tcp_flags;
+	bool in_win = (f->flags & known_x) && seq_near(seq, f->nxt[x]);
+	if (fl & TCP_RST) {
+		if (in_win || ((fl & TCP_ACK) && (f->flags & known_y) && ack == f->nxt[x ^ 1]))
+			f->flags |= FLOW_F_RST;
+		return;
+	}
+	if ((fl & TCP_FIN) && in_win)
+		f->flags |= src_a ? FLOW_F_FIN_A : FLOW_F_FIN_B;
+	uint32_t end = seq + (uint32_t)(pi->ip_len - pi->l3_len - pi->l4_len) +
+		       !!(fl & TCP_SYN) + !!(fl & TCP_FIN);
+	if (!(f->flags & known_x)) {
+		f->nxt[x] = end;
+		f->flags |= known_x;
+	} else if (in_win && (int32_t)(end - f->nxt[x]) > 0) {
+		f->nxt[x] = end;
+	}
+}
+
 /* Flow bookkeeping for a well-formed TCP frame; returns its flow, or NULL
- * when the table has no room (the frame is then bridged untracked). */
-static inline struct flow *track(struct dp_worker *w, const struct pkt_info *pi, uint32_t bytes,
+ * when the table has no room (the frame is then bridged untracked). A SYN
+ * re-decides a flow only once it is closed by an in-window RST or FINs,
+ * and never a flow whose SYN was not seen (that one waits for expiry). */
+static inline struct flow *track(struct dp_worker *w, const uint8_t *frame,
+				const struct pkt_info *pi, uint32_t bytes,
 				const struct flow_key *kp, uint32_t h, bool src_a)
 {
 	const struct flow_key k = *kp;
 	struct flow *f = flow_lookup(w->flows, &k, h, w->now_ms);
 	bool syn = (pi->tcp_flags & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_SYN;
 	struct dp_stats *st = &w->stats;
-	if (unlikely(f && syn && flow_closed(f))) {
+	if (unlikely(f && syn && flow_closed(f) && !(f->flags & FLOW_F_UNSEEN))) {
 		/* A new connection on a closed flow's tuple: decide afresh. */
 		on_expire(w, f);
 		st->flows.expired--;
@@ -362,10 +409,7 @@ update:
 	f->last_ms = w->now_ms;
 	f->pkts++;
 	f->bytes += bytes;
-	if (pi->tcp_flags & TCP_RST)
-		f->flags |= FLOW_F_RST;
-	if (pi->tcp_flags & TCP_FIN)
-		f->flags |= src_a ? FLOW_F_FIN_A : FLOW_F_FIN_B;
+	track_seq(f, frame, pi, src_a);
 	if (f->tenant != FLOW_BRIDGED) {
 		st->tenant[f->tenant].pkts++;
 		st->tenant[f->tenant].bytes += bytes;
@@ -412,7 +456,7 @@ static void handle_burst(struct dp_worker *w, unsigned in, struct rte_mbuf **pkt
 		const uint8_t *f = rte_pktmbuf_mtod(m, const uint8_t *);
 		uint32_t len = m->data_len; /* first segment only: never read past it */
 		struct pkt_info pi;
-		enum pkt_malformed mf = pkt_parse(f, len, &pi);
+		enum pkt_malformed mf = pkt_parse_seg(f, len, m->pkt_len, &pi);
 		if (steered)
 			goto tcp;
 		ps->rx_bytes += m->pkt_len;
@@ -455,7 +499,7 @@ tcp:
 					goto bridge;
 				}
 			}
-			struct flow *fl = track(w, &pi, m->pkt_len, &k, h, src_a);
+			struct flow *fl = track(w, f, &pi, m->pkt_len, &k, h, src_a);
 			if (fl && fl->tenant != FLOW_BRIDGED && hooks.intercept) {
 				m->l2_len = pi.l2_len;
 				m->l3_len = pi.l3_len;

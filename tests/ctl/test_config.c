@@ -14,6 +14,8 @@
 #define TEN_RULE "[Interception]\nClientPrefix = 10.1.0.0/16\nServerPrefix = 10.2.0.0/16\nPorts = 873\n"
 #define TEN_PEER "[Peer]\nEndpoint = 198.18.1.2\nInnerAddress = 169.254.0.1\nPeerInnerAddress = 169.254.0.2\n"
 #define TEN_OK TEN_HEAD TEN_RULE TEN_PEER
+#define LONG197 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+#define LONG198 LONG197 "x"
 
 struct tcase {
 	int n;
@@ -62,6 +64,12 @@ static const struct tcase cases[] = {
 	T(34, 't', "[Tenant]\nName = bad name\n", 2, "[Tenant] Name"),
 	T(35, 't', TEN_OK "[Bandwidth]\nPriority = 8\n", 14, "[Bandwidth] Priority"),
 	T(36, 't', TEN_HEAD TEN_RULE "Ports = 873\n" TEN_PEER, 0, NULL), /* lists may repeat */
+	/* a line longer than the reader's buffer is refused at its own line,
+	 * not cut in two (the tail of a comment would become a setting) */
+	T(37, 'a', "[Appliance]\nName = a\n#" LONG198 "Workers = 3\n", 3, ""),
+	T(38, 'a', "[Appliance]\n# " LONG198 LONG198 "\nBogus = 1\n", 2, ""),
+	/* exactly the longest line accepted, last line without a newline too */
+	T(39, 'a', APP_OK "#" LONG197, 0, NULL),
 };
 
 static char dir[] = "/tmp/dp-ctl-test-XXXXXX";
@@ -114,6 +122,37 @@ Test(config, table, .init = setup, .fini = teardown)
 			  c->n, err.field, c->field, msg);
 		cr_expect(strstr(msg, path), "case %d: message lacks the file: %s", c->n, msg);
 	}
+}
+
+/* Only regular files, and not huge ones: a FIFO or a device would hang
+ * the reader (or feed it forever). */
+Test(config, not_regular, .init = setup, .fini = teardown)
+{
+	static struct strait_appliance_cfg ac;
+	static struct strait_config cfg;
+	struct strait_error err;
+	char path[256], msg[PATH_MAX + 512];
+	cr_expect_neq(strait_appliance_load("/dev/zero", &ac, &err), 0);
+	cr_expect(strstr(err.msg, "not a regular file"), "%s", strait_error_str(&err, msg, sizeof(msg)));
+	snprintf(path, sizeof(path), "%s/tenants", dir);
+	cr_assert_eq(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/tenants/x.conf", dir);
+	cr_assert_eq(mkfifo(path, 0600), 0);
+	char app[256];
+	snprintf(app, sizeof(app), "%s/app.conf", dir);
+	write_file(app, APP_OK "[Appliance]\nTenantDir = tenants\n");
+	cr_expect_neq(strait_config_load(app, &cfg, &err), 0);
+	cr_expect_str_eq(err.file, path);
+	cr_expect(strstr(err.msg, "not a regular file"), "%s", strait_error_str(&err, msg, sizeof(msg)));
+	/* a file over the size cap */
+	snprintf(path, sizeof(path), "%s/big.conf", dir);
+	FILE *f = fopen(path, "w");
+	cr_assert(f);
+	for (int i = 0; i < 40000; i++)
+		fputs("# a comment line that fills the file up\n", f);
+	fclose(f);
+	cr_expect_neq(strait_appliance_load(path, &ac, &err), 0);
+	cr_expect(strstr(err.msg, "larger than"), "%s", strait_error_str(&err, msg, sizeof(msg)));
 }
 
 Test(config, values)

@@ -293,7 +293,7 @@ def scenario_flows():
     add(tcp_frame(C_MAC, S_MAC, CLIENT, SERVER, 41000, 31031, TCP_ACK, data=b"r" * 200), "globex")
     # 2 SYN to s2 (outside /28) port 31031: acme
     add(tcp_frame(C_MAC, S_MAC, c2, s2, 41001, 31031, TCP_SYN), "acme", True)
-    add(tcp_frame(S_MAC, C_MAC, s2, c2, 31031, 41001, TCP_RST | TCP_ACK), "acme")
+    add(tcp_frame(S_MAC, C_MAC, s2, c2, 31031, 41001, TCP_RST | TCP_ACK, seq=0, ack=1001), "acme")
     # 3 SYN to SERVER port 44046: only acme has the port
     add(tcp_frame(C_MAC, S_MAC, CLIENT, SERVER, 41002, 44046, TCP_SYN), "acme", True)
     # 4 IPv6 SYN port 44046: acme
@@ -326,6 +326,70 @@ def scenario_flows():
     check(st["flows"]["reused"] == 1, "reused %d" % st["flows"]["reused"])
 
 
+def scenario_fate():
+    """A flow's fate is not changed by a RST or FIN out of its window, and a
+    flow whose SYN was not seen is not re-decided by a later SYN until it
+    has expired."""
+    tenants = [dict(name="t", client="198.18.0.0/24", server="198.18.1.0/24", ports="5000-6000")]
+    c = lambda *a, **k: tcp_frame(C_MAC, S_MAC, CLIENT, SERVER, *a, **k)  # noqa: E731
+    s = lambda *a, **k: tcp_frame(S_MAC, C_MAC, SERVER, CLIENT, *a, **k)  # noqa: E731
+    F = [
+        # 1 unseen flow, a spoofed RST at a random sequence number, a SYN:
+        #   stays bridged (the reviewer's "rst-flip")
+        c(20001, 5001, TCP_ACK, data=b"x" * 10, seq=1000),
+        s(5001, 20001, TCP_RST, seq=12345678),
+        c(20001, 5001, TCP_SYN, seq=1000),
+        c(20001, 5001, TCP_ACK, data=b"y" * 10, seq=1010),
+        # 2 decided flow: a RST out of window and a FIN out of window change
+        #   nothing (a SYN on it is not a new connection), the in-window RST
+        #   closes it and the next SYN decides afresh
+        c(20002, 5002, TCP_SYN, seq=1000),
+        s(5002, 20002, TCP_SYN | TCP_ACK, seq=5000, ack=1001),
+        s(5002, 20002, TCP_RST, seq=999999),
+        c(20002, 5002, TCP_FIN | TCP_ACK, seq=77777777, ack=5001),
+        c(20002, 5002, TCP_SYN, seq=1000),
+        s(5002, 20002, TCP_RST, seq=5001),
+        c(20002, 5002, TCP_SYN, seq=90000),
+        # 3 unseen flow, an in-window RST (it does close it), then a SYN: still
+        #   bridged until the closed flow expires
+        c(20003, 5003, TCP_ACK, data=b"z" * 10, seq=1000, ack=7000),
+        s(5003, 20003, TCP_ACK, seq=7000, ack=1010),
+        s(5003, 20003, TCP_RST, seq=7000),
+        c(20003, 5003, TCP_SYN, seq=3000),
+    ]
+    lan_out, wan_out, st = run("fate", F, [], tenants=tenants)
+    same_frames(wan_out, F, "all bridged unchanged")
+    t = st["tenants"]["t"]
+    check(t["flows"] == 2, "tenant flows %d, expected 2 (flow 2 and its new SYN)" % t["flows"])
+    check(st["flows"]["reused"] == 1, "reused %d, expected 1" % st["flows"]["reused"])
+    check(st["flows"]["unseen_syn"] == 2, "unseen_syn %d, expected 2" % st["flows"]["unseen_syn"])
+
+
+def scenario_jumbo():
+    """Frames longer than one mbuf (2 KiB of data) arrive in chained
+    segments: well-formed, bridged unchanged and tracked (headers are in the
+    first segment; lengths are checked against the whole frame). An echo
+    request too long for one segment is not answered (local_unhandled)."""
+    st0 = run("mac", [], [])[2]
+    lan_mac = st0["lan_mac"]
+    tenants = [dict(name="t", client="198.18.0.0/24, 2001:2::/64",
+                    server="198.18.1.0/24, 2001:2:0:1::/64", ports="5000-6000")]
+    F = [tcp_frame(C_MAC, S_MAC, CLIENT, SERVER, 10000, 5001, TCP_SYN),
+         tcp_frame(C_MAC, S_MAC, CLIENT, SERVER, 10000, 5001, TCP_ACK, data=b"j" * 3000, seq=1001),
+         tcp_frame(C_MAC, S_MAC, CLIENT6, SERVER6, 10001, 5001, TCP_SYN),
+         tcp_frame(C_MAC, S_MAC, CLIENT6, SERVER6, 10001, 5001, TCP_ACK, data=b"k" * 5000, seq=1001),
+         tcp_frame(C_MAC, S_MAC, CLIENT, SERVER, 10000, 5001, TCP_ACK, data=b"l" * 100, seq=4001)]
+    big_echo = icmp4_echo(C_MAC, lan_mac, CLIENT, LAN_IP, data=b"E" * 3000)
+    lan_out, wan_out, st = run("jumbo", F + [big_echo], [], tenants=tenants)
+    same_frames(wan_out, F, "long frames bridged unchanged")
+    check(not any(st["malformed"].values()), "malformed %s" % st["malformed"])
+    t = st["tenants"]["t"]
+    check((t["flows"], t["packets"], t["bytes"]) == (2, 5, sum(len(f) for f in F)),
+          "tenant flows/packets/bytes %s" % ((t["flows"], t["packets"], t["bytes"]),))
+    check(lan_out == [], "no answer to the long echo (%d frames)" % len(lan_out))
+    check(st["drops"]["local_unhandled"] == 1, "local_unhandled %s" % st["drops"])
+
+
 def scenario_signals():
     """SIGINT and SIGTERM: what was received is sent, exit 0, counters written."""
     lan = [tcp_frame(C_MAC, S_MAC, CLIENT, SERVER, 40000 + i, 80, TCP_SYN) for i in range(50)]
@@ -335,7 +399,8 @@ def scenario_signals():
         check(st["flows"]["created"] == 50, "%s: flows %s" % (s.name, st["flows"]))
 
 
-SCENARIOS = [scenario_bridge, scenario_local, scenario_malformed, scenario_flows, scenario_signals]
+SCENARIOS = [scenario_bridge, scenario_local, scenario_malformed, scenario_flows, scenario_fate, scenario_jumbo,
+             scenario_signals]
 
 for s in SCENARIOS:
     name = s.__name__[len("scenario_"):]

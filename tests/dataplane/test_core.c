@@ -136,6 +136,27 @@ Test(pkt, every_truncation)
 	}
 }
 
+/* A chained frame: IP lengths against the whole frame, headers within the
+ * first segment (only it is read: the buffer is exactly seg bytes). */
+Test(pkt, segments)
+{
+	uint8_t f[256];
+	uint32_t full = ip4_tcp(f, C4, S4, 1, 2, TCP_ACK, 150);
+	for (uint32_t seg = 0; seg <= full; seg++) {
+		uint8_t *b = malloc(seg ? seg : 1);
+		memcpy(b, f, seg);
+		struct pkt_info pi;
+		enum pkt_malformed r = pkt_parse_seg(b, seg, full, &pi);
+		/* 54: Ethernet + IPv4 + TCP headers */
+		cr_expect(seg >= 54 ? r == PKT_OK : r != PKT_OK, "seg %u: %s", seg, pkt_malformed_name(r));
+		if (r == PKT_OK)
+			cr_expect_eq(pi.ip_len, full - 14);
+		/* the total length still must fit the whole frame */
+		cr_expect_neq(pkt_parse_seg(b, seg, full - 1, &pi), PKT_OK, "seg %u", seg);
+		free(b);
+	}
+}
+
 static struct flow_key key_of(const uint8_t *src, const uint8_t *dst, uint16_t sp, uint16_t dp,
 			      bool *src_a)
 {
