@@ -546,6 +546,15 @@ int strait_dedupe_encode(struct strait_dedupe_encoder *e,
 				split = true;
 				break;
 			}
+			if (cut == f->tent) {
+				/* all of it went out tentatively (a flush, then
+				 * END with nothing more): there is nothing left to
+				 * output, so no commit; neither log inserts it */
+				pos += cut - f->plen;
+				f->plen = 0;
+				f->tent = 0;
+				continue;
+			}
 			skip = f->tent;
 			pos += cut - f->plen;
 			chunk = f->buf;

@@ -140,7 +140,8 @@ enum strait_dedupe_error {
 	STRAIT_DEDUPE_E_CHECK = -1010,      /* reference check mismatch */
 	STRAIT_DEDUPE_E_ZSTD = -1011,       /* corrupt compressed payload */
 	STRAIT_DEDUPE_E_LENGTH = -1012,     /* payload size != declared size */
-	STRAIT_DEDUPE_E_FAILED = -1013,     /* an earlier error; reset first */
+	STRAIT_DEDUPE_E_FAILED = -1013,     /* reserved: errors stay sticky by
+					     * returning their first code */
 	STRAIT_DEDUPE_E_DIGEST = -1014,     /* literal bytes fail their check */
 };
 
@@ -220,9 +221,16 @@ size_t strait_dedupe_encode_bound(const struct strait_dedupe_encoder *e,
  * chunk that fits, and a chunk larger than the credit left is held in the
  * flow and sent tentatively up to the credit (committed later), so any
  * budget >= 1 makes progress. Input beyond the budget is left unconsumed
- * (r->in_used < in_len); the mode applies only once all input is used. out_cap must be >= strait_dedupe_encode_bound(e, in_len). Input
- * and output are the caller's; the flow copies at most one partial chunk.
- * Returns 0 or -ENOBUFS (out_cap too small, nothing done). */
+ * (r->in_used < in_len); the mode applies only once all input is used.
+ * A chunk held back for lack of credit counts as used input: with FLUSH or
+ * END, call again with the same mode (and 0 more bytes) while
+ * strait_dedupe_flow_pending(f) is non-zero and credit allows.
+ * out_cap must be >= strait_dedupe_encode_bound(e, in_len). Input and
+ * output are the caller's; the flow copies at most one partial chunk.
+ * Returns 0; -ENOBUFS (out_cap too small, nothing done); -EINVAL (the flow
+ * was made for other chunk params, nothing done); -EIO (zstd failed inside
+ * a literal record: out_len counts a partial record and the log already
+ * holds the batch, so the caller must reset the encoder to a new epoch). */
 int strait_dedupe_encode(struct strait_dedupe_encoder *e,
 			 struct strait_dedupe_flow *f, const void *in,
 			 size_t in_len, enum strait_dedupe_mode mode,

@@ -175,7 +175,9 @@ Test(codec, flush_at_every_byte)
 
 	fill_text(d, n, 41);
 	codec_open(&c, MiB, 256, 1024, 4096);
-	for (size_t cut = 0; cut <= n; cut += (cut < 300 ? 1 : 37)) {
+	/* cut == n: everything went out tentatively, then END with no bytes */
+	for (size_t cut = 0; cut <= n;
+	     cut = cut < n && cut + (cut < 300 ? 1 : 37) > n ? n : cut + (cut < 300 ? 1 : 37)) {
 		struct strait_dedupe_flow *f = flow_new(&c, 3);
 		struct buf s = { 0 }, o[4] = { 0 };
 		uint64_t dec1, dec2;
@@ -198,6 +200,39 @@ Test(codec, flush_at_every_byte)
 		buf_free(&o[3]);
 		free(f);
 	}
+	codec_close(&c);
+	free(d);
+}
+
+/* A flushed chunk that is complete only at END (no bytes after the flush):
+ * the tentative bytes are all there is; no commit, both logs skip it, and
+ * the stream stays decodable for the next flow (new or duplicate chunk). */
+Test(codec, flush_then_end_with_nothing_more)
+{
+	struct codec c;
+	struct strait_dedupe_flow *f;
+	struct buf st = { 0 }, o = { 0 };
+	size_t n = 500;
+	uint8_t *d = malloc(n);
+
+	fill_random(d, n, 61);
+	codec_open(&c, MiB, 256, 1024, 4096);
+	f = flow_new(&c, 0);
+	enc(&c, f, d, n, STRAIT_DEDUPE_END, &st);          /* a chunk in the log */
+	cr_assert_eq(enc(&c, f, d, n, STRAIT_DEDUPE_FLUSH, &st), n);
+	cr_assert_eq(enc(&c, f, NULL, 0, STRAIT_DEDUPE_END, &st), 0);
+	cr_assert_eq(strait_dedupe_flow_pending(f), 0);
+	cr_assert_eq(enc(&c, f, d + 7, n - 7, STRAIT_DEDUPE_FLUSH, &st), n - 7);
+	cr_assert_eq(enc(&c, f, NULL, 0, STRAIT_DEDUPE_END, &st), 0);
+	enc(&c, f, d, n, STRAIT_DEDUPE_END, &st);          /* still a reference */
+	cr_assert_eq(dec_stream(&c, st.p, st.len, 1, 100, &o, 1), 0);
+	cr_assert_eq(o.len, 4 * n - 7);
+	cr_assert(!memcmp(o.p, d, n) && !memcmp(o.p + n, d, n));
+	cr_assert(!memcmp(o.p + 2 * n, d + 7, n - 7));
+	cr_assert(!memcmp(o.p + 3 * n - 7, d, n));
+	buf_free(&st);
+	buf_free(&o);
+	free(f);
 	codec_close(&c);
 	free(d);
 }
