@@ -548,15 +548,23 @@ static void receive_text(struct tcp_conn *c, struct rte_mbuf *m, struct tcp_seg 
 	} else {
 		/* out of order: keep within bounds, ACK at once (dup ACK) */
 		c->stats.bytes_in += len;
-		if (ooo_insert(c, m, seq) && (c->flags & TF_SACK))
+		bool kept = ooo_insert(c, m, seq);
+		if (kept && (c->flags & TF_SACK))
 			rsb_update(c, seq);
-		if (fin) {
-			c->flags |= TF_ACK_NOW;
-			fin = false; /* the peer retransmits it; see README */
+		if (fin && kept) {
+			/* remember it: taken when the data before it arrives */
+			c->flags |= TF_OOO_FIN;
+			c->ooo_fin = seq + len;
 		}
+		fin = false;
 		c->flags |= TF_ACK_NOW;
 	}
-	if (fin && seq + len == c->rcv_nxt) {
+	bool fin_now = fin && seq + len == c->rcv_nxt;
+	if ((c->flags & TF_OOO_FIN) && c->rcv_nxt == c->ooo_fin) {
+		fin_now = true;
+		c->flags &= ~TF_OOO_FIN;
+	}
+	if (fin_now) {
 		c->rcv_nxt++;
 		c->flags |= TF_RCVD_FIN | TF_ACK_NOW;
 		switch (c->state) {

@@ -69,6 +69,7 @@ enum {
 	TF_DEAD = 1u << 22,        /* freed; reaped when the engine call returns */
 	TF_PROBE = 1u << 23,       /* t_rto is a tail loss probe (RFC 8985 7) */
 	TF_PROBED = 1u << 24,      /* a probe went out; tlp_high marks its end */
+	TF_OOO_FIN = 1u << 25,     /* a FIN arrived out of order at ooo_fin */
 };
 
 /* Parsed TCP options of one segment. */
@@ -140,6 +141,7 @@ struct tcp_conn {
 	/* receive sequence space */
 	uint32_t irs, rcv_nxt;
 	uint32_t rcv_adv; /* right edge of the window we advertised */
+	uint32_t ooo_fin; /* sequence of a FIN held until the data before it arrives */
 	uint32_t segs_unacked; /* full segments since our last ACK */
 
 	/* timestamps (RFC 7323) */

@@ -118,6 +118,25 @@ Test(data, out_of_order_sack_and_reassembly)
 	cr_assert_eq(ts.buffered, 0, "all accounted bytes released");
 }
 
+Test(data, out_of_order_fin_taken_when_the_hole_fills)
+{
+	h_init(h, NULL, TCP_AF_INET);
+	uint32_t iss;
+	struct tcp_conn *c = est(&iss, true, 7);
+	uint8_t d[2000];
+	fill(d, 0, sizeof(d));
+	h_send(h, 2001, iss + 1, TH_ACK | TH_FIN, 1000, NULL, 0, d + 1000, 1000);
+	cr_assert_eq(tcp_state(c), TCP_ESTABLISHED, "FIN beyond a hole: held");
+	h_send(h, 1001, iss + 1, TH_ACK, 1000, NULL, 0, d, 1000);
+	cr_assert_eq(tcp_state(c), TCP_CLOSE_WAIT);
+	cr_assert(h->events & TCP_EV_PEER_FIN);
+	h_out(h, h->nout - 1, &S);
+	cr_assert_eq(S.ack, 3002, "data and FIN acknowledged");
+	uint8_t got[2000];
+	cr_assert_eq(tcp_read(c, got, sizeof(got)), 2000);
+	cr_assert_eq(memcmp(got, d, 2000), 0);
+}
+
 Test(data, out_of_order_bytes_bounded)
 {
 	struct tcp_config cfg = { .ooo_max = 2500 };
