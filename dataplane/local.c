@@ -24,6 +24,40 @@ static inline uint16_t rd16(const uint8_t *p)
 	return (uint16_t)(p[0] << 8 | p[1]);
 }
 
+static bool prefix_match(const uint8_t *a, const uint8_t *b, unsigned plen)
+{
+	unsigned full = plen / 8, rest = plen % 8;
+	if (memcmp(a, b, full))
+		return false;
+	if (!rest)
+		return true;
+	uint8_t mask = (uint8_t)(0xff00u >> rest);
+	return ((a[full] ^ b[full]) & mask) == 0;
+}
+
+bool local_on_link(const struct local_addr *la, uint8_t family, const uint8_t *ip)
+{
+	if (family == 4)
+		return la->has4 && prefix_match(ip, la->ip4, la->plen4);
+	return la->has6 && prefix_match(ip, la->ip6, la->plen6);
+}
+
+bool local_is_gateway(const struct local_addr *la, uint8_t family, const uint8_t *ip)
+{
+	if (family == 4)
+		return la->has_gw4 && !memcmp(ip, la->gw4, 4);
+	return la->has_gw6 && !memcmp(ip, la->gw6, 16);
+}
+
+const uint8_t *local_next_hop(const struct local_addr *la, uint8_t family, const uint8_t *dst)
+{
+	if (local_on_link(la, family, dst))
+		return dst;
+	if (family == 4)
+		return la->has_gw4 ? la->gw4 : dst;
+	return la->has_gw6 ? la->gw6 : dst;
+}
+
 enum local_verdict local_classify(const uint8_t *f, uint32_t len, const struct pkt_info *pi,
 				  const struct local_addr *la)
 {

@@ -116,11 +116,17 @@ static int port_setup(unsigned idx, const struct strait_port_cfg *pc)
 	if (pc->addr4.family) {
 		la->has4 = true;
 		memcpy(la->ip4, pc->addr4.addr, 4);
+		la->plen4 = pc->addr4.len;
 	}
 	if (pc->addr6.family) {
 		la->has6 = true;
 		memcpy(la->ip6, pc->addr6.addr, 16);
+		la->plen6 = pc->addr6.len;
 	}
+	la->has_gw4 = pc->gateway4.family == 4;
+	memcpy(la->gw4, pc->gateway4.addr, 4);
+	la->has_gw6 = pc->gateway6.family == 6;
+	memcpy(la->gw6, pc->gateway6.addr, 16);
 	r = rte_eth_dev_start(pid);
 	if (r)
 		goto err;

@@ -273,6 +273,23 @@ int dp_stats_write_json(const struct dp_app *app, const char *path)
 		fprintf(f, "  \"%s_mac\": \"%02x:%02x:%02x:%02x:%02x:%02x\",\n", p ? "wan" : "lan",
 			m[0], m[1], m[2], m[3], m[4], m[5]);
 	}
+	/* learnt neighbours, every worker's (tests read them) */
+	for (int p = 0; p < DP_NPORTS; p++) {
+		fprintf(f, "  \"%s_neighbours\": [", p ? "wan" : "lan");
+		bool first = true;
+		for (unsigned w = 0; w < app->n_workers && app->workers; w++) {
+			const struct neigh_table *t = &app->workers[w].neigh[p];
+			for (uint32_t i = 0; t->e && i < (t->mask + 1) * NEIGH_WAYS; i++) {
+				if (!t->e[i].valid)
+					continue;
+				char buf[96];
+				fmt_neigh(&t->e[i], buf, sizeof(buf));
+				fprintf(f, "%s\"%s\"", first ? "" : ", ", buf);
+				first = false;
+			}
+		}
+		fprintf(f, "],\n");
+	}
 	json_group(f, "lan", c, port_counters(&s.port[DP_LAN], c), false);
 	json_group(f, "wan", c, port_counters(&s.port[DP_WAN], c), false);
 	json_group(f, "flows", c, flow_counters(app, &s, c), false);

@@ -390,6 +390,34 @@ def scenario_jumbo():
     check(st["drops"]["local_unhandled"] == 1, "local_unhandled %s" % st["drops"])
 
 
+def scenario_neigh():
+    """Learning: only sources inside the port's own prefix, never a
+    multicast/broadcast sender hardware address; a configured gateway is
+    pinned: thousands of off-link sources behind it (all with the
+    gateway's MAC) neither fill the table nor evict it (no re-ARP)."""
+    st0 = run("mac", [], [])[2]
+    wan_mac = st0["wan_mac"]
+    GW, GW_MAC = "198.18.1.254", "02:00:00:00:0f:fe"
+    wan = [arp(2, GW_MAC, GW, wan_mac, WAN_IP)]
+    for i in range(3000):
+        src = "10.%d.%d.%d" % (i >> 16 & 255, i >> 8 & 255, i & 255)
+        wan.append(tcp_frame(GW_MAC, C_MAC, src, CLIENT, 443, 1000 + i, TCP_ACK))
+    # on-link senders: one learnt; one with a multicast sha, one with a
+    # broadcast Ethernet source: not learnt
+    wan.append(tcp_frame("02:00:00:00:05:07", C_MAC, "198.18.1.7", CLIENT, 443, 999, TCP_ACK))
+    wan.append(arp(1, "01:00:5e:00:00:01", "198.18.1.8", "00:00:00:00:00:00", "198.18.1.99"))
+    wan.append(tcp_frame(BCAST, C_MAC, "198.18.1.9", CLIENT, 443, 998, TCP_ACK))
+    lan_out, wan_out, st = run("neigh", [], wan, wan_extra="Gateway = %s" % GW)
+    reqs = [f for f in wan_out if f[12:14] == b"\x08\x06" and f[14 + 24:14 + 28] == ip(GW)]
+    check(len(reqs) <= 1, "ARP requests for the gateway: %d, expected at most 1 (at start)" % len(reqs))
+    nb = st["wan_neighbours"]
+    check(any(n.startswith(GW + " ") and n.endswith(GW_MAC) for n in nb), "gateway learnt: %s" % nb[:5])
+    check(not any(n.startswith("10.") for n in nb), "off-link sources learnt: %d" % len(nb))
+    check(any(n.startswith("198.18.1.7 ") for n in nb), "on-link source learnt: %s" % nb)
+    check(not any(n.startswith("198.18.1.8 ") or n.startswith("198.18.1.9 ") for n in nb),
+          "multicast/broadcast senders learnt: %s" % nb)
+
+
 def scenario_signals():
     """SIGINT and SIGTERM: what was received is sent, exit 0, counters written."""
     lan = [tcp_frame(C_MAC, S_MAC, CLIENT, SERVER, 40000 + i, 80, TCP_SYN) for i in range(50)]
@@ -399,7 +427,7 @@ def scenario_signals():
         check(st["flows"]["created"] == 50, "%s: flows %s" % (s.name, st["flows"]))
 
 
-SCENARIOS = [scenario_bridge, scenario_local, scenario_malformed, scenario_flows, scenario_fate, scenario_jumbo,
+SCENARIOS = [scenario_bridge, scenario_local, scenario_malformed, scenario_flows, scenario_fate, scenario_jumbo, scenario_neigh,
              scenario_signals]
 
 for s in SCENARIOS:

@@ -288,6 +288,46 @@ Test(neigh, learn_update_replace)
 	neigh_free(&t);
 }
 
+/* A pinned entry (the gateway) survives any number of other addresses in
+ * its set; a set of pinned entries learns nothing new. */
+Test(neigh, pinned_kept)
+{
+	struct neigh_table t;
+	cr_assert_eq(neigh_init(&t, NEIGH_WAYS), 0); /* one set: everything collides */
+	uint8_t gw[4] = { 198, 18, 1, 254 };
+	neigh_learn_pin(&t, 4, gw, 0, MAC_A, 1, true);
+	for (unsigned i = 0; i < 100; i++) {
+		uint8_t ip[4] = { 10, 0, 0, (uint8_t)i };
+		neigh_learn(&t, 4, ip, 0, MAC_B, 2 + i);
+	}
+	const struct neigh_entry *e = neigh_lookup(&t, 4, gw, 0);
+	cr_assert(e, "gateway evicted");
+	cr_expect(!memcmp(e->mac, MAC_A, 6));
+	neigh_learn(&t, 4, gw, 0, MAC_B, 500); /* its MAC may still change */
+	cr_expect(!memcmp(neigh_lookup(&t, 4, gw, 0)->mac, MAC_B, 6));
+	for (uint8_t i = 0; i < NEIGH_WAYS; i++) {
+		uint8_t ip[4] = { 198, 18, 1, i };
+		neigh_learn_pin(&t, 4, ip, 0, MAC_A, 600, true);
+	}
+	uint8_t other[4] = { 10, 9, 9, 9 };
+	neigh_learn(&t, 4, other, 0, MAC_B, 700);
+	cr_expect_null(neigh_lookup(&t, 4, other, 0), "a set of pinned entries took a new one");
+	neigh_free(&t);
+}
+
+Test(local, on_link_and_next_hop)
+{
+	struct local_addr la = { .has4 = true, .ip4 = { 198, 18, 1, 1 }, .plen4 = 23,
+				 .has_gw4 = true, .gw4 = { 198, 18, 1, 254 } };
+	uint8_t in[4] = { 198, 18, 0, 7 }, out[4] = { 198, 18, 2, 7 };
+	cr_expect(local_on_link(&la, 4, in));
+	cr_expect(!local_on_link(&la, 4, out));
+	cr_expect(!local_on_link(&la, 6, in), "no IPv6 address: nothing on-link");
+	cr_expect_eq(local_next_hop(&la, 4, in), in);
+	cr_expect(!memcmp(local_next_hop(&la, 4, out), la.gw4, 4));
+	cr_expect(local_is_gateway(&la, 4, la.gw4));
+}
+
 Test(local, arp_and_ns_requests_parse_back)
 {
 	struct local_addr la = { .mac = { 2, 0, 0, 0, 1, 1 }, .vlan = 7, .has4 = true, .has6 = true,
