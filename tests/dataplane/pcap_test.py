@@ -211,6 +211,40 @@ def scenario_local():
     check(st["lan"]["local_out"] == 4, "lan local_out %d" % st["lan"]["local_out"])
 
 
+def scenario_local_reflect():
+    """No answer goes to a broadcast or multicast address, or to a source
+    that cannot have sent the request (RFC 1122 3.2.2.6, RFC 4861 7.1.1):
+    each such request to us is dropped and counted local_invalid; an NS
+    for our address sent to another host's unicast address is not ours
+    (bridged)."""
+    st0 = run("mac", [], [])[2]
+    lm = st0["lan_mac"]
+    arp_ok = arp(1, C_MAC, CLIENT, "00:00:00:00:00:00", LAN_IP)
+    arp_sha_bcast = arp_ok[:22] + mac(BCAST) + arp_ok[28:]
+    arp_eth_bcast = arp_ok[:6] + mac(BCAST) + arp_ok[12:]
+    e = icmp4_echo(C_MAC, lm, CLIENT, LAN_IP)
+    echo_eth_bcast = e[:6] + mac(BCAST) + e[12:]
+    echo_eth_mcast = e[:6] + mac("01:00:5e:00:00:01") + e[12:]
+    bad = [arp_sha_bcast, arp_eth_bcast, echo_eth_bcast, echo_eth_mcast]
+    for src in ("224.0.0.1", "255.255.255.255", "0.1.2.3", "127.0.0.1", LAN_IP, "198.18.0.255"):
+        bad.append(icmp4_echo(C_MAC, lm, src, LAN_IP))
+    for src in ("ff02::1", "::", "::1", LAN_IP6):
+        bad.append(icmp6_echo(C_MAC, lm, src, LAN_IP6))
+    e6 = icmp6_echo(C_MAC, lm, CLIENT6, LAN_IP6)
+    bad.append(e6[:6] + mac("33:33:00:00:00:01") + e6[12:])
+    n = ns(C_MAC, CLIENT6, LAN_IP6)
+    bad.append(n[:6] + mac(BCAST) + n[12:])                               # Ethernet source
+    slla_at = len(n) - 6
+    bad.append(n[:slla_at] + mac("33:33:00:00:00:01"))                    # multicast SLLA
+    bad[-1] = fix_icmp6(bad[-1])
+    ns_other = ns(C_MAC, CLIENT6, LAN_IP6, dst=SERVER6)
+    lan_out, wan_out, st = run("local_reflect", bad + [ns_other, arp_ok], [])
+    same_frames(lan_out, [arp_reply_for(arp_ok, lm, LAN_IP)], "only the valid ARP answered")
+    same_frames(wan_out, [ns_other], "NS to another host's address bridged")
+    check(st["drops"]["local_invalid"] == len(bad), "local_invalid %d, expected %d" %
+          (st["drops"]["local_invalid"], len(bad)))
+
+
 def scenario_malformed():
     """Runts and cut VLAN tags are dropped; every other malformed frame is
     bridged unchanged and counted; malformed frames to our MAC dropped."""
@@ -427,7 +461,7 @@ def scenario_signals():
         check(st["flows"]["created"] == 50, "%s: flows %s" % (s.name, st["flows"]))
 
 
-SCENARIOS = [scenario_bridge, scenario_local, scenario_malformed, scenario_flows, scenario_fate, scenario_jumbo, scenario_neigh,
+SCENARIOS = [scenario_bridge, scenario_local, scenario_local_reflect, scenario_malformed, scenario_flows, scenario_fate, scenario_jumbo, scenario_neigh,
              scenario_signals]
 
 for s in SCENARIOS:
