@@ -101,7 +101,9 @@ const uint8_t *local_next_hop(const struct local_addr *la, uint8_t family, const
 enum local_verdict local_classify(const uint8_t *f, uint32_t len, const struct pkt_info *pi,
 				  const struct local_addr *la)
 {
-	if (pi->vlan != la->vlan)
+	/* ours only with the tag stack exactly [vlan] (or none for 0): an
+	 * outer tag carrying an inner one is another network */
+	if (pi->vlan != la->vlan || pi->n_tags > 1)
 		return LOCAL_NONE;
 	/* ICMP is answered only when the whole packet is in the len bytes at f
 	 * (a frame chained over several segments is not) */

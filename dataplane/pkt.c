@@ -242,6 +242,9 @@ enum pkt_malformed pkt_parse_seg(const uint8_t *f, uint32_t seg, uint32_t len,
 			return PKT_VLAN_TRUNC;
 		if (tags == 0)
 			pi->vlan = rd16(f + off + 2) & 0x0fff;
+		else
+			pi->vlan_inner = rd16(f + off + 2) & 0x0fff;
+		pi->n_tags = (uint8_t)(tags + 1);
 		off += VLAN_HLEN_;
 		et = rd16(f + off);
 	}

@@ -260,7 +260,8 @@ static inline void learn(struct dp_worker *w, unsigned port, const uint8_t *f,
 			 const struct pkt_info *pi)
 {
 	const uint8_t *mac = f + 6;
-	if (!mac_unicast(mac))
+	/* neighbours are keyed by one VLAN: QinQ frames are not learnt */
+	if (!mac_unicast(mac) || pi->n_tags > 1)
 		return;
 	if (pi->family == 4) {
 		const uint8_t *ip = pi->src;

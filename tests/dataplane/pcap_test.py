@@ -245,6 +245,23 @@ def scenario_local_reflect():
           (st["drops"]["local_invalid"], len(bad)))
 
 
+def scenario_qinq():
+    """With Vlan = 7 the appliance answers only frames tagged exactly [7]:
+    not S-VLAN 7 carrying C-VLAN 9 (bridged, not learnt)."""
+    st0 = run("mac", [], [])[2]
+    lm = st0["lan_mac"]
+    one = arp(1, C_MAC, CLIENT, "00:00:00:00:00:00", LAN_IP, vlans=[(ETH_VLAN, 7)])
+    qinq = arp(1, C_MAC, "198.18.0.11", "00:00:00:00:00:00", LAN_IP, vlans=[(ETH_QINQ, 7), (ETH_VLAN, 9)])
+    echo_qinq = icmp4_echo(C_MAC, lm, "198.18.0.12", LAN_IP, vlans=[(ETH_QINQ, 7), (ETH_VLAN, 9)])
+    lan_out, wan_out, st = run("qinq", [one, qinq, echo_qinq], [], lan_extra="Vlan = 7")
+    check(len(lan_out) == 1 and lan_out[0][12:14] == b"\x81\x00" and lan_out[0][16:18] == b"\x08\x06",
+          "one ARP reply tagged 7: %s" % [f[:20].hex() for f in lan_out])
+    same_frames(wan_out, [qinq, echo_qinq], "QinQ 7/9 bridged")
+    nb = st["lan_neighbours"]
+    check(not any(n.startswith("198.18.0.11 ") or n.startswith("198.18.0.12 ") for n in nb),
+          "QinQ sources learnt on VLAN 7: %s" % nb)
+
+
 def scenario_malformed():
     """Runts and cut VLAN tags are dropped; every other malformed frame is
     bridged unchanged and counted; malformed frames to our MAC dropped."""
@@ -461,7 +478,7 @@ def scenario_signals():
         check(st["flows"]["created"] == 50, "%s: flows %s" % (s.name, st["flows"]))
 
 
-SCENARIOS = [scenario_bridge, scenario_local, scenario_local_reflect, scenario_malformed, scenario_flows, scenario_fate, scenario_jumbo, scenario_neigh,
+SCENARIOS = [scenario_bridge, scenario_local, scenario_local_reflect, scenario_qinq, scenario_malformed, scenario_flows, scenario_fate, scenario_jumbo, scenario_neigh,
              scenario_signals]
 
 for s in SCENARIOS:
