@@ -54,6 +54,7 @@ struct parse_ctx {
 	/* singular keys already given, to reject duplicates */
 	char seen[MAX_KEYS_SEEN][64];
 	unsigned n_seen;
+	unsigned gw_line[2][2]; /* [LAN/WAN][IPv4/IPv6]: where Gateway was given */
 };
 
 static void set_err(struct parse_ctx *c, unsigned line, const char *section,
@@ -318,6 +319,58 @@ static int section_index(const char *s, const char *const *names, int n)
 	return 0;
 }
 
+/* Host bits of a in prefix length len (IPv4): 0 none, 1 all zero, 2 all
+ * one, 3 mixed. */
+static int host_bits4(const uint8_t *a, unsigned len)
+{
+	if (len >= 31)
+		return 0; /* /31 (RFC 3021) and /32 have no network/broadcast */
+	uint32_t v = (uint32_t)a[0] << 24 | (uint32_t)a[1] << 16 | (uint32_t)a[2] << 8 | a[3];
+	uint32_t host = 0xffffffffu >> len;
+	return (v & host) == 0 ? 1 : (v & host) == host ? 2 : 3;
+}
+
+/* Why an address cannot be the appliance's own (or its gateway), or NULL. */
+static const char *unusable_addr(uint8_t family, const uint8_t *a)
+{
+	static const uint8_t zero[16];
+	static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
+	if (family == 4) {
+		if (a[0] == 0)
+			return "is in 0.0.0.0/8";
+		if (a[0] == 127)
+			return "is a loopback address";
+		if (a[0] >= 224)
+			return "is a multicast, reserved or broadcast address";
+		return NULL;
+	}
+	if (a[0] == 0xff)
+		return "is a multicast address";
+	if (!memcmp(a, zero, 15) && a[15] <= 1)
+		return a[15] ? "is the loopback address" : "is the unspecified address";
+	if (!memcmp(a, mapped, 12))
+		return "is an IPv4-mapped address";
+	return NULL;
+}
+
+static bool check_own_addr(struct parse_ctx *c, const char *sec, const char *val,
+			   const struct strait_prefix *p)
+{
+	const char *why = unusable_addr(p->family, p->addr);
+	int hb = p->family == 4 ? host_bits4(p->addr, p->len) : 0;
+	if (!why && p->len == 0)
+		why = "has prefix length 0";
+	if (!why && hb == 1)
+		why = "is the network's own address";
+	if (!why && hb == 2)
+		why = "is the network's broadcast address";
+	if (why) {
+		set_err(c, c->line, sec, "Address", "\"%s\" %s: not usable as the port's own address", val, why);
+		return false;
+	}
+	return true;
+}
+
 static bool port_key(struct parse_ctx *c, const char *sec, struct strait_port_cfg *pc,
 		     const char *key, const char *val)
 {
@@ -340,6 +393,8 @@ static bool port_key(struct parse_ctx *c, const char *sec, struct strait_port_cf
 			set_err(c, c->line, sec, key, "\"%s\" is not an address with prefix length (198.18.0.1/24, 2001:2::1/64)", val);
 			return false;
 		}
+		if (!check_own_addr(c, sec, val, &p))
+			return false;
 		struct strait_prefix *slot = p.family == 4 ? &pc->addr4 : &pc->addr6;
 		if (slot->family) {
 			set_err(c, c->line, sec, key, "one IPv%u address per port", p.family);
@@ -358,6 +413,7 @@ static bool port_key(struct parse_ctx *c, const char *sec, struct strait_port_cf
 			return false;
 		}
 		*slot = a;
+		c->gw_line[sec[0] == 'W'][a.family == 6] = c->line;
 	} else {
 		set_err(c, c->line, sec, key, "unknown key (Port, Vlan, Address, Gateway)");
 		return false;
@@ -500,6 +556,32 @@ static bool check_port(struct parse_ctx *c, const char *sec, const struct strait
 	if (pc->gateway6.family && !pc->addr6.family) {
 		set_err(c, find_section_line(c->path, sec), sec, "Gateway", "an IPv6 gateway needs an IPv6 Address on the port");
 		return false;
+	}
+	/* the gateway must be a neighbour on the port's prefix (or, IPv6, a
+	 * link-local router address) */
+	for (int v6 = 0; v6 < 2; v6++) {
+		const struct strait_addr *gw = v6 ? &pc->gateway6 : &pc->gateway4;
+		const struct strait_prefix *own = v6 ? &pc->addr6 : &pc->addr4;
+		if (!gw->family)
+			continue;
+		unsigned line = c->gw_line[sec[0] == 'W'][v6];
+		char a[INET6_ADDRSTRLEN] = "", o[INET6_ADDRSTRLEN] = "";
+		inet_ntop(v6 ? AF_INET6 : AF_INET, gw->addr, a, sizeof(a));
+		inet_ntop(v6 ? AF_INET6 : AF_INET, own->addr, o, sizeof(o));
+		const char *why = unusable_addr(gw->family, gw->addr);
+		bool link_local = v6 && gw->addr[0] == 0xfe && (gw->addr[1] & 0xc0) == 0x80;
+		if (!why && !link_local && !strait_prefix_contains(own, gw->family, gw->addr))
+			why = "is outside the port's prefix";
+		if (!why && !memcmp(gw->addr, own->addr, v6 ? 16 : 4))
+			why = "is the port's own address";
+		if (!why && !v6 && host_bits4(gw->addr, own->len) == 1)
+			why = "is the network's own address";
+		if (!why && !v6 && host_bits4(gw->addr, own->len) == 2)
+			why = "is the network's broadcast address";
+		if (why) {
+			set_err(c, line, sec, "Gateway", "%s %s %s/%u", a, why, o, own->len);
+			return false;
+		}
 	}
 	return true;
 }

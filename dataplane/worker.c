@@ -244,11 +244,12 @@ static inline void learn_one(struct dp_worker *w, unsigned port, uint8_t family,
 	const struct local_addr *la = &w->app->local[port];
 	/* Only neighbours on the port's own prefix: an off-link source comes
 	 * with its router's MAC, and thousands of them would evict the
-	 * gateway. The configured gateway is pinned. */
-	if (!local_on_link(la, family, ip))
+	 * gateway. The configured gateway (on-link or IPv6 link-local) is
+	 * learnt pinned. */
+	bool gw = local_is_gateway(la, family, ip); /* may be IPv6 link-local */
+	if (!gw && !local_on_link(la, family, ip))
 		return;
-	neigh_learn_pin(&w->neigh[port], family, ip, vlan, mac, w->now_ms,
-			local_is_gateway(la, family, ip));
+	neigh_learn_pin(&w->neigh[port], family, ip, vlan, mac, w->now_ms, gw);
 	memcpy(c->ip, ip, alen);
 	memcpy(c->mac, mac, 6);
 	c->vlan = vlan;

@@ -70,6 +70,28 @@ static const struct tcase cases[] = {
 	T(38, 'a', "[Appliance]\n# " LONG198 LONG198 "\nBogus = 1\n", 2, ""),
 	/* exactly the longest line accepted, last line without a newline too */
 	T(39, 'a', APP_OK "#" LONG197, 0, NULL),
+	/* own addresses the appliance cannot use, gateways off the port's prefix */
+#define PORT_LAN "[Appliance]\nName = a\n[LAN]\nPort = a\n"
+#define PORT_WAN "[WAN]\nPort = b\n"
+	T(40, 'a', PORT_LAN "Address = 255.255.255.255/32\n" PORT_WAN, 5, "[LAN] Address"),
+	T(41, 'a', PORT_LAN "Address = 224.0.0.1/4\n" PORT_WAN, 5, "[LAN] Address"),
+	T(42, 'a', PORT_LAN "Address = ff02::1/16\n" PORT_WAN, 5, "[LAN] Address"),
+	T(43, 'a', PORT_LAN "Address = 198.18.0.0/24\n" PORT_WAN, 5, "[LAN] Address"),
+	T(44, 'a', PORT_LAN "Address = 198.18.0.255/24\n" PORT_WAN, 5, "[LAN] Address"),
+	T(45, 'a', PORT_LAN "Address = 127.0.0.1/8\n" PORT_WAN, 5, "[LAN] Address"),
+	T(46, 'a', PORT_LAN "Address = 10.0.0.1/0\n" PORT_WAN, 5, "[LAN] Address"),
+	T(47, 'a', PORT_LAN "Address = ::/64\n" PORT_WAN, 5, "[LAN] Address"),
+	T(48, 'a', PORT_LAN "Address = ::1/128\n" PORT_WAN, 5, "[LAN] Address"),
+	T(49, 'a', PORT_LAN "Address = 0.0.0.1/24\n" PORT_WAN, 5, "[LAN] Address"),
+	T(50, 'a', PORT_LAN "Address = 198.18.0.1/24\nGateway = 10.9.9.9\n" PORT_WAN, 6, "[LAN] Gateway"),
+	T(51, 'a', PORT_LAN "Gateway = 10.9.9.9\nAddress = 198.18.0.1/24\n" PORT_WAN, 5, "[LAN] Gateway"),
+	T(52, 'a', PORT_LAN "Address = 198.18.0.1/24\nGateway = 198.18.0.1\n" PORT_WAN, 6, "[LAN] Gateway"),
+	T(53, 'a', PORT_LAN "Address = 198.18.0.1/24\nGateway = 198.18.0.255\n" PORT_WAN, 6, "[LAN] Gateway"),
+	T(54, 'a', PORT_LAN "Address = 2001:2::1/64\nGateway = 2001:3::1\n" PORT_WAN, 6, "[LAN] Gateway"),
+	T(55, 'a', PORT_LAN "Address = 198.18.0.1/24\nGateway = 198.18.0.254\n" PORT_WAN, 0, NULL),
+	T(56, 'a', PORT_LAN "Address = 2001:2::1/64\nGateway = fe80::1\n" PORT_WAN, 0, NULL), /* link-local router */
+	T(57, 'a', PORT_LAN "Address = 198.18.0.1/31\nGateway = 198.18.0.0\n" PORT_WAN, 0, NULL), /* RFC 3021 */
+	T(58, 'a', PORT_LAN "Address = 198.18.0.1/32\n" PORT_WAN, 0, NULL),
 };
 
 static char dir[] = "/tmp/dp-ctl-test-XXXXXX";
