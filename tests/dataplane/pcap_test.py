@@ -407,6 +407,10 @@ def scenario_fate():
         s(5003, 20003, TCP_ACK, seq=7000, ack=1010),
         s(5003, 20003, TCP_RST, seq=7000),
         c(20003, 5003, TCP_SYN, seq=3000),
+        # 4 a SYN in the first fragment of an IPv4 packet: not tracked (no
+        #   reassembly; the fragments bridge untracked)
+        eth(S_MAC, C_MAC, ETH_IP4, ipv4(CLIENT, SERVER, 6, tcp(CLIENT, SERVER, 20004, 5004, TCP_SYN),
+                                        frag=0x2000)),
     ]
     lan_out, wan_out, st = run("fate", F, [], tenants=tenants)
     same_frames(wan_out, F, "all bridged unchanged")
@@ -414,6 +418,7 @@ def scenario_fate():
     check(t["flows"] == 2, "tenant flows %d, expected 2 (flow 2 and its new SYN)" % t["flows"])
     check(st["flows"]["reused"] == 1, "reused %d, expected 1" % st["flows"]["reused"])
     check(st["flows"]["unseen_syn"] == 2, "unseen_syn %d, expected 2" % st["flows"]["unseen_syn"])
+    check(st["flows"]["created"] == 4, "created %d, expected 4 (none for the fragment)" % st["flows"]["created"])
 
 
 def scenario_jumbo():

@@ -157,6 +157,146 @@ Test(pkt, segments)
 	}
 }
 
+/* Ethernet + IPv6 (next header nh) + payload; returns the length. */
+static uint32_t ip6_frame(uint8_t *f, uint8_t nh, const uint8_t *payload, uint32_t plen)
+{
+	static const uint8_t c6[16] = { 0x20, 0x01, 0, 2, [15] = 0x10 };
+	static const uint8_t s6[16] = { 0x20, 0x01, 0, 2, 0, 0, 0, 1, [15] = 0x20 };
+	memcpy(f, MAC_B, 6);
+	memcpy(f + 6, MAC_A, 6);
+	f[12] = 0x86; f[13] = 0xdd;
+	uint8_t *ip = f + 14;
+	memset(ip, 0, 40);
+	ip[0] = 0x60;
+	ip[4] = (uint8_t)(plen >> 8); ip[5] = (uint8_t)plen;
+	ip[6] = nh;
+	ip[7] = 64;
+	memcpy(ip + 8, c6, 16);
+	memcpy(ip + 24, s6, 16);
+	memcpy(ip + 40, payload, plen);
+	return 14 + 40 + plen;
+}
+
+/* A 20-byte TCP header (ports 1111 -> 2222, SYN) at p. */
+static uint32_t put_tcp(uint8_t *p)
+{
+	memset(p, 0, 20);
+	p[0] = 1111 >> 8; p[1] = 1111 & 0xff; p[2] = 2222 >> 8; p[3] = 2222 & 0xff;
+	p[12] = 5 << 4;
+	p[13] = TCP_SYN;
+	return 20;
+}
+
+/* Parses f in a buffer of exactly len bytes. */
+static enum pkt_malformed parse_exact(const uint8_t *f, uint32_t len, struct pkt_info *pi,
+				      uint8_t **keep)
+{
+	uint8_t *b = malloc(len);
+	cr_assert(b);
+	memcpy(b, f, len);
+	enum pkt_malformed r = pkt_parse(b, len, pi);
+	*keep = b;
+	return r;
+}
+
+/* The IPv6 extension chain: at most PKT_MAX_EXT_HDRS headers walked; AH's
+ * length in 4-byte units minus 2; fragments first (TCP parsed) or later
+ * (no L4 header); an atomic fragment (offset 0, M = 0) is no fragment. */
+Test(pkt, ip6_ext_chain)
+{
+	uint8_t pl[256], f[512], *b;
+	struct pkt_info pi;
+	for (unsigned n = PKT_MAX_EXT_HDRS; n <= PKT_MAX_EXT_HDRS + 1; n++) {
+		uint32_t o = 0;
+		for (unsigned i = 0; i < n; i++) { /* destination options, 8 bytes each */
+			memset(pl + o, 0, 8);
+			pl[o] = i + 1 < n ? 60 : PROTO_TCP;
+			pl[o + 2] = 1; pl[o + 3] = 4; /* PadN */
+			o += 8;
+		}
+		o += put_tcp(pl + o);
+		uint32_t len = ip6_frame(f, 60, pl, o);
+		enum pkt_malformed r = parse_exact(f, len, &pi, &b);
+		if (n == PKT_MAX_EXT_HDRS) {
+			cr_expect_eq(r, PKT_OK, "%u headers: %s", n, pkt_malformed_name(r));
+			cr_expect_eq(pi.l4_proto, PROTO_TCP);
+			cr_expect_eq(pi.sport, 1111);
+		} else {
+			cr_expect_eq(r, PKT_IP6_EXT, "%u headers: %s", n, pkt_malformed_name(r));
+		}
+		free(b);
+	}
+	/* AH with payload length 4: (4 + 2) * 4 = 24 bytes, then TCP */
+	memset(pl, 0, 24);
+	pl[0] = PROTO_TCP;
+	pl[1] = 4;
+	uint32_t o = 24 + put_tcp(pl + 24);
+	uint32_t len = ip6_frame(f, 51, pl, o);
+	cr_assert_eq(parse_exact(f, len, &pi, &b), PKT_OK);
+	cr_expect_eq(pi.l4_off, 14 + 40 + 24);
+	cr_expect_eq(pi.l3_len, 40 + 24);
+	cr_expect_eq(pi.sport, 1111);
+	cr_expect_eq(pi.dport, 2222);
+	free(b);
+	/* AH claiming more than there is */
+	pl[1] = 40;
+	len = ip6_frame(f, 51, pl, o);
+	cr_expect_eq(parse_exact(f, len, &pi, &b), PKT_IP6_EXT);
+	free(b);
+	/* fragment header: first (offset 0, M = 1), later (offset 8, junk
+	 * after it), atomic (offset 0, M = 0) */
+	static const struct { uint8_t off_hi, off_lo; bool frag, tcp; } fr[] = {
+		{ 0, 1, true, true }, { 0, 8, true, false }, { 0, 0, false, true },
+	};
+	for (unsigned i = 0; i < 3; i++) {
+		memset(pl, 0, 8);
+		pl[0] = PROTO_TCP;
+		pl[2] = fr[i].off_hi;
+		pl[3] = fr[i].off_lo;
+		o = 8 + (fr[i].tcp ? put_tcp(pl + 8) : 3);
+		if (!fr[i].tcp)
+			memset(pl + 8, 0xee, 3); /* not a TCP header: never read */
+		len = ip6_frame(f, 44, pl, o);
+		cr_assert_eq(parse_exact(f, len, &pi, &b), PKT_OK, "fragment case %u", i);
+		cr_expect_eq(pi.is_fragment, fr[i].frag, "fragment case %u", i);
+		cr_expect_eq(pi.l4_proto, fr[i].tcp ? PROTO_TCP : 0, "fragment case %u", i);
+		if (fr[i].tcp)
+			cr_expect_eq(pi.sport, 1111, "fragment case %u", i);
+		free(b);
+	}
+}
+
+/* IPv4 fragments: the first has its TCP header parsed, a later one has no
+ * L4 header (and its payload is not read as one). */
+Test(pkt, ip4_fragments)
+{
+	uint8_t f[256], *b;
+	struct pkt_info pi;
+	uint32_t len = ip4_tcp(f, C4, S4, 1, 2, TCP_SYN, 0);
+	f[14 + 6] = 0x20; /* MF */
+	f[24] = f[25] = 0;
+	uint16_t c = csum_fold(csum_add(0, f + 14, 20));
+	f[24] = (uint8_t)(c >> 8); f[25] = (uint8_t)c;
+	cr_assert_eq(parse_exact(f, len, &pi, &b), PKT_OK);
+	cr_expect(pi.is_fragment);
+	cr_expect_eq(pi.l4_proto, PROTO_TCP);
+	cr_expect_eq(pi.dport, 2);
+	free(b);
+	/* later fragment: offset 1 (8 bytes), only 4 bytes of payload */
+	len = ip4_tcp(f, C4, S4, 1, 2, TCP_SYN, 0);
+	f[16] = 0; f[17] = 24;
+	f[14 + 6] = 0x00; f[14 + 7] = 1;
+	f[24] = f[25] = 0;
+	c = csum_fold(csum_add(0, f + 14, 20));
+	f[24] = (uint8_t)(c >> 8); f[25] = (uint8_t)c;
+	cr_assert_eq(parse_exact(f, 14 + 24, &pi, &b), PKT_OK);
+	cr_expect(pi.is_fragment);
+	cr_expect_eq(pi.l4_proto, 0);
+	cr_expect_eq(pi.sport, 0);
+	free(b);
+	(void)len;
+}
+
 static struct flow_key key_of(const uint8_t *src, const uint8_t *dst, uint16_t sp, uint16_t dp,
 			      bool *src_a)
 {
@@ -360,6 +500,68 @@ Test(local, arp_and_ns_requests_parse_back)
 	cr_expect_eq(local_arp_request(f, 40, &la, S4), 0);
 }
 
+/* Sets the ICMPv6 checksum of an untagged frame without extension headers. */
+static void fix_icmp6(uint8_t *f, uint32_t len)
+{
+	uint8_t *icmp = f + 54;
+	icmp[2] = icmp[3] = 0;
+	uint16_t c = csum_l4(6, f + 22, f + 38, PROTO_ICMP6, icmp, len - 54);
+	icmp[2] = (uint8_t)(c >> 8); icmp[3] = (uint8_t)c;
+}
+
+/* What the NS and echo6 answers refuse: NS code != 0, DAD (unspecified
+ * source) with a source link-layer option, a bad echo6 checksum; and
+ * what they accept: DAD without the option (NA to all-nodes). */
+Test(local, ns_and_echo6_checks)
+{
+	struct local_addr asker = { .mac = { 2, 0, 0, 0, 1, 1 }, .has6 = true,
+				    .ip6 = { 0x20, 0x01, 0, 2, [15] = 1 } };
+	struct local_addr me = { .mac = { 2, 0, 0, 0, 1, 9 }, .has6 = true,
+				 .ip6 = { 0x20, 0x01, 0, 2, [15] = 0xfe }, .plen6 = 64 };
+	uint8_t f[160];
+	struct pkt_info pi;
+	uint32_t len = local_ns_request(f, sizeof(f), &asker, me.ip6);
+	cr_assert_eq(pkt_parse(f, len, &pi), PKT_OK);
+	cr_assert_eq(local_classify(f, len, &pi, &me), LOCAL_NS);
+	uint8_t g[160];
+	/* code 1 (checksum fixed): refused */
+	memcpy(g, f, len);
+	g[55] = 1;
+	fix_icmp6(g, len);
+	cr_assert_eq(pkt_parse(g, len, &pi), PKT_OK);
+	cr_expect_eq(local_answer(g, len, sizeof(g), &pi, &me, LOCAL_NS), 0, "NS code 1 answered");
+	/* DAD with the SLLA option: refused */
+	memcpy(g, f, len);
+	memset(g + 22, 0, 16);
+	fix_icmp6(g, len);
+	cr_assert_eq(pkt_parse(g, len, &pi), PKT_OK);
+	cr_expect_eq(local_answer(g, len, sizeof(g), &pi, &me, LOCAL_NS), 0, "DAD with SLLA answered");
+	/* DAD without it: NA to all-nodes */
+	uint32_t dlen = len - 8;
+	g[19] = 24; /* payload length */
+	fix_icmp6(g, dlen);
+	cr_assert_eq(pkt_parse(g, dlen, &pi), PKT_OK);
+	cr_assert_eq(local_classify(g, dlen, &pi, &me), LOCAL_NS);
+	uint32_t alen = local_answer(g, dlen, sizeof(g), &pi, &me, LOCAL_NS);
+	cr_assert_eq(alen, 14 + 40 + 32);
+	cr_expect_eq(g[0], 0x33);
+	cr_expect_eq(g[14 + 24], 0xff);
+	/* echo6 to me: answered with a good checksum, not with a bad one */
+	uint8_t echo[8 + 4] = { 128, 0, 0, 0, 0, 7, 0, 1, 'p', 'i', 'n', 'g' };
+	len = ip6_frame(f, PROTO_ICMP6, echo, sizeof(echo));
+	memcpy(f, me.mac, 6);
+	memcpy(f + 38, me.ip6, 16);
+	fix_icmp6(f, len);
+	memcpy(g, f, len);
+	cr_assert_eq(pkt_parse(f, len, &pi), PKT_OK);
+	cr_assert_eq(local_classify(f, len, &pi, &me), LOCAL_ECHO6);
+	cr_expect_eq(local_answer(f, len, sizeof(f), &pi, &me, LOCAL_ECHO6), len);
+	cr_expect_eq(f[54], 129);
+	g[len - 1] ^= 1;
+	cr_assert_eq(pkt_parse(g, len, &pi), PKT_OK);
+	cr_expect_eq(local_answer(g, len, sizeof(g), &pi, &me, LOCAL_ECHO6), 0, "bad checksum answered");
+}
+
 /* Random damage to valid frames (flips, truncation, growth), through every
  * function that reads a received frame. The buffer is exactly the frame's
  * length (plus the answer room local_answer() is told about), so ASan
@@ -405,7 +607,8 @@ Test(pkt, random_damage)
 		if (rnd() % 3 == 0)
 			len = rnd() % (len + 1);
 		uint32_t room = rnd() % 2 ? 0 : 96;
-		uint8_t *b = malloc(len + room + 1);
+		/* parse and classify in exactly len bytes; answer in len + room */
+		uint8_t *b = malloc(len ? len : 1);
 		memcpy(b, seed, len);
 		struct pkt_info pi;
 		enum pkt_malformed r = pkt_parse(b, len, &pi);
@@ -417,8 +620,12 @@ Test(pkt, random_damage)
 				(void)flow_key_hash(&k);
 			}
 			enum local_verdict v = local_classify(b, len, &pi, &la);
-			uint32_t out = local_answer(b, len, len + room, &pi, &la, v);
+			uint8_t *a = malloc(len + room);
+			memcpy(a, seed, len);
+			cr_assert_eq(pkt_parse(a, len, &pi), PKT_OK);
+			uint32_t out = local_answer(a, len, len + room, &pi, &la, v);
 			cr_assert_leq(out, len + room);
+			free(a);
 		}
 		free(b);
 	}
