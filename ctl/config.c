@@ -99,16 +99,26 @@ const char *strait_error_str(const struct strait_error *err, char *buf, size_t l
 static char *reader(char *str, int num, void *stream)
 {
 	struct parse_ctx *c = stream;
-	if (c->failed || !fgets(str, num, c->f))
+	if (c->failed || num < 2)
 		return NULL;
+	/* getc, not fgets: a NUL byte inside the line must be seen */
+	int got = 0, ch = EOF;
+	while (got < num - 1 && (ch = getc(c->f)) != EOF) {
+		str[got++] = (char)ch;
+		if (ch == '\n')
+			break;
+	}
+	if (got == 0)
+		return NULL;
+	str[got] = '\0';
 	c->line++;
-	size_t got = strlen(str);
-	if (got == (size_t)num - 1 && str[got - 1] != '\n') {
-		int ch = getc(c->f);
-		if (ch != EOF) {
-			set_err(c, c->line, NULL, NULL, "line longer than %d characters", num - 2);
-			return NULL;
-		}
+	if (memchr(str, '\0', (size_t)got)) {
+		set_err(c, c->line, NULL, NULL, "NUL byte in the line");
+		return NULL;
+	}
+	if (got == num - 1 && str[got - 1] != '\n' && getc(c->f) != EOF) {
+		set_err(c, c->line, NULL, NULL, "line longer than %d characters", num - 2);
+		return NULL;
 	}
 	const char *p = str;
 	while (isspace((unsigned char)*p))
@@ -171,6 +181,8 @@ bool strait_parse_prefix(const char *s, struct strait_prefix *out)
 	if (slash) {
 		char *end;
 		errno = 0;
+		if (!isdigit((unsigned char)slash[1]))
+			return false; /* no sign, no space: "/+8", "/-0" */
 		unsigned long v = strtoul(slash + 1, &end, 10);
 		if (errno || end == slash + 1 || *end || v > max)
 			return false;
@@ -747,7 +759,8 @@ static int tenant_handler(void *user, const char *section, const char *key,
 				}
 				*close = '\0';
 				addr = buf + 1;
-			} else if (strchr(buf, '.') && strchr(buf, ':')) {
+			} else if (strchr(buf, '.') && strchr(buf, ':') && strchr(buf, ':') == strrchr(buf, ':')) {
+				/* v4:port (one colon; an IPv6 literal has more) */
 				char *colon = strchr(buf, ':');
 				*colon = '\0';
 				if (!parse_uint(colon + 1, 1, 65535, &port)) {
@@ -755,6 +768,12 @@ static int tenant_handler(void *user, const char *section, const char *key,
 					break;
 				}
 				addr = buf;
+			}
+			static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
+			if (strait_parse_addr(addr, &cfg->peer_endpoint) && cfg->peer_endpoint.family == 6 &&
+			    !memcmp(cfg->peer_endpoint.addr, mapped, 12)) {
+				set_err(c, c->line, s, key, "\"%s\" is an IPv4-mapped IPv6 address: write the IPv4 address", val);
+				break;
 			}
 			if (!strait_parse_addr(addr, &cfg->peer_endpoint)) {
 				set_err(c, c->line, s, key, "\"%s\" is not an address (198.18.1.2, [2001:2::2]:4500)", val);

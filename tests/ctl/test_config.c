@@ -21,11 +21,12 @@ struct tcase {
 	int n;
 	char kind;          /* 'a' appliance file, 't' tenant file */
 	const char *text;
+	size_t size;        /* sizeof(text) - 1: the text may hold NUL bytes */
 	int line;           /* 0 = accepted; else the error's line */
 	const char *field;  /* substring of the error's field */
 };
 
-#define T(n, kind, text, line, field) { n, kind, text, line, field }
+#define T(n, kind, text, line, field) { n, kind, text, sizeof(text) - 1, line, field }
 
 static const struct tcase cases[] = {
 	T(1, 'a', APP_OK, 0, NULL),
@@ -92,6 +93,16 @@ static const struct tcase cases[] = {
 	T(56, 'a', PORT_LAN "Address = 2001:2::1/64\nGateway = fe80::1\n" PORT_WAN, 0, NULL), /* link-local router */
 	T(57, 'a', PORT_LAN "Address = 198.18.0.1/31\nGateway = 198.18.0.0\n" PORT_WAN, 0, NULL), /* RFC 3021 */
 	T(58, 'a', PORT_LAN "Address = 198.18.0.1/32\n" PORT_WAN, 0, NULL),
+	/* prefix lengths are digits only; an IPv4-mapped endpoint is refused,
+	 * not cut at its first colon */
+	T(59, 't', TEN_HEAD "[Interception]\nClientPrefix = 10.0.0.0/+8\n", 6, "[Interception] ClientPrefix"),
+	T(60, 't', TEN_HEAD "[Interception]\nClientPrefix = 10.0.0.0/-0\n", 6, "[Interception] ClientPrefix"),
+	T(61, 't', TEN_HEAD TEN_RULE "[Peer]\nEndpoint = ::ffff:198.18.1.2\n", 10, "[Peer] Endpoint"),
+	T(62, 't', TEN_HEAD TEN_RULE "[Peer]\nEndpoint = [::ffff:198.18.1.2]:4500\n", 10, "[Peer] Endpoint"),
+	T(63, 't', TEN_HEAD TEN_RULE "[Peer]\nEndpoint = 198.18.1.2:4501\nInnerAddress = 169.254.0.1\nPeerInnerAddress = 169.254.0.2\n", 0, NULL),
+	T(64, 't', TEN_HEAD TEN_RULE "[Peer]\nEndpoint = 2001:2::2\nInnerAddress = 169.254.0.1\nPeerInnerAddress = 169.254.0.2\n", 0, NULL),
+	/* a NUL byte in a line is an error at that line, not a silent cut */
+	T(65, 'a', "[Appliance]\nName = a\0b\n", 2, ""),
 };
 
 static char dir[] = "/tmp/dp-ctl-test-XXXXXX";
@@ -116,6 +127,15 @@ static void write_file(const char *path, const char *text)
 	fclose(f);
 }
 
+/* The same for a text that may hold NUL bytes (n bytes). */
+static void write_bytes(const char *path, const char *text, size_t n)
+{
+	FILE *f = fopen(path, "w");
+	cr_assert(f);
+	cr_assert_eq(fwrite(text, 1, n, f), n);
+	fclose(f);
+}
+
 Test(config, table, .init = setup, .fini = teardown)
 {
 	static struct strait_tenant_cfg tc;
@@ -124,7 +144,7 @@ Test(config, table, .init = setup, .fini = teardown)
 		const struct tcase *c = &cases[i];
 		char path[256], msg[PATH_MAX + 512];
 		snprintf(path, sizeof(path), "%s/case%d.conf", dir, c->n);
-		write_file(path, c->text);
+		write_bytes(path, c->text, c->size);
 		struct strait_error err;
 		int r = c->kind == 'a' ? strait_appliance_load(path, &ac, &err)
 				       : strait_tenant_load(path, &tc, &err);
