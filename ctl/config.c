@@ -878,25 +878,49 @@ static bool prefix_eq(const struct strait_prefix *a, const struct strait_prefix 
 	return a->family == b->family && a->len == b->len && !memcmp(a->addr, b->addr, 16);
 }
 
-/* Two tenants are ambiguous when some client/server pair of prefixes is the
- * same in both and their port ranges overlap: longest prefix cannot choose
- * and neither can the ports. */
+/* Width of t's narrowest port range holding port, or -1. */
+static int narrowest(const struct strait_tenant_cfg *t, unsigned port)
+{
+	int best = -1;
+	for (unsigned i = 0; i < t->n_ports; i++)
+		if (port >= t->ports[i].lo && port <= t->ports[i].hi) {
+			int w = t->ports[i].hi - t->ports[i].lo;
+			if (best < 0 || w < best)
+				best = w;
+		}
+	return best;
+}
+
+/* Two tenants tie when the classifier's rule (longest server prefix, then
+ * longest client prefix, then narrowest port range) cannot choose between
+ * them for some SYN: a client prefix and a server prefix the same in both,
+ * and a port where both have a range and their narrowest are equally
+ * wide. The narrowest width is constant between range boundaries, so the
+ * ports tried are each range's first port and the one after its last. */
 static bool ambiguous(const struct strait_tenant_cfg *a, const struct strait_tenant_cfg *b)
 {
-	for (unsigned i = 0; i < a->n_client; i++)
-		for (unsigned j = 0; j < b->n_client; j++) {
+	bool same_prefixes = false;
+	for (unsigned i = 0; i < a->n_client && !same_prefixes; i++)
+		for (unsigned j = 0; j < b->n_client && !same_prefixes; j++) {
 			if (!prefix_eq(&a->client[i], &b->client[j]))
 				continue;
-			for (unsigned k = 0; k < a->n_server; k++)
-				for (unsigned l = 0; l < b->n_server; l++) {
-					if (!prefix_eq(&a->server[k], &b->server[l]))
-						continue;
-					for (unsigned p = 0; p < a->n_ports; p++)
-						for (unsigned q = 0; q < b->n_ports; q++)
-							if (a->ports[p].lo <= b->ports[q].hi &&
-							    b->ports[q].lo <= a->ports[p].hi)
-								return true;
-				}
+			for (unsigned k = 0; k < a->n_server && !same_prefixes; k++)
+				for (unsigned l = 0; l < b->n_server && !same_prefixes; l++)
+					same_prefixes = prefix_eq(&a->server[k], &b->server[l]);
+		}
+	if (!same_prefixes)
+		return false;
+	const struct strait_tenant_cfg *both[2] = { a, b };
+	for (int s = 0; s < 2; s++)
+		for (unsigned i = 0; i < both[s]->n_ports; i++) {
+			unsigned pts[2] = { both[s]->ports[i].lo, both[s]->ports[i].hi + 1u };
+			for (int k = 0; k < 2; k++) {
+				if (pts[k] > 65535)
+					continue;
+				int wa = narrowest(a, pts[k]);
+				if (wa >= 0 && wa == narrowest(b, pts[k]))
+					return true;
+			}
 		}
 	return false;
 }
@@ -962,7 +986,7 @@ int strait_config_load(const char *appliance_path, struct strait_config *out,
 				err->line = find_section_line(path, strcmp(o->name, t->name) ? "Interception" : "Tenant");
 				sfmt(err->field, sizeof(err->field), strcmp(o->name, t->name) ? "[Interception]" : "[Tenant] Name");
 				sfmt(err->msg, sizeof(err->msg), strcmp(o->name, t->name)
-					 ? "claims the same prefixes and ports as tenant \"%s\" (%s)"
+					 ? "ties with tenant \"%s\" (%s): same prefixes and an equally narrow port range for some port"
 					 : "tenant name \"%s\" already used by %s",
 					 o->name, o->file);
 				r = -EINVAL;

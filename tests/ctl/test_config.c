@@ -246,13 +246,22 @@ Test(config, tenant_dir_and_ambiguity, .init = setup, .fini = teardown)
 	cr_expect_str_eq(cfg.tenants[0].name, "t"); /* file name order */
 	cr_expect_str_eq(cfg.tenants[1].name, "u");
 	cr_expect_eq(cfg.tenants[1].peer_down, STRAIT_PEER_DOWN_FAIL_CLOSED);
-	/* u now claims 800-900, which holds t's 873, on the same prefixes */
+	/* u claims 800-900, which holds t's 873, on the same prefixes: the
+	 * narrowest range decides (t for 873), so it loads */
 	write_file(path, "[Tenant]\nName = u\nKeyFile = u.key\nPeerDown = fail-closed\n"
 		   "[Interception]\nClientPrefix = 10.1.0.0/16\nServerPrefix = 10.2.0.0/16\nPorts = 800-900\n" TEN_PEER);
+	cr_expect_eq(strait_config_load(app, &cfg, &err), 0, "%s", strait_error_str(&err, msg, sizeof(msg)));
+	/* a true tie: u claims 873 too (equally narrow), beside 874-900 */
+	write_file(path, "[Tenant]\nName = u\nKeyFile = u.key\nPeerDown = fail-closed\n"
+		   "[Interception]\nClientPrefix = 10.1.0.0/16\nServerPrefix = 10.2.0.0/16\nPorts = 874-900, 873\n" TEN_PEER);
 	cr_assert_neq(strait_config_load(app, &cfg, &err), 0);
 	cr_expect_str_eq(err.file, path);
 	cr_expect_eq(err.line, 5);
 	cr_expect(strstr(err.msg, "\"t\""), "%s", err.msg);
+	/* u 860-880 overlaps t's 873 but is wider: t wins 873, loads */
+	write_file(path, "[Tenant]\nName = u\nKeyFile = u.key\nPeerDown = fail-closed\n"
+		   "[Interception]\nClientPrefix = 10.1.0.0/16\nServerPrefix = 10.2.0.0/16\nPorts = 860-880\n" TEN_PEER);
+	cr_expect_eq(strait_config_load(app, &cfg, &err), 0, "%s", strait_error_str(&err, msg, sizeof(msg)));
 	/* a more specific server prefix is not ambiguous: longest prefix wins */
 	write_file(path, "[Tenant]\nName = u\nKeyFile = u.key\nPeerDown = fail-closed\n"
 		   "[Interception]\nClientPrefix = 10.1.0.0/16\nServerPrefix = 10.2.5.0/24\nPorts = 800-900\n" TEN_PEER);
