@@ -58,6 +58,7 @@ struct dp_flow_stats {
 	uint64_t created, unseen_syn, table_full, expired, reused;
 	uint64_t steered, steer_full; /* handed to the owner worker / its ring
 				       * was full (bridged untracked) */
+	uint64_t evicted; /* bridged flows a SYN took the slot of */
 };
 
 struct dp_stats {

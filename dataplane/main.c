@@ -21,6 +21,7 @@
 #include <rte_lcore.h>
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
+#include <rte_random.h>
 #include <rte_ring.h>
 
 #include "dp.h"
@@ -277,6 +278,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "straitd: mbuf pool: %s\n", rte_strerror(rte_errno));
 		goto err_eal;
 	}
+	flow_hash_seed(rte_rand()); /* bucket placement not predictable from outside */
 	app.workers = rte_zmalloc("strait_workers", sizeof(struct dp_worker) * app.n_workers,
 				  RTE_CACHE_LINE_SIZE);
 	if (!app.workers)

@@ -59,6 +59,7 @@ static unsigned flow_counters(const struct dp_app *app, const struct dp_stats *s
 	c[n++] = (struct counter){ "reused", s->flows.reused };
 	c[n++] = (struct counter){ "steered", s->flows.steered };
 	c[n++] = (struct counter){ "steer_full", s->flows.steer_full };
+	c[n++] = (struct counter){ "evicted", s->flows.evicted };
 	return n;
 }
 
@@ -311,7 +312,7 @@ int dp_telemetry_register(void)
 	r |= rte_telemetry_register_cmd("/strait/ports", cmd_ports,
 		"Per-port counters. Parameters: none, or lan|wan");
 	r |= rte_telemetry_register_cmd("/strait/flows", cmd_flows,
-		"Flow table: active, capacity, created, unseen_syn, table_full, expired");
+		"Flow table: active, capacity, created, unseen_syn, table_full, expired, reused, steered, steer_full, evicted");
 	r |= rte_telemetry_register_cmd("/strait/drops", cmd_drops,
 		"Frames dropped, by reason. Parameters: none (both ports), or lan|wan");
 	r |= rte_telemetry_register_cmd("/strait/malformed", cmd_malformed,

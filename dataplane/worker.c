@@ -397,7 +397,13 @@ static inline struct flow *track(struct dp_worker *w, const uint8_t *frame,
 	}
 	if (likely(f))
 		goto update;
-	f = flow_insert(w->flows, &k, h, w->now_ms);
+	if (syn) {
+		bool evicted;
+		f = flow_insert_syn(w->flows, &k, h, w->now_ms, &evicted);
+		st->flows.evicted += evicted;
+	} else {
+		f = flow_insert(w->flows, &k, h, w->now_ms);
+	}
 	if (unlikely(!f)) {
 		st->flows.table_full++;
 		return NULL;

@@ -474,6 +474,23 @@ def scenario_neigh():
           "multicast/broadcast senders learnt: %s" % nb)
 
 
+def scenario_table_fill():
+    """Spoofed mid-stream segments fill the flow table with unseen flows;
+    a victim's SYN still gets a slot (it evicts the least recently seen
+    bridged flow of its bucket) and is classified."""
+    tenants = [dict(name="t", client="198.18.0.0/24", server="198.18.1.0/24", ports="5000-6000")]
+    F = []
+    for i in range(4000):
+        src = "198.18.0.%d" % (100 + i % 100)
+        F.append(tcp_frame(C_MAC, S_MAC, src, SERVER, 10000 + i, 443, TCP_ACK))
+    F.append(tcp_frame(C_MAC, S_MAC, CLIENT, SERVER, 40000, 5001, TCP_SYN))
+    lan_out, wan_out, st = run("table_fill", F, [], tenants=tenants)
+    same_frames(wan_out, F, "all bridged unchanged")
+    check(st["tenants"]["t"]["flows"] == 1, "tenant flows %d, expected 1 (table_full %d)" %
+          (st["tenants"]["t"]["flows"], st["flows"]["table_full"]))
+    check(st["flows"].get("evicted", 0) >= 1, "evicted %s" % st["flows"].get("evicted"))
+
+
 def scenario_signals():
     """SIGINT and SIGTERM: what was received is sent, exit 0, counters written."""
     lan = [tcp_frame(C_MAC, S_MAC, CLIENT, SERVER, 40000 + i, 80, TCP_SYN) for i in range(50)]
@@ -483,7 +500,7 @@ def scenario_signals():
         check(st["flows"]["created"] == 50, "%s: flows %s" % (s.name, st["flows"]))
 
 
-SCENARIOS = [scenario_bridge, scenario_local, scenario_local_reflect, scenario_qinq, scenario_malformed, scenario_flows, scenario_fate, scenario_jumbo, scenario_neigh,
+SCENARIOS = [scenario_bridge, scenario_local, scenario_local_reflect, scenario_qinq, scenario_malformed, scenario_flows, scenario_fate, scenario_jumbo, scenario_neigh, scenario_table_fill,
              scenario_signals]
 
 for s in SCENARIOS:

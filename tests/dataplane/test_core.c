@@ -378,6 +378,55 @@ Test(flow, bounded_never_evicts_live)
 	flow_table_destroy(ft);
 }
 
+/* A SYN finds room in a bucket full of bridged flows (the least recently
+ * seen goes); never in one full of tenant flows. */
+Test(flow, syn_evicts_bridged_only)
+{
+	struct flow_table *ft = flow_table_create(FLOW_WAYS, 100000, 100, NULL, NULL); /* one bucket */
+	bool a, ev;
+	for (uint16_t p = 1; p <= FLOW_WAYS; p++) {
+		struct flow_key k = key_of(C4, S4, p, 80, &a);
+		struct flow *f = flow_insert(ft, &k, flow_key_hash(&k), p);
+		cr_assert(f);
+		f->tenant = FLOW_BRIDGED;
+		f->flags = FLOW_F_UNSEEN;
+	}
+	struct flow_key k = key_of(C4, S4, 100, 80, &a);
+	cr_expect_null(flow_insert(ft, &k, flow_key_hash(&k), 50), "a non-SYN evicted");
+	struct flow *f = flow_insert_syn(ft, &k, flow_key_hash(&k), 50, &ev);
+	cr_assert(f);
+	cr_expect(ev);
+	struct flow_key k1 = key_of(C4, S4, 1, 80, &a);
+	cr_expect_null(flow_lookup(ft, &k1, flow_key_hash(&k1), 50), "not the oldest evicted");
+	struct flow_key k2 = key_of(C4, S4, 2, 80, &a);
+	cr_expect(flow_lookup(ft, &k2, flow_key_hash(&k2), 50) != NULL);
+	/* every flow a tenant's: no room even for a SYN */
+	for (unsigned i = 0; i < FLOW_WAYS; i++) {
+		struct flow_key ki = key_of(C4, S4, (uint16_t)(i == 0 ? 100 : i + 1), 80, &a);
+		struct flow *fi = flow_lookup(ft, &ki, flow_key_hash(&ki), 50);
+		cr_assert(fi, "flow %u", i);
+		fi->tenant = 0;
+	}
+	struct flow_key k3 = key_of(C4, S4, 200, 80, &a);
+	cr_expect_null(flow_insert_syn(ft, &k3, flow_key_hash(&k3), 60, &ev));
+	cr_expect(!ev);
+	flow_table_destroy(ft);
+}
+
+/* The seed moves flows between buckets; the hash stays symmetric. */
+Test(flow, seeded_hash)
+{
+	bool a, b;
+	struct flow_key k = key_of(C4, S4, 1234, 80, &a), r = key_of(S4, C4, 80, 1234, &b);
+	uint32_t h0 = flow_key_hash(&k);
+	flow_hash_seed(0x123456789abcdefull);
+	uint32_t h1 = flow_key_hash(&k);
+	cr_expect_neq(h0, h1);
+	cr_expect_eq(h1, flow_key_hash(&r));
+	flow_hash_seed(0x85a308d3243f6a88ull); /* back to the default */
+	cr_expect_eq(flow_key_hash(&k), h0);
+}
+
 Test(classify, longest_prefix_then_ports)
 {
 	static struct strait_config cfg;
