@@ -54,6 +54,7 @@ struct parse_ctx {
 	/* singular keys already given, to reject duplicates */
 	char seen[MAX_KEYS_SEEN][64];
 	unsigned n_seen;
+	unsigned gw_line[2][2]; /* [LAN/WAN][IPv4/IPv6]: where Gateway was given */
 };
 
 static void set_err(struct parse_ctx *c, unsigned line, const char *section,
@@ -98,16 +99,26 @@ const char *strait_error_str(const struct strait_error *err, char *buf, size_t l
 static char *reader(char *str, int num, void *stream)
 {
 	struct parse_ctx *c = stream;
-	if (c->failed || !fgets(str, num, c->f))
+	if (c->failed || num < 2)
 		return NULL;
+	/* getc, not fgets: a NUL byte inside the line must be seen */
+	int got = 0, ch = EOF;
+	while (got < num - 1 && (ch = getc(c->f)) != EOF) {
+		str[got++] = (char)ch;
+		if (ch == '\n')
+			break;
+	}
+	if (got == 0)
+		return NULL;
+	str[got] = '\0';
 	c->line++;
-	size_t got = strlen(str);
-	if (got == (size_t)num - 1 && str[got - 1] != '\n') {
-		int ch = getc(c->f);
-		if (ch != EOF) {
-			set_err(c, c->line, NULL, NULL, "line longer than %d characters", num - 2);
-			return NULL;
-		}
+	if (memchr(str, '\0', (size_t)got)) {
+		set_err(c, c->line, NULL, NULL, "NUL byte in the line");
+		return NULL;
+	}
+	if (got == num - 1 && str[got - 1] != '\n' && getc(c->f) != EOF) {
+		set_err(c, c->line, NULL, NULL, "line longer than %d characters", num - 2);
+		return NULL;
 	}
 	const char *p = str;
 	while (isspace((unsigned char)*p))
@@ -170,6 +181,8 @@ bool strait_parse_prefix(const char *s, struct strait_prefix *out)
 	if (slash) {
 		char *end;
 		errno = 0;
+		if (!isdigit((unsigned char)slash[1]))
+			return false; /* no sign, no space: "/+8", "/-0" */
 		unsigned long v = strtoul(slash + 1, &end, 10);
 		if (errno || end == slash + 1 || *end || v > max)
 			return false;
@@ -318,6 +331,58 @@ static int section_index(const char *s, const char *const *names, int n)
 	return 0;
 }
 
+/* Host bits of a in prefix length len (IPv4): 0 none, 1 all zero, 2 all
+ * one, 3 mixed. */
+static int host_bits4(const uint8_t *a, unsigned len)
+{
+	if (len >= 31)
+		return 0; /* /31 (RFC 3021) and /32 have no network/broadcast */
+	uint32_t v = (uint32_t)a[0] << 24 | (uint32_t)a[1] << 16 | (uint32_t)a[2] << 8 | a[3];
+	uint32_t host = 0xffffffffu >> len;
+	return (v & host) == 0 ? 1 : (v & host) == host ? 2 : 3;
+}
+
+/* Why an address cannot be the appliance's own (or its gateway), or NULL. */
+static const char *unusable_addr(uint8_t family, const uint8_t *a)
+{
+	static const uint8_t zero[16];
+	static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
+	if (family == 4) {
+		if (a[0] == 0)
+			return "is in 0.0.0.0/8";
+		if (a[0] == 127)
+			return "is a loopback address";
+		if (a[0] >= 224)
+			return "is a multicast, reserved or broadcast address";
+		return NULL;
+	}
+	if (a[0] == 0xff)
+		return "is a multicast address";
+	if (!memcmp(a, zero, 15) && a[15] <= 1)
+		return a[15] ? "is the loopback address" : "is the unspecified address";
+	if (!memcmp(a, mapped, 12))
+		return "is an IPv4-mapped address";
+	return NULL;
+}
+
+static bool check_own_addr(struct parse_ctx *c, const char *sec, const char *val,
+			   const struct strait_prefix *p)
+{
+	const char *why = unusable_addr(p->family, p->addr);
+	int hb = p->family == 4 ? host_bits4(p->addr, p->len) : 0;
+	if (!why && p->len == 0)
+		why = "has prefix length 0";
+	if (!why && hb == 1)
+		why = "is the network's own address";
+	if (!why && hb == 2)
+		why = "is the network's broadcast address";
+	if (why) {
+		set_err(c, c->line, sec, "Address", "\"%s\" %s: not usable as the port's own address", val, why);
+		return false;
+	}
+	return true;
+}
+
 static bool port_key(struct parse_ctx *c, const char *sec, struct strait_port_cfg *pc,
 		     const char *key, const char *val)
 {
@@ -340,6 +405,8 @@ static bool port_key(struct parse_ctx *c, const char *sec, struct strait_port_cf
 			set_err(c, c->line, sec, key, "\"%s\" is not an address with prefix length (198.18.0.1/24, 2001:2::1/64)", val);
 			return false;
 		}
+		if (!check_own_addr(c, sec, val, &p))
+			return false;
 		struct strait_prefix *slot = p.family == 4 ? &pc->addr4 : &pc->addr6;
 		if (slot->family) {
 			set_err(c, c->line, sec, key, "one IPv%u address per port", p.family);
@@ -358,6 +425,7 @@ static bool port_key(struct parse_ctx *c, const char *sec, struct strait_port_cf
 			return false;
 		}
 		*slot = a;
+		c->gw_line[sec[0] == 'W'][a.family == 6] = c->line;
 	} else {
 		set_err(c, c->line, sec, key, "unknown key (Port, Vlan, Address, Gateway)");
 		return false;
@@ -500,6 +568,32 @@ static bool check_port(struct parse_ctx *c, const char *sec, const struct strait
 	if (pc->gateway6.family && !pc->addr6.family) {
 		set_err(c, find_section_line(c->path, sec), sec, "Gateway", "an IPv6 gateway needs an IPv6 Address on the port");
 		return false;
+	}
+	/* the gateway must be a neighbour on the port's prefix (or, IPv6, a
+	 * link-local router address) */
+	for (int v6 = 0; v6 < 2; v6++) {
+		const struct strait_addr *gw = v6 ? &pc->gateway6 : &pc->gateway4;
+		const struct strait_prefix *own = v6 ? &pc->addr6 : &pc->addr4;
+		if (!gw->family)
+			continue;
+		unsigned line = c->gw_line[sec[0] == 'W'][v6];
+		char a[INET6_ADDRSTRLEN] = "", o[INET6_ADDRSTRLEN] = "";
+		inet_ntop(v6 ? AF_INET6 : AF_INET, gw->addr, a, sizeof(a));
+		inet_ntop(v6 ? AF_INET6 : AF_INET, own->addr, o, sizeof(o));
+		const char *why = unusable_addr(gw->family, gw->addr);
+		bool link_local = v6 && gw->addr[0] == 0xfe && (gw->addr[1] & 0xc0) == 0x80;
+		if (!why && !link_local && !strait_prefix_contains(own, gw->family, gw->addr))
+			why = "is outside the port's prefix";
+		if (!why && !memcmp(gw->addr, own->addr, v6 ? 16 : 4))
+			why = "is the port's own address";
+		if (!why && !v6 && host_bits4(gw->addr, own->len) == 1)
+			why = "is the network's own address";
+		if (!why && !v6 && host_bits4(gw->addr, own->len) == 2)
+			why = "is the network's broadcast address";
+		if (why) {
+			set_err(c, line, sec, "Gateway", "%s %s %s/%u", a, why, o, own->len);
+			return false;
+		}
 	}
 	return true;
 }
@@ -665,7 +759,8 @@ static int tenant_handler(void *user, const char *section, const char *key,
 				}
 				*close = '\0';
 				addr = buf + 1;
-			} else if (strchr(buf, '.') && strchr(buf, ':')) {
+			} else if (strchr(buf, '.') && strchr(buf, ':') && strchr(buf, ':') == strrchr(buf, ':')) {
+				/* v4:port (one colon; an IPv6 literal has more) */
 				char *colon = strchr(buf, ':');
 				*colon = '\0';
 				if (!parse_uint(colon + 1, 1, 65535, &port)) {
@@ -673,6 +768,12 @@ static int tenant_handler(void *user, const char *section, const char *key,
 					break;
 				}
 				addr = buf;
+			}
+			static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
+			if (strait_parse_addr(addr, &cfg->peer_endpoint) && cfg->peer_endpoint.family == 6 &&
+			    !memcmp(cfg->peer_endpoint.addr, mapped, 12)) {
+				set_err(c, c->line, s, key, "\"%s\" is an IPv4-mapped IPv6 address: write the IPv4 address", val);
+				break;
 			}
 			if (!strait_parse_addr(addr, &cfg->peer_endpoint)) {
 				set_err(c, c->line, s, key, "\"%s\" is not an address (198.18.1.2, [2001:2::2]:4500)", val);
@@ -777,25 +878,49 @@ static bool prefix_eq(const struct strait_prefix *a, const struct strait_prefix 
 	return a->family == b->family && a->len == b->len && !memcmp(a->addr, b->addr, 16);
 }
 
-/* Two tenants are ambiguous when some client/server pair of prefixes is the
- * same in both and their port ranges overlap: longest prefix cannot choose
- * and neither can the ports. */
+/* Width of t's narrowest port range holding port, or -1. */
+static int narrowest(const struct strait_tenant_cfg *t, unsigned port)
+{
+	int best = -1;
+	for (unsigned i = 0; i < t->n_ports; i++)
+		if (port >= t->ports[i].lo && port <= t->ports[i].hi) {
+			int w = t->ports[i].hi - t->ports[i].lo;
+			if (best < 0 || w < best)
+				best = w;
+		}
+	return best;
+}
+
+/* Two tenants tie when the classifier's rule (longest server prefix, then
+ * longest client prefix, then narrowest port range) cannot choose between
+ * them for some SYN: a client prefix and a server prefix the same in both,
+ * and a port where both have a range and their narrowest are equally
+ * wide. The narrowest width is constant between range boundaries, so the
+ * ports tried are each range's first port and the one after its last. */
 static bool ambiguous(const struct strait_tenant_cfg *a, const struct strait_tenant_cfg *b)
 {
-	for (unsigned i = 0; i < a->n_client; i++)
-		for (unsigned j = 0; j < b->n_client; j++) {
+	bool same_prefixes = false;
+	for (unsigned i = 0; i < a->n_client && !same_prefixes; i++)
+		for (unsigned j = 0; j < b->n_client && !same_prefixes; j++) {
 			if (!prefix_eq(&a->client[i], &b->client[j]))
 				continue;
-			for (unsigned k = 0; k < a->n_server; k++)
-				for (unsigned l = 0; l < b->n_server; l++) {
-					if (!prefix_eq(&a->server[k], &b->server[l]))
-						continue;
-					for (unsigned p = 0; p < a->n_ports; p++)
-						for (unsigned q = 0; q < b->n_ports; q++)
-							if (a->ports[p].lo <= b->ports[q].hi &&
-							    b->ports[q].lo <= a->ports[p].hi)
-								return true;
-				}
+			for (unsigned k = 0; k < a->n_server && !same_prefixes; k++)
+				for (unsigned l = 0; l < b->n_server && !same_prefixes; l++)
+					same_prefixes = prefix_eq(&a->server[k], &b->server[l]);
+		}
+	if (!same_prefixes)
+		return false;
+	const struct strait_tenant_cfg *both[2] = { a, b };
+	for (int s = 0; s < 2; s++)
+		for (unsigned i = 0; i < both[s]->n_ports; i++) {
+			unsigned pts[2] = { both[s]->ports[i].lo, both[s]->ports[i].hi + 1u };
+			for (int k = 0; k < 2; k++) {
+				if (pts[k] > 65535)
+					continue;
+				int wa = narrowest(a, pts[k]);
+				if (wa >= 0 && wa == narrowest(b, pts[k]))
+					return true;
+			}
 		}
 	return false;
 }
@@ -861,7 +986,7 @@ int strait_config_load(const char *appliance_path, struct strait_config *out,
 				err->line = find_section_line(path, strcmp(o->name, t->name) ? "Interception" : "Tenant");
 				sfmt(err->field, sizeof(err->field), strcmp(o->name, t->name) ? "[Interception]" : "[Tenant] Name");
 				sfmt(err->msg, sizeof(err->msg), strcmp(o->name, t->name)
-					 ? "claims the same prefixes and ports as tenant \"%s\" (%s)"
+					 ? "ties with tenant \"%s\" (%s): same prefixes and an equally narrow port range for some port"
 					 : "tenant name \"%s\" already used by %s",
 					 o->name, o->file);
 				r = -EINVAL;

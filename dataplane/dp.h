@@ -58,6 +58,7 @@ struct dp_flow_stats {
 	uint64_t created, unseen_syn, table_full, expired, reused;
 	uint64_t steered, steer_full; /* handed to the owner worker / its ring
 				       * was full (bridged untracked) */
+	uint64_t evicted; /* bridged flows a SYN took the slot of */
 };
 
 struct dp_stats {
@@ -131,6 +132,8 @@ void dp_control_tick(struct dp_app *app);
 /* Sum of every worker's counters. */
 void dp_stats_sum(const struct dp_app *app, struct dp_stats *out);
 int dp_telemetry_register(void);
+/* Clears dp_app and waits until no telemetry command is reading it. */
+void dp_telemetry_quiesce(void);
 int dp_stats_write_json(const struct dp_app *app, const char *path);
 
 #endif

@@ -69,6 +69,14 @@ bool flow_key_make(const struct pkt_info *pi, struct flow_key *k)
 	return src_is_a;
 }
 
+static uint32_t seed_a = 0x243f6a88, seed_b = 0x85a308d3;
+
+void flow_hash_seed(uint64_t seed)
+{
+	seed_a = (uint32_t)seed;
+	seed_b = (uint32_t)(seed >> 32);
+}
+
 #ifdef __SSE4_2__
 #include <nmmintrin.h>
 /* CRC32C: one instruction per word with a 3-cycle latency, against ~8
@@ -76,8 +84,8 @@ bool flow_key_make(const struct pkt_info *pi, struct flow_key *k)
 uint32_t flow_key_hash(const struct flow_key *k)
 {
 	const uint64_t *w = k->w;
-	uint64_t a = _mm_crc32_u64(0x243f6a88, w[0]);
-	uint64_t b = _mm_crc32_u64(0x85a308d3, w[1]);
+	uint64_t a = _mm_crc32_u64(seed_a, w[0]);
+	uint64_t b = _mm_crc32_u64(seed_b, w[1]);
 	a = _mm_crc32_u64(a, w[2]);
 	b = _mm_crc32_u64(b, w[3]);
 	a = _mm_crc32_u64(a, w[4]);
@@ -96,7 +104,7 @@ uint32_t flow_key_hash(const struct flow_key *k)
 {
 	uint64_t w[5];
 	memcpy(w, k, sizeof(w));
-	uint64_t h = 0x243f6a8885a308d3ull;
+	uint64_t h = ((uint64_t)seed_a << 32 | seed_b) ^ 0x243f6a8885a308d3ull;
 	for (int i = 0; i < 5; i++)
 		h = mix(h, w[i]);
 	h ^= h >> 29;
@@ -148,11 +156,11 @@ struct flow *flow_lookup(struct flow_table *ft, const struct flow_key *k, uint32
 	return NULL;
 }
 
-struct flow *flow_insert(struct flow_table *ft, const struct flow_key *k, uint32_t hash,
-			 uint64_t now_ms)
+static struct flow *insert(struct flow_table *ft, const struct flow_key *k, uint32_t hash,
+			   uint64_t now_ms, bool syn, bool *evicted)
 {
 	struct flow *b = &ft->flows[(size_t)(hash & ft->mask) * FLOW_WAYS];
-	struct flow *slot = NULL;
+	struct flow *slot = NULL, *lru = NULL;
 	for (int i = 0; i < FLOW_WAYS && !slot; i++) {
 		struct flow *f = &b[i];
 		if (!f->hash)
@@ -160,7 +168,14 @@ struct flow *flow_insert(struct flow_table *ft, const struct flow_key *k, uint32
 		else if (expired(ft, f, now_ms)) {
 			reclaim(ft, f);
 			slot = f;
+		} else if (f->tenant == FLOW_BRIDGED && (!lru || f->last_ms < lru->last_ms)) {
+			lru = f;
 		}
+	}
+	if (!slot && syn && lru) {
+		reclaim(ft, lru);
+		slot = lru;
+		*evicted = true;
 	}
 	if (!slot)
 		return NULL;
@@ -170,6 +185,20 @@ struct flow *flow_insert(struct flow_table *ft, const struct flow_key *k, uint32
 	slot->last_ms = now_ms;
 	ft->used++;
 	return slot;
+}
+
+struct flow *flow_insert(struct flow_table *ft, const struct flow_key *k, uint32_t hash,
+			 uint64_t now_ms)
+{
+	bool ev = false;
+	return insert(ft, k, hash, now_ms, false, &ev);
+}
+
+struct flow *flow_insert_syn(struct flow_table *ft, const struct flow_key *k, uint32_t hash,
+			     uint64_t now_ms, bool *evicted)
+{
+	*evicted = false;
+	return insert(ft, k, hash, now_ms, true, evicted);
 }
 
 unsigned flow_table_sweep(struct flow_table *ft, uint64_t now_ms, unsigned n)

@@ -8,9 +8,13 @@
  * sequence number (nxt[]) so only an in-window RST or FIN closes a flow.
  *
  * Layout: 8-way set-associative buckets. A flow lives in the bucket its
- * symmetric hash names; a full bucket whose flows are all alive refuses the
- * new flow (the caller bridges it untracked and counts table_full): nothing
- * live is ever evicted, so a decided flow never changes fate. Expired
+ * symmetric (and, per start, randomly seeded) hash names; a full bucket
+ * whose flows are all alive refuses the new flow (the caller bridges it
+ * untracked and counts table_full), except that a SYN takes the slot of
+ * the bucket's least recently seen bridged flow (unseen or decided
+ * bridged: its later frames are bridged all the same, as an unseen flow).
+ * A tenant flow is never evicted, so a decided flow never changes fate,
+ * and spoofed mid-stream segments cannot lock out a new connection. Expired
  * entries are reclaimed lazily on insert and by flow_table_sweep(), which
  * the worker runs a few buckets at a time.
  */
@@ -96,6 +100,14 @@ struct flow *flow_lookup(struct flow_table *ft, const struct flow_key *k, uint32
  * live flows. The new flow is zeroed except key, hash and last_ms. */
 struct flow *flow_insert(struct flow_table *ft, const struct flow_key *k, uint32_t hash,
 			 uint64_t now_ms);
+/* The same for a SYN: a bucket full of live flows gives up its least
+ * recently seen FLOW_BRIDGED flow (reported through the expire callback;
+ * *evicted set). NULL when every flow in the bucket is a tenant's. */
+struct flow *flow_insert_syn(struct flow_table *ft, const struct flow_key *k, uint32_t hash,
+			     uint64_t now_ms, bool *evicted);
+/* Seeds flow_key_hash() (all tables: workers must agree); call once
+ * before any flow is hashed. Without it a fixed seed is used (tests). */
+void flow_hash_seed(uint64_t seed);
 /* Reclaims expired flows in the next n buckets (round robin); returns how
  * many. */
 unsigned flow_table_sweep(struct flow_table *ft, uint64_t now_ms, unsigned n);

@@ -24,10 +24,86 @@ static inline uint16_t rd16(const uint8_t *p)
 	return (uint16_t)(p[0] << 8 | p[1]);
 }
 
+static inline uint32_t ntohl_(uint32_t v)
+{
+	const uint8_t *p = (const uint8_t *)&v;
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static inline bool mac_group(const uint8_t *mac)
+{
+	return mac[0] & 1;
+}
+
+/* An IPv4 source an echo may be answered to: not 0/8, loopback,
+ * multicast/reserved/broadcast, ours or our subnet's broadcast. */
+static bool src4_ok(const uint8_t *ip, const struct local_addr *la)
+{
+	if (ip[0] == 0 || ip[0] == 127 || ip[0] >= 224 || !memcmp(ip, la->ip4, 4))
+		return false;
+	if (la->plen4 < 31) {
+		uint32_t a, me;
+		memcpy(&a, ip, 4);
+		memcpy(&me, la->ip4, 4);
+		a = ntohl_(a);
+		me = ntohl_(me);
+		uint32_t host = 0xffffffffu >> la->plen4;
+		if ((a & ~host) == (me & ~host) && (a & host) == host)
+			return false;
+	}
+	return true;
+}
+
+/* An IPv6 source an echo may be answered to: not multicast, unspecified,
+ * loopback or ours. */
+static bool src6_ok(const uint8_t *ip, const struct local_addr *la)
+{
+	static const uint8_t zero[15];
+	if (ip[0] == 0xff || !memcmp(ip, la->ip6, 16))
+		return false;
+	return memcmp(ip, zero, 15) || ip[15] > 1;
+}
+
+static bool prefix_match(const uint8_t *a, const uint8_t *b, unsigned plen)
+{
+	unsigned full = plen / 8, rest = plen % 8;
+	if (memcmp(a, b, full))
+		return false;
+	if (!rest)
+		return true;
+	uint8_t mask = (uint8_t)(0xff00u >> rest);
+	return ((a[full] ^ b[full]) & mask) == 0;
+}
+
+bool local_on_link(const struct local_addr *la, uint8_t family, const uint8_t *ip)
+{
+	if (family == 4)
+		return la->has4 && prefix_match(ip, la->ip4, la->plen4);
+	return la->has6 && prefix_match(ip, la->ip6, la->plen6);
+}
+
+bool local_is_gateway(const struct local_addr *la, uint8_t family, const uint8_t *ip)
+{
+	if (family == 4)
+		return la->has_gw4 && !memcmp(ip, la->gw4, 4);
+	return la->has_gw6 && !memcmp(ip, la->gw6, 16);
+}
+
+const uint8_t *local_next_hop(const struct local_addr *la, uint8_t family, const uint8_t *dst)
+{
+	if (local_on_link(la, family, dst))
+		return dst;
+	if (family == 4)
+		return la->has_gw4 ? la->gw4 : dst;
+	return la->has_gw6 ? la->gw6 : dst;
+}
+
 enum local_verdict local_classify(const uint8_t *f, uint32_t len, const struct pkt_info *pi,
 				  const struct local_addr *la)
 {
-	if (pi->vlan != la->vlan)
+	/* ours only with the tag stack exactly [vlan] (or none for 0): an
+	 * outer tag carrying an inner one is another network */
+	if (pi->vlan != la->vlan || pi->n_tags > 1)
 		return LOCAL_NONE;
 	/* ICMP is answered only when the whole packet is in the len bytes at f
 	 * (a frame chained over several segments is not) */
@@ -67,8 +143,17 @@ enum local_verdict local_classify(const uint8_t *f, uint32_t len, const struct p
 			const uint8_t *icmp = f + pi->l4_off;
 			uint8_t type = icmp[0];
 			if ((type == ND_NS || type == ND_NA) && pi->ip_len >= pi->l3_len + 24u &&
-			    !memcmp(icmp + 8, la->ip6, 16))
-				return type == ND_NS ? LOCAL_NS : LOCAL_CONSUME;
+			    !memcmp(icmp + 8, la->ip6, 16)) {
+				if (type == ND_NA)
+					return LOCAL_CONSUME;
+				/* an NS for us goes to us or to our solicited-node
+				 * group; one to another host's address is not ours */
+				const uint8_t snm[13] = { 0xff, 0x02, [11] = 1, [12] = 0xff };
+				if (to_us || (!memcmp(pi->dst, snm, 13) &&
+					      !memcmp(pi->dst + 13, la->ip6 + 13, 3)))
+					return LOCAL_NS;
+				return LOCAL_NONE;
+			}
 			if (!to_us)
 				return LOCAL_NONE;
 			if (type == ICMP6_ECHO)
@@ -95,6 +180,9 @@ static uint32_t answer_arp(uint8_t *f, uint32_t len, const struct pkt_info *pi,
 {
 	uint8_t *a = f + pi->l2_len;
 	uint8_t sha[6], spa[4];
+	/* never answer to a group address (a reflector) */
+	if (mac_group(f + 6) || mac_group(a + 8))
+		return 0;
 	memcpy(sha, a + 8, 6);
 	memcpy(spa, a + 14, 4);
 	wr16(a + 6, ARP_REPLY);
@@ -112,6 +200,9 @@ static uint32_t answer_echo4(uint8_t *f, uint32_t len, const struct pkt_info *pi
 {
 	uint8_t *ip = f + pi->l2_len, *icmp = f + pi->l4_off;
 	uint32_t icmp_len = pi->ip_len - pi->l3_len;
+	/* RFC 1122 3.2.2.6: not to a broadcast/multicast (or impossible) source */
+	if (mac_group(f + 6) || !src4_ok(pi->src, la))
+		return 0;
 	if (csum_fold(csum_add(0, icmp, icmp_len)) != 0)
 		return 0;
 	swap_macs(f, la->mac);
@@ -132,6 +223,8 @@ static uint32_t answer_echo6(uint8_t *f, uint32_t len, const struct pkt_info *pi
 {
 	uint8_t *ip = f + pi->l2_len, *icmp = f + pi->l4_off;
 	uint32_t icmp_len = pi->ip_len - pi->l3_len;
+	if (mac_group(f + 6) || !src6_ok(pi->src, la))
+		return 0;
 	if (pi->l3_len != 40 || csum_l4(6, pi->src, pi->dst, PROTO_ICMP6, icmp, icmp_len) != 0)
 		return 0;
 	swap_macs(f, la->mac);
@@ -168,6 +261,8 @@ static uint32_t answer_ns(uint8_t *f, uint32_t len, uint32_t cap, const struct p
 	}
 	if (dad && slla)
 		return 0; /* RFC 4861: no SLLA with an unspecified source */
+	if (mac_group(f + 6) || (slla && mac_group(slla)) || pi->src[0] == 0xff)
+		return 0; /* never answer to a group address */
 	uint32_t out_len = pi->l2_len + 40u + 32u;
 	if (out_len > cap)
 		return 0;

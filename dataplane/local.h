@@ -16,7 +16,19 @@ struct local_addr {
 	bool has4, has6;
 	uint8_t ip4[4];
 	uint8_t ip6[16];
+	uint8_t plen4, plen6;  /* the port's prefixes (Address = ip/len) */
+	bool has_gw4, has_gw6; /* configured gateways: pinned neighbours */
+	uint8_t gw4[4];
+	uint8_t gw6[16];
 };
+
+/* Whether ip is inside the port's own prefix of its family (on-link). */
+bool local_on_link(const struct local_addr *la, uint8_t family, const uint8_t *ip);
+/* Whether ip is the port's configured gateway of its family. */
+bool local_is_gateway(const struct local_addr *la, uint8_t family, const uint8_t *ip);
+/* The next hop toward dst: dst when on-link or when the port has no
+ * gateway of that family, else the gateway. */
+const uint8_t *local_next_hop(const struct local_addr *la, uint8_t family, const uint8_t *dst);
 
 enum local_verdict {
 	LOCAL_NONE = 0,   /* not for the appliance: bridge it */

@@ -21,6 +21,7 @@
 #include <rte_lcore.h>
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
+#include <rte_random.h>
 #include <rte_ring.h>
 
 #include "dp.h"
@@ -58,16 +59,24 @@ static uint8_t sym_rss_key[40] = {
 	0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a,
 };
 
-static int port_setup(unsigned idx, const struct strait_port_cfg *pc)
+/* Both ports are looked up before either is configured: a wrong WAN name
+ * must not leave the LAN port started (and promiscuous). */
+static int port_lookup(unsigned idx, const struct strait_port_cfg *pc)
 {
 	uint16_t pid;
-	const char *side = idx == DP_LAN ? "LAN" : "WAN";
 	if (rte_eth_dev_get_port_by_name(pc->device, &pid)) {
 		fprintf(stderr, "straitd: [%s] Port %s: no such DPDK port (check the EAL --vdev/-a options)\n",
-			side, pc->device);
+			idx == DP_LAN ? "LAN" : "WAN", pc->device);
 		return -ENODEV;
 	}
 	app.port_id[idx] = pid;
+	return 0;
+}
+
+static int port_setup(unsigned idx, const struct strait_port_cfg *pc)
+{
+	const char *side = idx == DP_LAN ? "LAN" : "WAN";
+	uint16_t pid = app.port_id[idx];
 	port_found[idx] = true;
 	struct rte_eth_dev_info info;
 	int r = rte_eth_dev_info_get(pid, &info);
@@ -116,11 +125,17 @@ static int port_setup(unsigned idx, const struct strait_port_cfg *pc)
 	if (pc->addr4.family) {
 		la->has4 = true;
 		memcpy(la->ip4, pc->addr4.addr, 4);
+		la->plen4 = pc->addr4.len;
 	}
 	if (pc->addr6.family) {
 		la->has6 = true;
 		memcpy(la->ip6, pc->addr6.addr, 16);
+		la->plen6 = pc->addr6.len;
 	}
+	la->has_gw4 = pc->gateway4.family == 4;
+	memcpy(la->gw4, pc->gateway4.addr, 4);
+	la->has_gw6 = pc->gateway6.family == 6;
+	memcpy(la->gw6, pc->gateway6.addr, 16);
 	r = rte_eth_dev_start(pid);
 	if (r)
 		goto err;
@@ -263,6 +278,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "straitd: mbuf pool: %s\n", rte_strerror(rte_errno));
 		goto err_eal;
 	}
+	flow_hash_seed(rte_rand()); /* bucket placement not predictable from outside */
 	app.workers = rte_zmalloc("strait_workers", sizeof(struct dp_worker) * app.n_workers,
 				  RTE_CACHE_LINE_SIZE);
 	if (!app.workers)
@@ -272,7 +288,8 @@ int main(int argc, char **argv)
 			fprintf(stderr, "straitd: worker %u: out of memory\n", i);
 			goto err_workers;
 		}
-	if (port_setup(DP_LAN, &cfg.appliance.lan) || port_setup(DP_WAN, &cfg.appliance.wan))
+	if (port_lookup(DP_LAN, &cfg.appliance.lan) || port_lookup(DP_WAN, &cfg.appliance.wan) ||
+	    port_setup(DP_LAN, &cfg.appliance.lan) || port_setup(DP_WAN, &cfg.appliance.wan))
 		goto err_ports;
 	if (dp_telemetry_register())
 		fprintf(stderr, "straitd: telemetry commands not registered\n");
@@ -317,8 +334,8 @@ err_ports:
 		rte_eth_dev_close(app.port_id[p]);
 	}
 err_workers:
-	/* telemetry callbacks stop reading the workers from here */
-	__atomic_store_n(&dp_app, NULL, __ATOMIC_SEQ_CST);
+	/* telemetry commands stop reading the workers from here */
+	dp_telemetry_quiesce();
 	for (unsigned i = 0; i < app.n_workers; i++)
 		dp_worker_fini(&app.workers[i]);
 	rte_free(app.workers);

@@ -51,8 +51,14 @@ const struct neigh_entry *neigh_lookup(const struct neigh_table *t, uint8_t fami
 void neigh_learn(struct neigh_table *t, uint8_t family, const uint8_t *ip, uint16_t vlan,
 		 const uint8_t *mac, uint64_t now_ms)
 {
+	neigh_learn_pin(t, family, ip, vlan, mac, now_ms, false);
+}
+
+void neigh_learn_pin(struct neigh_table *t, uint8_t family, const uint8_t *ip, uint16_t vlan,
+		     const uint8_t *mac, uint64_t now_ms, bool pin)
+{
 	struct neigh_entry *s = &t->e[(neigh_hash(family, ip, vlan) & t->mask) * NEIGH_WAYS];
-	struct neigh_entry *victim = &s[0];
+	struct neigh_entry *victim = NULL;
 	for (int i = 0; i < NEIGH_WAYS; i++) {
 		struct neigh_entry *e = &s[i];
 		if (match(e, family, ip, vlan)) {
@@ -64,21 +70,26 @@ void neigh_learn(struct neigh_table *t, uint8_t family, const uint8_t *ip, uint1
 			}
 			if (e->seen_ms != now_ms)
 				e->seen_ms = now_ms;
+			if (pin && !e->pinned)
+				e->pinned = 1;
 			return;
 		}
 		if (!e->valid) {
-			if (victim->valid)
+			if (!victim || victim->valid)
 				victim = e;
-		} else if (victim->valid && e->seen_ms < victim->seen_ms) {
+		} else if (!e->pinned && (!victim || (victim->valid && e->seen_ms < victim->seen_ms))) {
 			victim = e;
 		}
 	}
+	if (!victim)
+		return; /* a set of pinned entries */
 	__atomic_store_n(&victim->valid, 0, __ATOMIC_RELEASE);
 	memset(victim->ip, 0, sizeof(victim->ip));
 	memcpy(victim->ip, ip, family == 4 ? 4 : 16);
 	memcpy(victim->mac, mac, 6);
 	victim->vlan = vlan;
 	victim->family = family;
+	victim->pinned = pin;
 	victim->seen_ms = now_ms;
 	__atomic_store_n(&victim->valid, 1, __ATOMIC_RELEASE);
 	t->learned++;

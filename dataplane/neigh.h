@@ -4,7 +4,9 @@
  * last, so a reader sees either the old or the new entry's key). Pure C.
  *
  * 4-way set-associative; a full set replaces its least recently refreshed
- * entry. */
+ * entry that is not pinned (the configured gateways are learnt pinned, so
+ * no flood of other sources evicts them); a set full of pinned entries
+ * learns nothing new. */
 #ifndef STRAIT_DATAPLANE_NEIGH_H
 #define STRAIT_DATAPLANE_NEIGH_H
 
@@ -18,7 +20,8 @@ struct neigh_entry {
 	uint8_t mac[6];
 	uint16_t vlan;
 	uint8_t family;
-	uint8_t pad[3];
+	uint8_t pinned;   /* never replaced by another address */
+	uint8_t pad[2];
 	uint32_t valid;   /* 0 = free */
 	uint64_t seen_ms;
 };
@@ -35,6 +38,9 @@ void neigh_free(struct neigh_table *t);
 /* Records ip -> mac (refresh when known). */
 void neigh_learn(struct neigh_table *t, uint8_t family, const uint8_t *ip, uint16_t vlan,
 		 const uint8_t *mac, uint64_t now_ms);
+/* The same, pinning the entry when pin (its MAC is still refreshed). */
+void neigh_learn_pin(struct neigh_table *t, uint8_t family, const uint8_t *ip, uint16_t vlan,
+		     const uint8_t *mac, uint64_t now_ms, bool pin);
 const struct neigh_entry *neigh_lookup(const struct neigh_table *t, uint8_t family,
 				       const uint8_t *ip, uint16_t vlan);
 

@@ -191,7 +191,10 @@ static enum pkt_malformed parse_ip6(const uint8_t *f, uint32_t seg, uint32_t len
 		case 44:  /* fragment */
 			if (i >= PKT_MAX_EXT_HDRS || p + 8 > end)
 				return PKT_IP6_EXT;
-			pi->is_fragment = 1;
+			/* an atomic fragment (offset 0, M = 0) is a whole
+			 * packet (RFC 6946) */
+			if (rd16(f + p + 2) & 0xfff9)
+				pi->is_fragment = 1;
 			if (rd16(f + p + 2) & 0xfff8) { /* later fragment */
 				pi->l3_len = (uint16_t)(p + 8 - off);
 				pi->l4_off = (uint16_t)(p + 8);
@@ -242,6 +245,9 @@ enum pkt_malformed pkt_parse_seg(const uint8_t *f, uint32_t seg, uint32_t len,
 			return PKT_VLAN_TRUNC;
 		if (tags == 0)
 			pi->vlan = rd16(f + off + 2) & 0x0fff;
+		else
+			pi->vlan_inner = rd16(f + off + 2) & 0x0fff;
+		pi->n_tags = (uint8_t)(tags + 1);
 		off += VLAN_HLEN_;
 		et = rd16(f + off);
 	}

@@ -57,6 +57,8 @@ const char *pkt_malformed_name(enum pkt_malformed m);
 
 struct pkt_info {
 	uint16_t vlan;      /* outer VLAN id, 0 = untagged */
+	uint16_t vlan_inner; /* second tag's VLAN id (QinQ), 0 = none */
+	uint8_t n_tags;     /* VLAN tags before the ethertype: 0, 1 or 2 */
 	uint16_t l2_len;    /* Ethernet + tags */
 	uint16_t ethertype; /* after the tags */
 	uint8_t family;     /* 0 (not IP), 4 or 6 */

@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <rte_telemetry.h>
 
@@ -58,6 +59,7 @@ static unsigned flow_counters(const struct dp_app *app, const struct dp_stats *s
 	c[n++] = (struct counter){ "reused", s->flows.reused };
 	c[n++] = (struct counter){ "steered", s->flows.steered };
 	c[n++] = (struct counter){ "steer_full", s->flows.steer_full };
+	c[n++] = (struct counter){ "evicted", s->flows.evicted };
 	return n;
 }
 
@@ -88,13 +90,11 @@ static int port_index(const char *params)
 	return -2;
 }
 
-static int cmd_ports(const char *cmd, const char *params, struct rte_tel_data *d)
+static int do_ports(const struct dp_app *a, const char *params, struct rte_tel_data *d)
 {
-	if (!__atomic_load_n(&dp_app, __ATOMIC_ACQUIRE))
-		return -1;
 	struct dp_stats s;
 	struct counter c[16];
-	dp_stats_sum(dp_app, &s);
+	dp_stats_sum(a, &s);
 	int only = port_index(params);
 	if (only == -2)
 		return -1;
@@ -109,31 +109,27 @@ static int cmd_ports(const char *cmd, const char *params, struct rte_tel_data *d
 			return -1;
 		rte_tel_data_start_dict(sub);
 		put(sub, c, port_counters(&s.port[p], c));
-		rte_tel_data_add_dict_string(sub, "device", p == DP_LAN ? dp_app->cfg->appliance.lan.device
-									: dp_app->cfg->appliance.wan.device);
+		rte_tel_data_add_dict_string(sub, "device", p == DP_LAN ? a->cfg->appliance.lan.device
+									: a->cfg->appliance.wan.device);
 		rte_tel_data_add_dict_container(d, p == DP_LAN ? "lan" : "wan", sub, 0);
 	}
 	return 0;
 }
 
-static int cmd_flows(const char *cmd, const char *params, struct rte_tel_data *d)
+static int do_flows(const struct dp_app *a, const char *params, struct rte_tel_data *d)
 {
-	if (!__atomic_load_n(&dp_app, __ATOMIC_ACQUIRE))
-		return -1;
 	struct dp_stats s;
 	struct counter c[16];
-	dp_stats_sum(dp_app, &s);
+	dp_stats_sum(a, &s);
 	rte_tel_data_start_dict(d);
-	put(d, c, flow_counters(dp_app, &s, c));
+	put(d, c, flow_counters(a, &s, c));
 	return 0;
 }
 
-static int cmd_drops(const char *cmd, const char *params, struct rte_tel_data *d)
+static int do_drops(const struct dp_app *a, const char *params, struct rte_tel_data *d)
 {
-	if (!__atomic_load_n(&dp_app, __ATOMIC_ACQUIRE))
-		return -1;
 	struct dp_stats s;
-	dp_stats_sum(dp_app, &s);
+	dp_stats_sum(a, &s);
 	int only = port_index(params);
 	if (only == -2)
 		return -1;
@@ -145,33 +141,27 @@ static int cmd_drops(const char *cmd, const char *params, struct rte_tel_data *d
 	return 0;
 }
 
-static int cmd_malformed(const char *cmd, const char *params, struct rte_tel_data *d)
+static int do_malformed(const struct dp_app *a, const char *params, struct rte_tel_data *d)
 {
-	if (!__atomic_load_n(&dp_app, __ATOMIC_ACQUIRE))
-		return -1;
 	struct dp_stats s;
-	dp_stats_sum(dp_app, &s);
+	dp_stats_sum(a, &s);
 	rte_tel_data_start_dict(d);
 	for (int i = 1; i < PKT_MALFORMED_COUNT; i++)
 		rte_tel_data_add_dict_u64(d, pkt_malformed_name(i), s.malformed[i]);
 	return 0;
 }
 
-static int cmd_tenants(const char *cmd, const char *params, struct rte_tel_data *d)
+static int do_tenants(const struct dp_app *a, const char *params, struct rte_tel_data *d)
 {
-	if (!__atomic_load_n(&dp_app, __ATOMIC_ACQUIRE))
-		return -1;
 	rte_tel_data_start_array(d, RTE_TEL_STRING_VAL);
-	for (unsigned t = 0; t < dp_app->cfg->n_tenants; t++)
-		rte_tel_data_add_array_string(d, dp_app->cfg->tenants[t].name);
+	for (unsigned t = 0; t < a->cfg->n_tenants; t++)
+		rte_tel_data_add_array_string(d, a->cfg->tenants[t].name);
 	return 0;
 }
 
-static int cmd_tenant(const char *cmd, const char *params, struct rte_tel_data *d)
+static int do_tenant(const struct dp_app *a, const char *params, struct rte_tel_data *d)
 {
-	if (!__atomic_load_n(&dp_app, __ATOMIC_ACQUIRE))
-		return -1;
-	const struct strait_config *cfg = dp_app->cfg;
+	const struct strait_config *cfg = a->cfg;
 	if (!params || !*params)
 		return -1;
 	for (unsigned t = 0; t < cfg->n_tenants; t++) {
@@ -179,7 +169,7 @@ static int cmd_tenant(const char *cmd, const char *params, struct rte_tel_data *
 			continue;
 		struct dp_stats s;
 		struct counter c[8];
-		dp_stats_sum(dp_app, &s);
+		dp_stats_sum(a, &s);
 		rte_tel_data_start_dict(d);
 		rte_tel_data_add_dict_string(d, "name", cfg->tenants[t].name);
 		put(d, c, tenant_counters(&s.tenant[t], c));
@@ -200,17 +190,15 @@ static void fmt_neigh(const struct neigh_entry *e, char *buf, size_t len)
 
 /* One port's learnt neighbours (worker 0's view first, then what other
  * workers learnt that it did not). Bounded by the telemetry array size. */
-static int cmd_neighbours(const char *cmd, const char *params, struct rte_tel_data *d)
+static int do_neighbours(const struct dp_app *a, const char *params, struct rte_tel_data *d)
 {
-	if (!__atomic_load_n(&dp_app, __ATOMIC_ACQUIRE))
-		return -1;
 	int p = port_index(params);
 	if (p < 0)
 		return -1;
 	rte_tel_data_start_array(d, RTE_TEL_STRING_VAL);
 	unsigned shown = 0;
-	for (unsigned w = 0; w < dp_app->n_workers; w++) {
-		const struct neigh_table *t = &dp_app->workers[w].neigh[p];
+	for (unsigned w = 0; w < a->n_workers; w++) {
+		const struct neigh_table *t = &a->workers[w].neigh[p];
 		uint32_t n = (t->mask + 1) * NEIGH_WAYS;
 		for (uint32_t i = 0; i < n && shown < RTE_TEL_MAX_ARRAY_ENTRIES; i++) {
 			struct neigh_entry e = t->e[i];
@@ -218,7 +206,7 @@ static int cmd_neighbours(const char *cmd, const char *params, struct rte_tel_da
 				continue;
 			bool dup = false;
 			for (unsigned v = 0; v < w && !dup; v++)
-				dup = neigh_lookup(&dp_app->workers[v].neigh[p], e.family, e.ip, e.vlan) != NULL;
+				dup = neigh_lookup(&a->workers[v].neigh[p], e.family, e.ip, e.vlan) != NULL;
 			if (dup)
 				continue;
 			char buf[96];
@@ -230,13 +218,101 @@ static int cmd_neighbours(const char *cmd, const char *params, struct rte_tel_da
 	return 0;
 }
 
+/* The telemetry thread may run a command while main() shuts down: each
+ * command counts itself in (tel_busy) before it loads dp_app, once, into
+ * a local; dp_telemetry_quiesce() clears dp_app and waits until no
+ * command is inside before the workers are freed. */
+static int tel_busy;
+
+static const struct dp_app *tel_enter(void)
+{
+	__atomic_add_fetch(&tel_busy, 1, __ATOMIC_SEQ_CST);
+	return __atomic_load_n(&dp_app, __ATOMIC_SEQ_CST);
+}
+
+static void tel_leave(void)
+{
+	__atomic_sub_fetch(&tel_busy, 1, __ATOMIC_SEQ_CST);
+}
+
+void dp_telemetry_quiesce(void)
+{
+	__atomic_store_n(&dp_app, NULL, __ATOMIC_SEQ_CST);
+	/* a command is a few microseconds; bounded wait (10 s) all the same */
+	for (int i = 0; i < 100000 && __atomic_load_n(&tel_busy, __ATOMIC_SEQ_CST); i++)
+		usleep(100);
+}
+
+static int cmd_ports(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	(void)cmd;
+	const struct dp_app *a = tel_enter();
+	int r = a ? do_ports(a, params, d) : -1;
+	tel_leave();
+	return r;
+}
+
+static int cmd_flows(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	(void)cmd;
+	const struct dp_app *a = tel_enter();
+	int r = a ? do_flows(a, params, d) : -1;
+	tel_leave();
+	return r;
+}
+
+static int cmd_drops(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	(void)cmd;
+	const struct dp_app *a = tel_enter();
+	int r = a ? do_drops(a, params, d) : -1;
+	tel_leave();
+	return r;
+}
+
+static int cmd_malformed(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	(void)cmd;
+	const struct dp_app *a = tel_enter();
+	int r = a ? do_malformed(a, params, d) : -1;
+	tel_leave();
+	return r;
+}
+
+static int cmd_tenants(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	(void)cmd;
+	const struct dp_app *a = tel_enter();
+	int r = a ? do_tenants(a, params, d) : -1;
+	tel_leave();
+	return r;
+}
+
+static int cmd_tenant(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	(void)cmd;
+	const struct dp_app *a = tel_enter();
+	int r = a ? do_tenant(a, params, d) : -1;
+	tel_leave();
+	return r;
+}
+
+static int cmd_neighbours(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	(void)cmd;
+	const struct dp_app *a = tel_enter();
+	int r = a ? do_neighbours(a, params, d) : -1;
+	tel_leave();
+	return r;
+}
+
 int dp_telemetry_register(void)
 {
 	int r = 0;
 	r |= rte_telemetry_register_cmd("/strait/ports", cmd_ports,
 		"Per-port counters. Parameters: none, or lan|wan");
 	r |= rte_telemetry_register_cmd("/strait/flows", cmd_flows,
-		"Flow table: active, capacity, created, unseen_syn, table_full, expired");
+		"Flow table: active, capacity, created, unseen_syn, table_full, expired, reused, steered, steer_full, evicted");
 	r |= rte_telemetry_register_cmd("/strait/drops", cmd_drops,
 		"Frames dropped, by reason. Parameters: none (both ports), or lan|wan");
 	r |= rte_telemetry_register_cmd("/strait/malformed", cmd_malformed,
@@ -272,6 +348,23 @@ int dp_stats_write_json(const struct dp_app *app, const char *path)
 		const uint8_t *m = app->local[p].mac;
 		fprintf(f, "  \"%s_mac\": \"%02x:%02x:%02x:%02x:%02x:%02x\",\n", p ? "wan" : "lan",
 			m[0], m[1], m[2], m[3], m[4], m[5]);
+	}
+	/* learnt neighbours, every worker's (tests read them) */
+	for (int p = 0; p < DP_NPORTS; p++) {
+		fprintf(f, "  \"%s_neighbours\": [", p ? "wan" : "lan");
+		bool first = true;
+		for (unsigned w = 0; w < app->n_workers && app->workers; w++) {
+			const struct neigh_table *t = &app->workers[w].neigh[p];
+			for (uint32_t i = 0; t->e && i < (t->mask + 1) * NEIGH_WAYS; i++) {
+				if (!t->e[i].valid)
+					continue;
+				char buf[96];
+				fmt_neigh(&t->e[i], buf, sizeof(buf));
+				fprintf(f, "%s\"%s\"", first ? "" : ", ", buf);
+				first = false;
+			}
+		}
+		fprintf(f, "],\n");
 	}
 	json_group(f, "lan", c, port_counters(&s.port[DP_LAN], c), false);
 	json_group(f, "wan", c, port_counters(&s.port[DP_WAN], c), false);

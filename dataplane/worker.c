@@ -194,6 +194,8 @@ static void send_resolve(struct dp_worker *w, unsigned port, uint8_t family, con
 int dp_tx_l3(struct dp_worker *w, unsigned port, uint16_t vlan, uint8_t family,
 	     const uint8_t *next_hop, struct rte_mbuf *m)
 {
+	/* off-link destinations go through the port's gateway */
+	next_hop = local_next_hop(&w->app->local[port], family, next_hop);
 	const struct neigh_entry *e = neigh_lookup(&w->neigh[port], family, next_hop, vlan);
 	if (!e) {
 		rte_pktmbuf_free(m);
@@ -239,7 +241,15 @@ static inline void learn_one(struct dp_worker *w, unsigned port, uint8_t family,
 	if (c->ms == w->now_ms && c->family == family && c->vlan == vlan &&
 	    !memcmp(c->ip, ip, alen) && !memcmp(c->mac, mac, 6))
 		return;
-	neigh_learn(&w->neigh[port], family, ip, vlan, mac, w->now_ms);
+	const struct local_addr *la = &w->app->local[port];
+	/* Only neighbours on the port's own prefix: an off-link source comes
+	 * with its router's MAC, and thousands of them would evict the
+	 * gateway. The configured gateway (on-link or IPv6 link-local) is
+	 * learnt pinned. */
+	bool gw = local_is_gateway(la, family, ip); /* may be IPv6 link-local */
+	if (!gw && !local_on_link(la, family, ip))
+		return;
+	neigh_learn_pin(&w->neigh[port], family, ip, vlan, mac, w->now_ms, gw);
 	memcpy(c->ip, ip, alen);
 	memcpy(c->mac, mac, 6);
 	c->vlan = vlan;
@@ -251,7 +261,8 @@ static inline void learn(struct dp_worker *w, unsigned port, const uint8_t *f,
 			 const struct pkt_info *pi)
 {
 	const uint8_t *mac = f + 6;
-	if (!mac_unicast(mac))
+	/* neighbours are keyed by one VLAN: QinQ frames are not learnt */
+	if (!mac_unicast(mac) || pi->n_tags > 1)
 		return;
 	if (pi->family == 4) {
 		const uint8_t *ip = pi->src;
@@ -265,10 +276,10 @@ static inline void learn(struct dp_worker *w, unsigned port, const uint8_t *f,
 			return;
 		learn_one(w, port, 6, ip, pi->vlan, mac);
 	} else if (pi->ethertype == ETYPE_ARP) {
-		const uint8_t *spa = f + pi->l2_len + 14;
-		if (spa[0] == 0 || spa[0] >= 224)
+		const uint8_t *spa = f + pi->l2_len + 14, *sha = f + pi->l2_len + 8;
+		if (spa[0] == 0 || spa[0] >= 224 || !mac_unicast(sha))
 			return;
-		learn_one(w, port, 4, spa, pi->vlan, f + pi->l2_len + 8);
+		learn_one(w, port, 4, spa, pi->vlan, sha);
 	}
 }
 
@@ -386,7 +397,13 @@ static inline struct flow *track(struct dp_worker *w, const uint8_t *frame,
 	}
 	if (likely(f))
 		goto update;
-	f = flow_insert(w->flows, &k, h, w->now_ms);
+	if (syn) {
+		bool evicted;
+		f = flow_insert_syn(w->flows, &k, h, w->now_ms, &evicted);
+		st->flows.evicted += evicted;
+	} else {
+		f = flow_insert(w->flows, &k, h, w->now_ms);
+	}
 	if (unlikely(!f)) {
 		st->flows.table_full++;
 		return NULL;

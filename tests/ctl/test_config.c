@@ -21,11 +21,12 @@ struct tcase {
 	int n;
 	char kind;          /* 'a' appliance file, 't' tenant file */
 	const char *text;
+	size_t size;        /* sizeof(text) - 1: the text may hold NUL bytes */
 	int line;           /* 0 = accepted; else the error's line */
 	const char *field;  /* substring of the error's field */
 };
 
-#define T(n, kind, text, line, field) { n, kind, text, line, field }
+#define T(n, kind, text, line, field) { n, kind, text, sizeof(text) - 1, line, field }
 
 static const struct tcase cases[] = {
 	T(1, 'a', APP_OK, 0, NULL),
@@ -70,6 +71,38 @@ static const struct tcase cases[] = {
 	T(38, 'a', "[Appliance]\n# " LONG198 LONG198 "\nBogus = 1\n", 2, ""),
 	/* exactly the longest line accepted, last line without a newline too */
 	T(39, 'a', APP_OK "#" LONG197, 0, NULL),
+	/* own addresses the appliance cannot use, gateways off the port's prefix */
+#define PORT_LAN "[Appliance]\nName = a\n[LAN]\nPort = a\n"
+#define PORT_WAN "[WAN]\nPort = b\n"
+	T(40, 'a', PORT_LAN "Address = 255.255.255.255/32\n" PORT_WAN, 5, "[LAN] Address"),
+	T(41, 'a', PORT_LAN "Address = 224.0.0.1/4\n" PORT_WAN, 5, "[LAN] Address"),
+	T(42, 'a', PORT_LAN "Address = ff02::1/16\n" PORT_WAN, 5, "[LAN] Address"),
+	T(43, 'a', PORT_LAN "Address = 198.18.0.0/24\n" PORT_WAN, 5, "[LAN] Address"),
+	T(44, 'a', PORT_LAN "Address = 198.18.0.255/24\n" PORT_WAN, 5, "[LAN] Address"),
+	T(45, 'a', PORT_LAN "Address = 127.0.0.1/8\n" PORT_WAN, 5, "[LAN] Address"),
+	T(46, 'a', PORT_LAN "Address = 10.0.0.1/0\n" PORT_WAN, 5, "[LAN] Address"),
+	T(47, 'a', PORT_LAN "Address = ::/64\n" PORT_WAN, 5, "[LAN] Address"),
+	T(48, 'a', PORT_LAN "Address = ::1/128\n" PORT_WAN, 5, "[LAN] Address"),
+	T(49, 'a', PORT_LAN "Address = 0.0.0.1/24\n" PORT_WAN, 5, "[LAN] Address"),
+	T(50, 'a', PORT_LAN "Address = 198.18.0.1/24\nGateway = 10.9.9.9\n" PORT_WAN, 6, "[LAN] Gateway"),
+	T(51, 'a', PORT_LAN "Gateway = 10.9.9.9\nAddress = 198.18.0.1/24\n" PORT_WAN, 5, "[LAN] Gateway"),
+	T(52, 'a', PORT_LAN "Address = 198.18.0.1/24\nGateway = 198.18.0.1\n" PORT_WAN, 6, "[LAN] Gateway"),
+	T(53, 'a', PORT_LAN "Address = 198.18.0.1/24\nGateway = 198.18.0.255\n" PORT_WAN, 6, "[LAN] Gateway"),
+	T(54, 'a', PORT_LAN "Address = 2001:2::1/64\nGateway = 2001:3::1\n" PORT_WAN, 6, "[LAN] Gateway"),
+	T(55, 'a', PORT_LAN "Address = 198.18.0.1/24\nGateway = 198.18.0.254\n" PORT_WAN, 0, NULL),
+	T(56, 'a', PORT_LAN "Address = 2001:2::1/64\nGateway = fe80::1\n" PORT_WAN, 0, NULL), /* link-local router */
+	T(57, 'a', PORT_LAN "Address = 198.18.0.1/31\nGateway = 198.18.0.0\n" PORT_WAN, 0, NULL), /* RFC 3021 */
+	T(58, 'a', PORT_LAN "Address = 198.18.0.1/32\n" PORT_WAN, 0, NULL),
+	/* prefix lengths are digits only; an IPv4-mapped endpoint is refused,
+	 * not cut at its first colon */
+	T(59, 't', TEN_HEAD "[Interception]\nClientPrefix = 10.0.0.0/+8\n", 6, "[Interception] ClientPrefix"),
+	T(60, 't', TEN_HEAD "[Interception]\nClientPrefix = 10.0.0.0/-0\n", 6, "[Interception] ClientPrefix"),
+	T(61, 't', TEN_HEAD TEN_RULE "[Peer]\nEndpoint = ::ffff:198.18.1.2\n", 10, "[Peer] Endpoint"),
+	T(62, 't', TEN_HEAD TEN_RULE "[Peer]\nEndpoint = [::ffff:198.18.1.2]:4500\n", 10, "[Peer] Endpoint"),
+	T(63, 't', TEN_HEAD TEN_RULE "[Peer]\nEndpoint = 198.18.1.2:4501\nInnerAddress = 169.254.0.1\nPeerInnerAddress = 169.254.0.2\n", 0, NULL),
+	T(64, 't', TEN_HEAD TEN_RULE "[Peer]\nEndpoint = 2001:2::2\nInnerAddress = 169.254.0.1\nPeerInnerAddress = 169.254.0.2\n", 0, NULL),
+	/* a NUL byte in a line is an error at that line, not a silent cut */
+	T(65, 'a', "[Appliance]\nName = a\0b\n", 2, ""),
 };
 
 static char dir[] = "/tmp/dp-ctl-test-XXXXXX";
@@ -94,6 +127,15 @@ static void write_file(const char *path, const char *text)
 	fclose(f);
 }
 
+/* The same for a text that may hold NUL bytes (n bytes). */
+static void write_bytes(const char *path, const char *text, size_t n)
+{
+	FILE *f = fopen(path, "w");
+	cr_assert(f);
+	cr_assert_eq(fwrite(text, 1, n, f), n);
+	fclose(f);
+}
+
 Test(config, table, .init = setup, .fini = teardown)
 {
 	static struct strait_tenant_cfg tc;
@@ -102,7 +144,7 @@ Test(config, table, .init = setup, .fini = teardown)
 		const struct tcase *c = &cases[i];
 		char path[256], msg[PATH_MAX + 512];
 		snprintf(path, sizeof(path), "%s/case%d.conf", dir, c->n);
-		write_file(path, c->text);
+		write_bytes(path, c->text, c->size);
 		struct strait_error err;
 		int r = c->kind == 'a' ? strait_appliance_load(path, &ac, &err)
 				       : strait_tenant_load(path, &tc, &err);
@@ -204,13 +246,22 @@ Test(config, tenant_dir_and_ambiguity, .init = setup, .fini = teardown)
 	cr_expect_str_eq(cfg.tenants[0].name, "t"); /* file name order */
 	cr_expect_str_eq(cfg.tenants[1].name, "u");
 	cr_expect_eq(cfg.tenants[1].peer_down, STRAIT_PEER_DOWN_FAIL_CLOSED);
-	/* u now claims 800-900, which holds t's 873, on the same prefixes */
+	/* u claims 800-900, which holds t's 873, on the same prefixes: the
+	 * narrowest range decides (t for 873), so it loads */
 	write_file(path, "[Tenant]\nName = u\nKeyFile = u.key\nPeerDown = fail-closed\n"
 		   "[Interception]\nClientPrefix = 10.1.0.0/16\nServerPrefix = 10.2.0.0/16\nPorts = 800-900\n" TEN_PEER);
+	cr_expect_eq(strait_config_load(app, &cfg, &err), 0, "%s", strait_error_str(&err, msg, sizeof(msg)));
+	/* a true tie: u claims 873 too (equally narrow), beside 874-900 */
+	write_file(path, "[Tenant]\nName = u\nKeyFile = u.key\nPeerDown = fail-closed\n"
+		   "[Interception]\nClientPrefix = 10.1.0.0/16\nServerPrefix = 10.2.0.0/16\nPorts = 874-900, 873\n" TEN_PEER);
 	cr_assert_neq(strait_config_load(app, &cfg, &err), 0);
 	cr_expect_str_eq(err.file, path);
 	cr_expect_eq(err.line, 5);
 	cr_expect(strstr(err.msg, "\"t\""), "%s", err.msg);
+	/* u 860-880 overlaps t's 873 but is wider: t wins 873, loads */
+	write_file(path, "[Tenant]\nName = u\nKeyFile = u.key\nPeerDown = fail-closed\n"
+		   "[Interception]\nClientPrefix = 10.1.0.0/16\nServerPrefix = 10.2.0.0/16\nPorts = 860-880\n" TEN_PEER);
+	cr_expect_eq(strait_config_load(app, &cfg, &err), 0, "%s", strait_error_str(&err, msg, sizeof(msg)));
 	/* a more specific server prefix is not ambiguous: longest prefix wins */
 	write_file(path, "[Tenant]\nName = u\nKeyFile = u.key\nPeerDown = fail-closed\n"
 		   "[Interception]\nClientPrefix = 10.1.0.0/16\nServerPrefix = 10.2.5.0/24\nPorts = 800-900\n" TEN_PEER);

@@ -114,6 +114,15 @@ def ns(smac, src, target, slla=True, dst=None):
     return eth(dmac, smac, ETH_IP6, ipv6(src, dst, 58, icmp6(src, dst, 135, 0, body), hlim=255))
 
 
+def fix_icmp6(frame):
+    """Recomputes the ICMPv6 checksum of an untagged Ethernet/IPv6 frame
+    without extension headers."""
+    src, dst = frame[22:38], frame[38:54]
+    body = frame[54:56] + b"\0\0" + frame[58:]
+    c = l4_csum(src, dst, 58, body)
+    return frame[:56] + struct.pack("!H", c) + frame[58:]
+
+
 def na(smac, dmac, src, dst, target, flags=0x60):
     body = struct.pack("!B3x", flags) + ip(target) + b"\x02\x01" + mac(smac)
     return eth(dmac, smac, ETH_IP6, ipv6(src, dst, 58, icmp6(src, dst, 136, 0, body), hlim=255))

@@ -211,6 +211,57 @@ def scenario_local():
     check(st["lan"]["local_out"] == 4, "lan local_out %d" % st["lan"]["local_out"])
 
 
+def scenario_local_reflect():
+    """No answer goes to a broadcast or multicast address, or to a source
+    that cannot have sent the request (RFC 1122 3.2.2.6, RFC 4861 7.1.1):
+    each such request to us is dropped and counted local_invalid; an NS
+    for our address sent to another host's unicast address is not ours
+    (bridged)."""
+    st0 = run("mac", [], [])[2]
+    lm = st0["lan_mac"]
+    arp_ok = arp(1, C_MAC, CLIENT, "00:00:00:00:00:00", LAN_IP)
+    arp_sha_bcast = arp_ok[:22] + mac(BCAST) + arp_ok[28:]
+    arp_eth_bcast = arp_ok[:6] + mac(BCAST) + arp_ok[12:]
+    e = icmp4_echo(C_MAC, lm, CLIENT, LAN_IP)
+    echo_eth_bcast = e[:6] + mac(BCAST) + e[12:]
+    echo_eth_mcast = e[:6] + mac("01:00:5e:00:00:01") + e[12:]
+    bad = [arp_sha_bcast, arp_eth_bcast, echo_eth_bcast, echo_eth_mcast]
+    for src in ("224.0.0.1", "255.255.255.255", "0.1.2.3", "127.0.0.1", LAN_IP, "198.18.0.255"):
+        bad.append(icmp4_echo(C_MAC, lm, src, LAN_IP))
+    for src in ("ff02::1", "::", "::1", LAN_IP6):
+        bad.append(icmp6_echo(C_MAC, lm, src, LAN_IP6))
+    e6 = icmp6_echo(C_MAC, lm, CLIENT6, LAN_IP6)
+    bad.append(e6[:6] + mac("33:33:00:00:00:01") + e6[12:])
+    n = ns(C_MAC, CLIENT6, LAN_IP6)
+    bad.append(n[:6] + mac(BCAST) + n[12:])                               # Ethernet source
+    slla_at = len(n) - 6
+    bad.append(n[:slla_at] + mac("33:33:00:00:00:01"))                    # multicast SLLA
+    bad[-1] = fix_icmp6(bad[-1])
+    ns_other = ns(C_MAC, CLIENT6, LAN_IP6, dst=SERVER6)
+    lan_out, wan_out, st = run("local_reflect", bad + [ns_other, arp_ok], [])
+    same_frames(lan_out, [arp_reply_for(arp_ok, lm, LAN_IP)], "only the valid ARP answered")
+    same_frames(wan_out, [ns_other], "NS to another host's address bridged")
+    check(st["drops"]["local_invalid"] == len(bad), "local_invalid %d, expected %d" %
+          (st["drops"]["local_invalid"], len(bad)))
+
+
+def scenario_qinq():
+    """With Vlan = 7 the appliance answers only frames tagged exactly [7]:
+    not S-VLAN 7 carrying C-VLAN 9 (bridged, not learnt)."""
+    st0 = run("mac", [], [])[2]
+    lm = st0["lan_mac"]
+    one = arp(1, C_MAC, CLIENT, "00:00:00:00:00:00", LAN_IP, vlans=[(ETH_VLAN, 7)])
+    qinq = arp(1, C_MAC, "198.18.0.11", "00:00:00:00:00:00", LAN_IP, vlans=[(ETH_QINQ, 7), (ETH_VLAN, 9)])
+    echo_qinq = icmp4_echo(C_MAC, lm, "198.18.0.12", LAN_IP, vlans=[(ETH_QINQ, 7), (ETH_VLAN, 9)])
+    lan_out, wan_out, st = run("qinq", [one, qinq, echo_qinq], [], lan_extra="Vlan = 7")
+    check(len(lan_out) == 1 and lan_out[0][12:14] == b"\x81\x00" and lan_out[0][16:18] == b"\x08\x06",
+          "one ARP reply tagged 7: %s" % [f[:20].hex() for f in lan_out])
+    same_frames(wan_out, [qinq, echo_qinq], "QinQ 7/9 bridged")
+    nb = st["lan_neighbours"]
+    check(not any(n.startswith("198.18.0.11 ") or n.startswith("198.18.0.12 ") for n in nb),
+          "QinQ sources learnt on VLAN 7: %s" % nb)
+
+
 def scenario_malformed():
     """Runts and cut VLAN tags are dropped; every other malformed frame is
     bridged unchanged and counted; malformed frames to our MAC dropped."""
@@ -356,6 +407,10 @@ def scenario_fate():
         s(5003, 20003, TCP_ACK, seq=7000, ack=1010),
         s(5003, 20003, TCP_RST, seq=7000),
         c(20003, 5003, TCP_SYN, seq=3000),
+        # 4 a SYN in the first fragment of an IPv4 packet: not tracked (no
+        #   reassembly; the fragments bridge untracked)
+        eth(S_MAC, C_MAC, ETH_IP4, ipv4(CLIENT, SERVER, 6, tcp(CLIENT, SERVER, 20004, 5004, TCP_SYN),
+                                        frag=0x2000)),
     ]
     lan_out, wan_out, st = run("fate", F, [], tenants=tenants)
     same_frames(wan_out, F, "all bridged unchanged")
@@ -363,6 +418,7 @@ def scenario_fate():
     check(t["flows"] == 2, "tenant flows %d, expected 2 (flow 2 and its new SYN)" % t["flows"])
     check(st["flows"]["reused"] == 1, "reused %d, expected 1" % st["flows"]["reused"])
     check(st["flows"]["unseen_syn"] == 2, "unseen_syn %d, expected 2" % st["flows"]["unseen_syn"])
+    check(st["flows"]["created"] == 4, "created %d, expected 4 (none for the fragment)" % st["flows"]["created"])
 
 
 def scenario_jumbo():
@@ -390,6 +446,51 @@ def scenario_jumbo():
     check(st["drops"]["local_unhandled"] == 1, "local_unhandled %s" % st["drops"])
 
 
+def scenario_neigh():
+    """Learning: only sources inside the port's own prefix, never a
+    multicast/broadcast sender hardware address; a configured gateway is
+    pinned: thousands of off-link sources behind it (all with the
+    gateway's MAC) neither fill the table nor evict it (no re-ARP)."""
+    st0 = run("mac", [], [])[2]
+    wan_mac = st0["wan_mac"]
+    GW, GW_MAC = "198.18.1.254", "02:00:00:00:0f:fe"
+    wan = [arp(2, GW_MAC, GW, wan_mac, WAN_IP)]
+    for i in range(3000):
+        src = "10.%d.%d.%d" % (i >> 16 & 255, i >> 8 & 255, i & 255)
+        wan.append(tcp_frame(GW_MAC, C_MAC, src, CLIENT, 443, 1000 + i, TCP_ACK))
+    # on-link senders: one learnt; one with a multicast sha, one with a
+    # broadcast Ethernet source: not learnt
+    wan.append(tcp_frame("02:00:00:00:05:07", C_MAC, "198.18.1.7", CLIENT, 443, 999, TCP_ACK))
+    wan.append(arp(1, "01:00:5e:00:00:01", "198.18.1.8", "00:00:00:00:00:00", "198.18.1.99"))
+    wan.append(tcp_frame(BCAST, C_MAC, "198.18.1.9", CLIENT, 443, 998, TCP_ACK))
+    lan_out, wan_out, st = run("neigh", [], wan, wan_extra="Gateway = %s" % GW)
+    reqs = [f for f in wan_out if f[12:14] == b"\x08\x06" and f[14 + 24:14 + 28] == ip(GW)]
+    check(len(reqs) <= 1, "ARP requests for the gateway: %d, expected at most 1 (at start)" % len(reqs))
+    nb = st["wan_neighbours"]
+    check(any(n.startswith(GW + " ") and n.endswith(GW_MAC) for n in nb), "gateway learnt: %s" % nb[:5])
+    check(not any(n.startswith("10.") for n in nb), "off-link sources learnt: %d" % len(nb))
+    check(any(n.startswith("198.18.1.7 ") for n in nb), "on-link source learnt: %s" % nb)
+    check(not any(n.startswith("198.18.1.8 ") or n.startswith("198.18.1.9 ") for n in nb),
+          "multicast/broadcast senders learnt: %s" % nb)
+
+
+def scenario_table_fill():
+    """Spoofed mid-stream segments fill the flow table with unseen flows;
+    a victim's SYN still gets a slot (it evicts the least recently seen
+    bridged flow of its bucket) and is classified."""
+    tenants = [dict(name="t", client="198.18.0.0/24", server="198.18.1.0/24", ports="5000-6000")]
+    F = []
+    for i in range(4000):
+        src = "198.18.0.%d" % (100 + i % 100)
+        F.append(tcp_frame(C_MAC, S_MAC, src, SERVER, 10000 + i, 443, TCP_ACK))
+    F.append(tcp_frame(C_MAC, S_MAC, CLIENT, SERVER, 40000, 5001, TCP_SYN))
+    lan_out, wan_out, st = run("table_fill", F, [], tenants=tenants)
+    same_frames(wan_out, F, "all bridged unchanged")
+    check(st["tenants"]["t"]["flows"] == 1, "tenant flows %d, expected 1 (table_full %d)" %
+          (st["tenants"]["t"]["flows"], st["flows"]["table_full"]))
+    check(st["flows"].get("evicted", 0) >= 1, "evicted %s" % st["flows"].get("evicted"))
+
+
 def scenario_signals():
     """SIGINT and SIGTERM: what was received is sent, exit 0, counters written."""
     lan = [tcp_frame(C_MAC, S_MAC, CLIENT, SERVER, 40000 + i, 80, TCP_SYN) for i in range(50)]
@@ -399,7 +500,7 @@ def scenario_signals():
         check(st["flows"]["created"] == 50, "%s: flows %s" % (s.name, st["flows"]))
 
 
-SCENARIOS = [scenario_bridge, scenario_local, scenario_malformed, scenario_flows, scenario_fate, scenario_jumbo,
+SCENARIOS = [scenario_bridge, scenario_local, scenario_local_reflect, scenario_qinq, scenario_malformed, scenario_flows, scenario_fate, scenario_jumbo, scenario_neigh, scenario_table_fill,
              scenario_signals]
 
 for s in SCENARIOS:

@@ -157,6 +157,146 @@ Test(pkt, segments)
 	}
 }
 
+/* Ethernet + IPv6 (next header nh) + payload; returns the length. */
+static uint32_t ip6_frame(uint8_t *f, uint8_t nh, const uint8_t *payload, uint32_t plen)
+{
+	static const uint8_t c6[16] = { 0x20, 0x01, 0, 2, [15] = 0x10 };
+	static const uint8_t s6[16] = { 0x20, 0x01, 0, 2, 0, 0, 0, 1, [15] = 0x20 };
+	memcpy(f, MAC_B, 6);
+	memcpy(f + 6, MAC_A, 6);
+	f[12] = 0x86; f[13] = 0xdd;
+	uint8_t *ip = f + 14;
+	memset(ip, 0, 40);
+	ip[0] = 0x60;
+	ip[4] = (uint8_t)(plen >> 8); ip[5] = (uint8_t)plen;
+	ip[6] = nh;
+	ip[7] = 64;
+	memcpy(ip + 8, c6, 16);
+	memcpy(ip + 24, s6, 16);
+	memcpy(ip + 40, payload, plen);
+	return 14 + 40 + plen;
+}
+
+/* A 20-byte TCP header (ports 1111 -> 2222, SYN) at p. */
+static uint32_t put_tcp(uint8_t *p)
+{
+	memset(p, 0, 20);
+	p[0] = 1111 >> 8; p[1] = 1111 & 0xff; p[2] = 2222 >> 8; p[3] = 2222 & 0xff;
+	p[12] = 5 << 4;
+	p[13] = TCP_SYN;
+	return 20;
+}
+
+/* Parses f in a buffer of exactly len bytes. */
+static enum pkt_malformed parse_exact(const uint8_t *f, uint32_t len, struct pkt_info *pi,
+				      uint8_t **keep)
+{
+	uint8_t *b = malloc(len);
+	cr_assert(b);
+	memcpy(b, f, len);
+	enum pkt_malformed r = pkt_parse(b, len, pi);
+	*keep = b;
+	return r;
+}
+
+/* The IPv6 extension chain: at most PKT_MAX_EXT_HDRS headers walked; AH's
+ * length in 4-byte units minus 2; fragments first (TCP parsed) or later
+ * (no L4 header); an atomic fragment (offset 0, M = 0) is no fragment. */
+Test(pkt, ip6_ext_chain)
+{
+	uint8_t pl[256], f[512], *b;
+	struct pkt_info pi;
+	for (unsigned n = PKT_MAX_EXT_HDRS; n <= PKT_MAX_EXT_HDRS + 1; n++) {
+		uint32_t o = 0;
+		for (unsigned i = 0; i < n; i++) { /* destination options, 8 bytes each */
+			memset(pl + o, 0, 8);
+			pl[o] = i + 1 < n ? 60 : PROTO_TCP;
+			pl[o + 2] = 1; pl[o + 3] = 4; /* PadN */
+			o += 8;
+		}
+		o += put_tcp(pl + o);
+		uint32_t len = ip6_frame(f, 60, pl, o);
+		enum pkt_malformed r = parse_exact(f, len, &pi, &b);
+		if (n == PKT_MAX_EXT_HDRS) {
+			cr_expect_eq(r, PKT_OK, "%u headers: %s", n, pkt_malformed_name(r));
+			cr_expect_eq(pi.l4_proto, PROTO_TCP);
+			cr_expect_eq(pi.sport, 1111);
+		} else {
+			cr_expect_eq(r, PKT_IP6_EXT, "%u headers: %s", n, pkt_malformed_name(r));
+		}
+		free(b);
+	}
+	/* AH with payload length 4: (4 + 2) * 4 = 24 bytes, then TCP */
+	memset(pl, 0, 24);
+	pl[0] = PROTO_TCP;
+	pl[1] = 4;
+	uint32_t o = 24 + put_tcp(pl + 24);
+	uint32_t len = ip6_frame(f, 51, pl, o);
+	cr_assert_eq(parse_exact(f, len, &pi, &b), PKT_OK);
+	cr_expect_eq(pi.l4_off, 14 + 40 + 24);
+	cr_expect_eq(pi.l3_len, 40 + 24);
+	cr_expect_eq(pi.sport, 1111);
+	cr_expect_eq(pi.dport, 2222);
+	free(b);
+	/* AH claiming more than there is */
+	pl[1] = 40;
+	len = ip6_frame(f, 51, pl, o);
+	cr_expect_eq(parse_exact(f, len, &pi, &b), PKT_IP6_EXT);
+	free(b);
+	/* fragment header: first (offset 0, M = 1), later (offset 8, junk
+	 * after it), atomic (offset 0, M = 0) */
+	static const struct { uint8_t off_hi, off_lo; bool frag, tcp; } fr[] = {
+		{ 0, 1, true, true }, { 0, 8, true, false }, { 0, 0, false, true },
+	};
+	for (unsigned i = 0; i < 3; i++) {
+		memset(pl, 0, 8);
+		pl[0] = PROTO_TCP;
+		pl[2] = fr[i].off_hi;
+		pl[3] = fr[i].off_lo;
+		o = 8 + (fr[i].tcp ? put_tcp(pl + 8) : 3);
+		if (!fr[i].tcp)
+			memset(pl + 8, 0xee, 3); /* not a TCP header: never read */
+		len = ip6_frame(f, 44, pl, o);
+		cr_assert_eq(parse_exact(f, len, &pi, &b), PKT_OK, "fragment case %u", i);
+		cr_expect_eq(pi.is_fragment, fr[i].frag, "fragment case %u", i);
+		cr_expect_eq(pi.l4_proto, fr[i].tcp ? PROTO_TCP : 0, "fragment case %u", i);
+		if (fr[i].tcp)
+			cr_expect_eq(pi.sport, 1111, "fragment case %u", i);
+		free(b);
+	}
+}
+
+/* IPv4 fragments: the first has its TCP header parsed, a later one has no
+ * L4 header (and its payload is not read as one). */
+Test(pkt, ip4_fragments)
+{
+	uint8_t f[256], *b;
+	struct pkt_info pi;
+	uint32_t len = ip4_tcp(f, C4, S4, 1, 2, TCP_SYN, 0);
+	f[14 + 6] = 0x20; /* MF */
+	f[24] = f[25] = 0;
+	uint16_t c = csum_fold(csum_add(0, f + 14, 20));
+	f[24] = (uint8_t)(c >> 8); f[25] = (uint8_t)c;
+	cr_assert_eq(parse_exact(f, len, &pi, &b), PKT_OK);
+	cr_expect(pi.is_fragment);
+	cr_expect_eq(pi.l4_proto, PROTO_TCP);
+	cr_expect_eq(pi.dport, 2);
+	free(b);
+	/* later fragment: offset 1 (8 bytes), only 4 bytes of payload */
+	len = ip4_tcp(f, C4, S4, 1, 2, TCP_SYN, 0);
+	f[16] = 0; f[17] = 24;
+	f[14 + 6] = 0x00; f[14 + 7] = 1;
+	f[24] = f[25] = 0;
+	c = csum_fold(csum_add(0, f + 14, 20));
+	f[24] = (uint8_t)(c >> 8); f[25] = (uint8_t)c;
+	cr_assert_eq(parse_exact(f, 14 + 24, &pi, &b), PKT_OK);
+	cr_expect(pi.is_fragment);
+	cr_expect_eq(pi.l4_proto, 0);
+	cr_expect_eq(pi.sport, 0);
+	free(b);
+	(void)len;
+}
+
 static struct flow_key key_of(const uint8_t *src, const uint8_t *dst, uint16_t sp, uint16_t dp,
 			      bool *src_a)
 {
@@ -238,6 +378,55 @@ Test(flow, bounded_never_evicts_live)
 	flow_table_destroy(ft);
 }
 
+/* A SYN finds room in a bucket full of bridged flows (the least recently
+ * seen goes); never in one full of tenant flows. */
+Test(flow, syn_evicts_bridged_only)
+{
+	struct flow_table *ft = flow_table_create(FLOW_WAYS, 100000, 100, NULL, NULL); /* one bucket */
+	bool a, ev;
+	for (uint16_t p = 1; p <= FLOW_WAYS; p++) {
+		struct flow_key k = key_of(C4, S4, p, 80, &a);
+		struct flow *f = flow_insert(ft, &k, flow_key_hash(&k), p);
+		cr_assert(f);
+		f->tenant = FLOW_BRIDGED;
+		f->flags = FLOW_F_UNSEEN;
+	}
+	struct flow_key k = key_of(C4, S4, 100, 80, &a);
+	cr_expect_null(flow_insert(ft, &k, flow_key_hash(&k), 50), "a non-SYN evicted");
+	struct flow *f = flow_insert_syn(ft, &k, flow_key_hash(&k), 50, &ev);
+	cr_assert(f);
+	cr_expect(ev);
+	struct flow_key k1 = key_of(C4, S4, 1, 80, &a);
+	cr_expect_null(flow_lookup(ft, &k1, flow_key_hash(&k1), 50), "not the oldest evicted");
+	struct flow_key k2 = key_of(C4, S4, 2, 80, &a);
+	cr_expect(flow_lookup(ft, &k2, flow_key_hash(&k2), 50) != NULL);
+	/* every flow a tenant's: no room even for a SYN */
+	for (unsigned i = 0; i < FLOW_WAYS; i++) {
+		struct flow_key ki = key_of(C4, S4, (uint16_t)(i == 0 ? 100 : i + 1), 80, &a);
+		struct flow *fi = flow_lookup(ft, &ki, flow_key_hash(&ki), 50);
+		cr_assert(fi, "flow %u", i);
+		fi->tenant = 0;
+	}
+	struct flow_key k3 = key_of(C4, S4, 200, 80, &a);
+	cr_expect_null(flow_insert_syn(ft, &k3, flow_key_hash(&k3), 60, &ev));
+	cr_expect(!ev);
+	flow_table_destroy(ft);
+}
+
+/* The seed moves flows between buckets; the hash stays symmetric. */
+Test(flow, seeded_hash)
+{
+	bool a, b;
+	struct flow_key k = key_of(C4, S4, 1234, 80, &a), r = key_of(S4, C4, 80, 1234, &b);
+	uint32_t h0 = flow_key_hash(&k);
+	flow_hash_seed(0x123456789abcdefull);
+	uint32_t h1 = flow_key_hash(&k);
+	cr_expect_neq(h0, h1);
+	cr_expect_eq(h1, flow_key_hash(&r));
+	flow_hash_seed(0x85a308d3243f6a88ull); /* back to the default */
+	cr_expect_eq(flow_key_hash(&k), h0);
+}
+
 Test(classify, longest_prefix_then_ports)
 {
 	static struct strait_config cfg;
@@ -288,6 +477,46 @@ Test(neigh, learn_update_replace)
 	neigh_free(&t);
 }
 
+/* A pinned entry (the gateway) survives any number of other addresses in
+ * its set; a set of pinned entries learns nothing new. */
+Test(neigh, pinned_kept)
+{
+	struct neigh_table t;
+	cr_assert_eq(neigh_init(&t, NEIGH_WAYS), 0); /* one set: everything collides */
+	uint8_t gw[4] = { 198, 18, 1, 254 };
+	neigh_learn_pin(&t, 4, gw, 0, MAC_A, 1, true);
+	for (unsigned i = 0; i < 100; i++) {
+		uint8_t ip[4] = { 10, 0, 0, (uint8_t)i };
+		neigh_learn(&t, 4, ip, 0, MAC_B, 2 + i);
+	}
+	const struct neigh_entry *e = neigh_lookup(&t, 4, gw, 0);
+	cr_assert(e, "gateway evicted");
+	cr_expect(!memcmp(e->mac, MAC_A, 6));
+	neigh_learn(&t, 4, gw, 0, MAC_B, 500); /* its MAC may still change */
+	cr_expect(!memcmp(neigh_lookup(&t, 4, gw, 0)->mac, MAC_B, 6));
+	for (uint8_t i = 0; i < NEIGH_WAYS; i++) {
+		uint8_t ip[4] = { 198, 18, 1, i };
+		neigh_learn_pin(&t, 4, ip, 0, MAC_A, 600, true);
+	}
+	uint8_t other[4] = { 10, 9, 9, 9 };
+	neigh_learn(&t, 4, other, 0, MAC_B, 700);
+	cr_expect_null(neigh_lookup(&t, 4, other, 0), "a set of pinned entries took a new one");
+	neigh_free(&t);
+}
+
+Test(local, on_link_and_next_hop)
+{
+	struct local_addr la = { .has4 = true, .ip4 = { 198, 18, 1, 1 }, .plen4 = 23,
+				 .has_gw4 = true, .gw4 = { 198, 18, 1, 254 } };
+	uint8_t in[4] = { 198, 18, 0, 7 }, out[4] = { 198, 18, 2, 7 };
+	cr_expect(local_on_link(&la, 4, in));
+	cr_expect(!local_on_link(&la, 4, out));
+	cr_expect(!local_on_link(&la, 6, in), "no IPv6 address: nothing on-link");
+	cr_expect_eq(local_next_hop(&la, 4, in), in);
+	cr_expect(!memcmp(local_next_hop(&la, 4, out), la.gw4, 4));
+	cr_expect(local_is_gateway(&la, 4, la.gw4));
+}
+
 Test(local, arp_and_ns_requests_parse_back)
 {
 	struct local_addr la = { .mac = { 2, 0, 0, 0, 1, 1 }, .vlan = 7, .has4 = true, .has6 = true,
@@ -318,6 +547,68 @@ Test(local, arp_and_ns_requests_parse_back)
 	cr_expect_eq(csum_l4(6, pi.src, pi.dst, PROTO_ICMP6, f + pi.l4_off, 32), 0);
 	/* too small a buffer: refused, nothing written past cap */
 	cr_expect_eq(local_arp_request(f, 40, &la, S4), 0);
+}
+
+/* Sets the ICMPv6 checksum of an untagged frame without extension headers. */
+static void fix_icmp6(uint8_t *f, uint32_t len)
+{
+	uint8_t *icmp = f + 54;
+	icmp[2] = icmp[3] = 0;
+	uint16_t c = csum_l4(6, f + 22, f + 38, PROTO_ICMP6, icmp, len - 54);
+	icmp[2] = (uint8_t)(c >> 8); icmp[3] = (uint8_t)c;
+}
+
+/* What the NS and echo6 answers refuse: NS code != 0, DAD (unspecified
+ * source) with a source link-layer option, a bad echo6 checksum; and
+ * what they accept: DAD without the option (NA to all-nodes). */
+Test(local, ns_and_echo6_checks)
+{
+	struct local_addr asker = { .mac = { 2, 0, 0, 0, 1, 1 }, .has6 = true,
+				    .ip6 = { 0x20, 0x01, 0, 2, [15] = 1 } };
+	struct local_addr me = { .mac = { 2, 0, 0, 0, 1, 9 }, .has6 = true,
+				 .ip6 = { 0x20, 0x01, 0, 2, [15] = 0xfe }, .plen6 = 64 };
+	uint8_t f[160];
+	struct pkt_info pi;
+	uint32_t len = local_ns_request(f, sizeof(f), &asker, me.ip6);
+	cr_assert_eq(pkt_parse(f, len, &pi), PKT_OK);
+	cr_assert_eq(local_classify(f, len, &pi, &me), LOCAL_NS);
+	uint8_t g[160];
+	/* code 1 (checksum fixed): refused */
+	memcpy(g, f, len);
+	g[55] = 1;
+	fix_icmp6(g, len);
+	cr_assert_eq(pkt_parse(g, len, &pi), PKT_OK);
+	cr_expect_eq(local_answer(g, len, sizeof(g), &pi, &me, LOCAL_NS), 0, "NS code 1 answered");
+	/* DAD with the SLLA option: refused */
+	memcpy(g, f, len);
+	memset(g + 22, 0, 16);
+	fix_icmp6(g, len);
+	cr_assert_eq(pkt_parse(g, len, &pi), PKT_OK);
+	cr_expect_eq(local_answer(g, len, sizeof(g), &pi, &me, LOCAL_NS), 0, "DAD with SLLA answered");
+	/* DAD without it: NA to all-nodes */
+	uint32_t dlen = len - 8;
+	g[19] = 24; /* payload length */
+	fix_icmp6(g, dlen);
+	cr_assert_eq(pkt_parse(g, dlen, &pi), PKT_OK);
+	cr_assert_eq(local_classify(g, dlen, &pi, &me), LOCAL_NS);
+	uint32_t alen = local_answer(g, dlen, sizeof(g), &pi, &me, LOCAL_NS);
+	cr_assert_eq(alen, 14 + 40 + 32);
+	cr_expect_eq(g[0], 0x33);
+	cr_expect_eq(g[14 + 24], 0xff);
+	/* echo6 to me: answered with a good checksum, not with a bad one */
+	uint8_t echo[8 + 4] = { 128, 0, 0, 0, 0, 7, 0, 1, 'p', 'i', 'n', 'g' };
+	len = ip6_frame(f, PROTO_ICMP6, echo, sizeof(echo));
+	memcpy(f, me.mac, 6);
+	memcpy(f + 38, me.ip6, 16);
+	fix_icmp6(f, len);
+	memcpy(g, f, len);
+	cr_assert_eq(pkt_parse(f, len, &pi), PKT_OK);
+	cr_assert_eq(local_classify(f, len, &pi, &me), LOCAL_ECHO6);
+	cr_expect_eq(local_answer(f, len, sizeof(f), &pi, &me, LOCAL_ECHO6), len);
+	cr_expect_eq(f[54], 129);
+	g[len - 1] ^= 1;
+	cr_assert_eq(pkt_parse(g, len, &pi), PKT_OK);
+	cr_expect_eq(local_answer(g, len, sizeof(g), &pi, &me, LOCAL_ECHO6), 0, "bad checksum answered");
 }
 
 /* Random damage to valid frames (flips, truncation, growth), through every
@@ -365,7 +656,8 @@ Test(pkt, random_damage)
 		if (rnd() % 3 == 0)
 			len = rnd() % (len + 1);
 		uint32_t room = rnd() % 2 ? 0 : 96;
-		uint8_t *b = malloc(len + room + 1);
+		/* parse and classify in exactly len bytes; answer in len + room */
+		uint8_t *b = malloc(len ? len : 1);
 		memcpy(b, seed, len);
 		struct pkt_info pi;
 		enum pkt_malformed r = pkt_parse(b, len, &pi);
@@ -377,8 +669,12 @@ Test(pkt, random_damage)
 				(void)flow_key_hash(&k);
 			}
 			enum local_verdict v = local_classify(b, len, &pi, &la);
-			uint32_t out = local_answer(b, len, len + room, &pi, &la, v);
+			uint8_t *a = malloc(len + room);
+			memcpy(a, seed, len);
+			cr_assert_eq(pkt_parse(a, len, &pi), PKT_OK);
+			uint32_t out = local_answer(a, len, len + room, &pi, &la, v);
 			cr_assert_leq(out, len + room);
+			free(a);
 		}
 		free(b);
 	}
