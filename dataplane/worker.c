@@ -475,7 +475,7 @@ static void handle_burst(struct dp_worker *w, unsigned in, struct rte_mbuf **pkt
 		struct pkt_info pi;
 		enum pkt_malformed mf = pkt_parse_seg(f, len, m->pkt_len, &pi);
 		if (steered)
-			goto tcp;
+			goto owner; /* learn here too: the owner answers */
 		ps->rx_bytes += m->pkt_len;
 		if (unlikely(mf != PKT_OK)) {
 			st->malformed[mf]++;
@@ -491,15 +491,38 @@ static void handle_burst(struct dp_worker *w, unsigned in, struct rte_mbuf **pkt
 			}
 			goto bridge;
 		}
+owner:
+		/* Neighbour tables are per worker: the worker that owns a flow
+		 * or a local connection must know the sender's MAC itself. */
 		learn(w, in, f, &pi);
 		if (have_local) {
 			enum local_verdict v = local_classify(f, len, &pi, la);
+			if (v == LOCAL_TCP && nw > 1 && !steered) {
+				/* A connection to the appliance lives in one
+				 * worker's TCP stack, so its segments go to that
+				 * worker like a bridged flow's: the RX queue is no
+				 * guide (Linux re-randomises skb->hash, which
+				 * af_packet fanout follows, on an RTO). */
+				struct flow_key k;
+				flow_key_make(&pi, &k);
+				unsigned owner = flow_owner(flow_key_hash(&k), nw);
+				if (owner != w->id) {
+					if (likely(rte_ring_mp_enqueue(app->workers[owner].steer[in], m) == 0)) {
+						st->flows.steered++;
+					} else {
+						/* the peer retransmits; never the wrong stack */
+						st->flows.steer_full++;
+						ps->drops[DROP_LOCAL_UNHANDLED]++;
+						rte_pktmbuf_free(m);
+					}
+					continue;
+				}
+			}
 			if (v != LOCAL_NONE) {
 				handle_local(w, in, m, &pi, v);
 				continue;
 			}
 		}
-tcp:
 		if (pi.l4_proto == PROTO_TCP && !pi.is_fragment) {
 			struct flow_key k;
 			bool src_a = flow_key_make(&pi, &k);
