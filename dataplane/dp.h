@@ -134,6 +134,9 @@ void dp_stats_sum(const struct dp_app *app, struct dp_stats *out);
 int dp_telemetry_register(void);
 /* Clears dp_app and waits until no telemetry command is reading it. */
 void dp_telemetry_quiesce(void);
+/* Waits (bounded) until no telemetry command is running: a command that
+ * starts afterwards sees whatever the caller cleared before calling. */
+void dp_telemetry_barrier(void);
 int dp_stats_write_json(const struct dp_app *app, const char *path);
 
 #endif

@@ -226,4 +226,12 @@ struct tcp_tenant_stats {
 int tcp_tenant_stats(const struct tcp_stack *st, uint16_t tenant,
 		     struct tcp_tenant_stats *out);
 
+/* For statistics, on the stack's own thread: the connection in table slot
+ * idx (0..tcp_stack_max_conns()-1), or NULL when the slot is free.
+ * tcp_conn_tenant() is the tenant a connection counts against. */
+uint32_t tcp_stack_max_conns(const struct tcp_stack *st);
+uint16_t tcp_stack_max_tenants(const struct tcp_stack *st);
+const struct tcp_conn *tcp_conn_at(const struct tcp_stack *st, uint32_t idx);
+uint16_t tcp_conn_tenant(const struct tcp_conn *c);
+
 #endif

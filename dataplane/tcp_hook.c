@@ -10,11 +10,13 @@
  * hashing gives them one queue, and that worker answers. */
 #include "tcp_hook.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <rte_cycles.h>
 #include <rte_mbuf.h>
+#include <rte_pause.h>
 
 #include "dp.h"
 #include "tcp.h"
@@ -25,6 +27,9 @@ struct tcp_hook {
 	struct tcp_stack *st;
 	struct tcp_services *sv;
 	uint64_t tsc_hz;
+	uint64_t snap_due_ms;
+	uint32_t seq;  /* odd while the worker writes snap */
+	struct tcp_hook_snap snap;
 };
 
 static uint64_t now_us(void *ctx)
@@ -66,7 +71,8 @@ static void *worker_init(struct dp_worker *w)
 		return NULL;
 	t->w = w;
 	t->tsc_hz = rte_get_tsc_hz();
-	struct tcp_config cfg = { .max_conns = 4096, .sndbuf = 4u << 20, .rcvbuf = 4u << 20 };
+	struct tcp_config cfg = { .max_conns = 4096, .max_tenants = TCP_HOOK_TENANTS,
+				  .sndbuf = 4u << 20, .rcvbuf = 4u << 20 };
 	static const struct tcp_ops ops = { now_us, output, NULL };
 	t->st = tcp_stack_create(&cfg, &ops, t, w->app->pool);
 	if (!t->st)
@@ -75,13 +81,13 @@ static void *worker_init(struct dp_worker *w)
 	struct tcp_addr a = { { 0 } };
 	if (lan->has4) {
 		memcpy(a.b, lan->ip4, 4);
-		t->sv = tcp_services_attach(t->st, TCP_AF_INET, &a, 0, cfg.max_conns);
+		t->sv = tcp_services_attach(t->st, TCP_AF_INET, &a, TCP_HOOK_TENANT_LOCAL, cfg.max_conns);
 	}
 	if (lan->has6) {
 		memcpy(a.b, lan->ip6, 16);
 		if (!t->sv)
-			t->sv = tcp_services_attach(t->st, TCP_AF_INET6, &a, 0, cfg.max_conns);
-		else if (tcp_services_listen(t->sv, TCP_AF_INET6, &a, 0))
+			t->sv = tcp_services_attach(t->st, TCP_AF_INET6, &a, TCP_HOOK_TENANT_LOCAL, cfg.max_conns);
+		else if (tcp_services_listen(t->sv, TCP_AF_INET6, &a, TCP_HOOK_TENANT_LOCAL))
 			goto err_stack;
 	}
 	if ((lan->has4 || lan->has6) && !t->sv)
@@ -116,11 +122,71 @@ static void local_tcp(void *ctx, struct rte_mbuf *m, const struct pkt_info *pi,
 	tcp_input(t->st, &m, 1); /* m->l2_len is the L3 offset, VLAN included */
 }
 
+/* Seqlock writer: the worker is the only writer and never waits. */
+static void publish(struct tcp_hook *t, uint64_t now_ms)
+{
+	struct tcp_hook_snap *s = &t->snap;
+	__atomic_store_n(&t->seq, t->seq + 1, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	s->at_ms = now_ms ? now_ms : 1;
+	tcp_stack_stats(t->st, &s->stack);
+	memset(s->by_state, 0, sizeof(s->by_state));
+	for (uint16_t i = 0; i < TCP_HOOK_TENANTS; i++)
+		if (tcp_tenant_stats(t->st, i, &s->tenant[i]))
+			memset(&s->tenant[i], 0, sizeof(s->tenant[i]));
+	uint32_t n = 0, max = tcp_stack_max_conns(t->st);
+	for (uint32_t i = 0; i < max; i++) {
+		const struct tcp_conn *c = tcp_conn_at(t->st, i);
+		if (!c)
+			continue;
+		s->by_state[tcp_state(c)]++;
+		if (n == TCP_HOOK_CONNS_MAX)
+			continue;
+		struct tcp_hook_conn *e = &s->conn[n++];
+		tcp_conn_tuple(c, &e->af, &e->laddr, &e->lport, &e->raddr, &e->rport);
+		e->state = (uint8_t)tcp_state(c);
+		e->tenant = tcp_conn_tenant(c);
+		e->slot = i;
+		tcp_conn_stats(c, &e->s);
+	}
+	s->n_conns = n;
+	__atomic_store_n(&t->seq, t->seq + 1, __ATOMIC_RELEASE);
+}
+
+static struct tcp_hook *hook_of(const struct dp_worker *w)
+{
+	return __atomic_load_n(&w->hook_ctx, __ATOMIC_ACQUIRE);
+}
+
+int tcp_hook_snapshot(const struct dp_worker *w, struct tcp_hook_snap *out)
+{
+	const struct tcp_hook *t = hook_of(w);
+	if (!t)
+		return -ENOENT;
+	/* A copy takes microseconds and the worker writes every 100 ms:
+	 * a handful of retries is plenty. */
+	for (int tries = 0; tries < 1000; tries++) {
+		uint32_t s0 = __atomic_load_n(&t->seq, __ATOMIC_ACQUIRE);
+		if (s0 & 1) {
+			rte_pause();
+			continue;
+		}
+		memcpy(out, &t->snap, sizeof(*out));
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		if (__atomic_load_n(&t->seq, __ATOMIC_RELAXED) == s0)
+			return 0;
+	}
+	return -EAGAIN;
+}
+
 static unsigned timers(void *ctx, uint64_t now_ms)
 {
 	struct tcp_hook *t = ctx;
-	(void)now_ms;
 	tcp_poll(t->st);
+	if (now_ms >= t->snap_due_ms) {
+		publish(t, now_ms);
+		t->snap_due_ms = now_ms + TCP_HOOK_SNAP_MS;
+	}
 	/* keep the worker awake while a timer (pacing, delayed ACK) is due
 	 * within 200 us: its idle sleep would delay it */
 	uint64_t due = tcp_next_timer(t->st);

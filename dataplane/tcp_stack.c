@@ -858,6 +858,29 @@ int tcp_tenant_stats(const struct tcp_stack *st, uint16_t tenant,
 	return 0;
 }
 
+uint32_t tcp_stack_max_conns(const struct tcp_stack *st)
+{
+	return st->cfg.max_conns;
+}
+
+uint16_t tcp_stack_max_tenants(const struct tcp_stack *st)
+{
+	return st->cfg.max_tenants;
+}
+
+const struct tcp_conn *tcp_conn_at(const struct tcp_stack *st, uint32_t idx)
+{
+	if (idx >= st->cfg.max_conns)
+		return NULL;
+	const struct tcp_conn *c = &st->conns[idx];
+	return (c->flags & TF_IN_TABLE) && !(c->flags & TF_DEAD) ? c : NULL;
+}
+
+uint16_t tcp_conn_tenant(const struct tcp_conn *c)
+{
+	return c->tenant;
+}
+
 uint64_t tcp_next_timer(const struct tcp_stack *st)
 {
 	return st->timers ? st->next_due : UINT64_MAX;

@@ -3,13 +3,16 @@
  * JSON file at exit. Counters are written by their worker only; readers
  * here may see a burst half counted, never a torn 64-bit value. */
 #include <arpa/inet.h>
+#include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include <rte_telemetry.h>
 
 #include "dp.h"
+#include "tcp_hook.h"
 
 void dp_stats_sum(const struct dp_app *app, struct dp_stats *out)
 {
@@ -235,12 +238,17 @@ static void tel_leave(void)
 	__atomic_sub_fetch(&tel_busy, 1, __ATOMIC_SEQ_CST);
 }
 
-void dp_telemetry_quiesce(void)
+void dp_telemetry_barrier(void)
 {
-	__atomic_store_n(&dp_app, NULL, __ATOMIC_SEQ_CST);
 	/* a command is a few microseconds; bounded wait (10 s) all the same */
 	for (int i = 0; i < 100000 && __atomic_load_n(&tel_busy, __ATOMIC_SEQ_CST); i++)
 		usleep(100);
+}
+
+void dp_telemetry_quiesce(void)
+{
+	__atomic_store_n(&dp_app, NULL, __ATOMIC_SEQ_CST);
+	dp_telemetry_barrier();
 }
 
 static int cmd_ports(const char *cmd, const char *params, struct rte_tel_data *d)
@@ -306,6 +314,228 @@ static int cmd_neighbours(const char *cmd, const char *params, struct rte_tel_da
 	return r;
 }
 
+/* ---- TCP engine (issue 5): /strait/tcp, /strait/tcp/tenant, /strait/tcp/conns ----
+ * Read from each worker's published snapshot (tcp_hook.h), at most
+ * TCP_HOOK_SNAP_MS old, never from the worker's live state. */
+
+/* Every worker's snapshot; NULL when none (no TCP stack yet). */
+static struct tcp_hook_snap *tcp_snaps(const struct dp_app *a, unsigned *n)
+{
+	struct tcp_hook_snap *s = calloc(a->n_workers, sizeof(*s));
+	if (!s)
+		return NULL;
+	*n = 0;
+	for (unsigned w = 0; w < a->n_workers; w++)
+		if (!tcp_hook_snapshot(&a->workers[w], &s[*n]))
+			(*n)++;
+	return s;
+}
+
+static unsigned tcp_stack_counters(const struct tcp_hook_snap *s, unsigned n,
+				   struct counter *c)
+{
+	struct tcp_stack_stats t = { 0 };
+	uint64_t by_state[TCP_NSTATES] = { 0 };
+	for (unsigned w = 0; w < n; w++) {
+		const uint64_t *a = (const uint64_t *)&s[w].stack;
+		uint64_t *o = (uint64_t *)&t;
+		size_t n64 = offsetof(struct tcp_stack_stats, conns) / sizeof(uint64_t);
+		for (size_t i = 0; i < n64; i++)
+			o[i] += a[i];
+		t.conns += s[w].stack.conns;
+		t.half_open += s[w].stack.half_open;
+		t.established += s[w].stack.established;
+		for (int i = 0; i < TCP_NSTATES; i++)
+			by_state[i] += s[w].by_state[i];
+	}
+	unsigned k = 0;
+	c[k++] = (struct counter){ "workers", n };
+	c[k++] = (struct counter){ "conns", t.conns };
+	c[k++] = (struct counter){ "half_open", t.half_open };
+	c[k++] = (struct counter){ "established", t.established };
+	/* telemetry names take no '-': our own spelling of the states */
+	static const char *const state_key[TCP_NSTATES] = {
+		[TCP_SYN_SENT] = "syn_sent", [TCP_SYN_RECEIVED] = "syn_received",
+		[TCP_ESTABLISHED] = "state_established", [TCP_FIN_WAIT_1] = "fin_wait_1",
+		[TCP_FIN_WAIT_2] = "fin_wait_2", [TCP_CLOSE_WAIT] = "close_wait",
+		[TCP_CLOSING] = "closing", [TCP_LAST_ACK] = "last_ack",
+		[TCP_TIME_WAIT] = "time_wait",
+	};
+	for (int i = TCP_SYN_SENT; i < TCP_NSTATES; i++)
+		c[k++] = (struct counter){ state_key[i], by_state[i] };
+	c[k++] = (struct counter){ "segs_in", t.segs_in };
+	c[k++] = (struct counter){ "segs_out", t.segs_out };
+	c[k++] = (struct counter){ "rst_in", t.rst_in };
+	c[k++] = (struct counter){ "rst_out", t.rst_out };
+	c[k++] = (struct counter){ "retrans_segs", t.retrans_segs };
+	c[k++] = (struct counter){ "rto_expiries", t.rto_expiries };
+	c[k++] = (struct counter){ "challenge_acks", t.challenge_acks };
+	c[k++] = (struct counter){ "challenge_ack_limited", t.challenge_ack_limited };
+	c[k++] = (struct counter){ "syncookies_sent", t.syncookies_sent };
+	c[k++] = (struct counter){ "syncookies_ok", t.syncookies_ok };
+	c[k++] = (struct counter){ "syncookies_bad", t.syncookies_bad };
+	c[k++] = (struct counter){ "drop_bad_csum", t.bad_csum };
+	c[k++] = (struct counter){ "drop_bad_hdr", t.bad_hdr };
+	c[k++] = (struct counter){ "drop_bad_opts", t.bad_opts };
+	c[k++] = (struct counter){ "drop_no_conn", t.no_conn };
+	c[k++] = (struct counter){ "drop_seq", t.dropped_seq };
+	c[k++] = (struct counter){ "drop_paws", t.paws_drops };
+	c[k++] = (struct counter){ "limit_half_open", t.limit_half_open };
+	c[k++] = (struct counter){ "limit_established", t.limit_established };
+	c[k++] = (struct counter){ "limit_table", t.limit_table };
+	c[k++] = (struct counter){ "nombuf", t.nombuf };
+	return k;
+}
+
+static int do_tcp(const struct dp_app *a, const char *params, struct rte_tel_data *d)
+{
+	unsigned n;
+	struct tcp_hook_snap *s = tcp_snaps(a, &n);
+	if (!s)
+		return -1;
+	struct counter c[48];
+	rte_tel_data_start_dict(d);
+	put(d, c, tcp_stack_counters(s, n, c));
+	free(s);
+	return 0;
+}
+
+/* NAME is a configured tenant, or "local" for the appliance's own services. */
+static int do_tcp_tenant(const struct dp_app *a, const char *params, struct rte_tel_data *d)
+{
+	if (!params || !*params)
+		return -1;
+	const struct strait_config *cfg = a->cfg;
+	int id = -1;
+	if (!strcmp(params, "local"))
+		id = TCP_HOOK_TENANT_LOCAL;
+	for (unsigned t = 0; t < cfg->n_tenants && id < 0; t++)
+		if (!strcmp(cfg->tenants[t].name, params))
+			id = (int)t + 1;
+	if (id < 0 || id >= TCP_HOOK_TENANTS)
+		return -1;
+	unsigned n;
+	struct tcp_hook_snap *s = tcp_snaps(a, &n);
+	if (!s)
+		return -1;
+	struct tcp_tenant_stats t = { 0 };
+	for (unsigned w = 0; w < n; w++) {
+		const struct tcp_tenant_stats *x = &s[w].tenant[id];
+		t.half_open += x->half_open;
+		t.established += x->established;
+		t.buffered += x->buffered;
+		t.retrans_segs += x->retrans_segs;
+		t.resets += x->resets;
+		t.ooo_bytes += x->ooo_bytes;
+	}
+	free(s);
+	rte_tel_data_start_dict(d);
+	rte_tel_data_add_dict_string(d, "name", params);
+	rte_tel_data_add_dict_u64(d, "half_open", t.half_open);
+	rte_tel_data_add_dict_u64(d, "established", t.established);
+	rte_tel_data_add_dict_u64(d, "buffered", t.buffered);
+	rte_tel_data_add_dict_u64(d, "retrans_segs", t.retrans_segs);
+	rte_tel_data_add_dict_u64(d, "resets", t.resets);
+	rte_tel_data_add_dict_u64(d, "ooo_bytes", t.ooo_bytes);
+	return 0;
+}
+
+static void put_tcp_conn(struct rte_tel_data *d, const struct tcp_hook_conn *e, unsigned w)
+{
+	char l[INET6_ADDRSTRLEN], r[INET6_ADDRSTRLEN];
+	int af = e->af == 4 ? AF_INET : AF_INET6;
+	inet_ntop(af, e->laddr.b, l, sizeof(l));
+	inet_ntop(af, e->raddr.b, r, sizeof(r));
+	const struct tcp_conn_stats *s = &e->s;
+	rte_tel_data_add_dict_string(d, "local", l);
+	rte_tel_data_add_dict_u64(d, "lport", e->lport);
+	rte_tel_data_add_dict_string(d, "remote", r);
+	rte_tel_data_add_dict_u64(d, "rport", e->rport);
+	rte_tel_data_add_dict_string(d, "state", tcp_state_name(e->state));
+	rte_tel_data_add_dict_u64(d, "worker", w);
+	rte_tel_data_add_dict_u64(d, "tenant", e->tenant);
+	const struct counter c[] = {
+		{ "srtt_us", s->srtt_us }, { "rttvar_us", s->rttvar_us }, { "rto_us", s->rto_us },
+		{ "cwnd", s->cwnd }, { "snd_wnd", s->snd_wnd }, { "rcv_wnd", s->rcv_wnd },
+		{ "bytes_in", s->bytes_in }, { "bytes_out", s->bytes_out },
+		{ "segs_in", s->segs_in }, { "segs_out", s->segs_out },
+		{ "retrans_segs", s->retrans_segs }, { "rto_expiries", s->rto_expiries },
+		{ "ooo_bytes", s->ooo_bytes }, { "challenge_acks", s->challenge_acks },
+	};
+	put(d, c, sizeof(c) / sizeof(c[0]));
+}
+
+/* A dict of open connections, keyed wW_cN (worker, table slot), each a
+ * dict; at most TCP_CONNS_SHOWN in all: the telemetry reply is bounded
+ * (16 KiB), and DPDK 22.11 nests dicts in dicts, not in arrays. */
+enum { TCP_CONNS_SHOWN = 24 };
+
+static int do_tcp_conns(const struct dp_app *a, const char *params, struct rte_tel_data *d)
+{
+	unsigned n;
+	struct tcp_hook_snap *s = tcp_snaps(a, &n);
+	if (!s)
+		return -1;
+	rte_tel_data_start_dict(d);
+	unsigned shown = 0;
+	for (unsigned w = 0; w < n; w++)
+		for (uint32_t i = 0; i < s[w].n_conns && shown < TCP_CONNS_SHOWN; i++) {
+			struct rte_tel_data *sub = rte_tel_data_alloc();
+			if (!sub)
+				break;
+			rte_tel_data_start_dict(sub);
+			put_tcp_conn(sub, &s[w].conn[i], w);
+			char key[32];
+			snprintf(key, sizeof(key), "w%u_c%u", w, s[w].conn[i].slot);
+			if (rte_tel_data_add_dict_container(d, key, sub, 0))
+				rte_tel_data_free(sub);
+			shown++;
+		}
+	free(s);
+	return 0;
+}
+
+static int cmd_tcp(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	(void)cmd;
+	const struct dp_app *a = tel_enter();
+	int r = a ? do_tcp(a, params, d) : -1;
+	tel_leave();
+	return r;
+}
+
+static int cmd_tcp_tenant(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	(void)cmd;
+	const struct dp_app *a = tel_enter();
+	int r = a ? do_tcp_tenant(a, params, d) : -1;
+	tel_leave();
+	return r;
+}
+
+static int cmd_tcp_conns(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	(void)cmd;
+	const struct dp_app *a = tel_enter();
+	int r = a ? do_tcp_conns(a, params, d) : -1;
+	tel_leave();
+	return r;
+}
+
+static int dp_telemetry_register_tcp(void)
+{
+	int r = 0;
+	r |= rte_telemetry_register_cmd("/strait/tcp", cmd_tcp,
+		"TCP, all workers: conns by state, segments, resets, retransmits, RTOs, "
+		"challenge ACKs, SYN cookies, drops");
+	r |= rte_telemetry_register_cmd("/strait/tcp/tenant", cmd_tcp_tenant,
+		"TCP counters of one tenant. Parameter: tenant name, or local");
+	r |= rte_telemetry_register_cmd("/strait/tcp/conns", cmd_tcp_conns,
+		"Open TCP connections (first 24): tuple, state, RTT, cwnd, counters");
+	return r;
+}
+/* ---- end TCP engine ---- */
+
 int dp_telemetry_register(void)
 {
 	int r = 0;
@@ -323,6 +553,7 @@ int dp_telemetry_register(void)
 		"One tenant's counters. Parameter: tenant name");
 	r |= rte_telemetry_register_cmd("/strait/neighbours", cmd_neighbours,
 		"IP -> MAC learnt on a port. Parameter: lan|wan");
+	r |= dp_telemetry_register_tcp();
 	return r ? -1 : 0;
 }
 

@@ -648,11 +648,16 @@ static int hooks_start(struct dp_worker *w)
 	return w->hook_ctx ? 0 : -1;
 }
 
+/* Telemetry reads the hook's state (e.g. TCP snapshots) through hook_ctx:
+ * clear it, wait out commands already inside, then free. Runs once, as
+ * the worker leaves its loop, never per packet. */
 static void hooks_stop(struct dp_worker *w)
 {
+	void *ctx = w->hook_ctx;
+	__atomic_store_n(&w->hook_ctx, NULL, __ATOMIC_SEQ_CST);
+	dp_telemetry_barrier();
 	if (hooks.worker_fini)
-		hooks.worker_fini(w, w->hook_ctx);
-	w->hook_ctx = NULL;
+		hooks.worker_fini(w, ctx);
 }
 
 int dp_worker_main(void *arg)

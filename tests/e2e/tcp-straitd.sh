@@ -12,7 +12,10 @@
 #
 # Checks, over IPv4 and IPv6: discard, source and echo byte-exact (1 B and
 # 1 MiB, or the sizes given), 16 concurrent echoes, aborts from the client;
-# straitd exits 0 on SIGTERM.
+# straitd exits 0 on SIGTERM. TCP telemetry (dpdk-telemetry.py -f tcpd-N):
+# /strait/tcp counts the segments, a held discard connection is listed in
+# /strait/tcp/conns with its bytes and RTT and counted in
+# /strait/tcp/tenant,local, and established returns to 0 once it closes.
 #
 #   [WORKERS=N] tcp-straitd.sh STRAITD [CLIENT ARGS...]
 # With N > 1 worker lcores each worker runs its own stack: a connection's
@@ -74,6 +77,45 @@ grep -q " up:" "$work/straitd.log" || fail "straitd did not come up"
 nsx $C timeout 600 python3 "$here/tcp_client.py" 198.18.140.1 "${client[@]}" || fail "IPv4 services"
 nsx $C timeout 300 python3 "$here/tcp_client.py" 2001:2:0:140::1 --only echo,source \
   --concurrent 0 || fail "IPv6 services"
+
+# Telemetry: snapshots are up to 100 ms old, so each check polls (bounded).
+tel() { echo "$1" | timeout 10 dpdk-telemetry.py -f tcpd-$n 2>/dev/null | tail -n 1; }
+# tel_until CMD PYTHON-EXPR: the reply's value is `v`; up to 5 s
+tel_until() {
+  local out
+  for _ in $(seq 1 50); do
+    out=$(tel "$1")
+    if python3 -c "import json,sys; v=json.loads(sys.argv[1])[sys.argv[2].split(',')[0]]; sys.exit(0 if ($2) else 1)" \
+        "$out" "$1" 2>/dev/null; then return 0; fi
+    sleep 0.1
+  done
+  echo "last $1: $out" >&2; echo "/strait/tcp: $(tel /strait/tcp)" >&2; return 1
+}
+tel_until /strait/tcp 'v["segs_in"] > 0 and v["segs_out"] > 0 and v["workers"] == '$workers \
+  || fail "telemetry: /strait/tcp counted no segments"
+tel_until /strait/tcp 'v["established"] == 0 and v["half_open"] == 0' \
+  || fail "telemetry: connections still established after the transfers"
+# hold a discard connection open with 100000 bytes sent, then look at it
+nsx $C python3 -c '
+import socket, sys, time
+s = socket.create_connection(("198.18.140.1", 9), timeout=10)
+s.sendall(bytes(100000)); print(s.getsockname()[1], flush=True); time.sleep(8); s.close()
+' >"$work/held" &
+held=$!
+for _ in $(seq 1 50); do [ -s "$work/held" ] && break; sleep 0.1; done
+cport=$(cat "$work/held")
+[ -n "$cport" ] || fail "held connection did not open"
+tel_until /strait/tcp/conns 'any(c["rport"] == '$cport' and c["state"] == "ESTABLISHED" and
+  c["bytes_in"] == 100000 and c["srtt_us"] > 0 and c["lport"] == 9 for c in v.values())' \
+  || fail "telemetry: held connection not listed in /strait/tcp/conns"
+tel_until /strait/tcp/tenant,local 'v["established"] >= 1' \
+  || fail "telemetry: held connection not counted in /strait/tcp/tenant,local"
+[[ "$(tel /strait/tcp/tenant,no-such-tenant)" == *null* ]] \
+  || fail "telemetry: an unknown tenant should get a null reply"
+wait $held
+tel_until /strait/tcp 'v["established"] == 0' \
+  || fail "telemetry: established did not return to 0 after the close"
+
 kill -TERM $pid
 wait $pid || fail "straitd exit status $?"
 pid=

@@ -561,3 +561,28 @@ Test(state, random_segments_survive)
 #undef R
 	h_clear(h);
 }
+
+/* The slot walk that telemetry snapshots use: listeners are not
+ * connections, an accepted connection is in its slot with its tenant, and
+ * the slot is free again once the connection is gone. */
+Test(state, slot_walk_for_statistics)
+{
+	h_init(h, NULL, TCP_AF_INET);
+	uint32_t iss;
+	uint8_t o[40];
+	struct tcp_conn *c = h_accept(h, 77, o, syn_opts(o, false), &iss);
+	uint32_t found = 0, slot = UINT32_MAX;
+	for (uint32_t i = 0; i < tcp_stack_max_conns(h->st); i++) {
+		const struct tcp_conn *x = tcp_conn_at(h->st, i);
+		if (!x || (x->flags & TF_LISTENER))
+			continue;
+		found++;
+		slot = i;
+	}
+	cr_assert_eq(found, 1);
+	cr_assert_eq(slot, tcp_conn_index(c));
+	cr_assert_eq(tcp_conn_tenant(c), 0);
+	cr_assert_null(tcp_conn_at(h->st, tcp_stack_max_conns(h->st)), "past the table");
+	tcp_abort(c);
+	cr_assert_null(tcp_conn_at(h->st, slot), "aborted: slot free");
+}
