@@ -174,8 +174,10 @@ static void segment(struct tcp_stack *st, uint8_t af, uint16_t sport, uint16_t d
 	th->data_off = (uint8_t)((l4 / 4) << 4);
 	th->tcp_flags = flags;
 	th->rx_win = rte_cpu_to_be_16(wnd);
-	memcpy(th + 1, opt, l4 - 20);
-	memcpy((uint8_t *)th + l4, data, len);
+	if (l4 > 20) /* opt and data may be NULL when empty */
+		memcpy(th + 1, opt, l4 - 20);
+	if (len)
+		memcpy((uint8_t *)th + l4, data, len);
 	if (af == TCP_AF_INET) {
 		struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)p;
 		memset(ip, 0, sizeof(*ip));
