@@ -34,6 +34,7 @@
 #include <xxhash.h>
 #include <zstd.h>
 
+#include <strait/benchstat.h>
 #include <strait/dedupe.h>
 
 #define IO (4u << 20)
@@ -47,18 +48,12 @@ static const char *names[NSTAGES] = {
 
 static double now(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+	return bench_clock(CLOCK_MONOTONIC);
 }
 
 static double cpu_now(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+	return bench_clock(CLOCK_THREAD_CPUTIME_ID);
 }
 
 static void *xmalloc(size_t n)
@@ -101,19 +96,6 @@ static double tsc_rate(void)
 	while (now() - t0 < 0.05)
 		;
 	return (double)(__rdtsc() - c0) / (now() - t0);
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 struct ctx {
@@ -361,7 +343,7 @@ int main(int argc, char **argv)
 		       fi > first ? "," : "", argv[fi], len, c.ncuts,
 		       (double)len / (double)c.ncuts, c.stream_len, c.lit_len, c.zframe_len);
 		for (int s = 0; s < NSTAGES; s++) {
-			double m = median(secs[s], runs), w = median(wall[s], runs);
+			double m = bench_median(secs[s], runs), w = bench_median(wall[s], runs);
 
 			/* cycles: TSC ticks per byte of CPU time (not of time
 			 * spent descheduled on a shared machine) */

@@ -20,6 +20,7 @@
 
 #include <openssl/evp.h>
 
+#include "strait/benchstat.h"
 #include "strait/tunnel.h"
 #include "tunnel_internal.h"
 
@@ -27,25 +28,6 @@ int strait_esp_bench(int argc, char **argv);
 
 enum { NSIZES = 4, MAX_RUNS = 31, BURST = 32 };
 static const size_t sizes[NSIZES] = {64, 512, 1400, 8900};
-
-static double now_s(clockid_t c)
-{
-	struct timespec ts;
-	clock_gettime(c, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 /* bytes/s from `openssl speed`, or -1. */
 static double openssl_speed(size_t size, double seconds, bool decrypt)
@@ -87,8 +69,8 @@ static double evp_loop(const uint8_t *key, uint8_t *mem, size_t stride, size_t n
 
 	if (!aes || !ctx || EVP_EncryptInit_ex(ctx, aes, NULL, key, NULL) != 1)
 		goto out;
-	t0 = now_s(CLOCK_THREAD_CPUTIME_ID);
-	while (now_s(CLOCK_THREAD_CPUTIME_ID) - t0 < seconds) {
+	t0 = bench_clock(CLOCK_THREAD_CPUTIME_ID);
+	while (bench_clock(CLOCK_THREAD_CPUTIME_ID) - t0 < seconds) {
 		for (size_t i = 0; i < n; i++) {
 			uint8_t *p = mem + i * stride + STRAIT_ESP_HEADROOM;
 			put_be64(nonce + 4, ++ctr);
@@ -101,7 +83,7 @@ static double evp_loop(const uint8_t *key, uint8_t *mem, size_t stride, size_t n
 		}
 		bytes += n * size;
 	}
-	bps = (double)bytes / (now_s(CLOCK_THREAD_CPUTIME_ID) - t0);
+	bps = (double)bytes / (bench_clock(CLOCK_THREAD_CPUTIME_ID) - t0);
 out:
 	EVP_CIPHER_CTX_free(ctx);
 	EVP_CIPHER_free(aes);
@@ -166,8 +148,8 @@ static int run_once(struct strait_esp_sa *out, struct strait_esp_sa *in, struct 
 	uint64_t bytes = 0;
 	uint8_t nh;
 
-	t0 = now_s(CLOCK_THREAD_CPUTIME_ID);
-	while (now_s(CLOCK_THREAD_CPUTIME_ID) - t0 < seconds) {
+	t0 = bench_clock(CLOCK_THREAD_CPUTIME_ID);
+	while (bench_clock(CLOCK_THREAD_CPUTIME_ID) - t0 < seconds) {
 		for (size_t i = 0; i < pl->n; i++) {
 			struct strait_pkt p = {.data = pl->pkt[i].data, .len = pl->size,
 					       .head = pl->pkt[i].head, .tail = pl->pkt[i].tail};
@@ -176,7 +158,7 @@ static int run_once(struct strait_esp_sa *out, struct strait_esp_sa *in, struct 
 		}
 		bytes += pl->n * pl->size;
 	}
-	*seal_bps = (double)bytes / (now_s(CLOCK_THREAD_CPUTIME_ID) - t0);
+	*seal_bps = (double)bytes / (bench_clock(CLOCK_THREAD_CPUTIME_ID) - t0);
 
 	bytes = 0;
 	while (spent < seconds) {
@@ -184,11 +166,11 @@ static int run_once(struct strait_esp_sa *out, struct strait_esp_sa *in, struct 
 		for (size_t i = 0; i < pl->n; i++)
 			if (strait_esp_seal(out, &pl->pkt[i], STRAIT_ESP_NH_IPV4, 0) != STRAIT_ESP_OK)
 				return -EIO;
-		t0 = now_s(CLOCK_THREAD_CPUTIME_ID);
+		t0 = bench_clock(CLOCK_THREAD_CPUTIME_ID);
 		for (size_t i = 0; i < pl->n; i++)
 			if (strait_esp_open(in, &pl->pkt[i], &nh, 0) != STRAIT_ESP_OK)
 				return -EIO;
-		spent += now_s(CLOCK_THREAD_CPUTIME_ID) - t0;
+		spent += bench_clock(CLOCK_THREAD_CPUTIME_ID) - t0;
 		bytes += pl->n * pl->size;
 	}
 	*open_bps = (double)bytes / spent;
@@ -258,9 +240,9 @@ int strait_esp_bench(int argc, char **argv)
 	       "  \"sizes\": [\n",
 	       runs, seconds);
 	for (int z = 0; z < NSIZES; z++) {
-		double ossl = median(res[z][0], runs) / 1e6, seal = median(res[z][1], runs) / 1e6;
-		double open = median(res[z][2], runs) / 1e6, ossl_d = median(res[z][3], runs) / 1e6;
-		double evp = median(res[z][4], runs) / 1e6;
+		double ossl = bench_median(res[z][0], runs) / 1e6, seal = bench_median(res[z][1], runs) / 1e6;
+		double open = bench_median(res[z][2], runs) / 1e6, ossl_d = bench_median(res[z][3], runs) / 1e6;
+		double evp = bench_median(res[z][4], runs) / 1e6;
 		printf("    {\"bytes\": %zu, \"seal_MBps\": %.1f, \"open_MBps\": %.1f, "
 		       "\"openssl_enc_MBps\": %.1f, \"openssl_dec_MBps\": %.1f, \"evp_gcm_MBps\": %.1f, "
 		       "\"seal_vs_evp\": %.3f, "

@@ -7,7 +7,12 @@ RFCs, independently of straitd's code, so the tests compare two
 implementations.
 """
 import ipaddress
+import os
 import struct
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from pktlib import csum, l4_csum, read_pcap, write_pcap  # noqa: E402,F401
 
 ETH_IP4, ETH_ARP, ETH_IP6, ETH_VLAN, ETH_QINQ = 0x0800, 0x0806, 0x86DD, 0x8100, 0x88A8
 TCP_FIN, TCP_SYN, TCP_RST, TCP_PSH, TCP_ACK = 1, 2, 4, 8, 16
@@ -19,23 +24,6 @@ def mac(s):
 
 def ip(s):
     return ipaddress.ip_address(s).packed
-
-
-def csum(data):
-    if len(data) % 2:
-        data += b"\0"
-    s = sum(struct.unpack("!%dH" % (len(data) // 2), data))
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return (~s) & 0xFFFF
-
-
-def l4_csum(src, dst, proto, seg):
-    if len(src) == 4:
-        pseudo = src + dst + struct.pack("!BBH", 0, proto, len(seg))
-    else:
-        pseudo = src + dst + struct.pack("!IxxxB", len(seg), proto)
-    return csum(pseudo + seg)
 
 
 def eth(dst, src, etype, payload, vlans=()):
@@ -167,30 +155,3 @@ def echo6_reply_for(req, mymac, myip6):
 
 def str_mac(b):
     return ":".join("%02x" % x for x in b)
-
-
-# ---- pcap files ----
-
-def write_pcap(path, frames):
-    with open(path, "wb") as f:
-        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
-        for i, fr in enumerate(frames):
-            f.write(struct.pack("<IIII", 1700000000 + i // 1000, (i % 1000) * 1000, len(fr), len(fr)))
-            f.write(fr)
-
-
-def read_pcap(path):
-    out = []
-    with open(path, "rb") as f:
-        hdr = f.read(24)
-        if len(hdr) < 24:
-            return out
-        magic = struct.unpack("<I", hdr[:4])[0]
-        e = "<" if magic in (0xA1B2C3D4, 0xA1B23C4D) else ">"
-        while True:
-            rh = f.read(16)
-            if len(rh) < 16:
-                break
-            _, _, incl, _ = struct.unpack(e + "IIII", rh)
-            out.append(f.read(incl))
-    return out

@@ -18,6 +18,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from frames import *  # noqa: E402,F403
+from pktlib import Failures  # noqa: E402
 
 STRAITD = sys.argv[1]
 ONLY = sys.argv[2:]
@@ -66,14 +67,8 @@ InnerAddress = 169.254.0.1
 PeerInnerAddress = 169.254.0.2
 """
 
-failures = []
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("  FAIL:", what)
-    return cond
+failures = Failures("  FAIL:")
+check = failures.check
 
 
 def run(name, lan_in, wan_in, tenants=(), lan_extra="", wan_extra="", signal=None):

@@ -23,54 +23,22 @@ import tempfile
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from pktlib import Failures, csum, read_pcap_link, write_pcap  # noqa: E402
+
 STRAIT_ESP, GEN = sys.argv[1], sys.argv[2]
 KEYMAT = bytes(range(0x40, 0x40 + 36))
 KEY, SALT = KEYMAT[:32], KEYMAT[32:]
 SPI = 0x0000C0DE
-failures = []
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what)
-
-
-def read_pcap(path):
-    with open(path, "rb") as f:
-        data = f.read()
-    magic, _, _, _, _, _, link = struct.unpack("<IHHiIII", data[:24])
-    assert magic == 0xA1B2C3D4, "little-endian microsecond pcap expected"
-    off, out = 24, []
-    while off < len(data):
-        sec, usec, incl, orig = struct.unpack("<IIII", data[off:off + 16])
-        out.append(((sec, usec), data[off + 16:off + 16 + incl]))
-        off += 16 + incl
-    return link, out
-
-
-def write_pcap(path, link, frames):
-    with open(path, "wb") as f:
-        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, link))
-        for i, p in enumerate(frames):
-            f.write(struct.pack("<IIII", 1700000000 + i, 0, len(p), len(p)))
-            f.write(p)
+failures = Failures()
+check = failures.check
 
 
 def inner_packets(path):
-    link, frames = read_pcap(path)
+    link, frames = read_pcap_link(path)
     if link == 1:
-        return [p[14:] for _, p in frames if p[12:14] in (b"\x08\x00", b"\x86\xdd")]
-    return [p for _, p in frames]
-
-
-def csum(data):
-    if len(data) % 2:
-        data += b"\0"
-    s = sum(struct.unpack("!%dH" % (len(data) // 2), data))
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return (~s) & 0xFFFF
+        return [p[14:] for p in frames if p[12:14] in (b"\x08\x00", b"\x86\xdd")]
+    return frames
 
 
 def run(*args):
@@ -144,10 +112,10 @@ def seal_case(tmp, name, src, dst, first_seq, inner_pcap, inner):
                   "--seq", str(first_seq), inner_pcap, out)
     check(rc == 0 and res["sealed"] == len(inner), "%s: seal all (%s)" % (name, res))
     check(res["last_seq"] == first_seq + len(inner) - 1, name + ": last_seq")
-    _, frames = read_pcap(out)
+    _, frames = read_pcap_link(out)
     check(len(frames) == len(inner), name + ": frame count")
     fam, s, d = 0, None, None
-    for i, (_, f) in enumerate(frames):
+    for i, f in enumerate(frames):
         fam, s, d, esp = parse_outer(f)
         got, nh = independent_open(esp, first_seq + i)
         check(got == inner[i], "%s: frame %d decrypts (AESGCM) to the inner packet" % (name, i))
@@ -175,10 +143,10 @@ def main():
         subprocess.run([sys.executable, GEN, raw, "--raw", "--count", "24"], check=True)
         inner = inner_packets(eth)
         # a non-IP frame (ARP) in the capture is skipped, not sealed
-        link, frames = read_pcap(eth)
+        link, frames = read_pcap_link(eth)
         arp = bytes(6) + b"\x02\0\0\0\0\x01\x08\x06" + bytes(28)
         with_arp = os.path.join(tmp, "with-arp.pcap")
-        write_pcap(with_arp, link, [frames[0][1], arp, frames[1][1]])
+        write_pcap(with_arp, [frames[0], arp, frames[1]], link)
         rc, res = run("seal", "--spi", str(SPI), "--key", KEYMAT.hex(), "--src", "198.18.0.1:4500",
                       "--dst", "198.18.0.2:4500", with_arp, os.path.join(tmp, "x.pcap"))
         check(rc == 0 and res["sealed"] == 2 and res["skipped"] == 1, "ARP skipped")
@@ -203,8 +171,7 @@ def main():
                   inner_packets(raw))
 
         # rejections, each under its own reason
-        _, frames = read_pcap(v4)
-        f = [p for _, p in frames]
+        _, f = read_pcap_link(v4)
 
         def reframe(esp):  # a well-formed outer IPv4/UDP around any ESP bytes
             udp = struct.pack("!HHHH", 4500, 4500, 8 + len(esp), 0) + esp
@@ -218,7 +185,7 @@ def main():
         wrong_spi = reframe(struct.pack("!I", SPI + 1) + esp10[4:])
         tampered = f[:10] + [forged] + f[10:] + [f[3], truncated, wrong_spi]
         bad = os.path.join(tmp, "bad.pcap")
-        write_pcap(bad, 101, tampered)
+        write_pcap(bad, tampered, 101)
         rc, res = run("open", "--spi", str(SPI), "--key", KEYMAT.hex(), bad,
                       os.path.join(tmp, "bad-back.pcap"))
         want = {"replay": 1, "icv": 1, "malformed": 1, "unknown_spi": 1}

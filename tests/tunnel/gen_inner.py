@@ -3,17 +3,12 @@
 TCP, sizes from 20 to 1500 bytes (every payload length mod 4, so every pad
 length), each carrying a recognisable payload. Link type Ethernet by
 default, raw IP with --raw. Usage: gen_inner.py OUT.pcap [--raw] [--count N]"""
+import os
 import struct
 import sys
 
-
-def csum(data):
-    if len(data) % 2:
-        data += b"\0"
-    s = sum(struct.unpack("!%dH" % (len(data) // 2), data))
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return (~s) & 0xFFFF
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from pktlib import LINK_ETHERNET, LINK_RAW, csum, l4_csum, write_pcap  # noqa: E402
 
 
 def ipv4(src, dst, proto, payload, ident):
@@ -30,9 +25,7 @@ def ipv6(src, dst, proto, payload):
 
 def with_csum(seg, at, src, dst, proto):
     """Fills in a UDP/TCP checksum at offset `at` over the pseudo-header."""
-    pseudo = bytes(src) + bytes(dst) + (struct.pack("!BBH", 0, proto, len(seg)) if len(src) == 4
-                                        else struct.pack("!IxxxB", len(seg), proto))
-    c = csum(pseudo + seg) or (0xFFFF if proto == 17 else 0)
+    c = l4_csum(src, dst, proto, seg) or (0xFFFF if proto == 17 else 0)
     return seg[:at] + struct.pack("!H", c) + seg[at + 2:]
 
 
@@ -79,15 +72,13 @@ def main():
     if "--count" in args:
         count = int(args[args.index("--count") + 1])
     path = [a for a in args if a.endswith(".pcap")][0]
-    with open(path, "wb") as f:
-        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 101 if raw else 1))
-        for i, p in enumerate(packets(count)):
-            if not raw:
-                et = 0x86DD if p[0] >> 4 == 6 else 0x0800
-                p = bytes(6) + b"\x02\0\0\0\0\x01" + struct.pack("!H", et) + p
-            f.write(struct.pack("<IIII", 1700000000 + i, i, len(p), len(p)))
-            f.write(p)
-
+    frames = []
+    for p in packets(count):
+        if not raw:
+            et = 0x86DD if p[0] >> 4 == 6 else 0x0800
+            p = bytes(6) + b"\x02\0\0\0\0\x01" + struct.pack("!H", et) + p
+        frames.append(p)
+    write_pcap(path, frames, LINK_RAW if raw else LINK_ETHERNET)
 
 if __name__ == "__main__":
     main()
