@@ -82,10 +82,10 @@ def info(s):
     loopback connection), and the ss -ti line for the log."""
     b = s.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104)
     lport = s.getsockname()[1]
-    out = subprocess.run(["ss", "-tin", "state", "established",
-                          "( sport = :%d )" % lport],
+    # no state filter: a fast source may have sent its FIN already
+    out = subprocess.run(["ss", "-tin", "( sport = :%d )" % lport],
                          capture_output=True, text=True, check=True).stdout
-    return b[5], b[6] & 15, b[6] >> 4, " ".join(out.split()[6:])
+    return b[5], b[6] & 15, b[6] >> 4, " ".join(" ".join(out.splitlines()[1:]).split())
 
 def check_opts(what, i):
     opts, snd, rcv, line = i
@@ -108,7 +108,7 @@ while True:
     if not b:
         break
     got += b
-    if line is None and len(got) > 65536:
+    if line is None:
         line = info(s)
 s.close()
 want = bytes(i % 251 for i in range(251)) * (N // 251 + 1)
@@ -144,12 +144,15 @@ done
 kill -TERM "$pid"; wait "$pid" || true; pid=
 [ -n "$cap" ] && { kill "$cap"; wait "$cap" || true; }
 tail -n 3 "$log"
-# four connections, all made from cookies, none refused
-python3 - "$log" <<'EOF' || rc=1
+# four connections, all made from cookies; none refused on a clean link
+# (with the knob, a duplicate of a last ACK that arrives after its
+# connection is gone meets the listener and fails as a cookie: counted)
+python3 - "$log" "${#knob[@]}" <<'EOF' || rc=1
 import json, sys
 c = [json.loads(l) for l in open(sys.argv[1]) if l.startswith('{"syncookies')][0]
 print(c)
-assert c["syncookies_ok"] >= 4 and c["syncookies_bad"] == 0, c
+assert c["syncookies_ok"] >= 4, c
 assert c["syncookies_sent"] >= c["syncookies_ok"], c
+assert c["syncookies_bad"] == 0 or int(sys.argv[2]) > 0, c
 EOF
 exit $rc
