@@ -364,3 +364,16 @@ Test(cookies, only_when_half_open_is_full_without_always)
 	cr_assert_eq(stats().syncookies_ok, 1);
 	cr_assert(h->last_conn->flags & TF_SACK);
 }
+
+Test(cookies, tsval_carries_the_bits_and_never_runs_ahead)
+{
+	static const uint32_t clocks[] = { 0, 5, 31, 32, 33, 1000, 0x7fffffff,
+					   0xffffffe0u, 0xffffffffu };
+	for (unsigned i = 0; i < sizeof(clocks) / sizeof(clocks[0]); i++)
+		for (uint8_t bits = 0; bits < 32; bits++) {
+			uint32_t now = clocks[i], ts = tcp_cookie_tsval(now, bits);
+			cr_assert_eq(ts & 31, bits);
+			cr_assert(SEQ_LEQ(ts, now), "now %u bits %u: %u", now, bits, ts);
+			cr_assert_lt(now - ts, 32u, "now %u bits %u: %u", now, bits, ts);
+		}
+}
