@@ -64,6 +64,8 @@ enum tcp_event {
 	TCP_EV_RESET = 1u << 4,     /* connection reset by peer (or refused) */
 	TCP_EV_TIMEOUT = 1u << 5,   /* retransmissions exhausted */
 	TCP_EV_CLOSED = 1u << 6,    /* fully closed; call tcp_close() to release */
+	TCP_EV_PENDING = 1u << 7,   /* an intercepted SYN is held: decide with
+				     * tcp_accept_pending()/tcp_refuse_pending() */
 };
 
 struct tcp_ops {
@@ -85,6 +87,8 @@ enum tcp_cfg_flags {
 	TCP_CFG_RX_CSUM_OFFLOAD = 1u << 4, /* trust RTE_MBUF_F_RX_L4_CKSUM_GOOD */
 	TCP_CFG_NEWRENO = 1u << 5,         /* NewReno instead of CUBIC */
 	TCP_CFG_NO_PACING = 1u << 6,       /* send at line rate within the windows */
+	TCP_CFG_SYNCOOKIES_ALWAYS = 1u << 7, /* cookie listeners answer every SYN
+					      * with a cookie (tests, floods) */
 };
 
 struct tcp_config {
@@ -110,6 +114,12 @@ struct tcp_config {
 	uint8_t syn_retries;     /* (default 6) */
 	uint32_t flags;          /* enum tcp_cfg_flags */
 	uint8_t secret[16];      /* ISN and SYN-cookie key; zero = random */
+	/* Intercepted flows (tcp_intercept): SYNs held pending, per appliance
+	 * (default max_half_open) and per tenant (default max_pending), and how
+	 * long an undecided one is held (default 75 s). */
+	uint32_t max_pending;
+	uint32_t tenant_max_pending;
+	uint32_t pending_timeout_us;
 };
 
 /* Fills defaults for every zero field. */
@@ -122,6 +132,12 @@ struct tcp_stack *tcp_stack_create(const struct tcp_config *cfg,
 /* Frees every connection and its mbufs without sending anything. */
 void tcp_stack_destroy(struct tcp_stack *st);
 
+/* SYN cookies (RFC 4987) keep no state per SYN: the ISN is a keyed hash of
+ * the 4-tuple, the client's ISN, a 64 s time slot and a 3-bit MSS index;
+ * when the SYN offers timestamps, its window scale and SACK-permitted ride
+ * in the low 5 bits of our TSval (covered by the same hash) and come back
+ * in the ACK's TSecr, so a cookie connection keeps them. Without
+ * timestamps it runs without window scaling and SACK. */
 enum tcp_listen_flags {
 	TCP_LISTEN_SYNCOOKIES = 1u << 0, /* answer with cookies when half-open is full */
 };
@@ -147,6 +163,76 @@ struct tcp_conn *tcp_connect(struct tcp_stack *st, enum tcp_af af,
 			     const struct tcp_addr *laddr, uint16_t lport,
 			     const struct tcp_addr *raddr, uint16_t rport,
 			     uint16_t tenant);
+
+/* Intercepted flows (DESIGN.md, data path step 2, "Terminate").
+ *
+ * The caller (the worker's flow table) hands over a SYN that is for no
+ * listener of ours but for a flow it intercepts for `tenant`. The engine
+ * holds it pending: no SYN-ACK goes out; the connection (local side = the
+ * SYN's destination, i.e. the real server impersonated) is announced with
+ * TCP_EV_PENDING to the tenant's handler (tcp_tenant_handler(), else
+ * ops->event), which asks the peer appliance to open the real connection
+ * and later decides with tcp_accept_pending() or tcp_refuse_pending().
+ * The SYN's options (MSS, window scale, SACK-permitted, timestamps) are
+ * kept for the SYN-ACK. Retransmitted SYNs of a pending open are absorbed
+ * (neither answered nor duplicated); other segments for it are dropped
+ * silently, except a RST at the client's ISN + 1, which ends it
+ * (TCP_EV_RESET | TCP_EV_CLOSED). An open left undecided for
+ * cfg.pending_timeout_us ends with TCP_EV_TIMEOUT | TCP_EV_CLOSED without a
+ * word to the client. After any TCP_EV_CLOSED the handle stays valid until
+ * tcp_close(). Intercepted opens count as `pending` (not half_open) until
+ * the client's ACK completes the handshake, against cfg.max_pending and
+ * cfg.tenant_max_pending: over either, the SYN is dropped and counted
+ * (pending_limit_drops); no SYN cookies for intercepted flows.
+ *
+ * tcp_intercept() takes ownership of m (L3 at m->l2_len). A segment that
+ * belongs to an existing connection is processed as tcp_input() would, so
+ * the flow table may send all of an intercepted flow's segments here.
+ * Returns 0 when the segment was taken (a new pending open, or processed),
+ * -EINVAL (bad tenant, not a SYN for an unknown flow, no handler),
+ * -EBADMSG (malformed, counted as in tcp_input), -ENOSPC (a pending or
+ * connection bound: dropped and counted). */
+int tcp_intercept(struct tcp_stack *st, struct rte_mbuf *m, uint16_t tenant);
+/* The handler of a tenant's intercepted connections (its channel); NULL
+ * reverts to ops->event. Connections take it when their SYN arrives. */
+int tcp_tenant_handler(struct tcp_stack *st, uint16_t tenant, tcp_event_fn fn,
+		       void *arg);
+/* The server answered: send the SYN-ACK (as the server, with the options
+ * the SYN offered and ours allow); TCP_EV_CONNECTED follows the client's
+ * ACK. Data written before then is sent once established. Returns 0, or
+ * -EINVAL when c is not a pending open. */
+int tcp_accept_pending(struct tcp_conn *c);
+enum tcp_refuse {
+	TCP_REFUSE_RST = 1,     /* the server reset: the client gets RST|ACK */
+	TCP_REFUSE_SILENT = 2,  /* the server was silent: nothing is sent */
+	TCP_REFUSE_UNREACH = 3, /* an ICMP unreachable came back: nothing is
+				 * sent by the engine; the caller sends the
+				 * ICMP quoting *out (the SYN as received) */
+};
+/* What an ICMP error toward the client needs to quote (RFC 792: the IP
+ * header and the first 8 bytes of the TCP header; Linux matches the quoted
+ * ports, and checks the quoted sequence number against its SYN). */
+struct tcp_refused {
+	uint8_t af;
+	struct tcp_addr client, server; /* the SYN's source and destination */
+	uint16_t client_port, server_port;
+	uint32_t client_isn;           /* the SYN's sequence number */
+};
+/* Refuses a pending open and releases the handle (it is invalid after a
+ * return of 0). out may be NULL. Returns 0, or -EINVAL (c not pending,
+ * how unknown: nothing done). tcp_abort() on a pending open is
+ * TCP_REFUSE_RST, tcp_close() is TCP_REFUSE_SILENT. */
+int tcp_refuse_pending(struct tcp_conn *c, enum tcp_refuse how,
+		       struct tcp_refused *out);
+bool tcp_is_pending(const struct tcp_conn *c);
+/* The options of the SYN that opened c (passive or intercepted): what the
+ * peer appliance may offer to the real server. */
+struct tcp_syn_opts {
+	uint16_t mss;          /* 0 when the SYN had none */
+	int8_t wscale;         /* -1 when the SYN had none */
+	bool sack_ok, timestamps;
+};
+void tcp_conn_syn_opts(const struct tcp_conn *c, struct tcp_syn_opts *out);
 
 /* Processes a burst of received segments. Takes ownership of every mbuf:
  * payload is kept in the connection's queues or freed. Returns how many
@@ -215,6 +301,10 @@ struct tcp_stack_stats {
 	uint64_t limit_half_open, limit_established, limit_table, nombuf;
 	uint64_t retrans_segs, rto_expiries;
 	uint32_t conns, half_open, established;
+	/* intercepted opens (tcp_intercept) */
+	uint32_t pending;            /* not yet established */
+	uint64_t pending_opens, pending_accepted, pending_refused;
+	uint64_t pending_limit_drops, pending_timeouts, pending_syn_absorbed;
 };
 void tcp_stack_stats(const struct tcp_stack *st, struct tcp_stack_stats *out);
 
@@ -222,6 +312,8 @@ struct tcp_tenant_stats {
 	uint32_t half_open, established;
 	uint64_t buffered; /* bytes in send, receive and out-of-order queues */
 	uint64_t retrans_segs, resets, ooo_bytes;
+	uint32_t pending;            /* intercepted opens not yet established */
+	uint64_t pending_limit_drops, pending_timeouts;
 };
 int tcp_tenant_stats(const struct tcp_stack *st, uint16_t tenant,
 		     struct tcp_tenant_stats *out);

@@ -70,6 +70,8 @@ enum {
 	TF_PROBE = 1u << 23,       /* t_rto is a tail loss probe (RFC 8985 7) */
 	TF_PROBED = 1u << 24,      /* a probe went out; tlp_high marks its end */
 	TF_OOO_FIN = 1u << 25,     /* a FIN arrived out of order at ooo_fin */
+	TF_INTERCEPT = 1u << 26,   /* an intercepted flow's open: counts as pending */
+	TF_PENDING = 1u << 27,     /* its SYN is held: no SYN-ACK until accepted */
 };
 
 /* Parsed TCP options of one segment. */
@@ -112,6 +114,10 @@ struct tcp_tenant {
 	uint32_t half_open, established;
 	uint64_t buffered;
 	uint64_t retrans_segs, resets, ooo_bytes;
+	uint32_t pending;       /* intercepted opens not yet established */
+	uint64_t pending_limit_drops, pending_timeouts;
+	tcp_event_fn handler;   /* for intercepted connections (the channel) */
+	void *handler_arg;
 };
 
 struct tcp_conn {
@@ -190,6 +196,11 @@ struct tcp_conn {
 	uint32_t rsb[TCP_SACK_SEND_BLOCKS][2]; /* blocks we report, most recent first */
 
 	struct tcp_conn_stats stats;
+
+	/* the SYN's options, as offered (tcp_conn_syn_opts) */
+	uint16_t syn_mss;
+	int8_t syn_wscale;
+	bool syn_sack_ok, syn_ts;
 };
 
 struct tcp_listener {
@@ -229,6 +240,7 @@ struct tcp_stack {
 	struct rte_mbuf *tx[TCP_TX_BURST];
 	struct tcp_stack_stats stats;
 	uint32_t half_open, established, nconns;
+	uint32_t pending;           /* intercepted opens not yet established */
 };
 
 /* Sequence number of a segment held in the out-of-order queue. */
@@ -242,6 +254,11 @@ bool tcp_seq_acceptable(uint32_t rcv_nxt, uint32_t rcv_wnd, uint32_t seq,
 			uint32_t len);
 uint64_t tcp_siphash(const uint64_t key[2], const void *data, size_t len);
 uint32_t tcp_isn(struct tcp_stack *st, const struct tcp_conn *c);
+
+/* tcp_input.c: SYN cookie pieces, for tests */
+unsigned tcp_cookie_mss_index(uint16_t mss);
+uint16_t tcp_cookie_mss(unsigned idx);
+uint32_t tcp_cookie_tsval(uint32_t now_ms, uint8_t bits);
 
 /* tcp_options.c */
 bool tcp_parse_options(const uint8_t *p, unsigned len, bool syn,
@@ -261,6 +278,9 @@ void tcp_leave(struct tcp_stack *st);
 const struct tcp_listener *tcp_find_listener(struct tcp_stack *st,
 					     const struct tcp_seg *s);
 bool tcp_may_open(struct tcp_stack *st, uint16_t tenant, bool half);
+uint8_t tcp_our_wscale(const struct tcp_stack *st);
+bool tcp_may_pend(struct tcp_stack *st, uint16_t tenant);
+void tcp_pending_expired(struct tcp_conn *c);
 void tcp_set_state(struct tcp_conn *c, uint8_t state);
 void tcp_notify(struct tcp_conn *c, uint32_t ev);
 void tcp_conn_reset(struct tcp_conn *c, uint32_t ev); /* to CLOSED */
@@ -282,8 +302,11 @@ void tcp_fast_retransmit(struct tcp_conn *c);
 void tcp_send_segment(struct tcp_conn *c, uint32_t seq, uint32_t len,
 		      uint8_t flags);
 void tcp_send_rst_reply(struct tcp_stack *st, const struct tcp_seg *s);
+/* ts: the TSval to send (with the options in its low bits), or -1 for no
+ * timestamps; wscale: ours, or -1 for none. */
 void tcp_send_synack_cookie(struct tcp_stack *st, const struct tcp_seg *s,
-			    uint32_t isn, uint16_t mss);
+			    uint32_t isn, uint16_t mss, int64_t ts, bool sack,
+			    int wscale);
 void tcp_flush(struct tcp_stack *st);
 uint32_t tcp_rcv_window(const struct tcp_conn *c);
 bool tcp_challenge_ack(struct tcp_conn *c);

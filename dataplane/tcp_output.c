@@ -221,15 +221,36 @@ void tcp_send_rst_reply(struct tcp_stack *st, const struct tcp_seg *s)
 	}
 }
 
-/* A SYN-ACK that keeps no state: the ISN is the cookie, MSS is the only
- * option (no window scaling, SACK or timestamps are remembered). */
+/* A SYN-ACK that keeps no state: the ISN is the cookie, the MSS its
+ * table value; with timestamps (ts >= 0, the TSval carrying the client's
+ * options in its low bits, see tcp_input.c) also SACK-permitted and window
+ * scale as the client offered them; without, MSS only (RFC 4987 3.1). */
 void tcp_send_synack_cookie(struct tcp_stack *st, const struct tcp_seg *s,
-			    uint32_t isn, uint16_t mss)
+			    uint32_t isn, uint16_t mss, int64_t ts, bool sack,
+			    int wscale)
 {
-	uint8_t opts[4] = { 2, 4, (uint8_t)(mss >> 8), (uint8_t)mss };
+	uint8_t o[TCP_OPT_SPACE];
+	unsigned n = 0;
+	o[n++] = 2; o[n++] = 4; o[n++] = (uint8_t)(mss >> 8); o[n++] = (uint8_t)mss;
+	if (ts >= 0) {
+		uint32_t v = (uint32_t)ts, e = s->opt.tsval;
+		if (sack) {
+			o[n++] = 4; o[n++] = 2;
+		} else {
+			o[n++] = 1; o[n++] = 1;
+		}
+		o[n++] = 8; o[n++] = 10;
+		o[n++] = (uint8_t)(v >> 24); o[n++] = (uint8_t)(v >> 16);
+		o[n++] = (uint8_t)(v >> 8); o[n++] = (uint8_t)v;
+		o[n++] = (uint8_t)(e >> 24); o[n++] = (uint8_t)(e >> 16);
+		o[n++] = (uint8_t)(e >> 8); o[n++] = (uint8_t)e;
+		if (wscale >= 0) {
+			o[n++] = 1; o[n++] = 3; o[n++] = 3; o[n++] = (uint8_t)wscale;
+		}
+	}
 	struct rte_mbuf *m = build(st, s->af, &s->dst, &s->src, s->dport, s->sport,
-				   isn, s->seq + 1, TH_SYN | TH_ACK, 65535, opts,
-				   sizeof(opts), NULL, 0, 0);
+				   isn, s->seq + 1, TH_SYN | TH_ACK, 65535, o, n,
+				   NULL, 0, 0);
 	if (m) {
 		st->stats.syncookies_sent++;
 		emit(st, m);
@@ -254,6 +275,10 @@ void tcp_output(struct tcp_conn *c)
 	bool sent = false;
 
 	if (c->state == TCP_SYN_RECEIVED) {
+		if (c->flags & TF_PENDING) { /* no SYN-ACK until accepted */
+			c->flags &= ~TF_ACK_NOW;
+			return;
+		}
 		if (c->flags & TF_ACK_NOW)
 			tcp_send_segment(c, c->iss, 0, TH_SYN | TH_ACK);
 		return;

@@ -43,6 +43,9 @@ void tcp_config_defaults(struct tcp_config *c)
 	DEF(challenge_ack_per_s, 1000);
 	DEF(max_retries, 15);
 	DEF(syn_retries, 6);
+	DEF(max_pending, c->max_half_open);
+	DEF(tenant_max_pending, c->max_pending);
+	DEF(pending_timeout_us, 75000000);
 #undef DEF
 }
 
@@ -303,17 +306,23 @@ struct tcp_conn *tcp_conn_alloc(struct tcp_stack *st, uint8_t af,
 	c->state = TCP_CLOSED;
 	c->rto_us = st->cfg.rto_init_us;
 	c->snd_mss = 536;
-	uint8_t ws = 0;
-	if (!(st->cfg.flags & TCP_CFG_NO_WSCALE))
-		while (ws < TCP_WSCALE_MAX && (65535u << ws) < st->cfg.rcvbuf)
-			ws++;
-	c->rcv_wscale = ws;
+	c->rcv_wscale = tcp_our_wscale(st);
 	uint32_t h = tuple_hash(st, af, laddr, lport, raddr, rport);
 	c->hnext = st->buckets[h];
 	st->buckets[h] = idx + 1;
 	c->flags = TF_IN_TABLE;
 	st->nconns++;
 	return c;
+}
+
+/* The window scale we offer: the smallest that covers rcvbuf. */
+uint8_t tcp_our_wscale(const struct tcp_stack *st)
+{
+	uint8_t ws = 0;
+	if (!(st->cfg.flags & TCP_CFG_NO_WSCALE))
+		while (ws < TCP_WSCALE_MAX && (65535u << ws) < st->cfg.rcvbuf)
+			ws++;
+	return ws;
 }
 
 static void timer_unlink(struct tcp_stack *st, struct tcp_conn *c)
@@ -391,17 +400,22 @@ static bool is_est(uint8_t s)
 }
 
 /* State changes keep the half-open and established counts (per appliance
- * and per tenant) exact. */
+ * and per tenant) exact. An intercepted flow's open counts as pending, not
+ * half-open, until it leaves SYN-RECEIVED. */
 void tcp_set_state(struct tcp_conn *c, uint8_t state)
 {
 	struct tcp_stack *st = c->st;
 	struct tcp_tenant *t = &st->tenants[c->tenant];
+	bool ic = (c->flags & TF_INTERCEPT) != 0;
+	uint32_t *sh = ic ? &st->pending : &st->half_open;
+	uint32_t *th = ic ? &t->pending : &t->half_open;
 	if (is_half(c->state) && !is_half(state)) {
-		st->half_open--;
-		t->half_open--;
+		(*sh)--;
+		(*th)--;
+		c->flags &= ~TF_PENDING;
 	} else if (!is_half(c->state) && is_half(state)) {
-		st->half_open++;
-		t->half_open++;
+		(*sh)++;
+		(*th)++;
 	}
 	if (is_est(c->state) && !is_est(state)) {
 		st->established--;
@@ -543,6 +557,118 @@ bool tcp_may_open(struct tcp_stack *st, uint16_t tenant, bool half)
 		return false;
 	}
 	return true;
+}
+
+/* Room for one more intercepted open of the tenant? Counts the drop. */
+bool tcp_may_pend(struct tcp_stack *st, uint16_t tenant)
+{
+	struct tcp_tenant *t = &st->tenants[tenant];
+	if (st->pending >= st->cfg.max_pending || t->pending >= st->cfg.tenant_max_pending) {
+		st->stats.pending_limit_drops++;
+		t->pending_limit_drops++;
+		return false;
+	}
+	if (st->established + st->half_open + st->pending >= st->cfg.max_established ||
+	    t->established + t->pending >= st->cfg.tenant_max_established) {
+		st->stats.limit_established++;
+		return false;
+	}
+	return true;
+}
+
+int tcp_tenant_handler(struct tcp_stack *st, uint16_t tenant, tcp_event_fn fn,
+		       void *arg)
+{
+	if (tenant >= st->cfg.max_tenants)
+		return -EINVAL;
+	st->tenants[tenant].handler = fn;
+	st->tenants[tenant].handler_arg = arg;
+	return 0;
+}
+
+bool tcp_is_pending(const struct tcp_conn *c)
+{
+	return (c->flags & TF_PENDING) && c->state == TCP_SYN_RECEIVED;
+}
+
+int tcp_accept_pending(struct tcp_conn *c)
+{
+	if (!tcp_is_pending(c))
+		return -EINVAL;
+	struct tcp_stack *st = c->st;
+	tcp_enter(st);
+	c->flags &= ~TF_PENDING;
+	c->t_tw = 0;
+	c->iss = tcp_isn(st, c);
+	c->snd_una = c->iss;
+	c->snd_nxt = c->snd_max = c->iss + 1;
+	c->recover = c->iss;
+	c->snd_wl2 = c->iss;
+	st->stats.pending_accepted++;
+	tcp_send_segment(c, c->iss, 0, TH_SYN | TH_ACK);
+	c->flags |= TF_RTT_TIMING;
+	c->rtt_seq = c->iss;
+	c->rtt_start_us = st->now;
+	tcp_arm_rto(c);
+	tcp_leave(st);
+	return 0;
+}
+
+int tcp_refuse_pending(struct tcp_conn *c, enum tcp_refuse how,
+		       struct tcp_refused *out)
+{
+	if (!tcp_is_pending(c) ||
+	    (how != TCP_REFUSE_RST && how != TCP_REFUSE_SILENT && how != TCP_REFUSE_UNREACH))
+		return -EINVAL;
+	struct tcp_stack *st = c->st;
+	tcp_enter(st);
+	if (out) {
+		memset(out, 0, sizeof(*out));
+		out->af = c->af;
+		out->client = c->raddr;
+		out->server = c->laddr;
+		out->client_port = c->rport;
+		out->server_port = c->lport;
+		out->client_isn = c->irs;
+	}
+	if (how == TCP_REFUSE_RST) {
+		/* what the server's RST answer to the SYN is (RFC 9293
+		 * 3.10.7.1): <SEQ=0><ACK=ISN+1><CTL=RST,ACK> */
+		struct tcp_seg s;
+		memset(&s, 0, sizeof(s));
+		s.af = c->af;
+		s.src = c->raddr;
+		s.dst = c->laddr;
+		s.sport = c->rport;
+		s.dport = c->lport;
+		s.seq = c->irs;
+		s.flags = TH_SYN;
+		tcp_send_rst_reply(st, &s);
+	}
+	st->stats.pending_refused++;
+	c->flags |= TF_APP_CLOSED;
+	tcp_conn_free(st, c);
+	tcp_leave(st);
+	return 0;
+}
+
+/* An open the application never decided: dropped without a word to the
+ * client (as a silent server), the application told. */
+void tcp_pending_expired(struct tcp_conn *c)
+{
+	struct tcp_stack *st = c->st;
+	c->t_tw = 0;
+	st->stats.pending_timeouts++;
+	st->tenants[c->tenant].pending_timeouts++;
+	tcp_conn_reset(c, TCP_EV_TIMEOUT);
+}
+
+void tcp_conn_syn_opts(const struct tcp_conn *c, struct tcp_syn_opts *out)
+{
+	out->mss = c->syn_mss;
+	out->wscale = c->syn_wscale;
+	out->sack_ok = c->syn_sack_ok;
+	out->timestamps = c->syn_ts;
 }
 
 /* Every public entry point runs between tcp_enter() and tcp_leave().
@@ -794,6 +920,10 @@ int tcp_shutdown(struct tcp_conn *c)
 void tcp_abort(struct tcp_conn *c)
 {
 	struct tcp_stack *st = c->st;
+	if (tcp_is_pending(c)) {
+		tcp_refuse_pending(c, TCP_REFUSE_RST, NULL);
+		return;
+	}
 	tcp_enter(st);
 	c->flags |= TF_APP_CLOSED;
 	if (c->state >= TCP_SYN_RECEIVED && c->state != TCP_TIME_WAIT) {
@@ -807,6 +937,10 @@ void tcp_abort(struct tcp_conn *c)
 void tcp_close(struct tcp_conn *c)
 {
 	struct tcp_stack *st = c->st;
+	if (tcp_is_pending(c)) {
+		tcp_refuse_pending(c, TCP_REFUSE_SILENT, NULL);
+		return;
+	}
 	if (c->rcvq.bytes && c->state != TCP_CLOSED) {
 		tcp_abort(c); /* unread data: RFC 2525 2.17, as Linux does */
 		return;
@@ -841,6 +975,7 @@ void tcp_stack_stats(const struct tcp_stack *st, struct tcp_stack_stats *out)
 	out->conns = st->nconns;
 	out->half_open = st->half_open;
 	out->established = st->established;
+	out->pending = st->pending;
 }
 
 int tcp_tenant_stats(const struct tcp_stack *st, uint16_t tenant,
@@ -855,6 +990,9 @@ int tcp_tenant_stats(const struct tcp_stack *st, uint16_t tenant,
 	out->retrans_segs = t->retrans_segs;
 	out->resets = t->resets;
 	out->ooo_bytes = t->ooo_bytes;
+	out->pending = t->pending;
+	out->pending_limit_drops = t->pending_limit_drops;
+	out->pending_timeouts = t->pending_timeouts;
 	return 0;
 }
 
@@ -896,7 +1034,10 @@ void tcp_poll(struct tcp_stack *st)
 		struct tcp_conn *c = st->timers;
 		while (c) {
 			struct tcp_conn *next = c->tnext;
-			tcp_timers_run(c);
+			if ((c->flags & TF_PENDING) && c->t_tw && st->now >= c->t_tw)
+				tcp_pending_expired(c);
+			else
+				tcp_timers_run(c);
 			if (!(c->flags & TF_DEAD)) {
 				uint64_t d = conn_due(c);
 				if (d < st->next_due)

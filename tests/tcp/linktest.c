@@ -5,7 +5,7 @@
  *
  *   tcp-linktest [EAL args] -- --ip A.B.C.D [--ip6 ADDR] [--drop PCT]
  *       [--dup PCT] [--reorder PCT] [--seed N] [--seconds N] [--newreno]
- *       [--no-pacing]
+ *       [--no-pacing] [--syncookies-always]
  *
  * --drop/--dup/--reorder perturb a share (percent, may be fractional) of
  * the segments the engine receives and of those it sends, from a fixed
@@ -315,6 +315,7 @@ int main(int argc, char **argv)
 		{ "reorder", required_argument, NULL, 'r' }, { "seed", required_argument, NULL, 's' },
 		{ "seconds", required_argument, NULL, 't' },
 		{ "newreno", no_argument, NULL, 'n' }, { "no-pacing", no_argument, NULL, 'p' },
+		{ "syncookies-always", no_argument, NULL, 'c' },
 		{ NULL, 0, NULL, 0 },
 	};
 	bool have4 = false;
@@ -330,6 +331,7 @@ int main(int argc, char **argv)
 		case 't': seconds = atof(optarg); break;
 		case 'n': cfgflags |= TCP_CFG_NEWRENO; break;
 		case 'p': cfgflags |= TCP_CFG_NO_PACING; break;
+		case 'c': cfgflags |= TCP_CFG_SYNCOOKIES_ALWAYS; break;
 		default:
 			fprintf(stderr, "usage: tcp-linktest [EAL] -- --ip A.B.C.D [--ip6 X] "
 					"[--drop P] [--dup P] [--reorder P] [--seed N] [--seconds N]\n");
@@ -431,6 +433,10 @@ int main(int argc, char **argv)
 	       (unsigned long)s.rst_in, (unsigned long)s.rst_out, s.conns,
 	       (unsigned long)ss.accepted, (unsigned long)ss.discarded,
 	       (unsigned long)ss.echoed, (unsigned long)ss.sourced, (unsigned long)s.nombuf);
+	if (cfgflags & TCP_CFG_SYNCOOKIES_ALWAYS)
+		printf("{\"syncookies_sent\":%lu,\"syncookies_ok\":%lu,\"syncookies_bad\":%lu}\n",
+		       (unsigned long)s.syncookies_sent, (unsigned long)s.syncookies_ok,
+		       (unsigned long)s.syncookies_bad);
 	const struct tcp_conn_stats *l = &ss.last;
 	printf("{\"last_conn\":{\"srtt_us\":%u,\"min_rtt_us\":%u,\"rto_us\":%u,"
 	       "\"cwnd\":%u,\"ssthresh\":%u,\"retrans\":%lu,\"rto\":%lu,\"recoveries\":%lu,"

@@ -10,7 +10,17 @@
  *      and payload, checksummed;
  *   1: raw bytes as an L3 packet at a fuzzed L2 offset;
  *   2: the clock moves and timers run;
- *   3: the application writes, reads, shuts down, closes or aborts.
+ *   3: the application writes, reads, shuts down, closes or aborts; on a
+ *      pending open: accepts it or refuses it (RST, silence, ICMP, or a
+ *      fuzzed kind).
+ * SYN cookies: at most 2 half-open, so SYNs beyond them get cookies; a
+ * segment from the same port can then be relative to the last SYN-ACK (and
+ * echo its TSval) to complete, or fail, a cookie handshake.
+ * Intercepted flows: a segment operation may go through tcp_intercept()
+ * (tenant 0 reports to ops->event, tenant 1 to a tenant handler) toward a
+ * port that has no listener; pending opens join the application's
+ * connections, bounded (3 per appliance, 2 per tenant) and timed out
+ * after 5 s. A handshake prefix may hold one such open (and accept it).
  * Invariants: no sanitizer report, and every mbuf is back in the pool once
  * the stack is destroyed (the pool has no per-lcore cache, so its count is
  * exact). */
@@ -29,7 +39,8 @@
 
 #include "tcp_internal.h"
 
-enum { POOL = 2047, MAXC = 8, LPORT = 80, PEER_PORT = 40000, APORT = 50000, RPORT = 443 };
+enum { POOL = 2047, MAXC = 8, LPORT = 80, PEER_PORT = 40000, APORT = 50000, RPORT = 443,
+       IPORT = 3260 };
 
 struct in {
 	const uint8_t *p;
@@ -69,11 +80,43 @@ static uint64_t now_us(void *ctx)
 	return now;
 }
 
+/* The last SYN-ACK sent (a cookie one, when no connection exists), so
+ * that segments to a fresh port can complete a cookie handshake. */
+static struct {
+	bool valid;
+	uint16_t dport;
+	uint32_t seq, ack, tsval;
+} synack;
+
+static uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
 static void output(void *ctx, struct rte_mbuf **pkts, uint16_t n)
 {
 	(void)ctx;
-	for (uint16_t i = 0; i < n; i++)
-		rte_pktmbuf_free(pkts[i]);
+	for (uint16_t i = 0; i < n; i++) {
+		struct rte_mbuf *m = pkts[i];
+		const uint8_t *p = rte_pktmbuf_mtod(m, const uint8_t *);
+		const struct rte_tcp_hdr *th = (const void *)(p + m->l3_len);
+		if ((th->tcp_flags & (RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG)) ==
+		    (RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG)) {
+			synack.valid = true;
+			synack.dport = rte_be_to_cpu_16(th->dst_port);
+			synack.seq = rte_be_to_cpu_32(th->sent_seq);
+			synack.ack = rte_be_to_cpu_32(th->recv_ack);
+			synack.tsval = 0;
+			const uint8_t *o = (const uint8_t *)(th + 1);
+			unsigned ol = m->l4_len - 20u;
+			for (unsigned k = 0; k + 10 <= ol; k++)
+				if (o[k] == 8 && o[k + 1] == 10) {
+					synack.tsval = get32(o + k + 2);
+					break;
+				}
+		}
+		rte_pktmbuf_free(m);
+	}
 }
 
 static void forget(struct tcp_conn *c)
@@ -86,7 +129,7 @@ static void forget(struct tcp_conn *c)
 static void event(void *ctx, struct tcp_conn *c, uint32_t ev)
 {
 	(void)ctx;
-	if (ev & TCP_EV_CONNECTED) {
+	if (ev & (TCP_EV_CONNECTED | TCP_EV_PENDING)) {
 		bool known = false;
 		for (int i = 0; i < MAXC; i++)
 			known |= conns[i] == c;
@@ -96,7 +139,7 @@ static void event(void *ctx, struct tcp_conn *c, uint32_t ev)
 				known = true;
 			}
 		if (!known) {
-			tcp_close(c);
+			tcp_close(c); /* a pending open: refused silently */
 			return;
 		}
 	}
@@ -150,10 +193,19 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
-/* A checksummed segment from the peer (af, peer port sport) to dport. */
-static void segment(struct tcp_stack *st, uint8_t af, uint16_t sport, uint16_t dport,
-		    uint32_t seq, uint32_t ack, uint8_t flags, uint16_t wnd,
-		    const uint8_t *opt, unsigned optlen, const uint8_t *data, unsigned len)
+/* Tenant 1's handler (its channel): the same application. */
+static void chan_event(void *arg, struct tcp_conn *c, uint32_t ev)
+{
+	(void)arg;
+	event(NULL, c, ev);
+}
+
+/* A checksummed segment from the peer (af, peer port sport) to dport,
+ * through tcp_input(), or tcp_intercept() for tenant icpt when >= 0. */
+static void segment_to(struct tcp_stack *st, uint8_t af, uint16_t sport, uint16_t dport,
+		       uint32_t seq, uint32_t ack, uint8_t flags, uint16_t wnd,
+		       const uint8_t *opt, unsigned optlen, const uint8_t *data,
+		       unsigned len, int icpt)
 {
 	struct rte_mbuf *m = rte_pktmbuf_alloc(mp);
 	if (!m)
@@ -200,7 +252,17 @@ static void segment(struct tcp_stack *st, uint8_t af, uint16_t sport, uint16_t d
 		memcpy(ip->dst_addr, L6, 16);
 		th->cksum = rte_ipv6_udptcp_cksum(ip, th);
 	}
-	tcp_input(st, &m, 1);
+	if (icpt >= 0)
+		tcp_intercept(st, m, (uint16_t)icpt);
+	else
+		tcp_input(st, &m, 1);
+}
+
+static void segment(struct tcp_stack *st, uint8_t af, uint16_t sport, uint16_t dport,
+		    uint32_t seq, uint32_t ack, uint8_t flags, uint16_t wnd,
+		    const uint8_t *opt, unsigned optlen, const uint8_t *data, unsigned len)
+{
+	segment_to(st, af, sport, dport, seq, ack, flags, wnd, opt, optlen, data, len, -1);
 }
 
 /* The connection (not a listener) whose peer port is rport, if any. */
@@ -249,6 +311,15 @@ static void handshakes(struct tcp_stack *st, uint8_t how)
 			segment(st, af_b, RPORT, APORT, 7000, b->iss + 1,
 				RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG, 65535, syn_opts, ol, NULL, 0);
 	}
+	/* an intercepted flow's SYN held pending (tenant 1), then accepted
+	 * and completed */
+	if (steps >= 5)
+		segment_to(st, af_a, PEER_PORT + 1, IPORT, 3000, 0, RTE_TCP_SYN_FLAG, 65535,
+			   syn_opts, ol, NULL, 0, 1);
+	struct tcp_conn *p = find_conn(st, PEER_PORT + 1);
+	if (steps >= 6 && p && tcp_is_pending(p) && tcp_accept_pending(p) == 0 && steps >= 7)
+		segment(st, af_a, PEER_PORT + 1, IPORT, 3001, p->iss + 1, RTE_TCP_ACK_FLAG, 512,
+			ack_opts, ol ? 12 : 0, NULL, 0);
 }
 
 static void op_segment(struct tcp_stack *st, struct in *in)
@@ -272,14 +343,32 @@ static void op_segment(struct tcp_stack *st, struct in *in)
 	uint16_t sport = sports[sel & 3];
 	uint16_t dport = (sel & 3) == 1 ? APORT : LPORT;
 	uint8_t af = sel & 4 ? TCP_AF_INET6 : TCP_AF_INET;
+	/* bit 4: through tcp_intercept() for tenant (bit 5), to a port with
+	 * no listener */
+	int icpt = sel & 0x10 ? (sel >> 5) & 1 : -1;
+	if (icpt >= 0)
+		dport = IPORT;
 	struct tcp_conn *c = find_conn(st, sport);
 	uint32_t seq = (uint32_t)dseq, ack = (uint32_t)dack;
 	if (c && !(sel & 8)) {
 		af = c->af;
+		dport = c->lport;
 		seq += c->rcv_nxt;
 		ack += c->snd_una;
+	} else if (!c && !(sel & 8) && synack.valid && synack.dport == sport) {
+		/* relative to the last SYN-ACK: the cookie's ACK, its TSval
+		 * echoed in a timestamp option at the start of the options */
+		seq += synack.ack;
+		ack += synack.seq + 1;
+		if (optlen >= 12 && opt[2] == 8 && opt[3] == 10) {
+			uint32_t e = get32(opt + 8) + synack.tsval;
+			opt[8] = (uint8_t)(e >> 24);
+			opt[9] = (uint8_t)(e >> 16);
+			opt[10] = (uint8_t)(e >> 8);
+			opt[11] = (uint8_t)e;
+		}
 	}
-	segment(st, af, sport, dport, seq, ack, flags, wnd, opt, optlen, data, len);
+	segment_to(st, af, sport, dport, seq, ack, flags, wnd, opt, optlen, data, len, icpt);
 }
 
 static void op_raw(struct tcp_stack *st, struct in *in, bool offload)
@@ -309,6 +398,27 @@ static void op_app(struct in *in)
 	if (!c)
 		return;
 	static uint8_t buf[65536];
+	if (tcp_is_pending(c)) {
+		switch (what & 7) {
+		case 3:
+			tcp_accept_pending(c);
+			return;
+		case 6: {
+			struct tcp_refused r;
+			if (tcp_refuse_pending(c, TCP_REFUSE_UNREACH, &r) == 0)
+				forget(c);
+			return;
+		}
+		case 7: {
+			enum tcp_refuse how = (enum tcp_refuse)(u8(in) & 7);
+			if (tcp_refuse_pending(c, how, NULL) == 0)
+				forget(c);
+			return;
+		}
+		default:
+			break; /* write, read, close (silent), abort (RST), consume */
+		}
+	}
 	switch (what & 7) {
 	case 0:
 	case 1: {
@@ -350,16 +460,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint8_t how = u8(&in);
 	bool offload = how & 0x40;
 	struct tcp_config cfg = {
-		.max_conns = 16, .max_half_open = 4, .max_tenants = 2,
+		.max_conns = 16, .max_half_open = 2, .max_tenants = 2,
 		.sndbuf = 256u << 10, .rcvbuf = 256u << 10, .ooo_max = 64u << 10,
 		.ooo_max_segs = 32, .tenant_max_buffer = 1u << 20,
 		.flags = (offload ? TCP_CFG_RX_CSUM_OFFLOAD : 0) |
 			 (how & 0x80 ? TCP_CFG_NEWRENO | TCP_CFG_NO_PACING : 0),
+		.max_pending = 3, .tenant_max_pending = 2, .pending_timeout_us = 5000000,
 	};
 	memset(cfg.secret, 7, sizeof(cfg.secret));
 	static const struct tcp_ops ops = { now_us, output, event };
 	now = 1000000000ull;
 	leave_unread = false;
+	synack.valid = false;
 	memset(conns, 0, sizeof(conns));
 	struct tcp_stack *st = tcp_stack_create(&cfg, &ops, NULL, mp);
 	if (!st)
@@ -367,6 +479,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct tcp_addr any = { { 0 } };
 	if (tcp_listen(st, TCP_AF_INET, &any, LPORT, 0, TCP_LISTEN_SYNCOOKIES) ||
 	    tcp_listen(st, TCP_AF_INET6, &any, LPORT, 0, TCP_LISTEN_SYNCOOKIES))
+		abort();
+	if (tcp_tenant_handler(st, 1, chan_event, NULL))
 		abort();
 	handshakes(st, how);
 	for (unsigned ops_done = 0; in.n && ops_done < 256; ops_done++) {
@@ -386,6 +500,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		}
 	}
+	/* the pending bounds hold whatever came in */
+	struct tcp_stack_stats ss;
+	struct tcp_tenant_stats t0, t1;
+	tcp_stack_stats(st, &ss);
+	tcp_tenant_stats(st, 0, &t0);
+	tcp_tenant_stats(st, 1, &t1);
+	if (ss.pending > 3 || t0.pending > 2 || t1.pending > 2 ||
+	    ss.pending != t0.pending + t1.pending)
+		abort();
 	/* run the timers out a while: retransmissions, TIME-WAIT */
 	for (int i = 0; i < 8; i++) {
 		now += 10000000;
