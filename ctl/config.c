@@ -283,6 +283,17 @@ static bool parse_pct_ppm(const char *s, uint32_t *ppm)
 	return true;
 }
 
+/* Strips leading and trailing blanks in place. */
+static char *trim(char *s)
+{
+	while (isspace((unsigned char)*s))
+		s++;
+	size_t n = strlen(s);
+	while (n && isspace((unsigned char)s[n - 1]))
+		s[--n] = '\0';
+	return s;
+}
+
 bool strait_parse_tcp_impair(const char *s, struct strait_tcp_impair *out,
 			     char *why, size_t why_len)
 {
@@ -304,15 +315,17 @@ bool strait_parse_tcp_impair(const char *s, struct strait_tcp_impair *out,
 	strcpy(buf, s);
 	unsigned seen = 0;
 	static const char *const keys[] = { "drop", "dup", "reorder", "seed", "dir" };
-	for (char *save = NULL, *tok = strtok_r(buf, ", \t", &save); tok;
-	     tok = strtok_r(NULL, ", \t", &save)) {
+	for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		tok = trim(tok);
 		char *eq = strchr(tok, '=');
 		if (!eq) {
 			sfmt(why, why_len, "\"%.64s\" is not key=value (drop, dup, reorder, seed, dir)", tok);
 			return false;
 		}
 		*eq = '\0';
-		const char *v = eq + 1;
+		tok = trim(tok);
+		const char *v = trim(eq + 1);
 		unsigned k = 0;
 		while (k < 5 && strcasecmp(tok, keys[k]))
 			k++;
