@@ -38,7 +38,9 @@ static struct rte_mbuf *seg(uint32_t id)
 {
 	struct rte_mbuf *m = rte_pktmbuf_alloc(mp);
 	cr_assert_not_null(m);
-	uint8_t *p = (uint8_t *)rte_pktmbuf_append(m, 60);
+	uint8_t *p = rte_pktmbuf_mtod(m, uint8_t *);
+	m->data_len = 60;
+	m->pkt_len = 60;
 	memset(p, 0xab, 60);
 	memcpy(p, &id, 4);
 	m->l2_len = 14;
