@@ -189,6 +189,9 @@ class Conn:
         assert self.got <= self.n, "%s #%d: more than %d bytes" % (self.kind, self.i, self.n)
 
 
+CONC_TAIL = []
+
+
 def concurrent(host, nconn, n, timeout):
     """nconn connections open at once, half echo and half source, n bytes
     each, verified byte for byte; one thread, non-blocking sockets."""
@@ -220,6 +223,7 @@ def concurrent(host, nconn, n, timeout):
                 if ev & selectors.EVENT_READ and c.connected:
                     c.on_read()
                 if c.eof:
+                    c.done_s = time.monotonic() - t0
                     sel.unregister(c.s)
                     c.s.close()
                     live -= 1
@@ -229,6 +233,7 @@ def concurrent(host, nconn, n, timeout):
         for c in conns:
             c.s.close()
         sel.close()
+    CONC_TAIL[:] = sorted(((round(c.done_s, 2), c.kind, c.i) for c in conns), reverse=True)[:3]
     return time.monotonic() - t0, peak
 
 
@@ -337,6 +342,7 @@ def main():
         res["concurrent"] = a.concurrent
         res["concurrent_peak_open"] = peak
         res["concurrent_s"] = round(dt, 2)
+        res["concurrent_slowest"] = CONC_TAIL
     if want("abort"):
         abort_from_client(a.host, a.timeout)
         res["abort"] = "ok"
