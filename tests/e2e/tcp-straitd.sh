@@ -104,7 +104,7 @@ fi
 
 nsx $C timeout 600 python3 "$here/tcp_client.py" 198.18.$sub.1 "${client[@]}" || fail "IPv4 services"
 if [ -z "${NO_V6:-}" ]; then
-  nsx $C timeout 300 python3 "$here/tcp_client.py" $v6::1 --only echo,source,close --close \
+  nsx $C timeout 300 python3 "$here/tcp_client.py" $v6::1 --only discard,echo,source,close --close \
     --concurrent 0 || fail "IPv6 services"
 fi
 
