@@ -249,6 +249,131 @@ bool strait_parse_rate(const char *s, uint64_t *bps)
 	return true;
 }
 
+/* A percentage with up to 4 decimals, as parts per million: exact, no
+ * floating point ("0.0001" is 1 ppm). */
+static bool parse_pct_ppm(const char *s, uint32_t *ppm)
+{
+	uint64_t whole = 0, frac = 0;
+	unsigned nd = 0, nf = 0;
+	const char *p = s;
+	for (; isdigit((unsigned char)*p); p++, nd++) {
+		whole = whole * 10 + (uint64_t)(*p - '0');
+		if (whole > 100)
+			return false;
+	}
+	if (*p == '.') {
+		for (p++; isdigit((unsigned char)*p); p++, nf++) {
+			if (nf == 4)
+				return false;
+			frac = frac * 10 + (uint64_t)(*p - '0');
+		}
+		if (!nf)
+			return false;
+	}
+	if (*p == '%')
+		p++;
+	if (*p || !nd)
+		return false;
+	for (unsigned i = nf; i < 4; i++)
+		frac *= 10;
+	uint64_t v = whole * 10000 + frac;
+	if (v > 1000000)
+		return false;
+	*ppm = (uint32_t)v;
+	return true;
+}
+
+/* Strips leading and trailing blanks in place. */
+static char *trim(char *s)
+{
+	while (isspace((unsigned char)*s))
+		s++;
+	size_t n = strlen(s);
+	while (n && isspace((unsigned char)s[n - 1]))
+		s[--n] = '\0';
+	return s;
+}
+
+bool strait_parse_tcp_impair(const char *s, struct strait_tcp_impair *out,
+			     char *why, size_t why_len)
+{
+	struct strait_tcp_impair t = { .seed = 1, .rx = true, .tx = true };
+	char buf[256];
+	why[0] = '\0';
+	if (!strcasecmp(s, "off") || !strcasecmp(s, "none")) {
+		*out = (struct strait_tcp_impair){ .seed = 1, .rx = true, .tx = true };
+		return true;
+	}
+	if (!*s) {
+		sfmt(why, why_len, "empty (expected drop=P,dup=P,reorder=P,seed=N,dir=both, or off)");
+		return false;
+	}
+	if (strlen(s) >= sizeof(buf)) {
+		sfmt(why, why_len, "too long");
+		return false;
+	}
+	strcpy(buf, s);
+	unsigned seen = 0;
+	static const char *const keys[] = { "drop", "dup", "reorder", "seed", "dir" };
+	for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		tok = trim(tok);
+		char *eq = strchr(tok, '=');
+		if (!eq) {
+			sfmt(why, why_len, "\"%.64s\" is not key=value (drop, dup, reorder, seed, dir)", tok);
+			return false;
+		}
+		*eq = '\0';
+		tok = trim(tok);
+		const char *v = trim(eq + 1);
+		unsigned k = 0;
+		while (k < 5 && strcasecmp(tok, keys[k]))
+			k++;
+		if (k == 5) {
+			sfmt(why, why_len, "unknown item \"%.64s\" (drop, dup, reorder, seed, dir)", tok);
+			return false;
+		}
+		if (seen & (1u << k)) {
+			sfmt(why, why_len, "%s given twice", keys[k]);
+			return false;
+		}
+		seen |= 1u << k;
+		if (k < 3) {
+			uint32_t *dst = k == 0 ? &t.drop_ppm : k == 1 ? &t.dup_ppm : &t.reorder_ppm;
+			if (!parse_pct_ppm(v, dst)) {
+				sfmt(why, why_len, "%s \"%.64s\" is not a percentage 0..100 (up to 4 decimals)", keys[k], v);
+				return false;
+			}
+		} else if (k == 3) {
+			char *end;
+			errno = 0;
+			if (!isdigit((unsigned char)*v)) {
+				sfmt(why, why_len, "seed \"%.64s\" is not 0..18446744073709551615", v);
+				return false;
+			}
+			unsigned long long x = strtoull(v, &end, 10);
+			if (errno || *end) {
+				sfmt(why, why_len, "seed \"%.64s\" is not 0..18446744073709551615", v);
+				return false;
+			}
+			t.seed = x;
+		} else {
+			t.rx = !strcasecmp(v, "rx") || !strcasecmp(v, "both");
+			t.tx = !strcasecmp(v, "tx") || !strcasecmp(v, "both");
+			if (!t.rx && !t.tx) {
+				sfmt(why, why_len, "dir \"%.64s\" is not rx, tx or both", v);
+				return false;
+			}
+		}
+	}
+	if ((uint64_t)t.drop_ppm + t.dup_ppm + t.reorder_ppm > 1000000) {
+		sfmt(why, why_len, "drop + dup + reorder is more than 100%%");
+		return false;
+	}
+	*out = t;
+	return true;
+}
+
 static bool parse_uint(const char *s, unsigned long lo, unsigned long hi,
 		       unsigned long *out)
 {
@@ -315,7 +440,7 @@ static bool each_item(struct parse_ctx *c, const char *section, const char *key,
 
 /* ---- appliance file ---- */
 
-enum { SEC_APPLIANCE = 1, SEC_LAN, SEC_WAN };
+enum { SEC_APPLIANCE = 1, SEC_LAN, SEC_WAN, SEC_TEST };
 
 struct appliance_ctx {
 	struct parse_ctx p;
@@ -436,16 +561,16 @@ static bool port_key(struct parse_ctx *c, const char *sec, struct strait_port_cf
 static int appliance_handler(void *user, const char *section, const char *key,
 			     const char *val)
 {
-	static const char *const names[] = { "Appliance", "LAN", "WAN" };
+	static const char *const names[] = { "Appliance", "LAN", "WAN", "Test" };
 	struct appliance_ctx *a = user;
 	struct parse_ctx *c = &a->p;
 	struct strait_appliance_cfg *cfg = a->cfg;
 	unsigned long v = 0;
 	if (c->failed)
 		return 0;
-	int sec = section_index(section, names, 3);
+	int sec = section_index(section, names, 4);
 	if (!sec) {
-		set_err(c, c->line, section, NULL, "unknown section (Appliance, LAN, WAN)");
+		set_err(c, c->line, section, NULL, "unknown section (Appliance, LAN, WAN, Test)");
 		return 0;
 	}
 	bool multi = sec != SEC_APPLIANCE && (!strcasecmp(key, "Address") || !strcasecmp(key, "Gateway"));
@@ -455,6 +580,15 @@ static int appliance_handler(void *user, const char *section, const char *key,
 		if (!strcasecmp(key, "Port"))
 			a->have_port[sec - SEC_LAN] = true;
 		return port_key(c, names[sec - 1], sec == SEC_LAN ? &cfg->lan : &cfg->wan, key, val);
+	}
+	if (sec == SEC_TEST) {
+		/* test facilities, never for production traffic */
+		char why[160];
+		if (strcasecmp(key, "TcpImpair"))
+			set_err(c, c->line, names[sec - 1], key, "unknown key (TcpImpair)");
+		else if (!strait_parse_tcp_impair(val, &cfg->tcp_impair, why, sizeof(why)))
+			set_err(c, c->line, names[sec - 1], key, "%s", why);
+		return !c->failed;
 	}
 	const char *s = names[0];
 	if (!strcasecmp(key, "Name")) {
@@ -610,6 +744,7 @@ int strait_appliance_load(const char *path, struct strait_appliance_cfg *out,
 	out->flow_closed_timeout = 10;
 	out->neigh_table_size = 1024;
 	out->burst = 32;
+	out->tcp_impair = (struct strait_tcp_impair){ .seed = 1, .rx = true, .tx = true };
 	int r = run_ini(&a.p, path, appliance_handler, &a, err);
 	if (r)
 		return r;

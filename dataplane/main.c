@@ -1,7 +1,7 @@
 /* straitd: the Strait appliance.
  *
  *   straitd [EAL options] -- -c appliance.conf [--check] [--stats-json FILE]
- *           [--exit-idle-ms N] [--mbufs N]
+ *           [--exit-idle-ms N] [--mbufs N] [--tcp-impair SPEC]
  *
  * Order of start-up: configuration first (a bad file exits 1 with its
  * error before EAL or any port is touched), then EAL, ports, workers.
@@ -43,11 +43,30 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: straitd [EAL options] -- -c appliance.conf [--check]\n"
 		   "               [--stats-json FILE] [--exit-idle-ms N] [--mbufs N]\n"
+		   "               [--tcp-impair SPEC]\n"
 		   "  -c, --config FILE   appliance configuration (see configs/)\n"
 		   "  --check             validate the configuration and exit\n"
 		   "  --stats-json FILE   write every counter as JSON on exit\n"
 		   "  --exit-idle-ms N    stop after N ms without a received frame (tests)\n"
-		   "  --mbufs N           mbufs in the pool (default 16383)\n");
+		   "  --mbufs N           mbufs in the pool (default 16383)\n"
+		   "  --tcp-impair SPEC   test only: the appliance's own TCP drops, duplicates\n"
+		   "                      and reorders a share of the segments it receives and\n"
+		   "                      sends: drop=P,dup=P,reorder=P,seed=N[,dir=rx|tx|both]\n"
+		   "                      (P percent, e.g. drop=1,dup=1,reorder=2,seed=7), or\n"
+		   "                      off; overrides [Test] TcpImpair\n");
+}
+
+/* The knob's effective settings, loud: a test facility left on in
+ * production would look like a lossy link. */
+static void log_impair(const struct strait_tcp_impair *ti)
+{
+	fprintf(stderr, "straitd: WARNING: TCP impairment ON (test facility): the appliance's own "
+			"TCP drops %u.%04u%%, duplicates %u.%04u%%, reorders %u.%04u%% of the "
+			"segments it %s, seed %llu; bridged traffic is not touched\n",
+		ti->drop_ppm / 10000, ti->drop_ppm % 10000, ti->dup_ppm / 10000, ti->dup_ppm % 10000,
+		ti->reorder_ppm / 10000, ti->reorder_ppm % 10000,
+		ti->rx && ti->tx ? "receives and sends" : ti->rx ? "receives" : "sends",
+		(unsigned long long)ti->seed);
 }
 
 /* Symmetric Toeplitz key (0x6d5a repeated): both directions of a flow hash
@@ -209,7 +228,7 @@ int main(int argc, char **argv)
 			sep = i;
 			break;
 		}
-	const char *config = NULL, *stats_json = NULL;
+	const char *config = NULL, *stats_json = NULL, *impair = NULL;
 	bool check = false;
 	unsigned long mbufs = 16383;
 	static const struct option opts[] = {
@@ -218,6 +237,7 @@ int main(int argc, char **argv)
 		{ "stats-json", required_argument, NULL, 's' },
 		{ "exit-idle-ms", required_argument, NULL, 'i' },
 		{ "mbufs", required_argument, NULL, 'm' },
+		{ "tcp-impair", required_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -232,6 +252,7 @@ int main(int argc, char **argv)
 		case 's': stats_json = optarg; break;
 		case 'i': app.exit_idle_ms = strtoull(optarg, NULL, 10); break;
 		case 'm': mbufs = strtoul(optarg, NULL, 10); break;
+		case 't': impair = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -247,7 +268,18 @@ int main(int argc, char **argv)
 		fprintf(stderr, "straitd: %s\n", strait_error_str(&err, buf, sizeof(buf)));
 		return 1;
 	}
+	struct strait_tcp_impair *ti = &cfg.appliance.tcp_impair;
+	if (impair) {
+		char why[160];
+		if (!strait_parse_tcp_impair(impair, ti, why, sizeof(why))) {
+			fprintf(stderr, "straitd: --tcp-impair: %s\n", why);
+			return 2;
+		}
+	}
+	bool impair_on = (ti->rx || ti->tx) && (ti->drop_ppm || ti->dup_ppm || ti->reorder_ppm);
 	if (check) {
+		if (impair_on)
+			log_impair(ti);
 		printf("%s: appliance %s, LAN %s, WAN %s, %u tenant(s), %u worker(s)\n", config,
 		       cfg.appliance.name, cfg.appliance.lan.device, cfg.appliance.wan.device,
 		       cfg.n_tenants, cfg.appliance.workers);
@@ -293,6 +325,12 @@ int main(int argc, char **argv)
 		goto err_ports;
 	if (dp_telemetry_register())
 		fprintf(stderr, "straitd: telemetry commands not registered\n");
+	if (impair_on) {
+		log_impair(ti);
+		struct tcp_impair_cfg ic = { ti->drop_ppm, ti->dup_ppm, ti->reorder_ppm,
+					     ti->seed, ti->rx, ti->tx };
+		tcp_hook_set_impair(&ic);
+	}
 	tcp_hook_register(); /* the TCP engine and its services on local TCP */
 
 	struct sigaction sa;

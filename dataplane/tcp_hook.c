@@ -7,13 +7,20 @@
  * from the client's frames, or resolves it). The clock is the TSC in
  * microseconds. Local TCP stays on the worker that received it: all of a
  * connection's segments come from the client with one 4-tuple, so RX
- * hashing gives them one queue, and that worker answers. */
+ * hashing gives them one queue, and that worker answers.
+ *
+ * The test knob (tcp_impair.h), when configured, sits between the worker
+ * and the stack on both sides: local_tcp() passes received segments
+ * through it before tcp_input(), output() passes sent ones before
+ * dp_tx_l3(), and the poll releases a held segment after its delay. Only
+ * the appliance's own TCP goes through here: bridged traffic never does. */
 #include "tcp_hook.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <rte_branch_prediction.h>
 #include <rte_cycles.h>
 #include <rte_mbuf.h>
 #include <rte_pause.h>
@@ -28,9 +35,37 @@ struct tcp_hook {
 	struct tcp_services *sv;
 	uint64_t tsc_hz;
 	uint64_t snap_due_ms;
+	bool impair_on;
+	struct tcp_impair im;
 	uint32_t seq;  /* odd while the worker writes snap */
 	struct tcp_hook_snap snap;
 };
+
+static struct tcp_impair_cfg impair_cfg;
+
+void tcp_hook_set_impair(const struct tcp_impair_cfg *cfg)
+{
+	impair_cfg = *cfg;
+}
+
+/* Counters of stopped workers, for the exit statistics. Each slot is
+ * written once by its worker as it stops, read by main after every worker
+ * has returned. */
+static struct {
+	bool set;
+	struct tcp_stack_stats stack;
+	struct tcp_impair_stats impair;
+} finals[STRAIT_MAX_WORKERS];
+
+int tcp_hook_final(unsigned worker, struct tcp_stack_stats *stack,
+		   struct tcp_impair_stats *impair)
+{
+	if (worker >= STRAIT_MAX_WORKERS || !finals[worker].set)
+		return -ENOENT;
+	*stack = finals[worker].stack;
+	*impair = finals[worker].impair;
+	return 0;
+}
 
 static uint64_t now_us(void *ctx)
 {
@@ -48,19 +83,32 @@ static unsigned port_of(const struct dp_app *app, uint8_t af, const uint8_t *src
 	return DP_LAN;
 }
 
+static void send_one(struct tcp_hook *t, struct rte_mbuf *m)
+{
+	const uint8_t *l3 = rte_pktmbuf_mtod(m, const uint8_t *);
+	uint8_t af = (l3[0] >> 4) == 4 ? 4 : 6;
+	const uint8_t *src = af == 4 ? l3 + 12 : l3 + 8;
+	const uint8_t *dst = af == 4 ? l3 + 16 : l3 + 24;
+	unsigned port = port_of(t->w->app, af, src);
+	/* takes m in every case; an unresolved next hop is retried by
+	 * TCP's own retransmission once the worker has resolved it */
+	dp_tx_l3(t->w, port, t->w->app->local[port].vlan, af, dst, m);
+}
+
 static void output(void *ctx, struct rte_mbuf **pkts, uint16_t n)
 {
 	struct tcp_hook *t = ctx;
+	if (likely(!t->impair_on)) {
+		for (uint16_t i = 0; i < n; i++)
+			send_one(t, pkts[i]);
+		return;
+	}
+	uint64_t now = now_us(t);
 	for (uint16_t i = 0; i < n; i++) {
-		struct rte_mbuf *m = pkts[i];
-		const uint8_t *l3 = rte_pktmbuf_mtod(m, const uint8_t *);
-		uint8_t af = (l3[0] >> 4) == 4 ? 4 : 6;
-		const uint8_t *src = af == 4 ? l3 + 12 : l3 + 8;
-		const uint8_t *dst = af == 4 ? l3 + 16 : l3 + 24;
-		unsigned port = port_of(t->w->app, af, src);
-		/* takes m in every case; an unresolved next hop is retried by
-		 * TCP's own retransmission once the worker has resolved it */
-		dp_tx_l3(t->w, port, t->w->app->local[port].vlan, af, dst, m);
+		struct rte_mbuf *out[TCP_IMPAIR_OUT_MAX];
+		unsigned k = tcp_impair_pass(&t->im, TCP_IMPAIR_TX, pkts[i], now, out);
+		for (unsigned j = 0; j < k; j++)
+			send_one(t, out[j]);
 	}
 }
 
@@ -71,9 +119,11 @@ static void *worker_init(struct dp_worker *w)
 		return NULL;
 	t->w = w;
 	t->tsc_hz = rte_get_tsc_hz();
-	struct tcp_config cfg = { .max_conns = 4096, .max_tenants = TCP_HOOK_TENANTS,
+	struct tcp_config cfg = { .max_conns = 16384, .max_tenants = TCP_HOOK_TENANTS,
 				  .sndbuf = 4u << 20, .rcvbuf = 4u << 20 };
 	static const struct tcp_ops ops = { now_us, output, NULL };
+	t->impair_on = tcp_impair_enabled(&impair_cfg);
+	tcp_impair_init(&t->im, &impair_cfg, w->id, w->app->pool);
 	t->st = tcp_stack_create(&cfg, &ops, t, w->app->pool);
 	if (!t->st)
 		goto err_hook;
@@ -105,9 +155,14 @@ err_hook:
 static void worker_fini(struct dp_worker *w, void *ctx)
 {
 	struct tcp_hook *t = ctx;
-	(void)w;
 	if (!t)
 		return;
+	tcp_impair_flush(&t->im); /* held segments: every mbuf back in the pool */
+	if (w->id < STRAIT_MAX_WORKERS) {
+		tcp_stack_stats(t->st, &finals[w->id].stack);
+		finals[w->id].impair = t->im.stats;
+		finals[w->id].set = true;
+	}
 	tcp_stack_destroy(t->st);
 	tcp_services_free(t->sv);
 	free(t);
@@ -119,7 +174,28 @@ static void local_tcp(void *ctx, struct rte_mbuf *m, const struct pkt_info *pi,
 	struct tcp_hook *t = ctx;
 	(void)pi;
 	(void)in_port;
-	tcp_input(t->st, &m, 1); /* m->l2_len is the L3 offset, VLAN included */
+	if (likely(!t->impair_on)) {
+		tcp_input(t->st, &m, 1); /* m->l2_len is the L3 offset, VLAN included */
+		return;
+	}
+	struct rte_mbuf *out[TCP_IMPAIR_OUT_MAX];
+	unsigned k = tcp_impair_pass(&t->im, TCP_IMPAIR_RX, m, now_us(t), out);
+	if (k)
+		tcp_input(t->st, out, (uint16_t)k);
+}
+
+/* Releases a reordered segment held past its delay; returns true while
+ * one is still held (the worker must not sleep on it). */
+static bool impair_poll(struct tcp_hook *t)
+{
+	uint64_t now = now_us(t);
+	struct rte_mbuf *m = tcp_impair_due(&t->im, TCP_IMPAIR_RX, now);
+	if (m)
+		tcp_input(t->st, &m, 1);
+	m = tcp_impair_due(&t->im, TCP_IMPAIR_TX, now);
+	if (m)
+		send_one(t, m);
+	return tcp_impair_next(&t->im) != UINT64_MAX;
 }
 
 /* Seqlock writer: the worker is the only writer and never waits. */
@@ -137,19 +213,25 @@ static void publish(struct tcp_hook *t, uint64_t now_ms)
 	uint32_t n = 0, max = tcp_stack_max_conns(t->st);
 	for (uint32_t i = 0; i < max; i++) {
 		const struct tcp_conn *c = tcp_conn_at(t->st, i);
-		if (!c)
-			continue;
-		s->by_state[tcp_state(c)]++;
-		if (n == TCP_HOOK_CONNS_MAX)
-			continue;
-		struct tcp_hook_conn *e = &s->conn[n++];
-		tcp_conn_tuple(c, &e->af, &e->laddr, &e->lport, &e->raddr, &e->rport);
-		e->state = (uint8_t)tcp_state(c);
-		e->tenant = tcp_conn_tenant(c);
-		e->slot = i;
-		tcp_conn_stats(c, &e->s);
+		if (c)
+			s->by_state[tcp_state(c)]++;
 	}
+	/* listed: live connections first, then TIME-WAIT, by slot (thousands
+	 * of TIME-WAITs after a burst of closes must not hide the live ones) */
+	for (int tw = 0; tw < 2 && n < TCP_HOOK_CONNS_MAX; tw++)
+		for (uint32_t i = 0; i < max && n < TCP_HOOK_CONNS_MAX; i++) {
+			const struct tcp_conn *c = tcp_conn_at(t->st, i);
+			if (!c || (tcp_state(c) == TCP_TIME_WAIT) != tw)
+				continue;
+			struct tcp_hook_conn *e = &s->conn[n++];
+			tcp_conn_tuple(c, &e->af, &e->laddr, &e->lport, &e->raddr, &e->rport);
+			e->state = (uint8_t)tcp_state(c);
+			e->tenant = tcp_conn_tenant(c);
+			e->slot = i;
+			tcp_conn_stats(c, &e->s);
+		}
 	s->n_conns = n;
+	s->impair = t->im.stats;
 	__atomic_store_n(&t->seq, t->seq + 1, __ATOMIC_RELEASE);
 }
 
@@ -182,7 +264,10 @@ int tcp_hook_snapshot(const struct dp_worker *w, struct tcp_hook_snap *out)
 static unsigned timers(void *ctx, uint64_t now_ms)
 {
 	struct tcp_hook *t = ctx;
+	bool held = t->impair_on && impair_poll(t);
 	tcp_poll(t->st);
+	if (t->sv)
+		tcp_services_poll(t->sv);
 	if (now_ms >= t->snap_due_ms) {
 		publish(t, now_ms);
 		t->snap_due_ms = now_ms + TCP_HOOK_SNAP_MS;
@@ -190,7 +275,7 @@ static unsigned timers(void *ctx, uint64_t now_ms)
 	/* keep the worker awake while a timer (pacing, delayed ACK) is due
 	 * within 200 us: its idle sleep would delay it */
 	uint64_t due = tcp_next_timer(t->st);
-	return due != UINT64_MAX && due <= now_us(t) + 200;
+	return held || (due != UINT64_MAX && due <= now_us(t) + 200);
 }
 
 void tcp_hook_register(void)

@@ -7,11 +7,16 @@
 #include <stdint.h>
 
 #include "tcp.h"
+#include "tcp_impair.h"
 
 struct dp_worker;
 
 /* Call from main() after configuration, before the workers start. */
 void tcp_hook_register(void);
+
+/* The drop/duplicate/reorder test knob (tcp_impair.h) for every worker's
+ * stack; call before the workers start. Off by default. */
+void tcp_hook_set_impair(const struct tcp_impair_cfg *cfg);
 
 /* Tenant ids in the worker's stack: 0 is the appliance's own services;
  * the configuration's tenant i is i + 1. */
@@ -37,13 +42,21 @@ struct tcp_hook_snap {
 	struct tcp_stack_stats stack;
 	uint32_t by_state[TCP_NSTATES];
 	struct tcp_tenant_stats tenant[TCP_HOOK_TENANTS];
-	uint32_t n_conns;    /* listed below: the first TCP_HOOK_CONNS_MAX by slot */
+	uint32_t n_conns;    /* listed below: up to TCP_HOOK_CONNS_MAX, live ones
+	                      * first, then TIME-WAIT, each by slot */
 	struct tcp_hook_conn conn[TCP_HOOK_CONNS_MAX];
+	struct tcp_impair_stats impair; /* all zero when the knob is off */
 };
 
 /* Copies worker w's latest snapshot (any thread). Returns 0, or -ENOENT
  * when the worker has no TCP stack, -EAGAIN when the worker kept writing
  * through every retry. */
 int tcp_hook_snapshot(const struct dp_worker *w, struct tcp_hook_snap *out);
+
+/* Worker `worker`'s counters as its stack was freed (straitd's exit
+ * statistics, written after the workers stopped). Returns 0, or -ENOENT
+ * when that worker had no stack or has not stopped. */
+int tcp_hook_final(unsigned worker, struct tcp_stack_stats *stack,
+		   struct tcp_impair_stats *impair);
 
 #endif

@@ -6,7 +6,11 @@
  *                              reads them (back-pressure, nothing dropped);
  *   source  (port 19):         the client sends a decimal byte count and a
  *                              newline; the service streams that many bytes
- *                              (byte i is i % 251) and closes.
+ *                              (byte i is i % 251) and closes (FIN).
+ *                              "N reset\n" instead: N bytes, then, once the
+ *                              client has acknowledged all of them, an RST
+ *                              (an abortive close from the appliance's side:
+ *                              the client reads N bytes, then ECONNRESET).
  * One `struct tcp_services` per stack; memory is preallocated per
  * connection slot at attach time. */
 #ifndef STRAIT_DATAPLANE_TCP_SERVICES_H
@@ -20,6 +24,7 @@ struct tcp_services;
 
 struct tcp_services_stats {
 	uint64_t accepted, discarded, echoed, sourced, bad_requests;
+	uint64_t aborted;           /* "N reset" connections reset */
 	struct tcp_conn_stats last; /* of the last connection that ended */
 };
 
@@ -32,6 +37,9 @@ struct tcp_services *tcp_services_attach(struct tcp_stack *st, enum tcp_af af,
 int tcp_services_listen(struct tcp_services *sv, enum tcp_af af,
 			const struct tcp_addr *addr, uint16_t tenant);
 void tcp_services_stats(const struct tcp_services *sv, struct tcp_services_stats *out);
+/* Resets the "N reset" connections whose bytes are all acknowledged; call
+ * from the poll loop (nothing to do costs one comparison). */
+void tcp_services_poll(struct tcp_services *sv);
 void tcp_services_free(struct tcp_services *sv);
 
 /* The byte the source service sends at offset i. */

@@ -335,8 +335,12 @@ static unsigned tcp_stack_counters(const struct tcp_hook_snap *s, unsigned n,
 				   struct counter *c)
 {
 	struct tcp_stack_stats t = { 0 };
+	struct tcp_impair_stats im = { 0 };
 	uint64_t by_state[TCP_NSTATES] = { 0 };
 	for (unsigned w = 0; w < n; w++) {
+		const uint64_t *ia = (const uint64_t *)&s[w].impair;
+		for (size_t i = 0; i < sizeof(im) / sizeof(uint64_t); i++)
+			((uint64_t *)&im)[i] += ia[i];
 		const uint64_t *a = (const uint64_t *)&s[w].stack;
 		uint64_t *o = (uint64_t *)&t;
 		size_t n64 = offsetof(struct tcp_stack_stats, conns) / sizeof(uint64_t);
@@ -384,6 +388,15 @@ static unsigned tcp_stack_counters(const struct tcp_hook_snap *s, unsigned n,
 	c[k++] = (struct counter){ "limit_established", t.limit_established };
 	c[k++] = (struct counter){ "limit_table", t.limit_table };
 	c[k++] = (struct counter){ "nombuf", t.nombuf };
+	/* the test knob (tcp_impair.h): all 0 when it is off */
+	c[k++] = (struct counter){ "impair_dropped_rx", im.dropped[TCP_IMPAIR_RX] };
+	c[k++] = (struct counter){ "impair_dropped_tx", im.dropped[TCP_IMPAIR_TX] };
+	c[k++] = (struct counter){ "impair_dup_rx", im.dup[TCP_IMPAIR_RX] };
+	c[k++] = (struct counter){ "impair_dup_tx", im.dup[TCP_IMPAIR_TX] };
+	c[k++] = (struct counter){ "impair_reordered_rx", im.reordered[TCP_IMPAIR_RX] };
+	c[k++] = (struct counter){ "impair_reordered_tx", im.reordered[TCP_IMPAIR_TX] };
+	c[k++] = (struct counter){ "impair_dup_nombuf", im.dup_nombuf };
+	c[k++] = (struct counter){ "impair_held", im.held };
 	return k;
 }
 
@@ -393,7 +406,7 @@ static int do_tcp(const struct dp_app *a, const char *params, struct rte_tel_dat
 	struct tcp_hook_snap *s = tcp_snaps(a, &n);
 	if (!s)
 		return -1;
-	struct counter c[48];
+	struct counter c[64];
 	rte_tel_data_start_dict(d);
 	put(d, c, tcp_stack_counters(s, n, c));
 	free(s);
@@ -478,8 +491,12 @@ static int do_tcp_conns(const struct dp_app *a, const char *params, struct rte_t
 		return -1;
 	rte_tel_data_start_dict(d);
 	unsigned shown = 0;
+	/* live connections of every worker first, then TIME-WAIT */
+	for (int tw = 0; tw < 2; tw++)
 	for (unsigned w = 0; w < n; w++)
 		for (uint32_t i = 0; i < s[w].n_conns && shown < TCP_CONNS_SHOWN; i++) {
+			if ((s[w].conn[i].state == TCP_TIME_WAIT) != tw)
+				continue;
 			struct rte_tel_data *sub = rte_tel_data_alloc();
 			if (!sub)
 				break;
@@ -614,6 +631,18 @@ int dp_stats_write_json(const struct dp_app *app, const char *path)
 	for (int i = 1; i < PKT_MALFORMED_COUNT; i++)
 		c[n++] = (struct counter){ pkt_malformed_name(i), s.malformed[i] };
 	json_group(f, "malformed", c, n, false);
+	/* TCP: each worker's counters as its stack stopped (by_state and the
+	 * connection list are not kept: every connection is gone by then) */
+	struct tcp_hook_snap *ts = calloc(app->n_workers, sizeof(*ts));
+	if (ts) {
+		unsigned nt = 0;
+		for (unsigned w = 0; w < app->n_workers; w++)
+			if (!tcp_hook_final(w, &ts[nt].stack, &ts[nt].impair))
+				nt++;
+		struct counter tc[64];
+		json_group(f, "tcp", tc, tcp_stack_counters(ts, nt, tc), false);
+		free(ts);
+	}
 	fprintf(f, "  \"tenants\": {\n");
 	for (unsigned t = 0; t < app->cfg->n_tenants; t++) {
 		fputs("  ", f);

@@ -52,6 +52,16 @@ struct strait_port_cfg {
 	struct strait_addr gateway6;
 };
 
+/* Test facility ([Test] TcpImpair, straitd --tcp-impair): the appliance's
+ * own TCP drops, duplicates and reorders a share of the segments it
+ * receives and sends, from a fixed seed. Off when every share is 0.
+ * Shares in parts per million of segments. */
+struct strait_tcp_impair {
+	uint32_t drop_ppm, dup_ppm, reorder_ppm; /* sum <= 1000000 */
+	uint64_t seed;
+	bool rx, tx;                /* directions: received, sent */
+};
+
 struct strait_appliance_cfg {
 	char name[STRAIT_NAME_MAX];
 	unsigned workers;           /* worker lcores; 0 = single-lcore mode */
@@ -62,6 +72,7 @@ struct strait_appliance_cfg {
 	uint32_t burst;             /* packets per RX burst (1..64) */
 	char tenant_dir[PATH_MAX];  /* resolved against the file's folder */
 	struct strait_port_cfg lan, wan;
+	struct strait_tcp_impair tcp_impair; /* [Test] TcpImpair */
 };
 
 enum strait_peer_down {
@@ -127,6 +138,12 @@ bool strait_parse_addr(const char *s, struct strait_addr *out);
 bool strait_parse_prefix(const char *s, struct strait_prefix *out);
 bool strait_prefix_contains(const struct strait_prefix *p, uint8_t family,
 			    const uint8_t *addr);
+/* "drop=1,dup=0.5,reorder=2,seed=7[,dir=rx|tx|both]" or "off": shares in
+ * percent (0..100, up to 4 decimals, an optional '%'), together at most
+ * 100; seed 0..2^64-1 (default 1); dir default both. On failure returns
+ * false with the reason in why. */
+bool strait_parse_tcp_impair(const char *s, struct strait_tcp_impair *out,
+			     char *why, size_t why_len);
 /* "100M", "1.5G", "800k", "0": bits per second. */
 bool strait_parse_rate(const char *s, uint64_t *bps);
 

@@ -141,3 +141,91 @@ Test(services, discard_takes_everything)
 	h_out(h, h->nout - 1, &s);
 	cr_assert_eq(s.ack, 51001);
 }
+
+/* "N reset": N bytes, then an RST only once the client has acknowledged
+ * all of them (an earlier RST would throw unacknowledged bytes away). */
+Test(services, source_reset_after_all_bytes_acknowledged)
+{
+	setup();
+	uint32_t iss = open_to(TCP_SVC_SOURCE);
+	h_send(h, 1001, iss + 1, TH_ACK | TH_PSH, 65535, NULL, 0, "3000 reset\n", 11);
+	uint32_t got = 0;
+	for (unsigned i = 0; i < h->nout; i++) {
+		struct h_seg s;
+		h_out(h, i, &s);
+		cr_assert_not(s.flags & (TH_FIN | TH_RST), "no FIN, no RST yet");
+		for (uint32_t k = 0; k < s.len; k++)
+			cr_assert_eq(s.payload[k], tcp_source_byte(s.seq - iss - 1 + k));
+		got += s.len;
+	}
+	cr_assert_eq(got, 3000);
+	h_clear(h);
+	/* part acknowledged: still no RST */
+	h_send(h, 1012, iss + 1 + 1000, TH_ACK, 65535, NULL, 0, NULL, 0);
+	tcp_services_poll(sv);
+	for (unsigned i = 0; i < h->nout; i++) {
+		struct h_seg s;
+		h_out(h, i, &s);
+		cr_assert_not(s.flags & TH_RST, "RST before every byte was acknowledged");
+	}
+	h_clear(h);
+	h_send(h, 1012, iss + 1 + 3000, TH_ACK, 65535, NULL, 0, NULL, 0);
+	tcp_services_poll(sv);
+	cr_assert_geq(h->nout, 1);
+	struct h_seg s;
+	h_out(h, h->nout - 1, &s);
+	cr_assert(s.flags & TH_RST, "RST once all 3000 bytes are acknowledged");
+	cr_assert_eq(s.seq, iss + 1 + 3000);
+	struct tcp_services_stats st;
+	tcp_services_stats(sv, &st);
+	cr_assert_eq(st.aborted, 1);
+	cr_assert_eq(st.sourced, 3000);
+	cr_assert_eq(h->st->stats.conns, 0, "the connection is gone");
+	h_clear(h);
+	tcp_services_poll(sv);
+	cr_assert_eq(h->nout, 0, "nothing more");
+}
+
+/* A client that resets first takes the connection off the pending list. */
+Test(services, source_reset_pending_then_client_rst)
+{
+	setup();
+	uint32_t iss = open_to(TCP_SVC_SOURCE);
+	h_send(h, 1001, iss + 1, TH_ACK | TH_PSH, 65535, NULL, 0, "2000 reset\n", 11);
+	h_clear(h);
+	h_send(h, 1012, 0, TH_RST, 0, NULL, 0, NULL, 0);
+	tcp_services_poll(sv);
+	cr_assert_eq(h->nout, 0);
+	struct tcp_services_stats st;
+	tcp_services_stats(sv, &st);
+	cr_assert_eq(st.aborted, 0);
+	/* a new connection in the same slot is not reset by a stale entry */
+	iss = open_to(TCP_SVC_SOURCE);
+	h_send(h, 1001, iss + 1, TH_ACK | TH_PSH, 65535, NULL, 0, "10\n", 3);
+	h_send(h, 1004, iss + 1 + 11, TH_ACK, 65535, NULL, 0, NULL, 0);
+	tcp_services_poll(sv);
+	for (unsigned i = 0; i < h->nout; i++) {
+		struct h_seg s;
+		h_out(h, i, &s);
+		cr_assert_not(s.flags & TH_RST);
+	}
+}
+
+Test(services, source_rejects_bad_reset_requests)
+{
+	static const char *const bad[] = { "reset\n", "12 resetx\n", "12  reset\n", "12 RESET\n", "12 abort\n" };
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		setup();
+		uint32_t iss = open_to(TCP_SVC_SOURCE);
+		h_send(h, 1001, iss + 1, TH_ACK | TH_PSH, 65535, NULL, 0, bad[i], (uint32_t)strlen(bad[i]));
+		struct h_seg s;
+		h_out(h, h->nout - 1, &s);
+		cr_assert(s.flags & TH_FIN, "\"%s\" refused with a FIN", bad[i]);
+		struct tcp_services_stats st;
+		tcp_services_stats(sv, &st);
+		cr_assert_eq(st.bad_requests, 1, "%s", bad[i]);
+		cr_assert_eq(st.sourced, 0);
+		fini();
+	}
+	setup(); /* for the suite's fini */
+}
