@@ -331,6 +331,8 @@ static struct tcp_hook_snap *tcp_snaps(const struct dp_app *a, unsigned *n)
 	return s;
 }
 
+enum { TCP_TEL_COUNTERS = 96 }; /* room for every /strait/tcp counter */
+
 static unsigned tcp_stack_counters(const struct tcp_hook_snap *s, unsigned n,
 				   struct counter *c)
 {
@@ -349,6 +351,13 @@ static unsigned tcp_stack_counters(const struct tcp_hook_snap *s, unsigned n,
 		t.conns += s[w].stack.conns;
 		t.half_open += s[w].stack.half_open;
 		t.established += s[w].stack.established;
+		t.pending += s[w].stack.pending;
+		t.pending_opens += s[w].stack.pending_opens;
+		t.pending_accepted += s[w].stack.pending_accepted;
+		t.pending_refused += s[w].stack.pending_refused;
+		t.pending_limit_drops += s[w].stack.pending_limit_drops;
+		t.pending_timeouts += s[w].stack.pending_timeouts;
+		t.pending_syn_absorbed += s[w].stack.pending_syn_absorbed;
 		for (int i = 0; i < TCP_NSTATES; i++)
 			by_state[i] += s[w].by_state[i];
 	}
@@ -388,6 +397,14 @@ static unsigned tcp_stack_counters(const struct tcp_hook_snap *s, unsigned n,
 	c[k++] = (struct counter){ "limit_established", t.limit_established };
 	c[k++] = (struct counter){ "limit_table", t.limit_table };
 	c[k++] = (struct counter){ "nombuf", t.nombuf };
+	/* intercepted flows (tcp_intercept): SYNs held until the far side answers */
+	c[k++] = (struct counter){ "pending", t.pending };
+	c[k++] = (struct counter){ "pending_opens", t.pending_opens };
+	c[k++] = (struct counter){ "pending_accepted", t.pending_accepted };
+	c[k++] = (struct counter){ "pending_refused", t.pending_refused };
+	c[k++] = (struct counter){ "pending_limit_drops", t.pending_limit_drops };
+	c[k++] = (struct counter){ "pending_timeouts", t.pending_timeouts };
+	c[k++] = (struct counter){ "pending_syn_absorbed", t.pending_syn_absorbed };
 	/* the test knob (tcp_impair.h): all 0 when it is off */
 	c[k++] = (struct counter){ "impair_dropped_rx", im.dropped[TCP_IMPAIR_RX] };
 	c[k++] = (struct counter){ "impair_dropped_tx", im.dropped[TCP_IMPAIR_TX] };
@@ -406,7 +423,7 @@ static int do_tcp(const struct dp_app *a, const char *params, struct rte_tel_dat
 	struct tcp_hook_snap *s = tcp_snaps(a, &n);
 	if (!s)
 		return -1;
-	struct counter c[64];
+	struct counter c[TCP_TEL_COUNTERS];
 	rte_tel_data_start_dict(d);
 	put(d, c, tcp_stack_counters(s, n, c));
 	free(s);
@@ -440,6 +457,9 @@ static int do_tcp_tenant(const struct dp_app *a, const char *params, struct rte_
 		t.retrans_segs += x->retrans_segs;
 		t.resets += x->resets;
 		t.ooo_bytes += x->ooo_bytes;
+		t.pending += x->pending;
+		t.pending_limit_drops += x->pending_limit_drops;
+		t.pending_timeouts += x->pending_timeouts;
 	}
 	free(s);
 	rte_tel_data_start_dict(d);
@@ -450,6 +470,9 @@ static int do_tcp_tenant(const struct dp_app *a, const char *params, struct rte_
 	rte_tel_data_add_dict_u64(d, "retrans_segs", t.retrans_segs);
 	rte_tel_data_add_dict_u64(d, "resets", t.resets);
 	rte_tel_data_add_dict_u64(d, "ooo_bytes", t.ooo_bytes);
+	rte_tel_data_add_dict_u64(d, "pending", t.pending);
+	rte_tel_data_add_dict_u64(d, "pending_limit_drops", t.pending_limit_drops);
+	rte_tel_data_add_dict_u64(d, "pending_timeouts", t.pending_timeouts);
 	return 0;
 }
 
@@ -639,7 +662,7 @@ int dp_stats_write_json(const struct dp_app *app, const char *path)
 		for (unsigned w = 0; w < app->n_workers; w++)
 			if (!tcp_hook_final(w, &ts[nt].stack, &ts[nt].impair))
 				nt++;
-		struct counter tc[64];
+		struct counter tc[TCP_TEL_COUNTERS];
 		json_group(f, "tcp", tc, tcp_stack_counters(ts, nt, tc), false);
 		free(ts);
 	}

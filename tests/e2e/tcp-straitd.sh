@@ -121,7 +121,8 @@ tel_until() {
   done
   echo "last $1: $out" >&2; echo "/strait/tcp: $(tel /strait/tcp)" >&2; return 1
 }
-tel_until /strait/tcp 'v["segs_in"] > 0 and v["segs_out"] > 0 and v["workers"] == '$workers \
+tel_until /strait/tcp 'v["segs_in"] > 0 and v["segs_out"] > 0 and v["workers"] == '$workers' and
+    v["pending"] == 0 and v["pending_opens"] == 0' \
   || fail "telemetry: /strait/tcp counted no segments"
 # TIME-WAIT and LAST-ACK may linger (the appliance closed first, or its FIN
 # was dropped by the knob); no connection is still synchronized or half open
@@ -169,7 +170,7 @@ s.sendall(bytes(100000)); print(s.getsockname()[1], flush=True); time.sleep(8); 
   tel_until /strait/tcp/conns 'any(c["rport"] == '$cport' and c["state"] == "ESTABLISHED" and
     c["bytes_in"] == 100000 and c["srtt_us"] > 0 and c["lport"] == 9 for c in v.values())' \
     || fail "telemetry: held connection not listed in /strait/tcp/conns"
-  tel_until /strait/tcp/tenant,local 'v["established"] >= 1' \
+  tel_until /strait/tcp/tenant,local 'v["established"] >= 1 and v["pending"] == 0' \
     || fail "telemetry: held connection not counted in /strait/tcp/tenant,local"
   [[ "$(tel /strait/tcp/tenant,no-such-tenant)" == *null* ]] \
     || fail "telemetry: an unknown tenant should get a null reply"
