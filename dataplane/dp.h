@@ -112,6 +112,9 @@ struct dp_app {
 	uint64_t start_ms;
 	uint64_t last_resolve_ms;
 	uint32_t burst;
+	/* checksum offloads enabled on each port (the device has them): the
+	 * TCP engine leaves checksums to the NIC only when both ports do */
+	bool tx_csum[DP_NPORTS], rx_csum[DP_NPORTS];
 };
 
 extern struct dp_app *dp_app;

@@ -116,6 +116,19 @@ static int port_setup(unsigned idx, const struct strait_port_cfg *pc)
 		conf.rx_adv_conf.rss_conf.rss_hf = info.flow_type_rss_offloads &
 			(RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP);
 	}
+	/* Checksum offloads for the appliance's own TCP, when the device has
+	 * them (IPv4 header and TCP both, or none): bridged frames carry no
+	 * offload request and are sent as they came. */
+	const uint64_t csum = RTE_ETH_TX_OFFLOAD_IPV4_CKSUM | RTE_ETH_TX_OFFLOAD_TCP_CKSUM;
+	if ((info.tx_offload_capa & csum) == csum) {
+		conf.txmode.offloads |= csum;
+		app.tx_csum[idx] = true;
+	}
+	const uint64_t rx_csum = RTE_ETH_RX_OFFLOAD_IPV4_CKSUM | RTE_ETH_RX_OFFLOAD_TCP_CKSUM;
+	if ((info.rx_offload_capa & rx_csum) == rx_csum) {
+		conf.rxmode.offloads |= rx_csum;
+		app.rx_csum[idx] = true;
+	}
 	/* No MBUF_FAST_FREE: modules hooked in (the TCP engine) send mbufs
 	 * from their own pools and with references held for retransmission. */
 	r = rte_eth_dev_configure(pid, nq, nq, &conf);
@@ -342,6 +355,9 @@ int main(int argc, char **argv)
 	fprintf(stderr, "straitd: %s up: LAN %s, WAN %s, %u tenant(s), %s\n", cfg.appliance.name,
 		cfg.appliance.lan.device, cfg.appliance.wan.device, cfg.n_tenants,
 		app.single ? "single-lcore mode" : "worker lcores");
+	fprintf(stderr, "straitd: TCP checksums: tx %s, rx %s\n",
+		app.tx_csum[DP_LAN] && app.tx_csum[DP_WAN] ? "NIC offload" : "software",
+		app.rx_csum[DP_LAN] && app.rx_csum[DP_WAN] ? "NIC verdicts trusted" : "software");
 
 	if (app.single) {
 		dp_worker_main(&app.workers[0]);

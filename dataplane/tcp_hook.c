@@ -121,6 +121,11 @@ static void *worker_init(struct dp_worker *w)
 	t->tsc_hz = rte_get_tsc_hz();
 	struct tcp_config cfg = { .max_conns = 16384, .max_tenants = TCP_HOOK_TENANTS,
 				  .sndbuf = 4u << 20, .rcvbuf = 4u << 20 };
+	/* a segment may leave by either port: offload only when both can */
+	if (w->app->tx_csum[DP_LAN] && w->app->tx_csum[DP_WAN])
+		cfg.flags |= TCP_CFG_TX_CSUM_OFFLOAD;
+	if (w->app->rx_csum[DP_LAN] && w->app->rx_csum[DP_WAN])
+		cfg.flags |= TCP_CFG_RX_CSUM_OFFLOAD;
 	static const struct tcp_ops ops = { now_us, output, NULL };
 	t->impair_on = tcp_impair_enabled(&impair_cfg);
 	tcp_impair_init(&t->im, &impair_cfg, w->id, w->app->pool);

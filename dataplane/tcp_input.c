@@ -36,9 +36,11 @@ static bool parse(struct tcp_stack *st, struct rte_mbuf *m, struct tcp_seg *s)
 	avail -= l3off;
 	uint32_t l3len, l4len;
 	const struct rte_tcp_hdr *th;
-	bool csum_ok = (st->cfg.flags & TCP_CFG_RX_CSUM_OFFLOAD) &&
-		       (m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) ==
-			       RTE_MBUF_F_RX_L4_CKSUM_GOOD;
+	/* the NIC's verdicts count only when asked for, and only GOOD ones:
+	 * BAD, UNKNOWN and NONE are checked here */
+	uint64_t rxf = (st->cfg.flags & TCP_CFG_RX_CSUM_OFFLOAD) ? m->ol_flags : 0;
+	bool csum_ok = (rxf & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_GOOD;
+	bool ip_csum_ok = (rxf & RTE_MBUF_F_RX_IP_CKSUM_MASK) == RTE_MBUF_F_RX_IP_CKSUM_GOOD;
 
 	memset(s, 0, sizeof(*s));
 	if ((p[0] >> 4) == 4) {
@@ -54,13 +56,11 @@ static bool parse(struct tcp_stack *st, struct rte_mbuf *m, struct tcp_seg *s)
 		}
 		l4len = tot - l3len;
 		th = (const struct rte_tcp_hdr *)(p + l3len);
-		if (!csum_ok) {
-			/* a valid header sums to 0xffff, options included */
-			if (rte_raw_cksum(ip, l3len) != 0xffff ||
-			    rte_ipv4_udptcp_cksum(ip, th) != 0) {
-				st->stats.bad_csum++;
-				return false;
-			}
+		/* a valid header sums to 0xffff, options included */
+		if ((!ip_csum_ok && rte_raw_cksum(ip, l3len) != 0xffff) ||
+		    (!csum_ok && rte_ipv4_udptcp_cksum(ip, th) != 0)) {
+			st->stats.bad_csum++;
+			return false;
 		}
 		s->af = TCP_AF_INET;
 		memcpy(s->src.b, &ip->src_addr, 4);
