@@ -1,8 +1,7 @@
 #include "harness.h"
+#include "test_eal.h"
 
 #include <criterion/criterion.h>
-#include <dirent.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -14,37 +13,13 @@
 #include <rte_tcp.h>
 
 static bool eal_up;
-static char rundir[128];
-
-/* EAL leaves a runtime directory per file prefix: remove ours. */
-static void eal_down(void)
-{
-	rte_eal_cleanup();
-	DIR *d = opendir(rundir);
-	if (!d)
-		return;
-	struct dirent *e;
-	while ((e = readdir(d)))
-		if (e->d_name[0] != '.')
-			unlinkat(dirfd(d), e->d_name, 0);
-	closedir(d);
-	rmdir(rundir);
-}
 
 void h_eal(void)
 {
 	if (eal_up)
 		return;
-	char prefix[64];
-	snprintf(prefix, sizeof(prefix), "--file-prefix=tcpt%d", (int)getpid());
-	char *argv[] = { "tcptest", "--no-huge", "--no-pci", "-m", "128",
-			 prefix, "--no-shconf", "--no-telemetry",
-			 "--log-level=lib.eal:error", NULL };
-	int argc = (int)(sizeof(argv) / sizeof(argv[0])) - 1;
-	cr_assert_geq(rte_eal_init(argc, argv), 0, "rte_eal_init");
+	cr_assert_geq(test_eal_init("tcpt", 128), 0, "rte_eal_init");
 	eal_up = true;
-	snprintf(rundir, sizeof(rundir), "%s", rte_eal_get_runtime_dir());
-	atexit(eal_down);
 }
 
 static uint64_t now_us(void *ctx)

@@ -24,9 +24,7 @@
  * Invariants: no sanitizer report, and every mbuf is back in the pool once
  * the stack is destroyed (the pool has no per-lcore cache, so its count is
  * exact). */
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +36,7 @@
 #include <rte_tcp.h>
 
 #include "tcp_internal.h"
+#include "test_eal.h"
 
 enum { POOL = 2047, MAXC = 8, LPORT = 80, PEER_PORT = 40000, APORT = 50000, RPORT = 443,
        IPORT = 3260 };
@@ -154,39 +153,15 @@ static void event(void *ctx, struct tcp_conn *c, uint32_t ev)
 	}
 }
 
-static char rundir[256];
-
-/* The EAL leaves its runtime directory behind; take it away at exit. */
-static void eal_down(void)
-{
-	rte_eal_cleanup();
-	DIR *d = opendir(rundir);
-	if (!d)
-		return;
-	struct dirent *e;
-	while ((e = readdir(d)))
-		if (e->d_name[0] != '.')
-			unlinkat(dirfd(d), e->d_name, 0);
-	closedir(d);
-	rmdir(rundir);
-}
-
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
 	(void)argv;
-	char prefix[64];
-	snprintf(prefix, sizeof(prefix), "--file-prefix=fuzztcp%d", (int)getpid());
-	char *eal[] = { "fuzz-tcp-input", "--no-huge", "--no-pci", "-m", "64", prefix,
-			"--no-shconf", "--no-telemetry",
-			"--log-level=lib.eal:error", NULL };
-	if (rte_eal_init((int)(sizeof(eal) / sizeof(eal[0])) - 1, eal) < 0) {
+	if (test_eal_init("fuzztcp", 64) < 0) {
 		fprintf(stderr, "fuzz-tcp-input: rte_eal_init failed\n");
 		abort();
 	}
-	snprintf(rundir, sizeof(rundir), "%s", rte_eal_get_runtime_dir());
-	atexit(eal_down);
 	mp = rte_pktmbuf_pool_create("fuzz_tcp", POOL, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, 0);
 	if (!mp)
 		abort();
