@@ -10,6 +10,7 @@ counters straitd wrote (--stats-json). No NIC, no hugepages, no root.
 """
 import json
 import os
+import shutil
 import signal as sig
 import subprocess
 import sys
@@ -102,12 +103,16 @@ def run(name, lan_in, wan_in, tenants=(), lan_extra="", wan_extra="", signal=Non
         proc.send_signal(signal)
         out = proc.communicate(timeout=30)[0]
         rc = proc.returncode
+    # EAL leaves its runtime directory behind: take it away with ours
+    shutil.rmtree("/var/run/dpdk/dp-pcap-%d-%s" % (os.getpid(), name), ignore_errors=True)
     if rc != 0:
         print(out)
-        raise SystemExit("straitd exited %d in scenario %s" % (rc, name))
+        raise SystemExit("straitd exited %d in scenario %s (files in %s)" % (rc, name, d))
     with open(p("stats.json")) as f:
         stats = json.load(f)
-    return read_pcap(p("lan_out.pcap")), read_pcap(p("wan_out.pcap")), stats
+    result = read_pcap(p("lan_out.pcap")), read_pcap(p("wan_out.pcap")), stats
+    shutil.rmtree(d, ignore_errors=True)
+    return result
 
 
 def same_frames(got, want, what):
