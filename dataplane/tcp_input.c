@@ -316,7 +316,12 @@ static bool ooo_insert(struct tcp_conn *c, struct rte_mbuf *m, uint32_t seq)
 	const struct tcp_config *cfg = &c->st->cfg;
 	uint32_t len = m->data_len;
 	struct rte_mbuf *prev = NULL, *cur = c->oooq.head;
+	struct rte_mbuf *t = c->oooq.tail;
 
+	if (t && SEQ_GEQ(seq, *mbuf_seq(t) + t->data_len)) {
+		prev = t; /* the usual case behind a hole: append, O(1) */
+		cur = NULL;
+	}
 	while (cur && SEQ_LEQ(*mbuf_seq(cur), seq)) {
 		prev = cur;
 		cur = cur->next;
@@ -375,6 +380,10 @@ static bool ooo_insert(struct tcp_conn *c, struct rte_mbuf *m, uint32_t seq)
 	return true;
 dup:
 	c->stats.dup_bytes += len;
+	if (c->flags & TF_SACK) {
+		c->rcv_dsack[0] = seq; /* RFC 2883 */
+		c->rcv_dsack[1] = seq + len;
+	}
 	rte_pktmbuf_free(m);
 	return true;
 }
@@ -414,6 +423,11 @@ static void rsb_update(struct tcp_conn *c, uint32_t seq)
 {
 	uint32_t nb[TCP_SACK_SEND_BLOCKS][2];
 	unsigned n = 0;
+	struct rte_mbuf *t = c->oooq.tail;
+	if (c->nrsb && t && *mbuf_seq(t) == seq && c->rsb[0][1] == seq) {
+		c->rsb[0][1] = seq + t->data_len; /* the latest block grew: O(1) */
+		return;
+	}
 	/* the contiguous OOO run around seq */
 	uint32_t s = 0, e = 0;
 	bool found = false;
@@ -502,6 +516,10 @@ static void receive_text(struct tcp_conn *c, struct rte_mbuf *m, struct tcp_seg 
 	/* trim what we already have */
 	if (len && SEQ_LT(seq, c->rcv_nxt)) {
 		uint32_t d = c->rcv_nxt - seq;
+		if (c->flags & TF_SACK) {
+			c->rcv_dsack[0] = seq; /* RFC 2883 */
+			c->rcv_dsack[1] = d >= len ? seq + len : c->rcv_nxt;
+		}
 		if (d >= len) {
 			c->stats.dup_bytes += len;
 			len = 0;
@@ -541,10 +559,17 @@ static void receive_text(struct tcp_conn *c, struct rte_mbuf *m, struct tcp_seg 
 			ooo_drain(c);
 			rsb_prune(c);
 			c->flags |= TF_ACK_NOW; /* RFC 5681 4.2: a hole was filled */
+			c->quickack = TCP_QUICKACKS;
 		}
 		readable = true;
 		if (++c->segs_unacked >= 2 || len < c->snd_mss / 2)
 			c->flags |= TF_ACK_NOW;
+		else if (c->quickack) {
+			/* after a loss the sender is repairing with a small
+			 * window: ACK every segment for a while, as Linux does */
+			c->quickack--;
+			c->flags |= TF_ACK_NOW;
+		}
 	} else {
 		/* out of order: keep within bounds, ACK at once (dup ACK) */
 		c->stats.bytes_in += len;
@@ -602,6 +627,8 @@ static void receive_text(struct tcp_conn *c, struct rte_mbuf *m, struct tcp_seg 
 static void rtt_from_ack(struct tcp_conn *c, const struct tcp_seg *s)
 {
 	struct tcp_stack *st = c->st;
+	if ((c->flags & TF_SACK) && c->nxl)
+		return; /* microsecond samples from the send records (tcp_rack_ack) */
 	if ((c->flags & TF_RTT_TIMING) && SEQ_GT(s->ack, c->rtt_seq)) {
 		c->flags &= ~TF_RTT_TIMING;
 		tcp_rtt_sample(c, (uint32_t)(st->now - c->rtt_start_us));
@@ -671,7 +698,7 @@ static bool process_ack(struct tcp_conn *c, struct tcp_seg *s)
 			c->max_snd_wnd = swnd;
 	}
 
-	uint32_t sacked_before = c->sacked_bytes;
+	uint32_t sacked_before = c->sacked_bytes, old_una = c->snd_una;
 	if (c->flags & TF_SACK && s->opt.nsack)
 		tcp_sack_update(c, &s->opt);
 	/* RFC 6675 2: an ACK that SACKs new data counts as a duplicate even
@@ -698,7 +725,7 @@ static bool process_ack(struct tcp_conn *c, struct tcp_seg *s)
 						     ? 0 : c->rexmit_inflight - acked;
 			if (SEQ_GEQ(c->snd_una, c->recover))
 				tcp_cc_exit_recovery(c);
-			else if (!(c->flags & TF_SACK) || c->nsb == 0) {
+			else if (!(c->flags & TF_SACK)) {
 				/* RFC 6582 3.2 step 5: a partial ACK retransmits
 				 * the next unacknowledged segment at once */
 				c->rexmit_nxt = c->snd_una;
@@ -733,12 +760,17 @@ static bool process_ack(struct tcp_conn *c, struct tcp_seg *s)
 		 * (RFC 8985 7.4, without RACK's reordering window) */
 		if ((c->flags & TF_PROBED) && c->nsb && SEQ_GEQ(c->sack_hi, c->tlp_high))
 			sack_lost = true;
-		if (!(c->flags & TF_IN_RECOVERY) &&
+		if (!(c->flags & TF_IN_RECOVERY) && !(c->flags & TF_SACK) &&
 		    (c->dupacks >= TCP_DUPTHRESH || sack_lost) &&
 		    SEQ_GEQ(c->snd_una, c->recover)) {
 			tcp_cc_enter_recovery(c);
 			tcp_fast_retransmit(c);
 		}
+	}
+	if (c->flags & TF_SACK) {
+		/* RFC 8985 / RFC 6937: losses and the recovery window */
+		int64_t dlv = (int64_t)acked + c->sacked_bytes - sacked_before;
+		tcp_rack_ack(c, &s->opt, old_una, dlv > 0 ? (uint32_t)dlv : 0);
 	}
 
 	/* our FIN acknowledged? */
@@ -815,6 +847,11 @@ static void in_synchronized(struct tcp_conn *c, struct rte_mbuf *m, struct tcp_s
 		if (!(s->flags & TH_RST)) {
 			if (s->len)
 				c->stats.dup_bytes += s->len;
+			if (s->len && (c->flags & TF_SACK) && SEQ_LEQ(s->seq + s->len, c->rcv_nxt) &&
+			    SEQ_GEQ(s->seq, c->rcv_nxt - wnd - 65536u)) {
+				c->rcv_dsack[0] = s->seq; /* RFC 2883 */
+				c->rcv_dsack[1] = s->seq + s->len;
+			}
 			c->flags |= TF_ACK_NOW;
 		}
 		goto drop;

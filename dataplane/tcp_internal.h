@@ -27,6 +27,8 @@ enum tcp_limits {
 	TCP_PACE_BURST_US = 250,      /* credit a paced flow may save up */
 	TCP_PTO_MIN_US = 1000,        /* tail loss probe floor */
 	TCP_PTO_ONE_SEG_US = 200000,  /* added when one segment is out (delayed ACK) */
+	TCP_XMIT_LOG = 12,            /* send records per connection (RACK, RFC 8985) */
+	TCP_QUICKACKS = 16,           /* segments ACKed at once after a hole or at start */
 };
 
 #define SEQ_LT(a, b) ((int32_t)((uint32_t)(a) - (uint32_t)(b)) < 0)
@@ -70,6 +72,21 @@ enum {
 	TF_PROBE = 1u << 23,       /* t_rto is a tail loss probe (RFC 8985 7) */
 	TF_PROBED = 1u << 24,      /* a probe went out; tlp_high marks its end */
 	TF_OOO_FIN = 1u << 25,     /* a FIN arrived out of order at ooo_fin */
+	TF_RACK_REO = 1u << 26,    /* RACK.reordering_seen (RFC 8985 6.2) */
+	TF_PRR_FIRST = 1u << 27,   /* recovery just began: one segment goes regardless */
+	TF_RACK_VALID = 1u << 28,  /* RACK.xmit_ts is set (a segment was delivered) */
+};
+
+/* One send record: [seq, seq + len) went out at ts (us, modulo 2^32) as
+ * one burst, in time order in tcp_conn.xl[] (RFC 8985 needs each
+ * segment's transmit time; a burst shares one clock reading). A record
+ * RACK marked lost stays, flagged, until retransmitted or SACKed. */
+enum { XR_RETRANS = 1u << 0, XR_LOST = 1u << 1 };
+struct tcp_xmit {
+	uint32_t seq;
+	uint32_t ts;
+	uint16_t len;
+	uint16_t flags;
 };
 
 /* Parsed TCP options of one segment. */
@@ -167,6 +184,22 @@ struct tcp_conn {
 	uint32_t sacked_bytes;
 	uint8_t nsb;
 	uint32_t sb[TCP_SCOREBOARD][2]; /* sorted, disjoint SACKed ranges above snd_una */
+
+	/* RACK-TLP (RFC 8985) and PRR (RFC 6937), for SACK connections */
+	uint32_t rack_xmit_ts;   /* RACK.xmit_ts: sent time of the latest-sent delivered segment */
+	uint32_t rack_end_seq;   /* RACK.end_seq */
+	uint32_t rack_rtt_us;    /* RACK.rtt */
+	uint32_t rack_fack;      /* RACK.fack: highest delivered sequence */
+	uint32_t rack_dsack_seq; /* SND.MAX at the last reo_wnd_mult increase */
+	uint8_t rack_reo_mult;   /* RACK.reo_wnd_mult (D-SACK driven) */
+	uint8_t rack_reo_persist;/* recoveries left before reo_wnd_mult resets */
+	uint8_t nxl;
+	uint8_t quickack;        /* receiver: segments still to ACK at once */
+	uint32_t lost_bytes;     /* marked lost, not SACKed, not resent: out of the pipe */
+	uint32_t prr_delivered, prr_out, prr_recoverfs;
+	uint64_t t_rack;         /* reorder timer; t_rto holds the earlier of both */
+	uint64_t t_rto_real;     /* RTO or probe deadline while t_rack is earlier */
+	struct tcp_xmit xl[TCP_XMIT_LOG];
 
 	/* timers: absolute times in us, 0 = off */
 	uint64_t t_rto, t_delack, t_persist, t_tw, t_pace;
@@ -308,5 +341,14 @@ void tcp_sack_update(struct tcp_conn *c, const struct tcp_opts *o);
 void tcp_sack_prune(struct tcp_conn *c);
 bool tcp_sack_next_hole(const struct tcp_conn *c, uint32_t from,
 			uint32_t *start, uint32_t *len);
+/* RACK-TLP and PRR (SACK connections) */
+void tcp_rack_sent(struct tcp_conn *c, uint32_t seq, uint32_t len, bool rexmit);
+void tcp_rack_ack(struct tcp_conn *c, const struct tcp_opts *o, uint32_t old_una,
+		  uint32_t delivered);
+void tcp_rack_timeout(struct tcp_conn *c);
+void tcp_rack_reset(struct tcp_conn *c);
+bool tcp_lost_next(const struct tcp_conn *c, uint32_t *start, uint32_t *len);
+void tcp_lost_sent(struct tcp_conn *c, uint32_t start, uint32_t len);
+void tcp_rack_timer(struct tcp_conn *c, uint64_t due); /* tcp_timer.c; 0 stops */
 
 #endif
