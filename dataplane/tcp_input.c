@@ -357,7 +357,12 @@ static bool ooo_insert(struct tcp_conn *c, struct rte_mbuf *m, uint32_t seq)
 		rte_pktmbuf_trim(m, (uint16_t)cut);
 		len -= cut;
 	}
-	if (c->oooq.bytes + len > cfg->ooo_max || c->oooq.segs >= cfg->ooo_max_segs ||
+	/* the segment count bound is for small segments (an mbuf each);
+	 * segments of 512 bytes or more are bounded by ooo_max bytes: a peer
+	 * filling a large window behind one hole must not lose them */
+	if (c->oooq.bytes + len > cfg->ooo_max ||
+	    (c->oooq.segs >= cfg->ooo_max_segs && len < 512) ||
+	    c->oooq.segs >= cfg->ooo_max_segs + cfg->ooo_max / 512 ||
 	    !tcp_tenant_buffer_ok(c, len)) {
 		rte_pktmbuf_free(m);
 		return false;
@@ -419,14 +424,14 @@ static void ooo_drain(struct tcp_conn *c)
 
 /* The SACK blocks we report: the block holding the latest segment first,
  * then earlier ones still above rcv_nxt (RFC 2018 4). */
-static void rsb_update(struct tcp_conn *c, uint32_t seq)
+static bool rsb_update(struct tcp_conn *c, uint32_t seq)
 {
 	uint32_t nb[TCP_SACK_SEND_BLOCKS][2];
 	unsigned n = 0;
 	struct rte_mbuf *t = c->oooq.tail;
 	if (c->nrsb && t && *mbuf_seq(t) == seq && c->rsb[0][1] == seq) {
 		c->rsb[0][1] = seq + t->data_len; /* the latest block grew: O(1) */
-		return;
+		return true;
 	}
 	/* the contiguous OOO run around seq */
 	uint32_t s = 0, e = 0;
@@ -474,6 +479,7 @@ static void rsb_update(struct tcp_conn *c, uint32_t seq)
 	}
 	memcpy(c->rsb, nb, sizeof(nb[0]) * n);
 	c->nrsb = (uint8_t)n;
+	return false;
 }
 
 static void rsb_prune(struct tcp_conn *c)
@@ -574,15 +580,32 @@ static void receive_text(struct tcp_conn *c, struct rte_mbuf *m, struct tcp_seg 
 		/* out of order: keep within bounds, ACK at once (dup ACK) */
 		c->stats.bytes_in += len;
 		bool kept = ooo_insert(c, m, seq);
+		bool grew = false;
 		if (kept && (c->flags & TF_SACK))
-			rsb_update(c, seq);
+			grew = rsb_update(c, seq);
 		if (fin && kept) {
 			/* remember it: taken when the data before it arrives */
 			c->flags |= TF_OOO_FIN;
 			c->ooo_fin = seq + len;
 		}
 		fin = false;
-		c->flags |= TF_ACK_NOW;
+		if (grew && !(c->flags & TF_ACK_NOW) && ++c->segs_unacked < TCP_SACK_COMPRESS) {
+			/* SACK compression, as Linux does: a segment that only
+			 * extends the latest SACK block behind a hole already
+			 * reported is ACKed with the next ones (this burst, at
+			 * most TCP_SACK_COMPRESS segments or SRTT/20 up to 1 ms);
+			 * a new hole, a repair or anything else goes at once */
+			uint64_t d = c->srtt_us / 20;
+			if (d > TCP_SACK_DELAY_MAX_US)
+				d = TCP_SACK_DELAY_MAX_US;
+			c->flags |= TF_DELACK;
+			if (!c->t_delack || c->t_delack > st->now + d) {
+				c->t_delack = st->now + d;
+				tcp_timer_update(c);
+			}
+		} else {
+			c->flags |= TF_ACK_NOW;
+		}
 	}
 	bool fin_now = fin && seq + len == c->rcv_nxt;
 	if ((c->flags & TF_OOO_FIN) && c->rcv_nxt == c->ooo_fin) {

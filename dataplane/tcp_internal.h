@@ -28,7 +28,9 @@ enum tcp_limits {
 	TCP_PTO_MIN_US = 1000,        /* tail loss probe floor */
 	TCP_PTO_ONE_SEG_US = 200000,  /* added when one segment is out (delayed ACK) */
 	TCP_XMIT_LOG = 12,            /* send records per connection (RACK, RFC 8985) */
-	TCP_QUICKACKS = 16,           /* segments ACKed at once after a hole or at start */
+	TCP_QUICKACKS = 16,           /* segments ACKed at once after a hole is filled */
+	TCP_SACK_COMPRESS = 16,       /* out-of-order segments one SACK may cover */
+	TCP_SACK_DELAY_MAX_US = 1000, /* and the most it waits (Linux: tcp_comp_sack) */
 };
 
 #define SEQ_LT(a, b) ((int32_t)((uint32_t)(a) - (uint32_t)(b)) < 0)
@@ -75,6 +77,7 @@ enum {
 	TF_RACK_REO = 1u << 26,    /* RACK.reordering_seen (RFC 8985 6.2) */
 	TF_PRR_FIRST = 1u << 27,   /* recovery just began: one segment goes regardless */
 	TF_RACK_VALID = 1u << 28,  /* RACK.xmit_ts is set (a segment was delivered) */
+	TF_PROBE2 = 1u << 29,      /* the second probe is armed or went out */
 };
 
 /* One send record: [seq, seq + len) went out at ts (us, modulo 2^32) as

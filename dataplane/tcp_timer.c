@@ -29,14 +29,25 @@ void tcp_rtt_sample(struct tcp_conn *c, uint32_t r)
 	c->rto_us = (uint32_t)rto;
 }
 
-/* A tail loss probe (RFC 8985 7) fires before the RTO when SACK is on
- * and the connection is not recovering: one segment sent at PTO = 2 SRTT
- * lets SACK recovery repair a lost tail instead of a timeout. */
+/* A tail loss probe (RFC 8985 7) fires before the RTO when SACK is on:
+ * one segment sent at PTO = 2 SRTT lets SACK recovery repair a lost tail
+ * instead of a timeout. Unlike RFC 8985 7.2 (c), probes are sent during
+ * recovery too, and a second one after twice the PTO if the first got no
+ * answer: with 1 % of ACKs lost and a receiver that ACKs a window at
+ * once, a lost ACK otherwise stalls recovery until the RTO (200 ms). */
 static bool tlp_ok(const struct tcp_conn *c)
 {
-	return (c->flags & TF_SACK) && c->srtt_us && !(c->flags & TF_IN_RECOVERY) &&
+	return (c->flags & TF_SACK) && c->srtt_us &&
 	       !c->retries && c->state >= TCP_ESTABLISHED && c->state != TCP_FIN_WAIT_2 &&
 	       c->state != TCP_TIME_WAIT;
+}
+
+static uint64_t pto(const struct tcp_conn *c)
+{
+	uint64_t p = 2ull * c->srtt_us;
+	if (c->snd_max - c->snd_una <= c->snd_mss)
+		p += TCP_PTO_ONE_SEG_US;
+	return p < TCP_PTO_MIN_US ? TCP_PTO_MIN_US : p;
 }
 
 /* The RACK reorder timer shares the t_rto slot: t_rto is the earlier of
@@ -63,14 +74,11 @@ void tcp_arm_rto(struct tcp_conn *c)
 {
 	c->flags &= ~TF_PROBE;
 	if (tlp_ok(c)) {
-		uint64_t pto = 2ull * c->srtt_us;
-		if (c->snd_max - c->snd_una <= c->snd_mss)
-			pto += TCP_PTO_ONE_SEG_US;
-		if (pto < TCP_PTO_MIN_US)
-			pto = TCP_PTO_MIN_US;
-		if (pto < c->rto_us) {
+		uint64_t p = pto(c);
+		if (p < c->rto_us) {
 			c->flags |= TF_PROBE;
-			set_rto(c, c->st->now + pto);
+			c->flags &= ~TF_PROBE2;
+			set_rto(c, c->st->now + p);
 			return;
 		}
 	}
@@ -119,6 +127,12 @@ static void probe(struct tcp_conn *c)
 	}
 	c->flags |= TF_PROBED;
 	c->tlp_high = c->snd_max;
+	uint64_t p2 = 2 * pto(c);
+	if ((c->flags & TF_SACK) && !(c->flags & TF_PROBE2) && p2 < c->rto_us) {
+		c->flags |= TF_PROBE | TF_PROBE2; /* one more, then the RTO */
+		set_rto(c, st->now + p2);
+		return;
+	}
 	set_rto(c, st->now + c->rto_us); /* the real timeout from here */
 }
 
