@@ -552,7 +552,7 @@ static void rack_dsack(struct tcp_conn *c)
  * ACK delivered, updates RACK.xmit_ts, RACK.end_seq and RACK.rtt. Returns
  * the smallest RTT of a delivered segment sent once (or UINT32_MAX). */
 static uint32_t rack_deliver(struct tcp_conn *c, uint32_t s, uint32_t e,
-			     const struct tcp_opts *o)
+			     const struct tcp_opts *o, uint32_t fack)
 {
 	uint32_t now = (uint32_t)c->st->now;
 	uint32_t sample = UINT32_MAX;
@@ -572,8 +572,8 @@ static uint32_t rack_deliver(struct tcp_conn *c, uint32_t s, uint32_t e,
 			if ((c->flags & TF_TS) && o->has_ts && o->tsecr &&
 			    (int32_t)(o->tsecr - sent_ms) < 0)
 				continue;
-		} else if (rtt < sample) {
-			sample = rtt;
+		} else if (rtt < sample && !(x->flags & XR_LOST) && SEQ_GT(b, fack)) {
+			sample = rtt; /* data beyond all delivered before: sent once, news */
 		}
 		if (!(c->flags & TF_RACK_VALID) || sent_after(x->ts, b, c->rack_xmit_ts, c->rack_end_seq)) {
 			c->rack_xmit_ts = x->ts;
@@ -710,13 +710,13 @@ void tcp_rack_ack(struct tcp_conn *c, const struct tcp_opts *o, uint32_t old_una
 {
 	if (!(c->flags & TF_SACK))
 		return;
-	uint32_t sample = UINT32_MAX;
+	uint32_t sample = UINT32_MAX, fack = SEQ_GT(c->rack_fack, old_una) ? c->rack_fack : old_una;
 	if (SEQ_GT(c->snd_una, old_una))
-		sample = rack_deliver(c, old_una, c->snd_una, o);
+		sample = rack_deliver(c, old_una, c->snd_una, o, fack);
 	for (unsigned b = 0; b < o->nsack; b++) {
 		uint32_t s = o->sack[b][0], e = o->sack[b][1];
 		if (SEQ_LT(s, e) && SEQ_GT(s, c->snd_una) && SEQ_LEQ(e, c->snd_max)) {
-			uint32_t r = rack_deliver(c, s, e, o);
+			uint32_t r = rack_deliver(c, s, e, o, fack);
 			if (b == 0 && r < sample)
 				sample = r; /* the others are old news (RFC 2018 4) */
 		}
