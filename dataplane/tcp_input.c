@@ -570,7 +570,7 @@ static void receive_text(struct tcp_conn *c, struct rte_mbuf *m, struct tcp_seg 
 		readable = true;
 		if (++c->segs_unacked >= 2 || len < c->snd_mss / 2)
 			c->flags |= TF_ACK_NOW;
-		else if (c->quickack) {
+		else if (c->quickack && !(c->flags & TF_ACK_NOW)) {
 			/* after a loss the sender is repairing with a small
 			 * window: ACK every segment for a while, as Linux does */
 			c->quickack--;
