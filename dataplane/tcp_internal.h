@@ -327,6 +327,7 @@ bool tcp_challenge_ack(struct tcp_conn *c);
 /* tcp_timer.c */
 void tcp_rtt_sample(struct tcp_conn *c, uint32_t rtt_us);
 void tcp_arm_rto(struct tcp_conn *c);
+void tcp_arm_sent(struct tcp_conn *c);
 void tcp_timers_run(struct tcp_conn *c);
 void tcp_enter_time_wait(struct tcp_conn *c);
 

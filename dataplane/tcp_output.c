@@ -381,8 +381,7 @@ void tcp_output(struct tcp_conn *c)
 		sent = true;
 	}
 	if (sent) {
-		if (!c->t_rto)
-			tcp_arm_rto(c);
+		tcp_arm_sent(c);
 		if (c->t_persist) {
 			c->t_persist = 0;
 			c->flags &= ~TF_PERSIST;

@@ -85,6 +85,26 @@ void tcp_arm_rto(struct tcp_conn *c)
 	set_rto(c, c->st->now + c->rto_us);
 }
 
+/* After data went out (RFC 8985 7.2: the PTO is scheduled on sending):
+ * an RTO armed while one segment was in flight (PTO = 2 SRTT + 200 ms,
+ * no better than the RTO) becomes a probe timer once the flight grew. */
+void tcp_arm_sent(struct tcp_conn *c)
+{
+	if (!c->t_rto) {
+		tcp_arm_rto(c);
+		return;
+	}
+	if ((c->flags & (TF_PROBE | TF_PROBED)) || !tlp_ok(c))
+		return;
+	uint64_t due = c->t_rack && c->t_rto == c->t_rack ? c->t_rto_real : c->t_rto;
+	uint64_t p = pto(c);
+	if (p < c->rto_us && c->st->now + p < due) {
+		c->flags |= TF_PROBE;
+		c->flags &= ~TF_PROBE2;
+		set_rto(c, c->st->now + p);
+	}
+}
+
 static void probe(struct tcp_conn *c)
 {
 	struct tcp_stack *st = c->st;
