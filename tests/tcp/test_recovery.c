@@ -359,3 +359,28 @@ Test(recovery, sack_compression_behind_a_hole)
 	cr_assert_eq(S.opt.nsack, 0);
 	cr_assert_eq(c->quickack, TCP_QUICKACKS);
 }
+
+/* RFC 8985 7.2: the probe timer is scheduled on sending. With one segment
+ * out a probe would wait 2 SRTT + 200 ms (the receiver's delayed ACK), no
+ * better than the RTO; when the flight grows it becomes 2 SRTT. */
+Test(recovery, probe_timer_once_the_flight_grows)
+{
+	uint32_t iss;
+	struct tcp_conn *c = setup(&iss);
+	c->cwnd = 10 * MSS;
+	tcp_write(c, data, MSS);
+	cr_assert_eq(h->nout, 1);
+	cr_assert(!(c->flags & TF_PROBE), "one segment: the RTO");
+	cr_assert_eq(c->t_rto, h->now + c->rto_us);
+	h_advance(h, 100);
+	tcp_write(c, data, 5 * MSS);
+	cr_assert_eq(h->nout, 6);
+	cr_assert(c->flags & TF_PROBE, "six segments: a probe timer");
+	cr_assert_eq(c->t_rto, h->now + 2 * c->srtt_us);
+	h_clear(h);
+	h_advance(h, 2 * c->srtt_us);
+	cr_assert_eq(h->nout, 1);
+	h_out(h, 0, &S);
+	cr_assert_eq(S.seq, iss + 1 + 5 * MSS, "the last segment again");
+	cr_assert_eq(stats(c).rto_expiries, 0);
+}
