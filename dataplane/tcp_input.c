@@ -592,15 +592,13 @@ static void receive_text(struct tcp_conn *c, struct rte_mbuf *m, struct tcp_seg 
 		if (grew && !(c->flags & TF_ACK_NOW) && ++c->segs_unacked < TCP_SACK_COMPRESS) {
 			/* SACK compression, as Linux does: a segment that only
 			 * extends the latest SACK block behind a hole already
-			 * reported is ACKed with the next ones (this burst, at
-			 * most TCP_SACK_COMPRESS segments or SRTT/20 up to 1 ms);
-			 * a new hole, a repair or anything else goes at once */
-			uint64_t d = c->srtt_us / 20;
-			if (d > TCP_SACK_DELAY_MAX_US)
-				d = TCP_SACK_DELAY_MAX_US;
+			 * reported is ACKed with the rest of its input burst
+			 * (at the next timer poll, at most TCP_SACK_COMPRESS
+			 * segments); a new hole, a repair or anything else is
+			 * ACKed at once */
 			c->flags |= TF_DELACK;
-			if (!c->t_delack || c->t_delack > st->now + d) {
-				c->t_delack = st->now + d;
+			if (!c->t_delack || c->t_delack > st->now) {
+				c->t_delack = st->now;
 				tcp_timer_update(c);
 			}
 		} else {

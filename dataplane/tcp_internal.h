@@ -29,8 +29,7 @@ enum tcp_limits {
 	TCP_PTO_ONE_SEG_US = 200000,  /* added when one segment is out (delayed ACK) */
 	TCP_XMIT_LOG = 12,            /* send records per connection (RACK, RFC 8985) */
 	TCP_QUICKACKS = 16,           /* segments ACKed at once after a hole is filled */
-	TCP_SACK_COMPRESS = 16,       /* out-of-order segments one SACK may cover */
-	TCP_SACK_DELAY_MAX_US = 1000, /* and the most it waits (Linux: tcp_comp_sack) */
+	TCP_SACK_COMPRESS = 16,       /* out-of-order segments of a burst one SACK covers */
 };
 
 #define SEQ_LT(a, b) ((int32_t)((uint32_t)(a) - (uint32_t)(b)) < 0)
