@@ -557,6 +557,8 @@ static void receive_text(struct tcp_conn *c, struct rte_mbuf *m, struct tcp_seg 
 		rte_pktmbuf_free(m);
 	} else if (seq == c->rcv_nxt) {
 		bool had_ooo = c->oooq.head != NULL;
+		if (!c->stats.bytes_in)
+			c->quickack = TCP_QUICKACKS; /* the peer's slow start, as Linux */
 		c->rcv_nxt += len;
 		c->stats.bytes_in += len;
 		tcp_account(c, len);
