@@ -226,7 +226,8 @@ void tcp_sack_update(struct tcp_conn *c, const struct tcp_opts *o)
 			if (SEQ_GEQ(s0, c->snd_una - c->max_snd_wnd))
 				rack_dsack(c);
 		} else if (SEQ_LT(s0, e0) && SEQ_GT(s0, c->snd_una) && SEQ_LEQ(e0, c->snd_max) &&
-			   SEQ_LT(e0, c->rack_fack) && sacked_in(c, s0, e0) < e0 - s0 &&
+			   SEQ_LT(e0, c->rack_fack) && SEQ_LEQ(c->rack_fack, c->snd_max) &&
+			   sacked_in(c, s0, e0) < e0 - s0 &&
 			   !retrans_in(c, s0, e0)) {
 			c->flags |= TF_RACK_REO;
 		}
@@ -540,7 +541,7 @@ static void rack_dsack(struct tcp_conn *c)
 {
 	c->flags |= TF_RACK_REO;
 	c->stats.dsacks_in++;
-	if (SEQ_LT(c->snd_una, c->rack_dsack_seq))
+	if (SEQ_LT(c->snd_una, c->rack_dsack_seq) && SEQ_LEQ(c->rack_dsack_seq, c->snd_max))
 		return;
 	if (c->rack_reo_mult < 255)
 		c->rack_reo_mult = (uint8_t)((c->rack_reo_mult ? c->rack_reo_mult : 1) + 1);
@@ -710,7 +711,11 @@ void tcp_rack_ack(struct tcp_conn *c, const struct tcp_opts *o, uint32_t old_una
 {
 	if (!(c->flags & TF_SACK))
 		return;
-	uint32_t sample = UINT32_MAX, fack = SEQ_GT(c->rack_fack, old_una) ? c->rack_fack : old_una;
+	/* RACK.fack lies in [SND.UNA, SND.MAX] (it starts at 0, anywhere
+	 * relative to the ISN) */
+	if (SEQ_LT(c->rack_fack, old_una) || SEQ_GT(c->rack_fack, c->snd_max))
+		c->rack_fack = old_una;
+	uint32_t sample = UINT32_MAX, fack = c->rack_fack;
 	if (SEQ_GT(c->snd_una, old_una))
 		sample = rack_deliver(c, old_una, c->snd_una, o, fack);
 	for (unsigned b = 0; b < o->nsack; b++) {

@@ -383,3 +383,19 @@ Test(recovery, probe_timer_once_the_flight_grows)
 	cr_assert_eq(S.seq, iss + 1 + 5 * MSS, "the last segment again");
 	cr_assert_eq(stats(c).rto_expiries, 0);
 }
+
+/* RTT samples in microseconds from the send records, whatever the ISN:
+ * RACK.fack starts at 0, which may lie "ahead" of SND.UNA. */
+Test(recovery, rtt_samples_from_send_records_any_isn)
+{
+	uint32_t iss;
+	struct tcp_conn *c = setup(&iss);
+	c->rack_fack = c->snd_una + 0x40000000u; /* 0 seen from the far side */
+	c->cwnd = 10 * MSS;
+	tcp_write(c, data, 4 * MSS);
+	h_advance(h, 300);
+	ack(iss, 2 * MSS, NULL, 0);
+	cr_assert_lt(c->srtt_us, 1000, "a 300 us sample moved SRTT: %u", c->srtt_us);
+	cr_assert_eq(c->min_rtt_us, 300);
+	cr_assert_eq(c->rack_fack, iss + 1 + 2 * MSS);
+}
