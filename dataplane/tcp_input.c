@@ -573,13 +573,13 @@ static void receive_text(struct tcp_conn *c, struct rte_mbuf *m, struct tcp_seg 
 		if (++c->segs_unacked >= 2 || len < c->snd_mss / 2)
 			c->flags |= TF_ACK_NOW;
 		else if (c->quickack && !(c->flags & TF_ACK_NOW)) {
-			/* after a loss the sender is repairing with a small
+			/* at the start and after a loss the sender runs a small
 			 * window: ACK every segment for a while, as Linux does */
 			c->quickack--;
 			c->flags |= TF_ACK_NOW;
 		}
 	} else {
-		/* out of order: keep within bounds, ACK at once (dup ACK) */
+		/* out of order: keep within bounds, ACK (dup ACK, RFC 5681 4.2) */
 		c->stats.bytes_in += len;
 		bool kept = ooo_insert(c, m, seq);
 		bool grew = false;
