@@ -288,6 +288,7 @@ struct tcp_conn_stats {
 	uint64_t ooo_bytes;                 /* bytes that arrived out of order */
 	uint64_t dup_bytes;                 /* already-received bytes */
 	uint64_t challenge_acks;
+	uint64_t rack_marks, dsacks_in; /* RACK loss marks, D-SACKs received */
 	uint32_t srtt_us, rttvar_us, rto_us, min_rtt_us;
 	uint32_t cwnd, ssthresh, snd_wnd, rcv_wnd;
 };

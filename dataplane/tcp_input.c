@@ -436,7 +436,12 @@ static bool ooo_insert(struct tcp_conn *c, struct rte_mbuf *m, uint32_t seq)
 	const struct tcp_config *cfg = &c->st->cfg;
 	uint32_t len = m->data_len;
 	struct rte_mbuf *prev = NULL, *cur = c->oooq.head;
+	struct rte_mbuf *t = c->oooq.tail;
 
+	if (t && SEQ_GEQ(seq, *mbuf_seq(t) + t->data_len)) {
+		prev = t; /* the usual case behind a hole: append, O(1) */
+		cur = NULL;
+	}
 	while (cur && SEQ_LEQ(*mbuf_seq(cur), seq)) {
 		prev = cur;
 		cur = cur->next;
@@ -472,7 +477,12 @@ static bool ooo_insert(struct tcp_conn *c, struct rte_mbuf *m, uint32_t seq)
 		rte_pktmbuf_trim(m, (uint16_t)cut);
 		len -= cut;
 	}
-	if (c->oooq.bytes + len > cfg->ooo_max || c->oooq.segs >= cfg->ooo_max_segs ||
+	/* the segment count bound is for small segments (an mbuf each);
+	 * segments of 512 bytes or more are bounded by ooo_max bytes: a peer
+	 * filling a large window behind one hole must not lose them */
+	if (c->oooq.bytes + len > cfg->ooo_max ||
+	    (c->oooq.segs >= cfg->ooo_max_segs && len < 512) ||
+	    c->oooq.segs >= cfg->ooo_max_segs + cfg->ooo_max / 512 ||
 	    !tcp_tenant_buffer_ok(c, len)) {
 		rte_pktmbuf_free(m);
 		return false;
@@ -495,6 +505,10 @@ static bool ooo_insert(struct tcp_conn *c, struct rte_mbuf *m, uint32_t seq)
 	return true;
 dup:
 	c->stats.dup_bytes += len;
+	if (c->flags & TF_SACK) {
+		c->rcv_dsack[0] = seq; /* RFC 2883 */
+		c->rcv_dsack[1] = seq + len;
+	}
 	rte_pktmbuf_free(m);
 	return true;
 }
@@ -530,10 +544,15 @@ static void ooo_drain(struct tcp_conn *c)
 
 /* The SACK blocks we report: the block holding the latest segment first,
  * then earlier ones still above rcv_nxt (RFC 2018 4). */
-static void rsb_update(struct tcp_conn *c, uint32_t seq)
+static bool rsb_update(struct tcp_conn *c, uint32_t seq)
 {
 	uint32_t nb[TCP_SACK_SEND_BLOCKS][2];
 	unsigned n = 0;
+	struct rte_mbuf *t = c->oooq.tail;
+	if (c->nrsb && t && *mbuf_seq(t) == seq && c->rsb[0][1] == seq) {
+		c->rsb[0][1] = seq + t->data_len; /* the latest block grew: O(1) */
+		return true;
+	}
 	/* the contiguous OOO run around seq */
 	uint32_t s = 0, e = 0;
 	bool found = false;
@@ -580,6 +599,7 @@ static void rsb_update(struct tcp_conn *c, uint32_t seq)
 	}
 	memcpy(c->rsb, nb, sizeof(nb[0]) * n);
 	c->nrsb = (uint8_t)n;
+	return false;
 }
 
 static void rsb_prune(struct tcp_conn *c)
@@ -622,6 +642,10 @@ static void receive_text(struct tcp_conn *c, struct rte_mbuf *m, struct tcp_seg 
 	/* trim what we already have */
 	if (len && SEQ_LT(seq, c->rcv_nxt)) {
 		uint32_t d = c->rcv_nxt - seq;
+		if (c->flags & TF_SACK) {
+			c->rcv_dsack[0] = seq; /* RFC 2883 */
+			c->rcv_dsack[1] = d >= len ? seq + len : c->rcv_nxt;
+		}
 		if (d >= len) {
 			c->stats.dup_bytes += len;
 			len = 0;
@@ -653,6 +677,8 @@ static void receive_text(struct tcp_conn *c, struct rte_mbuf *m, struct tcp_seg 
 		rte_pktmbuf_free(m);
 	} else if (seq == c->rcv_nxt) {
 		bool had_ooo = c->oooq.head != NULL;
+		if (!c->stats.bytes_in)
+			c->quickack = TCP_QUICKACKS; /* the peer's slow start, as Linux */
 		c->rcv_nxt += len;
 		c->stats.bytes_in += len;
 		tcp_account(c, len);
@@ -661,23 +687,45 @@ static void receive_text(struct tcp_conn *c, struct rte_mbuf *m, struct tcp_seg 
 			ooo_drain(c);
 			rsb_prune(c);
 			c->flags |= TF_ACK_NOW; /* RFC 5681 4.2: a hole was filled */
+			c->quickack = TCP_QUICKACKS;
 		}
 		readable = true;
 		if (++c->segs_unacked >= 2 || len < c->snd_mss / 2)
 			c->flags |= TF_ACK_NOW;
+		else if (c->quickack && !(c->flags & TF_ACK_NOW)) {
+			/* at the start and after a loss the sender runs a small
+			 * window: ACK every segment for a while, as Linux does */
+			c->quickack--;
+			c->flags |= TF_ACK_NOW;
+		}
 	} else {
-		/* out of order: keep within bounds, ACK at once (dup ACK) */
+		/* out of order: keep within bounds, ACK (dup ACK, RFC 5681 4.2) */
 		c->stats.bytes_in += len;
 		bool kept = ooo_insert(c, m, seq);
+		bool grew = false;
 		if (kept && (c->flags & TF_SACK))
-			rsb_update(c, seq);
+			grew = rsb_update(c, seq);
 		if (fin && kept) {
 			/* remember it: taken when the data before it arrives */
 			c->flags |= TF_OOO_FIN;
 			c->ooo_fin = seq + len;
 		}
 		fin = false;
-		c->flags |= TF_ACK_NOW;
+		if (grew && !(c->flags & TF_ACK_NOW) && ++c->segs_unacked < TCP_SACK_COMPRESS) {
+			/* SACK compression, as Linux does: a segment that only
+			 * extends the latest SACK block behind a hole already
+			 * reported is ACKed with the rest of its input burst
+			 * (at the next timer poll, at most TCP_SACK_COMPRESS
+			 * segments); a new hole, a repair or anything else is
+			 * ACKed at once */
+			c->flags |= TF_DELACK;
+			if (!c->t_delack || c->t_delack > st->now) {
+				c->t_delack = st->now;
+				tcp_timer_update(c);
+			}
+		} else {
+			c->flags |= TF_ACK_NOW;
+		}
 	}
 	bool fin_now = fin && seq + len == c->rcv_nxt;
 	if ((c->flags & TF_OOO_FIN) && c->rcv_nxt == c->ooo_fin) {
@@ -722,6 +770,8 @@ static void receive_text(struct tcp_conn *c, struct rte_mbuf *m, struct tcp_seg 
 static void rtt_from_ack(struct tcp_conn *c, const struct tcp_seg *s)
 {
 	struct tcp_stack *st = c->st;
+	if ((c->flags & TF_SACK) && c->nxl)
+		return; /* microsecond samples from the send records (tcp_rack_ack) */
 	if ((c->flags & TF_RTT_TIMING) && SEQ_GT(s->ack, c->rtt_seq)) {
 		c->flags &= ~TF_RTT_TIMING;
 		tcp_rtt_sample(c, (uint32_t)(st->now - c->rtt_start_us));
@@ -791,7 +841,7 @@ static bool process_ack(struct tcp_conn *c, struct tcp_seg *s)
 			c->max_snd_wnd = swnd;
 	}
 
-	uint32_t sacked_before = c->sacked_bytes;
+	uint32_t sacked_before = c->sacked_bytes, old_una = c->snd_una;
 	if (c->flags & TF_SACK && s->opt.nsack)
 		tcp_sack_update(c, &s->opt);
 	/* RFC 6675 2: an ACK that SACKs new data counts as a duplicate even
@@ -818,7 +868,7 @@ static bool process_ack(struct tcp_conn *c, struct tcp_seg *s)
 						     ? 0 : c->rexmit_inflight - acked;
 			if (SEQ_GEQ(c->snd_una, c->recover))
 				tcp_cc_exit_recovery(c);
-			else if (!(c->flags & TF_SACK) || c->nsb == 0) {
+			else if (!(c->flags & TF_SACK)) {
 				/* RFC 6582 3.2 step 5: a partial ACK retransmits
 				 * the next unacknowledged segment at once */
 				c->rexmit_nxt = c->snd_una;
@@ -853,12 +903,17 @@ static bool process_ack(struct tcp_conn *c, struct tcp_seg *s)
 		 * (RFC 8985 7.4, without RACK's reordering window) */
 		if ((c->flags & TF_PROBED) && c->nsb && SEQ_GEQ(c->sack_hi, c->tlp_high))
 			sack_lost = true;
-		if (!(c->flags & TF_IN_RECOVERY) &&
+		if (!(c->flags & TF_IN_RECOVERY) && !(c->flags & TF_SACK) &&
 		    (c->dupacks >= TCP_DUPTHRESH || sack_lost) &&
 		    SEQ_GEQ(c->snd_una, c->recover)) {
 			tcp_cc_enter_recovery(c);
 			tcp_fast_retransmit(c);
 		}
+	}
+	if (c->flags & TF_SACK) {
+		/* RFC 8985 / RFC 6937: losses and the recovery window */
+		int64_t dlv = (int64_t)acked + c->sacked_bytes - sacked_before;
+		tcp_rack_ack(c, &s->opt, old_una, dlv > 0 ? (uint32_t)dlv : 0);
 	}
 
 	/* our FIN acknowledged? */
@@ -935,6 +990,11 @@ static void in_synchronized(struct tcp_conn *c, struct rte_mbuf *m, struct tcp_s
 		if (!(s->flags & TH_RST)) {
 			if (s->len)
 				c->stats.dup_bytes += s->len;
+			if (s->len && (c->flags & TF_SACK) && SEQ_LEQ(s->seq + s->len, c->rcv_nxt) &&
+			    SEQ_GEQ(s->seq, c->rcv_nxt - wnd - 65536u)) {
+				c->rcv_dsack[0] = s->seq; /* RFC 2883 */
+				c->rcv_dsack[1] = s->seq + s->len;
+			}
 			c->flags |= TF_ACK_NOW;
 		}
 		goto drop;

@@ -27,6 +27,9 @@ enum tcp_limits {
 	TCP_PACE_BURST_US = 250,      /* credit a paced flow may save up */
 	TCP_PTO_MIN_US = 1000,        /* tail loss probe floor */
 	TCP_PTO_ONE_SEG_US = 200000,  /* added when one segment is out (delayed ACK) */
+	TCP_XMIT_LOG = 12,            /* send records per connection (RACK, RFC 8985) */
+	TCP_QUICKACKS = 16,           /* segments ACKed at once after a hole is filled */
+	TCP_SACK_COMPRESS = 16,       /* out-of-order segments of a burst one SACK covers */
 };
 
 #define SEQ_LT(a, b) ((int32_t)((uint32_t)(a) - (uint32_t)(b)) < 0)
@@ -72,6 +75,22 @@ enum {
 	TF_OOO_FIN = 1u << 25,     /* a FIN arrived out of order at ooo_fin */
 	TF_INTERCEPT = 1u << 26,   /* an intercepted flow's open: counts as pending */
 	TF_PENDING = 1u << 27,     /* its SYN is held: no SYN-ACK until accepted */
+	TF_RACK_REO = 1u << 28,    /* RACK.reordering_seen (RFC 8985 6.2) */
+	TF_PRR_FIRST = 1u << 29,   /* recovery just began: one segment goes regardless */
+	TF_RACK_VALID = 1u << 30,  /* RACK.xmit_ts is set (a segment was delivered) */
+	TF_PROBE2 = 1u << 31,      /* the second probe is armed or went out */
+};
+
+/* One send record: [seq, seq + len) went out at ts (us, modulo 2^32) as
+ * one burst, in time order in tcp_conn.xl[] (RFC 8985 needs each
+ * segment's transmit time; a burst shares one clock reading). A record
+ * RACK marked lost stays, flagged, until retransmitted or SACKed. */
+enum { XR_RETRANS = 1u << 0, XR_LOST = 1u << 1 };
+struct tcp_xmit {
+	uint32_t seq;
+	uint32_t ts;
+	uint16_t len;
+	uint16_t flags;
 };
 
 /* Parsed TCP options of one segment. */
@@ -160,6 +179,7 @@ struct tcp_conn {
 	uint32_t rtt_seq; uint64_t rtt_start_us;
 	uint8_t retries;
 	uint8_t persist_shift;
+	uint16_t syn_mss;  /* the SYN's options, as offered (tcp_conn_syn_opts): */
 
 	/* congestion control (RFC 5681, 6582, 6675) */
 	uint32_t cwnd, ssthresh;
@@ -173,6 +193,22 @@ struct tcp_conn {
 	uint32_t sacked_bytes;
 	uint8_t nsb;
 	uint32_t sb[TCP_SCOREBOARD][2]; /* sorted, disjoint SACKed ranges above snd_una */
+
+	/* RACK-TLP (RFC 8985) and PRR (RFC 6937), for SACK connections */
+	uint32_t rack_xmit_ts;   /* RACK.xmit_ts: sent time of the latest-sent delivered segment */
+	uint32_t rack_end_seq;   /* RACK.end_seq */
+	uint32_t rack_rtt_us;    /* RACK.rtt */
+	uint32_t rack_fack;      /* RACK.fack: highest delivered sequence */
+	uint32_t rack_dsack_seq; /* SND.MAX at the last reo_wnd_mult increase */
+	uint8_t rack_reo_mult;   /* RACK.reo_wnd_mult (D-SACK driven) */
+	uint8_t rack_reo_persist;/* recoveries left before reo_wnd_mult resets */
+	uint8_t nxl;
+	uint8_t quickack;        /* receiver: segments still to ACK at once */
+	uint32_t lost_bytes;     /* marked lost, not SACKed, not resent: out of the pipe */
+	uint32_t prr_delivered, prr_out, prr_recoverfs;
+	uint64_t t_rack;         /* reorder timer; t_rto holds the earlier of both */
+	uint64_t t_rto_real;     /* RTO or probe deadline while t_rack is earlier */
+	struct tcp_xmit xl[TCP_XMIT_LOG];
 
 	/* timers: absolute times in us, 0 = off */
 	uint64_t t_rto, t_delack, t_persist, t_tw, t_pace;
@@ -193,14 +229,11 @@ struct tcp_conn {
 	struct mbuf_q oooq;  /* sorted by sequence; seq kept in m->udata64 style via dynfield */
 	uint32_t rcv_dsack[2]; /* a duplicate range to report (RFC 2883), 0/0 none */
 	uint8_t nrsb;
+	int8_t syn_wscale;  /* (the rest of the SYN's options, in the padding) */
+	bool syn_sack_ok, syn_ts;
 	uint32_t rsb[TCP_SACK_SEND_BLOCKS][2]; /* blocks we report, most recent first */
 
 	struct tcp_conn_stats stats;
-
-	/* the SYN's options, as offered (tcp_conn_syn_opts) */
-	uint16_t syn_mss;
-	int8_t syn_wscale;
-	bool syn_sack_ok, syn_ts;
 };
 
 struct tcp_listener {
@@ -314,6 +347,7 @@ bool tcp_challenge_ack(struct tcp_conn *c);
 /* tcp_timer.c */
 void tcp_rtt_sample(struct tcp_conn *c, uint32_t rtt_us);
 void tcp_arm_rto(struct tcp_conn *c);
+void tcp_arm_sent(struct tcp_conn *c);
 void tcp_timers_run(struct tcp_conn *c);
 void tcp_enter_time_wait(struct tcp_conn *c);
 
@@ -331,5 +365,14 @@ void tcp_sack_update(struct tcp_conn *c, const struct tcp_opts *o);
 void tcp_sack_prune(struct tcp_conn *c);
 bool tcp_sack_next_hole(const struct tcp_conn *c, uint32_t from,
 			uint32_t *start, uint32_t *len);
+/* RACK-TLP and PRR (SACK connections) */
+void tcp_rack_sent(struct tcp_conn *c, uint32_t seq, uint32_t len, bool rexmit);
+void tcp_rack_ack(struct tcp_conn *c, const struct tcp_opts *o, uint32_t old_una,
+		  uint32_t delivered);
+void tcp_rack_timeout(struct tcp_conn *c);
+void tcp_rack_reset(struct tcp_conn *c);
+bool tcp_lost_next(const struct tcp_conn *c, uint32_t *start, uint32_t *len);
+void tcp_lost_sent(struct tcp_conn *c, uint32_t start, uint32_t len);
+void tcp_rack_timer(struct tcp_conn *c, uint64_t due); /* tcp_timer.c; 0 stops */
 
 #endif

@@ -145,16 +145,19 @@ unsigned tcp_build_options(const struct tcp_conn *c, uint8_t flags, uint8_t *p)
 		put32(p + n + 4, c->ts_recent);
 		n += 8;
 	}
-	if ((c->flags & TF_SACK) && c->nrsb && !(flags & TH_RST)) {
-		unsigned nb = c->nrsb;
+	/* a D-SACK (RFC 2883) goes first, once */
+	unsigned ds = c->rcv_dsack[0] != c->rcv_dsack[1];
+	if ((c->flags & TF_SACK) && (c->nrsb || ds) && !(flags & TH_RST)) {
+		unsigned nb = c->nrsb + ds;
 		unsigned room = (TCP_OPT_SPACE - n - 4) / 8;
 		if (nb > room)
 			nb = room;
 		p[n++] = OPT_NOP; p[n++] = OPT_NOP;
 		p[n++] = OPT_SACK; p[n++] = (uint8_t)(2 + 8 * nb);
 		for (unsigned b = 0; b < nb; b++) {
-			put32(p + n, c->rsb[b][0]);
-			put32(p + n + 4, c->rsb[b][1]);
+			const uint32_t *blk = ds ? (b ? c->rsb[b - 1] : c->rcv_dsack) : c->rsb[b];
+			put32(p + n, blk[0]);
+			put32(p + n + 4, blk[1]);
 			n += 8;
 		}
 	}

@@ -167,6 +167,7 @@ void tcp_send_segment(struct tcp_conn *c, uint32_t seq, uint32_t len,
 		if (SEQ_GT(c->rcv_nxt + wnd, c->rcv_adv) || !(flags & TH_SYN))
 			c->rcv_adv = c->rcv_nxt + wnd;
 		c->last_ack_sent = c->rcv_nxt;
+		c->rcv_dsack[0] = c->rcv_dsack[1] = 0; /* sent once */
 		c->flags &= ~(TF_ACK_NOW | TF_DELACK);
 		c->segs_unacked = 0;
 		if (c->t_delack) {
@@ -266,9 +267,9 @@ static void start_rtt_timing(struct tcp_conn *c, uint32_t seq)
 	c->rtt_start_us = c->st->now;
 }
 
-/* Sends what the windows allow: SACK holes first in recovery (RFC 6675
- * NextSeg, simplified: holes below the highest SACK are taken as lost),
- * then new data, then FIN, then a pure ACK if one is owed. */
+/* Sends what the windows allow: with SACK, ranges RACK marked lost first
+ * (RFC 8985, within PRR's window); without, the hole at SND.UNA in
+ * recovery; then new data, then FIN, then a pure ACK if one is owed. */
 void tcp_output(struct tcp_conn *c)
 {
 	struct tcp_stack *st = c->st;
@@ -301,7 +302,28 @@ void tcp_output(struct tcp_conn *c)
 		if (!(c->flags & TF_IN_RECOVERY) && c->dupacks && c->dupacks < TCP_DUPTHRESH)
 			cw += c->dupacks * c->snd_mss; /* limited transmit (RFC 3042) */
 		uint32_t wnd = c->snd_wnd < cw ? c->snd_wnd : cw;
-		if (c->flags & TF_IN_RECOVERY) {
+		if ((c->flags & TF_SACK) && ((c->flags & TF_IN_RECOVERY) || c->lost_bytes)) {
+			/* RACK-marked losses first, then new data, as PRR's
+			 * cwnd (pipe + what this ACK allows) says */
+			if (tcp_pipe(c) >= c->cwnd)
+				break;
+			uint32_t hs, hl;
+			if (tcp_lost_next(c, &hs, &hl)) {
+				if (hl > c->snd_mss)
+					hl = c->snd_mss;
+				tcp_send_segment(c, hs, hl, TH_ACK);
+				tcp_pace_sent(c, hl);
+				tcp_rack_sent(c, hs, hl, true);
+				tcp_lost_sent(c, hs, hl);
+				c->stats.retrans_segs++;
+				c->stats.retrans_bytes += hl;
+				st->stats.retrans_segs++;
+				st->tenants[c->tenant].retrans_segs++;
+				sent = true;
+				continue;
+			}
+			wnd = c->snd_wnd; /* new data limited by pipe above */
+		} else if (c->flags & TF_IN_RECOVERY) {
 			if (tcp_pipe(c) + c->snd_mss > c->cwnd)
 				break;
 			uint32_t hs, hl;
@@ -360,6 +382,11 @@ void tcp_output(struct tcp_conn *c)
 		bool rexmit = SEQ_LT(c->snd_nxt, c->snd_max);
 		tcp_send_segment(c, c->snd_nxt, len, flags);
 		tcp_pace_sent(c, len);
+		tcp_rack_sent(c, c->snd_nxt, len, rexmit);
+		if (c->flags & TF_IN_RECOVERY) {
+			c->prr_out += len;
+			c->flags &= ~TF_PRR_FIRST;
+		}
 		if (rexmit) {
 			uint32_t r = c->snd_max - c->snd_nxt;
 			r = r < len ? r : len;
@@ -379,8 +406,7 @@ void tcp_output(struct tcp_conn *c)
 		sent = true;
 	}
 	if (sent) {
-		if (!c->t_rto)
-			tcp_arm_rto(c);
+		tcp_arm_sent(c);
 		if (c->t_persist) {
 			c->t_persist = 0;
 			c->flags &= ~TF_PERSIST;

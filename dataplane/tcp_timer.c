@@ -1,5 +1,6 @@
 /* Timers: retransmission (RFC 6298 with Karn's rule through timing only
- * segments sent once, or timestamps), delayed ACK, zero-window persist,
+ * segments sent once, or timestamps), tail loss probe and RACK reorder
+ * timer (RFC 8985), delayed ACK, zero-window persist,
  * TIME-WAIT and the FIN-WAIT-2 timeout. Each connection keeps absolute
  * deadlines; tcp_poll() walks the connections with an armed timer. */
 #include "tcp_internal.h"
@@ -28,34 +29,80 @@ void tcp_rtt_sample(struct tcp_conn *c, uint32_t r)
 	c->rto_us = (uint32_t)rto;
 }
 
-/* A tail loss probe (RFC 8985 7) fires before the RTO when SACK is on
- * and the connection is not recovering: one segment sent at PTO = 2 SRTT
- * lets SACK recovery repair a lost tail instead of a timeout. */
+/* A tail loss probe (RFC 8985 7) fires before the RTO when SACK is on:
+ * one segment sent at PTO = 2 SRTT lets SACK recovery repair a lost tail
+ * instead of a timeout. Unlike RFC 8985 7.2 (c), probes are sent during
+ * recovery too, and a second one after twice the PTO if the first got no
+ * answer: with 1 % of ACKs lost and a receiver that ACKs a window at
+ * once, a lost ACK otherwise stalls recovery until the RTO (200 ms). */
 static bool tlp_ok(const struct tcp_conn *c)
 {
-	return (c->flags & TF_SACK) && c->srtt_us && !(c->flags & TF_IN_RECOVERY) &&
+	return (c->flags & TF_SACK) && c->srtt_us &&
 	       !c->retries && c->state >= TCP_ESTABLISHED && c->state != TCP_FIN_WAIT_2 &&
 	       c->state != TCP_TIME_WAIT;
+}
+
+static uint64_t pto(const struct tcp_conn *c)
+{
+	uint64_t p = 2ull * c->srtt_us;
+	if (c->snd_max - c->snd_una <= c->snd_mss)
+		p += TCP_PTO_ONE_SEG_US;
+	return p < TCP_PTO_MIN_US ? TCP_PTO_MIN_US : p;
+}
+
+/* The RACK reorder timer shares the t_rto slot: t_rto is the earlier of
+ * the reorder deadline (t_rack) and the RTO or probe deadline (t_rto_real). */
+static void set_rto(struct tcp_conn *c, uint64_t due)
+{
+	c->t_rto_real = due;
+	c->t_rto = c->t_rack && c->t_rack < due ? c->t_rack : due;
+	tcp_timer_update(c);
+}
+
+void tcp_rack_timer(struct tcp_conn *c, uint64_t due)
+{
+	if (c->t_rack == due)
+		return;
+	uint64_t real = c->t_rack && c->t_rto == c->t_rack ? c->t_rto_real : c->t_rto;
+	c->t_rto_real = real;
+	c->t_rack = due;
+	c->t_rto = due && (!real || due < real) ? due : real;
+	tcp_timer_update(c);
 }
 
 void tcp_arm_rto(struct tcp_conn *c)
 {
 	c->flags &= ~TF_PROBE;
 	if (tlp_ok(c)) {
-		uint64_t pto = 2ull * c->srtt_us;
-		if (c->snd_max - c->snd_una <= c->snd_mss)
-			pto += TCP_PTO_ONE_SEG_US;
-		if (pto < TCP_PTO_MIN_US)
-			pto = TCP_PTO_MIN_US;
-		if (pto < c->rto_us) {
-			c->t_rto = c->st->now + pto;
+		uint64_t p = pto(c);
+		if (p < c->rto_us) {
 			c->flags |= TF_PROBE;
-			tcp_timer_update(c);
+			c->flags &= ~TF_PROBE2;
+			set_rto(c, c->st->now + p);
 			return;
 		}
 	}
-	c->t_rto = c->st->now + c->rto_us;
-	tcp_timer_update(c);
+	set_rto(c, c->st->now + c->rto_us);
+}
+
+/* After data went out (RFC 8985 7.2: the PTO is scheduled on sending):
+ * an RTO armed while one segment was in flight (PTO = 2 SRTT + 200 ms,
+ * no better than the RTO) becomes a probe timer once the flight grew. */
+void tcp_arm_sent(struct tcp_conn *c)
+{
+	if (!c->t_rto) {
+		tcp_arm_rto(c);
+		return;
+	}
+	if ((c->flags & (TF_PROBE | TF_PROBED)) || !tlp_ok(c))
+		return;
+	uint64_t due = c->t_rack && c->t_rto == c->t_rack ? c->t_rto_real : c->t_rto;
+	uint64_t p = pto(c);
+	if (p < c->rto_us && c->st->now + p < due) {
+		c->flags |= TF_PROBE;
+		c->flags &= ~TF_PROBE2;
+		set_rto(c, c->st->now + p);
+	}
 }
 
 static void probe(struct tcp_conn *c)
@@ -65,7 +112,13 @@ static void probe(struct tcp_conn *c)
 	c->stats.tail_probes++;
 	uint32_t end_data = c->snd_una + c->sndq.bytes;
 	uint32_t room = c->snd_wnd > c->snd_nxt - c->snd_una ? c->snd_wnd - (c->snd_nxt - c->snd_una) : 0;
-	if (SEQ_LT(c->snd_nxt, end_data) && room) {
+	/* RFC 8985 7.3 prefers new data. A Linux receiver holds the ACK of
+	 * an in-order segment up to 40 ms, and the usual tail "loss" here is
+	 * a lost ACK: the last segment again is a duplicate it ACKs at once
+	 * (with a D-SACK), or, if the tail was lost, out of order and SACKed
+	 * at once. So with SACK the probe is always the last segment. */
+	if (SEQ_LT(c->snd_nxt, end_data) && room &&
+	    (!(c->flags & TF_SACK) || c->snd_max == c->snd_una)) {
 		/* new data if the window allows: one segment */
 		uint32_t len = end_data - c->snd_nxt;
 		if (len > c->snd_mss)
@@ -73,6 +126,7 @@ static void probe(struct tcp_conn *c)
 		if (len > room)
 			len = room;
 		tcp_send_segment(c, c->snd_nxt, len, TH_ACK);
+		tcp_rack_sent(c, c->snd_nxt, len, false);
 		c->stats.bytes_out += len;
 		c->snd_nxt += len;
 		if (SEQ_GT(c->snd_nxt, c->snd_max))
@@ -83,6 +137,7 @@ static void probe(struct tcp_conn *c)
 		uint32_t lo = hi - c->snd_una > c->snd_mss ? hi - c->snd_mss : c->snd_una;
 		if (SEQ_LT(lo, hi)) {
 			tcp_send_segment(c, lo, hi - lo, TH_ACK);
+			tcp_rack_sent(c, lo, hi - lo, true);
 			c->stats.retrans_segs++;
 			c->stats.retrans_bytes += hi - lo;
 			st->stats.retrans_segs++;
@@ -92,8 +147,13 @@ static void probe(struct tcp_conn *c)
 	}
 	c->flags |= TF_PROBED;
 	c->tlp_high = c->snd_max;
-	c->t_rto = st->now + c->rto_us; /* the real timeout from here */
-	tcp_timer_update(c);
+	uint64_t p2 = 2 * pto(c);
+	if ((c->flags & TF_SACK) && !(c->flags & TF_PROBE2) && p2 < c->rto_us) {
+		c->flags |= TF_PROBE | TF_PROBE2; /* one more, then the RTO */
+		set_rto(c, st->now + p2);
+		return;
+	}
+	set_rto(c, st->now + c->rto_us); /* the real timeout from here */
 }
 
 void tcp_enter_time_wait(struct tcp_conn *c)
@@ -183,6 +243,16 @@ void tcp_timers_run(struct tcp_conn *c)
 			tcp_conn_closed(c);
 			return;
 		}
+	}
+	if (c->t_rack && now >= c->t_rack) {
+		/* RACK reorder timer (RFC 8985 6.3) */
+		if (c->t_rto == c->t_rack)
+			c->t_rto = c->t_rto_real;
+		c->t_rack = 0;
+		tcp_timer_update(c);
+		tcp_rack_timeout(c);
+		if (c->flags & TF_DEAD || c->state == TCP_CLOSED)
+			return;
 	}
 	if (c->t_rto && now >= c->t_rto && (c->flags & TF_PROBE)) {
 		probe(c);

@@ -47,6 +47,14 @@ static struct tcp_conn *est(uint32_t *iss, bool sack, int ws)
 
 static struct h_seg S;
 
+/* A LAN-like path: 1 ms RTT measured (RACK's reordering window is
+ * min_RTT / 4; a handshake in zero injected time would measure 1 us). */
+static void lan_rtt(struct tcp_conn *c)
+{
+	c->srtt_us = c->min_rtt_us = 1000;
+	c->rttvar_us = 500;
+}
+
 Test(data, in_order_delivery_and_delayed_ack)
 {
 	h_init(h, NULL, TCP_AF_INET);
@@ -54,21 +62,29 @@ Test(data, in_order_delivery_and_delayed_ack)
 	struct tcp_conn *c = est(&iss, false, 7);
 	uint8_t d[3000];
 	fill(d, 0, sizeof(d));
+	/* the first segments are ACKed at once (the peer's slow start,
+	 * as Linux does) */
 	h_send(h, 1001, iss + 1, TH_ACK, 1000, NULL, 0, d, 1000);
+	cr_assert_eq(h->nout, 1, "quick ACK at the start");
+	h_clear(h);
+	c->quickack = 0; /* the quick-ACK period is over */
+	tcp_read(c, d, 1000);
+	fill(d, 0, sizeof(d));
+	h_send(h, 2001, iss + 1, TH_ACK, 1000, NULL, 0, d, 1000);
 	cr_assert(h->events & TCP_EV_READABLE);
-	cr_assert_eq(h->nout, 0, "first full segment: ACK delayed");
+	cr_assert_eq(h->nout, 0, "then a lone full segment: ACK delayed");
 	h_advance(h, 39999);
 	cr_assert_eq(h->nout, 0);
 	h_advance(h, 1);
 	cr_assert_eq(h->nout, 1, "delayed ACK after 40 ms");
 	h_out(h, 0, &S);
-	cr_assert_eq(S.ack, 2001);
+	cr_assert_eq(S.ack, 3001);
 	h_clear(h);
-	h_send(h, 2001, iss + 1, TH_ACK, 1000, NULL, 0, d + 1000, 1000);
-	h_send(h, 3001, iss + 1, TH_ACK, 1000, NULL, 0, d + 2000, 1000);
+	h_send(h, 3001, iss + 1, TH_ACK, 1000, NULL, 0, d + 1000, 1000);
+	h_send(h, 4001, iss + 1, TH_ACK, 1000, NULL, 0, d + 2000, 1000);
 	cr_assert_eq(h->nout, 1, "every second full segment ACKed at once");
 	h_out(h, 0, &S);
-	cr_assert_eq(S.ack, 4001);
+	cr_assert_eq(S.ack, 5001);
 	uint8_t got[3000];
 	cr_assert_eq(tcp_read(c, got, sizeof(got)), 3000);
 	cr_assert_eq(memcmp(got, d, 3000), 0);
@@ -313,10 +329,12 @@ Test(data, sack_recovery_retransmits_only_holes)
 	h_init(h, NULL, TCP_AF_INET);
 	uint32_t iss;
 	struct tcp_conn *c = est(&iss, true, 7);
+	lan_rtt(c);
 	static uint8_t d[10000];
 	fill(d, 0, sizeof(d));
 	tcp_write(c, d, sizeof(d));
 	h_clear(h);
+	h_advance(h, 1000); /* the ACKs come one RTT later */
 	uint32_t b = iss + 1;
 	/* segments 0 and 2 lost; 1, 3, 4, 5 arrive */
 	uint32_t blk[2][2] = { { b + 3000, b + 4000 }, { b + 1000, b + 2000 } };
@@ -359,10 +377,12 @@ Test(data, limited_transmit_on_first_dupacks)
 	h_init(h, NULL, TCP_AF_INET);
 	uint32_t iss;
 	struct tcp_conn *c = est(&iss, true, 7);
+	lan_rtt(c);
 	static uint8_t d[20000];
 	tcp_write(c, d, sizeof(d));
 	cr_assert_eq(h->nout, 10);
 	h_clear(h);
+	h_advance(h, 1000); /* the ACKs come one RTT later */
 	uint32_t b = iss + 1;
 	uint32_t blk[1][2] = { { b + 1000, b + 2000 } };
 	dupack(iss, 0, blk, 1);
@@ -604,5 +624,14 @@ Test(data, tail_loss_probe_before_rto)
 	uint32_t blk[1][2] = { { b + 4000, b + 5000 } };
 	uint8_t o[40];
 	h_send(h, 1001, b + 2000, TH_ACK, 65535, o, o_sack(o, blk, 1), NULL, 0);
-	cr_assert(c->flags & TF_IN_RECOVERY, "RFC 8985: a probe's SACK is enough");
+	/* RFC 8985: what was sent before the probe's data is lost once the
+	 * reordering window (min_RTT / 4) has passed */
+	for (int i = 0; i < 10 && !(c->flags & TF_IN_RECOVERY); i++)
+		h_advance(h, 100);
+	cr_assert(c->flags & TF_IN_RECOVERY, "a probe's SACK is enough");
+	cr_assert_geq(h->nout, 1);
+	h_out(h, 0, &S);
+	cr_assert_eq(S.seq, b + 2000, "the first lost segment goes first");
+	tcp_conn_stats(c, &cs);
+	cr_assert_eq(cs.rto_expiries, 0);
 }

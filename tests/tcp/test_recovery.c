@@ -1,0 +1,401 @@
+/* Loss recovery timelines with the injected clock: RACK (RFC 8985) marks
+ * a lost retransmission lost again without an RTO, its reorder timer
+ * fires after min_RTT/4, reordering within that window costs nothing,
+ * PRR (RFC 6937) spreads the reduced window over the recovery episode,
+ * tail probes; and the receiving side: D-SACK for duplicates (RFC 2883),
+ * SACK compression behind a hole, an immediate ACK when it fills. */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "harness.h"
+
+static struct harness H;
+static struct harness *h = &H;
+static struct h_seg S;
+
+static void fini(void)
+{
+	h_fini(h);
+}
+
+TestSuite(recovery, .fini = fini);
+
+enum { MSS = 1000 };
+
+/* Established with SACK (no timestamps), peer MSS 1000, window 64 KiB <<
+ * 7; a LAN path with a measured RTT of 1 ms; no pacing, so what leaves is
+ * what the windows allow. */
+static struct tcp_conn *setup(uint32_t *iss)
+{
+	struct tcp_config cfg = { .flags = TCP_CFG_NO_PACING };
+	h_init(h, &cfg, TCP_AF_INET);
+	uint8_t o[40];
+	unsigned n = o_mss(o, MSS);
+	n += o_sackok(o + n);
+	n += o_ws(o + n, 7);
+	struct tcp_conn *c = h_accept(h, 1000, o, n, iss);
+	cr_assert_not_null(c);
+	c->srtt_us = c->min_rtt_us = 1000;
+	c->rttvar_us = 500;
+	c->rto_us = 200000;
+	return c;
+}
+
+/* The peer's ACK: cumulative `ack` bytes, SACK blocks relative to the
+ * first data byte. */
+static void ack(uint32_t iss, uint32_t cum, const uint32_t (*rel)[2], unsigned n)
+{
+	uint32_t b = iss + 1, blk[4][2];
+	for (unsigned i = 0; i < n; i++) {
+		blk[i][0] = b + rel[i][0];
+		blk[i][1] = b + rel[i][1];
+	}
+	uint8_t o[40];
+	unsigned ol = n ? o_sack(o, (const uint32_t (*)[2])blk, n) : 0;
+	h_send(h, 1001, b + cum, TH_ACK, 65535, o, ol, NULL, 0);
+}
+
+/* Segments sent since the last h_clear, relative sequence of each. */
+static unsigned sent(uint32_t iss, uint32_t *rel, unsigned max)
+{
+	unsigned n = 0;
+	for (unsigned i = 0; i < h->nout && n < max; i++) {
+		h_out(h, i, &S);
+		if (S.len)
+			rel[n++] = S.seq - (iss + 1);
+	}
+	return n;
+}
+
+static bool sent_seq(uint32_t iss, uint32_t rel)
+{
+	uint32_t r[256];
+	unsigned n = sent(iss, r, 256);
+	for (unsigned i = 0; i < n; i++)
+		if (r[i] == rel)
+			return true;
+	return false;
+}
+
+static struct tcp_conn_stats stats(struct tcp_conn *c)
+{
+	struct tcp_conn_stats cs;
+	tcp_conn_stats(c, &cs);
+	return cs;
+}
+
+static uint8_t data[200000];
+
+/* RFC 8985 6.2: a retransmission is lost too when something sent after
+ * it is delivered and the reordering window has passed: it goes again at
+ * once, with no RTO (200 ms). */
+Test(recovery, lost_retransmission_found_without_rto)
+{
+	uint32_t iss;
+	struct tcp_conn *c = setup(&iss);
+	c->cwnd = 20 * MSS;
+	tcp_write(c, data, 60 * MSS);
+	cr_assert_eq(h->nout, 20);
+	h_clear(h);
+	h_advance(h, 1000);
+	/* segment 0 lost; 1..3 SACKed: three segments above it, no
+	 * reordering seen, so reo_wnd = 0 and it is lost at once */
+	const uint32_t b3[1][2] = { { 1 * MSS, 4 * MSS } };
+	ack(iss, 0, b3, 1);
+	cr_assert(c->flags & TF_IN_RECOVERY);
+	cr_assert(sent_seq(iss, 0), "fast retransmit of segment 0");
+	h_clear(h);
+	/* the retransmission is lost as well; the rest of the flight
+	 * arrives, PRR releases new data (sent after the retransmission) */
+	for (unsigned k = 5; k <= 20; k++) {
+		h_advance(h, 50);
+		const uint32_t bk[1][2] = { { 1 * MSS, k * MSS } };
+		ack(iss, 0, bk, 1);
+	}
+	cr_assert(!sent_seq(iss, 0), "not again while only older data is delivered");
+	uint32_t r[64];
+	unsigned n = sent(iss, r, 64);
+	cr_assert_gt(n, 0);
+	uint32_t first_new = r[0];
+	cr_assert_geq(first_new, 20 * MSS, "new data went out during recovery");
+	h_clear(h);
+	/* one RTT later the new data is SACKed: sent after the
+	 * retransmission, so the retransmission is lost */
+	h_advance(h, 1000);
+	const uint32_t bn[1][2] = { { 1 * MSS, first_new + MSS } };
+	ack(iss, 0, bn, 1);
+	cr_assert(sent_seq(iss, 0), "segment 0 sent a third time, no RTO");
+	struct tcp_conn_stats cs = stats(c);
+	cr_assert_eq(cs.rto_expiries, 0);
+	cr_assert_geq(cs.rack_marks, 2);
+	/* and it arrives: recovery ends */
+	h_clear(h);
+	h_advance(h, 1000);
+	ack(iss, c->snd_max - (iss + 1), NULL, 0);
+	cr_assert(!(c->flags & TF_IN_RECOVERY));
+	cr_assert_eq(c->lost_bytes, 0);
+}
+
+/* RFC 8985 6.3: with fewer than three segments SACKed and no recovery,
+ * reo_wnd = min_RTT / 4 (250 us here): the hole is retransmitted when the
+ * reorder timer fires, not before. */
+Test(recovery, reorder_timer_fires_after_reo_wnd)
+{
+	uint32_t iss;
+	struct tcp_conn *c = setup(&iss);
+	c->cwnd = 10 * MSS;
+	tcp_write(c, data, 10 * MSS);
+	h_clear(h);
+	h_advance(h, 1000);
+	const uint32_t b1[1][2] = { { 1 * MSS, 2 * MSS } };
+	ack(iss, 0, b1, 1);
+	cr_assert(!(c->flags & TF_IN_RECOVERY));
+	cr_assert_eq(h->nout, 0, "within the reordering window: wait");
+	cr_assert_neq(c->t_rack, 0, "reorder timer armed");
+	cr_assert_eq(c->t_rack, h->now + 250);
+	h_advance(h, 200);
+	cr_assert_eq(h->nout, 0);
+	h_advance(h, 60);
+	cr_assert(c->flags & TF_IN_RECOVERY, "the timer marked segment 0 lost");
+	cr_assert(sent_seq(iss, 0));
+	cr_assert_eq(c->t_rack, 0);
+	struct tcp_conn_stats cs = stats(c);
+	cr_assert_eq(cs.rto_expiries, 0);
+	cr_assert_eq(cs.rack_marks, 1);
+}
+
+/* Reordering within reo_wnd: segment 0 arrives late but before the
+ * window closes; nothing is retransmitted, no reduction. */
+Test(recovery, reordering_within_reo_wnd_is_not_loss)
+{
+	uint32_t iss;
+	struct tcp_conn *c = setup(&iss);
+	c->cwnd = 10 * MSS;
+	uint32_t cw = c->cwnd;
+	tcp_write(c, data, 10 * MSS);
+	h_clear(h);
+	h_advance(h, 1000);
+	const uint32_t b1[1][2] = { { 1 * MSS, 3 * MSS } };
+	ack(iss, 0, b1, 1);
+	h_advance(h, 100);
+	ack(iss, 3 * MSS, NULL, 0); /* segment 0 arrived, reordered */
+	h_advance(h, 1000);
+	struct tcp_conn_stats cs = stats(c);
+	cr_assert_eq(cs.retrans_segs, 0, "no spurious retransmission");
+	cr_assert_eq(cs.fast_recoveries, 0);
+	cr_assert(!(c->flags & TF_IN_RECOVERY));
+	cr_assert_geq(c->cwnd, cw, "no reduction");
+	for (unsigned i = 0; i < h->nout; i++) {
+		h_out(h, i, &S);
+		cr_assert_geq(S.seq, iss + 1 + 10 * MSS, "only new data");
+	}
+}
+
+/* RFC 6937: 20 segments out, segment 0 lost, the other 19 SACKed one by
+ * one. ssthresh = 0.7 x 20 = 14 segments; while the pipe is above it PRR
+ * sends ceil(delivered x 14 / flight) - out, about 0.7 segment per ACK,
+ * never a burst; the episode ends at ssthresh. */
+Test(recovery, prr_spreads_the_reduction_over_the_episode)
+{
+	uint32_t iss;
+	struct tcp_conn *c = setup(&iss);
+	c->cwnd = 20 * MSS;
+	tcp_write(c, data, 100 * MSS);
+	cr_assert_eq(h->nout, 20);
+	h_clear(h);
+	h_advance(h, 1000);
+	unsigned total = 0, maxper = 0;
+	for (unsigned k = 2; k <= 20; k++) {
+		const uint32_t bk[1][2] = { { 1 * MSS, k * MSS } };
+		ack(iss, 0, bk, 1);
+		unsigned n = 0;
+		for (unsigned i = 0; i < h->nout; i++) {
+			h_out(h, i, &S);
+			n += S.len ? 1 : 0;
+		}
+		if (k == 2 || k == 3) {
+			/* below three SACKed: wait out reo_wnd; limited
+			 * transmit (RFC 3042) sends one new segment */
+			cr_assert_eq(n, 1, "ACK %u: %u segments", k, n);
+			cr_assert(!(c->flags & TF_IN_RECOVERY));
+			h_clear(h);
+			continue;
+		}
+		if (k == 4) {
+			cr_assert(c->flags & TF_IN_RECOVERY);
+			cr_assert_eq(c->ssthresh, 14 * MSS);
+			h_out(h, 0, &S);
+			cr_assert_eq(S.seq, iss + 1, "the fast retransmit first");
+		}
+		total += n;
+		if (n > maxper)
+			maxper = n;
+		h_clear(h);
+	}
+	/* 22 segments out when recovery began; delivered during the
+	 * episode: ACKs 4..20 = 17 segments (the entering ACK counts)
+	 * -> ceil(17 x 14 / 22) = 11 */
+	cr_assert(total >= 10 && total <= 12, "PRR sent %u segments", total);
+	cr_assert_leq(maxper, 2, "no burst: %u in one ACK", maxper);
+	h_advance(h, 1000);
+	ack(iss, c->snd_max - (iss + 1), NULL, 0);
+	cr_assert(!(c->flags & TF_IN_RECOVERY));
+	cr_assert_eq(c->cwnd, 14 * MSS, "recovery ends at ssthresh");
+	cr_assert_eq(stats(c).rto_expiries, 0);
+}
+
+/* A lost ACK at the tail during recovery: the probe (the last segment
+ * again, which a Linux receiver ACKs at once) comes at PTO = 2 SRTT, a
+ * second one at twice that, and only then the RTO. */
+Test(recovery, probes_in_recovery_then_rto)
+{
+	uint32_t iss;
+	struct tcp_conn *c = setup(&iss);
+	c->cwnd = 10 * MSS;
+	tcp_write(c, data, 10 * MSS);
+	h_clear(h);
+	h_advance(h, 1000);
+	const uint32_t b3[1][2] = { { 1 * MSS, 10 * MSS } };
+	ack(iss, 0, b3, 1);
+	cr_assert(c->flags & TF_IN_RECOVERY);
+	cr_assert(sent_seq(iss, 0));
+	h_clear(h);
+	/* the ACK of the retransmission is lost: SRTT is about 1 ms, the
+	 * probe timer runs from the flight's first transmission (1 ms ago) */
+	uint64_t t0 = h->now, first = 0, second = 0;
+	for (unsigned i = 0; i < 300 && !second; i++) {
+		h_advance(h, 100);
+		if (h->nout && !first) {
+			first = h->now - t0;
+			h_out(h, 0, &S);
+			cr_assert_eq(S.seq, iss + 1 + 9 * MSS, "the last segment");
+			h_clear(h);
+		} else if (h->nout && first) {
+			second = h->now - t0;
+		}
+	}
+	cr_assert(first >= 900 && first <= 1100, "first probe at %lu us", (unsigned long)first);
+	cr_assert(second >= first + 3800 && second <= first + 5200,
+		  "second probe at %lu us", (unsigned long)second);
+	struct tcp_conn_stats cs = stats(c);
+	cr_assert_eq(cs.tail_probes, 2);
+	cr_assert_eq(cs.rto_expiries, 0);
+	h_clear(h);
+	h_advance(h, 250000);
+	cr_assert_eq(stats(c).rto_expiries, 1, "then the RTO");
+}
+
+/* RFC 2883: a duplicate segment is reported in the first SACK block of
+ * the ACK it causes, once; below RCV.NXT and inside the out-of-order
+ * queue alike. */
+Test(recovery, dsack_for_duplicates)
+{
+	uint32_t iss;
+	setup(&iss);
+	uint8_t d[MSS];
+	memset(d, 7, sizeof(d));
+	h_send(h, 1001, iss + 1, TH_ACK, 65535, NULL, 0, d, MSS);
+	h_clear(h);
+	h_send(h, 1001, iss + 1, TH_ACK, 65535, NULL, 0, d, MSS); /* again */
+	cr_assert_eq(h->nout, 1, "a duplicate is ACKed at once");
+	h_out(h, 0, &S);
+	cr_assert_eq(S.ack, 2001);
+	cr_assert_eq(S.opt.nsack, 1);
+	cr_assert_eq(S.opt.sack[0][0], 1001, "D-SACK of the duplicate");
+	cr_assert_eq(S.opt.sack[0][1], 2001);
+	h_clear(h);
+	/* out of order, then the same segment again */
+	h_send(h, 3001, iss + 1, TH_ACK, 65535, NULL, 0, d, MSS);
+	h_out(h, 0, &S);
+	cr_assert_eq(S.opt.nsack, 1, "no D-SACK the second time");
+	cr_assert_eq(S.opt.sack[0][0], 3001);
+	h_clear(h);
+	h_send(h, 3001, iss + 1, TH_ACK, 65535, NULL, 0, d, MSS);
+	cr_assert_eq(h->nout, 1);
+	h_out(h, 0, &S);
+	cr_assert_eq(S.opt.nsack, 2);
+	cr_assert_eq(S.opt.sack[0][0], 3001, "D-SACK first");
+	cr_assert_eq(S.opt.sack[0][1], 4001);
+	cr_assert_eq(S.opt.sack[1][0], 3001, "then the block holding it");
+	cr_assert_eq(S.opt.sack[1][1], 4001);
+}
+
+/* Behind a hole: the first out-of-order segment is ACKed at once (a new
+ * hole), segments that only extend the latest block share one SACK per
+ * input burst (at most TCP_SACK_COMPRESS), the repair is ACKed at once. */
+Test(recovery, sack_compression_behind_a_hole)
+{
+	uint32_t iss;
+	struct tcp_conn *c = setup(&iss);
+	uint8_t d[MSS];
+	memset(d, 1, sizeof(d));
+	h_send(h, 2001, iss + 1, TH_ACK, 65535, NULL, 0, d, MSS); /* hole at 1001 */
+	cr_assert_eq(h->nout, 1, "a new hole: ACK at once");
+	h_clear(h);
+	for (uint32_t s = 3001; s < 3001 + 5 * MSS; s += MSS)
+		h_send(h, s, iss + 1, TH_ACK, 65535, NULL, 0, d, MSS);
+	cr_assert_eq(h->nout, 0, "extending the block: compressed");
+	cr_assert_eq(c->t_delack, h->now, "at the next timer poll");
+	h_advance(h, 0);
+	cr_assert_eq(h->nout, 1, "one SACK for the burst");
+	h_out(h, 0, &S);
+	cr_assert_eq(S.ack, 1001);
+	cr_assert_eq(S.opt.sack[0][0], 2001);
+	cr_assert_eq(S.opt.sack[0][1], 8001);
+	h_clear(h);
+	/* a long burst: one ACK per TCP_SACK_COMPRESS segments */
+	uint32_t s = 8001;
+	for (unsigned i = 0; i < 2 * TCP_SACK_COMPRESS; i++, s += MSS)
+		h_send(h, s, iss + 1, TH_ACK, 65535, NULL, 0, d, MSS);
+	cr_assert_eq(h->nout, 2, "%u ACKs", h->nout);
+	h_advance(h, 1000);
+	h_clear(h);
+	/* the repair */
+	h_send(h, 1001, iss + 1, TH_ACK, 65535, NULL, 0, d, MSS);
+	cr_assert_eq(h->nout, 1, "the hole filled: ACK at once");
+	h_out(h, 0, &S);
+	cr_assert_eq(S.ack, s);
+	cr_assert_eq(S.opt.nsack, 0);
+	cr_assert_eq(c->quickack, TCP_QUICKACKS);
+}
+
+/* RFC 8985 7.2: the probe timer is scheduled on sending. With one segment
+ * out a probe would wait 2 SRTT + 200 ms (the receiver's delayed ACK), no
+ * better than the RTO; when the flight grows it becomes 2 SRTT. */
+Test(recovery, probe_timer_once_the_flight_grows)
+{
+	uint32_t iss;
+	struct tcp_conn *c = setup(&iss);
+	c->cwnd = 10 * MSS;
+	tcp_write(c, data, MSS);
+	cr_assert_eq(h->nout, 1);
+	cr_assert(!(c->flags & TF_PROBE), "one segment: the RTO");
+	cr_assert_eq(c->t_rto, h->now + c->rto_us);
+	h_advance(h, 100);
+	tcp_write(c, data, 5 * MSS);
+	cr_assert_eq(h->nout, 6);
+	cr_assert(c->flags & TF_PROBE, "six segments: a probe timer");
+	cr_assert_eq(c->t_rto, h->now + 2 * c->srtt_us);
+	h_clear(h);
+	h_advance(h, 2 * c->srtt_us);
+	cr_assert_eq(h->nout, 1);
+	h_out(h, 0, &S);
+	cr_assert_eq(S.seq, iss + 1 + 5 * MSS, "the last segment again");
+	cr_assert_eq(stats(c).rto_expiries, 0);
+}
+
+/* RTT samples in microseconds from the send records, whatever the ISN:
+ * RACK.fack starts at 0, which may lie "ahead" of SND.UNA. */
+Test(recovery, rtt_samples_from_send_records_any_isn)
+{
+	uint32_t iss;
+	struct tcp_conn *c = setup(&iss);
+	c->rack_fack = c->snd_una + 0x40000000u; /* 0 seen from the far side */
+	c->cwnd = 10 * MSS;
+	tcp_write(c, data, 4 * MSS);
+	h_advance(h, 300);
+	ack(iss, 2 * MSS, NULL, 0);
+	cr_assert_lt(c->srtt_us, 1000, "a 300 us sample moved SRTT: %u", c->srtt_us);
+	cr_assert_eq(c->min_rtt_us, 300);
+	cr_assert_eq(c->rack_fack, iss + 1 + 2 * MSS);
+}
