@@ -250,12 +250,14 @@ int tcp_hook_snapshot(const struct dp_worker *w, struct tcp_hook_snap *out)
 	const struct tcp_hook *t = hook_of(w);
 	if (!t)
 		return -ENOENT;
-	/* A copy takes microseconds and the worker writes every 100 ms:
-	 * a handful of retries is plenty. */
-	for (int tries = 0; tries < 1000; tries++) {
+	/* A copy takes microseconds and the worker writes every 100 ms, but
+	 * its write walks the whole table (16k slots: a millisecond or more
+	 * in a sanitizer build on a busy machine). This is the telemetry
+	 * thread, so wait it out asleep, for up to about 200 ms. */
+	for (int tries = 0; tries < 2000; tries++) {
 		uint32_t s0 = __atomic_load_n(&t->seq, __ATOMIC_ACQUIRE);
 		if (s0 & 1) {
-			rte_pause();
+			rte_delay_us_sleep(100);
 			continue;
 		}
 		memcpy(out, &t->snap, sizeof(*out));

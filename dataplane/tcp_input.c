@@ -500,6 +500,7 @@ static bool ooo_insert(struct tcp_conn *c, struct rte_mbuf *m, uint32_t seq)
 	c->oooq.bytes += len;
 	c->oooq.segs++;
 	tcp_account(c, len);
+	c->stats.bytes_in += len; /* new bytes only: duplicates are dup_bytes */
 	c->stats.ooo_bytes += len;
 	c->st->tenants[c->tenant].ooo_bytes += len;
 	return true;
@@ -526,8 +527,12 @@ static void ooo_drain(struct tcp_conn *c)
 		m->next = NULL;
 		uint32_t seq = *mbuf_seq(m);
 		uint32_t end = seq + m->data_len;
+		/* bytes an in-order segment already brought were counted
+		 * twice: once here, once in order; the second is a duplicate */
 		if (SEQ_LEQ(end, c->rcv_nxt)) {
 			tcp_account(c, -(int64_t)m->data_len);
+			c->stats.bytes_in -= m->data_len;
+			c->stats.dup_bytes += m->data_len;
 			rte_pktmbuf_free_seg(m);
 			continue;
 		}
@@ -535,6 +540,8 @@ static void ooo_drain(struct tcp_conn *c)
 		if (skip) {
 			rte_pktmbuf_adj(m, (uint16_t)skip);
 			tcp_account(c, -(int64_t)skip);
+			c->stats.bytes_in -= skip;
+			c->stats.dup_bytes += skip;
 		}
 		c->rcv_nxt = end;
 		m->pkt_len = m->data_len;
@@ -700,7 +707,6 @@ static void receive_text(struct tcp_conn *c, struct rte_mbuf *m, struct tcp_seg 
 		}
 	} else {
 		/* out of order: keep within bounds, ACK (dup ACK, RFC 5681 4.2) */
-		c->stats.bytes_in += len;
 		bool kept = ooo_insert(c, m, seq);
 		bool grew = false;
 		if (kept && (c->flags & TF_SACK))

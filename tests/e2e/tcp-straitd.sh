@@ -157,23 +157,31 @@ print(" and ".join("v[\"impair_%s_%s\"] > 0" % (names[k], x)
 fi
 
 if [ -z "${QUICK:-}" ]; then
-  # hold a discard connection open with 100000 bytes sent, then look at it
+  # hold a discard connection open with 100000 bytes sent, look at it, then
+  # let it go (held until the checks are done, at most 90 s: under load the
+  # telemetry calls alone can take longer than a fixed hold)
   nsx $C python3 -c '
-import socket, sys, time
+import os, socket, sys, time
 s = socket.create_connection(("198.18.'$sub'.1", 9), timeout=10)
-s.sendall(bytes(100000)); print(s.getsockname()[1], flush=True); time.sleep(8); s.close()
-' >"$work/held" &
+s.sendall(bytes(100000)); print(s.getsockname()[1], flush=True)
+for _ in range(900):
+    if os.path.exists(sys.argv[1]):
+        break
+    time.sleep(0.1)
+s.close()
+' "$work/release" >"$work/held" &
   held=$!
   for _ in $(seq 1 50); do [ -s "$work/held" ] && break; sleep 0.1; done
   cport=$(cat "$work/held")
   [ -n "$cport" ] || fail "held connection did not open"
   tel_until /strait/tcp/conns 'any(c["rport"] == '$cport' and c["state"] == "ESTABLISHED" and
     c["bytes_in"] == 100000 and c["srtt_us"] > 0 and c["lport"] == 9 for c in v.values())' \
-    || fail "telemetry: held connection not listed in /strait/tcp/conns"
+    || { nsx $C ss -tin dport = :9 >&2; fail "telemetry: held connection not listed in /strait/tcp/conns"; }
   tel_until /strait/tcp/tenant,local 'v["established"] >= 1 and v["pending"] == 0' \
     || fail "telemetry: held connection not counted in /strait/tcp/tenant,local"
   [[ "$(tel /strait/tcp/tenant,no-such-tenant)" == *null* ]] \
     || fail "telemetry: an unknown tenant should get a null reply"
+  touch "$work/release"
   wait $held
   tel_until /strait/tcp 'v["established"] == 0' \
     || fail "telemetry: established did not return to 0 after the close"

@@ -116,9 +116,16 @@ Test(data, out_of_order_sack_and_reassembly)
 	cr_assert_eq(S.opt.sack[0][0], 2001);
 	cr_assert_eq(S.opt.sack[0][1], 5001);
 	cr_assert_eq(tcp_readable(c), 0);
+	/* a duplicate of segment 4: D-SACKed, and not counted as received */
+	h_send(h, 4001, iss + 1, TH_ACK, 1000, NULL, 0, d + 3000, 1000);
+	h_out(h, 3, &S);
+	cr_assert_eq(S.ack, 1001);
+	cr_assert_geq(S.opt.nsack, 1);
+	cr_assert_eq(S.opt.sack[0][0], 4001, "D-SACK first (RFC 2883)");
+	cr_assert_eq(S.opt.sack[0][1], 5001);
 	/* an overlapping retransmission fills the hole */
 	h_send(h, 1001, iss + 1, TH_ACK, 1000, NULL, 0, d, 1500);
-	h_out(h, 3, &S);
+	h_out(h, 4, &S);
 	cr_assert_eq(S.ack, 5001, "hole filled: ACK at once");
 	cr_assert_eq(S.opt.nsack, 0);
 	cr_assert_eq(tcp_readable(c), 4000);
@@ -128,6 +135,8 @@ Test(data, out_of_order_sack_and_reassembly)
 	struct tcp_conn_stats cs;
 	tcp_conn_stats(c, &cs);
 	cr_assert_eq(cs.ooo_bytes, 3000);
+	cr_assert_eq(cs.bytes_in, 4000, "each byte counted once (%lu)", (unsigned long)cs.bytes_in);
+	cr_assert_eq(cs.dup_bytes, 1500, "the duplicate segment and the overlap");
 	cr_assert_eq(c->oooq.bytes, 0);
 	struct tcp_tenant_stats ts;
 	tcp_tenant_stats(h->st, 0, &ts);
