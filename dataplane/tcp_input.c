@@ -551,7 +551,7 @@ static void ooo_drain(struct tcp_conn *c)
 
 /* The SACK blocks we report: the block holding the latest segment first,
  * then earlier ones still above rcv_nxt (RFC 2018 4). */
-static bool rsb_update(struct tcp_conn *c, uint32_t seq)
+static bool rsb_update(struct tcp_conn *c, uint32_t seq, bool new_tail_run)
 {
 	uint32_t nb[TCP_SACK_SEND_BLOCKS][2];
 	unsigned n = 0;
@@ -560,32 +560,28 @@ static bool rsb_update(struct tcp_conn *c, uint32_t seq)
 		c->rsb[0][1] = seq + t->data_len; /* the latest block grew: O(1) */
 		return true;
 	}
-	/* the contiguous OOO run around seq */
+	/* the contiguous OOO run around seq: a new hole behind the tail is
+	 * that segment alone, O(1); otherwise one pass, each run's start kept
+	 * as the walk goes (a scan from every segment of the runs before
+	 * seq's was quadratic: half the receiver's CPU under 1 % loss with a
+	 * few thousand segments queued) */
 	uint32_t s = 0, e = 0;
 	bool found = false;
-	for (struct rte_mbuf *m = c->oooq.head; m; m = m->next) {
-		uint32_t ms = *mbuf_seq(m), me = ms + m->data_len;
-		if (found && ms == e) {
-			e = me;
-			continue;
+	if (new_tail_run && t && *mbuf_seq(t) == seq) {
+		s = seq;
+		e = seq + t->data_len;
+		found = true;
+	}
+	for (struct rte_mbuf *m = found ? NULL : c->oooq.head; m; m = m->next) {
+		uint32_t ms = *mbuf_seq(m);
+		if (m == c->oooq.head || ms != e) {
+			if (found)
+				break; /* seq's run ended */
+			s = ms;
 		}
-		if (found)
-			break;
-		if (SEQ_LEQ(ms, seq) && SEQ_LT(seq, me)) {
+		e = ms + m->data_len;
+		if (!found && SEQ_LEQ(s, seq) && SEQ_LT(seq, e))
 			found = true;
-			s = ms;
-			e = me;
-		} else {
-			s = ms;
-			e = me;
-			/* keep scanning: a run can start before seq */
-			for (struct rte_mbuf *k = m->next; k && *mbuf_seq(k) == e; k = k->next)
-				e = *mbuf_seq(k) + k->data_len;
-			if (SEQ_LEQ(s, seq) && SEQ_LT(seq, e)) {
-				found = true;
-				break;
-			}
-		}
 	}
 	if (found) {
 		nb[n][0] = s;
@@ -707,10 +703,12 @@ static void receive_text(struct tcp_conn *c, struct rte_mbuf *m, struct tcp_seg 
 		}
 	} else {
 		/* out of order: keep within bounds, ACK (dup ACK, RFC 5681 4.2) */
+		struct rte_mbuf *t = c->oooq.tail;
+		bool tail_gap = t && SEQ_GT(seq, *mbuf_seq(t) + t->data_len);
 		bool kept = ooo_insert(c, m, seq);
 		bool grew = false;
 		if (kept && (c->flags & TF_SACK))
-			grew = rsb_update(c, seq);
+			grew = rsb_update(c, seq, tail_gap);
 		if (fin && kept) {
 			/* remember it: taken when the data before it arrives */
 			c->flags |= TF_OOO_FIN;

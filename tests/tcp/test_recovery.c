@@ -3,9 +3,11 @@
  * fires after min_RTT/4, reordering within that window costs nothing,
  * PRR (RFC 6937) spreads the reduced window over the recovery episode,
  * tail probes; and the receiving side: D-SACK for duplicates (RFC 2883),
- * SACK compression behind a hole, an immediate ACK when it fills. */
+ * SACK compression behind a hole, an immediate ACK when it fills, the
+ * SACK blocks (RFC 2018 4) with thousands of segments queued. */
 #include <criterion/criterion.h>
 #include <string.h>
+#include <time.h>
 
 #include "harness.h"
 
@@ -398,4 +400,74 @@ Test(recovery, rtt_samples_from_send_records_any_isn)
 	cr_assert_lt(c->srtt_us, 1000, "a 300 us sample moved SRTT: %u", c->srtt_us);
 	cr_assert_eq(c->min_rtt_us, 300);
 	cr_assert_eq(c->rack_fack, iss + 1 + 2 * MSS);
+}
+
+/* RFC 2018 4 with a long out-of-order queue (a 4 MiB window behind a hole
+ * holds thousands of segments): the first block is the run holding the
+ * latest segment, the others the most recently reported; and finding that
+ * run costs one walk of the queue at most (the search restarted from
+ * every segment of the runs before it: quadratic, half the receiver's CPU
+ * under 1 % loss, so the sender's retransmissions waited in the port's
+ * ring for milliseconds and went again). */
+Test(recovery, sack_blocks_with_a_long_queue)
+{
+	uint32_t iss;
+	struct tcp_conn *c = setup(&iss);
+	enum { RUN = 2000, HOLES = 200 };
+	uint8_t d[MSS];
+	memset(d, 2, sizeof(d));
+	/* hole at 1001, then RUN segments in one run from 2001 */
+	uint32_t s = 2001;
+	for (unsigned i = 0; i < RUN; i++, s += MSS) {
+		h_send(h, s, iss + 1, TH_ACK, 65535, NULL, 0, d, MSS);
+		h_clear(h);
+	}
+	cr_assert_eq(c->oooq.segs, RUN);
+	/* a second run behind a second hole, then new holes one by one */
+	uint32_t run2 = s + MSS;
+	s = run2;
+	for (unsigned i = 0; i < 4; i++, s += MSS)
+		h_send(h, s, iss + 1, TH_ACK, 65535, NULL, 0, d, MSS);
+	h_clear(h);
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t0);
+	uint32_t last = 0;
+	for (unsigned i = 0; i < HOLES; i++) {
+		s += MSS; /* a new hole before each */
+		last = s;
+		h_send(h, s, iss + 1, TH_ACK, 65535, NULL, 0, d, MSS);
+		s += MSS;
+		h_clear(h);
+	}
+	/* repairs in the middle: the hole after the first run, then the
+	 * first of the new holes */
+	h_send(h, run2 - MSS, iss + 1, TH_ACK, 65535, NULL, 0, d, MSS);
+	cr_assert_eq(h->nout, 1, "a repair: ACK at once");
+	h_out(h, 0, &S);
+	cr_assert_eq(S.ack, 1001);
+	cr_assert_eq(S.opt.nsack, 3);
+	cr_assert_eq(S.opt.sack[0][0], 2001, "the repaired run first");
+	cr_assert_eq(S.opt.sack[0][1], run2 + 4 * MSS);
+	cr_assert_eq(S.opt.sack[1][0], last, "then the latest: %u", S.opt.sack[1][0]);
+	cr_assert_eq(S.opt.sack[1][1], last + MSS);
+	cr_assert_eq(S.opt.sack[2][0], last - 2 * MSS);
+	h_clear(h);
+	h_send(h, run2 + 4 * MSS, iss + 1, TH_ACK, 65535, NULL, 0, d, MSS);
+	h_out(h, 0, &S);
+	cr_assert_eq(S.opt.sack[0][0], 2001);
+	cr_assert_eq(S.opt.sack[0][1], run2 + 6 * MSS, "grew by the repair and the next");
+	cr_assert_eq(S.opt.sack[1][0], last);
+	cr_assert_eq(S.opt.sack[2][0], last - 2 * MSS);
+	h_clear(h);
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t1);
+	double secs = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+	/* one walk per new hole is 2000 steps; the quadratic search was
+	 * 2000^2 / 2 per hole: seconds, even in a release build */
+	cr_assert_lt(secs, 0.25, "%u new holes behind %u segments took %.3f s CPU", HOLES,
+		     RUN, secs);
+	/* the hole at 1001 fills: everything up to the second new hole */
+	h_send(h, 1001, iss + 1, TH_ACK, 65535, NULL, 0, d, MSS);
+	h_out(h, 0, &S);
+	cr_assert_eq(S.ack, run2 + 6 * MSS);
+	cr_assert_eq(S.opt.sack[0][0], last);
 }
