@@ -330,6 +330,9 @@ uint32_t mq_copy(struct mbuf_q *q, uint32_t off, void *dst, uint32_t n);
 
 /* tcp_output.c */
 void tcp_output(struct tcp_conn *c);
+/* a retransmitted segment of `bytes` payload, in the connection's, the
+ * stack's and the tenant's counters */
+void tcp_count_retrans(struct tcp_conn *c, uint32_t bytes);
 void tcp_send_ack(struct tcp_conn *c);
 void tcp_fast_retransmit(struct tcp_conn *c);
 void tcp_send_segment(struct tcp_conn *c, uint32_t seq, uint32_t len,

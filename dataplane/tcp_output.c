@@ -105,6 +105,14 @@ static struct rte_mbuf *build(struct tcp_stack *st, uint8_t af,
 	return m;
 }
 
+void tcp_count_retrans(struct tcp_conn *c, uint32_t bytes)
+{
+	c->stats.retrans_segs++;
+	c->stats.retrans_bytes += bytes;
+	c->st->stats.retrans_segs++;
+	c->st->tenants[c->tenant].retrans_segs++;
+}
+
 /* The window we can offer: real free space in the receive queue, within
  * the tenant's budget; never shrinks the right edge already advertised
  * (RFC 9293 3.8.6.2.2), and moves it only by a useful amount (receiver
@@ -315,10 +323,7 @@ void tcp_output(struct tcp_conn *c)
 				tcp_pace_sent(c, hl);
 				tcp_rack_sent(c, hs, hl, true);
 				tcp_lost_sent(c, hs, hl);
-				c->stats.retrans_segs++;
-				c->stats.retrans_bytes += hl;
-				st->stats.retrans_segs++;
-				st->tenants[c->tenant].retrans_segs++;
+				tcp_count_retrans(c, hl);
 				sent = true;
 				continue;
 			}
@@ -334,10 +339,7 @@ void tcp_output(struct tcp_conn *c)
 				tcp_pace_sent(c, hl);
 				c->rexmit_nxt = hs + hl;
 				c->rexmit_inflight += hl;
-				c->stats.retrans_segs++;
-				c->stats.retrans_bytes += hl;
-				st->stats.retrans_segs++;
-				st->tenants[c->tenant].retrans_segs++;
+				tcp_count_retrans(c, hl);
 				sent = true;
 				continue;
 			}
@@ -390,10 +392,7 @@ void tcp_output(struct tcp_conn *c)
 		if (rexmit) {
 			uint32_t r = c->snd_max - c->snd_nxt;
 			r = r < len ? r : len;
-			c->stats.retrans_segs++;
-			c->stats.retrans_bytes += r;
-			st->stats.retrans_segs++;
-			st->tenants[c->tenant].retrans_segs++;
+			tcp_count_retrans(c, r);
 		} else {
 			c->stats.bytes_out += len;
 			start_rtt_timing(c, c->snd_nxt);
@@ -430,7 +429,6 @@ void tcp_output(struct tcp_conn *c)
  * first unacknowledged segment goes out at once, whatever the pipe says. */
 void tcp_fast_retransmit(struct tcp_conn *c)
 {
-	struct tcp_stack *st = c->st;
 	uint32_t hs, hl;
 	if (!tcp_sack_next_hole(c, c->snd_una, &hs, &hl))
 		return;
@@ -439,9 +437,6 @@ void tcp_fast_retransmit(struct tcp_conn *c)
 	tcp_send_segment(c, hs, hl, TH_ACK);
 	c->rexmit_nxt = hs + hl;
 	c->rexmit_inflight += hl;
-	c->stats.retrans_segs++;
-	c->stats.retrans_bytes += hl;
-	st->stats.retrans_segs++;
-	st->tenants[c->tenant].retrans_segs++;
+	tcp_count_retrans(c, hl);
 	tcp_arm_rto(c);
 }

@@ -138,10 +138,7 @@ static void probe(struct tcp_conn *c)
 		if (SEQ_LT(lo, hi)) {
 			tcp_send_segment(c, lo, hi - lo, TH_ACK);
 			tcp_rack_sent(c, lo, hi - lo, true);
-			c->stats.retrans_segs++;
-			c->stats.retrans_bytes += hi - lo;
-			st->stats.retrans_segs++;
-			st->tenants[c->tenant].retrans_segs++;
+			tcp_count_retrans(c, hi - lo);
 			c->flags &= ~TF_RTT_TIMING;
 		}
 	}
