@@ -456,7 +456,7 @@ void tcp_lost_sent(struct tcp_conn *c, uint32_t start, uint32_t len)
 			xl_remove(c, i);
 		} else {
 			x->seq = start + len;
-			x->len = (uint16_t)(end - x->seq);
+			x->len = end - x->seq;
 		}
 		break;
 	}
@@ -480,51 +480,58 @@ void tcp_rack_sent(struct tcp_conn *c, uint32_t seq, uint32_t len, bool rexmit)
 	if (c->nxl) {
 		struct tcp_xmit *l = &c->xl[c->nxl - 1];
 		if (l->seq + l->len == seq && l->ts == t && l->flags == fl &&
-		    l->len + len <= UINT16_MAX) {
-			l->len = (uint16_t)(l->len + len);
+		    l->len + len <= TCP_XMIT_MAXLEN) {
+			l->len = l->len + len;
 			return;
 		}
 	}
 	xl_room(c);
 	struct tcp_xmit *x = &c->xl[c->nxl++];
 	x->seq = seq;
-	x->len = (uint16_t)len;
+	x->len = len;
 	x->ts = t;
 	x->flags = fl;
 }
 
-/* Frees one slot in a full log: the two contiguous records of one kind
- * closest in time merge and keep the later time (losses in the older part
- * are then found a little later, never earlier); failing that the oldest
- * record not marked lost is forgotten (the RTO still covers it). */
+/* Frees one slot in a full log: a record merges into the next one of its
+ * kind in time order that continues it in sequence (retransmissions of
+ * other ranges may lie between them: new data interleaved with repairs),
+ * the pair closest in time first; the merged record keeps the later time
+ * and the later place (losses in the older part are then found a little
+ * later, never earlier). Failing that the oldest record not marked lost is
+ * forgotten (the RTO still covers it). */
 static void xl_room(struct tcp_conn *c)
 {
-	if (c->nxl == TCP_XMIT_LOG) {
-		unsigned best = TCP_XMIT_LOG;
-		uint32_t bestd = UINT32_MAX;
-		for (unsigned i = 0; i + 1 < c->nxl; i++) {
-			const struct tcp_xmit *a = &c->xl[i], *b = &c->xl[i + 1];
-			if (a->seq + a->len != b->seq || a->flags != b->flags ||
-			    a->len + b->len > UINT16_MAX)
+	if (c->nxl < TCP_XMIT_LOG)
+		return;
+	unsigned best = TCP_XMIT_LOG, bestj = 0;
+	uint32_t bestd = UINT32_MAX;
+	for (unsigned i = 0; i + 1 < c->nxl; i++) {
+		const struct tcp_xmit *a = &c->xl[i];
+		for (unsigned j = i + 1; j < c->nxl; j++) {
+			const struct tcp_xmit *b = &c->xl[j];
+			if (b->flags != a->flags)
 				continue;
-			uint32_t d = b->ts - a->ts;
-			if (d < bestd) {
-				bestd = d;
+			if (a->seq + a->len == b->seq && a->len + b->len <= TCP_XMIT_MAXLEN &&
+			    b->ts - a->ts < bestd) {
+				bestd = b->ts - a->ts;
 				best = i;
+				bestj = j;
 			}
-		}
-		if (best < TCP_XMIT_LOG) {
-			c->xl[best].len = (uint16_t)(c->xl[best].len + c->xl[best + 1].len);
-			c->xl[best].ts = c->xl[best + 1].ts;
-			xl_remove(c, best + 1);
-		} else {
-			unsigned i = 0;
-			while (i + 1 < c->nxl && (c->xl[i].flags & XR_LOST))
-				i++;
-			xl_remove(c, i);
-			lost_recount(c);
+			break; /* only the next record of the same kind */
 		}
 	}
+	if (best < TCP_XMIT_LOG) {
+		c->xl[bestj].len = c->xl[best].len + c->xl[bestj].len;
+		c->xl[bestj].seq = c->xl[best].seq;
+		xl_remove(c, best);
+		return;
+	}
+	unsigned i = 0;
+	while (i + 1 < c->nxl && (c->xl[i].flags & XR_LOST))
+		i++;
+	xl_remove(c, i);
+	lost_recount(c);
 }
 
 void tcp_rack_reset(struct tcp_conn *c)
@@ -647,9 +654,9 @@ static bool rack_detect(struct tcp_conn *c)
 				}
 				memmove(&c->xl[i + 1], &c->xl[i], sizeof(c->xl[0]) * (c->nxl - i));
 				c->nxl++;
-				x->len = (uint16_t)(c->rack_end_seq - x->seq);
+				x->len = c->rack_end_seq - x->seq;
 				c->xl[i + 1].seq = c->rack_end_seq;
-				c->xl[i + 1].len = (uint16_t)(end - c->rack_end_seq);
+				c->xl[i + 1].len = end - c->rack_end_seq;
 			}
 			x->flags |= XR_LOST;
 			marked = true;
@@ -739,7 +746,7 @@ void tcp_rack_ack(struct tcp_conn *c, const struct tcp_opts *o, uint32_t old_una
 			continue;
 		if (SEQ_LT(x.seq, c->snd_una)) {
 			x.seq = c->snd_una;
-			x.len = (uint16_t)(end - x.seq);
+			x.len = end - x.seq;
 		}
 		c->xl[n++] = x;
 	}

@@ -86,11 +86,12 @@ enum {
  * segment's transmit time; a burst shares one clock reading). A record
  * RACK marked lost stays, flagged, until retransmitted or SACKed. */
 enum { XR_RETRANS = 1u << 0, XR_LOST = 1u << 1 };
+#define TCP_XMIT_MAXLEN ((1u << 24) - 1) /* bytes one record covers */
 struct tcp_xmit {
 	uint32_t seq;
 	uint32_t ts;
-	uint16_t len;
-	uint16_t flags;
+	uint32_t len : 24; /* a merged record may cover a whole window */
+	uint32_t flags : 8;
 };
 
 /* Parsed TCP options of one segment. */

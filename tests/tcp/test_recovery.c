@@ -471,3 +471,62 @@ Test(recovery, sack_blocks_with_a_long_queue)
 	cr_assert_eq(S.ack, run2 + 6 * MSS);
 	cr_assert_eq(S.opt.sack[0][0], last);
 }
+
+/* The send log holds a few records; a flight of 900 segments in 30
+ * bursts (each its own clock reading) still fits, merged, so a loss in
+ * the oldest burst is found by RACK when later data is SACKed: retransmitted
+ * at once, no RTO. (Records of 64 KiB at most could not cover such a
+ * flight: the oldest were forgotten and the loss waited 200 ms.) */
+Test(recovery, loss_in_a_large_flight_found_without_rto)
+{
+	uint32_t iss;
+	struct tcp_conn *c = setup(&iss);
+	c->cwnd = 2000 * MSS;
+	for (unsigned b = 0; b < 30; b++) {
+		for (unsigned k = 0; k < 30 * MSS; k += sizeof(data) / 4)
+			tcp_write(c, data, (30 * MSS - k) < sizeof(data) / 4 ? 30 * MSS - k : sizeof(data) / 4);
+		h_clear(h);
+		h_advance(h, 20);
+	}
+	cr_assert_eq(c->snd_max - (iss + 1), 900u * MSS, "the whole flight went out");
+	h_advance(h, 1000);
+	/* segment 0 lost, everything after it SACKed */
+	const uint32_t all[1][2] = { { 1 * MSS, 900 * MSS } };
+	ack(iss, 0, all, 1);
+	cr_assert(sent_seq(iss, 0), "segment 0 retransmitted on this ACK");
+	cr_assert_eq(stats(c).rto_expiries, 0);
+	h_clear(h);
+	h_advance(h, 1000);
+	ack(iss, 900 * MSS, NULL, 0);
+	cr_assert(!(c->flags & TF_IN_RECOVERY));
+}
+
+/* Retransmissions interleaved with new data in time: the new-data
+ * records still merge across them when the log is full, so a hole in the
+ * oldest new data is still found. */
+Test(recovery, records_merge_across_interleaved_retransmissions)
+{
+	uint32_t iss;
+	struct tcp_conn *c = setup(&iss);
+	c->cwnd = 400 * MSS;
+	for (unsigned b = 0; b < 20; b++) {
+		tcp_write(c, data, 10 * MSS);
+		h_clear(h);
+		/* a repair of something older between every two bursts: the
+		 * log sees N R N R N ... */
+		if (b)
+			tcp_rack_sent(c, iss + 1 + (b - 1) * 10 * MSS + 5 * MSS, MSS, true);
+		h_advance(h, 20);
+	}
+	cr_assert_leq(c->nxl, TCP_XMIT_LOG);
+	bool covers0 = false;
+	for (unsigned i = 0; i < c->nxl; i++)
+		if (!(c->xl[i].flags & XR_RETRANS) && c->xl[i].seq == iss + 1)
+			covers0 = true;
+	cr_assert(covers0, "the oldest new data is still in a record");
+	h_advance(h, 1000);
+	const uint32_t all[1][2] = { { 1 * MSS, 200 * MSS } };
+	ack(iss, 0, all, 1);
+	cr_assert(sent_seq(iss, 0), "segment 0 retransmitted on this ACK");
+	cr_assert_eq(stats(c).rto_expiries, 0);
+}
