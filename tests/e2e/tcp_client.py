@@ -11,6 +11,7 @@ import argparse
 import errno
 import hashlib
 import json
+import os
 import resource
 import selectors
 import socket
@@ -41,9 +42,19 @@ def payload(n, seed):
     return bytes(out[:n])
 
 
+def set_cc(s):
+    """TCP_CC=NAME in the environment: this socket's congestion control
+    (a netns inherits the host's default, which differs between machines;
+    root may pick any the kernel has)."""
+    cc = os.environ.get("TCP_CC")
+    if cc:
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, cc.encode())
+
+
 def conn(host, port, timeout):
     fam = socket.AF_INET6 if ":" in host else socket.AF_INET
     s = socket.socket(fam, socket.SOCK_STREAM)
+    set_cc(s)
     s.settimeout(timeout)
     s.connect((host, port))
     return s
@@ -146,6 +157,7 @@ class Conn:
         self.eof = False
         fam = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.s = socket.socket(fam, socket.SOCK_STREAM)
+        set_cc(self.s)
         self.s.setblocking(False)
         rc = self.s.connect_ex((host, PORTS[kind]))
         if rc not in (0, errno.EINPROGRESS):

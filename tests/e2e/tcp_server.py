@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Linux counterparts of the link-test services, for baselines: discard on
 one port, source (request 'N\\n', get N bytes, byte i = i % 251) on another."""
+import os
 import socket
 import sys
 import threading
@@ -11,6 +12,8 @@ BASE = bytes(i % 251 for i in range(251)) * 4096  # 1028096 bytes, period 251
 def serve(port, handler):
     ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if os.environ.get("TCP_CC"):  # accepted sockets inherit it
+        ls.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, os.environ["TCP_CC"].encode())
     ls.bind(("0.0.0.0", port))
     ls.listen(64)
     while True:
