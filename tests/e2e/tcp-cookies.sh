@@ -20,6 +20,7 @@
 # must show only good cookies.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/linktest-lib.sh"
 bin=${1:?tcp-linktest binary or build dir}; shift
 sub=${1:-200}; [ $# -gt 0 ] && shift
 knob=("$@")
@@ -42,26 +43,11 @@ trap cleanup EXIT
 hex=$(printf %x "$sub")           # 200 -> c8: 2001:2:0:1c8::/64
 v4c="198.18.$sub.1"; v4e="198.18.$sub.2"
 v6c="2001:2:0:1$hex::1"; v6e="2001:2:0:1$hex::2"
-ip netns add "$ns"
-ip link add "$vk" type veth peer name "$vd"
-ip link set "$vk" netns "$ns"
-ip -n "$ns" addr add "$v4c/24" dev "$vk"
-ip -n "$ns" -6 addr add "$v6c/64" dev "$vk" nodad
-ip -n "$ns" link set "$vk" up
-ip -n "$ns" link set lo up
-ip link set "$vd" up
-ip netns exec "$ns" ethtool -K "$vk" tx off tso off gso off >/dev/null 2>&1 || true
-ethtool -K "$vd" gro off >/dev/null 2>&1 || true
-sysctl -qw "net.ipv6.conf.$vd.disable_ipv6=1" || true
+linktest_link "$ns" "$vk" "$vd" "$v4c" "$v6c"
 # the client's side offers all three options (Linux defaults, made explicit)
 ip netns exec "$ns" sysctl -qw net.ipv4.tcp_timestamps=1 net.ipv4.tcp_sack=1 \
   net.ipv4.tcp_window_scaling=1
-"$bin" --no-huge --no-pci --iova-mode=va -m 512 --file-prefix="opencookie$id" \
-  --vdev="net_af_packet0,iface=$vd" --log-level=lib.eal:error -- \
-  --ip "$v4e" --ip6 "$v6e" --syncookies-always "${knob[@]}" >"$log" 2>&1 &
-pid=$!
-for _ in $(seq 100); do grep -q ready "$log" && break; sleep 0.1; done
-grep -q ready "$log" || { cat "$log"; echo "tcp-linktest did not start" >&2; exit 1; }
+linktest_start "$bin" "opencookie$id" "$vd" "$log" --ip "$v4e" --ip6 "$v6e" --syncookies-always "${knob[@]}" || exit 1
 
 rc=0
 if [ -n "${TCP_E2E_PCAP:-}" ]; then  # debugging: capture the client side

@@ -15,6 +15,7 @@
 # connections, closes from each side, aborts from the client.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/linktest-lib.sh"
 bin=${1:?tcp-linktest binary or build dir}; shift
 sub=${1:-129}; [ $# -gt 0 ] && shift
 knob=(); client=()
@@ -37,24 +38,9 @@ cleanup() {
   rm -f "$log"
 }
 trap cleanup EXIT
-ip netns add "$ns"
-ip link add "$vk" type veth peer name "$vd"
-ip link set "$vk" netns "$ns"
-ip -n "$ns" addr add "198.18.$sub.1/24" dev "$vk"
-ip -n "$ns" -6 addr add "2001:2:0:1$(printf %02x $((sub-128))):0:0:0:1/64" dev "$vk" nodad
-ip -n "$ns" link set "$vk" up
-ip -n "$ns" link set lo up
-ip link set "$vd" up
-ip netns exec "$ns" ethtool -K "$vk" tx off tso off gso off >/dev/null 2>&1 || true
-ethtool -K "$vd" gro off >/dev/null 2>&1 || true
-sysctl -qw "net.ipv6.conf.$vd.disable_ipv6=1" || true
 v6="2001:2:0:1$(printf %02x $((sub-128)))::2"
-"$bin" --no-huge --no-pci --iova-mode=va -m 512 --file-prefix="tcpe$id" \
-  --vdev="net_af_packet0,iface=$vd" --log-level=lib.eal:error -- \
-  --ip "198.18.$sub.2" --ip6 "$v6" "${knob[@]}" >"$log" 2>&1 &
-pid=$!
-for _ in $(seq 100); do grep -q ready "$log" && break; sleep 0.1; done
-grep -q ready "$log" || { cat "$log"; echo "tcp-linktest did not start" >&2; exit 1; }
+linktest_link "$ns" "$vk" "$vd" "198.18.$sub.1" "2001:2:0:1$(printf %02x $((sub-128)))::1"
+linktest_start "$bin" "tcpe$id" "$vd" "$log" --ip "198.18.$sub.2" --ip6 "$v6" "${knob[@]}" || exit 1
 rc=0
 cap=
 if [ -n "${TCP_E2E_PCAP:-}" ]; then  # debugging: capture the client side
