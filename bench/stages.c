@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: proprietary */
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * strait-bench-stages - per-stage speed of the dedupe codec, in process.
  *

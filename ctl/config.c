@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Appliance and tenant configuration: INI through libinih, validated here.
  *
  * libinih as packaged does not pass line numbers to the handler, so the

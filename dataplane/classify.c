@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 #include "classify.h"
 
 static int best_len(const struct strait_prefix *p, unsigned n, uint8_t family,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Interception rules: which tenant (if any) a new TCP flow belongs to.
  * Called once per SYN, so a linear scan over the tenants is enough. */
 #ifndef STRAIT_DATAPLANE_CLASSIFY_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* straitd internals: the application, its workers and their counters.
  * Only dataplane/ includes this (and DPDK). */
 #ifndef STRAIT_DATAPLANE_DP_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* How a module (the TCP engine, later the tunnel channel) plugs into the
  * worker loop. See dataplane/README.md, "Hooking a module in".
  *

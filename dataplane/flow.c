@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Flow table; see flow.h. */
 #include <stdlib.h>
 #include <string.h>

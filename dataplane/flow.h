@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The flow table: one per worker, TCP over IPv4 and IPv6, bounded, with
  * idle expiry. Pure C (no DPDK), time passed in by the caller in ms.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Local answers; see local.h. Every answer is built in the request's own
  * buffer: the request has been fully checked by pkt_parse() and here. */
 #include <string.h>

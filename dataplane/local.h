@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The appliance's own addresses on a port: what is for us, and the answers
  * (ARP, IPv6 neighbour discovery, ICMP/ICMPv6 echo) built in place in the
  * received frame. Also the requests the appliance sends to resolve its next

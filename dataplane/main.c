@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* straitd: the Strait appliance.
  *
  *   straitd [EAL options] -- -c appliance.conf [--check] [--stats-json FILE]

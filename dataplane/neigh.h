@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* IP -> MAC per port and VLAN, learnt from received frames. One table per
  * port per worker, written only by its worker; the control thread reads
  * it for telemetry and next-hop checks (an entry's `valid` word is stored

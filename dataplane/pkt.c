@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Frame parsing; see pkt.h. Every read is checked against the frame length
  * first: `need(off, n)` is the one guard used before each header. */
 #include <string.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Frame parsing: Ethernet (up to two VLAN tags), ARP, IPv4, IPv6 with its
  * extension chain, TCP. Pure C on a byte buffer, no DPDK: the worker calls
  * it on each received frame, the unit tests and the fuzzer on raw bytes.

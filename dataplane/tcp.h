@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The dataplane's own TCP engine (RFC 9293, 7323, 2018, 5961, 6528, 6298,
  * 5681/6582, 6675).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Congestion control and loss recovery: CUBIC (RFC 9438, the default) or
  * NewReno (RFC 5681, 6582) with appropriate byte counting (RFC 3465),
  * pacing at 2x (slow start) or 1.2x (avoidance) cwnd/rtt.

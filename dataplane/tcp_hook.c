@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The TCP engine in straitd: dp_hooks for local TCP.
  *
  * Each worker gets its own stack on the application's mempool, with the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Wires the TCP engine into straitd's worker loop (dp_hooks.h): one
  * tcp_stack per worker, fed with the segments addressed to the appliance's
  * own addresses, serving the link-test services (tcp_services.h) there. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The drop/duplicate/reorder knob on the appliance's own TCP (tcp_impair.h). */
 #include "tcp_impair.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* A test facility: the appliance deliberately drops, duplicates and
  * reorders a share of the TCP segments its own stack receives and sends,
  * so the engine's loss recovery can be exercised against any peer (Linux,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Segment arrival: validation, demultiplexing, the RFC 9293 3.10.7 state
  * machine with RFC 5961 protections, RFC 7323 PAWS, SYN cookies, ACK
  * processing and the receive queues (in-order and out-of-order). */

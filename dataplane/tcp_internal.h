@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Private to the TCP engine (dataplane/tcp_*.c) and its unit tests. */
 #ifndef STRAIT_DATAPLANE_TCP_INTERNAL_H
 #define STRAIT_DATAPLANE_TCP_INTERNAL_H

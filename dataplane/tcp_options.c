@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* TCP options: MSS, window scale, SACK-permitted, SACK, timestamps.
  *
  * Parsing is strict: an option whose length byte is missing, below 2, runs

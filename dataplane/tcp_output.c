@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Building and sending segments: headers, options, checksums (software or
  * offloaded), the send loop (window, congestion window, SACK holes, FIN),
  * pure ACKs, RSTs and challenge ACKs. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Sequence arithmetic, RFC 9293 acceptability, RFC 6528 ISNs (SipHash-2-4). */
 #include "tcp_internal.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* discard, echo and source services over the engine's application API. */
 #include "tcp_services.h"
 

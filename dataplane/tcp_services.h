@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Link-test services on the appliance's own address, as real appliances
  * offer them, so an operator can measure the appliance's TCP from any host
  * with nc or iperf-style tools:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The per-worker stack: configuration, the preallocated connection table,
  * lookup, listeners, tenant limits and accounting, the application API. */
 #include "tcp_internal.h"

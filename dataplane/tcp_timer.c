@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Timers: retransmission (RFC 6298 with Karn's rule through timing only
  * segments sent once, or timestamps), tail loss probe and RACK reorder
  * timer (RFC 8985), delayed ACK, zero-window persist,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Statistics: every worker's counters summed, shown through DPDK telemetry
  * (/strait/... commands, read with dpdk-telemetry.py) and, for tests, as a
  * JSON file at exit. Counters are written by their worker only; readers

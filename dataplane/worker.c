@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The worker loop: RX a burst on each port, classify each frame, answer
  * what is ours, track TCP flows, bridge the rest in one TX burst.
  *

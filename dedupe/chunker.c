@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: proprietary */
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * chunker.c - content-defined chunking: gear hash, FastCDC normalized.
  *

@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: proprietary */
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * decoder.c - records -> bytes, with hostile input in mind.
  *

@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: proprietary */
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* dedupe_internal.h - state shared by the chunker, log, encoder, decoder. */
 #ifndef STRAIT_DEDUPE_INTERNAL_H
 #define STRAIT_DEDUPE_INTERNAL_H

@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: proprietary */
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * gear.h - the 256 random 64-bit values of the gear hash. Part of the wire
  * format: chunk boundaries (and so every reference) depend on them.

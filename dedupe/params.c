@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: proprietary */
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* params.c - codec parameters, the stream header, error strings. */
 #include <errno.h>
 

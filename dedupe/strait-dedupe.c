@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: proprietary */
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * strait-dedupe - the codec as a command.
  *

@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: proprietary */
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * ESP sealing and opening (RFC 4303) with AES-256-GCM (RFC 4106), in place.
  *

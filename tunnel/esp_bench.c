@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: proprietary */
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * strait-esp bench: seal and open throughput on one core for 64, 512, 1400
  * and 8900-byte inner packets, beside `openssl speed -aead -evp

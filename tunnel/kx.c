@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: proprietary */
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Key exchange and the per-tenant tunnel: ephemeral X25519 + the tenant's
  * PSK, HKDF-SHA256 into one SA per direction, SPIs chosen by the receiver,

@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: proprietary */
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * strait-esp: seal and open pcap captures with one ESP SA, and measure
  * seal/open throughput beside OpenSSL's own AES-256-GCM speed.

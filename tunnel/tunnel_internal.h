@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: proprietary */
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Private helpers of tunnel/: byte order and branch hints. */
 #ifndef STRAIT_TUNNEL_INTERNAL_H
 #define STRAIT_TUNNEL_INTERNAL_H

@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: proprietary */
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * UDP encapsulation of ESP (RFC 3948): outer IPv4/IPv6 + UDP to port 4500.
  * A UDP payload that starts with four zero bytes (the non-ESP marker) is a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Small helpers shared by the benchmark programs (bench/, strait-esp
  * bench): clocks in seconds and the median of a set of runs. Header-only,
  * no dependency beyond libc; not for the fast path. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Strait configuration: the appliance file and one file per tenant.
  *
  * INI in the WireGuard style (see configs/ for commented examples), parsed

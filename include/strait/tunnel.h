@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: proprietary */
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Strait tunnel: IPsec ESP (RFC 4303) in UDP (RFC 3948, port 4500), tunnel
  * mode, AES-256-GCM with a 16-byte ICV (RFC 4106), 64-bit extended sequence

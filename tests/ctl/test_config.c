@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The configuration parser: a numbered table of files, one line each, with
  * what each must give (accepted, or the line and field of its error). */
 #include <criterion/criterion.h>

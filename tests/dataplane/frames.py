@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """Frame builders and pcap files for the dataplane tests and benchmarks.
 
 Plain struct, no scapy: each builder returns the bytes of one Ethernet

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """Deterministic packet tests of straitd through net_pcap vdevs.
 
 Each scenario writes input captures for the LAN and WAN ports, runs straitd

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Unit tests of straitd's plain-C parts: frame parser (a numbered table of
  * frames and the reason each must give), flow table, classifier,
  * neighbours, local answers. */

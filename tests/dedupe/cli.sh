@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # cli.sh BIN - strait-dedupe's command line: a round trip with --stats, then
 # each error case must exit non-zero with exactly one line on stderr.
 set -u

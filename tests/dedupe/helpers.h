@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: proprietary */
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* helpers.h - shared by the dedupe tests: codec pairs, data, buffers. */
 #ifndef STRAIT_TEST_DEDUPE_HELPERS_H
 #define STRAIT_TEST_DEDUPE_HELPERS_H

@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: proprietary */
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* test_codec.c - chunker, round trips, flushes, flows, eviction, epochs. */
 #include <errno.h>
 

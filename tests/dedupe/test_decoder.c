@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: proprietary */
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * test_decoder.c - hostile input: each case is a stream (a valid header and
  * a valid 300-byte literal, then the case's bytes) and the one error it must

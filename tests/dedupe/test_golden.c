@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: proprietary */
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * test_golden.c - the wire format is a decision: a fixed input (two flows,
  * text through zstd, random bytes sent raw, a flush with a tentative literal

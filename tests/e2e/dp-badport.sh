@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # A wrong WAN device name: straitd exits 1 naming it, and has not touched
 # the LAN port (configured, started, made promiscuous) on its way out.
 #

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # straitd as a bump in the wire between a Linux client and a Linux server.
 #
 #   ns dp-cli-N              ns dp-app-N (straitd)                 ns dp-srv-N

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # Sourced by the scripts that drive tcp-linktest (the TCP engine alone on
 # one af_packet port) against Linux: tests/e2e/tcp-linktest.sh,
 # tests/e2e/tcp-cookies.sh, bench/tcp-loss-linktest.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # SYN cookies that keep the options, against Linux's client.
 #
 #   netns opN                         root netns

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # straitd's TCP test knob, its inputs: --tcp-impair SPEC and [Test]
 # TcpImpair in the appliance file. Each bad value gets a clear error and a
 # non-zero exit before EAL starts (no root, no ports); good values are

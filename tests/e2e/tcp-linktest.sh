@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # The TCP engine's link-test services (tcp-linktest) against Linux TCP.
 #
 #   netns tcpN                        root netns

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # straitd's own TCP: the link-test services on the appliance's LAN address,
 # measured from a Linux client; optionally with straitd's test knob
 # (--tcp-impair) dropping, duplicating and reordering the segments its TCP

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """Linux TCP client for the appliance's link-test services (discard 9,
 echo 7, source 19). Every transfer is checked byte for byte; any failure
 raises and the exit status is non-zero. Prints one JSON line of results.

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """Linux counterparts of the link-test services, for baselines: discard on
 one port, source (request 'N\\n', get N bytes, byte i = i % 251) on another."""
 import os

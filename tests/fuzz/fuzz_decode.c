@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: proprietary */
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * fuzz_decode.c - libFuzzer target for the dedupe decoder.
  *

@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: proprietary */
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * fuzz_roundtrip.c - libFuzzer target: whatever the bytes and however the
  * encoder is driven (flows, piece sizes, flushes, credit budgets), the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """Helpers shared by the Python tests and benchmarks: the Internet checksum
 (RFC 1071), the TCP/UDP pseudo-header checksum, classic pcap files and a
 failure collector. Plain struct, no scapy, so the checks stay independent

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Test harness for the TCP engine: an EAL without hugepages, a mempool, an
  * injected clock, captured output and crafted segments (IPv4/IPv6 after a
  * 14-byte L2 header, checksums computed as a real peer would). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* tcp-linktest: the TCP engine and its link-test services on one DPDK
  * port, with just enough L2 to be reached (ARP, IPv6 neighbour discovery),
  * so end-to-end tests can drive the engine with Linux TCP before straitd

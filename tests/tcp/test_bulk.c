@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Release tier: large transfers between two engines over the lossy wire. */
 #include <criterion/criterion.h>
 

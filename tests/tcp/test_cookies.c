@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* SYN cookies that keep the options (tcp_input.c "SYN cookies"): window
  * scale and SACK-permitted ride in the low bits of our TSval and come back
  * in the ACK's TSecr, authenticated by the cookie's hash; the MSS is a

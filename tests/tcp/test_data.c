@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Data transfer: receive queue, out-of-order queue and its bound, delayed
  * ACKs, the window from real free space, zero windows and probes; sending
  * with RTO (RFC 6298, Karn), fast retransmit, NewReno and SACK recovery,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* An EAL for engine tests and fuzzers: no hugepages, no PCI, no shared
  * config or telemetry, a file prefix of NAME + pid, and its runtime
  * directory removed at exit. */

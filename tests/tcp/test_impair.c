@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* straitd's TCP test knob (dataplane/tcp_impair.c) and its specification
  * parser (strait_parse_tcp_impair, ctl/config.c). */
 #include <criterion/criterion.h>

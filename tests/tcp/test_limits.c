@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Limits: half-open and established per appliance and per tenant, the
  * connection table, SYN cookies, the tenant buffer budget, and 10,000
  * idle connections held with no buffer memory. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Checksum offloads. With TCP_CFG_TX_CSUM_OFFLOAD the engine leaves the
  * checksums to the NIC: it sets the flags and lengths DPDK asks for and
  * puts the pseudo-header sum in the TCP checksum field; what a NIC then

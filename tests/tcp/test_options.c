@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Option parsing: valid sets, and every hostile length rejected. */
 #include <criterion/criterion.h>
 #include <string.h>

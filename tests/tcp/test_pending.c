@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Pending opens of intercepted flows (tcp_intercept): the client's SYN is
  * held without an answer until the application accepts (SYN-ACK as the
  * server) or refuses it (RST, silence, or an ICMP left to the caller);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Loss recovery timelines with the injected clock: RACK (RFC 8985) marks
  * a lost retransmission lost again without an RTO, its reorder timer
  * fires after min_RTT/4, reordering within that window costs nothing,

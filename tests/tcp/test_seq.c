@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Sequence acceptability (RFC 9293 3.10.7.4) as a numbered table,
  * wrap-around, SipHash test vectors, RFC 6528 ISNs. */
 #include <criterion/criterion.h>

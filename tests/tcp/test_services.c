@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Link-test services (discard, echo, source) from crafted segments. */
 #include <criterion/criterion.h>
 #include <string.h>

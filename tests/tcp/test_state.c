@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* RFC 9293 state machine from crafted segments with an injected clock:
  * opens, closes, TIME-WAIT, resets with RFC 5961, ISNs, PAWS, wrap. */
 #include <criterion/criterion.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Two engines back to back over a wire that drops, duplicates and
  * reorders segments with a fixed seed; byte-exact transfers both ways. */
 #ifndef STRAIT_TESTS_TCP_WIRE_H

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """Capture checks for strait-esp, against two independent implementations.
 
 1. `strait-esp seal` wraps a capture of inner IPv4/IPv6 packets; tshark,

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """Writes a pcap of inner packets for the ESP tests: IPv4 and IPv6, UDP and
 TCP, sizes from 20 to 1500 bytes (every payload length mod 4, so every pad
 length), each carrying a recognisable payload. Link type Ethernet by

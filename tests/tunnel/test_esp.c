@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: proprietary */
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * ESP seal/open: GCM test vectors, round trips for every pad length, every
  * rejection reason, the replay window seen through real frames, lifetimes

@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: proprietary */
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Key exchange and the per-tenant tunnel: handshake, key confirmation,
  * per-direction keys, replayed and forged messages, rekey with frames in

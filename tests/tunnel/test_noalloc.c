@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: proprietary */
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Seal and open allocate nothing per packet, OpenSSL included: every
  * OpenSSL allocation in this process goes through a counter, and the

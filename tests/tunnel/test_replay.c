@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: proprietary */
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Anti-replay window and ESN inference, RFC 4303 section 3.4.3 and
  * Appendix A, as numbered tables (one line per case).

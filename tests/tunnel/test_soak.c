@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: proprietary */
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Soak (slow suite): 2^21 frames through one SA pair across the
  * 2^32 sequence boundary, shuffled in blocks of 512 (reordered by up to

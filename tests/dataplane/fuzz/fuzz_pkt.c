@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* libFuzzer target: a hostile frame through everything that reads a
  * received frame without DPDK: pkt_parse() and pkt_parse_seg() (the frame
  * cut into a first segment), flow keys, local_classify() and

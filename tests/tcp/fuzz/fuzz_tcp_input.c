@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* libFuzzer target: arbitrary segments into a tcp_stack.
  *
  * Each input builds a fresh stack with a listener (port 80) and, as far as

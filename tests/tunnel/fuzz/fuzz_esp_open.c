@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: proprietary */
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * libFuzzer target for everything tunnel/ parses from the wire. The first
  * byte picks the path:

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """Writes the seed corpus of fuzz-esp-open (tests/fuzz/corpus/esp-open/),
 matching the keys in fuzz_esp_open.c. Usage: make_seeds.py STRAIT_ESP OUTDIR"""
 import os
