@@ -5,7 +5,9 @@
  * A record is parsed and checked whole (from the caller's input when it is
  * all there, else from a staging copy) and applied: literals are inserted
  * into the log (decompressed straight into it), tentative bytes into a
- * scratch buffer, references checked against the live log. Only then is its
+ * scratch buffer, references checked against the live log, a delta's base
+ * checked like a reference and its result built in the scratch buffer,
+ * checked, and then inserted into the log like a literal. Only then is its
  * output made pending; pending output is copied to the caller's buffer in
  * pieces of any size, so one reference can expand to gigabytes through a
  * small buffer. Nothing is parsed while output is pending, so the entries
@@ -35,6 +37,7 @@ struct record {
 	uint32_t lens[STRAIT_DEDUPE_BATCH_CHUNKS];
 	uint64_t total;
 	uint64_t dist, count;
+	uint32_t base_check;      /* DELTA */
 	uint32_t check;
 	uint32_t plen;
 	const uint8_t *payload;
@@ -145,33 +148,6 @@ int strait_dedupe_decode_finish(const struct strait_dedupe_decoder *d)
 
 /* ---- parsing: structure and ranges only, no log state ---- */
 
-/* 1 ok, 0 need more, <0 error */
-static int get_varint(const uint8_t *p, size_t avail, size_t *pos,
-		      uint64_t *v)
-{
-	uint64_t r = 0;
-	size_t i;
-
-	for (i = 0; i < 10; i++) {
-		uint8_t b;
-
-		if (*pos + i >= avail)
-			return 0;
-		b = p[*pos + i];
-		if (i == 9 && b > 1)
-			return STRAIT_DEDUPE_E_VARINT;
-		r |= (uint64_t)(b & 0x7f) << (7 * i);
-		if (!(b & 0x80)) {
-			if (b == 0 && i > 0)
-				return STRAIT_DEDUPE_E_VARINT; /* overlong */
-			*pos += i + 1;
-			*v = r;
-			return 1;
-		}
-	}
-	return STRAIT_DEDUPE_E_VARINT;
-}
-
 #define VARINT(dst) do {                                   \
 		int vr_ = get_varint(p, avail, &pos, &(dst)); \
 		if (vr_ <= 0)                                  \
@@ -194,7 +170,7 @@ static long parse(const struct strait_dedupe_decoder *d, const uint8_t *p,
 	if (!d->have_header)
 		return STRAIT_DEDUPE_E_NO_HEADER;
 	if (r->type < STRAIT_DEDUPE_REC_LITERAL_ZSTD ||
-	    r->type > STRAIT_DEDUPE_REC_REFERENCE)
+	    r->type > STRAIT_DEDUPE_REC_DELTA)
 		return STRAIT_DEDUPE_E_TYPE;
 	VARINT(v);
 	if (v > UINT32_MAX)
@@ -213,6 +189,35 @@ static long parse(const struct strait_dedupe_decoder *d, const uint8_t *p,
 			return 0;
 		r->check = get_u32(p + pos);
 		return (long)(pos + 4);
+	case STRAIT_DEDUPE_REC_DELTA:
+		VARINT(r->skip);
+		VARINT(r->dist);
+		VARINT(r->count);
+		if (r->count == 0 || r->dist == 0 || r->count > r->dist ||
+		    r->count > STRAIT_DEDUPE_DELTA_BASE_ENTRIES)
+			return STRAIT_DEDUPE_E_RANGE;
+		if (avail - pos < 4)
+			return 0;
+		r->base_check = get_u32(p + pos);
+		pos += 4;
+		VARINT(v);
+		if (v == 0 || v > d->p.max_chunk || r->skip >= v)
+			return STRAIT_DEDUPE_E_RANGE;
+		r->n = 1;
+		r->lens[0] = (uint32_t)v;
+		r->total = v;
+		if (avail - pos < 4)
+			return 0;
+		r->check = get_u32(p + pos);
+		pos += 4;
+		VARINT(v);
+		if (v == 0 || v > r->total)
+			return STRAIT_DEDUPE_E_RANGE;
+		r->plen = (uint32_t)v;
+		if (avail - pos < r->plen)
+			return 0;
+		r->payload = p + pos;
+		return (long)(pos + r->plen);
 	case STRAIT_DEDUPE_REC_LITERAL_ZSTD:
 	case STRAIT_DEDUPE_REC_LITERAL_RAW:
 		VARINT(r->skip);
@@ -318,6 +323,59 @@ static int apply_header(struct strait_dedupe_decoder *d, const uint8_t *p)
 	return 0;
 }
 
+/* The base of a REFERENCE or DELTA: entries serial (next - dist) .. +
+ * count - 1, live and matching the record's fold of their checks. */
+static int base_of(const struct strait_dedupe_decoder *d,
+		   const struct record *r, uint32_t check, uint32_t *first)
+{
+	uint32_t h = 0, idx;
+
+	if (r->dist > d->log.count)
+		return STRAIT_DEDUPE_E_REF;
+	*first = idx = log_idx_back(&d->log, r->dist);
+	for (uint64_t i = 0; i < r->count; i++) {
+		h = check_fold(h, d->log.ent[idx].check);
+		idx = log_idx_add(&d->log, idx, 1);
+	}
+	return h == check ? 0 : STRAIT_DEDUPE_E_CHECK;
+}
+
+/* DELTA: the result in scratch, checked, then inserted into the log. */
+static int apply_delta(struct strait_dedupe_decoder *d, struct record *r,
+		       uint32_t *idx)
+{
+	const struct log_entry *ent = d->log.ent;
+	uint32_t first, j, chk;
+	uint64_t blen;
+	int rc = base_of(d, r, r->base_check, &first);
+
+	if (rc)
+		return rc;
+	/* the base entries must follow each other in the log */
+	blen = ent[first].len;
+	j = first;
+	for (uint64_t i = 1; i < r->count; i++) {
+		uint32_t q = log_idx_add(&d->log, j, 1);
+
+		if (ent[j].off + ent[j].len != ent[q].off)
+			return STRAIT_DEDUPE_E_REF;
+		blen += ent[q].len;
+		j = q;
+	}
+	rc = delta_decode(d->log.data + ent[first].off, blen, r->payload,
+			  r->plen, d->scratch, r->total);
+	if (rc)
+		return rc;
+	chk = (uint32_t)XXH3_128bits(d->scratch, r->total).high64;
+	if (check_fold(0, chk) != r->check)
+		return STRAIT_DEDUPE_E_DIGEST;
+	*idx = log_insert(&d->log, r->lens[0], chk);
+	memcpy(d->log.data + d->log.ent[*idx].off, d->scratch, r->total);
+	d->st.deltas++;
+	d->st.delta_bytes += r->total - r->skip;
+	return 0;
+}
+
 static int apply(struct strait_dedupe_decoder *d, const uint8_t *p,
 		 struct record *r)
 {
@@ -331,21 +389,21 @@ static int apply(struct strait_dedupe_decoder *d, const uint8_t *p,
 	case STRAIT_DEDUPE_REC_HEADER:
 		return apply_header(d, p);
 	case STRAIT_DEDUPE_REC_REFERENCE:
-		if (r->dist > d->log.count)
-			return STRAIT_DEDUPE_E_REF;
-		first = log_idx_back(&d->log, r->dist);
-		for (i = 0, idx = first; i < r->count; i++) {
-			h = check_fold(h, d->log.ent[idx].check);
-			idx = log_idx_add(&d->log, idx, 1);
-		}
-		if (h != r->check)
-			return STRAIT_DEDUPE_E_CHECK;
+		if ((rc = base_of(d, r, r->check, &first)))
+			return rc;
 		if (r->skip >= d->log.ent[first].len)
 			return STRAIT_DEDUPE_E_RANGE;
 		d->st.hits += r->count;
 		d->kind = OUT_LOG;
 		d->out_idx = first;
 		d->out_left = (uint32_t)r->count;
+		break;
+	case STRAIT_DEDUPE_REC_DELTA:
+		if ((rc = apply_delta(d, r, &first)))
+			return rc;
+		d->kind = OUT_LOG;
+		d->out_idx = first;
+		d->out_left = 1;
 		break;
 	case STRAIT_DEDUPE_REC_TENTATIVE_ZSTD:
 	case STRAIT_DEDUPE_REC_TENTATIVE_RAW:

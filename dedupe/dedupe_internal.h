@@ -21,12 +21,20 @@ struct chunker_cfg {
 	uint32_t min, normal, max;
 	uint64_t mask_s;  /* before `normal`: more bits, cuts are rarer */
 	uint64_t mask_l;  /* from `normal` on: fewer bits, cuts are likelier */
+	uint64_t mask_r;  /* samples for resemblance: top bits of both masks */
 };
 
-/* Scan state of a partial chunk, relative to the chunk's first byte. */
+/* Content-defined samples of a chunk (hash values where mask_r is zero):
+ * the resemblance features (resemble.c) are made from them. */
+#define CHUNK_SAMPLES 64
+
+/* Scan state of a partial chunk, relative to the chunk's first byte. After
+ * a cut, ns/samp describe the chunk just cut until the next scan starts. */
 struct chunk_scan {
 	uint32_t pos;     /* bytes already hashed (>= min once started) */
+	uint32_t ns;      /* samples taken (the first CHUNK_SAMPLES kept) */
 	uint64_t hash;
+	uint32_t samp[CHUNK_SAMPLES];
 };
 
 void chunker_cfg_init(struct chunker_cfg *c,
@@ -87,7 +95,86 @@ static inline uint32_t check_fold(uint32_t h, uint32_t check)
 	return (((h << 7) | (h >> 25)) ^ check) * 0x9E3779B1u;
 }
 
+/* ---- resemble.c: resemblance features and their index (encoder) ---- */
+
+#define RESEMBLE_KEYS 6           /* features per chunk (bottom-k) */
+#define RESEMBLE_MIN_KEYS 2       /* fewer samples: the chunk gets none */
+#define RESEMBLE_SLOTS 8          /* per bucket (one cache line) */
+#define RESEMBLE_SLOTS_PER_AVG 2  /* slots per avg_chunk of capacity */
+
+struct resemble_slot {
+	uint32_t tag;
+	uint32_t idx;
+};
+
+struct resemble {
+	struct resemble_slot *slot;
+	uint64_t mask;            /* buckets - 1 */
+};
+
+/* The chunk's features from its samples; false if it has too few. */
+bool resemble_features(const struct chunk_scan *st,
+		       uint64_t key[RESEMBLE_KEYS]);
+uint64_t resemble_buckets(const struct strait_dedupe_params *p);
+size_t resemble_index_bytes(const struct strait_dedupe_params *p);
+void resemble_init(struct resemble *r, struct resemble_slot *slots,
+		   uint64_t buckets);
+void resemble_clear(struct resemble *r);
+void resemble_insert(struct resemble *r, const struct dedupe_log *l,
+		     const uint64_t key[RESEMBLE_KEYS], uint32_t idx);
+/* The live entry most similar to a chunk with these features, or
+ * UINT32_MAX. */
+uint32_t resemble_lookup(const struct resemble *r, const struct dedupe_log *l,
+			 const uint64_t key[RESEMBLE_KEYS]);
+
+/* ---- delta.c: DELTA instructions ---- */
+
+#define DELTA_HASH_LOG 13
+#define DELTA_BASE_MAX 65535      /* largest base the encoder tries */
+
+struct delta_ws {
+	uint32_t tab[1u << DELTA_HASH_LOG];
+	uint32_t gen;
+};
+
+/* Instructions making t[0..tlen) from base[0..blen) into out, or 0 if they
+ * would take cap bytes or more (or the base is too large). */
+size_t delta_encode(struct delta_ws *w, const uint8_t *base, size_t blen,
+		    const uint8_t *t, size_t tlen, uint8_t *out, size_t cap);
+/* Runs the instructions: exactly len bytes into dst, or
+ * STRAIT_DEDUPE_E_DELTA. Hostile input: every length and copy is checked. */
+int delta_decode(const uint8_t *base, size_t blen, const uint8_t *ops,
+		 size_t olen, uint8_t *dst, size_t len);
+
 /* ---- wire helpers ---- */
+
+/* LEB128 from p[*pos..avail): 1 (and *pos advanced), 0 if it needs more
+ * bytes, or STRAIT_DEDUPE_E_VARINT (overlong, or beyond 64 bits). */
+static inline int get_varint(const uint8_t *p, size_t avail, size_t *pos,
+			     uint64_t *v)
+{
+	uint64_t r = 0;
+	size_t i;
+
+	for (i = 0; i < 10; i++) {
+		uint8_t b;
+
+		if (*pos + i >= avail)
+			return 0;
+		b = p[*pos + i];
+		if (i == 9 && b > 1)
+			return STRAIT_DEDUPE_E_VARINT;
+		r |= (uint64_t)(b & 0x7f) << (7 * i);
+		if (!(b & 0x80)) {
+			if (b == 0 && i > 0)
+				return STRAIT_DEDUPE_E_VARINT; /* overlong */
+			*pos += i + 1;
+			*v = r;
+			return 1;
+		}
+	}
+	return STRAIT_DEDUPE_E_VARINT;
+}
 
 static inline size_t put_varint(uint8_t *p, uint64_t v)
 {

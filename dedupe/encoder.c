@@ -5,11 +5,22 @@
  * Per chunk:  XXH3-128 -> bucket (low bits), tag (bits 32..63), check (high
  * 64 bits, truncated) -> one 64-byte bucket of 8 slots -> live entry with
  * the same check and length -> memcmp with the log -> reference, else
- * literal. The index is lossy: a full bucket gives up its oldest slot.
- * Consecutive literal chunks are batched into one record (one zstd flush);
- * consecutive references to consecutive entries into one run. A batch or run
- * is emitted before the other kind starts, so the decoder sees insertions
- * and references in exactly the order the encoder made them.
+ * a new chunk. The index is lossy: a full bucket gives up its oldest slot.
+ * A new chunk is tried as a DELTA (delta.c) against up to two bases in the
+ * log, each a cached chunk with its neighbours: the chunk after the last
+ * DELTA's base (a run of rewritten blocks or pages follows the order in
+ * which the log holds their old versions), and the cached chunk its
+ * resemblance features name (resemble.c), unless the first try already
+ * came out small, or that chunk is within the literal stream's window and
+ * both went through zstd (zstd finds those matches itself). The DELTA is
+ * sent when it costs less than 7/8 of what the chunk would cost as a
+ * literal (its size times the literal stream's recent compression ratio,
+ * or its size if it looks incompressible); otherwise the chunk is a
+ * literal. Consecutive literal chunks are batched into one record
+ * (one zstd flush); consecutive references to consecutive entries into one
+ * run. A batch or run is emitted before a record of another kind, so the
+ * decoder sees insertions and references in exactly the order the encoder
+ * made them.
  */
 #include <errno.h>
 #include <math.h>
@@ -28,6 +39,10 @@
  * (the plug-in estimate is biased low by about 255 / (2 n ln 2) bits). */
 #define ENTROPY_SAMPLES 1024
 #define RAW_MARGIN 0.25
+/* DELTA: record bytes besides the instructions (typical), and the
+ * literal stream's compression ratio before any batch was compressed. */
+#define DELTA_HEAD 20
+#define RATIO_START 0.5
 
 struct slot {
 	uint32_t tag;
@@ -54,6 +69,11 @@ struct strait_dedupe_encoder {
 	struct dedupe_log log;
 	struct slot *index;
 	uint64_t bucket_mask;
+	struct resemble rs;
+	struct delta_ws *dw;
+	uint8_t *ops, *ops2;      /* max_chunk bytes each: DELTA instructions */
+	uint32_t delta_next;      /* the entry after the last DELTA's base */
+	uint64_t z_in, z_out;     /* recent literal bytes in and out of zstd */
 	ZSTD_CCtx *zc;
 	uint32_t epoch;
 	bool header_due;
@@ -71,8 +91,14 @@ struct strait_dedupe_encoder {
 	uint32_t run_first, run_count, run_skip, run_check;
 };
 
+struct delta_pick {
+	uint32_t like, lo, hi;    /* base: entries lo..hi around like */
+	uint8_t *ops;
+	size_t n;
+};
+
 struct layout {
-	size_t ent, index, zstd, data, total;
+	size_t ent, index, rs, dw, ops, zstd, data, total;
 	uint64_t buckets;
 	size_t zsize;
 };
@@ -107,7 +133,10 @@ static bool layout_of(const struct strait_dedupe_params *p, struct layout *l)
 	l->zsize = zstd_size(p);
 	l->ent = ALIGN_UP(sizeof(struct strait_dedupe_encoder), 64);
 	l->index = l->ent + ALIGN_UP((size_t)max_ent * sizeof(struct log_entry), 64);
-	l->zstd = l->index + ALIGN_UP(l->buckets * SLOTS * sizeof(struct slot), 64);
+	l->rs = l->index + ALIGN_UP(l->buckets * SLOTS * sizeof(struct slot), 64);
+	l->dw = l->rs + ALIGN_UP(resemble_index_bytes(p), 64);
+	l->ops = l->dw + ALIGN_UP(sizeof(struct delta_ws), 64);
+	l->zstd = l->ops + 2 * ALIGN_UP(p->max_chunk, 64);
 	l->data = l->zstd + ALIGN_UP(l->zsize, 64);
 	l->total = l->data + p->capacity;
 	return true;
@@ -164,8 +193,16 @@ strait_dedupe_encoder_init(void *mem, size_t size,
 	e->index = (struct slot *)(base + l.index);
 	e->bucket_mask = l.buckets - 1;
 	e->index_bytes = (uint64_t)log_max_entries(p) * sizeof(struct log_entry) +
-			 l.buckets * SLOTS * sizeof(struct slot);
+			 l.buckets * SLOTS * sizeof(struct slot) +
+			 resemble_index_bytes(p);
 	index_clear(e);
+	resemble_init(&e->rs, (struct resemble_slot *)(base + l.rs),
+		      resemble_buckets(p));
+	e->dw = (struct delta_ws *)(base + l.dw);
+	memset(e->dw, 0, sizeof(*e->dw));
+	e->ops = base + l.ops;
+	e->ops2 = e->ops + ALIGN_UP(p->max_chunk, 64);
+	e->delta_next = EMPTY;
 	e->zc = ZSTD_initStaticCCtx(base + l.zstd, l.zsize);
 	if (!e->zc || !zstd_setup(e))
 		return NULL;
@@ -181,6 +218,8 @@ void strait_dedupe_encoder_reset(struct strait_dedupe_encoder *e,
 {
 	log_clear(&e->log);
 	index_clear(e);
+	resemble_clear(&e->rs);
+	e->delta_next = EMPTY;
 	ZSTD_CCtx_reset(e->zc, ZSTD_reset_session_only);
 	e->epoch = epoch;
 	e->header_due = true;
@@ -321,9 +360,17 @@ static int emit_payload(struct strait_dedupe_encoder *e,
 		}
 		e->st.literal_raw += bytes;
 	} else {
+		uint8_t *at = o->p;
+
 		if (compress_parts(e, parts, lens, n, o))
 			return -EIO;
 		e->st.literal_zstd += bytes;
+		e->z_in += bytes;
+		e->z_out += (uint64_t)(o->p - at);
+		if (e->z_in > (16u << 20)) {
+			e->z_in >>= 1;
+			e->z_out >>= 1;
+		}
 	}
 	put_u32(plen, (uint32_t)(o->p - plen - 4));
 	return 0;
@@ -437,16 +484,168 @@ static void index_insert(struct strait_dedupe_encoder *e, struct slot *b,
 	b[victim].idx = idx;
 }
 
+/* Entries [*lo, *hi] around idx that lie one after another in the log: a
+ * DELTA base of up to STRAIT_DEDUPE_DELTA_BASE_ENTRIES entries (one before
+ * idx, the rest after, as the log holds what followed the base chunk). */
+static uint64_t delta_base(const struct dedupe_log *l, uint32_t idx,
+			   uint32_t *lo, uint32_t *hi)
+{
+	const struct log_entry *ent = l->ent;
+	uint32_t age = log_age(l, idx), n = 1;
+	uint64_t bytes = ent[idx].len;
+
+	*lo = *hi = idx;
+	if (age > 0) {
+		uint32_t p = log_idx_add(l, idx, l->max_ent - 1);
+
+		if (ent[p].off + ent[p].len == ent[idx].off &&
+		    bytes + ent[p].len <= DELTA_BASE_MAX) {
+			*lo = p;
+			bytes += ent[p].len;
+			n++;
+		}
+	}
+	while (n < STRAIT_DEDUPE_DELTA_BASE_ENTRIES && age + 1 < l->count) {
+		uint32_t q = log_idx_add(l, *hi, 1);
+
+		if (ent[*hi].off + ent[*hi].len != ent[q].off ||
+		    bytes + ent[q].len > DELTA_BASE_MAX)
+			break;
+		*hi = q;
+		bytes += ent[q].len;
+		age++;
+		n++;
+	}
+	return bytes;
+}
+
+/* The DELTA of a chunk against the base around entry `like` into buf:
+ * its length, or 0 if it would take cap bytes or more. */
+static size_t delta_try(struct strait_dedupe_encoder *e, const uint8_t *chunk,
+			uint32_t len, uint32_t like, size_t cap, uint8_t *buf,
+			struct delta_pick *d)
+{
+	uint64_t blen = delta_base(&e->log, like, &d->lo, &d->hi);
+
+	e->st.delta_tries++;
+	d->like = like;
+	d->ops = buf;
+	d->n = delta_encode(e->dw, e->log.data + e->log.ent[d->lo].off, blen,
+			    chunk, len, buf, cap);
+	return d->n;
+}
+
+/* Emits the DELTA record d (after what is pending) and inserts the chunk. */
+static int delta_emit(struct strait_dedupe_encoder *e, uint32_t flow,
+		      const uint8_t *chunk, uint32_t len, uint32_t skip,
+		      uint32_t check, const struct delta_pick *d, struct out *o)
+{
+	const struct log_entry *ent = e->log.ent;
+	uint32_t count, dist, base_check = 0, idx;
+	uint8_t *p;
+	int rc;
+
+	if (e->run_count)
+		emit_run(e, flow, o);
+	if (e->batch_n && (rc = emit_batch(e, flow, o)))
+		return rc;
+	count = (uint32_t)((d->hi + (uint64_t)e->log.max_ent - d->lo) %
+			   e->log.max_ent) + 1;
+	dist = (uint32_t)((e->log.next + (uint64_t)e->log.max_ent - d->lo) %
+			  e->log.max_ent);
+	if (dist == 0)
+		dist = e->log.max_ent;
+	for (uint32_t i = 0, j = d->lo; i < count;
+	     i++, j = log_idx_add(&e->log, j, 1))
+		base_check = check_fold(base_check, ent[j].check);
+	p = o->p;
+	*p++ = STRAIT_DEDUPE_REC_DELTA;
+	p += put_varint(p, flow);
+	p += put_varint(p, skip);
+	p += put_varint(p, dist);
+	p += put_varint(p, count);
+	put_u32(p, base_check);
+	p += 4;
+	p += put_varint(p, len);
+	put_u32(p, check_fold(0, check));
+	p += 4;
+	p += put_varint(p, d->n);
+	memcpy(p, d->ops, d->n);
+	p += d->n;
+	e->st.deltas++;
+	e->st.delta_bytes += len - skip;
+	e->st.delta_out += (uint64_t)(p - o->p);
+	o->p = p;
+	idx = log_insert(&e->log, len, check);
+	memcpy(e->log.data + e->log.ent[idx].off, chunk, len);
+	return 0;
+}
+
+/* True if the entry lies within the literal stream's window of the log's
+ * head: zstd's own matches reach it (when both went through zstd), so a
+ * DELTA against it would mostly pay for what zstd finds anyway (measured:
+ * without this rule the full send grew by 0.6 MB). */
+static bool recent(const struct strait_dedupe_encoder *e, uint32_t idx)
+{
+	uint64_t off = e->log.ent[idx].off, head = e->log.head;
+	uint64_t back = head >= off ? head - off : head + e->log.cap - off;
+
+	return back <= (1u << STRAIT_DEDUPE_WINDOW_LOG);
+}
+
+/* Sends the chunk as a DELTA if one costs less than 7/8 of a literal: 1
+ * if sent (and inserted into the log), 0 if not, <0 an error. Two bases
+ * are tried: the entry after the last DELTA's base (writes that follow
+ * each other in the log usually rewrite what followed each other there:
+ * locality), and the most similar entry by super-features; the second
+ * only if the first's DELTA is not already small. */
+static int try_delta(struct strait_dedupe_encoder *e, uint32_t flow,
+		     const uint8_t *chunk, uint32_t len, uint32_t skip,
+		     uint32_t check, bool raw, uint32_t like, struct out *o)
+{
+	double ratio = e->z_in ? (double)e->z_out / (double)e->z_in : RATIO_START;
+	double literal = raw ? len : len * ratio;
+	uint32_t next = e->delta_next;
+	struct delta_pick a, b, *best = NULL;
+	size_t cap;
+	int rc;
+
+	if (literal * 7 / 8 <= DELTA_HEAD + 8)
+		return 0;
+	cap = (size_t)(literal * 7 / 8) - DELTA_HEAD;
+	if (cap > len - 1)
+		cap = len - 1; /* ops_len < length: the decoder's rule */
+	if (next == EMPTY || log_age(&e->log, next) >= e->log.count)
+		next = EMPTY;
+	if (next != EMPTY && delta_try(e, chunk, len, next, cap, e->ops, &a)) {
+		best = &a;
+		cap = a.n;
+	}
+	if (like != EMPTY && like != next && (!best || best->n * 32 > len) &&
+	    (best || raw || !recent(e, like)) &&
+	    delta_try(e, chunk, len, like, cap, e->ops2, &b))
+		best = &b;
+	if (!best) {
+		e->delta_next = EMPTY; /* the run of similar chunks ended */
+		return 0;
+	}
+	if ((rc = delta_emit(e, flow, chunk, len, skip, check, best, o)))
+		return rc;
+	e->delta_next = log_idx_add(&e->log, best->like, 1);
+	return 1;
+}
+
 static int process_chunk(struct strait_dedupe_encoder *e, uint32_t flow,
-			 const uint8_t *chunk, uint32_t len, uint32_t skip,
-			 struct out *o)
+			 const struct chunk_scan *sc, const uint8_t *chunk,
+			 uint32_t len, uint32_t skip, struct out *o)
 {
 	XXH128_hash_t fp = XXH3_128bits(chunk, len);
 	uint32_t check = (uint32_t)fp.high64;
 	uint32_t tag = (uint32_t)(fp.low64 >> 32);
 	struct slot *b = &e->index[(fp.low64 & e->bucket_mask) * SLOTS];
-	uint32_t idx = lookup(e, b, tag, check, chunk, len);
-	bool raw;
+	uint32_t idx = lookup(e, b, tag, check, chunk, len), like = EMPTY;
+	uint64_t key[RESEMBLE_KEYS];
+	bool raw, have_keys;
 	int rc;
 
 	if (idx != EMPTY) {
@@ -467,8 +666,22 @@ static int process_chunk(struct strait_dedupe_encoder *e, uint32_t flow,
 		e->run_check = check_fold(0, check);
 		return 0;
 	}
-	e->st.misses++;
 	raw = incompressible(e, chunk, len);
+	have_keys = resemble_features(sc, key);
+	if (have_keys)
+		like = resemble_lookup(&e->rs, &e->log, key);
+	if (like != EMPTY || e->delta_next != EMPTY) {
+		rc = try_delta(e, flow, chunk, len, skip, check, raw, like, o);
+		if (rc < 0)
+			return rc;
+		if (rc) {
+			idx = log_idx_add(&e->log, e->log.next, e->log.max_ent - 1);
+			index_insert(e, b, tag, idx);
+			resemble_insert(&e->rs, &e->log, key, idx);
+			return 0;
+		}
+	}
+	e->st.misses++;
 	if (e->run_count)
 		emit_run(e, flow, o);
 	/* a batch is all raw or all zstd: a change of kind ends it */
@@ -480,6 +693,8 @@ static int process_chunk(struct strait_dedupe_encoder *e, uint32_t flow,
 	idx = log_insert(&e->log, len, check);
 	memcpy(e->log.data + e->log.ent[idx].off, chunk, len);
 	index_insert(e, b, tag, idx);
+	if (have_keys)
+		resemble_insert(&e->rs, &e->log, key, idx);
 	if (!e->batch_n) {
 		e->batch_skip = skip;
 		e->batch_bytes = 0;
@@ -581,7 +796,8 @@ int strait_dedupe_encode(struct strait_dedupe_encoder *e,
 			chunk = in + pos;
 			pos += cut;
 		}
-		rc = process_chunk(e, f->id, chunk, (uint32_t)cut, skip, &o);
+		rc = process_chunk(e, f->id, &f->scan, chunk, (uint32_t)cut,
+				   skip, &o);
 		if (rc)
 			goto out;
 		decoded += cut - skip;

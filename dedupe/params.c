@@ -92,6 +92,7 @@ const char *strait_dedupe_strerror(int err)
 	case STRAIT_DEDUPE_E_LENGTH: return "literal size mismatch";
 	case STRAIT_DEDUPE_E_FAILED: return "decoder failed earlier";
 	case STRAIT_DEDUPE_E_DIGEST: return "literal check mismatch";
+	case STRAIT_DEDUPE_E_DELTA: return "malformed delta";
 	case -ENOBUFS: return "output buffer too small";
 	case -EINVAL: return "invalid argument";
 	case -EIO: return "compressor error";

@@ -355,7 +355,7 @@ static int parse_opts(int argc, char **argv, struct opts *o, bool encode)
 
 static json_t *cache_json(const struct strait_dedupe_cache_stats *s)
 {
-	return json_pack("{s:I,s:I,s:I,s:I,s:f,s:I,s:I,s:I,s:I,s:I}",
+	return json_pack("{s:I,s:I,s:I,s:I,s:f,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
 			 "capacity", (json_int_t)s->capacity,
 			 "used_bytes", (json_int_t)s->used_bytes,
 			 "entries", (json_int_t)s->entries,
@@ -366,7 +366,11 @@ static json_t *cache_json(const struct strait_dedupe_cache_stats *s)
 			 "misses", (json_int_t)s->misses,
 			 "literal_zstd_bytes", (json_int_t)s->literal_zstd,
 			 "literal_raw_bytes", (json_int_t)s->literal_raw,
-			 "tentative_bytes", (json_int_t)s->tentative);
+			 "tentative_bytes", (json_int_t)s->tentative,
+			 "deltas", (json_int_t)s->deltas,
+			 "delta_bytes", (json_int_t)s->delta_bytes,
+			 "delta_record_bytes", (json_int_t)s->delta_out,
+			 "delta_tries", (json_int_t)s->delta_tries);
 }
 
 static int cmd_encode(int argc, char **argv)

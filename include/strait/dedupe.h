@@ -12,13 +12,15 @@
  *
  * Pipeline (encoder), per flow:
  *
- *   bytes -> gear-hash CDC (FastCDC normalized) -> chunk
+ *   bytes -> gear-hash CDC (FastCDC normalized) -> chunk (+ samples)
  *         -> XXH3-128 fingerprint -> index lookup -> memcmp with the log
  *            hit:  reference (consecutive hits collapse into one run)
- *            miss: insert into the log; literal batch (<= 64 chunks,
- *                  <= 256 KiB, all of one kind) -> zstd stream flush, or
- *                  raw when each chunk's sampled byte entropy says it is
- *                  incompressible
+ *            miss: insert into the log, and
+ *              resembles a cached chunk (super-features, resemblance
+ *              index) and the difference is small: DELTA against it
+ *              otherwise: literal batch (<= 64 chunks, <= 256 KiB, all of
+ *                  one kind) -> zstd stream flush, or raw when each
+ *                  chunk's sampled byte entropy says it is incompressible
  *
  * The mirrored cache log
  * ----------------------
@@ -36,18 +38,19 @@
  * the chunk's XXH3-128 fingerprint (the high 64 bits, truncated); it has no
  * hash index. The encoder adds a hash index (8-way, one cache line per
  * bucket, {tag, entry} slots, 2 slots per avg_chunk of capacity; lossy: a
- * full bucket drops its oldest slot).
+ * full bucket drops its oldest slot) and a resemblance index of the same
+ * shape holding 3 super-features per chunk (dedupe/resemble.c).
  *
  * Chunk boundaries, and so every reference, follow from the gear table in
  * dedupe/gear.h and the mask rule in dedupe/chunker.c: both are part of the
  * format (the golden stream in tests/dedupe/golden/ pins them).
  *
- * Wire format (version 1). All integers little-endian; "varint" is LEB128
+ * Wire format (version 2: version 1 plus DELTA). All integers little-endian; "varint" is LEB128
  * (7 bits per byte, low first, at most 10 bytes, no overlong encoding).
  *
  * Stream header, 40 bytes, first in every stream and after every epoch reset:
  *   0  4  magic "STRD"
- *   4  1  version (1)
+ *   4  1  version (2)
  *   5  1  flags (0)
  *   6  1  zstd window log of the literal stream (21)
  *   7  1  reserved (0)
@@ -82,6 +85,19 @@
  *        Outputs chunks serial (next - distance) .. + count - 1. check is
  *        the fold of the entries' 32-bit checks: h = 0; for each entry
  *        h = (rotl32(h, 7) ^ check) * 0x9E3779B1.
+ *   0x06 DELTA (one chunk made from a base in the log)
+ *        varint flow | varint skip | varint distance (1..entries) |
+ *        varint count (1..min(distance, 4)) | u32 base_check |
+ *        varint length (1..max_chunk) | u32 check | varint ops_len
+ *        (1..length) | ops
+ *        The base is the concatenation of entries serial (next - distance)
+ *        .. + count - 1, which must lie one after another in the log (no
+ *        wrap between them); base_check is the fold of their checks, as
+ *        in REFERENCE. ops make exactly `length` bytes from the base
+ *        (format in dedupe/delta.c: inserted bytes and copies, every copy
+ *        inside the base); check is the fold of the result's 32-bit check,
+ *        verified before any byte is output. The result is then inserted
+ *        into the log like a literal chunk and output from byte `skip`.
  *   0x53 ('S') a stream header (new epoch).
  * skip (LITERAL and REFERENCE) is the COMMIT of a flushed chunk: the first
  * `skip` bytes of the first chunk were already output by TENTATIVE records of
@@ -106,7 +122,7 @@ extern "C" {
 #endif
 
 enum strait_dedupe_limits {
-	STRAIT_DEDUPE_VERSION = 1,
+	STRAIT_DEDUPE_VERSION = 2,
 	STRAIT_DEDUPE_HEADER_SIZE = 40,
 	STRAIT_DEDUPE_WINDOW_LOG = 21,          /* zstd window of literals */
 	STRAIT_DEDUPE_MIN_CHUNK_LIMIT = 64,     /* smallest min_chunk */
@@ -115,6 +131,7 @@ enum strait_dedupe_limits {
 	STRAIT_DEDUPE_BATCH_BYTES = 256 << 10,  /* bytes per LITERAL record */
 	STRAIT_DEDUPE_MIN_CAPACITY = 1 << 20,
 	STRAIT_DEDUPE_EXTRA_ENTRIES = 128,      /* entries beyond cap/min_chunk */
+	STRAIT_DEDUPE_DELTA_BASE_ENTRIES = 4,   /* entries in a DELTA's base */
 };
 
 enum strait_dedupe_record {
@@ -123,6 +140,7 @@ enum strait_dedupe_record {
 	STRAIT_DEDUPE_REC_TENTATIVE_ZSTD = 0x03,
 	STRAIT_DEDUPE_REC_TENTATIVE_RAW = 0x04,
 	STRAIT_DEDUPE_REC_REFERENCE = 0x05,
+	STRAIT_DEDUPE_REC_DELTA = 0x06,
 	STRAIT_DEDUPE_REC_HEADER = 0x53,
 };
 
@@ -143,6 +161,7 @@ enum strait_dedupe_error {
 	STRAIT_DEDUPE_E_FAILED = -1013,     /* reserved: errors stay sticky by
 					     * returning their first code */
 	STRAIT_DEDUPE_E_DIGEST = -1014,     /* literal bytes fail their check */
+	STRAIT_DEDUPE_E_DELTA = -1015,      /* malformed DELTA instructions */
 };
 
 /* Returns a static string for an error code (negative errno too). */
@@ -247,6 +266,10 @@ struct strait_dedupe_cache_stats {
 	uint64_t literal_raw;    /* literal bytes sent raw (incompressible) */
 	uint64_t literal_zstd;   /* literal bytes sent through zstd */
 	uint64_t tentative;      /* bytes sent tentatively */
+	uint64_t deltas;         /* chunks sent as DELTA */
+	uint64_t delta_bytes;    /* their bytes (decoded) */
+	uint64_t delta_out;      /* DELTA record bytes */
+	uint64_t delta_tries;    /* chunks a DELTA was computed for */
 };
 void strait_dedupe_encoder_stats(const struct strait_dedupe_encoder *e,
 				 struct strait_dedupe_cache_stats *s);
