@@ -23,7 +23,9 @@
  * made them.
  */
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
+#include <time.h>
 
 #define ZSTD_STATIC_LINKING_ONLY
 #include <xxhash.h>
@@ -43,6 +45,13 @@
  * literal stream's compression ratio before any batch was compressed. */
 #define DELTA_HEAD 20
 #define RATIO_START 0.5
+/* The drain-rate ladder (strait_dedupe_encoder_set_rate in dedupe.h). */
+#define RAW_LEVEL INT_MIN
+static const int ladder[] = { RAW_LEVEL, -7, -3, 1, 3, 6, 9, 12, 15, 19 };
+#define LADDER_N ((int)(sizeof(ladder) / sizeof(ladder[0])))
+#define DECIDE_BYTES (2u << 20)
+#define STEP_UP 1.15
+#define STEP_DOWN 0.87
 
 struct slot {
 	uint32_t tag;
@@ -75,6 +84,12 @@ struct strait_dedupe_encoder {
 	uint32_t delta_next;      /* the entry after the last DELTA's base */
 	uint64_t z_in, z_out;     /* recent literal bytes in and out of zstd */
 	ZSTD_CCtx *zc;
+	int zlevel;               /* level of the zstd frame being written */
+	bool frame_open;          /* zstd has been given bytes in this frame */
+	/* drain rate (0: fixed level) and the ladder step it chose */
+	uint64_t rate;
+	int step, top;
+	uint64_t busy_ns, zstd_ns, win_in, win_out;
 	uint32_t epoch;
 	bool header_due;
 	uint64_t index_bytes;
@@ -112,12 +127,28 @@ static uint64_t pow2_ceil(uint64_t v)
 	return r;
 }
 
-static size_t zstd_size(const struct strait_dedupe_params *p)
+static int level_top(const struct strait_dedupe_params *p)
 {
-	ZSTD_compressionParameters cp = ZSTD_getCParams(p->level, 0, 0);
+	return p->level_max > p->level ? p->level_max : p->level;
+}
+
+static size_t zstd_level_size(int level)
+{
+	ZSTD_compressionParameters cp = ZSTD_getCParams(level, 0, 0);
 
 	cp.windowLog = STRAIT_DEDUPE_WINDOW_LOG;
 	return ZSTD_estimateCStreamSize_usingCParams(cp);
+}
+
+/* Large enough for every level the encoder may use. */
+static size_t zstd_size(const struct strait_dedupe_params *p)
+{
+	size_t n = zstd_level_size(p->level);
+
+	for (int i = 1; i < LADDER_N && ladder[i] <= level_top(p); i++)
+		if (zstd_level_size(ladder[i]) > n)
+			n = zstd_level_size(ladder[i]);
+	return n;
 }
 
 static bool layout_of(const struct strait_dedupe_params *p, struct layout *l)
@@ -163,6 +194,8 @@ static void index_clear(struct strait_dedupe_encoder *e)
 
 static bool zstd_setup(struct strait_dedupe_encoder *e)
 {
+	e->zlevel = e->p.level;
+	e->frame_open = false;
 	if (ZSTD_isError(ZSTD_CCtx_reset(e->zc, ZSTD_reset_session_and_parameters)) ||
 	    ZSTD_isError(ZSTD_CCtx_setParameter(e->zc, ZSTD_c_compressionLevel, e->p.level)) ||
 	    ZSTD_isError(ZSTD_CCtx_setParameter(e->zc, ZSTD_c_windowLog, STRAIT_DEDUPE_WINDOW_LOG)) ||
@@ -208,6 +241,10 @@ strait_dedupe_encoder_init(void *mem, size_t size,
 		return NULL;
 	for (int c = 1; c <= ENTROPY_SAMPLES; c++)
 		e->clog[c] = (float)(c * log2(c));
+	for (e->top = 0; e->top + 1 < LADDER_N &&
+			 ladder[e->top + 1] <= level_top(p); e->top++)
+		;
+	strait_dedupe_encoder_set_rate(e, 0);
 	e->epoch = epoch;
 	e->header_due = true;
 	return e;
@@ -221,6 +258,7 @@ void strait_dedupe_encoder_reset(struct strait_dedupe_encoder *e,
 	resemble_clear(&e->rs);
 	e->delta_next = EMPTY;
 	ZSTD_CCtx_reset(e->zc, ZSTD_reset_session_only);
+	e->frame_open = false;
 	e->epoch = epoch;
 	e->header_due = true;
 	e->batch_n = 0;
@@ -269,6 +307,7 @@ void strait_dedupe_encoder_stats(const struct strait_dedupe_encoder *e,
 				 struct strait_dedupe_cache_stats *s)
 {
 	*s = e->st;
+	s->level = e->rate ? ladder[e->step] : e->p.level;
 	s->capacity = e->p.capacity;
 	s->used_bytes = e->log.used;
 	s->entries = e->log.count;
@@ -296,13 +335,49 @@ static void emit_run(struct strait_dedupe_encoder *e, uint32_t flow,
 	e->run_count = 0;
 }
 
-/* Compresses parts into o as one flushed piece of the zstd frame. */
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* The level the literal stream should be written at now. */
+static int want_level(const struct strait_dedupe_encoder *e)
+{
+	return e->rate ? ladder[e->step] : e->p.level;
+}
+
+/* Compresses parts into o as one flushed piece of the zstd frame. When the
+ * drain rate changed the level, the frame ends first and the piece starts
+ * a new frame at the new level (a frame's level is fixed in zstd). */
 static int compress_parts(struct strait_dedupe_encoder *e,
 			  const uint8_t *const *parts, const uint32_t *lens,
 			  unsigned n, struct out *o)
 {
 	ZSTD_outBuffer ob = { o->p, (size_t)(o->end - o->p), 0 };
+	int level = want_level(e);
+	uint64_t t0 = e->rate ? now_ns() : 0;
 	unsigned i;
+
+	if (level != e->zlevel) {
+		ZSTD_inBuffer none = { NULL, 0, 0 };
+		size_t rc;
+
+		while (e->frame_open) {
+			rc = ZSTD_compressStream2(e->zc, &ob, &none, ZSTD_e_end);
+			if (ZSTD_isError(rc) || ob.pos == ob.size)
+				return -EIO;
+			e->frame_open = rc != 0;
+		}
+		if (ZSTD_isError(ZSTD_CCtx_reset(e->zc, ZSTD_reset_session_only)) ||
+		    ZSTD_isError(ZSTD_CCtx_setParameter(e->zc, ZSTD_c_compressionLevel,
+							level)))
+			return -EIO;
+		e->zlevel = level;
+	}
+	e->frame_open = true;
 
 	for (i = 0; i < n; i++) {
 		ZSTD_inBuffer ib = { parts[i], lens[i], 0 };
@@ -316,6 +391,8 @@ static int compress_parts(struct strait_dedupe_encoder *e,
 		} while (d == ZSTD_e_flush ? rc != 0 : ib.pos < ib.size);
 	}
 	o->p += ob.pos;
+	if (e->rate)
+		e->zstd_ns += now_ns() - t0;
 	return 0;
 }
 
@@ -328,6 +405,8 @@ static bool incompressible(const struct strait_dedupe_encoder *e,
 	uint32_t step = len / ENTROPY_SAMPLES + 1, n = 0;
 	float sum = 0, h, random;
 
+	if (want_level(e) == RAW_LEVEL)
+		return true; /* the drain rate says: no compression */
 	for (uint32_t i = 0; i < len; i += step, n++)
 		hist[p[i]]++;
 	if (n < 64)
@@ -705,6 +784,43 @@ static int process_chunk(struct strait_dedupe_encoder *e, uint32_t flow,
 	return 0;
 }
 
+void strait_dedupe_encoder_set_rate(struct strait_dedupe_encoder *e,
+				    uint64_t bytes_per_second)
+{
+	if (!e->rate || !bytes_per_second)
+		for (e->step = e->top; e->step > 0 && ladder[e->step] > e->p.level;
+		     e->step--)
+			;
+	e->rate = bytes_per_second;
+	e->busy_ns = e->zstd_ns = e->win_in = e->win_out = 0;
+}
+
+/* Every DECIDE_BYTES of input: one ladder step towards the level at which
+ * the encoder makes output as fast as it drains. Down only when zstd took
+ * a tenth of the time or more: output that is small because the input
+ * deduplicated says nothing about the level. */
+static void follow_rate(struct strait_dedupe_encoder *e, uint64_t t0,
+			size_t in, size_t out)
+{
+	double made;
+
+	e->busy_ns += now_ns() - t0;
+	e->win_in += in;
+	e->win_out += out;
+	if (e->win_in < DECIDE_BYTES || !e->busy_ns)
+		return;
+	made = (double)e->win_out * 1e9 / (double)e->busy_ns;
+	if (made > (double)e->rate * STEP_UP && e->step < e->top) {
+		e->step++;
+		e->st.level_changes++;
+	} else if (made < (double)e->rate * STEP_DOWN && e->step > 0 &&
+		   e->zstd_ns * 10 >= e->busy_ns) {
+		e->step--;
+		e->st.level_changes++;
+	}
+	e->busy_ns = e->zstd_ns = e->win_in = e->win_out = 0;
+}
+
 int strait_dedupe_encode(struct strait_dedupe_encoder *e,
 			 struct strait_dedupe_flow *f, const void *in_,
 			 size_t in_len, enum strait_dedupe_mode mode,
@@ -713,7 +829,7 @@ int strait_dedupe_encode(struct strait_dedupe_encoder *e,
 {
 	const uint8_t *in = in_;
 	struct out o = { out, (uint8_t *)out + out_cap };
-	uint64_t decoded = 0;
+	uint64_t decoded = 0, t0 = e->rate ? now_ns() : 0;
 	size_t pos = 0;
 	bool split = false;
 	int rc = 0;
@@ -821,5 +937,7 @@ out:
 	r->in_used = pos;
 	r->out_len = (size_t)(o.p - (uint8_t *)out);
 	r->decoded = decoded;
+	if (e->rate)
+		follow_rate(e, t0, pos, r->out_len);
 	return rc;
 }

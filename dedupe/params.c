@@ -14,6 +14,7 @@ void strait_dedupe_params_default(struct strait_dedupe_params *p)
 	p->max_chunk = 16384;
 	p->capacity = 1ULL << 30;
 	p->level = 3;
+	p->level_max = 0;
 }
 
 int strait_dedupe_params_check(const struct strait_dedupe_params *p)
@@ -68,6 +69,7 @@ int strait_dedupe_header_parse(const uint8_t *in, size_t len,
 	p->max_chunk = get_u32(in + 16);
 	p->capacity = get_u64(in + 24);
 	p->level = 0;
+	p->level_max = 0;
 	*epoch = get_u32(in + 20);
 	if (strait_dedupe_params_check(p))
 		return STRAIT_DEDUPE_E_PARAMS;

@@ -2,13 +2,15 @@
 /*
  * strait-dedupe - the codec as a command.
  *
- *   strait-dedupe encode [--cache SIZE] [--stats FILE] INPUT... > STREAM
+ *   strait-dedupe encode [--cache SIZE] [--stats FILE] [--rate R] INPUT... > STREAM
  *   strait-dedupe decode [--cache SIZE] < STREAM > OUTPUT
  *
  * encode sends the inputs one after another through one encoder and one
  * cache (input i is flow i, ended at its end of file), as a replication link
- * would carry them; decode writes their concatenation. Errors: one line on
- * stderr, exit status 1 (2 for usage).
+ * would carry them; decode writes their concatenation. --rate R gives the
+ * encoder the rate its output drains at (bit/s, k/M/G as in the tenant
+ * files): the literal level follows it (up to zstd 19), as on a WAN link
+ * of that rate. Errors: one line on stderr, exit status 1 (2 for usage).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -29,6 +31,7 @@
 
 #include <jansson.h>
 
+#include <strait/ctl.h>
 #include <strait/dedupe.h>
 
 #define BLOCK (4u << 20)
@@ -38,9 +41,10 @@ static const char *prog = "strait-dedupe";
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: %s encode [--cache SIZE] [--stats FILE] [--chunk MIN:AVG:MAX] INPUT... > STREAM\n"
+	fprintf(f, "usage: %s encode [--cache SIZE] [--stats FILE] [--chunk MIN:AVG:MAX] [--rate R] INPUT... > STREAM\n"
 		   "       %s decode [--cache SIZE] < STREAM > OUTPUT\n"
-		   "SIZE: bytes with an optional suffix K, M, G (or KiB, MiB, GiB: same, binary)\n",
+		   "SIZE: bytes with an optional suffix K, M, G (or KiB, MiB, GiB: same, binary)\n"
+		   "R: the rate the stream drains at, bit/s with an optional suffix k, M, G (100M, 2.5G)\n",
 		prog, prog);
 }
 
@@ -287,9 +291,13 @@ static void *xmalloc(size_t n)
 	return p;
 }
 
+/* Highest literal level a drain rate may choose in this command. */
+#define RATE_LEVEL_MAX 19
+
 struct opts {
 	uint64_t cache;
 	bool cache_set;
+	uint64_t rate_bps;
 	uint32_t chunk[3];
 	const char *stats;
 };
@@ -300,6 +308,7 @@ static int parse_opts(int argc, char **argv, struct opts *o, bool encode)
 		{ "cache", required_argument, NULL, 'c' },
 		{ "stats", required_argument, NULL, 's' },
 		{ "chunk", required_argument, NULL, 'k' },
+		{ "rate", required_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -322,6 +331,14 @@ static int parse_opts(int argc, char **argv, struct opts *o, bool encode)
 				exit(2);
 			}
 			o->stats = optarg;
+			break;
+		case 'r':
+			if (!encode || !strait_parse_rate(optarg, &o->rate_bps) ||
+			    o->rate_bps < 8) {
+				fprintf(stderr, "%s: --rate wants a rate in bit/s (800k, 100M, 2.5G), encode only\n",
+					prog);
+				exit(2);
+			}
 			break;
 		case 'k': {
 			uint64_t v[3];
@@ -388,7 +405,7 @@ static int cmd_encode(int argc, char **argv)
 	uint64_t total_in = 0, total_out = 0;
 	json_t *inputs = json_array(), *root;
 	struct prefault pf;
-	double t0 = now();
+	double t0 = now(), secs;
 	void *mem;
 
 	if (n < 1) {
@@ -408,6 +425,8 @@ static int cmd_encode(int argc, char **argv)
 	if (strait_dedupe_params_check(&p))
 		die("bad --cache %llu: must be at least %u bytes (1M) and 4 x the largest chunk",
 		    (unsigned long long)p.capacity, STRAIT_DEDUPE_MIN_CAPACITY);
+	if (o.rate_bps)
+		p.level_max = RATE_LEVEL_MAX;
 	in = xmalloc(sizeof(*in) * (size_t)n);
 	for (int i = 0; i < n; i++) {
 		in[i] = open(argv[first + i], O_RDONLY);
@@ -423,6 +442,7 @@ static int cmd_encode(int argc, char **argv)
 	e = strait_dedupe_encoder_init(mem, esize, &p, 1);
 	if (!e)
 		die("cannot set up the encoder");
+	strait_dedupe_encoder_set_rate(e, o.rate_bps / 8);
 	fsize = strait_dedupe_flow_size(&p);
 	f = xmalloc(fsize);
 	outcap = strait_dedupe_encode_bound(e, BLOCK);
@@ -458,20 +478,33 @@ static int cmd_encode(int argc, char **argv)
 		input_close(&src);
 		total_in += bin;
 		total_out += bout;
-		json_array_append_new(inputs, json_pack("{s:s,s:I,s:I,s:f}",
+		strait_dedupe_encoder_stats(e, &cs);
+		json_array_append_new(inputs, json_pack("{s:s,s:I,s:I,s:f,s:i}",
 			"path", argv[first + i], "bytes_in", (json_int_t)bin,
-			"bytes_out", (json_int_t)bout, "seconds", now() - ti));
+			"bytes_out", (json_int_t)bout, "seconds", now() - ti,
+			"level_end", cs.level));
 	}
 	prefault_stop(&pf);
 	strait_dedupe_encoder_stats(e, &cs);
+	secs = now() - t0;
 	root = json_pack("{s:I,s:I,s:f,s:o,s:o,s:{s:I,s:I,s:I}}",
 			 "bytes_in", (json_int_t)total_in,
 			 "bytes_out", (json_int_t)total_out,
-			 "seconds", now() - t0, "inputs", inputs,
+			 "seconds", secs, "inputs", inputs,
 			 "cache", cache_json(&cs),
 			 "chunk", "min", (json_int_t)p.min_chunk,
 			 "avg", (json_int_t)p.avg_chunk,
 			 "max", (json_int_t)p.max_chunk);
+	if (o.rate_bps) {
+		/* the link drains the stream at the rate while the encoder
+		 * makes it: the pair takes the longer of the two times */
+		double link = (double)total_out * 8 / (double)o.rate_bps;
+
+		json_object_set_new(root, "rate", json_pack("{s:I,s:f,s:f,s:i,s:I}",
+			"bits_per_s", (json_int_t)o.rate_bps, "link_seconds", link,
+			"mb_per_s", (double)total_in / 1e6 / (secs > link ? secs : link),
+			"level_end", cs.level, "level_changes", (json_int_t)cs.level_changes));
+	}
 	if (stats) {
 		if (json_dumpf(root, stats, JSON_COMPACT) || fputc('\n', stats) == EOF ||
 		    fclose(stats))

@@ -173,6 +173,8 @@ struct strait_dedupe_params {
 	uint32_t max_chunk;  /* > avg_chunk, <= 256 KiB */
 	uint64_t capacity;   /* cache log bytes, >= 1 MiB, >= 4 * max_chunk */
 	int level;           /* zstd level of literals (not on the wire) */
+	int level_max;       /* highest level a drain rate may choose (sizes
+			      * the workspace); 0: `level` */
 };
 
 /* Fills the defaults (see README: chosen by measurement). */
@@ -256,6 +258,20 @@ int strait_dedupe_encode(struct strait_dedupe_encoder *e,
 			 uint64_t budget, void *out, size_t out_cap,
 			 struct strait_dedupe_encode_result *r);
 
+/* Adaptive literal level. The caller tells the encoder how fast its output
+ * drains (the WAN's rate for this direction, bytes per second); the
+ * encoder then times its own work (CLOCK_MONOTONIC around each encode
+ * call) and, every 2 MiB of input, compares the rate at which it produces
+ * output with the drain rate: faster by 15% or more, it moves one step up
+ * the ladder (more CPU, fewer bytes: the link is the bottleneck); slower
+ * by 15% or more, one step down (the encoder is the bottleneck). Ladder:
+ * raw (no compression), zstd -7, -3, 1, 3, 6, 9, 12, 15, 19, up to
+ * level_max. A step between zstd levels ends the literal stream's zstd
+ * frame and starts the next at the new level (the decoder follows without
+ * being told). 0 (the default) keeps params.level and reads no clock. */
+void strait_dedupe_encoder_set_rate(struct strait_dedupe_encoder *e,
+				    uint64_t bytes_per_second);
+
 struct strait_dedupe_cache_stats {
 	uint64_t capacity;
 	uint64_t used_bytes;     /* bytes of live entries */
@@ -270,6 +286,8 @@ struct strait_dedupe_cache_stats {
 	uint64_t delta_bytes;    /* their bytes (decoded) */
 	uint64_t delta_out;      /* DELTA record bytes */
 	uint64_t delta_tries;    /* chunks a DELTA was computed for */
+	int level;               /* literal level now (INT_MIN: raw) */
+	uint64_t level_changes;  /* steps taken by the drain rate */
 };
 void strait_dedupe_encoder_stats(const struct strait_dedupe_encoder *e,
 				 struct strait_dedupe_cache_stats *s);
