@@ -70,7 +70,7 @@ static bool dlayout_of(const struct strait_dedupe_params *p, struct dlayout *l)
 {
 	if (strait_dedupe_params_check(p))
 		return false;
-	l->zsize = ZSTD_estimateDStreamSize((size_t)1 << STRAIT_DEDUPE_WINDOW_LOG);
+	l->zsize = ZSTD_estimateDStreamSize((size_t)1 << literal_window_log(p->capacity));
 	l->ent = ALIGN_UP(sizeof(struct strait_dedupe_decoder), 64);
 	l->stage = l->ent + ALIGN_UP((size_t)log_max_entries(p) *
 				     sizeof(struct log_entry), 64);
@@ -108,7 +108,7 @@ strait_dedupe_decoder_init(void *mem, size_t size,
 	d->scratch = base + l.scratch;
 	d->zd = ZSTD_initStaticDCtx(base + l.zstd, l.zsize);
 	if (!d->zd || ZSTD_isError(ZSTD_DCtx_setParameter(d->zd,
-			ZSTD_d_windowLogMax, STRAIT_DEDUPE_WINDOW_LOG)))
+			ZSTD_d_windowLogMax, (int)literal_window_log(p->capacity))))
 		return NULL;
 	return d;
 }

@@ -132,22 +132,56 @@ static int level_top(const struct strait_dedupe_params *p)
 	return p->level_max > p->level ? p->level_max : p->level;
 }
 
-static size_t zstd_level_size(int level)
+/* The literal stream's parameters at a level: the window, and above the
+ * smallest window zstd's long-distance matcher with its parameters set
+ * (zstd's defaults for the window; set explicitly because libzstd 1.5.4's
+ * size estimate divides by zero when they are left to it). */
+static int zstd_params(ZSTD_CCtx *z, ZSTD_CCtx_params *cp, int level,
+		       unsigned wlog)
 {
-	ZSTD_compressionParameters cp = ZSTD_getCParams(level, 0, 0);
+	const struct { ZSTD_cParameter k; int v; } kv[] = {
+		{ ZSTD_c_compressionLevel, level },
+		{ ZSTD_c_windowLog, (int)wlog },
+		{ ZSTD_c_checksumFlag, 0 },
+		{ ZSTD_c_contentSizeFlag, 0 },
+		{ ZSTD_c_enableLongDistanceMatching,
+		  wlog > STRAIT_DEDUPE_WINDOW_LOG_MIN },
+		{ ZSTD_c_ldmHashLog, (int)wlog - 7 },
+		{ ZSTD_c_ldmMinMatch, 64 },
+		{ ZSTD_c_ldmBucketSizeLog, 3 },
+		{ ZSTD_c_ldmHashRateLog, 7 },
+	};
 
-	cp.windowLog = STRAIT_DEDUPE_WINDOW_LOG;
-	return ZSTD_estimateCStreamSize_usingCParams(cp);
+	for (size_t i = 0; i < sizeof(kv) / sizeof(kv[0]); i++) {
+		size_t rc = z ? ZSTD_CCtx_setParameter(z, kv[i].k, kv[i].v) :
+			    ZSTD_CCtxParams_setParameter(cp, kv[i].k, kv[i].v);
+
+		if (ZSTD_isError(rc))
+			return -1;
+	}
+	return 0;
 }
 
-/* Large enough for every level the encoder may use. */
+static size_t zstd_level_size(int level, unsigned wlog)
+{
+	ZSTD_CCtx_params *cp = ZSTD_createCCtxParams();
+	size_t n = 0;
+
+	if (cp && !zstd_params(NULL, cp, level, wlog))
+		n = ZSTD_estimateCStreamSize_usingCCtxParams(cp);
+	ZSTD_freeCCtxParams(cp);
+	return n;
+}
+
+/* Large enough for every level the encoder may use (0 if zstd fails). */
 static size_t zstd_size(const struct strait_dedupe_params *p)
 {
-	size_t n = zstd_level_size(p->level);
+	unsigned w = literal_window_log(p->capacity);
+	size_t n = zstd_level_size(p->level, w);
 
 	for (int i = 1; i < LADDER_N && ladder[i] <= level_top(p); i++)
-		if (zstd_level_size(ladder[i]) > n)
-			n = zstd_level_size(ladder[i]);
+		if (zstd_level_size(ladder[i], w) > n)
+			n = zstd_level_size(ladder[i], w);
 	return n;
 }
 
@@ -162,6 +196,8 @@ static bool layout_of(const struct strait_dedupe_params *p, struct layout *l)
 	if (l->buckets < 16)
 		l->buckets = 16;
 	l->zsize = zstd_size(p);
+	if (!l->zsize)
+		return false;
 	l->ent = ALIGN_UP(sizeof(struct strait_dedupe_encoder), 64);
 	l->index = l->ent + ALIGN_UP((size_t)max_ent * sizeof(struct log_entry), 64);
 	l->rs = l->index + ALIGN_UP(l->buckets * SLOTS * sizeof(struct slot), 64);
@@ -196,13 +232,8 @@ static bool zstd_setup(struct strait_dedupe_encoder *e)
 {
 	e->zlevel = e->p.level;
 	e->frame_open = false;
-	if (ZSTD_isError(ZSTD_CCtx_reset(e->zc, ZSTD_reset_session_and_parameters)) ||
-	    ZSTD_isError(ZSTD_CCtx_setParameter(e->zc, ZSTD_c_compressionLevel, e->p.level)) ||
-	    ZSTD_isError(ZSTD_CCtx_setParameter(e->zc, ZSTD_c_windowLog, STRAIT_DEDUPE_WINDOW_LOG)) ||
-	    ZSTD_isError(ZSTD_CCtx_setParameter(e->zc, ZSTD_c_checksumFlag, 0)) ||
-	    ZSTD_isError(ZSTD_CCtx_setParameter(e->zc, ZSTD_c_contentSizeFlag, 0)))
-		return false;
-	return true;
+	return !ZSTD_isError(ZSTD_CCtx_reset(e->zc, ZSTD_reset_session_and_parameters)) &&
+	       !zstd_params(e->zc, NULL, e->p.level, literal_window_log(e->p.capacity));
 }
 
 struct strait_dedupe_encoder *
@@ -669,7 +700,7 @@ static bool recent(const struct strait_dedupe_encoder *e, uint32_t idx)
 	uint64_t off = e->log.ent[idx].off, head = e->log.head;
 	uint64_t back = head >= off ? head - off : head + e->log.cap - off;
 
-	return back <= (1u << STRAIT_DEDUPE_WINDOW_LOG);
+	return back <= (1ull << literal_window_log(e->p.capacity));
 }
 
 /* Sends the chunk as a DELTA if one costs less than 7/8 of a literal: 1

@@ -39,7 +39,7 @@ void strait_dedupe_header_write(uint8_t out[STRAIT_DEDUPE_HEADER_SIZE],
 	memcpy(out, "STRD", 4);
 	out[4] = STRAIT_DEDUPE_VERSION;
 	out[5] = 0;
-	out[6] = STRAIT_DEDUPE_WINDOW_LOG;
+	out[6] = (uint8_t)literal_window_log(p->capacity);
 	out[7] = 0;
 	put_u32(out + 8, p->min_chunk);
 	put_u32(out + 12, p->avg_chunk);
@@ -61,8 +61,7 @@ int strait_dedupe_header_parse(const uint8_t *in, size_t len,
 		return STRAIT_DEDUPE_E_HEADER;
 	if (in[4] != STRAIT_DEDUPE_VERSION)
 		return STRAIT_DEDUPE_E_VERSION;
-	if (in[5] != 0 || in[6] != STRAIT_DEDUPE_WINDOW_LOG || in[7] != 0 ||
-	    get_u32(in + 32) != 0)
+	if (in[5] != 0 || in[7] != 0 || get_u32(in + 32) != 0)
 		return STRAIT_DEDUPE_E_HEADER;
 	p->min_chunk = get_u32(in + 8);
 	p->avg_chunk = get_u32(in + 12);
@@ -73,6 +72,8 @@ int strait_dedupe_header_parse(const uint8_t *in, size_t len,
 	*epoch = get_u32(in + 20);
 	if (strait_dedupe_params_check(p))
 		return STRAIT_DEDUPE_E_PARAMS;
+	if (in[6] != literal_window_log(p->capacity))
+		return STRAIT_DEDUPE_E_HEADER;
 	return 0;
 }
 

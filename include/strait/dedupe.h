@@ -52,7 +52,8 @@
  *   0  4  magic "STRD"
  *   4  1  version (2)
  *   5  1  flags (0)
- *   6  1  zstd window log of the literal stream (21)
+ *   6  1  zstd window log of the literal stream: log2(capacity) - 3,
+ *          at least 21, at most 27 (2 MiB .. 128 MiB)
  *   7  1  reserved (0)
  *   8  4  min_chunk    12 4 avg_chunk    16 4 max_chunk
  *  20  4  epoch
@@ -60,7 +61,10 @@
  *  32  4  reserved (0)
  *  36  4  XXH32 (seed 0) of bytes 0..35
  * A header in the middle of a stream starts a new epoch: the decoder empties
- * its log and starts a new zstd frame.
+ * its log and starts a new zstd frame. The literal stream is one zstd frame
+ * per epoch (a new frame when the encoder's level changes, see
+ * strait_dedupe_encoder_set_rate), its window 1/8 of the cache: above the
+ * minimum the encoder uses zstd's long-distance matching in it.
  *
  * Records, each starting with a type byte:
  *   0x01 LITERAL_ZSTD, 0x02 LITERAL_RAW
@@ -124,7 +128,8 @@ extern "C" {
 enum strait_dedupe_limits {
 	STRAIT_DEDUPE_VERSION = 2,
 	STRAIT_DEDUPE_HEADER_SIZE = 40,
-	STRAIT_DEDUPE_WINDOW_LOG = 21,          /* zstd window of literals */
+	STRAIT_DEDUPE_WINDOW_LOG_MIN = 21,      /* zstd window of literals: */
+	STRAIT_DEDUPE_WINDOW_LOG_MAX = 27,      /* capacity / 8 in between */
 	STRAIT_DEDUPE_MIN_CHUNK_LIMIT = 64,     /* smallest min_chunk */
 	STRAIT_DEDUPE_MAX_CHUNK_LIMIT = 256 << 10, /* largest max_chunk */
 	STRAIT_DEDUPE_BATCH_CHUNKS = 64,        /* chunks per LITERAL record */

@@ -95,7 +95,7 @@ static size_t zpiece(size_t n, uint8_t *dst, size_t cap)
 	ZSTD_inBuffer ib = { src, n, 0 };
 
 	memset(src, 'z', sizeof(src));
-	ZSTD_CCtx_setParameter(z, ZSTD_c_windowLog, STRAIT_DEDUPE_WINDOW_LOG);
+	ZSTD_CCtx_setParameter(z, ZSTD_c_windowLog, STRAIT_DEDUPE_WINDOW_LOG_MIN);
 	while (ZSTD_compressStream2(z, &ob, &ib, ZSTD_e_flush))
 		;
 	ZSTD_freeCCtx(z);
