@@ -57,6 +57,8 @@ static enum dissect_result tcp(const uint8_t *p, size_t n, size_t wire, struct s
 	s->seq = rd32(p + 4);
 	s->ack = rd32(p + 8);
 	s->flags = p[13];
+	s->tcp = p;
+	s->tcp_len = (uint32_t)n;
 	s->payload = p + off;
 	s->len = (uint32_t)(n - off);
 	s->wire_len = (uint32_t)(wire - off);
@@ -77,6 +79,8 @@ static enum dissect_result ipv4(const uint8_t *p, size_t n, struct segment *s)
 		return DISSECT_MALFORMED;
 	if (ihl > n)
 		return DISSECT_TRUNCATED;
+	if (tot > n && !s->cut)
+		return DISSECT_MALFORMED; /* longer than the frame that carried it */
 	s->family = 4;
 	memset(s->src, 0, 16);
 	memset(s->dst, 0, 16);
@@ -99,6 +103,8 @@ static enum dissect_result ipv6(const uint8_t *p, size_t n, struct segment *s)
 	size_t plen = rd16(p + 4);
 	if (plen == 0)
 		return DISSECT_MALFORMED; /* jumbogram (RFC 2675): not on a LAN */
+	if (plen > n - 40 && !s->cut)
+		return DISSECT_MALFORMED;
 	s->family = 6;
 	memcpy(s->src, p + 8, 16);
 	memcpy(s->dst, p + 24, 16);
@@ -170,9 +176,11 @@ static enum dissect_result ether(uint16_t type, const uint8_t *p, size_t n,
 	return DISSECT_NOT_IP;
 }
 
-enum dissect_result dissect(int dlt, const uint8_t *f, size_t n, struct segment *s)
+enum dissect_result dissect(int dlt, const uint8_t *f, size_t n, size_t wirelen,
+			    struct segment *s)
 {
 	s->nvlan = 0;
+	s->cut = n < wirelen;
 	switch (dlt) {
 	case DLT_EN10MB:
 		if (n < 14)
@@ -203,4 +211,29 @@ enum dissect_result dissect(int dlt, const uint8_t *f, size_t n, struct segment 
 	default:
 		return DISSECT_NOT_IP;
 	}
+}
+
+/* Ones' complement sum of n bytes, 16 bits at a time, in a 64-bit
+ * accumulator folded at the end. */
+static uint64_t sum16(const uint8_t *p, size_t n, uint64_t acc)
+{
+	for (; n >= 2; p += 2, n -= 2)
+		acc += (uint64_t)(p[0] << 8 | p[1]);
+	if (n)
+		acc += (uint64_t)p[0] << 8;
+	return acc;
+}
+
+bool dissect_checksum_ok(const struct segment *s)
+{
+	if (s->cut || s->len < s->wire_len)
+		return true;
+	size_t alen = s->family == 4 ? 4 : 16;
+	uint64_t acc = sum16(s->src, alen, 0);
+	acc = sum16(s->dst, alen, acc);
+	acc += 6 + (uint64_t)s->tcp_len;
+	acc = sum16(s->tcp, s->tcp_len, acc);
+	while (acc >> 16)
+		acc = (acc & 0xffff) + (acc >> 16);
+	return acc == 0xffff;
 }

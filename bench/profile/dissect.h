@@ -7,6 +7,7 @@
 #ifndef STRAIT_PROFILE_DISSECT_H
 #define STRAIT_PROFILE_DISSECT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -30,6 +31,7 @@ struct segment {
 	uint8_t family;          /* 4 or 6 */
 	uint8_t flags;           /* TCP_* */
 	uint8_t nvlan;
+	uint8_t cut;             /* the capture kept less than the frame */
 	uint16_t vlan[DISSECT_MAX_VLANS];
 	uint8_t src[16], dst[16];
 	uint16_t sport, dport;   /* host order */
@@ -37,6 +39,8 @@ struct segment {
 	const uint8_t *payload;  /* captured payload bytes, inside the frame */
 	uint32_t len;            /* captured payload bytes */
 	uint32_t wire_len;       /* payload bytes the IP header announces */
+	const uint8_t *tcp;      /* the TCP header, tcp_len bytes with payload */
+	uint32_t tcp_len;
 };
 
 /* Link types by their DLT_ value as libpcap reports them. Returns false
@@ -44,10 +48,16 @@ struct segment {
 int dissect_link_known(int dlt);
 const char *dissect_link_name(int dlt);
 
-/* Dissects one frame of `caplen` captured bytes. */
+/* Dissects one frame of `caplen` captured bytes of its `wirelen`. An IP
+ * length beyond the bytes captured is the snap length's doing when
+ * caplen < wirelen (the segment's len < wire_len), malformed otherwise. */
 enum dissect_result dissect(int dlt, const uint8_t *frame, size_t caplen,
-			    struct segment *s);
+			    size_t wirelen, struct segment *s);
 
 const char *dissect_result_name(enum dissect_result r);
+
+/* True when the TCP checksum (RFC 793 / RFC 8200 pseudo-header) is right,
+ * or cannot be checked (the capture cut the segment). */
+bool dissect_checksum_ok(const struct segment *s);
 
 #endif

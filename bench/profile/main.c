@@ -53,6 +53,8 @@ static void usage(FILE *f)
 		"  --no-codec          reassemble only (Strait bytes = raw bytes)\n"
 		"  --ooo-limit SIZE    out-of-order bytes held per direction (default 16M)\n"
 		"  --flush-ms MS       the appliance's flush interval, in capture time (default 10)\n"
+		"  --verify-checksums  drop TCP segments whose checksum is wrong (off by default:\n"
+		"                      a capture taken on a sender holds offloaded, unfinished ones)\n"
 		"  --quiet             no table on stdout\n"
 		"SIZE: bytes, or with K, M, G (binary)\n", prog);
 }
@@ -154,7 +156,7 @@ static void progress(const char *path, pcap_t *pc, uint64_t size, double started
 		secs > 0 ? at / 1e6 / secs : 0, P->ft.count);
 }
 
-static void read_capture(struct profile *P, struct capture_info *ci)
+static void read_capture(struct profile *P, struct capture_info *ci, bool verify)
 {
 	char errbuf[PCAP_ERRBUF_SIZE] = "";
 	struct stat st;
@@ -195,11 +197,13 @@ static void read_capture(struct profile *P, struct capture_info *ci)
 		}
 		double t = (double)h->ts.tv_sec + (double)h->ts.tv_usec * 1e-9;
 		struct segment s;
-		enum dissect_result r = dissect(dlt, data, h->caplen, &s);
+		enum dissect_result r = dissect(dlt, data, h->caplen, h->len, &s);
 		ci->packets++;
 		ci->bytes += h->len;
 		profile_frame(P, t, h->len, r);
-		if (r == DISSECT_TCP)
+		if (r == DISSECT_TCP && verify && !dissect_checksum_ok(&s))
+			P->c.bad_checksum++;
+		else if (r == DISSECT_TCP)
 			profile_segment(P, t, &s);
 		if (P->err[0] || P->est.err[0])
 			break;
@@ -231,6 +235,7 @@ int main(int argc, char **argv)
 		{ "ooo-limit", required_argument, NULL, 'o' },
 		{ "flush-ms", required_argument, NULL, 'f' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "verify-checksums", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -238,7 +243,7 @@ int main(int argc, char **argv)
 	const char *tenant_dir = NULL, *json = NULL, *plot = NULL, *dump = NULL, *ports = NULL;
 	uint64_t cache = 0, ooo = DEFAULT_OOO_LIMIT;
 	double rpo = 0, flush_ms = DEFAULT_FLUSH_MS;
-	bool codec = true, quiet = false;
+	bool codec = true, quiet = false, verify = false;
 	int c;
 	char *end;
 
@@ -274,6 +279,7 @@ int main(int argc, char **argv)
 				bad_usage("bad --flush-ms (0..60000)", optarg);
 			break;
 		case 'q': quiet = true; break;
+		case 'v': verify = true; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -317,7 +323,7 @@ int main(int argc, char **argv)
 	int status = 0;
 	for (unsigned i = 0; i < n_caps; i++) {
 		caps[i].path = argv[optind + i];
-		read_capture(&P, &caps[i]);
+		read_capture(&P, &caps[i], verify);
 		if (caps[i].error[0]) {
 			fprintf(stderr, "%s: %s: %s\n", prog, caps[i].path, caps[i].error);
 			status = 1;

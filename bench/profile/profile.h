@@ -36,6 +36,7 @@ struct profile_counts {
 	uint64_t other_flows, other_bytes;  /* not selected: count, payload */
 	uint64_t snapped;                   /* segments cut short by the snap length */
 	uint64_t time_backwards;            /* timestamps earlier than the last */
+	uint64_t bad_checksum;              /* dropped by --verify-checksums */
 	uint64_t out_of_memory;
 };
 

@@ -261,12 +261,13 @@ int report_json(const char *path, const struct report_in *in)
 	json_object_set_new(root, "captures", caps);
 	json_object_set_new(root, "seconds", json_real(duration(P)));
 
-	json_t *pk = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
+	json_t *pk = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
 		"frames", (json_int_t)P->c.packets, "bytes", (json_int_t)P->c.bytes,
 		"tcp", (json_int_t)P->c.by_result[DISSECT_TCP],
 		"untracked", (json_int_t)P->c.untracked, "after_close", (json_int_t)P->c.after_close,
 		"snapped", (json_int_t)P->c.snapped, "time_backwards", (json_int_t)P->c.time_backwards,
-		"out_of_memory", (json_int_t)P->c.out_of_memory);
+		"out_of_memory", (json_int_t)P->c.out_of_memory,
+		"bad_checksum", (json_int_t)P->c.bad_checksum);
 	for (int r = 1; r < DISSECT_N_RESULTS; r++)
 		json_object_set_new(pk, dissect_result_name(r), json_integer((json_int_t)P->c.by_result[r]));
 	json_object_set_new(root, "packets", pk);
