@@ -329,7 +329,9 @@ static const char *rate(char *b, size_t n, double bps)
 
 static const char *dur(char *b, size_t n, double s)
 {
-	if (s < 60)
+	if (s < 1)
+		snprintf(b, n, "%.0f ms", s * 1e3);
+	else if (s < 60)
 		snprintf(b, n, "%.1f s", s);
 	else if (s < 3600)
 		snprintf(b, n, "%.1f min", s / 60);
@@ -340,14 +342,14 @@ static const char *dur(char *b, size_t n, double s)
 
 static void unit_rows(FILE *out, const struct unit *u, const struct report_in *in)
 {
-	char a[32], b[32], c[32], d[32], e[32], f[32];
+	char a[32], b[32], c[32], d[32], e[32], f[32], n[16];
 	double secs = duration(in->P);
 	for (int k = 0; k < 2; k++) {
 		struct tl_rates rr, sr;
 		tl_rates(&u->raw_tl[k], secs, &rr);
 		tl_rates(&u->strait_tl[k], secs, &sr);
 		fprintf(out, "%-16s %5s %-3s %10s %10s %7.1f%% %9llu %9s %9s %9s %9s\n",
-			k ? "" : u->name, k ? "" : (snprintf(f, sizeof(f), "%u", u->flows), f),
+			k ? "" : u->name, k ? "" : (snprintf(n, sizeof(n), "%u", u->flows), n),
 			dir_name[k], sz(a, sizeof(a), (double)u->raw[k]), sz(b, sizeof(b), (double)u->strait[k]),
 			100 * reduction(u->raw[k], u->strait[k]), (unsigned long long)u->hits[k],
 			rate(c, sizeof(c), rr.peak_bps), rate(d, sizeof(d), rr.p95_bps),
