@@ -38,7 +38,7 @@ void profile_free(struct profile *P)
 static void fatal(struct profile *P, const char *what, const char *why)
 {
 	if (!P->err[0])
-		snprintf(P->err, sizeof(P->err), "%s: %s", what, why);
+		snprintf(P->err, sizeof(P->err), "%.300s: %.200s", what, why);
 }
 
 void profile_endpoint(char *buf, size_t len, uint8_t family, const uint8_t *a,
