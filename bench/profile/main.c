@@ -9,11 +9,11 @@
  * runs the real dedupe codec per tenant direction, and reports what Strait
  * would have sent. See bench/README.md, "strait-profile".
  */
+#include <err.h>
 #include <errno.h>
 #include <getopt.h>
 #include <glob.h>
 #include <math.h>
-#include <stdarg.h>
 #include <pcap/pcap.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,18 +57,6 @@ static void usage(FILE *f)
 		"                      a capture taken on a sender holds offloaded, unfinished ones)\n"
 		"  --quiet             no table on stdout\n"
 		"SIZE: bytes, or with K, M, G (binary)\n", prog);
-}
-
-__attribute__((format(printf, 1, 2), noreturn))
-static void die(const char *fmt, ...)
-{
-	va_list ap;
-	fprintf(stderr, "%s: ", prog);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(1);
 }
 
 __attribute__((noreturn))
@@ -117,28 +105,28 @@ static struct strait_config *load_tenants(const char *dir)
 	char pat[4096];
 	glob_t g;
 	if (!cfg)
-		die("out of memory");
+		errx(1, "out of memory");
 	snprintf(pat, sizeof(pat), "%s/*.conf", dir);
 	int rc = glob(pat, 0, NULL, &g);
 	if (rc == GLOB_NOMATCH) {
 		struct stat st;
 		if (stat(dir, &st) || !S_ISDIR(st.st_mode))
-			die("--tenants %s: not a directory", dir);
-		die("--tenants %s: no tenant files (*.conf) in it", dir);
+			errx(1, "--tenants %s: not a directory", dir);
+		errx(1, "--tenants %s: no tenant files (*.conf) in it", dir);
 	}
 	if (rc)
-		die("--tenants %s: cannot list it", dir);
+		errx(1, "--tenants %s: cannot list it", dir);
 	if (g.gl_pathc > STRAIT_MAX_TENANTS)
-		die("--tenants %s: more than %d tenant files", dir, STRAIT_MAX_TENANTS);
+		errx(1, "--tenants %s: more than %d tenant files", dir, STRAIT_MAX_TENANTS);
 	for (size_t i = 0; i < g.gl_pathc; i++) {
 		struct strait_error err;
 		char msg[1024];
 		struct strait_tenant_cfg *t = &cfg->tenants[cfg->n_tenants];
 		if (strait_tenant_load(g.gl_pathv[i], t, &err))
-			die("%s", strait_error_str(&err, msg, sizeof(msg)));
+			errx(1, "%s", strait_error_str(&err, msg, sizeof(msg)));
 		for (unsigned j = 0; j < cfg->n_tenants; j++)
 			if (!strcmp(cfg->tenants[j].name, t->name))
-				die("%s: tenant name \"%s\" already used by %s", t->file, t->name,
+				errx(1, "%s: tenant name \"%s\" already used by %s", t->file, t->name,
 				    cfg->tenants[j].file);
 		cfg->n_tenants++;
 	}
@@ -293,7 +281,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (dump && mkdir(dump, 0755) && errno != EEXIST)
-		die("--dump-streams %s: %s", dump, strerror(errno));
+		errx(1, "--dump-streams %s: %s", dump, strerror(errno));
 
 	est_init(&P.est, codec, flush_ms / 1e3);
 	struct strait_config *tenants = NULL;
@@ -303,14 +291,14 @@ int main(int argc, char **argv)
 		for (unsigned i = 0; i < tenants->n_tenants; i++)
 			if (est_add_group(&P.est, tenants->tenants[i].name, (int)i,
 					  cache ? cache : tenants->tenants[i].cache_size))
-				die("%s: the cache size cannot hold the codec's chunks", tenants->tenants[i].file);
+				errx(1, "%s: the cache size cannot hold the codec's chunks", tenants->tenants[i].file);
 		P.tenants = tenants;
 		snprintf(cache_note, sizeof(cache_note), cache ? "--cache" : "each tenant's CacheSize");
 	} else {
 		char name[64];
 		snprintf(name, sizeof(name), "ports %s", ports ? ports : "all");
 		if (est_add_group(&P.est, name, -1, cache))
-			die("bad cache size");
+			errx(1, "bad cache size");
 		snprintf(cache_note, sizeof(cache_note), cache ? "--cache" : "default");
 	}
 	P.ooo_limit = ooo;
@@ -319,7 +307,7 @@ int main(int argc, char **argv)
 	unsigned n_caps = (unsigned)(argc - optind);
 	struct capture_info *caps = calloc(n_caps, sizeof(*caps));
 	if (!caps)
-		die("out of memory");
+		errx(1, "out of memory");
 	int status = 0;
 	for (unsigned i = 0; i < n_caps; i++) {
 		caps[i].path = argv[optind + i];
@@ -333,7 +321,7 @@ int main(int argc, char **argv)
 	}
 	profile_finish(&P);
 	if (P.err[0] || P.est.err[0])
-		die("%s", P.err[0] ? P.err : P.est.err);
+		errx(1, "%s", P.err[0] ? P.err : P.est.err);
 
 	struct report_in in = { &P, caps, n_caps, rpo, cache_note };
 	if (!quiet)

@@ -42,6 +42,18 @@ def drain(sock):
         h.update(b)
 
 
+def exchange(s, buf, sent, digest):
+    """Sends buf (kept as OUTDIR/sent) while reading the peer to EOF (its
+    sha256 into OUTDIR/digest)."""
+    open(sent, "wb").write(buf)
+    t = threading.Thread(target=pump_out, args=(s, buf))
+    t.start()
+    got = drain(s)
+    t.join()
+    s.close()
+    open(digest, "w").write(got)
+
+
 def main():
     mode, addr, port, up, down, seed, out = sys.argv[1:8]
     port, up, down, seed = int(port), int(up), int(down), int(seed)
@@ -55,24 +67,10 @@ def main():
         open(os.path.join(out, f"listening-{port}"), "w").close()
         s, _ = ls.accept()
         s.settimeout(TIMEOUT)
-        buf = data(seed + 1, down)
-        open(os.path.join(out, f"down-{port}"), "wb").write(buf)
-        t = threading.Thread(target=pump_out, args=(s, buf))
-        t.start()
-        digest = drain(s)
-        t.join()
-        s.close()
-        open(os.path.join(out, f"recv-{port}"), "w").write(digest)
+        exchange(s, data(seed + 1, down), os.path.join(out, f"down-{port}"), os.path.join(out, f"recv-{port}"))
     else:
         s = socket.create_connection((addr, port), timeout=TIMEOUT)
-        buf = data(seed, up)
-        open(os.path.join(out, f"up-{port}"), "wb").write(buf)
-        t = threading.Thread(target=pump_out, args=(s, buf))
-        t.start()
-        digest = drain(s)
-        t.join()
-        s.close()
-        open(os.path.join(out, f"got-{port}"), "w").write(digest)
+        exchange(s, data(seed, up), os.path.join(out, f"up-{port}"), os.path.join(out, f"got-{port}"))
 
 
 main()
