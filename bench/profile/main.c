@@ -47,7 +47,7 @@ static void usage(FILE *f)
 		"                      the selection shares one cache per direction (default: every port)\n"
 		"  --cache SIZE        cache per tenant direction (default: the tenant's CacheSize, 1G)\n"
 		"  --rpo SECONDS       also the WAN rate that keeps the replication lag under SECONDS\n"
-		"  --json FILE         the report as JSON ('-': stdout)\n"
+		"  --json FILE         the report as JSON ('-': stdout, instead of the table)\n"
 		"  --plot FILE.png     raw and Strait rate over time (gnuplot)\n"
 		"  --dump-streams DIR  each reassembled direction into DIR, named by 5-tuple and direction\n"
 		"  --no-codec          reassemble only (Strait bytes = raw bytes)\n"
@@ -324,7 +324,7 @@ int main(int argc, char **argv)
 		errx(1, "%s", P.err[0] ? P.err : P.est.err);
 
 	struct report_in in = { &P, caps, n_caps, rpo, cache_note };
-	if (!quiet)
+	if (!quiet && !(json && !strcmp(json, "-")))
 		report_table(stdout, &in);
 	if (json && report_json(json, &in))
 		status = 1;

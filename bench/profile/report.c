@@ -480,9 +480,9 @@ int report_plot(const char *path, const struct report_in *in)
 {
 	struct unit tot;
 	unit_total(&tot, &in->P->est);
-	size_t n = (size_t)ceil(duration(in->P));
-	if (n < 1)
-		n = 1;
+	size_t n = 1; /* seconds on the plot, as far as the timeline goes */
+	for (int d = 0; d < 2; d++)
+		n = fmax(n, ceil((double)fmax(tot.raw_tl[d].n, tot.strait_tl[d].n) * TL_BUCKET));
 	double *r0 = calloc(n, sizeof(double)), *r1 = calloc(n, sizeof(double));
 	double *s0 = calloc(n, sizeof(double)), *s1 = calloc(n, sizeof(double));
 	int rc = -1;

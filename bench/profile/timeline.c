@@ -55,8 +55,8 @@ size_t tl_per_second(const struct timeline *tl, double *out, size_t n)
 void tl_rates(const struct timeline *tl, double seconds, struct tl_rates *r)
 {
 	memset(r, 0, sizeof(*r));
-	size_t n = (size_t)ceil(seconds);
 	size_t have = (tl->n + PER_SECOND - 1) / PER_SECOND;
+	size_t n = seconds < TL_MAX_BUCKETS / PER_SECOND ? (size_t)ceil(seconds) : have;
 	if (n < have)
 		n = have;
 	if (!n)

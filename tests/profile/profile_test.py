@@ -12,6 +12,7 @@ import json
 import os
 import random
 import shutil
+import struct
 import subprocess
 import sys
 import tempfile
@@ -279,7 +280,6 @@ def case_snapped():
     c = Conn("198.18.1.2", "198.18.2.9", 40050, 873).handshake().send(C2S, up).close()
     frames = [cp.frame(s) for s in c.segs]
     path = cap("snap.pcap")
-    import struct
     with open(path, "wb") as fh:
         fh.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 554, 1))
         for i, f in enumerate(frames):
@@ -316,6 +316,16 @@ def case_hostile():
         data = open(path, "rb").read()
         F.check(data in cp.payload(60000, 1, repeat=20000) + cp.payload(9000, 2) or data == b"",
                 f"hostile cut-middle: {os.path.basename(path)} holds only sent bytes")
+    # timestamps that jump a century forward and back: the clock stays monotonic
+    c = Conn("198.18.1.2", "198.18.2.9", 40061, 873).handshake().send(C2S, cp.payload(5000, 19)).close()
+    with open(cap("time.pcap"), "wb") as fh:
+        fh.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+        for i, s in enumerate(c.segs):
+            f = cp.frame(s)
+            fh.write(struct.pack("<IIII", (0, 0xFFFFFFF0, 5)[i % 3], 999999, len(f), len(f)) + f)
+    rep, dump, err = run([cap("time.pcap")], "--rpo", "1", "--plot", cap("time.png"), name="time")
+    check_streams("time jumps", dump, c, cp.payload(5000, 19), b"")
+    F.check(rep["packets"]["time_backwards"] > 0, "time: backward steps counted")
     # frames with lying lengths inside a good file
     c = Conn("198.18.1.2", "198.18.2.9", 40060, 873).handshake().send(C2S, cp.payload(3000, 18)).close()
     good = [cp.frame(s) for s in c.segs]
