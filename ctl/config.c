@@ -250,7 +250,7 @@ bool strait_parse_rate(const char *s, uint64_t *bps)
 	return true;
 }
 
-bool strait_parse_size(const char *s, uint64_t *bytes)
+bool strait_parse_bytes(const char *s, uint64_t *bytes)
 {
 	char *end;
 	errno = 0;
@@ -886,7 +886,7 @@ static int tenant_handler(void *user, const char *section, const char *key,
 				set_err(c, c->line, s, key, "\"%s\" is neither bypass nor fail-closed", val);
 			t->have_peer_down = true;
 		} else if (!strcasecmp(key, "CacheSize")) {
-			if (!strait_parse_size(val, &cfg->cache_size) || cfg->cache_size < (1u << 20))
+			if (!strait_parse_bytes(val, &cfg->cache_size) || cfg->cache_size < (1u << 20))
 				set_err(c, c->line, s, key, "\"%s\" is not a size of at least 1M (512M, 2G)", val);
 		} else {
 			set_err(c, c->line, s, key, "unknown key (Name, KeyFile, PeerDown, CacheSize)");

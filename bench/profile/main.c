@@ -245,7 +245,7 @@ int main(int argc, char **argv)
 			ports = optarg;
 			break;
 		case 'c':
-			if (!strait_parse_size(optarg, &cache) || cache < (1u << 20))
+			if (!strait_parse_bytes(optarg, &cache) || cache < (1u << 20))
 				bad_usage("bad --cache size (at least 1M: 512M, 2G)", optarg);
 			break;
 		case 'r':
@@ -258,7 +258,7 @@ int main(int argc, char **argv)
 		case 'd': dump = optarg; break;
 		case 'n': codec = false; break;
 		case 'o':
-			if (!strait_parse_size(optarg, &ooo) || ooo < 65536)
+			if (!strait_parse_bytes(optarg, &ooo) || ooo < 65536)
 				bad_usage("bad --ooo-limit (at least 64K)", optarg);
 			break;
 		case 'f':

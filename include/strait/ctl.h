@@ -150,7 +150,8 @@ bool strait_parse_tcp_impair(const char *s, struct strait_tcp_impair *out,
 			     char *why, size_t why_len);
 /* "100M", "1.5G", "800k", "0": bits per second. */
 bool strait_parse_rate(const char *s, uint64_t *bps);
-/* "1073741824", "512M", "2G", "64KiB": bytes (K, M, G, T are binary). */
-bool strait_parse_size(const char *s, uint64_t *bytes);
+/* A byte count: a number and an optional K, M, G or T (powers of 1024,
+ * "B" or "iB" may follow): "64M", "1T", "64KiB", "4096". */
+bool strait_parse_bytes(const char *s, uint64_t *bytes);
 
 #endif

@@ -230,9 +230,9 @@ Test(config, values)
 	cr_expect_eq(t.peer_down, STRAIT_PEER_DOWN_BYPASS);
 	cr_expect_eq(t.cache_size, STRAIT_DEFAULT_CACHE_SIZE);
 	uint64_t size;
-	cr_expect(strait_parse_size("2G", &size) && size == 2ull << 30);
-	cr_expect(strait_parse_size("64KiB", &size) && size == 64 << 10);
-	cr_expect(!strait_parse_size("1.5G", &size) && !strait_parse_size("-1", &size));
+	cr_expect(strait_parse_bytes("2G", &size) && size == 2ull << 30);
+	cr_expect(strait_parse_bytes("64KiB", &size) && size == 64 << 10);
+	cr_expect(!strait_parse_bytes("12Q", &size) && !strait_parse_bytes("-1", &size));
 	/* KeyFile is resolved against the file's folder */
 	cr_expect_str_eq(t.key_file, "/tmp/t.key");
 }
