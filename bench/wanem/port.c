@@ -256,7 +256,7 @@ unsigned port_rx(struct port *p, unsigned max, port_rx_fn *fn, void *ctx)
 			break;
 		f = frame_in(p, h, &len);
 		if (f)
-			fn(ctx, f, len);
+			fn(ctx, f, len, (uint64_t)h->tp_sec * 1000000000ull + h->tp_nsec);
 		__atomic_store_n(&h->tp_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE);
 		p->rx_next = (p->rx_next + 1) % p->rx_frames;
 		n++;

@@ -31,7 +31,9 @@ struct port {
 int port_open(struct port *p, const char *name);
 void port_close(struct port *p);
 
-typedef void port_rx_fn(void *ctx, const uint8_t *frame, uint32_t len);
+/* ts_ns: the kernel's receive timestamp (CLOCK_REALTIME), as the ring
+ * reports it. */
+typedef void port_rx_fn(void *ctx, const uint8_t *frame, uint32_t len, uint64_t ts_ns);
 
 /* Hands every frame waiting in the receive ring to fn (at most max), each
  * a complete frame: the VLAN tag the kernel took off put back, a partial
