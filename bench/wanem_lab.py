@@ -70,6 +70,16 @@ class Lab:
             sh("ip", "-n", self.nw, "link", "set", ifn, "up")
             sh("ip", "netns", "exec", self.nw, "sysctl", "-qw",
                f"net.ipv6.conf.{ifn}.disable_ipv6=1", check=False)
+        # static neighbours: no ARP frames among the measured ones
+        mac = {}
+        for ns, ifn in ((self.nc, self.ifc), (self.ns, self.ifs)):
+            out = sh("ip", "-n", ns, "-j", "link", "show", "dev", ifn,
+                     capture_output=True, text=True).stdout
+            mac[ns] = json.loads(out)[0]["address"]
+        sh("ip", "-n", self.nc, "neigh", "replace", SERVER, "lladdr", mac[self.ns],
+           "dev", self.ifc, "nud", "permanent")
+        sh("ip", "-n", self.ns, "neigh", "replace", CLIENT, "lladdr", mac[self.nc],
+           "dev", self.ifs, "nud", "permanent")
 
     def down(self):
         self.stop(check=False)
@@ -153,7 +163,7 @@ class Lab:
 
 def ping_rtts(lab, count, interval=0.01, size=56, timeout=60):
     """RTTs in ms of count pings client -> server (ping -i interval)."""
-    r = lab.client("ping", "-n", "-q" if False else "-n", "-c", str(count), "-i", str(interval),
+    r = lab.client("ping", "-n", "-c", str(count), "-i", str(interval),
                    "-s", str(size), "-W", "2", SERVER, capture_output=True, text=True,
                    timeout=timeout, check=False)
     rtts = []
@@ -167,3 +177,19 @@ def median(v):
     s = sorted(v)
     n = len(s)
     return (s[n // 2] + s[(n - 1) // 2]) / 2 if n else float("nan")
+
+
+UDP_TOOL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "wanem_udp.py")
+
+
+def udp_run(lab, count, pps, size=64, port=9000, timeout=None):
+    """count sequence-numbered datagrams client -> server at pps; the
+    receiver's report (wanem_udp.recv)."""
+    timeout = timeout or count / pps + 10
+    rx = lab.server_bg("python3", UDP_TOOL, "recv", str(port), str(count), str(timeout),
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    rx.stderr.readline()   # "ready"
+    lab.client("python3", UDP_TOOL, "send", SERVER, str(port), str(count), str(pps),
+               str(size), check=True, timeout=timeout + 30)
+    out, _ = rx.communicate(timeout=timeout + 30)
+    return json.loads(out)
