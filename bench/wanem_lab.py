@@ -27,7 +27,9 @@ def sh(*cmd, check=True, **kw):
 
 
 class Lab:
-    def __init__(self, wanem_bin, tag=None, csum_offload=True):
+    def __init__(self, wanem_bin, tag=None, csum_offload=True, direct=False):
+        """direct: no emulator, the client's and server's interfaces are one
+        veth pair (the baseline of what the machine passes)."""
         self.bin = os.path.abspath(wanem_bin)
         i = tag if tag is not None else os.getpid() % 100000
         self.nc, self.nw, self.ns = f"wnc{i}", f"wnw{i}", f"wns{i}"
@@ -36,6 +38,7 @@ class Lab:
         self.stats_path = f"/tmp/wanem-stats-{i}.json"
         self.log_path = f"/tmp/wanem-log-{i}.txt"
         self.csum_offload = csum_offload
+        self.direct = direct
 
     def __enter__(self):
         try:
@@ -52,10 +55,14 @@ class Lab:
         for n in (self.nc, self.nw, self.ns):
             sh("ip", "netns", "add", n)
             sh("ip", "-n", n, "link", "set", "lo", "up")
-        sh("ip", "link", "add", self.ifc, "netns", self.nc, "type", "veth",
-           "peer", "name", self.ifa, "netns", self.nw)
-        sh("ip", "link", "add", self.ifs, "netns", self.ns, "type", "veth",
-           "peer", "name", self.ifb, "netns", self.nw)
+        if self.direct:
+            sh("ip", "link", "add", self.ifc, "netns", self.nc, "type", "veth",
+               "peer", "name", self.ifs, "netns", self.ns)
+        else:
+            sh("ip", "link", "add", self.ifc, "netns", self.nc, "type", "veth",
+               "peer", "name", self.ifa, "netns", self.nw)
+            sh("ip", "link", "add", self.ifs, "netns", self.ns, "type", "veth",
+               "peer", "name", self.ifb, "netns", self.nw)
         for ns, ifn, addr in ((self.nc, self.ifc, CLIENT), (self.ns, self.ifs, SERVER)):
             sh("ip", "-n", ns, "addr", "add", addr + "/24", "dev", ifn)
             sh("ip", "-n", ns, "link", "set", ifn, "up")
@@ -66,7 +73,7 @@ class Lab:
                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
             sh("ip", "netns", "exec", ns, "sysctl", "-qw",
                f"net.ipv6.conf.{ifn}.disable_ipv6=1", check=False)
-        for ifn in (self.ifa, self.ifb):
+        for ifn in () if self.direct else (self.ifa, self.ifb):
             sh("ip", "-n", self.nw, "link", "set", ifn, "up")
             sh("ip", "netns", "exec", self.nw, "sysctl", "-qw",
                f"net.ipv6.conf.{ifn}.disable_ipv6=1", check=False)
