@@ -1,17 +1,15 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """The network namespaces strait-wanem is measured in (bench/wanem-check,
-tests/wanem/): a client and a server on one subnet, the emulator between.
-
-     netns wnc<id>          netns wnw<id>                  netns wns<id>
-  +----------------+   +------------------------+   +----------------+
-  | client         |   |      strait-wanem      |   | server         |
-  | wc<id>         |---| wa<id>  (A)    (B)  wb<id> |---| ws<id>     |
-  | 198.18.100.1/24|   |  no addresses          |   | 198.18.100.2/24|
-  +----------------+   +------------------------+   +----------------+
+tests/wanem/; the drawing is at the top of tests/wanem/wanem_e2e.py): a
+client netns wnc<id> (wc<id>, 198.18.100.1/24) and a server netns wns<id>
+(ws<id>, 198.18.100.2/24), one subnet, joined through netns wnw<id> where
+the emulator runs between wa<id> (IF_A) and wb<id> (IF_B), or (direct=True)
+by one veth pair, the baseline.
 
 The client's and server's interfaces have TSO, GSO and GRO off (the
 emulator passes frames, not superframes); transmit checksum offload stays
 on unless csum_offload=False, so the emulator completes partial checksums.
+Static neighbours: no ARP frames among the measured ones.
 """
 import json
 import os

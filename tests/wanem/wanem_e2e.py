@@ -2,12 +2,13 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """strait-wanem end to end, real frames through real namespaces.
 
-     netns wnc<id>          netns wnw<id>                  netns wns<id>
-  +----------------+   +------------------------+   +----------------+
-  | client         |   |      strait-wanem      |   | server         |
-  | wc<id>         |---| wa<id>  (A)    (B)  wb<id> |---| ws<id>     |
-  | 198.18.100.1/24|   |  no addresses          |   | 198.18.100.2/24|
-  +----------------+   +------------------------+   +----------------+
+     netns wnc<id>            netns wnw<id>              netns wns<id>
+  +-----------------+   +-----------------------+   +-----------------+
+  | client          |   |     strait-wanem      |   | server          |
+  | wc<id>          |---| wa<id> (A)  (B) wb<id>|---| ws<id>          |
+  | 198.18.100.1/24 |   | no addresses          |   | 198.18.100.2/24 |
+  +-----------------+   +-----------------------+   +-----------------+
+  (namespaces set up by bench/wanem_lab.py; veths, no bridge)
 
 usage: wanem_e2e.py STRAIT_WANEM quick|slow
 quick: bad options (exit 2, one line), a short pass-through with the
