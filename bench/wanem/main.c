@@ -128,12 +128,14 @@ static void reports(struct wanem *w, struct dir_report r[NDIR])
 	static const char *const names[NDIR] = { "a2b", "b2a" };
 
 	for (int d = 0; d < NDIR; d++) {
+		port_read_overrun(&w->port[d]);
 		const struct link *l = &w->link[d];
 
 		r[d] = (struct dir_report){
 			.name = names[d], .from = w->o.ifname[d], .to = w->o.ifname[!d],
 			.im = &w->o.dir[d], .st = &l->st,
 			.drop_oversize = w->port[d].rx_dropped, .drop_tx = w->port[!d].tx_dropped,
+			.drop_overrun = w->port[d].rx_overrun,
 			.queued_frames = l->heap_n,
 		};
 	}

@@ -311,3 +311,12 @@ int port_error(struct port *p)
 	}
 	return 0;
 }
+
+void port_read_overrun(struct port *p)
+{
+	struct tpacket_stats st;
+	socklen_t sl = sizeof(st);
+
+	if (p->rx_fd >= 0 && getsockopt(p->rx_fd, SOL_PACKET, PACKET_STATISTICS, &st, &sl) == 0)
+		p->rx_overrun += st.tp_drops;
+}

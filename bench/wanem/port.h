@@ -23,6 +23,7 @@ struct port {
 	bool gso_warned;
 	uint64_t rx_dropped;          /* superframes, truncated, bad checksum offsets */
 	uint64_t tx_dropped;          /* too large for this port, or rejected by the ring */
+	uint64_t rx_overrun;          /* the kernel found the receive ring full */
 	uint8_t scratch[65536 + 64];  /* a frame being rebuilt (VLAN tag, checksum) */
 };
 
@@ -47,6 +48,10 @@ bool port_tx(struct port *p, const uint8_t *frame, uint32_t len);
 
 /* Sends what port_tx() queued. Returns 0 or -errno. */
 int port_tx_flush(struct port *p);
+
+/* Adds the kernel's count of frames it found no room for in the receive
+ * ring (PACKET_STATISTICS, which resets on reading) to p->rx_overrun. */
+void port_read_overrun(struct port *p);
 
 /* The pending socket error (ENETDOWN, ENODEV, ...) of either ring, 0 if none. */
 int port_error(struct port *p);

@@ -15,11 +15,13 @@ void stats_summary(FILE *f, const struct dir_report r[NDIR])
 
 		fprintf(f, "%s%s: in %" PRIu64 " fr %" PRIu64 " B, out %" PRIu64 " fr %" PRIu64
 			" B, drop loss %" PRIu64 " queue %" PRIu64 " full %" PRIu64
-			" oversize %" PRIu64 " tx %" PRIu64 ", dup %" PRIu64 ", reord %" PRIu64
+			" oversize %" PRIu64 " tx %" PRIu64 " overrun %" PRIu64 ", dup %" PRIu64
+			", reord %" PRIu64
 			", queue max %" PRIu64 " B",
 			d ? "; " : "", r[d].name, s->rx_frames, s->rx_bytes, s->tx_frames,
 			s->tx_bytes, s->drop_loss, s->drop_queue, s->drop_full, r[d].drop_oversize,
-			r[d].drop_tx, s->duplicated, s->reordered, s->queue_hwm_bytes);
+			r[d].drop_tx, r[d].drop_overrun, s->duplicated, s->reordered,
+			s->queue_hwm_bytes);
 	}
 	fputc('\n', f);
 	fflush(f);
@@ -60,8 +62,10 @@ static void json_dir(FILE *f, const struct dir_report *r)
 	fprintf(f, "    \"tx_frames\": %" PRIu64 ", \"tx_bytes\": %" PRIu64 ",\n",
 		s->tx_frames, s->tx_bytes);
 	fprintf(f, "    \"dropped\": {\"loss\": %" PRIu64 ", \"queue\": %" PRIu64
-		", \"full\": %" PRIu64 ", \"oversize\": %" PRIu64 ", \"tx\": %" PRIu64 "},\n",
-		s->drop_loss, s->drop_queue, s->drop_full, r->drop_oversize, r->drop_tx);
+		", \"full\": %" PRIu64 ", \"oversize\": %" PRIu64 ", \"tx\": %" PRIu64
+		", \"overrun\": %" PRIu64 "},\n",
+		s->drop_loss, s->drop_queue, s->drop_full, r->drop_oversize, r->drop_tx,
+		r->drop_overrun);
 	fprintf(f, "    \"duplicated\": %" PRIu64 ", \"reordered\": %" PRIu64 ",\n",
 		s->duplicated, s->reordered);
 	fprintf(f, "    \"queue_hwm_bytes\": %" PRIu64 ", \"queued_frames\": %" PRIu64 "\n",

@@ -17,6 +17,7 @@ struct dir_report {
 	const struct link_stats *st;
 	uint64_t drop_oversize;          /* not passable: superframe, truncated, too large */
 	uint64_t drop_tx;                /* refused by the outgoing interface */
+	uint64_t drop_overrun;           /* the receive ring was full (the emulator fell behind) */
 	uint64_t queued_frames;          /* in the queue or delay line now */
 };
 
