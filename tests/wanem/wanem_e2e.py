@@ -137,9 +137,10 @@ def slow(binp):
         lost = []
         for _ in range(2):
             lab.start("--loss", "2", "--seed", "5")
-            r = W.udp_run(lab, n, 20000)
+            r = W.udp_run(lab, n, 10000)
             st = lab.stop()
             lost.append(r["lost"])
+            check(st["a2b"]["dropped"]["overrun"] == 0, "the emulator kept up (no ring overrun)")
             check(st["a2b"]["dropped"]["loss"] == len(r["lost"]) and r["received"] == n - len(r["lost"]),
                   f"every loss is the emulator's, counted: {len(r['lost'])} "
                   f"vs {st['a2b']['dropped']['loss']}")
@@ -147,12 +148,12 @@ def slow(binp):
         lo, hi = binomial_sigma_range(n, 0.02, 3.29)   # 99.9 %
         check(lo <= len(lost[0]) <= hi, f"--loss 2: {len(lost[0])} of {n} in [{lo:.0f}, {hi:.0f}]")
         lab.start("--loss", "2", "--seed", "6")
-        r = W.udp_run(lab, n, 20000)
+        r = W.udp_run(lab, n, 10000)
         lab.stop()
         check(r["lost"] != lost[0], "another seed, other drops")
 
         lab.start("--loss", "1", "--loss-burst", "4", "--seed", "8")
-        r = W.udp_run(lab, 120000, 30000)
+        r = W.udp_run(lab, 120000, 15000)
         lab.stop()
         runs = U.loss_runs(r["lost"])
         mean = sum(runs) / len(runs)
