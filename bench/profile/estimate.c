@@ -8,12 +8,11 @@
 #include <string.h>
 #include <sys/mman.h>
 
-int est_init(struct estimate *E, bool codec, double flush)
+void est_init(struct estimate *E, bool codec, double flush)
 {
 	memset(E, 0, sizeof(*E));
 	E->codec = codec;
 	E->flush = flush;
-	return 0;
 }
 
 int est_add_group(struct estimate *E, const char *name, int tenant, uint64_t cache)

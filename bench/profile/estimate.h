@@ -65,7 +65,7 @@ struct estimate {
 };
 
 /* Groups are added first, then the capture is fed. */
-int est_init(struct estimate *E, bool codec, double flush);
+void est_init(struct estimate *E, bool codec, double flush);
 int est_add_group(struct estimate *E, const char *name, int tenant, uint64_t cache);
 void est_free(struct estimate *E);
 

@@ -192,7 +192,7 @@ static void read_capture(struct profile *P, struct capture_info *ci, bool verify
 		if (r == DISSECT_TCP && verify && !dissect_checksum_ok(&s))
 			P->c.bad_checksum++;
 		else if (r == DISSECT_TCP)
-			profile_segment(P, t, &s);
+			profile_segment(P, &s);
 		if (P->err[0] || P->est.err[0])
 			break;
 		if (!(ci->packets % PROGRESS_EVERY)) {

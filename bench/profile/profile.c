@@ -15,9 +15,7 @@ enum { DUMP_MAX_SUFFIX = 1000 };
 
 void profile_init(struct profile *P)
 {
-	struct estimate est = P->est;
 	memset(P, 0, sizeof(*P));
-	P->est = est;
 	flows_init(&P->ft);
 }
 
@@ -218,9 +216,8 @@ static struct flow *new_flow(struct profile *P, const struct segment *s)
 	return f;
 }
 
-void profile_segment(struct profile *P, double t, const struct segment *s)
+void profile_segment(struct profile *P, const struct segment *s)
 {
-	(void)t;
 	int dir = C2S;
 	struct flow *f = flows_find(&P->ft, s, &dir);
 	bool syn_only = (s->flags & (TCP_SYN | TCP_ACK)) == TCP_SYN;

@@ -54,16 +54,17 @@ struct profile {
 	char err[512];                       /* a fatal error (dump, codec) */
 };
 
-/* The estimate is set up by the caller (its groups: one per tenant, in the
+/* Then the caller sets up P->est (its groups: one per tenant, in the
  * tenant set's order, or one for --ports). */
 void profile_init(struct profile *P);
 void profile_free(struct profile *P);
 
-/* One captured frame, dissected; t: its timestamp in seconds. */
-void profile_segment(struct profile *P, double t, const struct segment *s);
-/* Counts a frame (called for every frame, TCP or not). */
+/* Counts a frame and moves the clock to its timestamp t (seconds): called
+ * for every frame, TCP or not, before profile_segment. */
 void profile_frame(struct profile *P, double t, uint32_t wire_len,
 		   enum dissect_result r);
+/* A TCP segment of the last frame. */
+void profile_segment(struct profile *P, const struct segment *s);
 /* End of every capture: every open connection ends. */
 void profile_finish(struct profile *P);
 
