@@ -11,6 +11,7 @@ import glob
 import json
 import os
 import random
+import re
 import shutil
 import struct
 import subprocess
@@ -159,27 +160,29 @@ def case_links():
         check_streams(f"link type {link}", dump, c, up, down)
 
 
-# 5. Several tenants: the longest prefix wins; a flow no rule selects; a
-#    mid-stream flow classified by the side whose port matches; key files
-#    that do not exist are no obstacle to the profiler.
+# 5. Several tenants, from the shipped example files (configs/tenants: so
+#    they stay what the configuration library accepts): the longest prefix
+#    wins; a flow no rule selects; a mid-stream flow classified by the side
+#    whose port matches; key files that do not exist are no obstacle; each
+#    tenant's CacheSize, and --cache over it.
 def case_tenants():
     tdir = os.path.join(TMP, "tenant-files")
     os.makedirs(tdir, exist_ok=True)
-    peer = "[Peer]\nEndpoint = 198.18.9.2\nInnerAddress = 169.254.0.1\nPeerInnerAddress = 169.254.0.2\n"
-    open(os.path.join(tdir, "acme.conf"), "w").write(
-        "[Tenant]\nName = acme\nKeyFile = missing/acme.key\nPeerDown = bypass\nCacheSize = 64M\n"
-        "[Interception]\nClientPrefix = 198.18.1.0/24, 2001:db8:1::/48\n"
-        "ServerPrefix = 198.18.2.0/24, 2001:db8:2::/48\nPorts = 873, 9443\n" + peer)
-    open(os.path.join(tdir, "globex.conf"), "w").write(
-        "[Tenant]\nName = globex\nKeyFile = missing/globex.key\nPeerDown = fail-closed\n"
-        "[Interception]\nClientPrefix = 198.18.1.7/32\nServerPrefix = 198.18.2.5/32\nPorts = 5432\n" + peer)
-    a = Conn("198.18.1.2", "198.18.2.9", 40010, 873).handshake().send(C2S, cp.payload(20000, 9)).close()
-    b = Conn("198.18.1.7", "198.18.2.5", 40011, 5432).handshake().send(C2S, cp.payload(15000, 10)).close()
-    n = Conn("198.18.1.2", "198.18.2.9", 40012, 22).handshake().send(C2S, cp.payload(5000, 11)).close()
+    for path in glob.glob(os.path.join(HERE, "..", "..", "configs", "tenants", "*.conf")):
+        text = open(path).read()
+        if os.path.basename(path) == "acme.conf":
+            text = re.sub(r"(?m)^CacheSize *=.*$", "CacheSize = 64M", text)
+        open(os.path.join(tdir, os.path.basename(path)), "w").write(text)
+    # acme: 10.1.0.0/16, 2001:db8:1::/48 -> 10.2.0.0/16, 2001:db8:2::/48 on 31031, 44046, 9443, 873
+    # globex: 10.1.7.20/32 -> 10.2.5.0/24 on 5432, 1521-1522
+    a = Conn("10.1.2.3", "10.2.9.9", 40010, 873).handshake().send(C2S, cp.payload(20000, 9)).close()
+    b = Conn("10.1.7.20", "10.2.5.5", 40011, 5432).handshake().send(C2S, cp.payload(15000, 10)).close()
+    n = Conn("10.1.2.3", "10.2.9.9", 40012, 22).handshake().send(C2S, cp.payload(5000, 11)).close()
     v6 = Conn("2001:db8:1::5", "2001:db8:2::5", 40013, 9443).handshake().send(S2C, cp.payload(7000, 12)).close()
-    m = Conn("198.18.1.7", "198.18.2.5", 40014, 5432).handshake().send(S2C, cp.payload(9000, 13)).close()
+    m = Conn("10.1.7.20", "10.2.5.5", 40014, 1521).handshake().send(S2C, cp.payload(9000, 13)).close()
+    g = Conn("10.1.7.20", "10.2.5.5", 40015, 873).handshake().send(C2S, cp.payload(3000, 14)).close()
     mid = [s for s in m.segs if s["data"]][2:] + m.segs[-3:]
-    flows, segs = [a.segs, b.segs, n.segs, v6.segs, mid], []
+    flows, segs = [a.segs, b.segs, n.segs, v6.segs, mid, g.segs], []
     while any(flows):  # interleaved, each flow in order
         for fl in flows:
             if fl:
@@ -190,14 +193,16 @@ def case_tenants():
     F.check(sorted(names) == ["acme", "globex"], "tenants: both loaded, key files absent")
     F.check(names["acme"]["cache_bytes"] == 64 << 20 and names["globex"]["cache_bytes"] == 1 << 30, "tenants: CacheSize")
     ten = {(f["client"], f["client_port"]): f["tenant"] for f in rep["flows"]}
-    F.check(ten.get(("198.18.1.2", 40010)) == "acme", "tenants: acme's flow")
-    F.check(ten.get(("198.18.1.7", 40011)) == "globex", "tenants: the longest prefix (globex) wins")
+    F.check(ten.get(("10.1.2.3", 40010)) == "acme", "tenants: acme's flow")
+    F.check(ten.get(("10.1.7.20", 40011)) == "globex", "tenants: the longest prefix (globex) wins")
+    F.check(ten.get(("10.1.7.20", 40015)) == "acme", "tenants: globex has no port 873: acme")
     F.check(ten.get(("2001:db8:1::5", 40013)) == "acme", "tenants: acme's IPv6 flow")
-    F.check(ten.get(("198.18.1.7", 40014)) == "globex", "tenants: mid-stream flow, server by port")
-    F.check(("198.18.1.2", 40012) not in ten and rep["not_selected"]["flows"] == 1, "tenants: port 22 not selected")
-    F.check(names["acme"]["raw_bytes"] == 27000 and names["globex"]["raw_bytes"] == 15000 + 7000,
+    F.check(ten.get(("10.1.7.20", 40014)) == "globex", "tenants: mid-stream flow, server by port")
+    F.check(("10.1.2.3", 40012) not in ten and rep["not_selected"]["flows"] == 1, "tenants: port 22 not selected")
+    F.check(names["acme"]["raw_bytes"] == 20000 + 7000 + 3000 and names["globex"]["raw_bytes"] == 15000 + 7000,
             f"tenants: raw bytes per tenant {names['acme']['raw_bytes']} {names['globex']['raw_bytes']}")
     F.check(names["globex"]["s2c"]["raw_bytes"] == 7000, "tenants: mid-stream flow's bytes from the first seen")
+    check_streams("tenants, mid-stream", dump, m, b"", cp.payload(9000, 13)[2000:])
     # --cache overrides CacheSize
     rep, _, _ = run([cap("tenants.pcap")], "--tenants", tdir, "--cache", "8M", name="tenants-cache")
     F.check(all(t["cache_bytes"] == 8 << 20 for t in rep["tenants"]), "tenants: --cache overrides")
