@@ -506,12 +506,13 @@ int report_plot(const char *path, const struct report_in *in)
 		   "set xlabel 'seconds into the capture'\nset ylabel 'Mbit/s'\nset grid\nset key top right\n"
 		   "set yrange [0:*]\n"
 		   "plot '-' using 1:2 with steps lw 2 title 'raw', '-' using 1:2 with steps lw 2 title 'Strait'\n");
+	/* a step per second, closed by the end of the last one */
 	for (size_t i = 0; i < n; i++)
 		fprintf(g, "%zu %.6f\n", i, (r0[i] + r1[i]) / 1e6);
-	fprintf(g, "e\n");
+	fprintf(g, "%zu %.6f\ne\n", n, (r0[n - 1] + r1[n - 1]) / 1e6);
 	for (size_t i = 0; i < n; i++)
 		fprintf(g, "%zu %.6f\n", i, (s0[i] + s1[i]) / 1e6);
-	fprintf(g, "e\n");
+	fprintf(g, "%zu %.6f\ne\n", n, (s0[n - 1] + s1[n - 1]) / 1e6);
 	int st = pclose(g);
 	if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st)) {
 		fprintf(stderr, "strait-profile: gnuplot failed writing %s (is gnuplot installed?)\n", path);
