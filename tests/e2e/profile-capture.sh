@@ -34,7 +34,9 @@
 # Checks on both captures: every reassembled direction's sha256 equals what
 # was sent, no gaps, retransmissions and reordering seen; on the Ethernet
 # one: the VLAN, and the estimate per direction equals strait-dedupe encode
-# of the same bytes, in the same order, within 1 %.
+# of the same bytes, in the same order, within 1 %. Then the captures are
+# edited (tests/profile/edited_capture.py): segments removed (gaps at their
+# exact offsets, never filled) and a cut after the handshake (mid-stream).
 #
 #   profile-capture.sh STRAIT_PROFILE STRAIT_DEDUPE
 set -euo pipefail
@@ -168,3 +170,4 @@ for cap, link in (("eth", "EN10MB"), ("any", "LINUX_SLL2")):
 print("1 passed, 0 failed" if not fails else f"0 passed, 1 failed ({len(fails)} checks)")
 sys.exit(1 if fails else 0)
 PY
+python3 "$HERE/../profile/edited_capture.py" "$PROFILE" "$WORK"
