@@ -227,8 +227,11 @@ bool reasm_segment(struct reasm *r, uint32_t seq, uint8_t flags,
 		r->fin = true;
 		r->fin_off = (uint64_t)(off + (int64_t)len);
 	}
-	if (!len)
+	if (!len) {
+		if (!(flags & (TCP_SYN | TCP_FIN)) && off > 0 && (uint64_t)off > r->sent_end)
+			r->sent_end = (uint64_t)off; /* a bare ACK: what its sender had sent */
 		return true;
+	}
 	if (off < 0) { /* from before the first byte seen */
 		uint64_t e = min64(len, (uint64_t)-off);
 		r->st.early_bytes += e;
@@ -264,9 +267,11 @@ bool reasm_segment(struct reasm *r, uint32_t seq, uint8_t flags,
 
 void reasm_ack(struct reasm *r, uint32_t ack, const struct reasm_sink *k)
 {
-	if (!r->started || !r->held)
+	if (!r->started)
 		return;
 	int64_t off = offset_of(r, ack);
+	if (off > 0 && (uint64_t)off > r->sent_end)
+		r->sent_end = (uint64_t)off;
 	while (r->held && off > (int64_t)r->next) {
 		uint64_t upto = min64((uint64_t)off, r->held->off);
 		declare_gap(r, upto - r->next, REASM_GAP_ACK, k);
@@ -280,4 +285,6 @@ void reasm_finish(struct reasm *r, const struct reasm_sink *k)
 		skip_hole(r, REASM_GAP_END, k);
 	if (r->fin && r->fin_off > r->next)
 		declare_gap(r, r->fin_off - r->next, REASM_GAP_END, k);
+	else if (!r->fin && r->sent_end > r->next + 1)
+		declare_gap(r, r->sent_end - 1 - r->next, REASM_GAP_END, k);
 }

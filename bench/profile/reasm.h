@@ -17,10 +17,13 @@
  *   given up as a gap (reason "ooo-limit") and the held data delivered.
  * - Gaps: a hole is declared missing (the capture lost those bytes) when the
  *   peer acknowledges bytes beyond it while later data is held ("ack"), by
- *   the limit above, or when the stream ends with data held or with a FIN
- *   beyond the last byte ("end"). A gap is reported with its offset and
- *   length and no byte is invented for it; bytes of it that arrive after
- *   the declaration are counted as late.
+ *   the limit above, or when the stream ends ("end") with data held, with
+ *   a FIN beyond the last byte, or, without a FIN, with bytes beyond the
+ *   last one that the peer acknowledged or that the sender's own bare ACKs
+ *   show it had sent (their last sequence number left out: it may be the
+ *   FIN's). A gap is reported with its offset and length and no byte is
+ *   invented for it; bytes of it that arrive after the declaration are
+ *   counted as late.
  * - SYN sets offset 0 (a second SYN with another ISN is counted and
  *   ignored: the flow table starts a new connection on it); FIN marks the
  *   end (data beyond it is counted and dropped); RST is the caller's.
@@ -70,6 +73,8 @@ struct reasm {
 	uint64_t next;        /* offset of the next byte to deliver */
 	uint64_t fin_off;     /* offset of the FIN (= stream length) */
 	uint64_t gap_start, gap_end; /* the last gap declared */
+	uint64_t sent_end;    /* offset up to which the sender's bare ACKs or
+			       * the peer's ACKs say bytes (or the FIN) went */
 	struct reasm_held *held, *held_tail; /* sorted, disjoint */
 	size_t held_cost, held_n, held_max;
 	uint8_t *hist;        /* ring of the last REASM_HISTORY bytes delivered */

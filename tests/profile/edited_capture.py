@@ -89,7 +89,10 @@ F.check(f["c2s"]["gap_bytes"] == sum(n for _, n in want) and f["c2s"]["runs"] ==
         "gaps: missing bytes and codec runs")
 print(f"gaps: removed {want}, reported {got}")
 
-# 2. Mid-stream: the VLAN capture cut 200 frames after its handshake.
+# 2. Mid-stream: the VLAN capture cut 200 frames after its handshake. Each
+#    direction starts at its first byte seen; a hole the cut leaves (the
+#    first segment seen can be a retransmission, the bytes after it sent
+#    before the cut) must be a reported gap holding no byte of the capture.
 link, frames = read_pcap_link(os.path.join(W, "eth-b.pcap"))
 cut = frames[200:]
 write_pcap(os.path.join(W, "mid.pcap"), cut, link=link)
@@ -98,19 +101,33 @@ for fr in frames[:200]:
     t = tcp_of(fr)
     if t and t[3] & 2:
         isn[t[0]] = t[2]  # by source port: the SYN and the SYN-ACK
-first = {}
+first, held = {}, {}
 for fr in cut:
     t = tcp_of(fr)
-    if t and t[4] and t[0] not in first:
-        first[t[0]] = (t[2] - isn[t[0]] - 1) % 2**32
+    if t and t[4]:
+        o = (t[2] - isn[t[0]] - 1) % 2**32
+        first.setdefault(t[0], o)
+        held.setdefault(t[0], []).append((o, len(t[4])))
 rep, dump = profile([os.path.join(W, "mid.pcap")], "mid")
 f = next(x for x in rep["flows"] if x["server_port"] == 875)
 F.check(not f["handshake_seen"] and "first byte seen" in f.get("note", ""), "mid-stream: said so")
 F.check(f["vlan"] == [30], "mid-stream: VLAN 30")
 for d, sender, name in (("c2s", f["client_port"], "up"), ("s2c", 875, "down")):
     sent = open(os.path.join(W, f"{name}-875"), "rb").read()
-    F.check(sender in first and stream(dump, f, d) == sent[first[sender]:],
-            f"mid-stream {d}: the stream is what was sent from the first byte seen")
+    gaps = [(first[sender] + g["offset"], g["length"]) for g in f[d]["gaps"]]
+    for o, n in gaps:
+        F.check(not any(a < o + n and o < a + m for a, m in held[sender]),
+                f"mid-stream {d}: the gap at {o}+{n} holds no byte of the capture")
+    end = first[sender] + f[d]["raw_bytes"] + f[d]["gap_bytes"]
+    F.check(end >= len(sent) - 1, f"mid-stream {d}: bytes and gaps account for all that was sent "
+            f"(but the last sequence number, which may be the FIN's): {end} of {len(sent)}")
+    want, at = b"", first[sender]
+    for o, n in gaps:
+        want += sent[at:o]
+        at = o + n
+    want += sent[at:end]
+    F.check(stream(dump, f, d) == want, f"mid-stream {d}: the stream is what was sent from the first byte seen, "
+            f"less its reported gaps {gaps}")
 print(f"mid-stream: starts at c2s {first.get(f['client_port'])}, s2c {first.get(875)}")
 print(f"{0 if F else 1} passed, {1 if F else 0} failed")
 sys.exit(1 if F else 0)

@@ -34,6 +34,7 @@ struct tcase {
 #define A(o) { 'A', o, 0 }
 #define F(o) { 'F', o, 0 }
 #define E { 'E', 0, 0 }
+#define P(o) { 'P', o, 0 } /* a bare ACK of this direction: seq o */
 #define T(num, held, w, ...) .n = num, .held_max = held, .want = w, .ops = { __VA_ARGS__ }
 
 static const struct tcase cases[] = {
@@ -55,6 +56,12 @@ static const struct tcase cases[] = {
 	{ T(15, NO, "d0+10", S, S2, D(0, 10)), .syn_mismatch = 1 },
 	{ T(16, NO, "d0+100 d100+100 d200+100 d300+100", S, D(300, 100), D(100, 100), D(0, 400)), .dup = 200 },
 	{ T(17, 1024, "g0+100o d100+500 g600+100e d700+500", S, D(100, 500), D(700, 500), D(0, 50), E), .late = 50 },
+	/* the tail the capture missed, shown by the peer's ACK or the sender's
+	 * own bare ACKs: the last sequence number may be the FIN's */
+	{ T(18, NO, "d0+100 g100+199e", S, D(0, 100), A(300), E) },
+	{ T(19, NO, "d0+100 g100+199e", S, D(0, 100), P(300), E) },
+	{ T(20, NO, "d0+100", S, D(0, 100), A(101), P(101), E) },
+	{ T(21, NO, "d0+100 g100+200e", S, D(0, 100), A(400), F(300), E) },
 };
 
 /* What a case's segments offered first at each offset (0 = nothing yet):
@@ -110,6 +117,7 @@ Test(reasm, table)
 			case 's': reasm_segment(&r, ISN + 5000, TCP_SYN, NULL, 0, &k); break;
 			case 'D': case 'X': reasm_segment(&r, seq, TCP_ACK, buf, o->len, &k); break;
 			case 'A': reasm_ack(&r, seq, &k); break;
+			case 'P': reasm_segment(&r, seq, TCP_ACK, NULL, 0, &k); break;
 			case 'F': reasm_segment(&r, seq, TCP_FIN | TCP_ACK, NULL, 0, &k); break;
 			case 'E': reasm_finish(&r, &k); break;
 			}
