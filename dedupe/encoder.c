@@ -94,13 +94,16 @@ static size_t zstd_size(const struct strait_dedupe_params *p)
 	return ZSTD_estimateCStreamSize_usingCParams(cp);
 }
 
-static bool layout_of(const struct strait_dedupe_params *p, struct layout *l)
+/* The workspace: the encoder, the entry table, the index, zstd, the log
+ * (with a cache file, the table and the log are the file's). */
+static bool layout_of(const struct strait_dedupe_params *p, bool cached,
+		      struct layout *l)
 {
 	uint32_t max_ent;
 
 	if (strait_dedupe_params_check(p))
 		return false;
-	max_ent = log_max_entries(p);
+	max_ent = cached ? 0 : log_max_entries(p);
 	l->buckets = pow2_ceil(p->capacity / p->avg_chunk / 4);
 	if (l->buckets < 16)
 		l->buckets = 16;
@@ -109,7 +112,7 @@ static bool layout_of(const struct strait_dedupe_params *p, struct layout *l)
 	l->index = l->ent + ALIGN_UP((size_t)max_ent * sizeof(struct log_entry), 64);
 	l->zstd = l->index + ALIGN_UP(l->buckets * SLOTS * sizeof(struct slot), 64);
 	l->data = l->zstd + ALIGN_UP(l->zsize, 64);
-	l->total = l->data + p->capacity;
+	l->total = l->data + (cached ? 0 : p->capacity);
 	return true;
 }
 
@@ -117,7 +120,14 @@ size_t strait_dedupe_encoder_size(const struct strait_dedupe_params *p)
 {
 	struct layout l;
 
-	return layout_of(p, &l) ? l.total + 64 : 0;
+	return layout_of(p, false, &l) ? l.total + 64 : 0;
+}
+
+size_t strait_dedupe_encoder_size_cached(const struct strait_dedupe_params *p)
+{
+	struct layout l;
+
+	return layout_of(p, true, &l) ? l.total + 64 : 0;
 }
 
 static void index_clear(struct strait_dedupe_encoder *e)
@@ -143,6 +153,37 @@ static bool zstd_setup(struct strait_dedupe_encoder *e)
 	return true;
 }
 
+static void index_insert(struct strait_dedupe_encoder *e, struct slot *b,
+			 uint32_t tag, uint32_t idx);
+
+/* Sets up everything but the log (log_init or cache_file_attach next). */
+static struct strait_dedupe_encoder *
+setup(void *mem, size_t size, const struct strait_dedupe_params *p,
+      bool cached, uint8_t **base, struct layout *l)
+{
+	struct strait_dedupe_encoder *e;
+
+	if (!mem || !layout_of(p, cached, l) || size < l->total + 64)
+		return NULL;
+	*base = (uint8_t *)ALIGN_UP((uintptr_t)mem, 64);
+	e = (struct strait_dedupe_encoder *)*base;
+	memset(e, 0, sizeof(*e));
+	e->p = *p;
+	chunker_cfg_init(&e->cc, p);
+	e->index = (struct slot *)(*base + l->index);
+	e->bucket_mask = l->buckets - 1;
+	e->index_bytes = (uint64_t)log_max_entries(p) * sizeof(struct log_entry) +
+			 l->buckets * SLOTS * sizeof(struct slot);
+	index_clear(e);
+	e->zc = ZSTD_initStaticCCtx(*base + l->zstd, l->zsize);
+	if (!e->zc || !zstd_setup(e))
+		return NULL;
+	for (int c = 1; c <= ENTROPY_SAMPLES; c++)
+		e->clog[c] = (float)(c * log2(c));
+	e->header_due = true;
+	return e;
+}
+
 struct strait_dedupe_encoder *
 strait_dedupe_encoder_init(void *mem, size_t size,
 			   const struct strait_dedupe_params *p,
@@ -152,28 +193,68 @@ strait_dedupe_encoder_init(void *mem, size_t size,
 	struct layout l;
 	uint8_t *base;
 
-	if (!mem || !layout_of(p, &l) || size < l.total + 64)
+	if (!(e = setup(mem, size, p, false, &base, &l)))
 		return NULL;
-	base = (uint8_t *)ALIGN_UP((uintptr_t)mem, 64);
-	e = (struct strait_dedupe_encoder *)base;
-	memset(e, 0, sizeof(*e));
-	e->p = *p;
-	chunker_cfg_init(&e->cc, p);
 	log_init(&e->log, base + l.data, p->capacity,
 		 (struct log_entry *)(base + l.ent), log_max_entries(p));
-	e->index = (struct slot *)(base + l.index);
-	e->bucket_mask = l.buckets - 1;
-	e->index_bytes = (uint64_t)log_max_entries(p) * sizeof(struct log_entry) +
-			 l.buckets * SLOTS * sizeof(struct slot);
-	index_clear(e);
-	e->zc = ZSTD_initStaticCCtx(base + l.zstd, l.zsize);
-	if (!e->zc || !zstd_setup(e))
-		return NULL;
-	for (int c = 1; c <= ENTROPY_SAMPLES; c++)
-		e->clog[c] = (float)(c * log2(c));
 	e->epoch = epoch;
-	e->header_due = true;
 	return e;
+}
+
+struct strait_dedupe_encoder *
+strait_dedupe_encoder_init_cached(void *mem, size_t size,
+				  const struct strait_dedupe_params *p,
+				  struct strait_dedupe_cache_file *cf)
+{
+	struct strait_dedupe_encoder *e;
+	struct layout l;
+	uint8_t *base;
+	uint32_t idx;
+
+	if (!(e = setup(mem, size, p, true, &base, &l)) ||
+	    cache_file_attach(cf, p, &e->log, &e->epoch))
+		return NULL;
+	/* the index again, from the fingerprints, oldest entry first */
+	idx = e->log.tail;
+	for (uint32_t i = 0; i < e->log.count; i++) {
+		uint64_t fp = e->log.fp[idx];
+
+		index_insert(e, &e->index[(fp & e->bucket_mask) * SLOTS],
+			     (uint32_t)(fp >> 32), idx);
+		idx = log_idx_add(&e->log, idx, 1);
+	}
+	/* an empty log is a new epoch */
+	if (!e->log.digest)
+		e->epoch++;
+	return e;
+}
+
+void strait_dedupe_encoder_state(const struct strait_dedupe_encoder *e,
+				 struct strait_dedupe_state *s)
+{
+	s->epoch = e->epoch;
+	s->digest = e->log.digest;
+}
+
+int strait_dedupe_encoder_restart(struct strait_dedupe_encoder *e,
+				  const struct strait_dedupe_state *peer)
+{
+	if (e->log.digest && peer->epoch == e->epoch &&
+	    peer->digest == e->log.digest) {
+		ZSTD_CCtx_reset(e->zc, ZSTD_reset_session_only);
+		e->header_due = true;
+		return 1;
+	}
+	strait_dedupe_encoder_reset(e, (peer->epoch > e->epoch ?
+					peer->epoch : e->epoch) + 1);
+	return 0;
+}
+
+int strait_dedupe_encoder_commit(struct strait_dedupe_encoder *e)
+{
+	if (!e->log.file)
+		return -EINVAL;
+	return cache_file_commit(e->log.file, &e->log, e->epoch);
 }
 
 void strait_dedupe_encoder_reset(struct strait_dedupe_encoder *e,
@@ -232,6 +313,7 @@ void strait_dedupe_encoder_stats(const struct strait_dedupe_encoder *e,
 	*s = e->st;
 	s->capacity = e->p.capacity;
 	s->used_bytes = e->log.used;
+	s->head = e->log.head;
 	s->entries = e->log.count;
 	s->index_bytes = e->index_bytes;
 }
@@ -477,8 +559,9 @@ static int process_chunk(struct strait_dedupe_encoder *e, uint32_t flow,
 			   skip || raw != e->batch_raw) &&
 	    (rc = emit_batch(e, flow, o)))
 		return rc;
-	idx = log_insert(&e->log, len, check);
+	idx = log_insert(&e->log, len);
 	memcpy(e->log.data + e->log.ent[idx].off, chunk, len);
+	log_seal(&e->log, idx, check, fp.low64);
 	index_insert(e, b, tag, idx);
 	if (!e->batch_n) {
 		e->batch_skip = skip;
@@ -510,7 +593,10 @@ int strait_dedupe_encode(struct strait_dedupe_encoder *e,
 	    f->avg != e->p.avg_chunk)
 		return -EINVAL;
 	if (e->header_due) {
-		strait_dedupe_header_write(o.p, &e->p, e->epoch);
+		struct strait_dedupe_state st;
+
+		strait_dedupe_encoder_state(e, &st);
+		strait_dedupe_header_write(o.p, &e->p, &st);
 		o.p += STRAIT_DEDUPE_HEADER_SIZE;
 		e->header_due = false;
 	}

@@ -30,21 +30,27 @@ static void teardown(void)
 	codec_close(&c);
 }
 
-static void put_header(struct buf *b, uint64_t cap, uint8_t version, bool bad_check)
+static void put_header_state(struct buf *b, uint64_t cap, uint8_t version,
+			     bool bad_check, uint64_t digest)
 {
 	struct strait_dedupe_params p = c.p;
 	uint8_t h[STRAIT_DEDUPE_HEADER_SIZE];
 
 	p.capacity = cap;
-	strait_dedupe_header_write(h, &p, 1);
+	strait_dedupe_header_write(h, &p, &(struct strait_dedupe_state){ 1, digest });
 	if (version != STRAIT_DEDUPE_VERSION) {
 		h[4] = version;
-		uint32_t x = XXH32(h, 36, 0);
-		memcpy(h + 36, &x, 4);
+		uint32_t x = XXH32(h, 44, 0);
+		memcpy(h + 44, &x, 4);
 	}
 	if (bad_check)
-		h[36] ^= 1;
+		h[44] ^= 1;
 	buf_put(b, h, sizeof(h));
+}
+
+static void put_header(struct buf *b, uint64_t cap, uint8_t version, bool bad_check)
+{
+	put_header_state(b, cap, version, bad_check, 0);
 }
 
 static uint32_t fold1(const void *p, size_t n)
@@ -145,7 +151,7 @@ static void put_ref(struct buf *b, uint8_t skip_lo, uint8_t skip_hi,
 
 enum build {
 	B_BYTES, B_ZLIT_SHORT, B_ZLIT_LONG, B_REF_BADCHECK, B_REF_SKIP,
-	B_HDR_PARAMS, B_HDR_CHECK, B_HDR_VERSION, B_REF_OK_THEN_BAD,
+	B_HDR_PARAMS, B_HDR_CHECK, B_HDR_VERSION, B_REF_OK_THEN_BAD, B_HDR_STATE,
 };
 
 struct tcase {
@@ -192,13 +198,14 @@ static const struct tcase cases[] = {
 	T(25, B_BYTES, STRAIT_DEDUPE_E_TRUNCATED, 0x05, 0, 0),           /* cut header */
 	T(26, B_HDR_PARAMS, STRAIT_DEDUPE_E_PARAMS),                     /* new epoch, other capacity */
 	T(27, B_HDR_CHECK, STRAIT_DEDUPE_E_HEADER),                      /* header check */
-	T(28, B_HDR_VERSION, STRAIT_DEDUPE_E_VERSION),                   /* version 2 */
+	T(28, B_HDR_VERSION, STRAIT_DEDUPE_E_VERSION),                   /* version 1 */
 	T(29, B_REF_OK_THEN_BAD, STRAIT_DEDUPE_E_CHECK),                 /* run with one bad check */
 	T(30, B_BYTES, STRAIT_DEDUPE_E_LENGTH, 0x04, 0, 3, 0, 0, 0, 0, 2, 0, 0, 0, 1, 2), /* raw tentative 2 != 3 */
 	T(31, B_BYTES, STRAIT_DEDUPE_E_DIGEST, 0x02, 0, 0, 1, 3, 0, 0, 0, 0, 3, 0, 0, 0,
 	  'a', 'b', 'c'),                                                /* literal bytes forged */
 	T(32, B_BYTES, STRAIT_DEDUPE_E_DIGEST, 0x04, 0, 3, 0, 0, 0, 0, 3, 0, 0, 0,
 	  'a', 'b', 'c'),                                                /* tentative bytes forged */
+	T(33, B_HDR_STATE, STRAIT_DEDUPE_E_STATE),                       /* continues a log not ours */
 };
 
 static void build(const struct tcase *t, struct buf *b, size_t *want_out)
@@ -228,7 +235,10 @@ static void build(const struct tcase *t, struct buf *b, size_t *want_out)
 		put_header(b, CAP, STRAIT_DEDUPE_VERSION, true);
 		break;
 	case B_HDR_VERSION:
-		put_header(b, CAP, 2, false);
+		put_header(b, CAP, 1, false);
+		break;
+	case B_HDR_STATE:
+		put_header_state(b, CAP, STRAIT_DEDUPE_VERSION, false, 0x5EED);
 		break;
 	case B_REF_OK_THEN_BAD:
 		/* a good reference outputs; then a run of 2 whose fold is off */
@@ -305,7 +315,8 @@ Test(decoder, errors_are_sticky_until_reset)
 	put_prefix(&b);
 	buf_put(&b, (uint8_t[]){ 0x09 }, 1);
 	cr_assert_eq(dec_stream(&c, b.p, b.len, b.len, 64, &o, 1), STRAIT_DEDUPE_E_TYPE);
-	cr_assert_eq(strait_dedupe_decode(c.dec, b.p, 40, out, 64, &r), STRAIT_DEDUPE_E_TYPE);
+	cr_assert_eq(strait_dedupe_decode(c.dec, b.p, STRAIT_DEDUPE_HEADER_SIZE, out, 64, &r),
+		     STRAIT_DEDUPE_E_TYPE);
 	cr_assert_eq(r.out_len, 0);
 	cr_assert_eq(strait_dedupe_decode_finish(c.dec), STRAIT_DEDUPE_E_TYPE);
 	strait_dedupe_decoder_reset(c.dec);
