@@ -254,11 +254,11 @@ static void unmap_file(struct strait_dedupe_cache_file *cf)
 }
 
 /* Reads the records and judges the file. NULL if it holds a usable log
- * (cf mapped, cf->cur its record), else why not; *epoch is the last epoch
- * the file names (0 if none). */
+ * (cf mapped, cf->cur its record), else why not. *last: the newest whole
+ * record (gen 0 if none), whose params and epoch a new cache keeps. */
 static const char *judge(struct strait_dedupe_cache_file *cf, const struct stat *st,
 			 const struct strait_dedupe_params *want,
-			 uint32_t *epoch, char *buf, size_t len)
+			 struct rec *last, char *buf, size_t len)
 {
 	uint8_t b[2][REC_SIZE];
 	struct rec r[2];
@@ -267,21 +267,20 @@ static const char *judge(struct strait_dedupe_cache_file *cf, const struct stat 
 	size_t fp_off, data_off, size;
 	int best = -1;
 
-	*epoch = 0;
-	if (st->st_size < TABLE_OFF)
-		return "truncated (shorter than its commit records)";
+	last->gen = 0;
 	for (int i = 0; i < 2; i++) {
 		if (pread(cf->fd, b[i], REC_SIZE, i * SLOT_SIZE) != REC_SIZE)
-			return "cannot read its commit records";
-		why[i] = rec_read(b[i], &r[i]);
+			why[i] = "truncated (shorter than its commit records)";
+		else
+			why[i] = rec_read(b[i], &r[i]);
 		if (!why[i] && (best < 0 || r[i].gen > r[best].gen))
 			best = i;
 	}
 	if (best < 0)
 		return why[0];
+	*last = r[best];
 	if ((r[best].gen & 1) != (uint64_t)best)
 		return "commit record in the wrong slot";
-	*epoch = r[best].epoch;
 	if (r[best].state != REC_CLEAN)
 		return "its last writer stopped before it committed (crash or kill)";
 	if (want && (want->capacity != r[best].p.capacity ||
@@ -355,7 +354,7 @@ int strait_dedupe_cache_file_open(const char *path,
 	struct stat st;
 	const char *why = NULL;
 	char buf[160];
-	uint32_t epoch = 0;
+	struct rec last = { .gen = 0 };
 	int rc;
 
 	*out = NULL;
@@ -389,7 +388,7 @@ int strait_dedupe_cache_file_open(const char *path,
 		*status = STRAIT_DEDUPE_CACHE_DISCARDED;
 		why = "empty";
 	} else {
-		why = judge(cf, &st, want, &epoch, buf, sizeof(buf));
+		why = judge(cf, &st, want, &last, buf, sizeof(buf));
 		*status = why ? STRAIT_DEDUPE_CACHE_DISCARDED :
 				STRAIT_DEDUPE_CACHE_LOADED;
 	}
@@ -397,13 +396,16 @@ int strait_dedupe_cache_file_open(const char *path,
 		unmap_file(cf);
 		note(msg, msg_len, "unusable: %s", why);
 	} else if (*status != STRAIT_DEDUPE_CACHE_LOADED) {
+		/* a new cache keeps the params of the file's last record */
+		if (!want && last.gen)
+			want = &last.p;
 		if (!want) {
 			rc = -ENOENT;
 			note(msg, msg_len, "%s, and no parameters to create a new cache",
 			     why ? why : "no cache");
 			goto err_unmap;
 		}
-		if ((rc = recreate(cf, want, epoch))) {
+		if ((rc = recreate(cf, want, last.epoch))) {
 			note(msg, msg_len, "cannot create a %zu-byte cache: %s",
 			     cf->size, strerror(-rc));
 			goto err_unmap;

@@ -519,18 +519,22 @@ struct cache {
 	char msg[256];
 };
 
-/* Opens path with params want (NULL: the file's, if it has usable ones);
- * says on stderr when a file is discarded. Dies if it cannot. */
-static void cache_open(struct cache *c, const char *path,
+/* Opens path with params want, or NULL: the file's (false if it has
+ * none: no file, or not even a whole commit record). Says on stderr when
+ * a file is discarded; dies on other failures. */
+static bool cache_open(struct cache *c, const char *path,
 		       const struct strait_dedupe_params *want)
 {
 	int rc = strait_dedupe_cache_file_open(path, want, 0, &c->cf, &c->status,
 					       c->msg, sizeof(c->msg));
 
+	if (rc == -ENOENT && !want)
+		return false;
 	if (rc)
 		die("cache file %s: %s", path, c->msg);
 	if (c->status == STRAIT_DEDUPE_CACHE_DISCARDED)
 		fprintf(stderr, "%s: cache file %s: %s\n", prog, path, c->msg);
+	return true;
 }
 
 /* For encode and seed: the file's own params unless --cache or --chunk
@@ -540,9 +544,7 @@ static void cache_open_encoder(struct cache *c, const struct opts *o,
 {
 	int level = p->level;
 
-	if (!o->cache_set && !o->chunk[0] &&
-	    strait_dedupe_cache_file_open(o->cache_file, NULL, 0, &c->cf,
-					  &c->status, c->msg, sizeof(c->msg)) == 0)
+	if (!o->cache_set && !o->chunk[0] && cache_open(c, o->cache_file, NULL))
 		strait_dedupe_cache_file_info(c->cf, p, NULL, NULL);
 	else
 		cache_open(c, o->cache_file, p);
@@ -710,9 +712,7 @@ static void decoder_cache(const struct opts *o, const struct strait_dedupe_param
 
 	strait_dedupe_params_default(&mine);
 	cap = o->cache_set ? o->cache : mine.capacity;
-	if (o->cache_file &&
-	    strait_dedupe_cache_file_open(o->cache_file, NULL, 0, &c->cf, &c->status,
-					  c->msg, sizeof(c->msg)) == 0) {
+	if (o->cache_file && cache_open(c, o->cache_file, NULL)) {
 		strait_dedupe_cache_file_info(c->cf, &mine, NULL, NULL);
 		if (!o->cache_set)
 			cap = mine.capacity;
