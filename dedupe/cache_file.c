@@ -512,6 +512,32 @@ int strait_dedupe_cache_file_prefault(const struct strait_dedupe_cache_file *cf,
 	return 0;
 }
 
+int strait_dedupe_cache_file_writeback(const struct strait_dedupe_cache_file *cf,
+				       uint64_t off, uint64_t len)
+{
+	uint64_t cap = cf->cur.p.capacity;
+
+	if (!cf->map || cf->readonly)
+		return -EINVAL;
+	if (len > cap)
+		len = cap;
+	off %= cap;
+	while (len) {
+		uint64_t n = len < cap - off ? len : cap - off;
+
+		if (sync_file_range(cf->fd, (off64_t)(cf->data_off + off), (off64_t)n,
+				    SYNC_FILE_RANGE_WRITE))
+			return -errno;
+		len -= n;
+		off = 0;
+	}
+	/* the entry table and fingerprints grow in step with the ring */
+	if (sync_file_range(cf->fd, TABLE_OFF, (off64_t)(cf->data_off - TABLE_OFF),
+			    SYNC_FILE_RANGE_WRITE))
+		return -errno;
+	return 0;
+}
+
 /* ---- the encoder's and decoder's side ---- */
 
 int cache_file_attach(struct strait_dedupe_cache_file *cf,

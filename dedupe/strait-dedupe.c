@@ -151,20 +151,29 @@ static void *big_alloc(size_t n)
 
 	if (p == MAP_FAILED)
 		die("out of memory (%zu bytes)", n);
+	if (!getenv("SD_NOHUGE"))
+		(void)madvise(p, n, MADV_HUGEPAGE);
 	return p;
 }
 
 /*
- * Pre-faulting the log. An appliance maps its cache log once at start-up;
- * this command maps it per run, and the first write to each fresh page
- * costs a fault (in this VM ~2.5 us per 4 KiB page in memory, ~8 us on a
- * freshly allocated file: a quarter of a full send's time). A helper thread
- * asks the kernel to populate the log's pages for writing (no data written,
- * so no race with the codec) up to AHEAD bytes beyond the log's head, which
- * the main thread posts after each call. The codec runs on the main thread.
+ * A helper thread for the log's pages. Ahead of the head: an appliance maps
+ * its cache log once at start-up; this command maps it per run, and the
+ * first write to each fresh page costs a fault (in this VM ~2.5 us per
+ * 4 KiB page in memory, ~8 us on a freshly allocated file: a quarter of a
+ * full send's time), so the helper asks the kernel to populate the pages
+ * for writing (no data written, so no race with the codec) up to AHEAD
+ * bytes beyond the head, which the main thread posts after each call.
+ * Behind the head (cache file only): it starts the write-back of what the
+ * codec wrote (BEHIND bytes back), so that those pages become clean and the
+ * page cache can drop them: otherwise a log larger than the memory allowed
+ * fills it with dirty pages (the kernel's own flushing starts at gigabytes)
+ * and the process is killed. The codec runs on the main thread.
  */
 #define AHEAD (64u << 20)
+#define AHEAD_FILE (16u << 20) /* dirty pages too: keep it small */
 #define STEP (16u << 20)
+#define BEHIND (4u << 20)
 #define PAGE 4096u
 
 struct prefault {
@@ -201,22 +210,29 @@ static int populate(struct prefault *pf, uint64_t off, uint64_t n)
 static void *prefault_main(void *arg)
 {
 	struct prefault *pf = arg;
-	uint64_t done = 0;
+	uint64_t done = 0, clean = 0;
+	bool can_populate = true;
 
-	while (done < pf->cap && !atomic_load(&pf->stop)) {
-		uint64_t want = atomic_load(&pf->want) + AHEAD;
+	while (!atomic_load(&pf->stop)) {
+		uint64_t past = atomic_load(&pf->want);
+		uint64_t want = past + (pf->cf ? AHEAD_FILE : AHEAD);
 
 		want = (want + STEP - 1) / STEP * STEP;
 		if (want > pf->cap)
 			want = pf->cap;
-		if (done < want) {
+		if (pf->cf && past >= clean + STEP + BEHIND) {
+			uint64_t n = past - BEHIND - clean;
+
+			(void)strait_dedupe_cache_file_writeback(pf->cf, pf->start + clean, n);
+			clean += n;
+		} else if (can_populate && done < want) {
 			uint64_t off = (pf->start + done) % pf->cap;
 			uint64_t n = want - done < STEP ? want - done : STEP;
 
 			if (n > pf->cap - off)
 				n = pf->cap - off;
-			if (populate(pf, off, n))
-				break; /* not supported: faults happen inline */
+			/* not supported: faults happen inline */
+			can_populate = populate(pf, off, n) == 0;
 			done += n;
 		} else {
 			struct timespec ts = { 0, 1000000 };

@@ -395,6 +395,13 @@ int strait_dedupe_cache_file_verify(const struct strait_dedupe_cache_file *cf,
  * codec does not stop on the first touch of each page. 0 or -errno. */
 int strait_dedupe_cache_file_prefault(const struct strait_dedupe_cache_file *cf,
 				      uint64_t off, uint64_t len);
+/* Starts writing back the ring's pages [off, off + len) (wrapping) and
+ * the entry table's, without waiting: a helper thread calls it behind the
+ * head, so that pages the codec wrote become clean (the page cache can
+ * drop them: a log larger than memory) and a commit has little left to
+ * sync. 0 or -errno. */
+int strait_dedupe_cache_file_writeback(const struct strait_dedupe_cache_file *cf,
+				       uint64_t off, uint64_t len);
 /* Unmaps and closes, without committing. */
 void strait_dedupe_cache_file_close(struct strait_dedupe_cache_file *cf);
 
