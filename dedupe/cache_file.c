@@ -86,6 +86,8 @@ struct strait_dedupe_cache_file {
 	uint8_t *map;
 	size_t size;
 	size_t fp_off, data_off;
+	uint64_t cap;       /* the ring's size: fixed once mapped (read by the
+			     * helper thread of prefault() and writeback()) */
 	struct rec cur;     /* the current record (what the file holds) */
 	int err;            /* a failed write (-errno), sticky */
 };
@@ -168,6 +170,12 @@ static const char *rec_read(const uint8_t *b, struct rec *r)
 	if (strait_dedupe_params_check(&r->p) ||
 	    r->max_ent != log_max_entries(&r->p))
 		return "commit record has impossible parameters";
+	/* before anything reads the table with them */
+	if (r->tail >= r->max_ent || r->next >= r->max_ent ||
+	    r->count > r->max_ent ||
+	    ((uint64_t)r->tail + r->count) % r->max_ent != r->next ||
+	    r->head > r->p.capacity || r->used > r->p.capacity)
+		return "commit record has an impossible log state";
 	return NULL;
 }
 
@@ -303,6 +311,7 @@ static const char *judge(struct strait_dedupe_cache_file *cf, const struct stat 
 	cf->size = size;
 	cf->fp_off = fp_off;
 	cf->data_off = data_off;
+	cf->cap = r[best].p.capacity;
 	cf->cur = r[best];
 	if (map_file(cf))
 		return "cannot be mapped";
@@ -326,6 +335,7 @@ static int recreate(struct strait_dedupe_cache_file *cf, const struct strait_ded
 	r.p.level = 0;
 	r.max_ent = log_max_entries(p);
 	layout(p, &cf->fp_off, &cf->data_off, &cf->size);
+	cf->cap = p->capacity;
 	if (ftruncate(cf->fd, 0) || ftruncate(cf->fd, (off_t)cf->size))
 		return -errno;
 	/* reserve the blocks now: a full disk must fail here, not as a
@@ -492,7 +502,7 @@ int strait_dedupe_cache_file_verify(const struct strait_dedupe_cache_file *f,
 int strait_dedupe_cache_file_prefault(const struct strait_dedupe_cache_file *cf,
 				      uint64_t off, uint64_t len)
 {
-	uint64_t cap = cf->cur.p.capacity;
+	uint64_t cap = cf->cap;
 
 	if (!cf->map || cf->readonly)
 		return -EINVAL;
@@ -515,7 +525,7 @@ int strait_dedupe_cache_file_prefault(const struct strait_dedupe_cache_file *cf,
 int strait_dedupe_cache_file_writeback(const struct strait_dedupe_cache_file *cf,
 				       uint64_t off, uint64_t len)
 {
-	uint64_t cap = cf->cur.p.capacity;
+	uint64_t cap = cf->cap;
 
 	if (!cf->map || cf->readonly)
 		return -EINVAL;
