@@ -165,15 +165,17 @@ static void *big_alloc(size_t n)
  * for writing (no data written, so no race with the codec) up to AHEAD
  * bytes beyond the head, which the main thread posts after each call.
  * Behind the head (cache file only): it starts the write-back of what the
- * codec wrote (BEHIND bytes back), so that those pages become clean and the
+ * codec wrote (from BEHIND bytes back), so that those pages become clean and the
  * page cache can drop them: otherwise a log larger than the memory allowed
  * fills it with dirty pages (the kernel's own flushing starts at gigabytes)
  * and the process is killed. The codec runs on the main thread.
  */
 #define AHEAD (64u << 20)
-#define AHEAD_FILE (16u << 20) /* dirty pages too: keep it small */
 #define STEP (16u << 20)
-#define BEHIND (4u << 20)
+/* a file's populated pages are dirty too: a few MiB either side */
+#define AHEAD_FILE (4u << 20)
+#define STEP_FILE (2u << 20)
+#define BEHIND (2u << 20)
 #define PAGE 4096u
 
 struct prefault {
@@ -210,24 +212,24 @@ static int populate(struct prefault *pf, uint64_t off, uint64_t n)
 static void *prefault_main(void *arg)
 {
 	struct prefault *pf = arg;
-	uint64_t done = 0, clean = 0;
+	uint64_t done = 0, clean = 0, step = pf->cf ? STEP_FILE : STEP;
 	bool can_populate = true;
 
 	while (!atomic_load(&pf->stop)) {
 		uint64_t past = atomic_load(&pf->want);
 		uint64_t want = past + (pf->cf ? AHEAD_FILE : AHEAD);
 
-		want = (want + STEP - 1) / STEP * STEP;
+		want = (want + step - 1) / step * step;
 		if (want > pf->cap)
 			want = pf->cap;
-		if (pf->cf && past >= clean + STEP + BEHIND) {
+		if (pf->cf && past >= clean + step + BEHIND) {
 			uint64_t n = past - BEHIND - clean;
 
 			(void)strait_dedupe_cache_file_writeback(pf->cf, pf->start + clean, n);
 			clean += n;
 		} else if (can_populate && done < want) {
 			uint64_t off = (pf->start + done) % pf->cap;
-			uint64_t n = want - done < STEP ? want - done : STEP;
+			uint64_t n = want - done < step ? want - done : step;
 
 			if (n > pf->cap - off)
 				n = pf->cap - off;
