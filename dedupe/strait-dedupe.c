@@ -276,33 +276,19 @@ static void prefault_stop(struct prefault *pf)
 		pthread_join(pf->th, NULL);
 }
 
-/* An input read in blocks: mapped when it is a regular file (no copy),
- * read(2) into a buffer otherwise (pipes). */
+/* An input read in blocks with read(2) into one buffer. Not mapped: in this
+ * VM the first touch of each mapped page costs more than the copy (reading
+ * full.img took 0.5 s of CPU mapped, 0.2 s with read). */
 struct input {
 	int fd;
 	const char *name;
-	const uint8_t *map;
-	uint64_t size, at;
 	uint8_t *buf;
 };
 
 static void input_open(struct input *in, int fd, const char *name)
 {
-	struct stat st;
-
-	memset(in, 0, sizeof(*in));
 	in->fd = fd;
 	in->name = name;
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
-		void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-
-		if (m != MAP_FAILED) {
-			(void)madvise(m, (size_t)st.st_size, MADV_SEQUENTIAL);
-			in->map = m;
-			in->size = (uint64_t)st.st_size;
-			return;
-		}
-	}
 	in->buf = malloc(BLOCK);
 	if (!in->buf)
 		die("out of memory");
@@ -313,12 +299,6 @@ static size_t input_next(struct input *in, const uint8_t **p)
 {
 	size_t n = 0;
 
-	if (in->map) {
-		n = in->size - in->at < BLOCK ? (size_t)(in->size - in->at) : BLOCK;
-		*p = in->map + in->at;
-		in->at += n;
-		return n;
-	}
 	while (n < BLOCK) {
 		ssize_t r = read(in->fd, in->buf + n, BLOCK - n);
 
@@ -336,8 +316,6 @@ static size_t input_next(struct input *in, const uint8_t **p)
 
 static void input_close(struct input *in)
 {
-	if (in->map)
-		munmap((void *)in->map, in->size);
 	free(in->buf);
 	close(in->fd);
 }
