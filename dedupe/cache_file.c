@@ -499,53 +499,56 @@ int strait_dedupe_cache_file_verify(const struct strait_dedupe_cache_file *f,
 	return bad ? -EBADMSG : 0;
 }
 
-int strait_dedupe_cache_file_prefault(const struct strait_dedupe_cache_file *cf,
-				      uint64_t off, uint64_t len)
+/* Calls fn on the file range of each part of ring [off, off + len) (two
+ * parts when it wraps); 0 or fn's error. */
+static int each_part(const struct strait_dedupe_cache_file *cf, uint64_t off,
+		     uint64_t len, int (*fn)(const struct strait_dedupe_cache_file *,
+					     size_t, size_t))
 {
-	uint64_t cap = cf->cap;
+	int rc;
 
 	if (!cf->map || cf->readonly)
 		return -EINVAL;
-	if (len > cap)
-		len = cap;
-	off %= cap;
+	if (len > cf->cap)
+		len = cf->cap;
+	off %= cf->cap;
 	while (len) {
-		uint64_t n = len < cap - off ? len : cap - off;
-		size_t a = (cf->data_off + off) & ~(size_t)(PAGE - 1);
-		size_t b = page_up(cf->data_off + off + n);
+		uint64_t n = len < cf->cap - off ? len : cf->cap - off;
 
-		if (madvise(cf->map + a, b - a, MADV_POPULATE_WRITE))
-			return -errno;
+		if ((rc = fn(cf, cf->data_off + off, n)))
+			return rc;
 		len -= n;
 		off = 0;
 	}
 	return 0;
 }
 
+static int populate(const struct strait_dedupe_cache_file *cf, size_t at, size_t n)
+{
+	size_t a = at & ~(size_t)(PAGE - 1);
+
+	return madvise(cf->map + a, page_up(at + n) - a, MADV_POPULATE_WRITE) ? -errno : 0;
+}
+
+static int write_back(const struct strait_dedupe_cache_file *cf, size_t at, size_t n)
+{
+	return sync_file_range(cf->fd, (off64_t)at, (off64_t)n, SYNC_FILE_RANGE_WRITE) ?
+	       -errno : 0;
+}
+
+int strait_dedupe_cache_file_prefault(const struct strait_dedupe_cache_file *cf,
+				      uint64_t off, uint64_t len)
+{
+	return each_part(cf, off, len, populate);
+}
+
 int strait_dedupe_cache_file_writeback(const struct strait_dedupe_cache_file *cf,
 				       uint64_t off, uint64_t len)
 {
-	uint64_t cap = cf->cap;
+	int rc = each_part(cf, off, len, write_back);
 
-	if (!cf->map || cf->readonly)
-		return -EINVAL;
-	if (len > cap)
-		len = cap;
-	off %= cap;
-	while (len) {
-		uint64_t n = len < cap - off ? len : cap - off;
-
-		if (sync_file_range(cf->fd, (off64_t)(cf->data_off + off), (off64_t)n,
-				    SYNC_FILE_RANGE_WRITE))
-			return -errno;
-		len -= n;
-		off = 0;
-	}
 	/* the entry table and fingerprints grow in step with the ring */
-	if (sync_file_range(cf->fd, TABLE_OFF, (off64_t)(cf->data_off - TABLE_OFF),
-			    SYNC_FILE_RANGE_WRITE))
-		return -errno;
-	return 0;
+	return rc ? rc : write_back(cf, TABLE_OFF, cf->data_off - TABLE_OFF);
 }
 
 /* ---- the encoder's and decoder's side ---- */

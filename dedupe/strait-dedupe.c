@@ -55,17 +55,32 @@ static void usage(FILE *f)
 		prog, prog, prog, prog);
 }
 
+/* One line on stderr, then exit with status (1: error, 2: usage). */
+__attribute__((format(printf, 2, 0), noreturn))
+static void vfail(int status, const char *fmt, va_list ap)
+{
+	fprintf(stderr, "%s: ", prog);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	exit(status);
+}
+
 __attribute__((format(printf, 1, 2), noreturn))
 static void die(const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "%s: ", prog);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(1);
+	vfail(1, fmt, ap);
+}
+
+__attribute__((format(printf, 1, 2), noreturn))
+static void usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vfail(2, fmt, ap);
 }
 
 static int parse_size(const char *s, uint64_t *out)
@@ -339,19 +354,6 @@ struct opts {
 	const char *stats, *cache_file;
 	struct strait_dedupe_state peer;
 };
-
-__attribute__((format(printf, 1, 2), noreturn))
-static void usage_error(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "%s: ", prog);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(2);
-}
 
 /* "EPOCH:DIGEST" (decimal, 16 hex digits), as `info` prints it. */
 static int parse_state(const char *s, struct strait_dedupe_state *st)
