@@ -97,7 +97,9 @@
  * The decoder treats its input as hostile: every field is range-checked,
  * references are checked against the live log and their check, literal
  * payloads must decompress to exactly their declared size. A record is fully
- * verified before any of its bytes are output. Errors are sticky until
+ * verified before any of its bytes are output. A cache file is not trusted
+ * either: an entry loaded from one is checked against its bytes (its
+ * XXH3-128) before it is first output. Errors are sticky until
  * strait_dedupe_decoder_reset().
  */
 #ifndef STRAIT_DEDUPE_H
