@@ -188,8 +188,8 @@ static void *big_alloc(size_t n)
  * fills it with dirty pages (the kernel's own flushing starts at gigabytes)
  * and the process is killed. The codec runs on the main thread.
  */
-#define AHEAD (64u << 20)
-#define STEP (16u << 20)
+#define AHEAD (32u << 20)  /* what is populated past the stream's end is */
+#define STEP (8u << 20)    /* wasted: at most AHEAD + STEP */
 /* a file's populated pages are dirty too: a few MiB either side */
 #define AHEAD_FILE (4u << 20)
 #define STEP_FILE (2u << 20)
