@@ -232,6 +232,7 @@ static int put_rec(struct strait_dedupe_cache_file *cf, const struct rec *r)
 
 /* ---- open ---- */
 
+__attribute__((format(printf, 3, 4)))
 static void note(char *msg, size_t len, const char *fmt, ...)
 {
 	va_list ap;
