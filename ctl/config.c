@@ -888,8 +888,11 @@ static int tenant_handler(void *user, const char *section, const char *key,
 		} else if (!strcasecmp(key, "CacheSize")) {
 			if (!strait_parse_bytes(val, &cfg->cache_size) || cfg->cache_size < (1u << 20))
 				set_err(c, c->line, s, key, "\"%s\" is not a size of at least 1M (512M, 2G)", val);
+		} else if (!strcasecmp(key, "CacheFile")) {
+			if (!resolve_path(c, val, cfg->cache_file, sizeof(cfg->cache_file) - 3))
+				set_err(c, c->line, s, key, "bad path");
 		} else {
-			set_err(c, c->line, s, key, "unknown key (Name, KeyFile, PeerDown, CacheSize)");
+			set_err(c, c->line, s, key, "unknown key (Name, KeyFile, PeerDown, CacheSize, CacheFile)");
 		}
 		break;
 	case 2:
@@ -1143,6 +1146,16 @@ int strait_config_load(const char *appliance_path, struct strait_config *out,
 		out->n_tenants = i + 1;
 		for (unsigned j = 0; j < i; j++) {
 			const struct strait_tenant_cfg *o = &out->tenants[j];
+			if (t->cache_file[0] && !strcmp(o->cache_file, t->cache_file)) {
+				memset(err, 0, sizeof(*err));
+				sfmt(err->file, sizeof(err->file), "%s", path);
+				err->line = find_section_line(path, "Tenant");
+				sfmt(err->field, sizeof(err->field), "[Tenant] CacheFile");
+				sfmt(err->msg, sizeof(err->msg), "already the cache of tenant \"%s\" (%s): caches are per tenant",
+				     o->name, o->file);
+				r = -EINVAL;
+				break;
+			}
 			if (!strcmp(o->name, t->name) || ambiguous(o, t)) {
 				memset(err, 0, sizeof(*err));
 				sfmt(err->file, sizeof(err->file), "%s", path);

@@ -68,10 +68,16 @@ struct dedupe_log {
 	uint64_t head;        /* offset of the next insertion */
 	uint64_t used;        /* bytes of live entries */
 	struct log_entry *ent;
+	uint64_t *fp;         /* per entry: XXH3-128 low 64 bits (cache file only) */
+	uint64_t *unverified; /* bitmap: entries loaded from a file whose bytes
+			       * were not yet checked (decoder, cache file only) */
 	uint32_t max_ent;
 	uint32_t tail;        /* index of the oldest live entry */
 	uint32_t count;       /* live entries */
 	uint32_t next;        /* index of the next insertion */
+	uint64_t digest;      /* of the entries inserted this epoch; 0: none */
+	struct strait_dedupe_cache_file *file; /* the file holding data/ent/fp, or NULL */
+	bool file_dirty;      /* the file is marked as being written */
 };
 
 uint32_t log_max_entries(const struct strait_dedupe_params *p);
@@ -79,8 +85,45 @@ void log_init(struct dedupe_log *l, uint8_t *data, uint64_t cap,
 	      struct log_entry *ent, uint32_t max_ent);
 void log_clear(struct dedupe_log *l);
 /* Appends an entry of len bytes (evicting what it must); returns its index.
- * The caller copies the bytes to l->data + l->ent[idx].off. */
-uint32_t log_insert(struct dedupe_log *l, uint32_t len, uint32_t check);
+ * The caller copies the bytes to l->data + l->ent[idx].off, then seals the
+ * entry with their fingerprint. */
+uint32_t log_insert(struct dedupe_log *l, uint32_t len);
+bool log_consistent(const struct dedupe_log *l,
+		    const struct strait_dedupe_params *p);
+
+/* The digest of the log's state: a running hash of every entry inserted
+ * since the epoch began (its length and 96 bits of its fingerprint), in
+ * order. Eviction follows from the insertions and the parameters, so two
+ * logs with the same parameters and digest hold the same entries. Never 0
+ * once an entry is in (0 names the empty log of a new epoch). */
+static inline uint64_t digest_step(uint64_t d, uint32_t len, uint32_t check,
+				   uint64_t fp)
+{
+	d ^= fp + (((uint64_t)check << 32) | len) * 0xC2B2AE3D27D4EB4FULL;
+	d = ((d << 31) | (d >> 33)) * 0x9E3779B185EBCA87ULL;
+	return d ? d : 1;
+}
+
+/* Sets an inserted entry's check and fingerprint and folds it into the
+ * digest: every insertion is sealed, in insertion order. */
+static inline void log_seal(struct dedupe_log *l, uint32_t idx, uint32_t check,
+			    uint64_t fp)
+{
+	l->ent[idx].check = check;
+	if (l->fp)
+		l->fp[idx] = fp;
+	l->digest = digest_step(l->digest, l->ent[idx].len, check, fp);
+}
+
+static inline bool log_unverified(const struct dedupe_log *l, uint32_t idx)
+{
+	return l->unverified && (l->unverified[idx / 64] >> (idx % 64) & 1);
+}
+
+/* Checks an unverified entry's bytes against its fingerprint (a log loaded
+ * from a file is never trusted): true, and the entry is verified, or false
+ * if they differ. */
+bool log_verify(struct dedupe_log *l, uint32_t idx);
 
 static inline uint32_t log_idx_back(const struct dedupe_log *l, uint64_t dist)
 {
@@ -155,6 +198,22 @@ size_t delta_encode(struct delta_ws *w, const uint8_t *base, size_t blen,
  * STRAIT_DEDUPE_E_DELTA. Hostile input: every length and copy is checked. */
 int delta_decode(const uint8_t *base, size_t blen, const uint8_t *ops,
 		 size_t olen, uint8_t *dst, size_t len);
+
+/* ---- cache_file.c: the log in a file ---- */
+
+/* Points l at the file's log in its committed state; *epoch is the file's.
+ * -EINVAL if the file is read-only, unusable or of other params. */
+int cache_file_attach(struct strait_dedupe_cache_file *cf,
+		      const struct strait_dedupe_params *p,
+		      struct dedupe_log *l, uint32_t *epoch);
+/* Before the first change after an attach or commit (log_insert calls it):
+ * the file is marked as being written, durably, so that a crash leaves a
+ * file that is discarded, never trusted. A failure is kept and returned by
+ * the next commit. */
+void cache_file_mark_dirty(struct strait_dedupe_cache_file *cf);
+/* Syncs what changed and records l's state as the file's (CLEAN). */
+int cache_file_commit(struct strait_dedupe_cache_file *cf,
+		      struct dedupe_log *l, uint32_t epoch);
 
 /* ---- wire helpers ---- */
 

@@ -113,7 +113,7 @@ struct delta_pick {
 };
 
 struct layout {
-	size_t ent, index, rs, dw, ops, zstd, data, total;
+	size_t ent, bits, index, rs, dw, ops, zstd, data, total;
 	uint64_t buckets;
 	size_t zsize;
 };
@@ -185,13 +185,18 @@ static size_t zstd_size(const struct strait_dedupe_params *p)
 	return n;
 }
 
-static bool layout_of(const struct strait_dedupe_params *p, struct layout *l)
+/* The workspace: the encoder, the entry table, the index, the resemblance
+ * index, DELTA scratch, zstd, the log (with a cache file, the table and the
+ * log are the file's, and a bitmap marks the entries loaded from it that
+ * are not yet checked). */
+static bool layout_of(const struct strait_dedupe_params *p, bool cached,
+		      struct layout *l)
 {
 	uint32_t max_ent;
 
 	if (strait_dedupe_params_check(p))
 		return false;
-	max_ent = log_max_entries(p);
+	max_ent = cached ? 0 : log_max_entries(p);
 	l->buckets = pow2_ceil(p->capacity / p->avg_chunk / 4);
 	if (l->buckets < 16)
 		l->buckets = 16;
@@ -199,13 +204,15 @@ static bool layout_of(const struct strait_dedupe_params *p, struct layout *l)
 	if (!l->zsize)
 		return false;
 	l->ent = ALIGN_UP(sizeof(struct strait_dedupe_encoder), 64);
-	l->index = l->ent + ALIGN_UP((size_t)max_ent * sizeof(struct log_entry), 64);
+	l->bits = l->ent + ALIGN_UP((size_t)max_ent * sizeof(struct log_entry), 64);
+	l->index = l->bits + (cached ? ALIGN_UP(((size_t)log_max_entries(p) + 63) /
+						64 * 8, 64) : 0);
 	l->rs = l->index + ALIGN_UP(l->buckets * SLOTS * sizeof(struct slot), 64);
 	l->dw = l->rs + ALIGN_UP(resemble_index_bytes(p), 64);
 	l->ops = l->dw + ALIGN_UP(sizeof(struct delta_ws), 64);
 	l->zstd = l->ops + 2 * ALIGN_UP(p->max_chunk, 64);
 	l->data = l->zstd + ALIGN_UP(l->zsize, 64);
-	l->total = l->data + p->capacity;
+	l->total = l->data + (cached ? 0 : p->capacity);
 	return true;
 }
 
@@ -213,7 +220,14 @@ size_t strait_dedupe_encoder_size(const struct strait_dedupe_params *p)
 {
 	struct layout l;
 
-	return layout_of(p, &l) ? l.total + 64 : 0;
+	return layout_of(p, false, &l) ? l.total + 64 : 0;
+}
+
+size_t strait_dedupe_encoder_size_cached(const struct strait_dedupe_params *p)
+{
+	struct layout l;
+
+	return layout_of(p, true, &l) ? l.total + 64 : 0;
 }
 
 static void index_clear(struct strait_dedupe_encoder *e)
@@ -236,6 +250,49 @@ static bool zstd_setup(struct strait_dedupe_encoder *e)
 	       !zstd_params(e->zc, NULL, e->p.level, literal_window_log(e->p.capacity));
 }
 
+static void index_insert(struct strait_dedupe_encoder *e, struct slot *b,
+			 uint32_t tag, uint32_t idx);
+
+/* Sets up everything but the log (log_init or cache_file_attach next). */
+static struct strait_dedupe_encoder *
+setup(void *mem, size_t size, const struct strait_dedupe_params *p,
+      bool cached, uint8_t **base, struct layout *l)
+{
+	struct strait_dedupe_encoder *e;
+
+	if (!mem || !layout_of(p, cached, l) || size < l->total + 64)
+		return NULL;
+	*base = (uint8_t *)ALIGN_UP((uintptr_t)mem, 64);
+	e = (struct strait_dedupe_encoder *)*base;
+	memset(e, 0, sizeof(*e));
+	e->p = *p;
+	chunker_cfg_init(&e->cc, p);
+	e->index = (struct slot *)(*base + l->index);
+	e->bucket_mask = l->buckets - 1;
+	e->index_bytes = (uint64_t)log_max_entries(p) * sizeof(struct log_entry) +
+			 l->buckets * SLOTS * sizeof(struct slot) +
+			 resemble_index_bytes(p);
+	index_clear(e);
+	resemble_init(&e->rs, (struct resemble_slot *)(*base + l->rs),
+		      resemble_buckets(p));
+	e->dw = (struct delta_ws *)(*base + l->dw);
+	memset(e->dw, 0, sizeof(*e->dw));
+	e->ops = *base + l->ops;
+	e->ops2 = e->ops + ALIGN_UP(p->max_chunk, 64);
+	e->delta_next = EMPTY;
+	e->zc = ZSTD_initStaticCCtx(*base + l->zstd, l->zsize);
+	if (!e->zc || !zstd_setup(e))
+		return NULL;
+	for (int c = 1; c <= ENTROPY_SAMPLES; c++)
+		e->clog[c] = (float)(c * log2(c));
+	for (e->top = 0; e->top + 1 < LADDER_N &&
+			 ladder[e->top + 1] <= level_top(p); e->top++)
+		;
+	strait_dedupe_encoder_set_rate(e, 0);
+	e->header_due = true;
+	return e;
+}
+
 struct strait_dedupe_encoder *
 strait_dedupe_encoder_init(void *mem, size_t size,
 			   const struct strait_dedupe_params *p,
@@ -245,40 +302,74 @@ strait_dedupe_encoder_init(void *mem, size_t size,
 	struct layout l;
 	uint8_t *base;
 
-	if (!mem || !layout_of(p, &l) || size < l.total + 64)
+	if (!(e = setup(mem, size, p, false, &base, &l)))
 		return NULL;
-	base = (uint8_t *)ALIGN_UP((uintptr_t)mem, 64);
-	e = (struct strait_dedupe_encoder *)base;
-	memset(e, 0, sizeof(*e));
-	e->p = *p;
-	chunker_cfg_init(&e->cc, p);
 	log_init(&e->log, base + l.data, p->capacity,
 		 (struct log_entry *)(base + l.ent), log_max_entries(p));
-	e->index = (struct slot *)(base + l.index);
-	e->bucket_mask = l.buckets - 1;
-	e->index_bytes = (uint64_t)log_max_entries(p) * sizeof(struct log_entry) +
-			 l.buckets * SLOTS * sizeof(struct slot) +
-			 resemble_index_bytes(p);
-	index_clear(e);
-	resemble_init(&e->rs, (struct resemble_slot *)(base + l.rs),
-		      resemble_buckets(p));
-	e->dw = (struct delta_ws *)(base + l.dw);
-	memset(e->dw, 0, sizeof(*e->dw));
-	e->ops = base + l.ops;
-	e->ops2 = e->ops + ALIGN_UP(p->max_chunk, 64);
-	e->delta_next = EMPTY;
-	e->zc = ZSTD_initStaticCCtx(base + l.zstd, l.zsize);
-	if (!e->zc || !zstd_setup(e))
-		return NULL;
-	for (int c = 1; c <= ENTROPY_SAMPLES; c++)
-		e->clog[c] = (float)(c * log2(c));
-	for (e->top = 0; e->top + 1 < LADDER_N &&
-			 ladder[e->top + 1] <= level_top(p); e->top++)
-		;
-	strait_dedupe_encoder_set_rate(e, 0);
 	e->epoch = epoch;
-	e->header_due = true;
 	return e;
+}
+
+struct strait_dedupe_encoder *
+strait_dedupe_encoder_init_cached(void *mem, size_t size,
+				  const struct strait_dedupe_params *p,
+				  struct strait_dedupe_cache_file *cf)
+{
+	struct strait_dedupe_encoder *e;
+	struct layout l;
+	uint8_t *base;
+	uint32_t idx;
+
+	if (!(e = setup(mem, size, p, true, &base, &l)) ||
+	    cache_file_attach(cf, p, &e->log, &e->epoch))
+		return NULL;
+	/* the index again, from the fingerprints, oldest entry first; the
+	 * resemblance index starts empty (its features are not in the file):
+	 * DELTA bases are found among the chunks inserted from now on */
+	e->log.unverified = (uint64_t *)(base + l.bits);
+	memset(e->log.unverified, 0, l.index - l.bits);
+	idx = e->log.tail;
+	for (uint32_t i = 0; i < e->log.count; i++) {
+		uint64_t fp = e->log.fp[idx];
+
+		index_insert(e, &e->index[(fp & e->bucket_mask) * SLOTS],
+			     (uint32_t)(fp >> 32), idx);
+		e->log.unverified[idx / 64] |= 1ULL << (idx % 64);
+		idx = log_idx_add(&e->log, idx, 1);
+	}
+	/* an empty log is a new epoch */
+	if (!e->log.digest)
+		e->epoch++;
+	return e;
+}
+
+void strait_dedupe_encoder_state(const struct strait_dedupe_encoder *e,
+				 struct strait_dedupe_state *s)
+{
+	s->epoch = e->epoch;
+	s->digest = e->log.digest;
+}
+
+int strait_dedupe_encoder_restart(struct strait_dedupe_encoder *e,
+				  const struct strait_dedupe_state *peer)
+{
+	if (e->log.digest && peer->epoch == e->epoch &&
+	    peer->digest == e->log.digest) {
+		ZSTD_CCtx_reset(e->zc, ZSTD_reset_session_only);
+		e->frame_open = false;
+		e->header_due = true;
+		return 1;
+	}
+	strait_dedupe_encoder_reset(e, (peer->epoch > e->epoch ?
+					peer->epoch : e->epoch) + 1);
+	return 0;
+}
+
+int strait_dedupe_encoder_commit(struct strait_dedupe_encoder *e)
+{
+	if (!e->log.file)
+		return -EINVAL;
+	return cache_file_commit(e->log.file, &e->log, e->epoch);
 }
 
 void strait_dedupe_encoder_reset(struct strait_dedupe_encoder *e,
@@ -341,6 +432,7 @@ void strait_dedupe_encoder_stats(const struct strait_dedupe_encoder *e,
 	s->level = e->rate ? ladder[e->step] : e->p.level;
 	s->capacity = e->p.capacity;
 	s->used_bytes = e->log.used;
+	s->head = e->log.head;
 	s->entries = e->log.count;
 	s->index_bytes = e->index_bytes;
 }
@@ -640,6 +732,15 @@ static size_t delta_try(struct strait_dedupe_encoder *e, const uint8_t *chunk,
 	e->st.delta_tries++;
 	d->like = like;
 	d->ops = buf;
+	d->n = 0;
+	/* a base loaded from a cache file is checked before use: the decoder
+	 * holds the right bytes, or refuses the base itself */
+	for (uint32_t i = d->lo;; i = log_idx_add(&e->log, i, 1)) {
+		if (unlikely(log_unverified(&e->log, i)) && !log_verify(&e->log, i))
+			return 0;
+		if (i == d->hi)
+			break;
+	}
 	d->n = delta_encode(e->dw, e->log.data + e->log.ent[d->lo].off, blen,
 			    chunk, len, buf, cap);
 	return d->n;
@@ -648,8 +749,10 @@ static size_t delta_try(struct strait_dedupe_encoder *e, const uint8_t *chunk,
 /* Emits the DELTA record d (after what is pending) and inserts the chunk. */
 static int delta_emit(struct strait_dedupe_encoder *e, uint32_t flow,
 		      const uint8_t *chunk, uint32_t len, uint32_t skip,
-		      uint32_t check, const struct delta_pick *d, struct out *o)
+		      XXH128_hash_t fp, const struct delta_pick *d,
+		      struct out *o)
 {
+	uint32_t check = (uint32_t)fp.high64;
 	const struct log_entry *ent = e->log.ent;
 	uint32_t count, dist, base_check = 0, idx;
 	uint8_t *p;
@@ -686,8 +789,9 @@ static int delta_emit(struct strait_dedupe_encoder *e, uint32_t flow,
 	e->st.delta_bytes += len - skip;
 	e->st.delta_out += (uint64_t)(p - o->p);
 	o->p = p;
-	idx = log_insert(&e->log, len, check);
+	idx = log_insert(&e->log, len);
 	memcpy(e->log.data + e->log.ent[idx].off, chunk, len);
+	log_seal(&e->log, idx, check, fp.low64);
 	return 0;
 }
 
@@ -711,7 +815,7 @@ static bool recent(const struct strait_dedupe_encoder *e, uint32_t idx)
  * only if the first's DELTA is not already small. */
 static int try_delta(struct strait_dedupe_encoder *e, uint32_t flow,
 		     const uint8_t *chunk, uint32_t len, uint32_t skip,
-		     uint32_t check, bool raw, uint32_t like, struct out *o)
+		     XXH128_hash_t fp, bool raw, uint32_t like, struct out *o)
 {
 	double ratio = e->z_in ? (double)e->z_out / (double)e->z_in : RATIO_START;
 	double literal = raw ? len : len * ratio;
@@ -739,7 +843,7 @@ static int try_delta(struct strait_dedupe_encoder *e, uint32_t flow,
 		e->delta_next = EMPTY; /* the run of similar chunks ended */
 		return 0;
 	}
-	if ((rc = delta_emit(e, flow, chunk, len, skip, check, best, o)))
+	if ((rc = delta_emit(e, flow, chunk, len, skip, fp, best, o)))
 		return rc;
 	e->delta_next = log_idx_add(&e->log, best->like, 1);
 	return 1;
@@ -781,7 +885,7 @@ static int process_chunk(struct strait_dedupe_encoder *e, uint32_t flow,
 	if (have_keys)
 		like = resemble_lookup(&e->rs, &e->log, key);
 	if (like != EMPTY || e->delta_next != EMPTY) {
-		rc = try_delta(e, flow, chunk, len, skip, check, raw, like, o);
+		rc = try_delta(e, flow, chunk, len, skip, fp, raw, like, o);
 		if (rc < 0)
 			return rc;
 		if (rc) {
@@ -800,8 +904,9 @@ static int process_chunk(struct strait_dedupe_encoder *e, uint32_t flow,
 			   skip || raw != e->batch_raw) &&
 	    (rc = emit_batch(e, flow, o)))
 		return rc;
-	idx = log_insert(&e->log, len, check);
+	idx = log_insert(&e->log, len);
 	memcpy(e->log.data + e->log.ent[idx].off, chunk, len);
+	log_seal(&e->log, idx, check, fp.low64);
 	index_insert(e, b, tag, idx);
 	if (have_keys)
 		resemble_insert(&e->rs, &e->log, key, idx);
@@ -872,7 +977,10 @@ int strait_dedupe_encode(struct strait_dedupe_encoder *e,
 	    f->avg != e->p.avg_chunk)
 		return -EINVAL;
 	if (e->header_due) {
-		strait_dedupe_header_write(o.p, &e->p, e->epoch);
+		struct strait_dedupe_state st;
+
+		strait_dedupe_encoder_state(e, &st);
+		strait_dedupe_header_write(o.p, &e->p, &st);
 		o.p += STRAIT_DEDUPE_HEADER_SIZE;
 		e->header_due = false;
 	}

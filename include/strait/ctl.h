@@ -98,6 +98,11 @@ struct strait_tenant_cfg {
 	uint16_t peer_port;         /* UDP, default 4500 */
 	struct strait_addr inner_local, inner_peer;
 	char key_file[PATH_MAX];    /* resolved against the file's folder */
+	/* The tenant's redundancy caches on disk (dedupe cache files, see
+	 * dedupe/README.md): PATH.tx for what this appliance sends, PATH.rx
+	 * for what it receives; resolved like KeyFile; "" = in memory only.
+	 * Never shared with another tenant. */
+	char cache_file[PATH_MAX - 3];
 	/* Bandwidth policy on the WAN, bits per second; 0 = none/unlimited. */
 	uint64_t guaranteed_bps, ceiling_bps;
 	uint8_t priority;           /* 0 (highest) .. 7 */

@@ -108,6 +108,10 @@ static const struct tcase cases[] = {
 	T(66, 't', TEN_OK "[Tenant]\nCacheSize = 512M\n", 0, NULL),
 	T(67, 't', TEN_HEAD "CacheSize = 512k\n", 5, "[Tenant] CacheSize"),
 	T(68, 't', TEN_HEAD "CacheSize = lots\n", 5, "[Tenant] CacheSize"),
+	/* a tenant's caches on disk: a path, once */
+	T(69, 't', TEN_HEAD "CacheFile = caches/t\n" TEN_RULE TEN_PEER, 0, NULL),
+	T(70, 't', TEN_HEAD "CacheFile =\n" TEN_RULE TEN_PEER, 5, "[Tenant] CacheFile"),
+	T(71, 't', TEN_HEAD "CacheFile = a\nCacheFile = b\n" TEN_RULE TEN_PEER, 6, "[Tenant] CacheFile"),
 };
 
 static char dir[] = "/tmp/dp-ctl-test-XXXXXX";
@@ -233,8 +237,9 @@ Test(config, values)
 	cr_expect(strait_parse_bytes("2G", &size) && size == 2ull << 30);
 	cr_expect(strait_parse_bytes("64KiB", &size) && size == 64 << 10);
 	cr_expect(!strait_parse_bytes("12Q", &size) && !strait_parse_bytes("-1", &size));
-	/* KeyFile is resolved against the file's folder */
+	/* KeyFile is resolved against the file's folder; no CacheFile */
 	cr_expect_str_eq(t.key_file, "/tmp/t.key");
+	cr_expect_str_eq(t.cache_file, "");
 }
 
 Test(config, tenant_dir_and_ambiguity, .init = setup, .fini = teardown)
@@ -276,6 +281,20 @@ Test(config, tenant_dir_and_ambiguity, .init = setup, .fini = teardown)
 	write_file(path, "[Tenant]\nName = u\nKeyFile = u.key\nPeerDown = fail-closed\n"
 		   "[Interception]\nClientPrefix = 10.1.0.0/16\nServerPrefix = 10.2.5.0/24\nPorts = 800-900\n" TEN_PEER);
 	cr_expect_eq(strait_config_load(app, &cfg, &err), 0);
+	/* two tenants, one cache file: refused (caches are per tenant) */
+	write_file(path, "[Tenant]\nName = u\nKeyFile = u.key\nPeerDown = bypass\nCacheFile = /srv/c\n"
+		   "[Interception]\nClientPrefix = 10.1.0.0/16\nServerPrefix = 10.2.5.0/24\nPorts = 1\n" TEN_PEER);
+	cr_expect_eq(strait_config_load(app, &cfg, &err), 0);
+	cr_expect_str_eq(cfg.tenants[1].cache_file, "/srv/c");
+	snprintf(msg, sizeof(msg), "%s/tenants/a.conf", dir);
+	write_file(msg, "[Tenant]\nName = t\nKeyFile = t.key\nPeerDown = bypass\nCacheFile = ../../srv/c\n"
+		   TEN_RULE TEN_PEER);
+	cr_expect_eq(strait_config_load(app, &cfg, &err), 0); /* another path */
+	write_file(msg, "[Tenant]\nName = t\nKeyFile = t.key\nPeerDown = bypass\nCacheFile = /srv/c\n"
+		   TEN_RULE TEN_PEER);
+	cr_expect_neq(strait_config_load(app, &cfg, &err), 0);
+	cr_expect_str_eq(err.field, "[Tenant] CacheFile");
+	write_file(msg, TEN_OK);
 	/* same name twice */
 	write_file(path, TEN_OK);
 	cr_expect_neq(strait_config_load(app, &cfg, &err), 0);

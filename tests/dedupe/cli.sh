@@ -61,7 +61,7 @@ expect() {
 
 head -c 1000 "$T/s" > "$T/trunc"
 cp "$T/s" "$T/corrupt"; printf '\xff\xff\xff\xff' | dd of="$T/corrupt" bs=1 seek=5000 conv=notrunc 2>/dev/null
-head -c 40 /dev/zero > "$T/zero"
+head -c 48 /dev/zero > "$T/zero"
 
 expect 2 "no command"       "$BIN"
 expect 2 "unknown command"  "$BIN" frobnicate

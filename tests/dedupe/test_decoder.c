@@ -30,21 +30,27 @@ static void teardown(void)
 	codec_close(&c);
 }
 
-static void put_header(struct buf *b, uint64_t cap, uint8_t version, bool bad_check)
+static void put_header_state(struct buf *b, uint64_t cap, uint8_t version,
+			     bool bad_check, uint64_t digest)
 {
 	struct strait_dedupe_params p = c.p;
 	uint8_t h[STRAIT_DEDUPE_HEADER_SIZE];
 
 	p.capacity = cap;
-	strait_dedupe_header_write(h, &p, 1);
+	strait_dedupe_header_write(h, &p, &(struct strait_dedupe_state){ 1, digest });
 	if (version != STRAIT_DEDUPE_VERSION) {
 		h[4] = version;
-		uint32_t x = XXH32(h, 36, 0);
-		memcpy(h + 36, &x, 4);
+		uint32_t x = XXH32(h, 44, 0);
+		memcpy(h + 44, &x, 4);
 	}
 	if (bad_check)
-		h[36] ^= 1;
+		h[44] ^= 1;
 	buf_put(b, h, sizeof(h));
+}
+
+static void put_header(struct buf *b, uint64_t cap, uint8_t version, bool bad_check)
+{
+	put_header_state(b, cap, version, bad_check, 0);
 }
 
 static uint32_t fold1(const void *p, size_t n)
@@ -146,7 +152,7 @@ static void put_ref(struct buf *b, uint8_t skip_lo, uint8_t skip_hi,
 enum build {
 	B_BYTES, B_ZLIT_SHORT, B_ZLIT_LONG, B_REF_BADCHECK, B_REF_SKIP,
 	B_HDR_PARAMS, B_HDR_CHECK, B_HDR_VERSION, B_REF_OK_THEN_BAD,
-	B_HDR_OLD_VERSION,
+	B_HDR_OLD_VERSION, B_HDR_STATE,
 };
 
 struct tcase {
@@ -201,6 +207,7 @@ static const struct tcase cases[] = {
 	T(32, B_BYTES, STRAIT_DEDUPE_E_DIGEST, 0x04, 0, 3, 0, 0, 0, 0, 3, 0, 0, 0,
 	  'a', 'b', 'c'),                                                /* tentative bytes forged */
 	T(33, B_HDR_OLD_VERSION, STRAIT_DEDUPE_E_VERSION),               /* version 1: no DELTA */
+	T(34, B_HDR_STATE, STRAIT_DEDUPE_E_STATE),                       /* continues a log not ours */
 };
 
 static void build(const struct tcase *t, struct buf *b, size_t *want_out)
@@ -234,6 +241,9 @@ static void build(const struct tcase *t, struct buf *b, size_t *want_out)
 		break;
 	case B_HDR_OLD_VERSION:
 		put_header(b, CAP, 1, false);
+		break;
+	case B_HDR_STATE:
+		put_header_state(b, CAP, STRAIT_DEDUPE_VERSION, false, 0x5EED);
 		break;
 	case B_REF_OK_THEN_BAD:
 		/* a good reference outputs; then a run of 2 whose fold is off */
@@ -297,30 +307,30 @@ struct dcase {
 /* ops: lit_len, lit bytes, copy_len, zigzag adj (see dedupe/delta.c).
  * The result check is never right here: every case fails before it. */
 static const struct dcase dcases[] = {
-	D(34, 0, 2, 1, 10, false, STRAIT_DEDUPE_E_REF, 0, 10, 0),      /* base beyond the log */
-	D(35, 0, 1, 0, 10, false, STRAIT_DEDUPE_E_RANGE, 0, 10, 0),    /* count 0 */
-	D(36, 0, 1, 2, 10, false, STRAIT_DEDUPE_E_RANGE, 0, 10, 0),    /* count > distance */
-	D(37, 0, 5, 5, 10, false, STRAIT_DEDUPE_E_RANGE, 0, 10, 0),    /* count > 4 entries */
-	D(38, 0, 0, 1, 10, false, STRAIT_DEDUPE_E_RANGE, 0, 10, 0),    /* distance 0 */
-	D(39, 0, 1, 1, 10, true, STRAIT_DEDUPE_E_CHECK, 0, 10, 0),     /* forged base check */
-	D(40, 0, 1, 1, 0, false, STRAIT_DEDUPE_E_RANGE, 0),            /* length 0 */
-	D(41, 0, 1, 1, 4097, false, STRAIT_DEDUPE_E_RANGE, 0, 10, 0),  /* length > max_chunk */
-	D(42, 10, 1, 1, 10, false, STRAIT_DEDUPE_E_RANGE, 0, 10, 0),   /* skip = length */
-	D(43, 0, 1, 1, 10, false, STRAIT_DEDUPE_E_RANGE),              /* no instructions */
-	D(44, 0, 1, 1, 2, false, STRAIT_DEDUPE_E_RANGE, 0, 2, 0),      /* ops longer than result */
-	D(45, 0, 1, 1, 301, false, STRAIT_DEDUPE_E_DELTA, 0, 0xAD, 2, 0), /* copy past the base */
-	D(46, 0, 1, 1, 10, false, STRAIT_DEDUPE_E_DELTA, 0, 10, 1),    /* copy before the base */
-	D(47, 0, 1, 1, 20, false, STRAIT_DEDUPE_E_DELTA, 0, 10, 0),    /* ends short */
-	D(48, 0, 1, 1, 10, false, STRAIT_DEDUPE_E_DELTA, 0, 10, 0, 0), /* bytes after the end */
-	D(49, 0, 1, 1, 10, false, STRAIT_DEDUPE_E_DELTA, 11, 'a', 'b', 'c'), /* insert > length */
-	D(50, 0, 1, 1, 10, false, STRAIT_DEDUPE_E_DELTA, 1, 'a', 0),   /* copy 0 before the end */
-	D(51, 0, 1, 1, 10, false, STRAIT_DEDUPE_E_DELTA, 0, 0),        /* an op adding nothing */
-	D(52, 0, 1, 1, 20, false, STRAIT_DEDUPE_E_DELTA, 0, 20, 0xff, 0xff, 0xff, 0xff,
+	D(35, 0, 2, 1, 10, false, STRAIT_DEDUPE_E_REF, 0, 10, 0),      /* base beyond the log */
+	D(36, 0, 1, 0, 10, false, STRAIT_DEDUPE_E_RANGE, 0, 10, 0),    /* count 0 */
+	D(37, 0, 1, 2, 10, false, STRAIT_DEDUPE_E_RANGE, 0, 10, 0),    /* count > distance */
+	D(38, 0, 5, 5, 10, false, STRAIT_DEDUPE_E_RANGE, 0, 10, 0),    /* count > 4 entries */
+	D(39, 0, 0, 1, 10, false, STRAIT_DEDUPE_E_RANGE, 0, 10, 0),    /* distance 0 */
+	D(40, 0, 1, 1, 10, true, STRAIT_DEDUPE_E_CHECK, 0, 10, 0),     /* forged base check */
+	D(41, 0, 1, 1, 0, false, STRAIT_DEDUPE_E_RANGE, 0),            /* length 0 */
+	D(42, 0, 1, 1, 4097, false, STRAIT_DEDUPE_E_RANGE, 0, 10, 0),  /* length > max_chunk */
+	D(43, 10, 1, 1, 10, false, STRAIT_DEDUPE_E_RANGE, 0, 10, 0),   /* skip = length */
+	D(44, 0, 1, 1, 10, false, STRAIT_DEDUPE_E_RANGE),              /* no instructions */
+	D(45, 0, 1, 1, 2, false, STRAIT_DEDUPE_E_RANGE, 0, 2, 0),      /* ops longer than result */
+	D(46, 0, 1, 1, 301, false, STRAIT_DEDUPE_E_DELTA, 0, 0xAD, 2, 0), /* copy past the base */
+	D(47, 0, 1, 1, 10, false, STRAIT_DEDUPE_E_DELTA, 0, 10, 1),    /* copy before the base */
+	D(48, 0, 1, 1, 20, false, STRAIT_DEDUPE_E_DELTA, 0, 10, 0),    /* ends short */
+	D(49, 0, 1, 1, 10, false, STRAIT_DEDUPE_E_DELTA, 0, 10, 0, 0), /* bytes after the end */
+	D(50, 0, 1, 1, 10, false, STRAIT_DEDUPE_E_DELTA, 11, 'a', 'b', 'c'), /* insert > length */
+	D(51, 0, 1, 1, 10, false, STRAIT_DEDUPE_E_DELTA, 1, 'a', 0),   /* copy 0 before the end */
+	D(52, 0, 1, 1, 10, false, STRAIT_DEDUPE_E_DELTA, 0, 0),        /* an op adding nothing */
+	D(53, 0, 1, 1, 20, false, STRAIT_DEDUPE_E_DELTA, 0, 20, 0xff, 0xff, 0xff, 0xff,
 	  0xff, 0xff, 0xff, 0xff, 0xff, 0x01),                          /* adj -2^63 */
-	D(53, 0, 1, 1, 20, false, STRAIT_DEDUPE_E_DELTA, 0, 20, 0xfe, 0xff, 0xff, 0xff,
+	D(54, 0, 1, 1, 20, false, STRAIT_DEDUPE_E_DELTA, 0, 20, 0xfe, 0xff, 0xff, 0xff,
 	  0xff, 0xff, 0xff, 0xff, 0xff, 0x01),                          /* adj 2^63 - 1 */
-	D(54, 0, 1, 1, 10, false, STRAIT_DEDUPE_E_DELTA, 0x80, 0x00),  /* overlong varint */
-	D(55, 0, 1, 1, 300, false, STRAIT_DEDUPE_E_DIGEST, 0, 0xAC, 0x02, 0), /* result forged */
+	D(55, 0, 1, 1, 10, false, STRAIT_DEDUPE_E_DELTA, 0x80, 0x00),  /* overlong varint */
+	D(56, 0, 1, 1, 300, false, STRAIT_DEDUPE_E_DIGEST, 0, 0xAC, 0x02, 0), /* result forged */
 };
 
 TestSuite(decoder, .init = setup, .fini = teardown);
@@ -362,7 +372,7 @@ Test(decoder, hostile_deltas)
 
 Test(decoder, delta_applies)
 {
-	/* 56: the base is two entries (the prefix's literal and "vwxyz"); the
+	/* 57: the base is two entries (the prefix's literal and "vwxyz"); the
 	 * result keeps 100 bytes, inserts '#', copies the rest, then copies
 	 * "xyz" from the second entry, skipping 2 flushed bytes */
 	struct buf b = { 0 }, o = { 0 };
@@ -419,7 +429,7 @@ Test(decoder, delta_applies)
 
 Test(decoder, delta_base_across_the_wrap)
 {
-	/* 57: two consecutive entries, one at the end of the ring and one at
+	/* 58: two consecutive entries, one at the end of the ring and one at
 	 * its start, are not one base: refused, whatever their check */
 	struct buf b = { 0 }, o = { 0 };
 	uint8_t *blk = malloc(4000);
@@ -516,7 +526,8 @@ Test(decoder, errors_are_sticky_until_reset)
 	put_prefix(&b);
 	buf_put(&b, (uint8_t[]){ 0x09 }, 1);
 	cr_assert_eq(dec_stream(&c, b.p, b.len, b.len, 64, &o, 1), STRAIT_DEDUPE_E_TYPE);
-	cr_assert_eq(strait_dedupe_decode(c.dec, b.p, 40, out, 64, &r), STRAIT_DEDUPE_E_TYPE);
+	cr_assert_eq(strait_dedupe_decode(c.dec, b.p, STRAIT_DEDUPE_HEADER_SIZE, out, 64, &r),
+		     STRAIT_DEDUPE_E_TYPE);
 	cr_assert_eq(r.out_len, 0);
 	cr_assert_eq(strait_dedupe_decode_finish(c.dec), STRAIT_DEDUPE_E_TYPE);
 	strait_dedupe_decoder_reset(c.dec);
