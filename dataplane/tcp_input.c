@@ -1207,7 +1207,7 @@ int tcp_intercept(struct tcp_stack *st, struct rte_mbuf *m, uint16_t tenant)
 	}
 	int rc = 0;
 	struct tcp_seg s;
-	tcp_enter(st);
+	TCP_SCOPE(st);
 	st->stats.segs_in++;
 	if (!parse(st, m, &s)) {
 		rte_pktmbuf_free(m);
@@ -1235,7 +1235,6 @@ int tcp_intercept(struct tcp_stack *st, struct rte_mbuf *m, uint16_t tenant)
 	}
 	rc = intercept_open(st, &s, tenant);
 out:
-	tcp_leave(st);
 	return rc;
 }
 
@@ -1287,11 +1286,10 @@ static bool input_one(struct tcp_stack *st, struct rte_mbuf *m)
 uint16_t tcp_input(struct tcp_stack *st, struct rte_mbuf **pkts, uint16_t n)
 {
 	uint16_t ok = 0;
-	tcp_enter(st);
+	TCP_SCOPE(st);
 	for (uint16_t i = 0; i < n; i++) {
 		st->stats.segs_in++;
 		ok += input_one(st, pkts[i]);
 	}
-	tcp_leave(st);
 	return ok;
 }

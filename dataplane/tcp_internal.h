@@ -308,8 +308,23 @@ struct tcp_conn *tcp_conn_alloc(struct tcp_stack *st, uint8_t af,
 				const struct tcp_addr *raddr, uint16_t rport,
 				uint16_t tenant);
 void tcp_conn_free(struct tcp_stack *st, struct tcp_conn *c);
-void tcp_enter(struct tcp_stack *st);
-void tcp_leave(struct tcp_stack *st);
+/* The call scope: every public entry point that works on a stack opens
+ * one with TCP_SCOPE(st) (a declaration, at the top of a block). It enters
+ * the stack there and leaves it when the block ends, by whichever return
+ * (the cleanup attribute of GCC and Clang), so no path can leave the stack
+ * entered: a stack left entered stops its clock, never flushes its output
+ * and never reaps its dead connections. Scopes nest (events call back in):
+ * the clock is read once at the outermost, and connections freed meanwhile
+ * are only marked dead and reaped when the outermost ends, so no caller up
+ * the stack holds a dangling pointer. */
+struct tcp_scope {
+	struct tcp_stack *st;
+};
+struct tcp_scope tcp_scope_enter(struct tcp_stack *st);
+void tcp_scope_leave(struct tcp_scope *s);
+#define TCP_SCOPE(st) \
+	struct tcp_scope tcp_scope_ __attribute__((cleanup(tcp_scope_leave))) = \
+		tcp_scope_enter(st)
 const struct tcp_listener *tcp_find_listener(struct tcp_stack *st,
 					     const struct tcp_seg *s);
 bool tcp_may_open(struct tcp_stack *st, uint16_t tenant, bool half);

@@ -370,6 +370,8 @@ void tcp_timer_update(struct tcp_conn *c)
 	}
 }
 
+static void leave(struct tcp_stack *st);
+
 void tcp_conn_free(struct tcp_stack *st, struct tcp_conn *c)
 {
 	if (!(c->flags & TF_IN_TABLE) || (c->flags & TF_DEAD))
@@ -386,7 +388,7 @@ void tcp_conn_free(struct tcp_stack *st, struct tcp_conn *c)
 	st->zombies = c;
 	if (!st->depth) {
 		st->depth = 1;
-		tcp_leave(st);
+		leave(st); /* freed outside any call: reaped now */
 	}
 }
 
@@ -597,7 +599,7 @@ int tcp_accept_pending(struct tcp_conn *c)
 	if (!tcp_is_pending(c))
 		return -EINVAL;
 	struct tcp_stack *st = c->st;
-	tcp_enter(st);
+	TCP_SCOPE(st);
 	c->flags &= ~TF_PENDING;
 	c->t_tw = 0;
 	c->iss = tcp_isn(st, c);
@@ -611,7 +613,6 @@ int tcp_accept_pending(struct tcp_conn *c)
 	c->rtt_seq = c->iss;
 	c->rtt_start_us = st->now;
 	tcp_arm_rto(c);
-	tcp_leave(st);
 	return 0;
 }
 
@@ -622,7 +623,7 @@ int tcp_refuse_pending(struct tcp_conn *c, enum tcp_refuse how,
 	    (how != TCP_REFUSE_RST && how != TCP_REFUSE_SILENT && how != TCP_REFUSE_UNREACH))
 		return -EINVAL;
 	struct tcp_stack *st = c->st;
-	tcp_enter(st);
+	TCP_SCOPE(st);
 	if (out) {
 		memset(out, 0, sizeof(*out));
 		out->af = c->af;
@@ -649,7 +650,6 @@ int tcp_refuse_pending(struct tcp_conn *c, enum tcp_refuse how,
 	st->stats.pending_refused++;
 	c->flags |= TF_APP_CLOSED;
 	tcp_conn_free(st, c);
-	tcp_leave(st);
 	return 0;
 }
 
@@ -672,16 +672,6 @@ void tcp_conn_syn_opts(const struct tcp_conn *c, struct tcp_syn_opts *out)
 	out->timestamps = c->syn_ts;
 }
 
-/* Every public entry point runs between tcp_enter() and tcp_leave().
- * Events may call back in (and close connections): the clock is read once
- * at the outermost call, and connections freed meanwhile are only marked
- * dead and reaped when the outermost call returns, so no caller up the
- * stack holds a dangling pointer. */
-void tcp_enter(struct tcp_stack *st)
-{
-	if (st->depth++ == 0)
-		st->now = st->ops.now_us(st->ctx);
-}
 
 static void reap(struct tcp_stack *st, struct tcp_conn *c)
 {
@@ -697,7 +687,15 @@ static void reap(struct tcp_stack *st, struct tcp_conn *c)
 	st->nconns--;
 }
 
-void tcp_leave(struct tcp_stack *st)
+/* The call scope (TCP_SCOPE, tcp_internal.h). */
+struct tcp_scope tcp_scope_enter(struct tcp_stack *st)
+{
+	if (st->depth++ == 0)
+		st->now = st->ops.now_us(st->ctx);
+	return (struct tcp_scope){ st };
+}
+
+static void leave(struct tcp_stack *st)
 {
 	if (--st->depth)
 		return;
@@ -707,6 +705,11 @@ void tcp_leave(struct tcp_stack *st)
 		st->zombies = c->znext;
 		reap(st, c);
 	}
+}
+
+void tcp_scope_leave(struct tcp_scope *s)
+{
+	leave(s->st);
 }
 
 struct tcp_conn *tcp_connect(struct tcp_stack *st, enum tcp_af af,
@@ -719,7 +722,7 @@ struct tcp_conn *tcp_connect(struct tcp_stack *st, enum tcp_af af,
 		errno = EINVAL;
 		return NULL;
 	}
-	tcp_enter(st);
+	TCP_SCOPE(st);
 	if (find(st, af, laddr, lport, raddr, rport)) {
 		errno = EADDRINUSE;
 		return NULL;
@@ -743,7 +746,6 @@ struct tcp_conn *tcp_connect(struct tcp_stack *st, enum tcp_af af,
 	c->rtt_seq = c->iss;
 	c->rtt_start_us = st->now;
 	tcp_arm_rto(c);
-	tcp_leave(st);
 	return c;
 }
 
@@ -816,7 +818,7 @@ long tcp_write(struct tcp_conn *c, const void *buf, size_t len)
 		errno = EPIPE;
 		return -1;
 	}
-	tcp_enter(st);
+	TCP_SCOPE(st);
 	size_t room = tcp_writable(c);
 	size_t want = len < room ? len : room;
 	const uint8_t *p = buf;
@@ -846,7 +848,6 @@ long tcp_write(struct tcp_conn *c, const void *buf, size_t len)
 		c->flags |= TF_WANT_WRITABLE;
 	if (done && c->state != TCP_SYN_SENT && c->state != TCP_SYN_RECEIVED)
 		tcp_output(c);
-	tcp_leave(st);
 	return (long)done;
 }
 
@@ -864,7 +865,7 @@ void tcp_consume(struct tcp_conn *c, size_t len)
 	uint32_t n = len > c->rcvq.bytes ? c->rcvq.bytes : (uint32_t)len;
 	if (!n)
 		return;
-	tcp_enter(st);
+	TCP_SCOPE(st);
 	mq_drop_front(&c->rcvq, n);
 	tcp_account(c, -(int64_t)n);
 	/* Window update when the right edge can move by a useful amount
@@ -879,7 +880,6 @@ void tcp_consume(struct tcp_conn *c, size_t len)
 			tcp_output(c);
 		}
 	}
-	tcp_leave(st);
 }
 
 long tcp_read(struct tcp_conn *c, void *buf, size_t len)
@@ -906,7 +906,7 @@ int tcp_shutdown(struct tcp_conn *c)
 	default:
 		return -ENOTCONN;
 	}
-	tcp_enter(c->st);
+	TCP_SCOPE(c->st);
 	c->flags |= TF_FIN_QUEUED;
 	if (c->state == TCP_ESTABLISHED)
 		tcp_set_state(c, TCP_FIN_WAIT_1);
@@ -914,7 +914,6 @@ int tcp_shutdown(struct tcp_conn *c)
 		tcp_set_state(c, TCP_LAST_ACK);
 	/* SYN-SENT, SYN-RECEIVED: FIN goes out once established (RFC 9293 3.10.4). */
 	tcp_output(c);
-	tcp_leave(c->st);
 	return 0;
 }
 
@@ -925,14 +924,13 @@ void tcp_abort(struct tcp_conn *c)
 		tcp_refuse_pending(c, TCP_REFUSE_RST, NULL);
 		return;
 	}
-	tcp_enter(st);
+	TCP_SCOPE(st);
 	c->flags |= TF_APP_CLOSED;
 	if (c->state >= TCP_SYN_RECEIVED && c->state != TCP_TIME_WAIT) {
 		tcp_send_segment(c, c->snd_nxt, 0, TH_RST | TH_ACK);
 		st->stats.rst_out++;
 	}
 	tcp_conn_free(st, c);
-	tcp_leave(st);
 }
 
 void tcp_close(struct tcp_conn *c)
@@ -947,10 +945,9 @@ void tcp_close(struct tcp_conn *c)
 		return;
 	}
 	if (c->state == TCP_CLOSED || c->state == TCP_SYN_SENT) {
-		tcp_enter(st);
+		TCP_SCOPE(st);
 		c->flags |= TF_APP_CLOSED;
 		tcp_conn_free(st, c);
-		tcp_leave(st);
 		return;
 	}
 	tcp_shutdown(c);
@@ -1029,7 +1026,7 @@ uint64_t tcp_next_timer(const struct tcp_stack *st)
  * deadline has come: between deadlines a poll costs one comparison. */
 void tcp_poll(struct tcp_stack *st)
 {
-	tcp_enter(st);
+	TCP_SCOPE(st);
 	if (st->now >= st->next_due) {
 		st->next_due = UINT64_MAX;
 		struct tcp_conn *c = st->timers;
@@ -1047,5 +1044,4 @@ void tcp_poll(struct tcp_stack *st)
 			c = next;
 		}
 	}
-	tcp_leave(st);
 }
