@@ -442,7 +442,7 @@ static int do_tcp_tenant(const struct dp_app *a, const char *params, struct rte_
 		id = TCP_HOOK_TENANT_LOCAL;
 	for (unsigned t = 0; t < cfg->n_tenants && id < 0; t++)
 		if (!strcmp(cfg->tenants[t].name, params))
-			id = (int)t + 1;
+			id = tcp_hook_tenant(t);
 	if (id < 0 || id >= TCP_HOOK_TENANTS)
 		return -1;
 	unsigned n;
