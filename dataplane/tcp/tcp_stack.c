@@ -786,6 +786,11 @@ size_t tcp_readable(const struct tcp_conn *c)
 	return c->rcvq.bytes;
 }
 
+size_t tcp_unacked(const struct tcp_conn *c)
+{
+	return c->sndq.bytes;
+}
+
 bool tcp_peer_closed(const struct tcp_conn *c)
 {
 	return (c->flags & TF_RCVD_FIN) != 0;

@@ -1,7 +1,12 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* Private to the TCP engine (dataplane/tcp_*.c) and its unit tests. */
+/* Private to the TCP engine (dataplane/tcp/) and its white-box tests
+ * (tests/tcp/): everyone else uses tcp.h. */
 #ifndef STRAIT_DATAPLANE_TCP_INTERNAL_H
 #define STRAIT_DATAPLANE_TCP_INTERNAL_H
+
+#ifndef STRAIT_TCP_INTERNAL
+#error "tcp_internal.h is private to the TCP engine: include tcp.h (or use tcp_internal_dep in a white-box test)"
+#endif
 
 #include "tcp.h"
 
