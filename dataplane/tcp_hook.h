@@ -13,8 +13,9 @@
 
 struct dp_worker;
 
-/* Call from main() after configuration, before the workers start. */
-void tcp_hook_register(void);
+/* Call from main() after configuration, before the workers start; returns
+ * 0 or -ENOSPC (the module table is full). */
+int tcp_hook_register(void);
 
 /* The drop/duplicate/reorder test knob (tcp_impair.h) for every worker's
  * stack; call before the workers start. Off by default. */
