@@ -304,7 +304,7 @@ struct tcp_scope {
 struct tcp_scope tcp_scope_enter(struct tcp_stack *st);
 void tcp_scope_leave(struct tcp_scope *s);
 #define TCP_SCOPE(st) \
-	struct tcp_scope tcp_scope_ __attribute__((cleanup(tcp_scope_leave))) = \
+	struct tcp_scope tcp_scope_ __attribute__((cleanup(tcp_scope_leave), unused)) = \
 		tcp_scope_enter(st)
 
 /* tcp_seq.c */
