@@ -14,10 +14,15 @@
  *   8 KiB          entry table: max_ent x {u64 offset, u32 length, u32 check}
  *                  fingerprints: max_ent x u64 (XXH3-128 low half; the
  *                  encoder rebuilds its index from them)
+ *                  resemblance index: the encoder's (resemble.c), kept as
+ *                  it is: hints only, never trusted (a slot names a live
+ *                  entry or is ignored, a base is checked before use, and
+ *                  a DELTA's result is checked on its own bytes); unused in
+ *                  a decoder's file
  *   data_off       the ring: capacity bytes (2 MiB aligned)
  *
  * Commit record, the first 128 bytes of its slot:
- *    0  8  magic "STRDCACH"       8  4  format version (1)
+ *    0  8  magic "STRDCACH"       8  4  format version (2)
  *   12  4  byte-order mark 0x01020304 as the host wrote it
  *   16  8  generation            24  4  state: 1 CLEAN, 2 WRITING
  *   28  4  min_chunk  32 4 avg_chunk  36 4 max_chunk  40 4 max_ent
@@ -65,7 +70,7 @@
 #define TABLE_OFF (2 * SLOT_SIZE)
 #define DATA_ALIGN (2u << 20)
 #define PAGE 4096
-#define FORMAT 1
+#define FORMAT 2
 #define BOM 0x01020304u
 
 enum rec_state { REC_CLEAN = 1, REC_WRITING = 2 };
@@ -85,7 +90,7 @@ struct strait_dedupe_cache_file {
 	bool readonly;
 	uint8_t *map;
 	size_t size;
-	size_t fp_off, data_off;
+	size_t fp_off, rs_off, data_off;
 	uint64_t cap;       /* the ring's size: fixed once mapped (read by the
 			     * helper thread of prefault() and writeback()) */
 	struct rec cur;     /* the current record (what the file holds) */
@@ -100,12 +105,13 @@ static size_t page_up(uint64_t n)
 }
 
 static void layout(const struct strait_dedupe_params *p, size_t *fp_off,
-		   size_t *data_off, size_t *size)
+		   size_t *rs_off, size_t *data_off, size_t *size)
 {
 	uint64_t n = log_max_entries(p);
 
 	*fp_off = TABLE_OFF + page_up(n * sizeof(struct log_entry));
-	*data_off = ALIGN_UP(*fp_off + page_up(n * sizeof(uint64_t)), DATA_ALIGN);
+	*rs_off = *fp_off + page_up(n * sizeof(uint64_t));
+	*data_off = ALIGN_UP(*rs_off + page_up(resemble_index_bytes(p)), DATA_ALIGN);
 	*size = page_up(*data_off + p->capacity);
 }
 
@@ -273,7 +279,7 @@ static const char *judge(struct strait_dedupe_cache_file *cf, const struct stat 
 	struct rec r[2];
 	const char *why[2];
 	struct dedupe_log l;
-	size_t fp_off, data_off, size;
+	size_t fp_off, rs_off, data_off, size;
 	int best = -1;
 
 	last->gen = 0;
@@ -303,7 +309,7 @@ static const char *judge(struct strait_dedupe_cache_file *cf, const struct stat 
 		     want->avg_chunk, want->max_chunk);
 		return buf;
 	}
-	layout(&r[best].p, &fp_off, &data_off, &size);
+	layout(&r[best].p, &fp_off, &rs_off, &data_off, &size);
 	if ((uint64_t)st->st_size != size) {
 		note(buf, len, "is %llu bytes, its parameters need %zu (truncated or extended)",
 		     (unsigned long long)st->st_size, size);
@@ -311,6 +317,7 @@ static const char *judge(struct strait_dedupe_cache_file *cf, const struct stat 
 	}
 	cf->size = size;
 	cf->fp_off = fp_off;
+	cf->rs_off = rs_off;
 	cf->data_off = data_off;
 	cf->cap = r[best].p.capacity;
 	cf->cur = r[best];
@@ -335,7 +342,7 @@ static int recreate(struct strait_dedupe_cache_file *cf, const struct strait_ded
 	unmap_file(cf);
 	r.p.level = 0;
 	r.max_ent = log_max_entries(p);
-	layout(p, &cf->fp_off, &cf->data_off, &cf->size);
+	layout(p, &cf->fp_off, &cf->rs_off, &cf->data_off, &cf->size);
 	cf->cap = p->capacity;
 	if (ftruncate(cf->fd, 0) || ftruncate(cf->fd, (off_t)cf->size))
 		return -errno;
@@ -548,7 +555,8 @@ int strait_dedupe_cache_file_writeback(const struct strait_dedupe_cache_file *cf
 {
 	int rc = each_part(cf, off, len, write_back);
 
-	/* the entry table and fingerprints grow in step with the ring */
+	/* the entry table, fingerprints and resemblance index change in step
+	 * with the ring */
 	return rc ? rc : write_back(cf, TABLE_OFF, cf->data_off - TABLE_OFF);
 }
 
@@ -568,6 +576,11 @@ int cache_file_attach(struct strait_dedupe_cache_file *cf,
 	l->file_dirty = false;
 	*epoch = cf->cur.epoch;
 	return 0;
+}
+
+struct resemble_slot *cache_file_resemble(struct strait_dedupe_cache_file *cf)
+{
+	return (struct resemble_slot *)(cf->map + cf->rs_off);
 }
 
 void cache_file_mark_dirty(struct strait_dedupe_cache_file *cf)

@@ -172,6 +172,9 @@ uint64_t resemble_buckets(const struct strait_dedupe_params *p);
 size_t resemble_index_bytes(const struct strait_dedupe_params *p);
 void resemble_init(struct resemble *r, struct resemble_slot *slots,
 		   uint64_t buckets);
+/* The same on slots that already hold an index (a cache file's). */
+void resemble_attach(struct resemble *r, struct resemble_slot *slots,
+		     uint64_t buckets);
 void resemble_clear(struct resemble *r);
 void resemble_insert(struct resemble *r, const struct dedupe_log *l,
 		     const uint64_t key[RESEMBLE_KEYS], uint32_t idx);
@@ -211,6 +214,9 @@ int cache_file_attach(struct strait_dedupe_cache_file *cf,
  * file that is discarded, never trusted. A failure is kept and returned by
  * the next commit. */
 void cache_file_mark_dirty(struct strait_dedupe_cache_file *cf);
+/* The file's resemblance index (resemble_index_bytes() of its params): the
+ * encoder's, kept across restarts as hints (never trusted). */
+struct resemble_slot *cache_file_resemble(struct strait_dedupe_cache_file *cf);
 /* Syncs what changed and records l's state as the file's (CLEAN). */
 int cache_file_commit(struct strait_dedupe_cache_file *cf,
 		      struct dedupe_log *l, uint32_t epoch);

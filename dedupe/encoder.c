@@ -186,9 +186,9 @@ static size_t zstd_size(const struct strait_dedupe_params *p)
 }
 
 /* The workspace: the encoder, the entry table, the index, the resemblance
- * index, DELTA scratch, zstd, the log (with a cache file, the table and the
- * log are the file's, and a bitmap marks the entries loaded from it that
- * are not yet checked). */
+ * index, DELTA scratch, zstd, the log (with a cache file, the table, the
+ * resemblance index and the log are the file's, and a bitmap marks the
+ * entries loaded from it that are not yet checked). */
 static bool layout_of(const struct strait_dedupe_params *p, bool cached,
 		      struct layout *l)
 {
@@ -208,7 +208,7 @@ static bool layout_of(const struct strait_dedupe_params *p, bool cached,
 	l->index = l->bits + (cached ? ALIGN_UP(((size_t)log_max_entries(p) + 63) /
 						64 * 8, 64) : 0);
 	l->rs = l->index + ALIGN_UP(l->buckets * SLOTS * sizeof(struct slot), 64);
-	l->dw = l->rs + ALIGN_UP(resemble_index_bytes(p), 64);
+	l->dw = l->rs + (cached ? 0 : ALIGN_UP(resemble_index_bytes(p), 64));
 	l->ops = l->dw + ALIGN_UP(sizeof(struct delta_ws), 64);
 	l->zstd = l->ops + 2 * ALIGN_UP(p->max_chunk, 64);
 	l->data = l->zstd + ALIGN_UP(l->zsize, 64);
@@ -273,8 +273,9 @@ setup(void *mem, size_t size, const struct strait_dedupe_params *p,
 			 l->buckets * SLOTS * sizeof(struct slot) +
 			 resemble_index_bytes(p);
 	index_clear(e);
-	resemble_init(&e->rs, (struct resemble_slot *)(*base + l->rs),
-		      resemble_buckets(p));
+	if (!cached)
+		resemble_init(&e->rs, (struct resemble_slot *)(*base + l->rs),
+			      resemble_buckets(p));
 	e->dw = (struct delta_ws *)(*base + l->dw);
 	memset(e->dw, 0, sizeof(*e->dw));
 	e->ops = *base + l->ops;
@@ -323,9 +324,12 @@ strait_dedupe_encoder_init_cached(void *mem, size_t size,
 	if (!(e = setup(mem, size, p, true, &base, &l)) ||
 	    cache_file_attach(cf, p, &e->log, &e->epoch))
 		return NULL;
-	/* the index again, from the fingerprints, oldest entry first; the
-	 * resemblance index starts empty (its features are not in the file):
-	 * DELTA bases are found among the chunks inserted from now on */
+	/* the resemblance index is the file's (hints, checked where used);
+	 * the exact index again, from the fingerprints, oldest entry first */
+	if (e->log.count)
+		resemble_attach(&e->rs, cache_file_resemble(cf), resemble_buckets(p));
+	else
+		resemble_init(&e->rs, cache_file_resemble(cf), resemble_buckets(p));
 	e->log.unverified = (uint64_t *)(base + l.bits);
 	memset(e->log.unverified, 0, l.index - l.bits);
 	idx = e->log.tail;

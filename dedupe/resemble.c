@@ -81,11 +81,17 @@ uint64_t resemble_buckets(const struct strait_dedupe_params *p)
 	return r;
 }
 
-void resemble_init(struct resemble *r, struct resemble_slot *slots,
-		   uint64_t buckets)
+void resemble_attach(struct resemble *r, struct resemble_slot *slots,
+		     uint64_t buckets)
 {
 	r->slot = slots;
 	r->mask = buckets - 1;
+}
+
+void resemble_init(struct resemble *r, struct resemble_slot *slots,
+		   uint64_t buckets)
+{
+	resemble_attach(r, slots, buckets);
 	resemble_clear(r);
 }
 
@@ -97,9 +103,11 @@ void resemble_clear(struct resemble *r)
 				(struct resemble_slot){ 0, EMPTY };
 }
 
+/* A slot may come from a cache file (hints, never trusted): it names a
+ * live entry or it is ignored. */
 static bool live(const struct dedupe_log *l, uint32_t idx)
 {
-	return idx != EMPTY && log_age(l, idx) < l->count;
+	return idx < l->max_ent && log_age(l, idx) < l->count;
 }
 
 void resemble_insert(struct resemble *r, const struct dedupe_log *l,

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * test_cache_file.c - the log in a file: a restart continues at both ends,
- * ends seeded alike agree, and a file that is torn (not committed),
+ * test_cache_file.c - the log in a file: a restart continues at both ends
+ * (near-duplicates too: the resemblance index is in the file), ends seeded
+ * alike agree, and a file that is torn (not committed),
  * truncated, corrupt, locked or of other parameters is discarded with a
  * message and a new epoch, never trusted: whatever byte of a file is
  * flipped, the decoder outputs the right bytes or an error, never a wrong
@@ -202,6 +203,39 @@ Test(cache_file, restart_continues_at_both_ends)
 	codec_close(&mem);
 	buf_free(&s2);
 	buf_free(&o);
+}
+
+Test(cache_file, near_duplicates_after_a_restart)
+{
+	/* the resemblance index lives in the encoder's file: after a restart
+	 * an edited copy of incompressible bytes the first process sent (an
+	 * edit every 400 bytes) still goes out as DELTA records (the first
+	 * DELTA's base can only come from that index) */
+	struct strait_dedupe_cache_stats cs;
+	struct buf s2 = { 0 }, o = { 0 };
+	uint8_t *c = malloc(N / 2);
+	struct end e, d;
+
+	make_pair(NULL);
+	memcpy(c, A + N / 2, N / 2);
+	for (size_t i = 100; i < N / 2; i += 400)
+		c[i] ^= 0x5A;
+	end_open(&e, path("F"), true);
+	cr_assert_eq(e.st, STRAIT_DEDUPE_CACHE_LOADED, "%s", e.msg);
+	encode(e.e, c, N / 2, &s2);
+	strait_dedupe_encoder_stats(e.e, &cs);
+	cr_assert_gt(cs.deltas, 0);
+	cr_assert_lt(s2.len, N / 2 / 4, "stream %zu bytes, %llu deltas", s2.len,
+		     (unsigned long long)cs.deltas);
+	end_close(&e, true);
+	end_open(&d, path("G"), false);
+	cr_assert_eq(d.st, STRAIT_DEDUPE_CACHE_LOADED, "%s", d.msg);
+	cr_assert_eq(decode(d.d, &s2, &o), 0);
+	cr_assert(o.len == N / 2 && !memcmp(o.p, c, N / 2));
+	end_close(&d, true);
+	buf_free(&s2);
+	buf_free(&o);
+	free(c);
 }
 
 Test(cache_file, restart_negotiates_with_the_peer)
