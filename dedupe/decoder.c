@@ -146,20 +146,13 @@ strait_dedupe_decoder_init_cached(void *mem, size_t size,
 	struct strait_dedupe_decoder *d;
 	struct dlayout l;
 	uint8_t *base;
-	uint32_t idx;
 
 	if (!(d = setup(mem, size, p, true, &base, &l)) ||
 	    cache_file_attach(cf, p, &d->log, &d->epoch))
 		return NULL;
 	/* the loaded entries are checked against their bytes when first
 	 * output: a file is never trusted */
-	d->log.unverified = (uint64_t *)(base + l.bits);
-	memset(d->log.unverified, 0, l.stage - l.bits);
-	idx = d->log.tail;
-	for (uint32_t i = 0; i < d->log.count; i++) {
-		d->log.unverified[idx / 64] |= 1ULL << (idx % 64);
-		idx = log_idx_add(&d->log, idx, 1);
-	}
+	log_distrust(&d->log, (uint64_t *)(base + l.bits));
 	return d;
 }
 

@@ -120,6 +120,9 @@ static inline bool log_unverified(const struct dedupe_log *l, uint32_t idx)
 	return l->unverified && (l->unverified[idx / 64] >> (idx % 64) & 1);
 }
 
+/* Marks every live entry unverified (a log loaded from a file), in bits:
+ * one per entry. */
+void log_distrust(struct dedupe_log *l, uint64_t *bits);
 /* Checks an unverified entry's bytes against its fingerprint (a log loaded
  * from a file is never trusted): true, and the entry is verified, or false
  * if they differ. */

@@ -330,15 +330,13 @@ strait_dedupe_encoder_init_cached(void *mem, size_t size,
 		resemble_attach(&e->rs, cache_file_resemble(cf), resemble_buckets(p));
 	else
 		resemble_init(&e->rs, cache_file_resemble(cf), resemble_buckets(p));
-	e->log.unverified = (uint64_t *)(base + l.bits);
-	memset(e->log.unverified, 0, l.index - l.bits);
+	log_distrust(&e->log, (uint64_t *)(base + l.bits));
 	idx = e->log.tail;
 	for (uint32_t i = 0; i < e->log.count; i++) {
 		uint64_t fp = e->log.fp[idx];
 
 		index_insert(e, &e->index[(fp & e->bucket_mask) * SLOTS],
 			     (uint32_t)(fp >> 32), idx);
-		e->log.unverified[idx / 64] |= 1ULL << (idx % 64);
 		idx = log_idx_add(&e->log, idx, 1);
 	}
 	/* an empty log is a new epoch */

@@ -92,6 +92,18 @@ uint32_t log_insert(struct dedupe_log *l, uint32_t len)
 	return idx;
 }
 
+void log_distrust(struct dedupe_log *l, uint64_t *bits)
+{
+	uint32_t idx = l->tail;
+
+	memset(bits, 0, ((size_t)l->max_ent + 63) / 64 * 8);
+	for (uint32_t i = 0; i < l->count; i++) {
+		bits[idx / 64] |= 1ULL << (idx % 64);
+		idx = log_idx_add(l, idx, 1);
+	}
+	l->unverified = bits;
+}
+
 bool log_verify(struct dedupe_log *l, uint32_t idx)
 {
 	const struct log_entry *e = &l->ent[idx];
