@@ -257,6 +257,8 @@ bool pair_step(struct pair *p)
 		size_t n = chan_mux_tx(p->s[i].m, out, p->room, p->now);
 
 		buf_put(&p->s[i].pipe_out, out, n);
+		if (p->record[i])
+			buf_put(p->record[i], out, n);
 		moved |= n > 0;
 	}
 	for (int i = 0; i < 2; i++) {

@@ -71,6 +71,7 @@ struct pair {
 	bool reply_fin;
 	int rx_err[2];
 	uint64_t max_undelivered, max_raw_held;
+	struct buf *record[2]; /* when set: everything side i sent */
 	uint8_t *out;          /* a step's tx buffer */
 	size_t out_cap;
 };

@@ -6,6 +6,7 @@
  * flushed; refusals, resets and the end of a session.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -419,4 +420,45 @@ Test(mux, workspace_is_everything)
 		      (size_t)cfg.max_flows * (cfg.raw_window + cfg.out_window) + CHAN_FRAME_MAX);
 	cfg.raw_window = 3000; /* not a power of two */
 	cr_assert_eq(chan_mux_size(&cfg), 0);
+}
+
+/* STRAIT_FUZZ_SEEDS=DIR writes fuzz-channel seeds: what A sent in a
+ * session with a flow each way (flush, references, FIN), once as a stream
+ * for the parser alone (control byte 0) and once for the mux (1, 3). */
+Test(mux, fuzz_seeds)
+{
+	const char *dir = getenv("STRAIT_FUZZ_SEEDS");
+	struct chan_mux_config cfg = { .codec.capacity = 1u << 20, .max_flows = 4,
+				       .raw_window = 4096, .out_window = 4096,
+				       .quantum = 4096 };
+	uint8_t *src = data_new(6000, 11);
+	struct buf rec = { 0 };
+	struct pair p;
+	static const uint8_t ctl[] = { 0, 1, 3, 0x21, 0x81 };
+
+	if (!dir)
+		return;
+	memcpy(src + 3000, src, 3000);
+	pair_init(&p, &cfg, NULL);
+	p.record[0] = &rec;
+	p.reply = src;
+	p.reply_len = 500;
+	p.reply_fin = true;
+	pair_run(&p, 5);
+	pair_open(&p, src, 6000, true);
+	pair_run(&p, 2000);
+	for (unsigned i = 0; i < sizeof(ctl); i++) {
+		char path[512];
+		FILE *fp;
+
+		snprintf(path, sizeof(path), "%s/session-%02x", dir, ctl[i]);
+		fp = fopen(path, "wb");
+		cr_assert(fp);
+		fwrite(&ctl[i], 1, 1, fp);
+		fwrite(rec.p, 1, rec.len, fp);
+		fclose(fp);
+	}
+	buf_free(&rec);
+	free(src);
+	pair_fini(&p);
 }

@@ -68,6 +68,11 @@ static void cb_refused(void *ctx, struct chan_flow *f, const struct chan_refused
 	forget(f);
 }
 
+static void cb_done(void *ctx, struct chan_flow *f)
+{
+	forget(f);
+}
+
 static void cb_fin(void *ctx, struct chan_flow *f)
 {
 	chan_flow_fin(f);
@@ -75,7 +80,7 @@ static void cb_fin(void *ctx, struct chan_flow *f)
 
 static const struct chan_mux_ops ops = {
 	.open = cb_open, .deliver = cb_deliver, .reset = cb_reset, .refused = cb_refused,
-	.fin = cb_fin, .done = cb_reset,
+	.fin = cb_fin, .done = cb_done,
 };
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
