@@ -128,6 +128,8 @@ struct chan_mux {
 	uint32_t next_id;       /* our next flow id / 2 */
 	uint32_t peer_next;     /* the lowest id / 2 a new peer OPEN may use */
 	uint64_t now;
+	uint64_t drain_at, drain_acked; /* the drain rate's last sample */
+	double drain_bps;
 	unsigned inject;
 	int err;
 	char why[160];
@@ -497,6 +499,8 @@ void chan_mux_start(struct chan_mux *m, uint64_t now_us)
 {
 	chan_mux_reset(m);
 	m->now = now_us;
+	m->drain_at = now_us;
+	m->drain_acked = m->st.acked;
 	m->started = true;
 	m->err = 0;
 	m->why[0] = 0;
@@ -1149,11 +1153,25 @@ static enum tx_result tx_data(struct chan_mux *m, struct chan_flow *f, uint8_t *
 	return TX_IDLE;
 }
 
+/* Every 100 ms: the drain rate, an average over about a second. */
+static void drain_sample(struct chan_mux *m)
+{
+	uint64_t dt = m->now - m->drain_at;
+
+	if (dt < 100000)
+		return;
+	m->drain_bps += ((double)(m->st.acked - m->drain_acked) * 1e6 / (double)dt -
+			 m->drain_bps) / 8;
+	m->drain_at = m->now;
+	m->drain_acked = m->st.acked;
+}
+
 size_t chan_mux_tx(struct chan_mux *m, uint8_t *out, size_t cap, uint64_t now_us)
 {
 	size_t n = 0;
 
 	m->now = now_us;
+	drain_sample(m);
 	if (!m->started || m->err)
 		return 0;
 	if (!m->hello_sent) {
@@ -1375,6 +1393,13 @@ void chan_mux_stats(const struct chan_mux *m, struct chan_mux_stats *s)
 	s->cache_misses = cs.misses;
 	s->epoch_tx = m->epoch_tx;
 	s->epoch_rx = m->epoch_rx;
+	s->drain_bps = (uint64_t)m->drain_bps;
+	if (!s->raw_held)
+		s->lag_us = 0;
+	else if (s->drain_bps)
+		s->lag_us = (uint64_t)((double)s->raw_held * 1e6 / m->drain_bps);
+	else
+		s->lag_us = UINT64_MAX;
 }
 
 void chan_mux_inject_check_failure(struct chan_mux *m, unsigned n)

@@ -212,6 +212,10 @@ struct chan_mux_stats {
 	uint64_t encoded_bytes;   /* decoded bytes those records carry */
 	uint64_t raw_held;        /* raw bytes kept, not yet DECODED */
 	uint64_t acked;           /* raw bytes confirmed DECODED, total */
+	/* replication lag: raw_held over the recent drain rate (DECODED
+	 * bytes per second, averaged over about a second) */
+	uint64_t drain_bps;       /* bytes per second */
+	uint64_t lag_us;          /* UINT64_MAX: bytes held and nothing drains */
 	/* flow control and recovery */
 	uint64_t credit_stalls;   /* a flow had bytes to send and no credit */
 	uint64_t room_stalls;     /* the caller's room was too small to encode */

@@ -284,10 +284,19 @@ Test(mux, stalled_server_does_not_stall_others)
 	chan_mux_stats(p.s[0].m, &a);
 	cr_assert_gt(a.credit_stalls, 0);
 	cr_assert_leq(a.raw_held, cfg.raw_window);
+	/* flow 0 holds bytes and drains nothing now: the lag grows without
+	 * bound; once it drains, the lag is finite */
+	cr_assert_gt(a.raw_held, 0);
+	cr_assert_gt(a.lag_us, 1000000, "lag %llu us", (unsigned long long)a.lag_us);
 	e0->sink_cap = SIZE_MAX;
 	pair_run(&p, 20000);
 	assert_got(e0, s0, n, "server 0");
 	cr_assert(e0->got_fin);
+	for (int i = 0; i < 2000; i++) /* 200 ms: the drain rate is sampled */
+		pair_step(&p);
+	chan_mux_stats(p.s[0].m, &a);
+	cr_assert_gt(a.drain_bps, 0);
+	cr_assert_eq(a.lag_us, 0);
 	cr_assert(p.ends[c0].done && e0->done);
 	free(s0);
 	free(s1);
