@@ -161,7 +161,7 @@ void chan_mux_config_defaults(struct chan_mux_config *c)
 	if (!c->flush_us && !c->quantum)
 		c->flush_us = 1000;
 	if (!c->quantum)
-		c->quantum = 256u << 10;
+		c->quantum = 1u << 20;
 }
 
 static bool config_ok(const struct chan_mux_config *c)
@@ -169,7 +169,7 @@ static bool config_ok(const struct chan_mux_config *c)
 	return !strait_dedupe_params_check(&c->codec) && c->max_flows &&
 	       c->max_flows <= (1u << 20) && pow2(c->raw_window) &&
 	       pow2(c->out_window) && c->raw_window >= 4096 &&
-	       c->out_window >= 4096 && c->quantum;
+	       c->out_window >= 4 * c->codec.max_chunk && c->quantum;
 }
 
 #define ALIGN64(x) (((x) + 63) & ~(size_t)63)
@@ -904,7 +904,7 @@ static int rx_frame(struct chan_mux *m, struct chan_frame *fr)
 			break;
 		}
 		f->credit = fr->value;
-		if (f->stalled && f->credit > f->sent) {
+		if (f->stalled) {
 			f->stalled = false;
 			tx_wake(f);
 		}
@@ -1071,37 +1071,66 @@ static bool tx_control(struct chan_mux *m, struct chan_flow *f, uint8_t *out,
 
 enum tx_result { TX_IDLE, TX_MORE, TX_FULL };
 
+/* The DATA frame last written to the caller's buffer: a flow's next turn
+ * in the same buffer extends it (one header, and a turn that ends a run of
+ * references costs less). */
+struct open_frame {
+	size_t at;        /* its offset in out; SIZE_MAX: none */
+	uint32_t flow;
+	uint32_t len;     /* records so far */
+	uint64_t offset;
+};
+
 /* One turn of flow f: encode up to a quantum of its raw bytes within its
- * credit and the room left, as one DATA frame (CLOSE after the last). */
+ * credit and the room left (CLOSE after the last).
+ *
+ * Credit: the records of one encode call decode to at most the chunker's
+ * partial chunk plus the input, so the input is cut to the credit left
+ * beyond the partial chunk and the encoder never has to split a chunk
+ * into a tentative record for lack of credit (those bytes would not be
+ * deduplicated). With less credit than a partial chunk and a chunk of
+ * input the flow waits: the peer's window is at least 4 chunks, so the
+ * wait ends once it has delivered what it holds. */
 static enum tx_result tx_data(struct chan_mux *m, struct chan_flow *f, uint8_t *out,
-			      size_t cap, size_t *n)
+			      size_t cap, size_t *n, struct open_frame *of)
 {
 	struct strait_dedupe_encode_result r;
 	enum strait_dedupe_mode mode = STRAIT_DEDUPE_CONTINUE;
-	size_t head = CHAN_HEADER_SIZE + CHAN_DATA_HEAD, room, in_len;
+	size_t head = CHAN_HEADER_SIZE + CHAN_DATA_HEAD, room, in_len, min_in;
 	uint64_t avail = f->accepted - f->fed, budget = f->credit - f->sent;
-	bool ending, pending;
+	uint32_t maxc = m->cfg.codec.max_chunk;
+	size_t pend = strait_dedupe_flow_pending(f->chunker);
+	bool extend;
 	const uint8_t *in;
 	int rc;
 
 	if (f->state != FS_OPEN || f->tx_state == TX_CLOSED)
 		return TX_IDLE;
-	pending = strait_dedupe_flow_pending(f->chunker) != 0;
-	ending = f->tx_state == TX_FIN && !avail;
-	if (!avail && !ending && !(f->flush_due && pending))
+	if (!avail && f->tx_state != TX_FIN && !(f->flush_due && pend))
 		return TX_IDLE;
-	if (!budget && (avail || pending)) {
+	if (budget < pend + (avail < maxc ? avail : maxc)) {
 		m->st.credit_stalls++;
 		f->stalled = true;
 		return TX_IDLE;
 	}
-	room = cap - *n > head ? cap - *n - head : 0;
-	if (room > CHAN_RECORDS_MAX)
+	extend = of->at != SIZE_MAX && of->flow == f->id &&
+		 of->at + head + of->len == *n;
+	if (extend)
+		room = CHAN_RECORDS_MAX - of->len;
+	else
 		room = CHAN_RECORDS_MAX;
+	if (cap - *n < room + (extend ? 0 : head))
+		room = cap - *n > head ? cap - *n - (extend ? 0 : head) : 0;
 	in_len = avail < m->cfg.quantum ? (size_t)avail : m->cfg.quantum;
+	if (in_len > budget - pend)
+		in_len = (size_t)(budget - pend);
 	in = chan_ring_span(&f->raw, f->fed, &in_len);
-	while (in_len && strait_dedupe_encode_bound(m->enc, in_len) > room)
-		in_len /= 2;
+	/* what fits the room, but not slivers: a turn takes 4 KiB (or all
+	 * there is), else the room counts as full (the encoder's bound has a
+	 * fixed part: a room just above it would take a few bytes a turn) */
+	min_in = in_len < 4096 ? in_len : 4096;
+	while (in_len > min_in && strait_dedupe_encode_bound(m->enc, in_len) > room)
+		in_len = in_len / 2 > min_in ? in_len / 2 : min_in;
 	if (strait_dedupe_encode_bound(m->enc, in_len) > room) {
 		m->st.room_stalls++;
 		return TX_FULL;
@@ -1113,26 +1142,30 @@ static enum tx_result tx_data(struct chan_mux *m, struct chan_flow *f, uint8_t *
 			mode = STRAIT_DEDUPE_FLUSH;
 	}
 	rc = strait_dedupe_encode(m->enc, f->chunker, in, in_len, mode, budget,
-				  out + *n + head, room, &r);
+				  out + *n + (extend ? 0 : head), room, &r);
 	if (rc) {
 		session_fail(m, CHAN_MUX_E_ENCODER, NULL);
 		return TX_FULL;
 	}
 	if (r.out_len) {
-		chan_data_head_write(out + *n, f->id, m->epoch_tx, f->sent, (uint32_t)r.out_len);
-		*n += head + r.out_len;
-		m->st.wan_out += head + r.out_len;
+		if (!extend) {
+			*of = (struct open_frame){ *n, f->id, 0, f->sent };
+			*n += head;
+			m->st.wan_out += head;
+		}
+		of->len += (uint32_t)r.out_len;
+		chan_data_head_write(out + of->at, f->id, m->epoch_tx, of->offset, of->len);
+		*n += r.out_len;
+		m->st.wan_out += r.out_len;
 		m->st.records_out += r.out_len;
 		m->st.encoded_bytes += r.decoded;
 	}
 	f->fed += r.in_used;
 	f->sent += r.decoded;
-	if (mode == STRAIT_DEDUPE_FLUSH && r.in_used == in_len) {
-		/* out of credit, the partial chunk may be partly unsent: the
-		 * flush goes on when credit comes */
-		f->flush_due = f->sent == f->credit;
-		f->flushed = !f->flush_due;
-		m->st.flushes += f->flushed && m->cfg.flush_us;
+	if (mode == STRAIT_DEDUPE_FLUSH) {
+		m->st.flushes += f->flush_due && pend;
+		f->flushed = true;
+		f->flush_due = false;
 	}
 	if (f->fed == f->accepted && f->tx_state == TX_FIN &&
 	    !strait_dedupe_flow_pending(f->chunker)) {
@@ -1143,11 +1176,6 @@ static enum tx_result tx_data(struct chan_mux *m, struct chan_flow *f, uint8_t *
 	if (f->fed == f->accepted && mode == STRAIT_DEDUPE_CONTINUE &&
 	    strait_dedupe_flow_pending(f->chunker) && !f->flushed)
 		flush_arm(m, f);
-	if (f->sent == f->credit && (f->fed < f->accepted || f->tx_state == TX_FIN)) {
-		m->st.credit_stalls++;
-		f->stalled = true;
-		return TX_IDLE;
-	}
 	if (f->fed < f->accepted || f->tx_state == TX_FIN)
 		return TX_MORE;
 	return TX_IDLE;
@@ -1168,6 +1196,7 @@ static void drain_sample(struct chan_mux *m)
 
 size_t chan_mux_tx(struct chan_mux *m, uint8_t *out, size_t cap, uint64_t now_us)
 {
+	struct open_frame of = { .at = SIZE_MAX };
 	size_t n = 0;
 
 	m->now = now_us;
@@ -1220,10 +1249,10 @@ size_t chan_mux_tx(struct chan_mux *m, uint8_t *out, size_t cap, uint64_t now_us
 		m->resync_due = false;
 	}
 	/* round robin, a quantum per turn; every TX_MORE made progress, so
-	 * this ends when the input or the room runs out */
+	 * this ends when the input, the credit or the room runs out */
 	while (m->txq.len) {
 		struct chan_flow *f = &m->flows[m->txq.v[m->txq.head]];
-		enum tx_result r = tx_data(m, f, out, cap, &n);
+		enum tx_result r = tx_data(m, f, out, cap, &n, &of);
 
 		if (r == TX_FULL)
 			break;

@@ -86,14 +86,15 @@ struct chan_mux_config {
 	uint32_t max_flows;     /* flows at once (both openers) */
 	uint32_t raw_window;    /* raw bytes kept per flow; power of two */
 	uint32_t out_window;    /* decoded bytes held per flow (the credit we
-				 * grant); power of two */
+				 * grant); power of two, >= 4 max_chunk (a
+				 * sender waits for a chunk's worth of credit) */
 	uint32_t flush_us;      /* input idle this long: flush the partial
 				 * chunk (0: at once) */
 	uint32_t quantum;       /* raw bytes encoded per flow per turn */
 };
 
 /* Fills defaults for zero fields: 256 flows, 4 MiB raw, 2 MiB out, flush
- * 200 us, quantum 256 KiB, codec defaults (capacity left as given when
+ * 1 ms, quantum 1 MiB, codec defaults (capacity left as given when
  * non-zero). */
 void chan_mux_config_defaults(struct chan_mux_config *c);
 /* Workspace bytes, or 0 when the configuration is unusable. */

@@ -438,7 +438,7 @@ Test(mux, fuzz_seeds)
 {
 	const char *dir = getenv("STRAIT_FUZZ_SEEDS");
 	struct chan_mux_config cfg = { .codec.capacity = 1u << 20, .max_flows = 4,
-				       .raw_window = 4096, .out_window = 4096,
+				       .raw_window = 4096, .out_window = 65536,
 				       .quantum = 4096 };
 	uint8_t *src = data_new(6000, 11);
 	struct buf rec = { 0 };

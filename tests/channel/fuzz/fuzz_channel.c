@@ -87,7 +87,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	struct chan_mux_config c = { .codec.capacity = 1u << 20, .role = CHAN_ROLE_ACCEPT,
 				     .max_flows = 4, .raw_window = 4096,
-				     .out_window = 4096, .quantum = 4096 };
+				     .out_window = 65536, .quantum = 4096 };
 	size_t n;
 
 	chan_mux_config_defaults(&c);
