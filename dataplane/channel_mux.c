@@ -158,7 +158,7 @@ void chan_mux_config_defaults(struct chan_mux_config *c)
 		c->raw_window = 4u << 20;
 	if (!c->out_window)
 		c->out_window = 2u << 20;
-	if (!c->flush_us && !c->quantum)
+	if (!c->flush_us)
 		c->flush_us = 1000;
 	if (!c->quantum)
 		c->quantum = 1u << 20;
@@ -1138,7 +1138,7 @@ static enum tx_result tx_data(struct chan_mux *m, struct chan_flow *f, uint8_t *
 	if (in_len == avail) {
 		if (f->tx_state == TX_FIN)
 			mode = STRAIT_DEDUPE_END;
-		else if (f->flush_due || !m->cfg.flush_us)
+		else if (f->flush_due)
 			mode = STRAIT_DEDUPE_FLUSH;
 	}
 	rc = strait_dedupe_encode(m->enc, f->chunker, in, in_len, mode, budget,

@@ -89,7 +89,7 @@ struct chan_mux_config {
 				 * grant); power of two, >= 4 max_chunk (a
 				 * sender waits for a chunk's worth of credit) */
 	uint32_t flush_us;      /* input idle this long: flush the partial
-				 * chunk (0: at once) */
+				 * chunk */
 	uint32_t quantum;       /* raw bytes encoded per flow per turn */
 };
 

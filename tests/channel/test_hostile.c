@@ -85,7 +85,7 @@ static void fake_init(struct fake *k, uint32_t max_flows)
 {
 	struct chan_mux_config cfg = { .codec.capacity = 4u << 20, .role = CHAN_ROLE_ACCEPT,
 				       .out_window = WINDOW, .max_flows = max_flows,
-				       .flush_us = 0, .quantum = 64u << 10 };
+				       .quantum = 64u << 10 };
 	size_t n;
 
 	memset(k, 0, sizeof(*k));
