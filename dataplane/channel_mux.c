@@ -1340,18 +1340,25 @@ size_t chan_flow_room(const struct chan_flow *f)
 	return f->raw.size - (size_t)(f->accepted - f->acked);
 }
 
-size_t chan_flow_write(struct chan_flow *f, const void *p, size_t n)
+uint8_t *chan_flow_wbuf(struct chan_flow *f, size_t *n)
 {
-	struct chan_mux *m = f->m;
 	size_t room = chan_flow_room(f);
 
-	if (n > room) {
-		n = room;
+	if (*n > room) {
+		*n = room;
 		f->want_room = true;
 	}
-	if (!n)
-		return 0;
-	chan_ring_put(&f->raw, f->accepted, p, n);
+	return (uint8_t *)chan_ring_span(&f->raw, f->accepted, n);
+}
+
+void chan_flow_commit(struct chan_flow *f, size_t n)
+{
+	struct chan_mux *m = f->m;
+	size_t run = n;
+	const uint8_t *p = chan_ring_span(&f->raw, f->accepted, &run);
+
+	if (!n || n > chan_flow_room(f) || run < n)
+		return;
 	XXH3_64bits_update(f->tx_digest, p, n);
 	f->accepted += n;
 	f->last_input = m->now;
@@ -1360,7 +1367,23 @@ size_t chan_flow_write(struct chan_flow *f, const void *p, size_t n)
 	m->st.raw_held += n;
 	if (!f->stalled)
 		tx_wake(f);
-	return n;
+}
+
+size_t chan_flow_write(struct chan_flow *f, const void *p, size_t n)
+{
+	size_t done = 0;
+
+	while (done < n) {
+		size_t k = n - done;
+		uint8_t *b = chan_flow_wbuf(f, &k);
+
+		if (!k)
+			break;
+		memcpy(b, (const uint8_t *)p + done, k);
+		chan_flow_commit(f, k);
+		done += k;
+	}
+	return done;
 }
 
 void chan_flow_fin(struct chan_flow *f)
@@ -1395,6 +1418,16 @@ void chan_flow_reset(struct chan_flow *f, unsigned reason)
 uint32_t chan_flow_id(const struct chan_flow *f)
 {
 	return f->id;
+}
+
+bool chan_flow_peer_opened(const struct chan_flow *f)
+{
+	return !f->opener;
+}
+
+bool chan_flow_is_open(const struct chan_flow *f)
+{
+	return f->state == FS_OPEN;
 }
 
 void *chan_flow_user(const struct chan_flow *f)

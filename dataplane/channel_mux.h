@@ -179,6 +179,12 @@ void chan_flow_refuse(struct chan_flow *f, const struct chan_refused *r);
 size_t chan_flow_write(struct chan_flow *f, const void *p, size_t n);
 /* Room in the raw ring: how many bytes chan_flow_write() takes now. */
 size_t chan_flow_room(const struct chan_flow *f);
+/* The same without a copy: where the next bytes go (*n, what the caller
+ * has, is cut to the contiguous room there; when the room is smaller than
+ * asked, ops->writable fires once it grows), then chan_flow_commit(f, k)
+ * once k <= *n bytes are in (a larger k is ignored). */
+uint8_t *chan_flow_wbuf(struct chan_flow *f, size_t *n);
+void chan_flow_commit(struct chan_flow *f, size_t n);
 /* The local end sent FIN: after what it wrote, the direction ends. */
 void chan_flow_fin(struct chan_flow *f);
 /* The local end has room again: delivers what waits in the out ring. */
@@ -187,6 +193,10 @@ void chan_flow_drain(struct chan_flow *f);
 void chan_flow_reset(struct chan_flow *f, unsigned reason);
 
 uint32_t chan_flow_id(const struct chan_flow *f);
+/* true for the flows the peer opened (we stand in for their client) */
+bool chan_flow_peer_opened(const struct chan_flow *f);
+/* true once OPENED went or came (false while the open is undecided) */
+bool chan_flow_is_open(const struct chan_flow *f);
 void *chan_flow_user(const struct chan_flow *f);
 void chan_flow_set_user(struct chan_flow *f, void *user);
 /* Decoded bytes waiting in the out ring for the local end. */
