@@ -24,7 +24,7 @@
 #include "tcp.h"
 #include "test_eal.h"
 
-enum { TENANT = 1, QMAX = 16384, PORT = 873 };
+enum { TENANT = 1, QMAX = 65536, PORT = 873, CPORT = 40000, NAPPS = 256 };
 
 struct queue {
 	struct rte_mbuf *m[QMAX];
@@ -37,6 +37,7 @@ struct app {                 /* a Linux-like end: client or server */
 	size_t len, off;
 	bool close_after, closed, connected, got_fin, got_reset;
 	size_t abort_after;      /* server: RST after this many bytes in */
+	bool stopped;            /* reads nothing */
 	uint8_t *got;
 	size_t got_len, got_cap;
 };
@@ -48,7 +49,8 @@ struct world {
 	struct queue to_a, to_client, to_b, to_server;
 	struct relay *ra, *rb;
 	void *ma, *mb;
-	struct app cli, srv;
+	struct app cli, srv;          /* connection 0 */
+	struct app clis[NAPPS], srvs[NAPPS]; /* connection i > 0 */
 	bool server_silent;      /* segments to the server vanish */
 	bool no_listener;
 	unsigned released_a, released_b, unreach;
@@ -99,6 +101,8 @@ static void app_read(struct app *e)
 	uint8_t buf[16384];
 	long k;
 
+	if (e->stopped)
+		return;
 	while (e->c && (k = tcp_read(e->c, buf, sizeof(buf))) > 0) {
 		if (e->got_len + (size_t)k > e->got_cap) {
 			e->got_cap = (e->got_len + (size_t)k) * 2;
@@ -135,8 +139,24 @@ static void app_event(struct app *e, struct tcp_conn *c, uint32_t ev)
 	}
 }
 
-static void ev_client(void *ctx, struct tcp_conn *c, uint32_t ev) { app_event(&W.cli, c, ev); }
-static void ev_server(void *ctx, struct tcp_conn *c, uint32_t ev) { app_event(&W.srv, c, ev); }
+/* The end of connection i: client port CPORT + i. */
+static struct app *app_of(struct tcp_conn *c, bool server)
+{
+	struct tcp_addr l, r;
+	uint16_t lp, rp;
+	uint8_t af;
+	unsigned i;
+
+	tcp_conn_tuple(c, &af, &l, &lp, &r, &rp);
+	i = (unsigned)(server ? rp : lp) - CPORT;
+	cr_assert_lt(i, NAPPS);
+	if (!i)
+		return server ? &W.srv : &W.cli;
+	return server ? &W.srvs[i] : &W.clis[i];
+}
+
+static void ev_client(void *ctx, struct tcp_conn *c, uint32_t ev) { app_event(app_of(c, false), c, ev); }
+static void ev_server(void *ctx, struct tcp_conn *c, uint32_t ev) { app_event(app_of(c, true), c, ev); }
 
 /* ---- what the relays ask of their worker ---- */
 
@@ -180,8 +200,8 @@ static const struct relay_env env = {
 static struct tcp_stack *stack(void (*out)(void *, struct rte_mbuf **, uint16_t),
 			       void (*ev)(void *, struct tcp_conn *, uint32_t))
 {
-	struct tcp_config cfg = { .max_conns = 64, .max_tenants = 4, .sndbuf = 1u << 20,
-				  .rcvbuf = 1u << 20 };
+	struct tcp_config cfg = { .max_conns = 1024, .max_tenants = 4, .sndbuf = 256u << 10,
+				  .rcvbuf = 256u << 10 };
 	struct tcp_ops ops = { clock_us, out, ev };
 	struct tcp_stack *st;
 
@@ -203,9 +223,9 @@ static struct relay *relay_new(struct tcp_stack *lan, enum chan_role role, void 
 	struct relay *r;
 
 	cfg.mux.codec.capacity = 4u << 20;
-	cfg.mux.max_flows = 8;
-	cfg.mux.raw_window = 256u << 10;
-	cfg.mux.out_window = 128u << 10;
+	cfg.mux.max_flows = NAPPS;
+	cfg.mux.raw_window = 128u << 10;
+	cfg.mux.out_window = 64u << 10;
 	cfg.mux.role = role;
 	chan_mux_config_defaults(&cfg.mux);
 	n = relay_size(&cfg);
@@ -224,12 +244,12 @@ static void setup(void)
 	char name[16];
 
 	if (!eal) {
-		cr_assert_geq(test_eal_init("relay", 256), 0);
+		cr_assert_geq(test_eal_init("relay", 160), 0);
 		eal = true;
 	}
 	memset(&W, 0, sizeof(W));
 	snprintf(name, sizeof(name), "rl%d", pools++);
-	W.mp = rte_pktmbuf_pool_create(name, 16383, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
+	W.mp = rte_pktmbuf_pool_create(name, 32767, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
 				       SOCKET_ID_ANY);
 	cr_assert(W.mp);
 	W.now = 1000000;
@@ -268,6 +288,10 @@ static void teardown(void)
 	free(W.wire);
 	free(W.cli.got);
 	free(W.srv.got);
+	for (unsigned i = 0; i < NAPPS; i++) {
+		free(W.clis[i].got);
+		free(W.srvs[i].got);
+	}
 }
 
 /* Moves everything queued one hop; returns true when anything moved. */
@@ -323,11 +347,16 @@ static void run_time(uint64_t us)
 	}
 }
 
-static void client_open(uint16_t port)
+static void client_open_i(unsigned i, uint16_t port)
 {
 	struct tcp_addr c = { { 198, 18, 0, 1 } }, s = { { 198, 18, 1, 1 } };
 
-	cr_assert(tcp_connect(W.client, TCP_AF_INET, &c, 40000, &s, port, 0));
+	cr_assert(tcp_connect(W.client, TCP_AF_INET, &c, (uint16_t)(CPORT + i), &s, port, 0));
+}
+
+static void client_open(uint16_t port)
+{
+	client_open_i(0, port);
 }
 
 static void server_listen(void)
@@ -522,4 +551,104 @@ Test(relay, channel_down)
 	cr_assert(W.cli.got_reset);
 	cr_assert(W.srv.got_reset);
 	free(up);
+}
+
+/* 200 connections at once on one channel, each its own bytes plus a part
+ * all share, each answered: byte-exact, all released. */
+Test(relay, two_hundred_flows)
+{
+	enum { N = 200, LEN = 30000 };
+	uint8_t *up[N], *shared = bytes(LEN / 2, 99), *down = bytes(2000, 98);
+	struct relay_stats a, b;
+
+	server_listen();
+	for (unsigned i = 1; i <= N; i++) {
+		up[i - 1] = bytes(LEN, i + 10);
+		memcpy(up[i - 1] + LEN / 4, shared, LEN / 2);
+		W.clis[i] = (struct app){ .src = up[i - 1], .len = LEN, .close_after = true };
+		W.srvs[i] = (struct app){ .src = down, .len = 2000, .close_after = true };
+		client_open_i(i, PORT);
+	}
+	run(400000);
+	for (unsigned i = 1; i <= N; i++) {
+		cr_assert_eq(W.srvs[i].got_len, LEN, "flow %u: %zu", i, W.srvs[i].got_len);
+		cr_assert(!memcmp(W.srvs[i].got, up[i - 1], LEN), "flow %u", i);
+		cr_assert_eq(W.clis[i].got_len, 2000, "flow %u", i);
+		cr_assert(!memcmp(W.clis[i].got, down, 2000), "flow %u", i);
+		cr_assert(W.clis[i].got_fin && W.srvs[i].got_fin, "flow %u", i);
+		free(up[i - 1]);
+	}
+	relay_stats(W.ra, &a);
+	relay_stats(W.rb, &b);
+	cr_assert_eq(a.intercepted, N);
+	cr_assert_eq(a.mux.done, N);
+	cr_assert_eq(a.mux.active + b.mux.active, 0);
+	cr_assert_gt(a.mux.cache_hits, N / 2, "the shared part crosses as references");
+	free(shared);
+	free(down);
+}
+
+/* B's decoder fails a check mid-transfer (injected): RESYNC, and the
+ * server still gets every byte, in order, once. */
+Test(relay, resync_byte_exact)
+{
+	size_t n = 4u << 20;
+	uint8_t *up = bytes(n, 8);
+	struct relay_stats a, b;
+
+	memcpy(up + n / 2, up, n / 2);
+	server_listen();
+	W.cli = (struct app){ .src = up, .len = n, .close_after = true };
+	W.srv = (struct app){ .close_after = true };
+	client_open(PORT);
+	for (int i = 0; i < 300 && W.srv.got_len < n / 8; i++)
+		step();
+	cr_assert_gt(W.srv.got_len, 0);
+	cr_assert_lt(W.srv.got_len, n / 2);
+	chan_mux_inject_check_failure(relay_mux(W.rb), 1);
+	run(400000);
+	cr_assert_eq(W.srv.got_len, n);
+	cr_assert(!memcmp(W.srv.got, up, n));
+	cr_assert(W.srv.got_fin && W.cli.got_fin);
+	relay_stats(W.ra, &a);
+	relay_stats(W.rb, &b);
+	cr_assert_eq(b.mux.resyncs_asked, 1);
+	cr_assert_eq(a.mux.resyncs_done, 1);
+	cr_assert_gt(a.mux.resent_bytes, 0);
+	free(up);
+}
+
+/* Server 0 stops reading: its TCP window closes, B's out ring fills, the
+ * credit stops, A's raw ring fills and A stops reading client 0. Flow 1
+ * completes meanwhile; flow 0 holds no more than its rings. */
+Test(relay, stopped_server_does_not_stall_others)
+{
+	size_t n = 4u << 20;
+	uint8_t *up0 = bytes(n, 9), *up1 = bytes(n, 10);
+	struct relay_stats a;
+
+	server_listen();
+	W.cli = (struct app){ .src = up0, .len = n, .close_after = true };
+	W.srv = (struct app){ .close_after = true, .stopped = true };
+	W.clis[1] = (struct app){ .src = up1, .len = n, .close_after = true };
+	W.srvs[1] = (struct app){ .close_after = true };
+	client_open(PORT);
+	client_open_i(1, PORT);
+	run(400000);
+	cr_assert_eq(W.srvs[1].got_len, n);
+	cr_assert(!memcmp(W.srvs[1].got, up1, n));
+	cr_assert(W.srvs[1].got_fin);
+	cr_assert_eq(W.srv.got_len, 0);
+	relay_stats(W.ra, &a);
+	cr_assert_leq(a.mux.raw_held, 128u << 10);
+	cr_assert_gt(a.mux.credit_stalls, 0);
+	/* server 0 reads again: its flow completes */
+	W.srv.stopped = false;
+	app_read(&W.srv);
+	run(400000);
+	cr_assert_eq(W.srv.got_len, n);
+	cr_assert(!memcmp(W.srv.got, up0, n));
+	cr_assert(W.srv.got_fin);
+	free(up0);
+	free(up1);
 }
