@@ -27,6 +27,8 @@ enum strait_ctl_limits {
 	STRAIT_MAX_WORKERS = 16,
 };
 
+#define STRAIT_DEFAULT_CACHE_SIZE (1ull << 30) /* [Tenant] CacheSize */
+
 struct strait_prefix {
 	uint8_t family; /* 4 or 6 */
 	uint8_t len;    /* prefix length in bits */
@@ -101,6 +103,7 @@ struct strait_tenant_cfg {
 	uint8_t priority;           /* 0 (highest) .. 7 */
 	uint16_t weight;            /* share of spare capacity, 1..1000 */
 	enum strait_peer_down peer_down;
+	uint64_t cache_size;        /* bytes of each direction's cache log */
 };
 
 struct strait_config {
@@ -147,5 +150,8 @@ bool strait_parse_tcp_impair(const char *s, struct strait_tcp_impair *out,
 			     char *why, size_t why_len);
 /* "100M", "1.5G", "800k", "0": bits per second. */
 bool strait_parse_rate(const char *s, uint64_t *bps);
+/* A byte count: a number and an optional K, M, G or T (powers of 1024,
+ * "B" or "iB" may follow): "64M", "1T", "64KiB", "4096". */
+bool strait_parse_bytes(const char *s, uint64_t *bytes);
 
 #endif
