@@ -7,7 +7,7 @@
  *
  *   A: SYN -> tcp_intercept -> PENDING -> OPEN ... OPENED -> tcp_accept_pending
  *                                                 REFUSED -> tcp_refuse_pending
- *   B: OPEN -> allowed? originate -> tcp_connect ... CONNECTED -> accept
+ *   B: OPEN -> allowed? originate -> tcp_connect_offer ... CONNECTED -> accept
  *                                                    RESET/TIMEOUT/ICMP -> refuse
  *   both: READABLE -> tcp_read into the raw ring (as far as it has room)
  *         deliver -> tcp_write (the rest waits in the out ring)
@@ -179,6 +179,7 @@ static void conn_event(void *arg, struct tcp_conn *c, uint32_t ev);
 static int mux_open(void *ctx, struct chan_flow *f, const struct chan_open *o)
 {
 	struct relay *r = ctx;
+	struct tcp_syn_opts offer;
 	struct tcp_addr l, s;
 	struct tcp_conn *c;
 
@@ -188,8 +189,12 @@ static int mux_open(void *ctx, struct chan_flow *f, const struct chan_open *o)
 		return CHAN_REFUSE_BUSY;
 	memcpy(l.b, o->client, 16);
 	memcpy(s.b, o->server, 16);
-	c = tcp_connect(r->lan, o->af == 4 ? TCP_AF_INET : TCP_AF_INET6, &l,
-			o->client_port, &s, o->server_port, r->tenant);
+	offer.mss = o->mss;
+	offer.wscale = (o->syn_flags & CHAN_SYN_WSCALE) ? (int8_t)o->wscale : -1;
+	offer.sack_ok = o->syn_flags & CHAN_SYN_SACK;
+	offer.timestamps = o->syn_flags & CHAN_SYN_TIMESTAMPS;
+	c = tcp_connect_offer(r->lan, o->af == 4 ? TCP_AF_INET : TCP_AF_INET6, &l,
+			      o->client_port, &s, o->server_port, r->tenant, &offer);
 	if (!c) {
 		r->st.origin_failed++;
 		if (r->env->release)

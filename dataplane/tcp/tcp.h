@@ -73,7 +73,11 @@ struct tcp_ops {
 	uint64_t (*now_us)(void *ctx);
 	/* Takes ownership of every mbuf, sent or not. Data starts at L3;
 	 * m->l2_len is 0, l3_len/l4_len are set, and when TX offload is on,
-	 * ol_flags asks the NIC for the checksums. */
+	 * ol_flags asks the NIC for the checksums. m->hash.usr is the
+	 * sending connection's tcp_conn_index() + 1, or 0 for a segment of
+	 * no connection (a RST answering an unknown one, a cookie SYN-ACK):
+	 * an output that keeps per-connection state (an L2 template) finds
+	 * it there. */
 	void (*output)(void *ctx, struct rte_mbuf **pkts, uint16_t n);
 	/* Application events for a connection; may call tcp_* functions on
 	 * this connection, including tcp_close(). */
@@ -164,6 +168,16 @@ struct tcp_conn *tcp_connect(struct tcp_stack *st, enum tcp_af af,
 			     const struct tcp_addr *laddr, uint16_t lport,
 			     const struct tcp_addr *raddr, uint16_t rport,
 			     uint16_t tenant);
+struct tcp_syn_opts;
+/* The same, offering in the SYN what another host's SYN offered (an
+ * appliance opening a connection as the client it stands in for): MSS
+ * the smaller of offer->mss (when non-zero) and ours, window scaling,
+ * SACK and timestamps only when offered (and not off in the stack's
+ * config). The window scale shift is our own (it describes our buffer). */
+struct tcp_conn *tcp_connect_offer(struct tcp_stack *st, enum tcp_af af,
+				   const struct tcp_addr *laddr, uint16_t lport,
+				   const struct tcp_addr *raddr, uint16_t rport,
+				   uint16_t tenant, const struct tcp_syn_opts *offer);
 
 /* Intercepted flows (DESIGN.md, data path step 2, "Terminate").
  *

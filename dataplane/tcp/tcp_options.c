@@ -112,13 +112,20 @@ unsigned tcp_build_options(const struct tcp_conn *c, uint8_t flags, uint8_t *p)
 
 	if (flags & TH_SYN) {
 		bool active = !(flags & TH_ACK);
-		uint16_t mss = c->af == TCP_AF_INET ? c->st->cfg.mss
+		/* an active open made by tcp_connect_offer() offers what the
+		 * other host's SYN did (syn_mss is set only then) */
+		bool offer = active && c->syn_mss;
+		uint16_t mss = offer ? c->syn_mss
+			     : c->af == TCP_AF_INET ? c->st->cfg.mss
 						    : (uint16_t)(c->st->cfg.mss - 20);
 		p[n++] = OPT_MSS; p[n++] = 4;
 		p[n++] = (uint8_t)(mss >> 8); p[n++] = (uint8_t)mss;
-		bool sack = active ? !(cfg & TCP_CFG_NO_SACK) : (c->flags & TF_SACK);
-		bool ts = active ? !(cfg & TCP_CFG_NO_TIMESTAMPS) : (c->flags & TF_TS);
-		bool ws = active ? !(cfg & TCP_CFG_NO_WSCALE) : (c->flags & TF_WSCALE);
+		bool sack = active ? !(cfg & TCP_CFG_NO_SACK) && (!offer || c->syn_sack_ok)
+				   : (c->flags & TF_SACK);
+		bool ts = active ? !(cfg & TCP_CFG_NO_TIMESTAMPS) && (!offer || c->syn_ts)
+				 : (c->flags & TF_TS);
+		bool ws = active ? !(cfg & TCP_CFG_NO_WSCALE) && (!offer || c->syn_wscale >= 0)
+				 : (c->flags & TF_WSCALE);
 		if (sack) {
 			p[n++] = OPT_SACK_OK; p[n++] = 2;
 		}

@@ -65,6 +65,7 @@ static struct rte_mbuf *build(struct tcp_stack *st, uint8_t af,
 		mq_copy(q, qoff, p + l3 + l4, plen);
 
 	bool offload = st->cfg.flags & TCP_CFG_TX_CSUM_OFFLOAD;
+	m->hash.usr = 0; /* no connection's (tcp_send_segment sets its own) */
 	m->l2_len = 0;
 	m->l3_len = (uint16_t)l3;
 	m->l4_len = (uint16_t)l4;
@@ -172,6 +173,7 @@ void tcp_send_segment(struct tcp_conn *c, uint32_t seq, uint32_t len,
 				   &c->sndq, qoff, len);
 	if (!m)
 		return;
+	m->hash.usr = c->idx + 1;
 	if (flags & TH_ACK) {
 		if (SEQ_GT(c->rcv_nxt + wnd, c->rcv_adv) || !(flags & TH_SYN))
 			c->rcv_adv = c->rcv_nxt + wnd;
