@@ -26,6 +26,7 @@
 #include <rte_ring.h>
 
 #include "dp.h"
+#include "relay_hook.h"
 #include "tcp_hook.h"
 
 enum { RX_DESC = 1024, TX_DESC = 1024, MBUF_CACHE = 256 };
@@ -293,6 +294,10 @@ int main(int argc, char **argv)
 	}
 	if (tcp_hook_register()) { /* the TCP engine and its services on local TCP */
 		fprintf(stderr, "straitd: the TCP module could not be hooked in\n");
+		goto err_ports;
+	}
+	if (relay_hook_register()) { /* the tenants' intercepted flows */
+		fprintf(stderr, "straitd: the relay module could not be hooked in\n");
 		goto err_ports;
 	}
 

@@ -26,6 +26,7 @@ struct relay {
 	const struct relay_env *env;
 	void *ctx;
 	uint16_t tenant;
+	bool down_rst;
 	struct relay_stats st;
 };
 
@@ -38,22 +39,6 @@ size_t relay_size(const struct relay_config *cfg)
 	return m ? ALIGN64(sizeof(struct relay)) + m : 0;
 }
 
-/* The flow's tuple as OPEN names it, from a connection: at A the local end
- * is the server we stand in for, at B it is the client. */
-static void tuple_of(struct tcp_conn *c, bool at_b, struct chan_open *o)
-{
-	struct tcp_addr l, r;
-	uint16_t lp, rp;
-	uint8_t af;
-
-	tcp_conn_tuple(c, &af, &l, &lp, &r, &rp);
-	o->af = af;
-	memcpy(at_b ? o->client : o->server, l.b, 16);
-	memcpy(at_b ? o->server : o->client, r.b, 16);
-	o->client_port = at_b ? lp : rp;
-	o->server_port = at_b ? rp : lp;
-}
-
 static void unbind(struct tcp_conn *c, struct chan_flow *f)
 {
 	if (c)
@@ -64,14 +49,26 @@ static void unbind(struct tcp_conn *c, struct chan_flow *f)
 
 /* We are done with c (closed, reset or never opened): the worker may let
  * its flow entry go. */
-static void release(struct relay *r, struct tcp_conn *c, bool at_b)
+static void release(struct relay *r, struct tcp_conn *c)
 {
-	struct chan_open o = { 0 };
+	if (r->env->release)
+		r->env->release(r->ctx, c, NULL);
+}
 
-	if (!r->env->release)
-		return;
-	tuple_of(c, at_b, &o);
-	r->env->release(r->ctx, &o);
+/* The flow's tuple as OPEN names it, from the client's pending open (the
+ * local end is the server we stand in for). */
+static void tuple_of(struct tcp_conn *c, struct chan_open *o)
+{
+	struct tcp_addr l, r;
+	uint16_t lp, rp;
+	uint8_t af;
+
+	tcp_conn_tuple(c, &af, &l, &lp, &r, &rp);
+	o->af = af;
+	memcpy(o->server, l.b, 16);
+	memcpy(o->client, r.b, 16);
+	o->client_port = rp;
+	o->server_port = lp;
 }
 
 /* Reads what the LAN connection holds into the flow's raw ring, as far as
@@ -105,7 +102,7 @@ static void pending(struct relay *r, struct tcp_conn *c)
 	struct tcp_syn_opts so;
 	struct chan_flow *f;
 
-	tuple_of(c, false, &o);
+	tuple_of(c, &o);
 	tcp_conn_syn_opts(c, &so);
 	o.mss = so.mss;
 	if (so.wscale >= 0) {
@@ -116,11 +113,13 @@ static void pending(struct relay *r, struct tcp_conn *c)
 	o.syn_flags |= so.timestamps ? CHAN_SYN_TIMESTAMPS : 0;
 	if (!r->env->syn_l2 || !r->env->syn_l2(r->ctx, c, &o) ||
 	    !(f = chan_flow_open(r->mux, &o, c))) {
-		/* silence: the client's next SYN finds the channel's fate
-		 * (PeerDown) or a free flow */
+		/* fail-closed while the channel is down: RST; else silence
+		 * (the client's next SYN finds a free flow, or PeerDown) */
+		bool rst = r->down_rst && !chan_mux_up(r->mux);
+
 		r->st.open_failed++;
-		release(r, c, false);
-		tcp_refuse_pending(c, TCP_REFUSE_SILENT, NULL);
+		release(r, c);
+		tcp_refuse_pending(c, rst ? TCP_REFUSE_RST : TCP_REFUSE_SILENT, NULL);
 		return;
 	}
 	tcp_set_user(c, f);
@@ -135,7 +134,7 @@ void relay_refuse(struct relay *r, struct tcp_conn *c)
 		unbind(c, f);
 		chan_flow_reset(f, CHAN_RESET_ABORT);
 	}
-	release(r, c, false);
+	release(r, c);
 	tcp_refuse_pending(c, TCP_REFUSE_RST, NULL);
 }
 
@@ -156,7 +155,7 @@ static void mux_refused(void *ctx, struct chan_flow *f, const struct chan_refuse
 	if (!c)
 		return;
 	unbind(c, f);
-	release(r, c, false);
+	release(r, c);
 	switch (rf->reason) {
 	case CHAN_REFUSE_RST:
 	case CHAN_REFUSE_POLICY:
@@ -198,7 +197,7 @@ static int mux_open(void *ctx, struct chan_flow *f, const struct chan_open *o)
 	if (!c) {
 		r->st.origin_failed++;
 		if (r->env->release)
-			r->env->release(r->ctx, o);
+			r->env->release(r->ctx, NULL, o);
 		return CHAN_REFUSE_BUSY;
 	}
 	r->st.originated++;
@@ -216,7 +215,7 @@ void relay_unreachable(struct relay *r, struct tcp_conn *c, uint8_t type, uint8_
 	if (!f || tcp_state(c) != TCP_SYN_SENT)
 		return; /* only a SYN's answer: later ICMP is TCP's business */
 	unbind(c, f);
-	release(r, c, true);
+	release(r, c);
 	tcp_close(c);
 	chan_flow_refuse(f, &rf);
 }
@@ -260,12 +259,6 @@ static void mux_writable(void *ctx, struct chan_flow *f)
 		pump_in(c, f);
 }
 
-static bool at_b(const struct chan_flow *f)
-{
-	/* the flows the peer opened are the ones we originated */
-	return chan_flow_peer_opened(f);
-}
-
 static void mux_reset(void *ctx, struct chan_flow *f, unsigned reason)
 {
 	struct relay *r = ctx;
@@ -274,7 +267,7 @@ static void mux_reset(void *ctx, struct chan_flow *f, unsigned reason)
 	if (!c)
 		return;
 	unbind(c, f);
-	release(r, c, at_b(f));
+	release(r, c);
 	r->st.lan_resets++;
 	if (tcp_is_pending(c))
 		tcp_refuse_pending(c, TCP_REFUSE_SILENT, NULL); /* as if unanswered */
@@ -290,7 +283,7 @@ static void mux_done(void *ctx, struct chan_flow *f)
 	if (!c)
 		return;
 	unbind(c, f);
-	release(r, c, at_b(f));
+	release(r, c);
 	tcp_close(c); /* both FINs are through: this only lets go of c */
 }
 
@@ -312,7 +305,7 @@ static void conn_event(void *arg, struct tcp_conn *c, uint32_t ev)
 		bool b = chan_flow_peer_opened(f);
 
 		unbind(c, f);
-		release(r, c, b);
+		release(r, c);
 		if (b && !chan_flow_is_open(f)) {
 			struct chan_refused rf = { (ev & TCP_EV_RESET) ? CHAN_REFUSE_RST
 								       : CHAN_REFUSE_SILENT, 0, 0 };
@@ -355,6 +348,7 @@ struct relay *relay_create(void *mem, size_t size, const struct relay_config *cf
 	r->env = env;
 	r->ctx = ctx;
 	r->tenant = cfg->stack_tenant;
+	r->down_rst = cfg->down_rst;
 	r->mux = chan_mux_init((uint8_t *)mem + head, size - head, &cfg->mux, &mux_ops, r);
 	if (!r->mux || tcp_tenant_handler(lan, r->tenant, conn_event, r))
 		return NULL;

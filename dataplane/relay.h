@@ -49,9 +49,10 @@ struct relay_env {
 	 * relay's (the worker's flow table), sent with o's L2 (MACs, VLANs).
 	 * 0, or -errno (refused as busy). */
 	int (*originate)(void *ctx, const struct chan_open *o);
-	/* Both: the relay is done with the connection of o's tuple (closed,
-	 * reset, or its open failed): its flow entry may go. */
-	void (*release)(void *ctx, const struct chan_open *o);
+	/* Both: the relay is done with connection c (closed, reset, or its
+	 * open refused), or, with c NULL, with what originate(o) set up for
+	 * an open that failed: the flow entry may go. */
+	void (*release)(void *ctx, struct tcp_conn *c, const struct chan_open *o);
 	/* A: the L2 of the SYN that c's pending open was made from (MACs,
 	 * VLANs) into o; false if unknown (the open is refused, silently). */
 	bool (*syn_l2)(void *ctx, struct tcp_conn *c, struct chan_open *o);
@@ -64,6 +65,8 @@ struct relay_env {
 struct relay_config {
 	struct chan_mux_config mux;
 	uint16_t stack_tenant;   /* the tenant's id in the LAN stack */
+	bool down_rst;           /* a SYN while the channel is down gets a RST
+				  * (PeerDown = fail-closed); else silence */
 };
 
 /* Builds the relay in mem (relay_size() bytes, 64-byte aligned; the

@@ -224,8 +224,8 @@ static inline void track_seq(struct flow *f, const uint8_t *frame, const struct 
 	const uint8_t *t = frame + pi->l4_off;
 	uint32_t seq = rd32(t + 4), ack = rd32(t + 8);
 	unsigned x = src_a ? 0 : 1;
-	uint8_t known_x = src_a ? FLOW_F_SEQ_A : FLOW_F_SEQ_B;
-	uint8_t known_y = src_a ? FLOW_F_SEQ_B : FLOW_F_SEQ_A;
+	uint16_t known_x = src_a ? FLOW_F_SEQ_A : FLOW_F_SEQ_B;
+	uint16_t known_y = src_a ? FLOW_F_SEQ_B : FLOW_F_SEQ_A;
 	uint8_t fl = pi->tcp_flags;
 	bool in_win = (f->flags & known_x) && seq_near(seq, f->nxt[x]);
 	if (fl & TCP_RST) {

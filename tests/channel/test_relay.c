@@ -170,7 +170,7 @@ static int originate(void *ctx, const struct chan_open *o)
 	return 0;
 }
 
-static void release(void *ctx, const struct chan_open *o)
+static void release(void *ctx, struct tcp_conn *c, const struct chan_open *o)
 {
 	if (ctx == &W.ra)
 		W.released_a++;

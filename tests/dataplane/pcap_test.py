@@ -11,6 +11,7 @@ counters straitd wrote (--stats-json). No NIC, no hugepages, no root.
 """
 import json
 import os
+import select
 import shutil
 import signal as sig
 import socket
@@ -89,6 +90,10 @@ def telemetry(prefix, cmds):
     return out
 
 
+def rx_packets(prefix, port):
+    return telemetry(prefix, ["/strait/ports," + port])["/strait/ports"]["rx_packets"]
+
+
 def run(name, lan_in, wan_in, tenants=(), lan_extra="", wan_extra="", signal=None, during=None):
     """during(prefix), with signal: called while straitd runs, before the
     signal (telemetry checks)."""
@@ -114,18 +119,34 @@ def run(name, lan_in, wan_in, tenants=(), lan_extra="", wan_extra="", signal=Non
         rc, out = r.returncode, r.stdout + r.stderr
     else:
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        for _ in range(200):  # until it is up, bounded
-            if os.path.exists("/var/run/dpdk/dp-pcap-%d-%s/dpdk_telemetry.v2" % (os.getpid(), name)):
+        # until it says it is up (its signal handlers are in place by
+        # then), bounded: start-up takes seconds in a sanitizer build on a
+        # busy machine
+        early = []
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            ready, _, _ = select.select([proc.stdout], [], [], 0.5)
+            line = proc.stdout.readline() if ready else ""
+            early.append(line)
+            if " up:" in line or (ready and not line):
                 break
-            time.sleep(0.05)
-        time.sleep(0.5)
+        # and until it has taken in every frame of the captures
+        prefix = "dp-pcap-%d-%s" % (os.getpid(), name)
+        while time.time() < deadline and proc.poll() is None:
+            try:
+                if (rx_packets(prefix, "lan") >= len(lan_in) and
+                        rx_packets(prefix, "wan") >= len(wan_in)):
+                    break
+            except (OSError, KeyError, TypeError, ValueError):
+                pass
+            time.sleep(0.1)
         if during:
             try:
                 during("dp-pcap-%d-%s" % (os.getpid(), name))
             except Exception as e:  # noqa: BLE001 (the straitd below must stop)
                 check(False, "%s: %r" % (name, e))
         proc.send_signal(signal)
-        out = proc.communicate(timeout=30)[0]
+        out = "".join(early) + proc.communicate(timeout=30)[0]
         rc = proc.returncode
     # EAL leaves its runtime directory behind: take it away with ours
     shutil.rmtree("/var/run/dpdk/dp-pcap-%d-%s" % (os.getpid(), name), ignore_errors=True)

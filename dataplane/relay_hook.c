@@ -1,0 +1,616 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * relay_hook.c - the relay as a straitd module (dp_hooks.h).
+ *
+ * Each worker has one TCP stack for the intercepted LAN connections of the
+ * tenants it owns (configured tenant i is stack tenant i), and one relay
+ * per owned tenant (relay.h), its workspace mapped once at start-up
+ * (2 x CacheSize of codec log, the flows' rings; pages are touched as they
+ * are used). The worker offers every frame of a tenant's flow:
+ *
+ *   SYN from the LAN, channel up     -> tcp_intercept (pending; OPEN)
+ *   SYN, channel down: bypass        -> bridged for life (FLOW_F_BYPASS)
+ *                      fail-closed   -> tcp_intercept, refused with RST
+ *   SYN from the WAN                 -> bridged (not a client of ours)
+ *   any other frame of the flow      -> tcp_intercept (its connection)
+ *
+ * L2: every connection keeps the Ethernet header of the frames that opened
+ * it, by tcp_conn_index() (the engine names the connection of each segment
+ * it sends in m->hash.usr): at the client's side the SYN's, MACs swapped,
+ * VLAN tags as seen, on the port the SYN came in; at the server's side the
+ * client's (from OPEN), on the LAN port. Each entry keeps its tuple too:
+ * a segment whose tuple is not its entry's (a slot reused) is sent by the
+ * routed path (dp_tx_l3) rather than with another connection's L2.
+ *
+ * Flow entries: an intercepted connection's flow is pinned (never expires)
+ * while the relay holds it; at the server's side the relay makes the entry
+ * before its SYN leaves, so the server's answers come here.
+ */
+#include "relay_hook.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include <rte_byteorder.h>
+#include <rte_cycles.h>
+#include <rte_mbuf.h>
+
+#include "classify.h"
+#include "dp.h"
+#include "tcp.h"
+
+enum {
+	TPL_HDR_MAX = 14 + 2 * 4, /* Ethernet and two VLAN tags */
+	SYN_CONNS_SPARE = 1024,   /* connections past the flows: TIME-WAIT */
+};
+
+/* A connection's L2 and the tuple it was made for. */
+struct tpl {
+	uint8_t valid, port, af, hlen;
+	uint16_t vlan;                 /* outer VLAN id: the flow key's */
+	uint16_t lport, rport;
+	uint8_t laddr[16], raddr[16];  /* as the stack sees it: local, remote */
+	uint8_t hdr[TPL_HDR_MAX];
+};
+
+struct tenant {
+	struct rh *rh;
+	unsigned index;
+	const struct strait_tenant_cfg *cfg;
+	struct relay *relay;
+	void *mem;
+	size_t size;
+	uint64_t bypassed, refused_down, wan_syn;
+};
+
+struct rh {
+	struct dp_worker *w;
+	struct tcp_stack *st;
+	uint64_t tsc_hz;
+	struct tpl *tpl;               /* by tcp_conn_index() */
+	uint32_t ntpl;
+	struct tpl scratch;            /* the frame or OPEN being opened now */
+	struct flow *scratch_flow;     /* A: the SYN's flow entry */
+	struct tenant *tenant[STRAIT_MAX_TENANTS];
+	uint64_t snap_due_ms;
+	uint32_t seq;                  /* odd while the worker writes snap */
+	struct relay_hook_tenant snap[STRAIT_MAX_TENANTS];
+};
+
+static int hook_id = -1;
+static int readers; /* telemetry threads inside relay_hook_tenant() */
+
+unsigned relay_tenant_owner(const struct dp_app *app, unsigned i)
+{
+	return i % app->n_workers;
+}
+
+static uint64_t now_us(void *ctx)
+{
+	const struct rh *h = ctx;
+	uint64_t c = rte_get_tsc_cycles();
+
+	return c / h->tsc_hz * 1000000u + c % h->tsc_hz * 1000000u / h->tsc_hz;
+}
+
+/* ---- L2 templates ---- */
+
+static void tpl_tuple(struct tpl *t, uint8_t af, const uint8_t *l, uint16_t lp,
+		      const uint8_t *r, uint16_t rp)
+{
+	t->af = af;
+	memset(t->laddr, 0, 16);
+	memset(t->raddr, 0, 16);
+	memcpy(t->laddr, l, af == 4 ? 4 : 16);
+	memcpy(t->raddr, r, af == 4 ? 4 : 16);
+	t->lport = lp;
+	t->rport = rp;
+}
+
+/* The L2 header: dst, src, the tag bytes (TPID, TCI each), the ethertype. */
+static void tpl_hdr(struct tpl *t, const uint8_t *dst, const uint8_t *src, unsigned ntags,
+		    const uint16_t *tpid, const uint16_t *tci)
+{
+	uint8_t *p = t->hdr;
+	uint16_t et = t->af == 4 ? 0x0800 : 0x86dd;
+
+	memcpy(p, dst, 6);
+	memcpy(p + 6, src, 6);
+	p += 12;
+	for (unsigned i = 0; i < ntags; i++) {
+		*p++ = (uint8_t)(tpid[i] >> 8);
+		*p++ = (uint8_t)tpid[i];
+		*p++ = (uint8_t)(tci[i] >> 8);
+		*p++ = (uint8_t)tci[i];
+	}
+	*p++ = (uint8_t)(et >> 8);
+	*p++ = (uint8_t)et;
+	t->hlen = (uint8_t)(p - t->hdr);
+	t->vlan = ntags ? tci[0] & 0xfff : 0;
+}
+
+static bool tpl_matches(const struct tpl *t, uint8_t af, const uint8_t *l, uint16_t lp,
+			const uint8_t *r, uint16_t rp)
+{
+	unsigned n = af == 4 ? 4 : 16;
+
+	return t->valid && t->af == af && t->lport == lp && t->rport == rp &&
+	       !memcmp(t->laddr, l, n) && !memcmp(t->raddr, r, n);
+}
+
+/* The flow key of a template's connection; true when its local end is
+ * side a of the key. */
+static bool tpl_key(const struct tpl *t, struct flow_key *k)
+{
+	struct pkt_info pi = { .family = t->af, .vlan = t->vlan, .src = t->laddr,
+			       .dst = t->raddr, .sport = t->lport, .dport = t->rport };
+
+	return flow_key_make(&pi, k);
+}
+
+static void output(void *ctx, struct rte_mbuf **pkts, uint16_t n)
+{
+	struct rh *h = ctx;
+
+	for (uint16_t i = 0; i < n; i++) {
+		struct rte_mbuf *m = pkts[i];
+		const uint8_t *l3 = rte_pktmbuf_mtod(m, const uint8_t *);
+		uint8_t af = (l3[0] >> 4) == 4 ? 4 : 6;
+		const uint8_t *src = af == 4 ? l3 + 12 : l3 + 8;
+		const uint8_t *dst = af == 4 ? l3 + 16 : l3 + 24;
+		const uint8_t *th = l3 + m->l3_len;
+		uint16_t sp = (uint16_t)(th[0] << 8 | th[1]), dp = (uint16_t)(th[2] << 8 | th[3]);
+		uint32_t tag = m->hash.usr;
+		struct tpl *t = NULL;
+		uint8_t *p;
+
+		if (tag && tag <= h->ntpl) {
+			t = &h->tpl[tag - 1];
+			if (!tpl_matches(t, af, src, sp, dst, dp)) {
+				/* the server's side: the SYN of the connection
+				 * being opened now */
+				if (tpl_matches(&h->scratch, af, src, sp, dst, dp))
+					*t = h->scratch;
+				else
+					t = NULL;
+			}
+		}
+		if (!t || !(p = (uint8_t *)rte_pktmbuf_prepend(m, t->hlen))) {
+			/* no connection's L2: routed, as the appliance's own */
+			dp_tx_l3(h->w, DP_LAN, 0, af, dst, m);
+			continue;
+		}
+		memcpy(p, t->hdr, t->hlen);
+		m->l2_len = t->hlen;
+		dp_tx_frame(h->w, t->port, m);
+	}
+}
+
+/* ---- what the relay asks of the worker ---- */
+
+static bool addr_usable(uint8_t af, const uint8_t *a)
+{
+	static const uint8_t zero[16];
+
+	if (af == 4)
+		return a[0] != 0 && a[0] != 127 && a[0] < 224 &&
+		       !(a[0] == 255 && a[1] == 255 && a[2] == 255 && a[3] == 255);
+	return memcmp(a, zero, 16) && a[0] != 0xff &&
+	       !(memcmp(a, zero, 15) == 0 && a[15] == 1);
+}
+
+static bool mac_usable(const uint8_t *m)
+{
+	static const uint8_t zero[6];
+
+	return !(m[0] & 1) && memcmp(m, zero, 6);
+}
+
+/* B: the peer may open what this tenant's own rule intercepts, between
+ * usable unicast addresses and MACs. */
+static bool env_allowed(void *ctx, const struct chan_open *o)
+{
+	struct tenant *t = ctx;
+	const struct dp_app *app = t->rh->w->app;
+
+	if (!addr_usable(o->af, o->client) || !addr_usable(o->af, o->server) ||
+	    !mac_usable(o->src_mac) || !mac_usable(o->dst_mac))
+		return false;
+	return classify_syn(app->cfg, o->af, o->client, o->server, o->server_port) ==
+	       t->index;
+}
+
+static void pin(struct rh *h, const struct flow_key *k, bool on)
+{
+	uint32_t hash = flow_key_hash(k);
+	struct flow *f = flow_lookup(h->w->flows, k, hash, h->w->now_ms);
+
+	if (f) {
+		if (on)
+			f->flags |= FLOW_F_PINNED;
+		else
+			f->flags &= (uint16_t)~FLOW_F_PINNED;
+	}
+}
+
+/* B: the connection to the server is about to be opened: its L2 and its
+ * flow entry (pinned, the tenant's) before its SYN leaves. */
+static int env_originate(void *ctx, const struct chan_open *o)
+{
+	struct tenant *t = ctx;
+	struct rh *h = t->rh;
+	struct dp_worker *w = h->w;
+	struct tpl *s = &h->scratch;
+	struct flow_key k;
+	uint32_t hash;
+	struct flow *f;
+	bool client_a;
+
+	memset(s, 0, sizeof(*s));
+	tpl_tuple(s, o->af, o->client, o->client_port, o->server, o->server_port);
+	tpl_hdr(s, o->dst_mac, o->src_mac, o->nvlan, o->tpid, o->tci);
+	s->port = DP_LAN;
+	s->valid = 1;
+	client_a = tpl_key(s, &k);
+	hash = flow_key_hash(&k);
+	f = flow_lookup(w->flows, &k, hash, w->now_ms);
+	if (f && f->tenant != t->index && !flow_closed(f))
+		return -EBUSY; /* the tuple is in use, not by this tenant */
+	if (!f) {
+		f = flow_insert(w->flows, &k, hash, w->now_ms);
+		if (!f)
+			return -ENOSPC;
+		w->stats.flows.created++;
+		w->stats.tenant[t->index].flows++;
+		w->stats.tenant[t->index].active++;
+	}
+	f->tenant = (uint16_t)t->index;
+	/* the client (the template's local end) is side a or b of the key */
+	f->flags = FLOW_F_PINNED | (client_a ? 0 : FLOW_F_CLIENT_B);
+	return 0;
+}
+
+static void env_release(void *ctx, struct tcp_conn *c, const struct chan_open *o)
+{
+	struct tenant *t = ctx;
+	struct rh *h = t->rh;
+	struct flow_key k;
+
+	if (c) {
+		uint32_t i = tcp_conn_index(c);
+
+		if (i >= h->ntpl || !h->tpl[i].valid)
+			return;
+		tpl_key(&h->tpl[i], &k);
+	} else {
+		struct tpl s = { 0 };
+
+		tpl_tuple(&s, o->af, o->client, o->client_port, o->server, o->server_port);
+		s.vlan = o->nvlan ? o->tci[0] & 0xfff : 0;
+		tpl_key(&s, &k);
+	}
+	pin(h, &k, false);
+}
+
+/* A: the SYN being intercepted now is c's: its L2 becomes c's template,
+ * and OPEN carries the SYN's (MACs, tags as seen). */
+static bool env_syn_l2(void *ctx, struct tcp_conn *c, struct chan_open *o)
+{
+	struct tenant *t = ctx;
+	struct rh *h = t->rh;
+	struct tpl *s = &h->scratch;
+	struct tcp_addr l, r;
+	uint16_t lp, rp;
+	uint8_t af;
+	uint32_t i = tcp_conn_index(c);
+
+	tcp_conn_tuple(c, &af, &l, &lp, &r, &rp);
+	if (i >= h->ntpl || !tpl_matches(s, af, l.b, lp, r.b, rp))
+		return false;
+	h->tpl[i] = *s;
+	/* the client's frames: dst is the server's side, src the client */
+	memcpy(o->dst_mac, s->hdr + 6, 6);
+	memcpy(o->src_mac, s->hdr, 6);
+	o->nvlan = (uint8_t)((s->hlen - 14) / 4);
+	for (unsigned k = 0; k < o->nvlan; k++) {
+		const uint8_t *g = s->hdr + 12 + 4 * k;
+
+		o->tpid[k] = (uint16_t)(g[0] << 8 | g[1]);
+		o->tci[k] = (uint16_t)(g[2] << 8 | g[3]);
+	}
+	if (h->scratch_flow)
+		h->scratch_flow->flags |= FLOW_F_PINNED;
+	return true;
+}
+
+static const struct relay_env env = {
+	.allowed = env_allowed, .originate = env_originate, .release = env_release,
+	.syn_l2 = env_syn_l2,
+};
+
+/* ---- the worker's side ---- */
+
+/* The template toward the client from its SYN (frame f, parsed pi): MACs
+ * swapped, the tag bytes as seen, the port it came in. */
+static void scratch_from_syn(struct rh *h, const uint8_t *f, const struct pkt_info *pi,
+			     unsigned in_port)
+{
+	struct tpl *s = &h->scratch;
+
+	memset(s, 0, sizeof(*s));
+	tpl_tuple(s, pi->family, pi->dst, pi->dport, pi->src, pi->sport);
+	memcpy(s->hdr, f + 6, 6);
+	memcpy(s->hdr + 6, f, 6);
+	memcpy(s->hdr + 12, f + 12, pi->l2_len - 12u);
+	s->hlen = (uint8_t)pi->l2_len;
+	s->vlan = pi->vlan;
+	s->port = (uint8_t)in_port;
+	s->valid = 1;
+}
+
+static bool intercept(void *ctx, struct rte_mbuf *m, const struct pkt_info *pi,
+		      struct flow *f, unsigned in_port)
+{
+	struct rh *h = ctx;
+	struct tenant *t = f->tenant < STRAIT_MAX_TENANTS ? h->tenant[f->tenant] : NULL;
+	bool syn = (pi->tcp_flags & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_SYN;
+
+	if (unlikely(f->flags & FLOW_F_BYPASS))
+		return false;
+	if (!t) {
+		/* another worker owns the tenant (not steered here yet) */
+		f->flags |= FLOW_F_BYPASS;
+		return false;
+	}
+	if (syn) {
+		if (in_port != DP_LAN) {
+			f->flags |= FLOW_F_BYPASS;
+			t->wan_syn++;
+			return false;
+		}
+		if (!t->relay || !relay_up(t->relay)) {
+			if (t->cfg->peer_down == STRAIT_PEER_DOWN_BYPASS) {
+				f->flags |= FLOW_F_BYPASS;
+				t->bypassed++;
+				return false;
+			}
+			t->refused_down++;
+		}
+		scratch_from_syn(h, rte_pktmbuf_mtod(m, const uint8_t *), pi, in_port);
+		h->scratch_flow = f;
+	}
+	tcp_intercept(h->st, m, (uint16_t)t->index);
+	h->scratch_flow = NULL;
+	return true;
+}
+
+/* Seqlock writer: the worker is the only writer and never waits. */
+static void publish(struct rh *h)
+{
+	__atomic_store_n(&h->seq, h->seq + 1, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	for (unsigned i = 0; i < STRAIT_MAX_TENANTS; i++) {
+		struct tenant *t = h->tenant[i];
+		struct relay_hook_tenant *s = &h->snap[i];
+
+		if (!t)
+			continue;
+		s->present = 1;
+		s->up = t->relay && relay_up(t->relay);
+		if (t->relay)
+			relay_stats(t->relay, &s->relay);
+		s->bypassed = t->bypassed;
+		s->refused_down = t->refused_down;
+		s->wan_syn = t->wan_syn;
+		s->memory = t->size;
+		snprintf(s->why, sizeof(s->why), "%s",
+			 s->up ? "" : t->relay && *relay_why(t->relay) ? relay_why(t->relay)
+								       : "the channel is down");
+	}
+	__atomic_store_n(&h->seq, h->seq + 1, __ATOMIC_RELEASE);
+}
+
+int relay_hook_tenant(const struct dp_app *app, unsigned i, struct relay_hook_tenant *out)
+{
+	int rc = -EAGAIN;
+
+	if (i >= app->cfg->n_tenants || hook_id < 0)
+		return -ENOENT;
+	__atomic_fetch_add(&readers, 1, __ATOMIC_SEQ_CST);
+	const struct rh *h = dp_hooks_ctx(&app->workers[relay_tenant_owner(app, i)], hook_id);
+	if (!h) {
+		rc = -ENOENT;
+		goto out;
+	}
+	for (int tries = 0; tries < 2000; tries++) {
+		uint32_t s0 = __atomic_load_n(&h->seq, __ATOMIC_ACQUIRE);
+
+		if (s0 & 1) {
+			rte_delay_us_sleep(100);
+			continue;
+		}
+		memcpy(out, &h->snap[i], sizeof(*out));
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		if (__atomic_load_n(&h->seq, __ATOMIC_RELAXED) == s0) {
+			rc = out->present ? 0 : -ENOENT;
+			goto out;
+		}
+	}
+out:
+	__atomic_fetch_sub(&readers, 1, __ATOMIC_SEQ_CST);
+	return rc;
+}
+
+static unsigned timers(void *ctx, uint64_t now_ms)
+{
+	struct rh *h = ctx;
+	uint64_t due;
+
+	tcp_poll(h->st);
+	if (now_ms >= h->snap_due_ms) {
+		publish(h);
+		h->snap_due_ms = now_ms + RELAY_HOOK_SNAP_MS;
+	}
+	/* keep the worker awake while a timer is due within 200 us */
+	due = tcp_next_timer(h->st);
+	return due != UINT64_MAX && due <= now_us(h) + 200;
+}
+
+/* ---- start and stop ---- */
+
+static void tenant_free(struct tenant *t)
+{
+	if (!t)
+		return;
+	if (t->relay)
+		relay_destroy(t->relay);
+	if (t->mem)
+		munmap(t->mem, t->size);
+	free(t);
+}
+
+static void relay_config_of(const struct tenant *t, struct relay_config *rc)
+{
+	memset(rc, 0, sizeof(*rc));
+	rc->stack_tenant = (uint16_t)t->index;
+	rc->down_rst = t->cfg->peer_down == STRAIT_PEER_DOWN_FAIL_CLOSED;
+	rc->mux.tenant = t->index + 1; /* TODO(wan): the tenant's [Tenant] Id */
+	rc->mux.codec.capacity = t->cfg->cache_size;
+	chan_mux_config_defaults(&rc->mux);
+}
+
+/* Until its channel first connects, a tenant has no relay: its SYNs meet
+ * PeerDown (fail-closed: this handler refuses them with a RST). */
+static void refuse_event(void *arg, struct tcp_conn *c, uint32_t ev)
+{
+	if (ev & TCP_EV_PENDING)
+		tcp_refuse_pending(c, TCP_REFUSE_RST, NULL);
+	else if (ev & TCP_EV_CLOSED)
+		tcp_close(c);
+}
+
+/* The tenant's relay, built in its reserved workspace the first time the
+ * channel connects (the codec's tables are written then: a tenant whose
+ * peer never answers costs no memory). */
+static __rte_unused struct relay *tenant_relay(struct tenant *t)
+{
+	struct relay_config rc;
+
+	if (!t->relay) {
+		relay_config_of(t, &rc);
+		t->relay = relay_create(t->mem, t->size, &rc, t->rh->st, &env, t);
+	}
+	return t->relay;
+}
+
+static struct tenant *tenant_new(struct rh *h, unsigned i)
+{
+	const struct strait_tenant_cfg *tc = &h->w->app->cfg->tenants[i];
+	struct relay_config rc;
+	struct tenant *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return NULL;
+	t->rh = h;
+	t->index = i;
+	t->cfg = tc;
+	relay_config_of(t, &rc);
+	t->size = relay_size(&rc);
+	if (!t->size) {
+		fprintf(stderr, "straitd: tenant %s: CacheSize %llu is not usable\n", tc->name,
+			(unsigned long long)tc->cache_size);
+		goto err;
+	}
+	/* the fixed budget (codec logs, rings): reserved here, pages
+	 * touched as they are used */
+	t->mem = mmap(NULL, t->size, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (t->mem == MAP_FAILED) {
+		t->mem = NULL;
+		goto err;
+	}
+	if (tcp_tenant_handler(h->st, (uint16_t)i, refuse_event, t))
+		goto err;
+	return t;
+err:
+	tenant_free(t);
+	return NULL;
+}
+
+static void *worker_init(struct dp_worker *w)
+{
+	const struct strait_config *cfg = w->app->cfg;
+	struct rh *h = calloc(1, sizeof(*h));
+	struct tcp_config tc = { .max_tenants = STRAIT_MAX_TENANTS, .sndbuf = 1u << 20,
+				 .rcvbuf = 1u << 20 };
+	static const struct tcp_ops ops = { now_us, output, NULL };
+	uint32_t flows = 0;
+
+	if (!h)
+		return NULL;
+	h->w = w;
+	h->tsc_hz = rte_get_tsc_hz();
+	for (unsigned i = 0; i < cfg->n_tenants; i++)
+		if (relay_tenant_owner(w->app, i) == w->id)
+			flows += 256; /* chan_mux_config_defaults()'s max_flows */
+	tc.max_conns = flows + SYN_CONNS_SPARE;
+	if (w->app->tx_csum[DP_LAN] && w->app->tx_csum[DP_WAN])
+		tc.flags |= TCP_CFG_TX_CSUM_OFFLOAD;
+	if (w->app->rx_csum[DP_LAN] && w->app->rx_csum[DP_WAN])
+		tc.flags |= TCP_CFG_RX_CSUM_OFFLOAD;
+	h->st = tcp_stack_create(&tc, &ops, h, w->app->pool);
+	if (!h->st)
+		goto err;
+	h->ntpl = tc.max_conns;
+	h->tpl = calloc(h->ntpl, sizeof(*h->tpl));
+	if (!h->tpl)
+		goto err;
+	for (unsigned i = 0; i < cfg->n_tenants; i++) {
+		if (relay_tenant_owner(w->app, i) != w->id)
+			continue;
+		h->tenant[i] = tenant_new(h, i);
+		if (!h->tenant[i])
+			goto err;
+	}
+	publish(h);
+	return h;
+err:
+	for (unsigned i = 0; i < STRAIT_MAX_TENANTS; i++)
+		tenant_free(h->tenant[i]);
+	if (h->st)
+		tcp_stack_destroy(h->st);
+	free(h->tpl);
+	free(h);
+	return NULL;
+}
+
+static void worker_fini(struct dp_worker *w, void *ctx)
+{
+	struct rh *h = ctx;
+
+	if (!h)
+		return;
+	for (int i = 0; i < 100000 && __atomic_load_n(&readers, __ATOMIC_SEQ_CST); i++)
+		rte_delay_us_sleep(100);
+	for (unsigned i = 0; i < STRAIT_MAX_TENANTS; i++)
+		tenant_free(h->tenant[i]);
+	tcp_stack_destroy(h->st);
+	free(h->tpl);
+	free(h);
+}
+
+int relay_hook_register(void)
+{
+	static const struct dp_hooks hooks = {
+		.name = "relay",
+		.worker_init = worker_init,
+		.worker_fini = worker_fini,
+		.intercept = intercept,
+		.poll = timers,
+	};
+	hook_id = dp_hooks_register(&hooks);
+	return hook_id < 0 ? hook_id : 0;
+}
