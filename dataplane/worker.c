@@ -30,6 +30,7 @@
 
 #include "classify.h"
 #include "dp.h"
+#include "relay_hook.h"
 
 enum {
 	/* Back-off, by time since the last frame: spin (with pause) for
@@ -309,11 +310,30 @@ update:
 
 /* The worker that owns a flow when there are several: its symmetric key
  * hash picks it, so both directions meet on one worker whatever queue the
- * NIC or the kernel (af_packet fanout is not symmetric) delivered them to.
- * Later, intercepted flows will be owned by their tenant's worker. */
+ * NIC or the kernel (af_packet fanout is not symmetric) delivered them to. */
 static inline unsigned flow_owner(uint32_t hash, unsigned n)
 {
 	return (unsigned)(((uint64_t)hash * n) >> 32);
+}
+
+/* The owner of a TCP frame's flow: a tenant's flows live on the tenant's
+ * worker (its channel, caches and relay are there), whichever direction
+ * the frame goes; other flows by their hash. A frame names the tenants
+ * whose rule matches it as client -> server and as server -> client; the
+ * lower of the two decides, so both directions agree. */
+static unsigned tcp_owner(const struct dp_app *app, const struct pkt_info *pi, uint32_t hash)
+{
+	const struct strait_config *cfg = app->cfg;
+
+	if (cfg->n_tenants) {
+		uint16_t fwd = classify_syn(cfg, pi->family, pi->src, pi->dst, pi->dport);
+		uint16_t rev = classify_syn(cfg, pi->family, pi->dst, pi->src, pi->sport);
+		uint16_t t = fwd < rev ? fwd : rev;
+
+		if (t != FLOW_BRIDGED)
+			return relay_tenant_owner(app, t);
+	}
+	return flow_owner(hash, app->n_workers);
 }
 
 /* Handles n frames received on port `in`: by this worker's RX (steered ==
@@ -401,7 +421,7 @@ owner:
 			bool src_a = flow_key_make(&pi, &k);
 			uint32_t h = flow_key_hash(&k);
 			if (nw > 1 && !steered) {
-				unsigned owner = flow_owner(h, nw);
+				unsigned owner = tcp_owner(app, &pi, h);
 				if (owner != w->id) {
 					if (likely(rte_ring_mp_enqueue(app->workers[owner].steer[in], m) == 0)) {
 						st->flows.steered++;
