@@ -609,7 +609,7 @@ static int rx_open(struct chan_mux *m, uint32_t id, const struct chan_open *o)
 	f->credit = o->credit;
 	rc = m->ops->open ? m->ops->open(m->ctx, f, o) : CHAN_REFUSE_POLICY;
 	if (rc && f->state == FS_ACCEPTING) {
-		struct chan_refused r = { (uint8_t)rc, 0, 0 };
+		struct chan_refused r = { .reason = (uint8_t)rc };
 
 		if (rc < CHAN_REFUSE_RST || rc > CHAN_REFUSE_MAX || rc == CHAN_REFUSE_UNREACH)
 			r.reason = CHAN_REFUSE_POLICY;
@@ -890,8 +890,8 @@ static int rx_frame(struct chan_mux *m, struct chan_frame *fr)
 		}
 		if (fr->refused.reason == CHAN_REFUSE_UNREACH &&
 		    fr->refused.icmp_type != (f->open.af == 4 ? 3 : 1)) {
+			memset(&fr->refused, 0, sizeof(fr->refused));
 			fr->refused.reason = CHAN_REFUSE_SILENT;
-			fr->refused.icmp_type = fr->refused.icmp_code = 0;
 		}
 		m->st.refused_in++;
 		if (m->ops->refused)
@@ -1403,7 +1403,7 @@ void chan_flow_reset(struct chan_flow *f, unsigned reason)
 		reason = CHAN_RESET_ABORT;
 	f->user = NULL;
 	if (f->state == FS_ACCEPTING) {
-		struct chan_refused r = { CHAN_REFUSE_RST, 0, 0 };
+		struct chan_refused r = { .reason = CHAN_REFUSE_RST };
 
 		chan_flow_refuse(f, &r);
 		return;

@@ -101,9 +101,10 @@ static int refused_check(const struct chan_refused *r)
 	if (r->reason < CHAN_REFUSE_RST || r->reason > CHAN_REFUSE_MAX)
 		return CHAN_E_FIELD;
 	if (r->reason != CHAN_REFUSE_UNREACH)
-		return r->icmp_type || r->icmp_code ? CHAN_E_FIELD : 0;
-	if (r->icmp_type == 3)
-		return r->icmp_code <= 15 ? 0 : CHAN_E_FIELD;
+		return r->icmp_type || r->icmp_code || !all_zero(r->icmp_src, 16)
+		       ? CHAN_E_FIELD : 0;
+	if (r->icmp_type == 3) /* an IPv4 source fills the first 4 bytes only */
+		return r->icmp_code <= 15 && all_zero(r->icmp_src + 4, 12) ? 0 : CHAN_E_FIELD;
 	if (r->icmp_type == 1)
 		return r->icmp_code <= 7 ? 0 : CHAN_E_FIELD;
 	return CHAN_E_FIELD;
@@ -190,6 +191,7 @@ long chan_frame_parse(const uint8_t *buf, size_t len, struct chan_frame *f)
 		f->refused.reason = b[4];
 		f->refused.icmp_type = b[5];
 		f->refused.icmp_code = b[6];
+		memcpy(f->refused.icmp_src, b + 8, 16);
 		rc = refused_check(&f->refused);
 		break;
 	case CHAN_DATA:
@@ -309,6 +311,7 @@ size_t chan_frame_write(uint8_t *out, size_t cap, const struct chan_frame *f)
 		b[4] = f->refused.reason;
 		b[5] = f->refused.icmp_type;
 		b[6] = f->refused.icmp_code;
+		memcpy(b + 8, f->refused.icmp_src, 16);
 		break;
 	case CHAN_CLOSE:
 		put64(b + 8, f->close.total);

@@ -42,10 +42,12 @@
  * OPENED, 16: the server accepted. 0 4 flow | 4 4 reserved | 8 8 credit
  *   (decoded bytes the peer accepts toward the server).
  *
- * REFUSED, 8: the server did not accept, and how.
+ * REFUSED, 24: the server did not accept, and how.
  *   0 4 flow | 4 1 reason (enum chan_refuse) | 5 1 ICMP type | 6 1 ICMP
- *   code (both zero unless CHAN_REFUSE_UNREACH: then type 3 with code
- *   0..15, or ICMPv6 type 1 with code 0..7) | 7 1 reserved
+ *   code | 7 1 reserved | 8 16 the ICMP's source address (all zero unless
+ *   CHAN_REFUSE_UNREACH: then type 3 with code 0..15, or ICMPv6 type 1
+ *   with code 0..7, from that address: the client gets the same; an
+ *   IPv4 address in the first 4 bytes, the rest zero)
  *
  * DATA, 16 + records: codec records of one flow, produced by one encode
  * call (they end on a record boundary), possibly after a stream header.
@@ -94,7 +96,7 @@ enum chan_limits {
 	CHAN_HELLO_SIZE = 40,
 	CHAN_OPEN_SIZE = 76,
 	CHAN_OPENED_SIZE = 16,
-	CHAN_REFUSED_SIZE = 8,
+	CHAN_REFUSED_SIZE = 24,
 	CHAN_CREDIT_SIZE = 16,
 	CHAN_DECODED_SIZE = 16,
 	CHAN_CLOSE_SIZE = 24,
@@ -176,6 +178,7 @@ struct chan_open {
 
 struct chan_refused {
 	uint8_t reason, icmp_type, icmp_code;
+	uint8_t icmp_src[16]; /* network order; IPv4 in the first 4 */
 };
 
 struct chan_data {

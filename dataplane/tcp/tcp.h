@@ -290,6 +290,14 @@ void tcp_close(struct tcp_conn *c);
 /* Sends RST and releases the handle. */
 void tcp_abort(struct tcp_conn *c);
 
+/* The connection of a tuple (local, remote; ports in host order), or NULL:
+ * for an ICMP error that quotes one of ours. */
+struct tcp_conn *tcp_find_conn(struct tcp_stack *st, enum tcp_af af,
+			       const struct tcp_addr *laddr, uint16_t lport,
+			       const struct tcp_addr *raddr, uint16_t rport);
+/* Our initial sequence number (an ICMP error about our SYN quotes it). */
+uint32_t tcp_conn_iss(const struct tcp_conn *c);
+
 enum tcp_state tcp_state(const struct tcp_conn *c);
 uint32_t tcp_conn_index(const struct tcp_conn *c); /* 0..max_conns-1 */
 void tcp_conn_tuple(const struct tcp_conn *c, uint8_t *af, struct tcp_addr *laddr,

@@ -79,6 +79,20 @@ void tcp_set_handler(struct tcp_conn *c, tcp_event_fn fn, void *arg)
 	c->handler_arg = arg;
 }
 
+struct tcp_conn *tcp_find_conn(struct tcp_stack *st, enum tcp_af af,
+			       const struct tcp_addr *laddr, uint16_t lport,
+			       const struct tcp_addr *raddr, uint16_t rport)
+{
+	struct tcp_conn *c = tcp_find(st, (uint8_t)af, laddr, lport, raddr, rport);
+
+	return c && !(c->flags & (TF_DEAD | TF_APP_CLOSED)) ? c : NULL;
+}
+
+uint32_t tcp_conn_iss(const struct tcp_conn *c)
+{
+	return c->iss;
+}
+
 enum tcp_state tcp_state(const struct tcp_conn *c)
 {
 	return (enum tcp_state)c->state;

@@ -42,8 +42,10 @@ static const struct chan_frame golden_frames[] = {
 	  .server = { 0x20, 0x01, 0x0d, 0xb8, [15] = 2 }, .credit = 65536 } },
 	{ .type = CHAN_OPENED, .flow = 0x10, .value = 2u << 20 },
 	{ .type = CHAN_REFUSED, .flow = 0x12, .refused = { CHAN_REFUSE_RST, 0, 0 } },
-	{ .type = CHAN_REFUSED, .flow = 0x14, .refused = { CHAN_REFUSE_UNREACH, 3, 3 } },
-	{ .type = CHAN_REFUSED, .flow = 0x16, .refused = { CHAN_REFUSE_UNREACH, 1, 4 } },
+	{ .type = CHAN_REFUSED, .flow = 0x14, .refused = { CHAN_REFUSE_UNREACH, 3, 3,
+	  { 198, 18, 1, 1 } } },
+	{ .type = CHAN_REFUSED, .flow = 0x16, .refused = { CHAN_REFUSE_UNREACH, 1, 4,
+	  { 0x20, 0x01, 0x0d, 0xb8, [15] = 9 } } },
 	{ .type = CHAN_DATA, .flow = 0x10, .data = { .epoch = 3, .offset = 0,
 	  .records = records, .len = sizeof(records) } },
 	{ .type = CHAN_CREDIT, .flow = 0x10, .value = 0x123456789abcull },
@@ -187,13 +189,17 @@ static const struct hostile table[] = {
 	T(17, CHAN_E_FIELD, CHAN_RESET, 8, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0),   /* reason 0 */
 	T(18, CHAN_E_FIELD, CHAN_RESET, 8, 0, 0, 1, 0, 0, 0, 6, 0, 0, 0),   /* reason 6 */
 	T(19, CHAN_E_RESERVED, CHAN_RESYNC, 8, 0, 0, 2, 0, 0, 0, 0xf2, 3, 1, 0),
-	T(20, CHAN_E_FIELD, CHAN_REFUSED, 8, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0), /* reason 0 */
-	T(21, CHAN_E_FIELD, CHAN_REFUSED, 8, 0, 0, 1, 0, 0, 0, 6, 0, 0, 0), /* reason 6 */
-	T(22, CHAN_E_FIELD, CHAN_REFUSED, 8, 0, 0, 1, 0, 0, 0, 1, 3, 3, 0), /* ICMP with RST */
-	T(23, CHAN_E_FIELD, CHAN_REFUSED, 8, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0), /* UNREACH type 0 */
-	T(24, CHAN_E_FIELD, CHAN_REFUSED, 8, 0, 0, 1, 0, 0, 0, 2, 3, 16, 0),/* code 16 */
-	T(25, CHAN_E_FIELD, CHAN_REFUSED, 8, 0, 0, 1, 0, 0, 0, 2, 1, 8, 0), /* ICMPv6 code 8 */
-	T(26, CHAN_E_RESERVED, CHAN_REFUSED, 8, 0, 0, 1, 0, 0, 0, 1, 0, 0, 1),
+	T(20, CHAN_E_FIELD, CHAN_REFUSED, 24, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, Z16), /* reason 0 */
+	T(21, CHAN_E_FIELD, CHAN_REFUSED, 24, 0, 0, 1, 0, 0, 0, 6, 0, 0, 0, Z16), /* reason 6 */
+	T(22, CHAN_E_FIELD, CHAN_REFUSED, 24, 0, 0, 1, 0, 0, 0, 1, 3, 3, 0, Z16), /* ICMP with RST */
+	T(23, CHAN_E_FIELD, CHAN_REFUSED, 24, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, Z16), /* UNREACH type 0 */
+	T(24, CHAN_E_FIELD, CHAN_REFUSED, 24, 0, 0, 1, 0, 0, 0, 2, 3, 16, 0, Z16),/* code 16 */
+	T(25, CHAN_E_FIELD, CHAN_REFUSED, 24, 0, 0, 1, 0, 0, 0, 2, 1, 8, 0, Z16), /* ICMPv6 code 8 */
+	T(26, CHAN_E_RESERVED, CHAN_REFUSED, 24, 0, 0, 1, 0, 0, 0, 1, 0, 0, 1, Z16),
+	/* an ICMP source with a refusal that is not an ICMP */
+	T(37, CHAN_E_FIELD, CHAN_REFUSED, 24, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 198, 0, 0, 1, Z4, Z8),
+	/* an IPv4 ICMP's source with bytes past its 4 */
+	T(38, CHAN_E_FIELD, CHAN_REFUSED, 24, 0, 0, 1, 0, 0, 0, 2, 3, 1, 0, 198, 18, 1, 1, 1, Z8, 0, 0, 0),
 	/* OPEN: 0 flow | 4 af | 5 nvlan | 6 syn | 7 wscale | 8 mss | 10 cport
 	 * | 12 sport | 14 rsv | 16 tpid[2] | 20 tci[2] | 24 macs | 36 addrs */
 #define OPEN_HEAD(af, nv, syn, ws, rsv) CHAN_OPEN, 76, 0, 0, 1, 0, 0, 0, af, nv, syn, ws, \
