@@ -152,10 +152,13 @@ static void mux_refused(void *ctx, struct chan_flow *f, const struct chan_refuse
 	struct tcp_conn *c = chan_flow_user(f);
 	struct tcp_refused q;
 
+	uint32_t idx;
+
 	if (!c)
 		return;
 	unbind(c, f);
 	release(r, c);
+	idx = tcp_conn_index(c);
 	switch (rf->reason) {
 	case CHAN_REFUSE_RST:
 	case CHAN_REFUSE_POLICY:
@@ -164,7 +167,7 @@ static void mux_refused(void *ctx, struct chan_flow *f, const struct chan_refuse
 	case CHAN_REFUSE_UNREACH:
 		tcp_refuse_pending(c, TCP_REFUSE_UNREACH, &q);
 		if (r->env->unreachable)
-			r->env->unreachable(r->ctx, &q, rf->icmp_type, rf->icmp_code);
+			r->env->unreachable(r->ctx, idx, &q, rf);
 		break;
 	default:
 		tcp_refuse_pending(c, TCP_REFUSE_SILENT, NULL);
@@ -207,17 +210,27 @@ static int mux_open(void *ctx, struct chan_flow *f, const struct chan_open *o)
 	return 0;
 }
 
-void relay_unreachable(struct relay *r, struct tcp_conn *c, uint8_t type, uint8_t code)
+bool relay_unreachable(struct relay *r, struct tcp_conn *c, uint8_t type, uint8_t code,
+		       const uint8_t *from)
 {
 	struct chan_flow *f = tcp_user(c);
-	struct chan_refused rf = { CHAN_REFUSE_UNREACH, type, code };
+	struct chan_refused rf = { .reason = CHAN_REFUSE_UNREACH, .icmp_type = type,
+				   .icmp_code = code };
+	struct tcp_addr l, rm;
+	uint16_t lp, rp;
+	uint8_t af;
 
-	if (!f || tcp_state(c) != TCP_SYN_SENT)
-		return; /* only a SYN's answer: later ICMP is TCP's business */
+	if (!f || tcp_state(c) != TCP_SYN_SENT || !chan_flow_peer_opened(f) ||
+	    chan_flow_is_open(f))
+		return false; /* only a SYN's answer: later ICMP is TCP's business */
+	tcp_conn_tuple(c, &af, &l, &lp, &rm, &rp);
+	memcpy(rf.icmp_src, from, af == 4 ? 4 : 16);
 	unbind(c, f);
 	release(r, c);
-	tcp_close(c);
+	tcp_abort(c); /* no RST goes to the server: it never answered */
 	chan_flow_refuse(f, &rf);
+	r->st.unreachable++;
+	return true;
 }
 
 /* ---- both: bytes, ends ---- */
@@ -307,8 +320,8 @@ static void conn_event(void *arg, struct tcp_conn *c, uint32_t ev)
 		unbind(c, f);
 		release(r, c);
 		if (b && !chan_flow_is_open(f)) {
-			struct chan_refused rf = { (ev & TCP_EV_RESET) ? CHAN_REFUSE_RST
-								       : CHAN_REFUSE_SILENT, 0, 0 };
+			struct chan_refused rf = {
+				.reason = (ev & TCP_EV_RESET) ? CHAN_REFUSE_RST : CHAN_REFUSE_SILENT };
 			chan_flow_refuse(f, &rf);
 		} else {
 			chan_flow_reset(f, (ev & TCP_EV_RESET) ? CHAN_RESET_RST : CHAN_RESET_TIMEOUT);

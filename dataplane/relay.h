@@ -56,10 +56,12 @@ struct relay_env {
 	/* A: the L2 of the SYN that c's pending open was made from (MACs,
 	 * VLANs) into o; false if unknown (the open is refused, silently). */
 	bool (*syn_l2)(void *ctx, struct tcp_conn *c, struct chan_open *o);
-	/* A: the server answered the client's SYN with an ICMP unreachable:
-	 * send the same to the client, quoting its SYN (r). */
-	void (*unreachable)(void *ctx, const struct tcp_refused *r, uint8_t type,
-			    uint8_t code);
+	/* A: the server's side answered the client's SYN with an ICMP
+	 * unreachable (rf: type, code, who sent it): send the same to the
+	 * client, quoting its SYN (q), with the L2 of connection `conn`
+	 * (tcp_conn_index(), already refused). */
+	void (*unreachable)(void *ctx, uint32_t conn, const struct tcp_refused *q,
+			    const struct chan_refused *rf);
 };
 
 struct relay_config {
@@ -97,9 +99,12 @@ const char *relay_why(const struct relay *r);
 
 /* ---- the LAN ---- */
 
-/* B: an ICMP unreachable came back for the SYN of c (an originated
- * connection): the peer's client gets the same. */
-void relay_unreachable(struct relay *r, struct tcp_conn *c, uint8_t type, uint8_t code);
+/* B: an ICMP unreachable (type, code, from `from`: 4 or 16 bytes as c's
+ * family) came back for the SYN of c, an originated connection: the
+ * open is refused and the peer's client gets the same. false when c is
+ * not an open of ours waiting for its answer (nothing done). */
+bool relay_unreachable(struct relay *r, struct tcp_conn *c, uint8_t type, uint8_t code,
+		       const uint8_t *from);
 /* A: the channel is down and PeerDown is fail-closed: the pending open c
  * is refused with a RST. */
 void relay_refuse(struct relay *r, struct tcp_conn *c);
@@ -111,6 +116,7 @@ struct relay_stats {
 	uint64_t originated;      /* connections opened toward servers */
 	uint64_t origin_failed;   /* tcp_connect() refused */
 	uint64_t lan_resets;      /* LAN connections reset by the relay */
+	uint64_t unreachable;     /* B: opens refused by an ICMP unreachable */
 };
 void relay_stats(const struct relay *r, struct relay_stats *s);
 struct chan_mux *relay_mux(struct relay *r);

@@ -40,6 +40,7 @@
 
 #include "classify.h"
 #include "dp.h"
+#include "icmp_error.h"
 #include "tcp.h"
 
 enum {
@@ -64,6 +65,7 @@ struct tenant {
 	void *mem;
 	size_t size;
 	uint64_t bypassed, refused_down, wan_syn;
+	uint64_t icmp_in, icmp_ignored, icmp_out, icmp_no_mbuf;
 };
 
 struct rh {
@@ -326,9 +328,52 @@ static bool env_syn_l2(void *ctx, struct tcp_conn *c, struct chan_open *o)
 	return true;
 }
 
+/* A: the server's side refused the client's SYN with an ICMP unreachable:
+ * the client gets the same message, from the same address, quoting its
+ * SYN, with the L2 of its SYN's template. */
+static void env_unreachable(void *ctx, uint32_t conn, const struct tcp_refused *q,
+			    const struct chan_refused *rf)
+{
+	struct tenant *t = ctx;
+	struct rh *h = t->rh;
+	unsigned alen = q->af == 4 ? 4 : 16;
+	struct icmp_quote iq = { .family = q->af, .type = rf->icmp_type, .code = rf->icmp_code,
+				 .sport = q->client_port, .dport = q->server_port,
+				 .seq = q->client_isn };
+	struct rte_mbuf *m;
+	struct tpl *tp;
+	uint8_t *p;
+	size_t n;
+
+	if (conn >= h->ntpl || !addr_usable(q->af, rf->icmp_src))
+		return; /* the peer named no sane sender: silence */
+	tp = &h->tpl[conn];
+	if (!tpl_matches(tp, q->af, q->server.b, q->server_port, q->client.b, q->client_port))
+		return;
+	memcpy(iq.from, rf->icmp_src, alen);
+	memcpy(iq.src, q->client.b, alen);
+	memcpy(iq.dst, q->server.b, alen);
+	m = rte_pktmbuf_alloc(h->w->app->pool);
+	if (!m) {
+		t->icmp_no_mbuf++;
+		return;
+	}
+	p = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)(tp->hlen + ICMP_ERROR_MAX));
+	n = p ? icmp_unreach_write(p + tp->hlen, ICMP_ERROR_MAX, &iq) : 0;
+	if (!n) {
+		rte_pktmbuf_free(m);
+		return;
+	}
+	memcpy(p, tp->hdr, tp->hlen);
+	rte_pktmbuf_trim(m, (uint16_t)(ICMP_ERROR_MAX - n));
+	m->l2_len = tp->hlen;
+	t->icmp_out++;
+	dp_tx_frame(h->w, tp->port, m);
+}
+
 static const struct relay_env env = {
 	.allowed = env_allowed, .originate = env_originate, .release = env_release,
-	.syn_l2 = env_syn_l2,
+	.syn_l2 = env_syn_l2, .unreachable = env_unreachable,
 };
 
 /* ---- the worker's side ---- */
@@ -351,6 +396,40 @@ static void scratch_from_syn(struct rh *h, const uint8_t *f, const struct pkt_in
 	s->valid = 1;
 }
 
+/* B: an ICMP unreachable (frame m, pi) quoting the SYN of a connection
+ * we originate (flow f): it refuses the open, and the client at A gets
+ * the same. Any other ICMP error about a terminated connection is taken
+ * and dropped (its sequence numbers are ours, not the far host's); one
+ * about a bridged flow goes on. */
+static bool icmp_error(struct rh *h, struct tenant *t, struct rte_mbuf *m,
+		       const struct pkt_info *pi, const struct flow *f)
+{
+	const uint8_t *fr = rte_pktmbuf_mtod(m, const uint8_t *);
+	struct icmp_quote q;
+	struct tcp_addr l, r;
+	struct tcp_conn *c;
+	unsigned alen = pi->family == 4 ? 4 : 16;
+	size_t end = (size_t)pi->l2_len + pi->ip_len;
+
+	if (f->flags & FLOW_F_BYPASS || !t || !t->relay || end > m->data_len ||
+	    !icmp_quote_tcp(pi->family, pi->src, fr + pi->l4_off, end - pi->l4_off, &q))
+		return false;
+	memset(&l, 0, sizeof(l));
+	memset(&r, 0, sizeof(r));
+	memcpy(l.b, q.src, alen);
+	memcpy(r.b, q.dst, alen);
+	c = tcp_find_conn(h->st, pi->family == 4 ? TCP_AF_INET : TCP_AF_INET6, &l, q.sport, &r,
+			  q.dport);
+	if (!c)
+		return false; /* not ours: bridged, as the flow's other frames */
+	if (q.seq == tcp_conn_iss(c) && relay_unreachable(t->relay, c, q.type, q.code, pi->src))
+		t->icmp_in++;
+	else
+		t->icmp_ignored++;
+	rte_pktmbuf_free(m);
+	return true;
+}
+
 static bool intercept(void *ctx, struct rte_mbuf *m, const struct pkt_info *pi,
 		      struct flow *f, unsigned in_port)
 {
@@ -358,6 +437,8 @@ static bool intercept(void *ctx, struct rte_mbuf *m, const struct pkt_info *pi,
 	struct tenant *t = f->tenant < STRAIT_MAX_TENANTS ? h->tenant[f->tenant] : NULL;
 	bool syn = (pi->tcp_flags & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_SYN;
 
+	if (pi->l4_proto != PROTO_TCP)
+		return icmp_error(h, t, m, pi, f);
 	if (unlikely(f->flags & FLOW_F_BYPASS))
 		return false;
 	if (!t) {
@@ -405,6 +486,9 @@ static void publish(struct rh *h)
 		s->bypassed = t->bypassed;
 		s->refused_down = t->refused_down;
 		s->wan_syn = t->wan_syn;
+		s->icmp_in = t->icmp_in;
+		s->icmp_ignored = t->icmp_ignored;
+		s->icmp_out = t->icmp_out;
 		s->memory = t->size;
 		snprintf(s->why, sizeof(s->why), "%s",
 			 s->up ? "" : t->relay && *relay_why(t->relay) ? relay_why(t->relay)

@@ -8,6 +8,7 @@
  *                     +-> ours? ARP/ND/echo -> answer in place -> txbuf[LAN]
  *                     |         TCP, UDP, ... -> modules' local() (dp_hooks.h)
  *                     +-> TCP -> flow table (fate at SYN) -> modules' intercept()?
+ *                     +-> ICMP error quoting an intercepted flow -> intercept()?
  *                     +-> fwd[] -> tx_burst(WAN) in one call
  *   then the same from WAN to LAN, then control frames, the modules' poll(),
  *   flush (tx.c).
@@ -30,6 +31,7 @@
 
 #include "classify.h"
 #include "dp.h"
+#include "icmp_error.h"
 #include "relay_hook.h"
 
 enum {
@@ -336,6 +338,42 @@ static unsigned tcp_owner(const struct dp_app *app, const struct pkt_info *pi, u
 	return flow_owner(hash, app->n_workers);
 }
 
+/* An ICMP or ICMPv6 error quoting a TCP segment of an intercepted flow
+ * (frame f, pi): to the owner of that flow, then to the modules (the
+ * relay's: an unreachable answering the SYN of a connection it opened).
+ * true when taken or steered; false to bridge it. */
+static bool icmp_of_flow(struct dp_worker *w, unsigned in, struct rte_mbuf *m,
+			 const uint8_t *f, const struct pkt_info *pi, bool steered)
+{
+	struct dp_app *app = w->app;
+	uint32_t end = (uint32_t)pi->l2_len + pi->ip_len;
+	struct icmp_quote q;
+	struct flow_key k;
+
+	if (end > m->data_len ||
+	    !icmp_quote_tcp(pi->family, pi->src, f + pi->l4_off, end - pi->l4_off, &q))
+		return false;
+	struct pkt_info qi = { .family = pi->family, .vlan = pi->vlan, .src = q.src,
+			       .dst = q.dst, .sport = q.sport, .dport = q.dport };
+	flow_key_make(&qi, &k);
+	uint32_t h = flow_key_hash(&k);
+	if (app->n_workers > 1 && !steered) {
+		unsigned owner = tcp_owner(app, &qi, h);
+		if (owner != w->id) {
+			if (rte_ring_mp_enqueue(app->workers[owner].steer[in], m))
+				return false;
+			w->stats.flows.steered++;
+			return true;
+		}
+	}
+	struct flow *fl = flow_lookup(w->flows, &k, h, w->now_ms);
+	if (!fl || fl->tenant == FLOW_BRIDGED)
+		return false;
+	m->l2_len = pi->l2_len;
+	m->l3_len = pi->l3_len;
+	return dp_hooks_intercept(w, m, pi, fl, in);
+}
+
 /* Handles n frames received on port `in`: by this worker's RX (steered ==
  * false) or handed over by another worker that received them (steered ==
  * true: already counted, learnt and checked for local delivery). */
@@ -439,6 +477,10 @@ owner:
 				if (dp_hooks_intercept(w, m, &pi, fl, in))
 					continue;
 			}
+		} else if (unlikely(pi.l4_proto == PROTO_ICMP || pi.l4_proto == PROTO_ICMP6) &&
+			   !pi.is_fragment && app->cfg->n_tenants) {
+			if (icmp_of_flow(w, in, m, f, &pi, steered))
+				continue;
 		}
 bridge:
 		fwd_bytes += m->pkt_len;

@@ -20,6 +20,7 @@
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
 
+#include "icmp_error.h"
 #include "relay.h"
 #include "tcp.h"
 #include "test_eal.h"
@@ -54,6 +55,10 @@ struct world {
 	bool server_silent;      /* segments to the server vanish */
 	bool no_listener;
 	unsigned released_a, released_b, unreach;
+	struct tcp_refused unreach_q;
+	struct chan_refused unreach_rf;
+	bool keep_server_syn;     /* with server_silent: keep B's SYN here */
+	struct rte_mbuf *server_syn;
 	uint8_t *wire;
 };
 
@@ -187,9 +192,12 @@ static bool syn_l2(void *ctx, struct tcp_conn *c, struct chan_open *o)
 	return true;
 }
 
-static void unreachable(void *ctx, const struct tcp_refused *r, uint8_t type, uint8_t code)
+static void unreachable(void *ctx, uint32_t conn, const struct tcp_refused *q,
+			const struct chan_refused *rf)
 {
 	W.unreach++;
+	W.unreach_q = *q;
+	W.unreach_rf = *rf;
 }
 
 static const struct relay_env env = {
@@ -276,6 +284,7 @@ static void teardown(void)
 	for (unsigned i = 0; i < 4; i++)
 		for (unsigned k = 0; k < qs[i]->n; k++)
 			rte_pktmbuf_free(qs[i]->m[k]);
+	rte_pktmbuf_free(W.server_syn);
 	tcp_stack_destroy(W.client);
 	tcp_stack_destroy(W.a);
 	tcp_stack_destroy(W.b);
@@ -312,7 +321,8 @@ static bool step(void)
 	DRAIN(to_a, tcp_intercept(W.a, m, TENANT));
 	DRAIN(to_client, tcp_input(W.client, &m, 1));
 	DRAIN(to_b, tcp_intercept(W.b, m, TENANT));
-	DRAIN(to_server, if (W.server_silent) rte_pktmbuf_free(m); else tcp_input(W.server, &m, 1));
+	DRAIN(to_server, if (W.keep_server_syn && !W.server_syn) W.server_syn = m;
+	      else if (W.server_silent) rte_pktmbuf_free(m); else tcp_input(W.server, &m, 1));
 #undef DRAIN
 	n = relay_channel_tx(W.ra, W.wire, 1u << 20, W.now);
 	cr_assert_eq(relay_channel_rx(W.rb, W.wire, n), 0);
@@ -651,4 +661,91 @@ Test(relay, stopped_server_does_not_stall_others)
 	cr_assert(W.srv.got_fin);
 	free(up0);
 	free(up1);
+}
+
+/* The server's router answers B's SYN with an ICMP unreachable (host
+ * unreachable, from 198.18.1.254): B reads the message as relay_hook.c
+ * does (the quote names the connection and its SYN's sequence number),
+ * the open is refused, and A's worker is asked to send the client the same
+ * type, code and source, quoting the client's SYN. A quote with another
+ * sequence number (a blind forgery) is not taken; neither is one about an
+ * established connection. */
+Test(relay, server_unreachable)
+{
+	static const uint8_t router[4] = { 198, 18, 1, 254 };
+	struct icmp_quote q, back;
+	struct tcp_addr l, r;
+	struct tcp_conn *c;
+	struct relay_stats a, b;
+	uint8_t msg[ICMP_ERROR_MAX];
+	const uint8_t *syn;
+	size_t n;
+
+	W.server_silent = true;
+	W.keep_server_syn = true;
+	client_open(PORT);
+	run(2000);
+	cr_assert(W.server_syn, "B sent its SYN to the server");
+	syn = rte_pktmbuf_mtod(W.server_syn, const uint8_t *);
+	memset(&q, 0, sizeof(q));
+	q.family = 4;
+	q.type = 3;
+	q.code = 1;
+	memcpy(q.from, router, 4);
+	memcpy(q.src, syn + 12, 4);
+	memcpy(q.dst, syn + 16, 4);
+	q.sport = (uint16_t)(syn[20] << 8 | syn[21]);
+	q.dport = (uint16_t)(syn[22] << 8 | syn[23]);
+	q.seq = (uint32_t)syn[24] << 24 | (uint32_t)syn[25] << 16 | (uint32_t)syn[26] << 8 | syn[27];
+	n = icmp_unreach_write(msg, sizeof(msg), &q);
+	cr_assert(icmp_quote_tcp(4, router, msg + 20, n - 20, &back));
+	memset(&l, 0, sizeof(l));
+	memset(&r, 0, sizeof(r));
+	memcpy(l.b, back.src, 4);
+	memcpy(r.b, back.dst, 4);
+	c = tcp_find_conn(W.b, TCP_AF_INET, &l, back.sport, &r, back.dport);
+	cr_assert(c, "the quote names B's connection");
+	cr_assert_eq(back.seq, tcp_conn_iss(c), "and its SYN");
+	cr_assert(!tcp_find_conn(W.b, TCP_AF_INET, &l, (uint16_t)(back.sport + 1), &r,
+				 back.dport));
+	cr_assert(relay_unreachable(W.rb, c, back.type, back.code, router));
+	run(2000);
+	cr_assert_eq(W.unreach, 1);
+	cr_assert_eq(W.unreach_rf.reason, CHAN_REFUSE_UNREACH);
+	cr_assert_eq(W.unreach_rf.icmp_type, 3);
+	cr_assert_eq(W.unreach_rf.icmp_code, 1);
+	cr_assert(!memcmp(W.unreach_rf.icmp_src, router, 4));
+	cr_assert_eq(W.unreach_q.client_port, CPORT);
+	cr_assert_eq(W.unreach_q.server_port, PORT);
+	cr_assert(!W.cli.connected && !W.cli.got_reset, "the client hears only the ICMP");
+	relay_stats(W.ra, &a);
+	relay_stats(W.rb, &b);
+	cr_assert_eq(b.unreachable, 1);
+	cr_assert_eq(a.mux.refused_in, 1);
+	cr_assert_eq(a.mux.active + b.mux.active, 0);
+	cr_assert_eq(W.released_a, 1);
+	cr_assert_eq(W.released_b, 1);
+}
+
+/* ICMP about a connection that is not waiting for its SYN's answer (here
+ * established) is not an open's refusal: nothing changes. */
+Test(relay, unreachable_after_open_ignored)
+{
+	static const uint8_t router[4] = { 198, 18, 1, 254 };
+	struct tcp_addr l = { { 198, 18, 0, 1 } }, r = { { 198, 18, 1, 1 } };
+	struct tcp_conn *c;
+	uint8_t *up = bytes(1000, 11);
+
+	server_listen();
+	W.cli = (struct app){ .src = up, .len = 1000 };
+	client_open(PORT);
+	run(2000);
+	cr_assert(W.cli.connected && W.srv.connected);
+	c = tcp_find_conn(W.b, TCP_AF_INET, &l, CPORT, &r, PORT);
+	cr_assert(c);
+	cr_assert(!relay_unreachable(W.rb, c, 3, 1, router));
+	run(2000);
+	cr_assert_eq(W.srv.got_len, 1000);
+	cr_assert(!W.cli.got_reset && !W.srv.got_reset && W.unreach == 0);
+	free(up);
 }
