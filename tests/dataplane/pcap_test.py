@@ -11,7 +11,6 @@ counters straitd wrote (--stats-json). No NIC, no hugepages, no root.
 """
 import json
 import os
-import select
 import shutil
 import signal as sig
 import socket
@@ -119,19 +118,16 @@ def run(name, lan_in, wan_in, tenants=(), lan_extra="", wan_extra="", signal=Non
         rc, out = r.returncode, r.stdout + r.stderr
     else:
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        # until it says it is up (its signal handlers are in place by
-        # then), bounded: start-up takes seconds in a sanitizer build on a
-        # busy machine
-        early = []
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            ready, _, _ = select.select([proc.stdout], [], [], 0.5)
-            line = proc.stdout.readline() if ready else ""
-            early.append(line)
-            if " up:" in line or (ready and not line):
-                break
-        # and until it has taken in every frame of the captures
         prefix = "dp-pcap-%d-%s" % (os.getpid(), name)
+        for _ in range(600):  # until its commands answer (its signal handlers
+            try:              # follow at once), bounded: 30 s
+                if telemetry(prefix, ["/strait/ports"]).get("/strait/ports"):
+                    break
+            except (OSError, ValueError):
+                pass  # not up yet: no socket, or no commands registered
+            time.sleep(0.05)
+        # and until it has taken in every frame of the captures
+        deadline = time.time() + 60
         while time.time() < deadline and proc.poll() is None:
             try:
                 if (rx_packets(prefix, "lan") >= len(lan_in) and
@@ -142,7 +138,7 @@ def run(name, lan_in, wan_in, tenants=(), lan_extra="", wan_extra="", signal=Non
             time.sleep(0.1)
         if during:
             try:
-                during("dp-pcap-%d-%s" % (os.getpid(), name))
+                during(prefix)
             except Exception as e:  # noqa: BLE001 (the straitd below must stop)
                 check(False, "%s: %r" % (name, e))
         proc.send_signal(signal)
