@@ -142,7 +142,7 @@ def run(name, lan_in, wan_in, tenants=(), lan_extra="", wan_extra="", signal=Non
             except Exception as e:  # noqa: BLE001 (the straitd below must stop)
                 check(False, "%s: %r" % (name, e))
         proc.send_signal(signal)
-        out = "".join(early) + proc.communicate(timeout=30)[0]
+        out = proc.communicate(timeout=30)[0]
         rc = proc.returncode
     # EAL leaves its runtime directory behind: take it away with ours
     shutil.rmtree("/var/run/dpdk/dp-pcap-%d-%s" % (os.getpid(), name), ignore_errors=True)
