@@ -440,13 +440,14 @@ Test(mux, fuzz_seeds)
 	struct chan_mux_config cfg = { .codec.capacity = 1u << 20, .max_flows = 4,
 				       .raw_window = 4096, .out_window = 65536,
 				       .quantum = 4096 };
-	uint8_t *src = data_new(6000, 11);
+	uint8_t *src;
 	struct buf rec = { 0 };
 	struct pair p;
 	static const uint8_t ctl[] = { 0, 1, 3, 0x21, 0x81 };
 
 	if (!dir)
 		return;
+	src = data_new(6000, 11);
 	memcpy(src + 3000, src, 3000);
 	pair_init(&p, &cfg, NULL);
 	p.record[0] = &rec;
