@@ -33,6 +33,8 @@ enum {
 	DEFAULT_RETRY_NS = 1000000000u,
 };
 
+#define DEFAULT_MAX_SKEW_NS UINT64_C(120000000000) /* 120 s */
+
 static const char label_v1[] = "strait kx v1";
 
 struct pending_init {           /* we initiated */
@@ -69,6 +71,7 @@ static const char *const kx_names[STRAIT_KX_STATUS_MAX] = {
 	[STRAIT_KX_E_TENANT] = "tenant",
 	[STRAIT_KX_E_MAC] = "mac",
 	[STRAIT_KX_E_REPLAY] = "replay",
+	[STRAIT_KX_E_STALE] = "stale",
 	[STRAIT_KX_E_TIEBREAK] = "tiebreak",
 	[STRAIT_KX_E_UNEXPECTED] = "unexpected",
 	[STRAIT_KX_E_CONFIRM] = "confirm",
@@ -201,6 +204,8 @@ static struct strait_esp_sa *make_sa(const struct strait_tunnel *t, enum strait_
 	memcpy(c.keymat, keymat, sizeof(c.keymat));
 	sa = strait_esp_sa_create(&c);
 	OPENSSL_cleanse(c.keymat, sizeof(c.keymat));
+	if (sa)
+		sa_log_emit(&t->cfg.sa_log, dir, spi, keymat);
 	return sa;
 }
 
@@ -280,6 +285,8 @@ struct strait_tunnel *strait_tunnel_create(const struct strait_tunnel_config *cf
 		t->cfg.retire_ns = DEFAULT_RETIRE_NS;
 	if (!t->cfg.retry_ns)
 		t->cfg.retry_ns = DEFAULT_RETRY_NS;
+	if (!t->cfg.max_skew_ns)
+		t->cfg.max_skew_ns = DEFAULT_MAX_SKEW_NS;
 	if (hkdf(EVP_KDF_HKDF_MODE_EXTRACT_AND_EXPAND, (const uint8_t *)label_v1, strlen(label_v1),
 		 cfg->psk, STRAIT_KX_PSK_LEN, "strait kx mac", t->k_mac, sizeof(t->k_mac))) {
 		OPENSSL_cleanse(t, sizeof(*t));
@@ -288,6 +295,22 @@ struct strait_tunnel *strait_tunnel_create(const struct strait_tunnel_config *cf
 		return NULL;
 	}
 	return t;
+}
+
+void strait_tunnel_reset(struct strait_tunnel *t)
+{
+	drop_pending_init(t);
+	drop_pending_resp(t);
+	strait_esp_sa_free(t->out);
+	strait_esp_sa_free(t->in);
+	strait_esp_sa_free(t->old_in);
+	t->out = t->in = t->old_in = NULL;
+	t->stats.resets++;
+}
+
+uint32_t strait_kx_peek_tenant(const uint8_t *msg, size_t len)
+{
+	return len >= STRAIT_KX_HDR_LEN ? get_be32(msg + 4) : 0;
 }
 
 void strait_tunnel_free(struct strait_tunnel *t)
@@ -337,6 +360,7 @@ int strait_tunnel_initiate(struct strait_tunnel *t, uint64_t now_ns, uint8_t *ou
 	}
 	t->pi.active = true;
 	t->pi.sent_ns = now_ns;
+	t->stats.kx_tx[STRAIT_KX_INIT]++;
 	if (t->out)
 		t->stats.rekeys_started++;
 	memcpy(out, m, STRAIT_KX_INIT_LEN);
@@ -356,6 +380,8 @@ static enum strait_kx_status on_init(struct strait_tunnel *t, uint64_t now_ns, c
 
 	if (ts <= t->last_ts_rx)
 		return STRAIT_KX_E_REPLAY;     /* before any X25519 work */
+	if (ts > now_ns + t->cfg.max_skew_ns || now_ns > ts + t->cfg.max_skew_ns)
+		return STRAIT_KX_E_STALE;      /* likewise */
 	if (t->pi.active) {
 		/* Both sides initiated: the lower node id's INIT wins. */
 		if (t->cfg.local_id < t->cfg.peer_id)
@@ -393,6 +419,7 @@ static enum strait_kx_status on_init(struct strait_tunnel *t, uint64_t now_ns, c
 	t->pr.in = sa_in;
 	t->pr.out = sa_out;
 	*out_len = STRAIT_KX_RESP_LEN;
+	t->stats.kx_tx[STRAIT_KX_RESP]++;
 	st = STRAIT_KX_OK;
 err:
 	EVP_PKEY_free(eph);
@@ -442,6 +469,7 @@ static enum strait_kx_status on_resp(struct strait_tunnel *t, uint64_t now_ns, c
 	drop_pending_resp(t);
 	install(t, sa_out, sa_in, now_ns);
 	*out_len = STRAIT_KX_CONFIRM_LEN;
+	t->stats.kx_tx[STRAIT_KX_CONFIRM]++;
 	st = STRAIT_KX_OK;
 out:
 	OPENSSL_cleanse(dh, sizeof(dh));

@@ -626,3 +626,195 @@ Test(kx, over_udp_4500_with_marker)
 	strait_tunnel_free(a);
 	strait_tunnel_free(b);
 }
+
+/* ---- what the dataplane needs: SA log, stale INITs, reset, counters ---- */
+
+struct sa_lines {
+	int n;
+	char line[8][STRAIT_SA_LOG_LINE_MAX];
+};
+
+static void collect(void *arg, const char *line)
+{
+	struct sa_lines *l = arg;
+	cr_assert_lt(l->n, 8);
+	snprintf(l->line[l->n++], sizeof(l->line[0]), "%s", line);
+}
+
+static struct strait_tunnel *mk_logged(uint32_t local, uint32_t peer, struct sa_lines *l,
+				       uint8_t family, const uint8_t *me, const uint8_t *them)
+{
+	struct strait_tunnel_config c = {
+		.tenant_id = TENANT, .local_id = local, .peer_id = peer,
+		.retire_ns = 3 * SEC, .retry_ns = 1 * SEC,
+		.choose_spi = pick_spi, .choose_spi_arg = (void *)(intptr_t)(local - 1),
+		.sa_log = { .fn = collect, .arg = l, .family = family },
+	};
+	memset(c.psk, 0x5a, sizeof(c.psk));
+	memcpy(c.sa_log.local, me, family == 4 ? 4 : 16);
+	memcpy(c.sa_log.peer, them, family == 4 ? 4 : 16);
+	struct strait_tunnel *t = strait_tunnel_create(&c, T0);
+	cr_assert(t);
+	return t;
+}
+
+/* Parses one UAT line strictly: the exact format, then the SPI and key. */
+static void parse_line(const char *line, const char *proto, const char *src, const char *dst,
+		       uint32_t *spi, uint8_t keymat[36])
+{
+	char want[STRAIT_SA_LOG_LINE_MAX];
+	char hex[73];
+	unsigned s;
+	cr_assert_eq(sscanf(line, "\"%*[^\"]\",\"%*[^\"]\",\"%*[^\"]\",\"0x%8x\",\"%*[^\"]\",\"0x%72[0-9a-f]\"",
+			    &s, hex), 2, "%s", line);
+	cr_assert_eq(strlen(hex), 72, "%s", line);
+	snprintf(want, sizeof(want),
+		 "\"%s\",\"%s\",\"%s\",\"0x%08x\",\"AES-GCM with 16 octet ICV [RFC4106]\",\"0x%s\",\"NULL\",\"\"",
+		 proto, src, dst, s, hex);
+	cr_assert_str_eq(line, want);
+	for (int i = 0; i < 36; i++) {
+		unsigned b;
+		cr_assert_eq(sscanf(hex + 2 * i, "%2x", &b), 1);
+		keymat[i] = (uint8_t)b;
+	}
+	*spi = s;
+}
+
+/* Each side logs each SA it creates, once, with the addresses its frames
+ * carry; the logged key opens the frames of that SA. */
+Test(kx, sa_log_lines)
+{
+	for (int v6 = 0; v6 < 2; v6++) {
+		static const uint8_t a4[4] = { 198, 18, 1, 1 }, b4[4] = { 198, 18, 1, 2 };
+		static const uint8_t a6[16] = { 0x20, 0x01, 0, 2, 0, 0, 0, 1, [15] = 1 };
+		static const uint8_t b6[16] = { 0x20, 0x01, 0, 2, 0, 0, 0, 1, [15] = 2 };
+		const char *pa = v6 ? "2001:2:0:1::1" : "198.18.1.1", *pb = v6 ? "2001:2:0:1::2" : "198.18.1.2";
+		const char *proto = v6 ? "IPv6" : "IPv4";
+		struct sa_lines la = { 0 }, lb = { 0 };
+		struct strait_tunnel *a = mk_logged(1, 2, &la, v6 ? 6 : 4, v6 ? a6 : a4, v6 ? b6 : b4);
+		struct strait_tunnel *b = mk_logged(2, 1, &lb, v6 ? 6 : 4, v6 ? b6 : b4, v6 ? a6 : a4);
+		handshake(a, b, T0);
+		cr_assert_eq(la.n, 2, "A: one line per SA");
+		cr_assert_eq(lb.n, 2, "B: one line per SA");
+		uint32_t spi;
+		uint8_t key[36];
+		/* A's line for A->B opens what A seals: as a capture reader would */
+		int found = 0;
+		for (int i = 0; i < 2; i++) {
+			bool out = strstr(la.line[i], pa) < strstr(la.line[i], pb);
+			parse_line(la.line[i], proto, out ? pa : pb, out ? pb : pa, &spi, key);
+			cr_assert_eq(spi, out ? strait_tunnel_spi_out(a) : strait_tunnel_spi_in(a));
+			if (!out)
+				continue;
+			found++;
+			struct strait_esp_sa_config c = { .dir = STRAIT_ESP_INBOUND, .spi = spi, .now_ns = T0 };
+			memcpy(c.keymat, key, 36);
+			struct strait_esp_sa *reader = strait_esp_sa_create(&c);
+			cr_assert(reader);
+			struct frame f;
+			seal(a, &f, 0x77, T0);
+			uint8_t nh;
+			cr_assert_eq(strait_esp_open(reader, &f.p, &nh, T0), STRAIT_ESP_OK);
+			cr_assert_eq(f.p.data[20], 0x77);
+			strait_esp_sa_free(reader);
+		}
+		cr_assert_eq(found, 1);
+		/* B logged the same two SAs from its side: same SPIs and keys */
+		for (int i = 0; i < 2; i++) {
+			bool matched = false;
+			for (int j = 0; j < 2; j++)
+				matched |= !strcmp(la.line[i], lb.line[j]);
+			cr_assert(matched, "A's line %d not logged by B: %s", i, la.line[i]);
+		}
+		/* a rekey logs the new pair, and nothing else */
+		handshake(b, a, T0 + SEC);
+		cr_assert_eq(la.n, 4);
+		cr_assert_eq(lb.n, 4);
+		cr_assert_str_neq(la.line[2], la.line[0]);
+		strait_tunnel_free(a);
+		strait_tunnel_free(b);
+	}
+}
+
+/* An INIT far from our clock is refused before any X25519 work, counted
+ * as stale, and the live SAs do not move. */
+Test(kx, stale_init_refused)
+{
+	struct strait_tunnel *a = mk(1, 2, 0x5a, none_life), *b = mk(2, 1, 0x5a, none_life);
+	handshake(a, b, T0);
+	uint32_t in = strait_tunnel_spi_in(b);
+	uint64_t dh = strait_tunnel_stats(b)->kx_dh;
+	struct msg resp;
+	/* made 121 s in b's past, and 121 s in b's future */
+	struct msg old = init_msg(a, T0 + 10 * SEC);
+	cr_assert_eq(deliver(b, T0 + 131 * SEC, &old, &resp), STRAIT_KX_E_STALE);
+	cr_assert_eq(resp.n, 0);
+	struct msg future = init_msg(a, T0 + 200 * SEC);
+	cr_assert_eq(deliver(b, T0 + 79 * SEC, &future, &resp), STRAIT_KX_E_STALE);
+	cr_assert_eq(strait_tunnel_stats(b)->kx_rx[STRAIT_KX_E_STALE], 2);
+	cr_assert_eq(strait_tunnel_stats(b)->kx_dh, dh, "no X25519 work");
+	cr_assert_eq(strait_tunnel_spi_in(b), in, "live SA untouched");
+	both_ways(a, b, T0 + 131 * SEC);
+	/* within the window: accepted */
+	struct msg fresh = init_msg(a, T0 + 140 * SEC);
+	cr_assert_eq(deliver(b, T0 + 259 * SEC, &fresh, &resp), STRAIT_KX_OK);
+	cr_assert_str_eq(strait_kx_status_name(STRAIT_KX_E_STALE), "stale");
+	strait_tunnel_free(a);
+	strait_tunnel_free(b);
+}
+
+/* Peer down: reset drops every SA (nothing sealed, old frames refused), the
+ * next tick initiates, the peer's old INIT stays refused (timestamps kept),
+ * and a new handshake brings the tunnel back. */
+Test(kx, reset_when_peer_down)
+{
+	struct strait_tunnel *a = mk(1, 2, 0x5a, none_life), *b = mk(2, 1, 0x5a, none_life);
+	struct msg init = init_msg(a, T0), resp, conf;
+	cr_assert_eq(deliver(b, T0, &init, &resp), STRAIT_KX_OK);
+	cr_assert_eq(deliver(a, T0, &resp, &conf), STRAIT_KX_OK);
+	cr_assert_eq(deliver(b, T0, &conf, NULL), STRAIT_KX_OK);
+	struct frame old;
+	seal(a, &old, 3, T0);
+	strait_tunnel_reset(b);
+	cr_assert_not(strait_tunnel_ready(b));
+	cr_assert_eq(strait_tunnel_spi_in(b), 0);
+	struct frame f;
+	f.p = (struct strait_pkt){.data = f.buf + HEAD, .len = 60, .head = HEAD, .tail = 100};
+	cr_assert_eq(strait_tunnel_seal(b, &f.p, 4, T0), STRAIT_ESP_E_NOSA);
+	cr_assert_eq(open_(b, &old, 3, T0), STRAIT_ESP_E_SPI, "old SAs refused");
+	cr_assert_eq(deliver(b, T0 + SEC, &init, &resp), STRAIT_KX_E_REPLAY, "replay still refused");
+	cr_assert_eq(strait_tunnel_stats(b)->resets, 1);
+	/* b initiates on its next tick, and again every retry_ns */
+	struct msg m;
+	int n = strait_tunnel_tick(b, T0 + 2 * SEC, m.b, sizeof(m.b));
+	cr_assert_eq(n, STRAIT_KX_INIT_LEN);
+	cr_assert_eq(strait_tunnel_tick(b, T0 + 2 * SEC + SEC / 2, m.b, sizeof(m.b)), 0);
+	n = strait_tunnel_tick(b, T0 + 3 * SEC, m.b, sizeof(m.b));
+	cr_assert_eq(n, STRAIT_KX_INIT_LEN);
+	m.n = (size_t)n;
+	/* a restarted a: a fresh tunnel with the same PSK answers */
+	strait_tunnel_free(a);
+	a = mk(1, 2, 0x5a, none_life);
+	cr_assert_eq(deliver(a, T0 + 3 * SEC, &m, &resp), STRAIT_KX_OK);
+	cr_assert_eq(deliver(b, T0 + 3 * SEC, &resp, &conf), STRAIT_KX_OK);
+	cr_assert_eq(deliver(a, T0 + 3 * SEC, &conf, NULL), STRAIT_KX_OK);
+	both_ways(a, b, T0 + 3 * SEC);
+	/* messages written, by type */
+	const struct strait_tunnel_stats *sb = strait_tunnel_stats(b);
+	cr_assert_eq(sb->kx_tx[STRAIT_KX_INIT], 2);
+	cr_assert_eq(sb->kx_tx[STRAIT_KX_RESP], 1);
+	cr_assert_eq(sb->kx_tx[STRAIT_KX_CONFIRM], 1);
+	cr_assert_eq(strait_tunnel_stats(a)->kx_tx[STRAIT_KX_RESP], 1);
+	strait_tunnel_free(a);
+	strait_tunnel_free(b);
+}
+
+Test(kx, peek_tenant)
+{
+	struct strait_tunnel *a = mk(1, 2, 0x5a, none_life);
+	struct msg m = init_msg(a, T0);
+	cr_assert_eq(strait_kx_peek_tenant(m.b, m.n), TENANT);
+	cr_assert_eq(strait_kx_peek_tenant(m.b, STRAIT_KX_HDR_LEN), TENANT);
+	cr_assert_eq(strait_kx_peek_tenant(m.b, STRAIT_KX_HDR_LEN - 1), 0);
+	strait_tunnel_free(a);
+}
