@@ -1004,8 +1004,10 @@ static int tenant_handler(void *user, const char *section, const char *key,
 			bool mine = !strcasecmp(key, "InnerAddress");
 			if (!strait_parse_addr(val, mine ? &cfg->inner_local : &cfg->inner_peer))
 				set_err(c, c->line, s, key, "\"%s\" is not an IPv4 or IPv6 address", val);
-			if (mine)
+			if (mine) {
 				t->have_inner = true;
+				cfg->inner_line = c->line;
+			}
 			else
 				t->have_inner_peer = true;
 		} else if (!strcasecmp(key, "PeerTimeout") || !strcasecmp(key, "KeepaliveInterval") ||
@@ -1246,6 +1248,19 @@ int strait_config_load(const char *appliance_path, struct strait_config *out,
 				sfmt(err->field, sizeof(err->field), "[Tenant] Id");
 				sfmt(err->msg, sizeof(err->msg), "%u already used by tenant \"%s\" (%s)",
 				     t->id, o->name, o->file);
+				r = -EINVAL;
+				break;
+			}
+			if (o->inner_local.family == t->inner_local.family &&
+			    !memcmp(o->inner_local.addr, t->inner_local.addr, 16)) {
+				char a[INET6_ADDRSTRLEN] = "";
+				inet_ntop(t->inner_local.family == 4 ? AF_INET : AF_INET6, t->inner_local.addr, a, sizeof(a));
+				memset(err, 0, sizeof(*err));
+				sfmt(err->file, sizeof(err->file), "%s", path);
+				err->line = t->inner_line;
+				sfmt(err->field, sizeof(err->field), "[Peer] InnerAddress");
+				sfmt(err->msg, sizeof(err->msg), "%s already used by tenant \"%s\" (%s): each tenant's "
+				     "channel needs its own inner address", a, o->name, o->file);
 				r = -EINVAL;
 				break;
 			}

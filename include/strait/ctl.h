@@ -107,7 +107,8 @@ struct strait_tenant_cfg {
 	 * wipes it with strait_tenant_wipe_key() once the tunnel holds it. */
 	uint8_t psk[STRAIT_PSK_LEN];
 	bool has_psk;
-	unsigned id_line, key_line; /* where Id and KeyFile were given */
+	unsigned id_line, key_line, inner_line; /* where Id, KeyFile and
+						  * InnerAddress were given */
 	/* The tunnel to the peer ([Peer]), nanoseconds and bytes. The peer is
 	 * down once nothing authentic came from it for peer_timeout_ns;
 	 * keepalives go out after keepalive_ns without sending (default a
@@ -146,7 +147,9 @@ int strait_tenant_load(const char *path, struct strait_tenant_cfg *out,
 /* The appliance file, then every "*.conf" in its TenantDir (if set), in
  * name order; checks that no two tenants claim the same traffic with the
  * same specificity (the rule "longest prefix wins, then ports" must give
- * one answer) and that no two share a name or an Id. */
+ * one answer) and that no two share a name, an Id or an InnerAddress (the
+ * tenant's end of its channel: the appliance's channel TCP tells tenants
+ * apart by it). */
 int strait_config_load(const char *appliance_path, struct strait_config *out,
 		       struct strait_error *err);
 

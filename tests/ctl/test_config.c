@@ -16,6 +16,7 @@
 #define TEN_RULE "[Interception]\nClientPrefix = 10.1.0.0/16\nServerPrefix = 10.2.0.0/16\nPorts = 873\n"
 #define TEN_PEER "[Peer]\nEndpoint = 198.18.1.2\nInnerAddress = 169.254.0.1\nPeerInnerAddress = 169.254.0.2\n"
 #define TEN_OK TEN_HEAD TEN_RULE TEN_PEER
+#define TEN_PEER_U "[Peer]\nEndpoint = 198.18.1.2\nInnerAddress = 169.254.1.1\nPeerInnerAddress = 169.254.1.2\n"
 #define LONG197 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
 #define LONG198 LONG197 "x"
 
@@ -267,7 +268,7 @@ Test(config, tenant_dir_and_ambiguity, .init = setup, .fini = teardown)
 	write_file(path, TEN_OK);
 	snprintf(path, sizeof(path), "%s/tenants/b.conf", dir);
 	write_file(path, "[Tenant]\nName = u\nId = 2\nKeyFile = u.key\nPeerDown = fail-closed\n"
-		   "[Interception]\nClientPrefix = 10.1.0.0/16\nServerPrefix = 10.2.0.0/16\nPorts = 874-900\n" TEN_PEER);
+		   "[Interception]\nClientPrefix = 10.1.0.0/16\nServerPrefix = 10.2.0.0/16\nPorts = 874-900\n" TEN_PEER_U);
 	cr_assert_eq(strait_config_load(app, &cfg, &err), 0, "%s", strait_error_str(&err, msg, sizeof(msg)));
 	cr_expect_eq(cfg.n_tenants, 2);
 	cr_expect_str_eq(cfg.tenants[0].name, "t"); /* file name order */
@@ -276,30 +277,30 @@ Test(config, tenant_dir_and_ambiguity, .init = setup, .fini = teardown)
 	/* u claims 800-900, which holds t's 873, on the same prefixes: the
 	 * narrowest range decides (t for 873), so it loads */
 	write_file(path, "[Tenant]\nName = u\nId = 2\nKeyFile = u.key\nPeerDown = fail-closed\n"
-		   "[Interception]\nClientPrefix = 10.1.0.0/16\nServerPrefix = 10.2.0.0/16\nPorts = 800-900\n" TEN_PEER);
+		   "[Interception]\nClientPrefix = 10.1.0.0/16\nServerPrefix = 10.2.0.0/16\nPorts = 800-900\n" TEN_PEER_U);
 	cr_expect_eq(strait_config_load(app, &cfg, &err), 0, "%s", strait_error_str(&err, msg, sizeof(msg)));
 	/* a true tie: u claims 873 too (equally narrow), beside 874-900 */
 	write_file(path, "[Tenant]\nName = u\nId = 2\nKeyFile = u.key\nPeerDown = fail-closed\n"
-		   "[Interception]\nClientPrefix = 10.1.0.0/16\nServerPrefix = 10.2.0.0/16\nPorts = 874-900, 873\n" TEN_PEER);
+		   "[Interception]\nClientPrefix = 10.1.0.0/16\nServerPrefix = 10.2.0.0/16\nPorts = 874-900, 873\n" TEN_PEER_U);
 	cr_assert_neq(strait_config_load(app, &cfg, &err), 0);
 	cr_expect_str_eq(err.file, path);
 	cr_expect_eq(err.line, 6);
 	cr_expect(strstr(err.msg, "\"t\""), "%s", err.msg);
 	/* u 860-880 overlaps t's 873 but is wider: t wins 873, loads */
 	write_file(path, "[Tenant]\nName = u\nId = 2\nKeyFile = u.key\nPeerDown = fail-closed\n"
-		   "[Interception]\nClientPrefix = 10.1.0.0/16\nServerPrefix = 10.2.0.0/16\nPorts = 860-880\n" TEN_PEER);
+		   "[Interception]\nClientPrefix = 10.1.0.0/16\nServerPrefix = 10.2.0.0/16\nPorts = 860-880\n" TEN_PEER_U);
 	cr_expect_eq(strait_config_load(app, &cfg, &err), 0, "%s", strait_error_str(&err, msg, sizeof(msg)));
 	/* a more specific server prefix is not ambiguous: longest prefix wins */
 	write_file(path, "[Tenant]\nName = u\nId = 2\nKeyFile = u.key\nPeerDown = fail-closed\n"
-		   "[Interception]\nClientPrefix = 10.1.0.0/16\nServerPrefix = 10.2.5.0/24\nPorts = 800-900\n" TEN_PEER);
+		   "[Interception]\nClientPrefix = 10.1.0.0/16\nServerPrefix = 10.2.5.0/24\nPorts = 800-900\n" TEN_PEER_U);
 	cr_expect_eq(strait_config_load(app, &cfg, &err), 0);
 	/* same name twice (Ids differ) */
-	write_file(path, "[Tenant]\nName = t\nId = 2\nKeyFile = t.key\nPeerDown = bypass\n" TEN_RULE TEN_PEER);
+	write_file(path, "[Tenant]\nName = t\nId = 2\nKeyFile = t.key\nPeerDown = bypass\n" TEN_RULE TEN_PEER_U);
 	cr_expect_neq(strait_config_load(app, &cfg, &err), 0);
 	cr_expect_str_eq(err.field, "[Tenant] Name");
 	/* same Id twice: refused at the second file's Id line, naming the first */
 	write_file(path, "[Tenant]\nName = u\nKeyFile = u.key\nPeerDown = fail-closed\nId = 1\n"
-		   "[Interception]\nClientPrefix = 10.1.0.0/16\nServerPrefix = 10.2.0.0/16\nPorts = 874-900\n" TEN_PEER);
+		   "[Interception]\nClientPrefix = 10.1.0.0/16\nServerPrefix = 10.2.0.0/16\nPorts = 874-900\n" TEN_PEER_U);
 	cr_assert_neq(strait_config_load(app, &cfg, &err), 0);
 	cr_expect_str_eq(err.file, path);
 	cr_expect_eq(err.line, 5);
@@ -307,10 +308,19 @@ Test(config, tenant_dir_and_ambiguity, .init = setup, .fini = teardown)
 	cr_expect(strstr(err.msg, "\"t\""), "%s", err.msg);
 	/* the Id, not the file order, names a tenant */
 	write_file(path, "[Tenant]\nName = u\nId = 700\nKeyFile = u.key\nPeerDown = fail-closed\n"
-		   "[Interception]\nClientPrefix = 10.1.0.0/16\nServerPrefix = 10.2.0.0/16\nPorts = 874-900\n" TEN_PEER);
+		   "[Interception]\nClientPrefix = 10.1.0.0/16\nServerPrefix = 10.2.0.0/16\nPorts = 874-900\n" TEN_PEER_U);
 	cr_assert_eq(strait_config_load(app, &cfg, &err), 0, "%s", strait_error_str(&err, msg, sizeof(msg)));
 	cr_expect_eq(cfg.tenants[0].id, 1);
 	cr_expect_eq(cfg.tenants[1].id, 700);
+	/* the same InnerAddress twice: refused at the second file's line */
+	write_file(path, "[Tenant]\nName = u\nId = 700\nKeyFile = u.key\nPeerDown = fail-closed\n"
+		   "[Interception]\nClientPrefix = 10.1.0.0/16\nServerPrefix = 10.2.0.0/16\nPorts = 874-900\n"
+		   "[Peer]\nEndpoint = 198.18.1.3\nPeerInnerAddress = 169.254.9.9\nInnerAddress = 169.254.0.1\n");
+	cr_assert_neq(strait_config_load(app, &cfg, &err), 0);
+	cr_expect_str_eq(err.file, path);
+	cr_expect_eq(err.line, 13);
+	cr_expect_str_eq(err.field, "[Peer] InnerAddress");
+	cr_expect(strstr(err.msg, "169.254.0.1"), "%s", err.msg);
 	/* TenantDir missing */
 	write_file(app, APP_OK "[Appliance]\nTenantDir = nowhere\n");
 	cr_expect_neq(strait_config_load(app, &cfg, &err), 0);
@@ -489,7 +499,7 @@ Test(config, load_keys, .init = setup, .fini = teardown)
 	write_file(path, "[Tenant]\nName = a\nId = 1\nKeyFile = a.key\nPeerDown = bypass\n" TEN_RULE TEN_PEER);
 	snprintf(path, sizeof(path), "%s/tenants/b.conf", dir);
 	write_file(path, "[Tenant]\nName = b\nId = 2\nKeyFile = b.key\nPeerDown = bypass\n"
-		   "[Interception]\nClientPrefix = 10.3.0.0/16\nServerPrefix = 10.4.0.0/16\nPorts = 873\n" TEN_PEER);
+		   "[Interception]\nClientPrefix = 10.3.0.0/16\nServerPrefix = 10.4.0.0/16\nPorts = 873\n" TEN_PEER_U);
 	cr_assert_eq(strait_config_load(app, &cfg, &err), 0, "%s", strait_error_str(&err, msg, sizeof(msg)));
 	cr_expect_eq(cfg.n_tenants, 2);
 	snprintf(path, sizeof(path), "%s/tenants/a.key", dir);

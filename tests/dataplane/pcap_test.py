@@ -66,8 +66,8 @@ Ports = {ports}
 
 [Peer]
 Endpoint = 198.18.1.2
-InnerAddress = 169.254.0.1
-PeerInnerAddress = 169.254.0.2
+InnerAddress = 169.254.{id}.1
+PeerInnerAddress = 169.254.{id}.2
 """
 
 failures = Failures("  FAIL:")
