@@ -62,6 +62,9 @@ struct strait_tunnel {
 	struct pending_init pi;
 	struct pending_resp pr;
 	uint64_t last_ts_rx, last_ts_tx;
+	/* dead-peer detection (strait_tunnel_poll) */
+	bool up;
+	uint64_t last_rx_ns, last_tx_ns;
 	struct strait_tunnel_stats stats;
 };
 
@@ -551,6 +554,8 @@ enum strait_kx_status strait_tunnel_handshake(struct strait_tunnel *t, uint64_t 
 	*out_len = 0;
 	s = handshake(t, now_ns, msg, len, out, cap, out_len);
 	t->stats.kx_rx[s]++;
+	if (s == STRAIT_KX_OK)
+		t->last_rx_ns = now_ns;  /* authentic: the mac verified, and fresh */
 	return s;
 }
 
@@ -584,6 +589,52 @@ int strait_tunnel_tick(struct strait_tunnel *t, uint64_t now_ns, uint8_t *out, s
 	return 0;
 }
 
+unsigned strait_tunnel_poll(struct strait_tunnel *t, uint64_t now_ns, uint8_t *out, size_t cap,
+			    size_t *out_len)
+{
+	unsigned ev = 0;
+	int n;
+
+	*out_len = 0;
+	if (t->up && t->cfg.peer_timeout_ns && now_ns - t->last_rx_ns >= t->cfg.peer_timeout_ns &&
+	    now_ns >= t->last_rx_ns) {
+		/* silent too long: nothing more is sealed for it, and the tick
+		 * below starts a handshake (again every retry_ns) */
+		strait_tunnel_reset(t);
+		t->up = false;
+		t->stats.peer_downs++;
+		ev |= STRAIT_TUNNEL_EV_DOWN;
+	}
+	n = strait_tunnel_tick(t, now_ns, out, cap);
+	if (n > 0) {
+		*out_len = (size_t)n;
+		ev |= STRAIT_TUNNEL_EV_INIT;
+	}
+	if (!t->up && t->out) {
+		t->up = true;
+		t->last_rx_ns = now_ns;  /* the handshake that made t->out */
+		t->last_tx_ns = now_ns;
+		ev |= STRAIT_TUNNEL_EV_UP;
+	}
+	if (t->up && t->cfg.keepalive_ns && now_ns - t->last_tx_ns >= t->cfg.keepalive_ns &&
+	    now_ns >= t->last_tx_ns) {
+		t->last_tx_ns = now_ns;  /* once per interval, sent or not */
+		t->stats.keepalives++;
+		ev |= STRAIT_TUNNEL_EV_KEEPALIVE;
+	}
+	return ev;
+}
+
+bool strait_tunnel_peer_up(const struct strait_tunnel *t)
+{
+	return t->up;
+}
+
+uint64_t strait_tunnel_last_rx(const struct strait_tunnel *t)
+{
+	return t->last_rx_ns;
+}
+
 bool strait_tunnel_ready(const struct strait_tunnel *t)
 {
 	return t->out != NULL;
@@ -597,6 +648,8 @@ enum strait_esp_status strait_tunnel_seal(struct strait_tunnel *t, struct strait
 	if (likely(t->out))
 		s = strait_esp_seal(t->out, pkt, next_header, now_ns);
 	t->stats.esp_tx[s]++;
+	if (likely(s == STRAIT_ESP_OK))
+		t->last_tx_ns = now_ns;
 	return s;
 }
 
@@ -623,6 +676,8 @@ enum strait_esp_status strait_tunnel_open(struct strait_tunnel *t, struct strait
 		s = STRAIT_ESP_E_SPI;
 	}
 	t->stats.esp_rx[s]++;
+	if (likely(s == STRAIT_ESP_OK || s == STRAIT_ESP_DUMMY))
+		t->last_rx_ns = now_ns;
 	return s;
 }
 

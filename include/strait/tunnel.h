@@ -371,6 +371,10 @@ struct strait_tunnel_config {
 	uint32_t (*choose_spi)(void *arg);
 	void *choose_spi_arg;
 	struct strait_sa_log sa_log;
+	/* Dead-peer detection (strait_tunnel_poll): the peer is down once
+	 * nothing authentic came from it for peer_timeout_ns (0: never);
+	 * a keepalive is due after keepalive_ns without sealing (0: none). */
+	uint64_t peer_timeout_ns, keepalive_ns;
 };
 
 struct strait_tunnel_stats {
@@ -382,6 +386,8 @@ struct strait_tunnel_stats {
 	uint64_t rekeys_started;
 	uint64_t retired;           /* old inbound SAs freed */
 	uint64_t resets;            /* strait_tunnel_reset() calls */
+	uint64_t keepalives;        /* keepalives asked for (EV_KEEPALIVE) */
+	uint64_t peer_downs;        /* peer timeouts (EV_DOWN) */
 	uint64_t esp_rx[STRAIT_ESP_STATUS_MAX]; /* open outcomes, incl. unknown SPI */
 	uint64_t esp_tx[STRAIT_ESP_STATUS_MAX]; /* seal outcomes */
 };
@@ -414,6 +420,33 @@ int strait_tunnel_tick(struct strait_tunnel *t, uint64_t now_ns, uint8_t *out, s
 
 /* True once a confirmed outbound SA exists. */
 bool strait_tunnel_ready(const struct strait_tunnel *t);
+
+/*
+ * The owner's timer call, instead of strait_tunnel_tick(): runs the tick
+ * (an INIT when one is due) and dead-peer detection. Anything authentic
+ * from the peer counts as life: an accepted handshake message, a frame
+ * that opens, a dummy packet. Returns events, ORed:
+ *   EV_DOWN       the peer was up and has been silent for peer_timeout_ns:
+ *                 every SA is reset (strait_tunnel_reset), and from now on
+ *                 INITs go out every retry_ns until the peer answers;
+ *   EV_INIT       *out_len bytes of INIT in out: send them behind the marker;
+ *   EV_UP         a confirmed SA exists again (first time, or since DOWN);
+ *   EV_KEEPALIVE  nothing sealed for keepalive_ns: seal and send a dummy
+ *                 packet (next header 59, no payload). Asked once per
+ *                 interval, whether or not the caller could send it.
+ */
+enum strait_tunnel_event {
+	STRAIT_TUNNEL_EV_DOWN = 1u << 0,
+	STRAIT_TUNNEL_EV_INIT = 1u << 1,
+	STRAIT_TUNNEL_EV_UP = 1u << 2,
+	STRAIT_TUNNEL_EV_KEEPALIVE = 1u << 3,
+};
+unsigned strait_tunnel_poll(struct strait_tunnel *t, uint64_t now_ns, uint8_t *out, size_t cap,
+			    size_t *out_len);
+/* Up between EV_UP and EV_DOWN. */
+bool strait_tunnel_peer_up(const struct strait_tunnel *t);
+/* When something authentic last came from the peer (now_ns clock). */
+uint64_t strait_tunnel_last_rx(const struct strait_tunnel *t);
 
 /* The peer is gone (silent for the owner's peer timeout): frees every SA
  * and any handshake in progress, wiping their keys, so that nothing is

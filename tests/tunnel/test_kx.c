@@ -818,3 +818,73 @@ Test(kx, peek_tenant)
 	cr_assert_eq(strait_kx_peek_tenant(m.b, STRAIT_KX_HDR_LEN - 1), 0);
 	strait_tunnel_free(a);
 }
+
+/* Dead-peer detection: UP after the first handshake, keepalives when
+ * nothing was sealed, DOWN (every SA reset) after peer_timeout of silence,
+ * INITs every retry while down, UP again after the next handshake. */
+Test(kx, poll_keepalive_and_peer_timeout)
+{
+	struct strait_tunnel *tun[2];
+	for (int i = 0; i < 2; i++) {
+		struct strait_tunnel_config c = {
+			.tenant_id = TENANT, .local_id = (uint32_t)i + 1, .peer_id = 2 - (uint32_t)i,
+			.retire_ns = 3 * SEC, .retry_ns = 1 * SEC,
+			.peer_timeout_ns = 3 * SEC, .keepalive_ns = SEC,
+		};
+		memset(c.psk, 0x5a, sizeof(c.psk));
+		tun[i] = strait_tunnel_create(&c, T0);
+		cr_assert(tun[i]);
+	}
+	struct strait_tunnel *a = tun[0], *b = tun[1];
+	struct msg m, resp, conf;
+	/* start-up: both initiate; a (lower id) wins the tie-break */
+	cr_assert_eq(strait_tunnel_poll(a, T0, m.b, sizeof(m.b), &m.n), STRAIT_TUNNEL_EV_INIT);
+	struct msg mb;
+	cr_assert_eq(strait_tunnel_poll(b, T0, mb.b, sizeof(mb.b), &mb.n), STRAIT_TUNNEL_EV_INIT);
+	cr_assert_eq(deliver(a, T0, &mb, NULL), STRAIT_KX_E_TIEBREAK);
+	cr_assert_eq(deliver(b, T0, &m, &resp), STRAIT_KX_OK);
+	cr_assert_eq(deliver(a, T0, &resp, &conf), STRAIT_KX_OK);
+	cr_assert_eq(deliver(b, T0, &conf, NULL), STRAIT_KX_OK);
+	size_t n;
+	cr_assert_eq(strait_tunnel_poll(a, T0, m.b, sizeof(m.b), &n), STRAIT_TUNNEL_EV_UP);
+	cr_assert_eq(strait_tunnel_poll(b, T0, m.b, sizeof(m.b), &n), STRAIT_TUNNEL_EV_UP);
+	cr_assert(strait_tunnel_peer_up(a) && strait_tunnel_peer_up(b));
+	cr_assert_eq(strait_tunnel_poll(a, T0 + SEC / 2, m.b, sizeof(m.b), &n), 0);
+	/* a sends data at 0.5 s: its keepalive is due 1 s after that, b's at 1 s */
+	struct frame f;
+	seal(a, &f, 1, T0 + SEC / 2);
+	cr_assert_eq(open_(b, &f, 1, T0 + SEC / 2), STRAIT_ESP_OK);
+	cr_assert_eq(strait_tunnel_poll(a, T0 + SEC, m.b, sizeof(m.b), &n), 0);
+	cr_assert_eq(strait_tunnel_poll(b, T0 + SEC, m.b, sizeof(m.b), &n), STRAIT_TUNNEL_EV_KEEPALIVE);
+	cr_assert_eq(strait_tunnel_poll(b, T0 + SEC, m.b, sizeof(m.b), &n), 0, "once per interval");
+	cr_assert_eq(strait_tunnel_poll(a, T0 + 3 * SEC / 2, m.b, sizeof(m.b), &n), STRAIT_TUNNEL_EV_KEEPALIVE);
+	/* a's keepalive: a dummy packet; it keeps a alive at b */
+	f.p = (struct strait_pkt){.data = f.buf + HEAD, .len = 0, .head = HEAD, .tail = BUFSZ - HEAD};
+	cr_assert_eq(strait_tunnel_seal(a, &f.p, STRAIT_ESP_NH_DUMMY, T0 + 3 * SEC / 2), STRAIT_ESP_OK);
+	cr_assert_eq(open_(b, &f, 0, T0 + 3 * SEC / 2), STRAIT_ESP_DUMMY);
+	cr_assert_eq(strait_tunnel_last_rx(b), T0 + 3 * SEC / 2);
+	/* b's keepalives never reach a: a last heard b at 0 (its RESP) */
+	cr_assert_eq(strait_tunnel_poll(a, T0 + 3 * SEC - 1, m.b, sizeof(m.b), &n) & STRAIT_TUNNEL_EV_DOWN, 0);
+	unsigned ev = strait_tunnel_poll(a, T0 + 3 * SEC, m.b, sizeof(m.b), &m.n);
+	cr_assert_eq(ev, STRAIT_TUNNEL_EV_DOWN | STRAIT_TUNNEL_EV_INIT, "ev %#x", ev);
+	cr_assert_not(strait_tunnel_peer_up(a));
+	cr_assert_not(strait_tunnel_ready(a), "SAs reset");
+	cr_assert_eq(strait_tunnel_stats(a)->peer_downs, 1);
+	/* nothing more from a: b goes down 3 s after a's keepalive */
+	cr_assert_eq(strait_tunnel_poll(b, T0 + 4 * SEC, mb.b, sizeof(mb.b), &n) & STRAIT_TUNNEL_EV_DOWN, 0);
+	ev = strait_tunnel_poll(b, T0 + 9 * SEC / 2, mb.b, sizeof(mb.b), &mb.n);
+	cr_assert(ev & STRAIT_TUNNEL_EV_DOWN, "ev %#x", ev);
+	/* while down, INITs every retry (1 s), no keepalives */
+	cr_assert_eq(strait_tunnel_poll(a, T0 + 7 * SEC / 2, m.b, sizeof(m.b), &n), 0);
+	cr_assert_eq(strait_tunnel_poll(a, T0 + 4 * SEC, m.b, sizeof(m.b), &m.n), STRAIT_TUNNEL_EV_INIT);
+	/* the link is back: b answers a's INIT, both up again */
+	cr_assert_eq(deliver(b, T0 + 5 * SEC, &m, &resp), STRAIT_KX_OK);
+	cr_assert_eq(deliver(a, T0 + 5 * SEC, &resp, &conf), STRAIT_KX_OK);
+	cr_assert_eq(deliver(b, T0 + 5 * SEC, &conf, NULL), STRAIT_KX_OK);
+	cr_assert(strait_tunnel_poll(a, T0 + 5 * SEC, m.b, sizeof(m.b), &n) & STRAIT_TUNNEL_EV_UP);
+	cr_assert(strait_tunnel_poll(b, T0 + 5 * SEC, m.b, sizeof(m.b), &n) & STRAIT_TUNNEL_EV_UP);
+	both_ways(a, b, T0 + 5 * SEC);
+	cr_assert_eq(strait_tunnel_stats(a)->keepalives, 2); /* at 1.5 s and just before 3 s */
+	strait_tunnel_free(a);
+	strait_tunnel_free(b);
+}
