@@ -30,6 +30,7 @@
 
 #include <rte_branch_prediction.h>
 #include <rte_cycles.h>
+#include <rte_errno.h>
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
@@ -86,6 +87,10 @@ static struct {
 	uint64_t test_req[STRAIT_MAX_TENANTS]; /* bytes << 2 | mode, set by telemetry,
 						* taken by the owner */
 } g = { .sa_log_fd = -1, .module = -1 };
+
+/* Telemetry threads inside wan_snapshot(): a worker's context is freed
+ * only once none is (wan_worker_fini). */
+static int readers;
 
 /* Written once by each worker as it stops; read by main after. */
 static struct {
@@ -578,7 +583,10 @@ err:
 static void wan_worker_fini(struct dp_worker *w, void *ctx)
 {
 	struct wan_worker *ww = ctx;
-	dp_telemetry_barrier(); /* readers that loaded ctx before it was cleared */
+	/* dp_hooks_ctx() gives NULL for w from now: wait out the readers that
+	 * loaded ww before (a copy is microseconds; bounded all the same) */
+	for (int i = 0; i < 100000 && __atomic_load_n(&readers, __ATOMIC_SEQ_CST); i++)
+		rte_delay_us_sleep(100);
 	ww->now_ns = wall_ns(ww);
 	if (w->id < STRAIT_MAX_WORKERS) {
 		publish(ww, dp_worker_now_ms(w));
@@ -665,11 +673,8 @@ void wan_unregister(void)
 	}
 }
 
-int wan_snapshot(const struct dp_worker *w, struct wan_snap *out)
+static int snapshot(const struct wan_worker *ww, struct wan_snap *out)
 {
-	const struct wan_worker *ww = dp_hooks_ctx(w, g.module);
-	if (!ww)
-		return -ENOENT;
 	for (int tries = 0; tries < 2000; tries++) {
 		uint32_t s0 = __atomic_load_n(&ww->seq, __ATOMIC_ACQUIRE);
 		if (s0 & 1) {
@@ -682,6 +687,15 @@ int wan_snapshot(const struct dp_worker *w, struct wan_snap *out)
 			return out->at_ms ? 0 : -EAGAIN;
 	}
 	return -EAGAIN;
+}
+
+int wan_snapshot(const struct dp_worker *w, struct wan_snap *out)
+{
+	__atomic_add_fetch(&readers, 1, __ATOMIC_SEQ_CST);
+	const struct wan_worker *ww = dp_hooks_ctx(w, g.module);
+	int r = ww ? snapshot(ww, out) : -ENOENT;
+	__atomic_sub_fetch(&readers, 1, __ATOMIC_SEQ_CST);
+	return r;
 }
 
 int wan_final(unsigned worker, struct wan_snap *out)

@@ -20,6 +20,7 @@
 
 struct dp_app;
 struct dp_worker;
+struct rte_tel_data;
 
 /* Drops before a frame is a tenant's, per worker. */
 enum wan_drop {
@@ -87,6 +88,10 @@ int wan_final(unsigned worker, struct wan_snap *out);
  * (channel.h) with `bytes` bytes; the result shows in its snapshot.
  * 0 or -EINVAL. */
 int wan_request_test(unsigned index, enum channel_test_mode mode, uint64_t bytes);
+
+/* Telemetry commands (telemetry.c's table; wan_telemetry.c). */
+int wan_tel_tunnel(const struct dp_app *a, const char *params, struct rte_tel_data *d);
+int wan_tel_test(const struct dp_app *a, const char *params, struct rte_tel_data *d);
 
 /* The channel of tenant `index` if worker w owns it (for the flow layer,
  * on w's lcore), else NULL. */

@@ -11,7 +11,7 @@
 
 #include "strait/ctl.h"
 
-#define APP_OK "[Appliance]\nName = a\nWorkers = 0\n[LAN]\nPort = net_pcap0\nAddress = 198.18.0.1/24\n[WAN]\nPort = net_pcap1\n"
+#define APP_OK "[Appliance]\nName = a\nWorkers = 0\n[LAN]\nPort = net_pcap0\nAddress = 198.18.0.1/24\n[WAN]\nPort = net_pcap1\nAddress = 198.18.1.1/24\n"
 #define TEN_HEAD "[Tenant]\nName = t\nId = 1\nKeyFile = t.key\nPeerDown = bypass\n"
 #define TEN_RULE "[Interception]\nClientPrefix = 10.1.0.0/16\nServerPrefix = 10.2.0.0/16\nPorts = 873\n"
 #define TEN_PEER "[Peer]\nEndpoint = 198.18.1.2\nInnerAddress = 169.254.0.1\nPeerInnerAddress = 169.254.0.2\n"
@@ -34,7 +34,7 @@ struct tcase {
 static const struct tcase cases[] = {
 	T(1, 'a', APP_OK, 0, NULL),
 	T(2, 'a', "[Appliance]\nName = a\n[LAN]\nPort = x\n", 0, "[WAN] Port"), /* no [WAN]: no line */
-	T(3, 'a', APP_OK "Bogus = 1\n", 9, "[WAN] Bogus"),
+	T(3, 'a', APP_OK "Bogus = 1\n", 10, "[WAN] Bogus"),
 	T(4, 'a', "[Appliance]\nWorkers = 99\n", 2, "[Appliance] Workers"),
 	T(5, 'a', "[Appliance]\nFlowTableSize = 1000\n", 2, "[Appliance] FlowTableSize"),
 	T(6, 'a', "[Appliance]\nName = a\nName = b\n", 3, "[Appliance] Name"),
@@ -312,6 +312,15 @@ Test(config, tenant_dir_and_ambiguity, .init = setup, .fini = teardown)
 	cr_assert_eq(strait_config_load(app, &cfg, &err), 0, "%s", strait_error_str(&err, msg, sizeof(msg)));
 	cr_expect_eq(cfg.tenants[0].id, 1);
 	cr_expect_eq(cfg.tenants[1].id, 700);
+	/* an IPv6 endpoint with no IPv6 address on the WAN port */
+	write_file(path, "[Tenant]\nName = u\nId = 700\nKeyFile = u.key\nPeerDown = fail-closed\n"
+		   "[Interception]\nClientPrefix = 10.1.0.0/16\nServerPrefix = 10.2.0.0/16\nPorts = 874-900\n"
+		   "[Peer]\nEndpoint = [2001:2::2]:4500\nInnerAddress = 169.254.1.1\nPeerInnerAddress = 169.254.1.2\n");
+	cr_assert_neq(strait_config_load(app, &cfg, &err), 0);
+	cr_expect_str_eq(err.file, path);
+	cr_expect_eq(err.line, 10);
+	cr_expect_str_eq(err.field, "[Peer] Endpoint");
+	cr_expect(strstr(err.msg, "IPv6"), "%s", err.msg);
 	/* the same InnerAddress twice: refused at the second file's line */
 	write_file(path, "[Tenant]\nName = u\nId = 700\nKeyFile = u.key\nPeerDown = fail-closed\n"
 		   "[Interception]\nClientPrefix = 10.1.0.0/16\nServerPrefix = 10.2.0.0/16\nPorts = 874-900\n"

@@ -181,7 +181,7 @@ up_both() { # up_both SECONDS
 run_test() {
   local runs
   runs=$(val $1 /strait/tunnel,$2 'v["test"]["runs"]')
-  tel $1 "/strait/tunnel/test,$2,$3,$4" | grep -q '"started": true' || fail "$1 $2: $3 test not started"
+  tel $1 "/strait/tunnel/test,$2,$3,$4" | grep -q "\"started\": 1" || fail "$1 $2: $3 test not started"
   until_ok $1 /strait/tunnel,$2 "v['test']['runs'] > $runs and v['test']['state'] in ('done', 'failed')" 120 \
     || fail "$1 $2: $3 test did not end"
   until_ok $1 /strait/tunnel,$2 "v['test']['state'] == 'done' and v['test']['mismatches'] == 0 and
