@@ -260,6 +260,7 @@ struct channel_stack *channel_stack_create(const struct channel_config *cfg)
 		/* every channel counts as engine tenant 0: the pool bounds them */
 		.tenant_max_buffer = ((uint64_t)cfg->sndbuf + cfg->rcvbuf) * (cs->max + 8),
 		/* no checksum offload: segments are sealed before a NIC sees them */
+		.seg_pool = cfg->seg_pool,
 	};
 	cs->st = tcp_stack_create(&tc, cfg->ops, cfg->ctx, cfg->pool);
 	if (!cs->st)

@@ -66,7 +66,8 @@ struct channel_config {
 	uint32_t max_channels;       /* tenants on this worker */
 	uint16_t mss;                /* IPv4 inner; IPv6 inner uses mss - 20 */
 	uint32_t sndbuf, rcvbuf;     /* per connection */
-	struct rte_mempool *pool;    /* the engine's: send queues, segments built */
+	struct rte_mempool *pool;    /* the engine's: send queues */
+	struct rte_mempool *seg_pool; /* segments built for output (sealed, sent, freed) */
 	const struct tcp_ops *ops;   /* clock and output (the ESP path) */
 	void *ctx;
 };

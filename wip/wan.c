@@ -45,6 +45,7 @@ enum {
 	MSS_V6_OUTER = 1378,     /* inner IPv4 packet <= 1418 */
 	CHANNEL_BUF = 4u << 20,  /* sndbuf and rcvbuf per channel connection */
 	POOL_CACHE = 256,
+	SEG_MBUFS = 4095,        /* per worker: segments between the stack and the NIC */
 };
 
 struct wan_tenant {
@@ -56,6 +57,7 @@ struct wan_tenant {
 	uint64_t esp_in_frames, esp_in_bytes, esp_out_frames, esp_out_bytes;
 	uint64_t keepalives_in;
 	uint64_t drops[WAN_TDROP_COUNT];
+	uint32_t spi_next;             /* low bits of the next inbound SPI */
 };
 
 struct wan_worker {
@@ -66,7 +68,7 @@ struct wan_worker {
 	uint16_t n;
 	uint16_t local[STRAIT_MAX_TENANTS]; /* configuration index -> t[] index + 1 */
 	struct channel_stack *cs;
-	struct rte_mempool *tx_pool, *rx_pool;
+	struct rte_mempool *queue_pool, *seg_pool, *rx_pool;
 	uint64_t tsc_hz;
 	uint64_t now_ns;               /* wall clock, refreshed per poll and burst */
 	uint64_t scanned_ms, snap_due_ms;
@@ -83,7 +85,7 @@ static struct {
 	uint64_t sa_log_errors;        /* lines not written whole */
 	uint64_t tsc0, real0_ns;       /* the TSC-to-realtime base */
 	uint16_t by_id[STRAIT_TENANT_ID_MAX + 1]; /* tenant Id -> index + 1 */
-	struct rte_mempool *tx_pool[STRAIT_MAX_WORKERS], *rx_pool[STRAIT_MAX_WORKERS];
+	struct rte_mempool *pool[STRAIT_MAX_WORKERS][3]; /* queue, seg, rx */
 	uint64_t test_req[STRAIT_MAX_TENANTS]; /* bytes << 2 | mode, set by telemetry,
 						* taken by the owner */
 } g = { .sa_log_fd = -1, .module = -1 };
@@ -186,7 +188,7 @@ static void send_outer(struct wan_worker *ww, struct wan_tenant *t, struct rte_m
 
 static void send_kx(struct wan_worker *ww, struct wan_tenant *t, const uint8_t *msg, size_t len)
 {
-	struct rte_mbuf *m = rte_pktmbuf_alloc(ww->tx_pool);
+	struct rte_mbuf *m = rte_pktmbuf_alloc(ww->seg_pool);
 	if (unlikely(!m)) {
 		t->drops[WAN_TDROP_TX_NO_MBUF]++;
 		return;
@@ -201,7 +203,7 @@ static void send_kx(struct wan_worker *ww, struct wan_tenant *t, const uint8_t *
 /* A keepalive: an ESP dummy packet (next header 59), empty. */
 static void send_keepalive(struct wan_worker *ww, struct wan_tenant *t)
 {
-	struct rte_mbuf *m = rte_pktmbuf_alloc(ww->tx_pool);
+	struct rte_mbuf *m = rte_pktmbuf_alloc(ww->seg_pool);
 	if (unlikely(!m)) {
 		t->drops[WAN_TDROP_TX_NO_MBUF]++;
 		return;
@@ -428,6 +430,12 @@ static void publish(struct wan_worker *ww, uint64_t now_ms)
 	__atomic_thread_fence(__ATOMIC_RELEASE);
 	s->at_ms = now_ms ? now_ms : 1;
 	memcpy(s->drops, ww->drops, sizeof(s->drops));
+	tcp_stack_stats(channel_stack_tcp(ww->cs), &s->stack);
+	struct rte_mempool *pools[3] = { ww->queue_pool, ww->seg_pool, ww->rx_pool };
+	for (int k = 0; k < 3; k++) {
+		s->pool_free[k] = rte_mempool_avail_count(pools[k]);
+		s->pool_size[k] = pools[k]->size;
+	}
 	s->n = ww->n;
 	for (unsigned i = 0; i < ww->n; i++)
 		snap_tenant(ww, &ww->t[i], &s->t[i]);
@@ -474,11 +482,14 @@ static void sa_log_write(void *arg, const char *line)
 
 /* ---- per worker ---- */
 
+/* The low bits count up from a random start: an SPI comes back only
+ * after 4096 SAs of the tenant (a capture's SA log names each SA once,
+ * and a late frame of an old SA never meets a new one of the same SPI). */
 static uint32_t choose_spi(void *arg)
 {
-	const struct wan_tenant *t = arg;
+	struct wan_tenant *t = arg;
 	unsigned worker = wan_tenant_owner(g.app, t->index);
-	return wan_spi_make(worker, t->cfg->id, (uint32_t)rte_rand());
+	return wan_spi_make(worker, t->cfg->id, t->spi_next++);
 }
 
 static int tenant_init(struct wan_worker *ww, struct wan_tenant *t, unsigned index)
@@ -488,6 +499,7 @@ static int tenant_init(struct wan_worker *ww, struct wan_tenant *t, unsigned ind
 	uint8_t fam = tc->peer_endpoint.family;
 	t->cfg = tc;
 	t->index = (uint16_t)index;
+	t->spi_next = (uint32_t)rte_rand();
 	t->path = (struct strait_esp_path){ .family = fam, .sport = STRAIT_ESP_UDP_PORT,
 					    .dport = tc->peer_port };
 	memcpy(t->path.src, fam == 4 ? la->ip4 : la->ip6, fam == 4 ? 4 : 16);
@@ -535,8 +547,9 @@ static void *wan_worker_init(struct dp_worker *w)
 	ww->id = w->id;
 	ww->tsc_hz = rte_get_tsc_hz();
 	ww->now_ns = wall_ns(ww);
-	ww->tx_pool = g.tx_pool[w->id];
-	ww->rx_pool = g.rx_pool[w->id];
+	ww->queue_pool = g.pool[w->id][0];
+	ww->seg_pool = g.pool[w->id][1];
+	ww->rx_pool = g.pool[w->id][2];
 	unsigned mine_n = 0;
 	bool v6_outer = false;
 	for (unsigned i = 0; i < cfg->n_tenants; i++)
@@ -554,7 +567,8 @@ static void *wan_worker_init(struct dp_worker *w)
 		.mss = v6_outer ? MSS_V6_OUTER : MSS_V4_OUTER,
 		.sndbuf = CHANNEL_BUF,
 		.rcvbuf = CHANNEL_BUF,
-		.pool = ww->tx_pool,
+		.pool = ww->queue_pool,
+		.seg_pool = ww->seg_pool,
 		.ops = &ops,
 		.ctx = ww,
 	};
@@ -636,20 +650,22 @@ int wan_register(struct dp_app *app, const char *sa_log_path)
 			return fd;
 		g.sa_log_fd = fd;
 	}
-	for (unsigned i = 0; i < app->n_workers; i++) {
-		char name[32];
-		snprintf(name, sizeof(name), "wan_tx_%u", i);
-		g.tx_pool[i] = rte_pktmbuf_pool_create(name, app->channel_mbufs, POOL_CACHE, 0,
-						       RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
-		snprintf(name, sizeof(name), "wan_rx_%u", i);
-		g.rx_pool[i] = rte_pktmbuf_pool_create(name, app->channel_mbufs, POOL_CACHE, 0,
-						       RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
-		if (!g.tx_pool[i] || !g.rx_pool[i]) {
-			fprintf(stderr, "straitd: channel mbuf pools for worker %u: %s\n", i,
-				rte_strerror(rte_errno));
-			return -ENOMEM;
+	/* each worker's channel pools: send queues, segments in flight (the
+	 * NIC's TX ring may hold a queue's worth), received data */
+	static const char *const kind[3] = { "queue", "seg", "rx" };
+	for (unsigned i = 0; i < app->n_workers; i++)
+		for (int k = 0; k < 3; k++) {
+			char name[32];
+			snprintf(name, sizeof(name), "wan_%s_%u", kind[k], i);
+			g.pool[i][k] = rte_pktmbuf_pool_create(name, k == 1 ? SEG_MBUFS : app->channel_mbufs,
+							       POOL_CACHE, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
+							       (int)rte_socket_id());
+			if (!g.pool[i][k]) {
+				fprintf(stderr, "straitd: channel mbuf pools for worker %u: %s\n", i,
+					rte_strerror(rte_errno));
+				return -ENOMEM;
+			}
 		}
-	}
 	static const struct dp_hooks hooks = {
 		.name = "wan",
 		.worker_init = wan_worker_init,
@@ -666,11 +682,11 @@ void wan_unregister(void)
 	if (g.sa_log_fd >= 0)
 		close(g.sa_log_fd);
 	g.sa_log_fd = -1;
-	for (unsigned i = 0; i < STRAIT_MAX_WORKERS; i++) {
-		rte_mempool_free(g.tx_pool[i]);
-		rte_mempool_free(g.rx_pool[i]);
-		g.tx_pool[i] = g.rx_pool[i] = NULL;
-	}
+	for (unsigned i = 0; i < STRAIT_MAX_WORKERS; i++)
+		for (int k = 0; k < 3; k++) {
+			rte_mempool_free(g.pool[i][k]);
+			g.pool[i][k] = NULL;
+		}
 }
 
 static int snapshot(const struct wan_worker *ww, struct wan_snap *out)

@@ -62,6 +62,9 @@ enum { WAN_SNAP_MS = 200 };
 struct wan_snap {
 	uint64_t at_ms;               /* 0: nothing published yet */
 	uint64_t drops[WAN_DROP_COUNT];
+	struct tcp_stack_stats stack; /* the worker's channel stack */
+	uint32_t pool_free[3];        /* mbufs free in its queue, seg, rx pools */
+	uint32_t pool_size[3];
 	uint64_t nat_keepalives;
 	uint32_t n;                   /* tenants of this worker, below */
 	struct wan_tenant_snap t[STRAIT_MAX_TENANTS];

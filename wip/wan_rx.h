@@ -19,7 +19,7 @@
 /* Inbound SPIs (chosen by the receiver):
  *   bits 31..28  the owning worker (0..15)
  *   bits 27..12  the tenant Id (1..65535)
- *   bits 11..0   random
+ *   bits 11..0   counting up from a random start, per tenant
  * so an SPI is never below 4096 (>= STRAIT_ESP_SPI_MIN), and the worker
  * that receives a frame knows the owner without any table. */
 enum { WAN_SPI_RANDOM_BITS = 12 };

@@ -179,6 +179,8 @@ int wan_tel_tunnel(const struct dp_app *a, const char *params, struct rte_tel_da
 		free(s);
 		return t ? 0 : -1;
 	}
+	uint64_t pool_free[3] = { 0 }, pool_size[3] = { 0 };
+	struct tcp_stack_stats st = { 0 };
 	uint64_t drops[WAN_DROP_COUNT] = { 0 }, esp[STRAIT_ESP_STATUS_MAX] = { 0 };
 	uint64_t kx[STRAIT_KX_STATUS_MAX] = { 0 }, td[WAN_TDROP_COUNT] = { 0 };
 	unsigned up = 0, tenants = 0;
@@ -188,6 +190,21 @@ int wan_tel_tunnel(const struct dp_app *a, const char *params, struct rte_tel_da
 	for (unsigned w = 0; w < n; w++) {
 		for (int i = 0; i < WAN_DROP_COUNT; i++)
 			drops[i] += s[w].drops[i];
+		for (int k = 0; k < 3; k++) {
+			pool_free[k] += s[w].pool_free[k];
+			pool_size[k] += s[w].pool_size[k];
+		}
+		st.conns += s[w].stack.conns;
+		st.established += s[w].stack.established;
+		st.segs_in += s[w].stack.segs_in;
+		st.segs_out += s[w].stack.segs_out;
+		st.retrans_segs += s[w].stack.retrans_segs;
+		st.rto_expiries += s[w].stack.rto_expiries;
+		st.rst_in += s[w].stack.rst_in;
+		st.rst_out += s[w].stack.rst_out;
+		st.nombuf += s[w].stack.nombuf;
+		st.no_conn += s[w].stack.no_conn;
+		st.bad_csum += s[w].stack.bad_csum;
 		for (unsigned j = 0; j < s[w].n; j++) {
 			const struct wan_tenant_snap *t = &s[w].t[j];
 			tenants++;
@@ -226,6 +243,26 @@ int wan_tel_tunnel(const struct dp_app *a, const char *params, struct rte_tel_da
 	u64(dr, "inner_malformed", td[WAN_TDROP_INNER_MALFORMED]);
 	u64(dr, "inner_addr", td[WAN_TDROP_INNER_ADDR]);
 	u64(dr, "rx_no_mbuf", td[WAN_TDROP_RX_NO_MBUF]);
+	/* the workers' channel stacks and their mbuf budgets */
+	struct rte_tel_data *cs = sub_dict(d, "channel_stack");
+	u64(cs, "conns", st.conns);
+	u64(cs, "established", st.established);
+	u64(cs, "segs_in", st.segs_in);
+	u64(cs, "segs_out", st.segs_out);
+	u64(cs, "retrans_segs", st.retrans_segs);
+	u64(cs, "rto_expiries", st.rto_expiries);
+	u64(cs, "rst_in", st.rst_in);
+	u64(cs, "rst_out", st.rst_out);
+	u64(cs, "no_conn", st.no_conn);
+	u64(cs, "bad_csum", st.bad_csum);
+	u64(cs, "nombuf", st.nombuf);
+	struct rte_tel_data *pl = sub_dict(d, "mbufs");
+	static const char *const pn[3][2] = { { "queue_free", "queue_size" }, { "seg_free", "seg_size" },
+					      { "rx_free", "rx_size" } };
+	for (int k = 0; k < 3; k++) {
+		u64(pl, pn[k][0], pool_free[k]);
+		u64(pl, pn[k][1], pool_size[k]);
+	}
 	if (states && rte_tel_data_add_dict_container(d, "state", states, 0))
 		rte_tel_data_free(states);
 	free(s);
