@@ -29,6 +29,7 @@ enum {
 	PUB_LEN = 32,
 	CONFIRM_LEN = 32,
 	RESP_TH_LEN = 52,       /* RESP bytes hashed into the transcript */
+	RETIRING = 2,           /* inbound SAs kept for frames in flight */
 	DEFAULT_RETIRE_NS = 5000000000u,
 	DEFAULT_RETRY_NS = 1000000000u,
 };
@@ -57,8 +58,13 @@ struct strait_tunnel {
 	struct strait_tunnel_config cfg;
 	uint8_t k_mac[MAC_LEN];
 	struct strait_esp_sa *out, *in;   /* the confirmed pair */
-	struct strait_esp_sa *old_in;     /* retiring after a rekey */
-	uint64_t old_deadline;
+	/* Inbound SAs the peer may still seal with, each kept retire_ns:
+	 * the pair a rekey replaced, and a pair we answered that a newer
+	 * initiation of ours overtook (the peer uses it until our CONFIRM). */
+	struct retiring {
+		struct strait_esp_sa *sa;
+		uint64_t deadline;
+	} old[RETIRING];
 	struct pending_init pi;
 	struct pending_resp pr;
 	uint64_t last_ts_rx, last_ts_tx;
@@ -214,11 +220,44 @@ static struct strait_esp_sa *make_sa(const struct strait_tunnel *t, enum strait_
 
 /* ------------------------------------------------------------ state */
 
+static struct strait_esp_sa *retiring_sa(const struct strait_tunnel *t, uint32_t spi)
+{
+	for (int i = 0; i < RETIRING; i++)
+		if (t->old[i].sa && strait_esp_sa_spi(t->old[i].sa) == spi)
+			return t->old[i].sa;
+	return NULL;
+}
+
 static bool spi_in_use(const struct strait_tunnel *t, uint32_t spi)
 {
-	return (t->in && strait_esp_sa_spi(t->in) == spi) ||
-	       (t->old_in && strait_esp_sa_spi(t->old_in) == spi) ||
+	return (t->in && strait_esp_sa_spi(t->in) == spi) || retiring_sa(t, spi) ||
 	       (t->pr.active && t->pr.spi_r == spi) || (t->pi.active && t->pi.spi_i == spi);
+}
+
+/* Keeps sa opening frames for retire_ns; with every slot taken, the one
+ * closest to its end goes first. */
+static void retire(struct strait_tunnel *t, struct strait_esp_sa *sa, uint64_t now_ns)
+{
+	int k = 0;
+	if (!sa)
+		return;
+	for (int i = 1; i < RETIRING; i++)
+		if (!t->old[i].sa || (t->old[k].sa && t->old[i].deadline < t->old[k].deadline))
+			k = i;
+	if (t->old[k].sa) {
+		strait_esp_sa_free(t->old[k].sa);
+		t->stats.retired++;
+	}
+	t->old[k].sa = sa;
+	t->old[k].deadline = now_ns + t->cfg.retire_ns;
+}
+
+static void free_retiring(struct strait_tunnel *t)
+{
+	for (int i = 0; i < RETIRING; i++) {
+		strait_esp_sa_free(t->old[i].sa);
+		t->old[i].sa = NULL;
+	}
 }
 
 static uint32_t choose_spi(const struct strait_tunnel *t)
@@ -252,17 +291,23 @@ static void drop_pending_resp(struct strait_tunnel *t)
 	OPENSSL_cleanse(&t->pr, sizeof(t->pr));
 }
 
+/* A pair we answered gives way to a newer one before it was confirmed. The
+ * peer may have installed it already (our RESP reached it) and seal with
+ * it until it learns of the newer pair: its inbound SA retires like a
+ * replaced one, never promoted. We never sealed with its outbound SA. */
+static void retire_pending_resp(struct strait_tunnel *t, uint64_t now_ns)
+{
+	retire(t, t->pr.in, now_ns);
+	t->pr.in = NULL;
+	drop_pending_resp(t);
+}
+
 /* The new pair becomes current; the old inbound SA keeps opening frames in
  * flight until retire_ns has passed. */
 static void install(struct strait_tunnel *t, struct strait_esp_sa *out, struct strait_esp_sa *in,
 		    uint64_t now_ns)
 {
-	if (t->old_in) {
-		strait_esp_sa_free(t->old_in);
-		t->stats.retired++;
-	}
-	t->old_in = t->in;
-	t->old_deadline = now_ns + t->cfg.retire_ns;
+	retire(t, t->in, now_ns);
 	strait_esp_sa_free(t->out);
 	t->out = out;
 	t->in = in;
@@ -306,8 +351,8 @@ void strait_tunnel_reset(struct strait_tunnel *t)
 	drop_pending_resp(t);
 	strait_esp_sa_free(t->out);
 	strait_esp_sa_free(t->in);
-	strait_esp_sa_free(t->old_in);
-	t->out = t->in = t->old_in = NULL;
+	free_retiring(t);
+	t->out = t->in = NULL;
 	t->stats.resets++;
 }
 
@@ -324,7 +369,7 @@ void strait_tunnel_free(struct strait_tunnel *t)
 	drop_pending_resp(t);
 	strait_esp_sa_free(t->out);
 	strait_esp_sa_free(t->in);
-	strait_esp_sa_free(t->old_in);
+	free_retiring(t);
 	OPENSSL_cleanse(t, sizeof(*t));
 	free(t);
 }
@@ -413,7 +458,7 @@ static enum strait_kx_status on_init(struct strait_tunnel *t, uint64_t now_ns, c
 		strait_esp_sa_free(sa_out);
 		goto err;
 	}
-	drop_pending_resp(t);
+	retire_pending_resp(t, now_ns); /* an earlier INIT's: the peer may hold it */
 	t->pr.active = true;
 	t->pr.spi_i = get_be32(m + 12);
 	t->pr.spi_r = spi_r;
@@ -468,8 +513,9 @@ static enum strait_kx_status on_resp(struct strait_tunnel *t, uint64_t now_ns, c
 	drop_pending_init(t);
 	/* A pair we answered earlier and that is still unconfirmed is older
 	 * than this one: promoting it later (by its CONFIRM or a frame) would
-	 * put it back over the pair the peer ends on. */
-	drop_pending_resp(t);
+	 * put it back over the pair the peer ends on. It only retires: the
+	 * peer may seal with it until our CONFIRM reaches it. */
+	retire_pending_resp(t, now_ns);
 	install(t, sa_out, sa_in, now_ns);
 	*out_len = STRAIT_KX_CONFIRM_LEN;
 	t->stats.kx_tx[STRAIT_KX_CONFIRM]++;
@@ -570,11 +616,12 @@ static bool awaiting_confirm(const struct strait_tunnel *t, uint64_t now_ns)
 
 int strait_tunnel_tick(struct strait_tunnel *t, uint64_t now_ns, uint8_t *out, size_t cap)
 {
-	if (t->old_in && now_ns >= t->old_deadline) {
-		strait_esp_sa_free(t->old_in);
-		t->old_in = NULL;
-		t->stats.retired++;
-	}
+	for (int i = 0; i < RETIRING; i++)
+		if (t->old[i].sa && now_ns >= t->old[i].deadline) {
+			strait_esp_sa_free(t->old[i].sa);
+			t->old[i].sa = NULL;
+			t->stats.retired++;
+		}
 	if (t->pi.active) {
 		if (now_ns >= t->pi.sent_ns + t->cfg.retry_ns || now_ns < t->pi.sent_ns)
 			return strait_tunnel_initiate(t, now_ns, out, cap);
@@ -657,6 +704,7 @@ enum strait_esp_status strait_tunnel_open(struct strait_tunnel *t, struct strait
 					  uint8_t *next_header, uint64_t now_ns)
 {
 	enum strait_esp_status s;
+	struct strait_esp_sa *old;
 	uint32_t spi;
 
 	spi = strait_esp_peek_spi(pkt->data, pkt->len);
@@ -670,8 +718,8 @@ enum strait_esp_status strait_tunnel_open(struct strait_tunnel *t, struct strait
 		s = strait_esp_open(t->pr.in, pkt, next_header, now_ns);
 		if (s == STRAIT_ESP_OK || s == STRAIT_ESP_DUMMY)
 			promote_pending(t, now_ns);
-	} else if (t->old_in && spi == strait_esp_sa_spi(t->old_in)) {
-		s = strait_esp_open(t->old_in, pkt, next_header, now_ns);
+	} else if ((old = retiring_sa(t, spi))) {
+		s = strait_esp_open(old, pkt, next_header, now_ns);
 	} else {
 		s = STRAIT_ESP_E_SPI;
 	}

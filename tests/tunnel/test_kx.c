@@ -427,8 +427,14 @@ Test(kx, newer_pair_supersedes_pending_response)
 	cr_assert_eq(deliver(b, now + 1, &i2, &r2), STRAIT_KX_OK);
 	cr_assert_eq(deliver(a, now + 1, &r2, &c2), STRAIT_KX_OK); /* A now on hs2 */
 
+	/* B seals with hs1 until C2 reaches it: A opens those frames (they
+	 * are not lost in the race) but hs1 never comes back as A's pair */
+	uint32_t a_in = strait_tunnel_spi_in(a);
+	struct frame late;
 	seal(b, &f, 0x11, now + 1);
-	cr_assert_eq(open_(a, &f, 0x11, now + 1), STRAIT_ESP_E_SPI, "hs1 must not come back");
+	seal(b, &late, 0x13, now + 1); /* held back until hs1 has retired */
+	cr_assert_eq(open_(a, &f, 0x11, now + 1), STRAIT_ESP_OK, "in flight under hs1");
+	cr_assert_eq(strait_tunnel_spi_in(a), a_in, "hs1 must not come back");
 	cr_assert_eq(deliver(a, now + 1, &c1, NULL), STRAIT_KX_E_UNEXPECTED, "late CONFIRM_1");
 	cr_assert_eq(deliver(b, now + 1, &c2, NULL), STRAIT_KX_OK);
 	cr_assert_eq(strait_tunnel_spi_out(a), strait_tunnel_spi_in(b), "A->B pair matches");
@@ -439,6 +445,35 @@ Test(kx, newer_pair_supersedes_pending_response)
 	cr_assert_eq(strait_tunnel_tick(a, later, none.b, sizeof(none.b)), 0);
 	cr_assert_eq(strait_tunnel_tick(b, later, none.b, sizeof(none.b)), 0);
 	both_ways(a, b, later);
+	cr_assert_eq(open_(a, &late, 0x13, later), STRAIT_ESP_E_SPI, "hs1 retired after retire_ns");
+	strait_tunnel_free(a);
+	strait_tunnel_free(b);
+}
+
+/* A newer INIT replaces a pair we answered that its initiator may already
+ * use (our RESP reached it, its CONFIRM did not reach us, and it started
+ * another rekey): frames it seals under that pair still open here until
+ * the newer pair is confirmed, and the replaced pair is never promoted. */
+Test(kx, newer_init_retires_answered_pair)
+{
+	struct strait_tunnel *a = mk(1, 2, 0x5a, none_life), *b = mk(2, 1, 0x5a, none_life);
+	struct msg i1, r1, c1, i2, r2, c2;
+	struct frame f;
+	handshake(a, b, T0);
+	const uint64_t now = T0 + SEC;
+	uint32_t b_in = strait_tunnel_spi_in(b);
+	i1 = init_msg(a, now);
+	cr_assert_eq(deliver(b, now, &i1, &r1), STRAIT_KX_OK);
+	cr_assert_eq(deliver(a, now, &r1, &c1), STRAIT_KX_OK); /* C1 lost; A seals with pair 1 */
+	seal(a, &f, 0x21, now);
+	i2 = init_msg(a, now + 1);
+	cr_assert_eq(deliver(b, now + 1, &i2, &r2), STRAIT_KX_OK); /* pair 1 retires at B */
+	cr_assert_eq(open_(b, &f, 0x21, now + 1), STRAIT_ESP_OK, "in flight under pair 1");
+	cr_assert_eq(strait_tunnel_spi_in(b), b_in, "pair 1 never promoted");
+	cr_assert_eq(deliver(b, now + 1, &c1, NULL), STRAIT_KX_E_UNEXPECTED);
+	cr_assert_eq(deliver(a, now + 1, &r2, &c2), STRAIT_KX_OK);
+	cr_assert_eq(deliver(b, now + 1, &c2, NULL), STRAIT_KX_OK);
+	both_ways(a, b, now + 1);
 	strait_tunnel_free(a);
 	strait_tunnel_free(b);
 }
