@@ -945,8 +945,11 @@ static int tenant_handler(void *user, const char *section, const char *key,
 			else
 				set_err(c, c->line, s, key, "\"%s\" is neither bypass nor fail-closed", val);
 			t->have_peer_down = true;
+		} else if (!strcasecmp(key, "CacheSize")) {
+			if (!strait_parse_bytes(val, &cfg->cache_size) || cfg->cache_size < (1u << 20))
+				set_err(c, c->line, s, key, "\"%s\" is not a size of at least 1M (512M, 2G)", val);
 		} else {
-			set_err(c, c->line, s, key, "unknown key (Name, Id, KeyFile, PeerDown)");
+			set_err(c, c->line, s, key, "unknown key (Name, Id, KeyFile, PeerDown, CacheSize)");
 		}
 		break;
 	case 2:
@@ -1075,6 +1078,7 @@ int strait_tenant_load(const char *path, struct strait_tenant_cfg *out,
 	out->peer_timeout_ns = STRAIT_PEER_TIMEOUT_NS_DEFAULT;
 	out->rekey_ns = STRAIT_REKEY_NS_DEFAULT;
 	out->rekey_bytes = STRAIT_REKEY_BYTES_DEFAULT;
+	out->cache_size = STRAIT_DEFAULT_CACHE_SIZE;
 	int r = run_ini(&t.p, path, tenant_handler, &t, err);
 	if (r)
 		return r;

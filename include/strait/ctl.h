@@ -29,6 +29,8 @@ enum strait_ctl_limits {
 	STRAIT_PSK_LEN = 32,          /* KeyFile: 32 bytes, base64 */
 };
 
+#define STRAIT_DEFAULT_CACHE_SIZE (1ull << 30) /* [Tenant] CacheSize */
+
 struct strait_prefix {
 	uint8_t family; /* 4 or 6 */
 	uint8_t len;    /* prefix length in bits */
@@ -121,6 +123,7 @@ struct strait_tenant_cfg {
 	uint8_t priority;           /* 0 (highest) .. 7 */
 	uint16_t weight;            /* share of spare capacity, 1..1000 */
 	enum strait_peer_down peer_down;
+	uint64_t cache_size;        /* bytes of each direction's cache log */
 };
 
 struct strait_config {

@@ -131,6 +131,10 @@ static const struct tcase cases[] = {
 	T(86, 't', TEN_OK "RekeyBytes = lots\n", 14, "[Peer] RekeyBytes"),
 	T(87, 't', TEN_OK "RekeyBytes = 64GiB\n", 0, NULL),
 	T(88, 't', TEN_OK "Rekey = 1h\n", 14, "[Peer] Rekey"),
+	/* CacheSize: binary suffixes, at least 1 MiB */
+	T(89, 't', TEN_OK "[Tenant]\nCacheSize = 512M\n", 0, NULL),
+	T(90, 't', TEN_HEAD "CacheSize = 512k\n", 6, "[Tenant] CacheSize"),
+	T(91, 't', TEN_HEAD "CacheSize = lots\n", 6, "[Tenant] CacheSize"),
 };
 
 static char dir[] = "/tmp/dp-ctl-test-XXXXXX";
@@ -251,6 +255,11 @@ Test(config, values)
 	cr_expect_eq(t.guaranteed_bps, 1500000);
 	cr_expect_eq(t.ceiling_bps, 2000000000ull);
 	cr_expect_eq(t.peer_down, STRAIT_PEER_DOWN_BYPASS);
+	cr_expect_eq(t.cache_size, STRAIT_DEFAULT_CACHE_SIZE);
+	uint64_t size;
+	cr_expect(strait_parse_bytes("2G", &size) && size == 2ull << 30);
+	cr_expect(strait_parse_bytes("64KiB", &size) && size == 64 << 10);
+	cr_expect(!strait_parse_bytes("12Q", &size) && !strait_parse_bytes("-1", &size));
 	/* KeyFile is resolved against the file's folder */
 	cr_expect_str_eq(t.key_file, "/tmp/t.key");
 }
