@@ -35,7 +35,7 @@ static struct rte_mbuf *build(struct tcp_stack *st, uint8_t af,
 			      const uint8_t *opts, unsigned optlen,
 			      struct mbuf_q *q, uint32_t qoff, uint32_t plen)
 {
-	struct rte_mbuf *m = rte_pktmbuf_alloc(st->mp);
+	struct rte_mbuf *m = rte_pktmbuf_alloc(st->cfg.seg_pool ? st->cfg.seg_pool : st->mp);
 	if (!m) {
 		st->stats.nombuf++;
 		return NULL;

@@ -258,3 +258,44 @@ Test(limits, ten_thousand_idle_connections)
 	h_send(h, 101, 0, TH_RST, 0, NULL, 0, NULL, 0);
 	cr_assert_eq(stats().established, 9999);
 }
+
+/* With tcp_config.seg_pool, segments built for output come from a pool of
+ * their own: data queued for sending may take every mbuf of the stack's
+ * pool (queues of other connections) and still go out. Without it the
+ * segment finds no mbuf, nothing is sent, nothing acknowledged: the
+ * tenant channel froze under load this way. */
+Test(limits, segments_from_their_own_pool)
+{
+	h_eal();
+	struct rte_mempool *seg = rte_pktmbuf_pool_create("tseg", 255, 0, 0,
+							  RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
+	cr_assert_not_null(seg);
+	struct tcp_config cfg = { .seg_pool = seg };
+	h_init(h, &cfg, TCP_AF_INET);
+	uint8_t o[4];
+	uint32_t iss;
+	struct tcp_conn *c = h_accept(h, 1000, o, o_mss(o, 1000), &iss);
+	/* the stack's pool held elsewhere but for 4 mbufs: room for queued data */
+	static struct rte_mbuf *held[4096];
+	unsigned n = 0;
+	while (rte_mempool_avail_count(h->mp) > 4 && n < 4096)
+		held[n++] = rte_pktmbuf_alloc(h->mp);
+	/* takes what fits in the 4 mbufs left: none remains for a segment */
+	static uint8_t d[16384];
+	long k = tcp_write(c, d, sizeof(d));
+	cr_assert_gt(k, 6000, "queued in the 4 mbufs left");
+	cr_assert_eq(rte_mempool_avail_count(h->mp), 0);
+	uint32_t sent = 0;
+	for (unsigned i = 0; i < h->nout; i++) {
+		struct h_seg s;
+		h_out(h, i, &s);
+		cr_assert_eq(h->out[i]->pool, seg, "segment %u from the segment pool", i);
+		sent += s.len;
+	}
+	cr_assert_eq(sent, (uint32_t)k, "every byte queued was sent (%u of %ld)", sent, k);
+	h_clear(h);
+	for (unsigned i = 0; i < n; i++)
+		rte_pktmbuf_free(held[i]);
+	h_fini(h);
+	rte_mempool_free(seg);
+}
