@@ -323,6 +323,9 @@ uint32_t tcp_isn(struct tcp_stack *st, const struct tcp_conn *c);
 /* tcp_options.c */
 bool tcp_parse_options(const uint8_t *p, unsigned len, bool syn,
 		       struct tcp_opts *o);
+/* The payload a data segment sent now may carry: snd_mss less the SACK
+ * blocks the segment will carry (so no segment exceeds the path MTU). */
+uint32_t tcp_data_mss(const struct tcp_conn *c);
 unsigned tcp_build_options(const struct tcp_conn *c, uint8_t flags,
 			   uint8_t *p);
 

@@ -122,8 +122,8 @@ static void probe(struct tcp_conn *c)
 	    (!(c->flags & TF_SACK) || c->snd_max == c->snd_una)) {
 		/* new data if the window allows: one segment */
 		uint32_t len = end_data - c->snd_nxt;
-		if (len > c->snd_mss)
-			len = c->snd_mss;
+		if (len > tcp_data_mss(c))
+			len = tcp_data_mss(c);
 		if (len > room)
 			len = room;
 		tcp_send_segment(c, c->snd_nxt, len, TH_ACK);
@@ -135,7 +135,8 @@ static void probe(struct tcp_conn *c)
 	} else {
 		/* else the last segment again */
 		uint32_t hi = SEQ_LT(c->snd_max, end_data) ? c->snd_max : end_data;
-		uint32_t lo = hi - c->snd_una > c->snd_mss ? hi - c->snd_mss : c->snd_una;
+		uint32_t mss = tcp_data_mss(c);
+		uint32_t lo = hi - c->snd_una > mss ? hi - mss : c->snd_una;
 		if (SEQ_LT(lo, hi)) {
 			tcp_send_segment(c, lo, hi - lo, TH_ACK);
 			tcp_rack_sent(c, lo, hi - lo, true);
