@@ -13,6 +13,7 @@
 #include <rte_telemetry.h>
 
 #include "dp.h"
+#include "wan.h"
 #include "tcp_hook.h"
 
 void dp_stats_sum(const struct dp_app *app, struct dp_stats *out)
@@ -476,6 +477,10 @@ static const struct {
 	  "TCP counters of one tenant. Parameter: tenant name, or local" },
 	{ "/strait/tcp/conns", do_tcp_conns,
 	  "Open TCP connections (first 24): tuple, state, RTT, cwnd, counters" },
+	{ "/strait/tunnel", wan_tel_tunnel, "WAN tunnels: totals and each tenant's state; "
+	  "parameter: a tenant name for its tunnel, handshakes, ESP, drops, channel, test" },
+	{ "/strait/tunnel/test", wan_tel_test, "Tests the channel alone: "
+	  "parameters TENANT,discard|echo|source,BYTES (result in /strait/tunnel,TENANT)" },
 };
 
 /* Every command's callback: finds its entry by the command's name. */

@@ -38,6 +38,7 @@
 #include <rte_ring.h>
 
 #include "dp.h"
+#include "snap_seqlock.h"
 #include "wan_rx.h"
 
 enum {
@@ -422,12 +423,11 @@ static void snap_tenant(const struct wan_worker *ww, const struct wan_tenant *t,
 	channel_test_result(t->ch, &s->test);
 }
 
-/* Seqlock writer (as tcp_hook.c): the worker never waits. */
+/* The worker's snapshot for telemetry (snap_seqlock.h). */
 static void publish(struct wan_worker *ww, uint64_t now_ms)
 {
 	struct wan_snap *s = &ww->snap;
-	__atomic_store_n(&ww->seq, ww->seq + 1, __ATOMIC_RELAXED);
-	__atomic_thread_fence(__ATOMIC_RELEASE);
+	snap_write_begin(&ww->seq);
 	s->at_ms = now_ms ? now_ms : 1;
 	memcpy(s->drops, ww->drops, sizeof(s->drops));
 	tcp_stack_stats(channel_stack_tcp(ww->cs), &s->stack);
@@ -439,7 +439,7 @@ static void publish(struct wan_worker *ww, uint64_t now_ms)
 	s->n = ww->n;
 	for (unsigned i = 0; i < ww->n; i++)
 		snap_tenant(ww, &ww->t[i], &s->t[i]);
-	__atomic_store_n(&ww->seq, ww->seq + 1, __ATOMIC_RELEASE);
+	snap_write_end(&ww->seq);
 }
 
 static unsigned wan_poll(void *ctx, uint64_t now_ms)
@@ -689,27 +689,13 @@ void wan_unregister(void)
 		}
 }
 
-static int snapshot(const struct wan_worker *ww, struct wan_snap *out)
-{
-	for (int tries = 0; tries < 2000; tries++) {
-		uint32_t s0 = __atomic_load_n(&ww->seq, __ATOMIC_ACQUIRE);
-		if (s0 & 1) {
-			rte_delay_us_sleep(100);
-			continue;
-		}
-		memcpy(out, &ww->snap, sizeof(*out));
-		__atomic_thread_fence(__ATOMIC_ACQUIRE);
-		if (__atomic_load_n(&ww->seq, __ATOMIC_RELAXED) == s0)
-			return out->at_ms ? 0 : -EAGAIN;
-	}
-	return -EAGAIN;
-}
-
 int wan_snapshot(const struct dp_worker *w, struct wan_snap *out)
 {
 	__atomic_add_fetch(&readers, 1, __ATOMIC_SEQ_CST);
 	const struct wan_worker *ww = dp_hooks_ctx(w, g.module);
-	int r = ww ? snapshot(ww, out) : -ENOENT;
+	int r = ww ? snap_read(&ww->seq, out, &ww->snap, sizeof(*out)) : -ENOENT;
+	if (!r && !out->at_ms)
+		r = -EAGAIN; /* nothing published yet */
 	__atomic_sub_fetch(&readers, 1, __ATOMIC_SEQ_CST);
 	return r;
 }
