@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # Sourced by the scripts that run two straitd appliances joined by their
-# WAN ports: tests/e2e/wan-tunnel.sh and bench/channel-bench.
+# WAN ports: tests/e2e/wan-tunnel.sh and bench/wan-channel-bench.
 #
 #   ns wla-N        ns wa-N (straitd A)                 ns wb-N (straitd B)          ns wlb-N
 #  +---------+     +---------------------------+       +---------------------------+     +---------+
@@ -110,12 +110,28 @@ wan_start() {
   pid[$s]=$!
 }
 
-# wan_stop SIDE [SIGNAL]: returns straitd's exit status.
+# alive PID: running (a child that exited stays a zombie until waited for)
+alive() { [ -r /proc/$1/stat ] && [ "$(cut -d' ' -f3 /proc/$1/stat 2>/dev/null)" != Z ]; }
+
+# wan_stop SIDE [SIGNAL]: returns straitd's exit status; 124 when it did
+# not exit within 20 s (it is then killed).
 wan_stop() {
-  local s=$1 sig=${2:-TERM}
-  [ -n "${pid[$s]}" ] || return 0
-  kill -s "$sig" "${pid[$s]}" 2>/dev/null || true
-  local rc=0; wait "${pid[$s]}" || rc=$?
+  local s=$1 sig=${2:-TERM} p rc=0 st=0
+  p=${pid[$s]}
+  [ -n "$p" ] || return 0
+  kill -s "$sig" "$p" 2>/dev/null || true
+  for _ in $(seq 1 200); do alive "$p" || break; sleep 0.1; done
+  if alive "$p"; then
+    echo "straitd $s: still running 20 s after SIG$sig; its threads (state, kernel wait):" >&2
+    local t
+    for t in /proc/$p/task/*; do
+      echo "  $(cat $t/comm 2>/dev/null) $(cut -d' ' -f3 $t/stat 2>/dev/null) $(cat $t/wchan 2>/dev/null)" >&2
+      head -n 4 $t/stack 2>/dev/null | sed 's/^/      /' >&2
+    done
+    kill -9 "$p" 2>/dev/null; rc=124
+  fi
+  wait "$p" || st=$?
+  [ $rc = 0 ] && rc=$st
   pid[$s]=
   rm -rf /var/run/dpdk/wan-$s-$n
   return $rc

@@ -10,7 +10,7 @@
 #  | S.10    |     | 198.18.S.1     198.18.T.1 |       | 198.18.T.2     198.18.S.2 |     | S.20    |
 #  +---------+     |                2001:2:0:T::1      |  2001:2:0:T::2            |     +---------+
 #                  +---------------------------+       +---------------------------+
-#   (set up by wan-lib.sh, shared with bench/channel-bench)
+#   (set up by wan-lib.sh, shared with bench/wan-channel-bench)
 #   S = SUBNET (default 170), T = S + 1. Tenants, mirrored in both appliances:
 #     acme    Id 7    IPv4 WAN  inner 169.254.7.1 (A) - 169.254.7.2 (B)   A connects
 #                     RekeyBytes 1M (a rekey every MiB), PeerTimeout 5s
@@ -38,6 +38,8 @@
 #  7. B killed: after PeerTimeout A's acme tunnel is down, its channel too.
 #  8. B starts first this time, A later: up. 9. Both at once: up.
 # 10. SIGTERM: both exit 0.
+# 11. Both up, then their veths deleted and namespaces removed: SIGTERM
+#     still ends each within 20 s, exit 0.
 #
 #   [WORKERS=N] [SUBNET=S] [ECHO_MB=N] wan-tunnel.sh STRAITD
 set -euo pipefail
@@ -231,4 +233,15 @@ say "10. SIGTERM"
 stop a || fail "A: exit status on SIGTERM"
 stop b || fail "B: exit status on SIGTERM"
 grep -q "AES-GCM with 16 octet ICV" "$work/sa.log" || fail "sa.log empty"
+
+# 11. SIGTERM once the ports and namespaces are gone: straitd still exits
+say "11. SIGTERM with the veths and namespaces gone"
+start a
+start b
+up_both 30
+for l in "$A wal$n" "$A waw$n" "$B wbl$n"; do set -- $l; ip -n $1 link del $2; done
+for ns in $LA $A $B $LB; do ip netns del "$ns"; done
+sleep 1
+stop a || fail "A: exit status $? on SIGTERM with its ports gone"
+stop b || fail "B: exit status $? on SIGTERM with its ports gone"
 say "ok: wan-tunnel ($workers worker(s)) in $(( $(date +%s) - t0 ))s"
