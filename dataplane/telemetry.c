@@ -15,6 +15,7 @@
 #include "dp.h"
 #include "relay_hook.h"
 #include "tcp_hook.h"
+#include "wan.h"
 
 void dp_stats_sum(const struct dp_app *app, struct dp_stats *out)
 {
@@ -554,6 +555,10 @@ static const struct {
 	  "Open TCP connections (first 24): tuple, state, RTT, cwnd, counters" },
 	{ "/strait/relay", do_relay, "Optimized flows per tenant: channel, flows, bytes, "
 	  "reduction, cache, credit, resyncs, lag. Parameter: none, or a tenant name" },
+	{ "/strait/tunnel", wan_tel_tunnel, "WAN tunnels: totals and each tenant's state; "
+	  "parameter: a tenant name for its tunnel, handshakes, ESP, drops, channel, test" },
+	{ "/strait/tunnel/test", wan_tel_test, "Tests the channel alone: "
+	  "parameters TENANT,discard|echo|source,BYTES (result in /strait/tunnel,TENANT)" },
 };
 
 /* Every command's callback: finds its entry by the command's name. */

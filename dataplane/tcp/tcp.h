@@ -125,6 +125,11 @@ struct tcp_config {
 	uint32_t max_pending;
 	uint32_t tenant_max_pending;
 	uint32_t pending_timeout_us;
+	/* Segments built for output (and freed once sent) come from this pool
+	 * when set, else from the stack's: with a pool of their own, data
+	 * queued for sending can never take the last mbuf a segment needs to
+	 * carry it (every queue full, nothing sent, nothing acknowledged). */
+	struct rte_mempool *seg_pool;
 };
 
 /* Fills defaults for every zero field. */

@@ -191,8 +191,13 @@ long tcp_write(struct tcp_conn *c, const void *buf, size_t len)
 		done += k;
 	}
 	tcp_account(c, (int64_t)done);
-	if (done < len)
+	if (done < len) {
 		c->flags |= TF_WANT_WRITABLE;
+		if (!(c->flags & TF_STARVED) && st->n_starved < st->starved_cap) {
+			c->flags |= TF_STARVED;
+			st->starved[st->n_starved++] = c->idx;
+		}
+	}
 	if (done && c->state != TCP_SYN_SENT && c->state != TCP_SYN_RECEIVED)
 		tcp_output(c);
 	return (long)done;

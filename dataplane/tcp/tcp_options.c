@@ -171,3 +171,14 @@ unsigned tcp_build_options(const struct tcp_conn *c, uint8_t flags, uint8_t *p)
 	}
 	return n;
 }
+
+uint32_t tcp_data_mss(const struct tcp_conn *c)
+{
+	/* snd_mss already leaves room for the timestamps; SACK blocks (and a
+	 * D-SACK) take the rest from the payload, as Linux does */
+	if (!(c->flags & TF_SACK) || (!c->nrsb && c->rcv_dsack[0] == c->rcv_dsack[1]))
+		return c->snd_mss;
+	uint8_t tmp[TCP_OPT_SPACE];
+	unsigned extra = tcp_build_options(c, TH_ACK, tmp) - (c->flags & TF_TS ? 12u : 0u);
+	return c->snd_mss > extra + 1 ? c->snd_mss - extra : 1;
+}

@@ -56,6 +56,7 @@ Address = {wan_ip6}/64
 TENANT = """
 [Tenant]
 Name = {name}
+Id = {id}
 KeyFile = {name}.key
 PeerDown = bypass
 
@@ -66,8 +67,8 @@ Ports = {ports}
 
 [Peer]
 Endpoint = 198.18.1.2
-InnerAddress = 169.254.0.1
-PeerInnerAddress = 169.254.0.2
+InnerAddress = 169.254.{id}.1
+PeerInnerAddress = 169.254.{id}.2
 """
 
 failures = Failures("  FAIL:")
@@ -103,7 +104,7 @@ def run(name, lan_in, wan_in, tenants=(), lan_extra="", wan_extra="", signal=Non
                                  lan_extra=lan_extra, wan_extra=wan_extra))
     for i, t in enumerate(tenants):
         with open(os.path.join(d, "tenants", "%02d-%s.conf" % (i, t["name"])), "w") as f:
-            f.write(TENANT.format(**t))
+            f.write(TENANT.format(id=i + 1, **t))
     p = lambda n: os.path.join(d, n)  # noqa: E731
     write_pcap(p("lan_in.pcap"), lan_in)
     write_pcap(p("wan_in.pcap"), wan_in)
