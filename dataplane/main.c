@@ -312,7 +312,7 @@ int main(int argc, char **argv)
 	}
 	if (wan_register(&app, sa_log)) /* tunnels and channels: the second module */
 		goto err_ports;
-	if (relay_hook_register()) { /* the tenants' intercepted flows, on their channels: after the WAN module */
+	if (relay_hook_register()) { /* intercepted flows, on the channels: after wan */
 		fprintf(stderr, "straitd: the relay module could not be hooked in\n");
 		goto err_ports;
 	}

@@ -38,14 +38,17 @@
 #include <rte_cycles.h>
 #include <rte_mbuf.h>
 
+#include "channel.h"
 #include "classify.h"
 #include "dp.h"
 #include "icmp_error.h"
 #include "tcp.h"
+#include "wan.h"
 
 enum {
 	TPL_HDR_MAX = 14 + 2 * 4, /* Ethernet and two VLAN tags */
 	SYN_CONNS_SPARE = 1024,   /* connections past the flows: TIME-WAIT */
+	CH_STAGE = 64 << 10,      /* channel bytes in and out per call */
 };
 
 /* A connection's L2 and the tuple it was made for. */
@@ -62,6 +65,12 @@ struct tenant {
 	unsigned index;
 	const struct strait_tenant_cfg *cfg;
 	struct relay *relay;
+	struct channel *ch;            /* the WAN module's, for this tenant */
+	bool failed;                   /* the session broke: input discarded
+					* until the channel reconnects */
+	char failed_why[96];
+	uint8_t *out;                  /* CH_STAGE: made, not yet sent */
+	uint32_t out_off, out_len;
 	void *mem;
 	size_t size;
 	uint64_t bypassed, refused_down, wan_syn;
@@ -75,6 +84,7 @@ struct rh {
 	struct tpl *tpl;               /* by tcp_conn_index() */
 	uint32_t ntpl;
 	struct tpl scratch;            /* the frame or OPEN being opened now */
+	uint8_t *in;                   /* CH_STAGE: channel bytes read */
 	struct flow *scratch_flow;     /* A: the SYN's flow entry */
 	struct tenant *tenant[STRAIT_MAX_TENANTS];
 	uint64_t snap_due_ms;
@@ -84,6 +94,8 @@ struct rh {
 
 static int hook_id = -1;
 static int readers; /* telemetry threads inside relay_hook_tenant() */
+
+static unsigned ch_tx(struct tenant *t);
 
 unsigned relay_tenant_owner(const struct dp_app *app, unsigned i)
 {
@@ -491,8 +503,9 @@ static void publish(struct rh *h)
 		s->icmp_out = t->icmp_out;
 		s->memory = t->size;
 		snprintf(s->why, sizeof(s->why), "%s",
-			 s->up ? "" : t->relay && *relay_why(t->relay) ? relay_why(t->relay)
-								       : "the channel is down");
+			 s->up ? "" : t->failed ? t->failed_why
+			 : t->relay && *relay_why(t->relay) ? relay_why(t->relay)
+			 : "the channel is down");
 	}
 	__atomic_store_n(&h->seq, h->seq + 1, __ATOMIC_RELEASE);
 }
@@ -531,17 +544,125 @@ out:
 static unsigned timers(void *ctx, uint64_t now_ms)
 {
 	struct rh *h = ctx;
+	unsigned work = 0;
 	uint64_t due;
 
 	tcp_poll(h->st);
+	for (unsigned i = 0; i < STRAIT_MAX_TENANTS; i++) {
+		struct tenant *t = h->tenant[i];
+
+		if (t && t->relay && (t->out_off < t->out_len || relay_channel_pending(t->relay)))
+			work += ch_tx(t);
+		if (t && t->relay && relay_next_timer(t->relay) <= now_us(h) + 200)
+			work++;
+	}
 	if (now_ms >= h->snap_due_ms) {
 		publish(h);
 		h->snap_due_ms = now_ms + RELAY_HOOK_SNAP_MS;
 	}
 	/* keep the worker awake while a timer is due within 200 us */
 	due = tcp_next_timer(h->st);
-	return due != UINT64_MAX && due <= now_us(h) + 200;
+	return work + (due != UINT64_MAX && due <= now_us(h) + 200);
 }
+
+/* ---- the tenant's channel (channel.h): the relay's bytes ----
+ *
+ *   connected    -> the relay (built the first time), a session (HELLO)
+ *   readable     -> peek, relay_channel_rx, consume
+ *   writable, every loop while the relay has frames -> relay_channel_tx
+ *                   into the tenant's stage, channel_send what it takes
+ *   disconnected -> every flow reset at both ends; new SYNs meet PeerDown
+ *
+ * A session error (a peer breaking the framing or the HELLO rules) resets
+ * the flows; the channel's bytes are discarded until it reconnects. */
+
+static struct relay *tenant_relay(struct tenant *t);
+
+/* Sends what the relay has for the channel, as far as it takes it. */
+static unsigned ch_tx(struct tenant *t)
+{
+	unsigned work = 0;
+
+	if (!t->relay || t->failed || channel_state(t->ch) != CHANNEL_UP)
+		return 0;
+	for (;;) {
+		if (t->out_off == t->out_len) {
+			size_t room = channel_writable(t->ch);
+
+			t->out_off = t->out_len = 0;
+			if (!room)
+				break;
+			t->out_len = (uint32_t)relay_channel_tx(t->relay, t->out,
+								room < CH_STAGE ? room : CH_STAGE,
+								now_us(t->rh));
+			if (!t->out_len)
+				break;
+		}
+		long k = channel_send(t->ch, t->out + t->out_off, t->out_len - t->out_off);
+		if (k <= 0)
+			break;
+		t->out_off += (uint32_t)k;
+		work++;
+	}
+	return work;
+}
+
+static void ch_fail(struct tenant *t, int err)
+{
+	snprintf(t->failed_why, sizeof(t->failed_why), "session error: %s (%s)",
+		 chan_mux_strerror(err), relay_why(t->relay));
+	fprintf(stderr, "straitd: tenant %s: channel %s\n", t->cfg->name, t->failed_why);
+	t->failed = true;
+	relay_channel_down(t->relay);
+}
+
+static void ch_readable(void *arg, struct channel *ch)
+{
+	struct tenant *t = arg;
+	uint8_t *b = t->rh->in;
+	size_t n;
+
+	while ((n = channel_peek(ch, b, CH_STAGE)) > 0) {
+		int rc = t->relay && !t->failed ? relay_channel_rx(t->relay, b, n) : 0;
+
+		channel_consume(ch, n);
+		if (rc)
+			ch_fail(t, rc);
+	}
+	ch_tx(t);
+}
+
+static void ch_writable(void *arg, struct channel *ch)
+{
+	ch_tx(arg);
+}
+
+static void ch_connected(void *arg, struct channel *ch)
+{
+	struct tenant *t = arg;
+
+	t->failed = false;
+	t->out_off = t->out_len = 0;
+	if (!tenant_relay(t))
+		return;
+	relay_channel_up(t->relay, now_us(t->rh));
+	ch_tx(t);
+}
+
+static void ch_disconnected(void *arg, struct channel *ch, enum channel_why why)
+{
+	struct tenant *t = arg;
+
+	t->out_off = t->out_len = 0;
+	if (t->relay && !t->failed)
+		relay_channel_down(t->relay);
+	t->failed = false;
+}
+
+static const struct channel_user ch_user = {
+	.connected = ch_connected, .disconnected = ch_disconnected,
+	.readable = ch_readable, .writable = ch_writable,
+};
 
 /* ---- start and stop ---- */
 
@@ -549,8 +670,11 @@ static void tenant_free(struct tenant *t)
 {
 	if (!t)
 		return;
+	if (t->ch)
+		channel_set_user(t->ch, NULL, NULL);
 	if (t->relay)
 		relay_destroy(t->relay);
+	free(t->out);
 	if (t->mem)
 		munmap(t->mem, t->size);
 	free(t);
@@ -561,7 +685,7 @@ static void relay_config_of(const struct tenant *t, struct relay_config *rc)
 	memset(rc, 0, sizeof(*rc));
 	rc->stack_tenant = (uint16_t)t->index;
 	rc->down_rst = t->cfg->peer_down == STRAIT_PEER_DOWN_FAIL_CLOSED;
-	rc->mux.tenant = t->index + 1; /* TODO(wan): the tenant's [Tenant] Id */
+	rc->mux.tenant = t->cfg->id;
 	rc->mux.codec.capacity = t->cfg->cache_size;
 	chan_mux_config_defaults(&rc->mux);
 }
@@ -579,12 +703,16 @@ static void refuse_event(void *arg, struct tcp_conn *c, uint32_t ev)
 /* The tenant's relay, built in its reserved workspace the first time the
  * channel connects (the codec's tables are written then: a tenant whose
  * peer never answers costs no memory). */
-static __rte_unused struct relay *tenant_relay(struct tenant *t)
+static struct relay *tenant_relay(struct tenant *t)
 {
 	struct relay_config rc;
 
 	if (!t->relay) {
+		struct channel_stats cs;
+
 		relay_config_of(t, &rc);
+		channel_stats(t->ch, &cs);
+		rc.mux.role = cs.connector ? CHAN_ROLE_CONNECT : CHAN_ROLE_ACCEPT;
 		t->relay = relay_create(t->mem, t->size, &rc, t->rh->st, &env, t);
 	}
 	return t->relay;
@@ -618,6 +746,11 @@ static struct tenant *tenant_new(struct rh *h, unsigned i)
 	}
 	if (tcp_tenant_handler(h->st, (uint16_t)i, refuse_event, t))
 		goto err;
+	t->out = malloc(CH_STAGE);
+	t->ch = wan_channel(h->w, i);
+	if (!t->out || !t->ch)
+		goto err;
+	channel_set_user(t->ch, &ch_user, t);
 	return t;
 err:
 	tenant_free(t);
@@ -650,7 +783,8 @@ static void *worker_init(struct dp_worker *w)
 		goto err;
 	h->ntpl = tc.max_conns;
 	h->tpl = calloc(h->ntpl, sizeof(*h->tpl));
-	if (!h->tpl)
+	h->in = malloc(CH_STAGE);
+	if (!h->tpl || !h->in)
 		goto err;
 	for (unsigned i = 0; i < cfg->n_tenants; i++) {
 		if (relay_tenant_owner(w->app, i) != w->id)
@@ -667,6 +801,7 @@ err:
 	if (h->st)
 		tcp_stack_destroy(h->st);
 	free(h->tpl);
+	free(h->in);
 	free(h);
 	return NULL;
 }
@@ -683,6 +818,7 @@ static void worker_fini(struct dp_worker *w, void *ctx)
 		tenant_free(h->tenant[i]);
 	tcp_stack_destroy(h->st);
 	free(h->tpl);
+	free(h->in);
 	free(h);
 }
 
