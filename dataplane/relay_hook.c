@@ -42,6 +42,7 @@
 #include "classify.h"
 #include "dp.h"
 #include "icmp_error.h"
+#include "snap_seqlock.h"
 #include "tcp.h"
 #include "wan.h"
 
@@ -480,11 +481,10 @@ static bool intercept(void *ctx, struct rte_mbuf *m, const struct pkt_info *pi,
 	return true;
 }
 
-/* Seqlock writer: the worker is the only writer and never waits. */
+/* The worker publishes its tenants' figures (snap_seqlock.h). */
 static void publish(struct rh *h)
 {
-	__atomic_store_n(&h->seq, h->seq + 1, __ATOMIC_RELAXED);
-	__atomic_thread_fence(__ATOMIC_RELEASE);
+	snap_write_begin(&h->seq);
 	for (unsigned i = 0; i < STRAIT_MAX_TENANTS; i++) {
 		struct tenant *t = h->tenant[i];
 		struct relay_hook_tenant *s = &h->snap[i];
@@ -507,7 +507,7 @@ static void publish(struct rh *h)
 			 : t->relay && *relay_why(t->relay) ? relay_why(t->relay)
 			 : "the channel is down");
 	}
-	__atomic_store_n(&h->seq, h->seq + 1, __ATOMIC_RELEASE);
+	snap_write_end(&h->seq);
 }
 
 int relay_hook_tenant(const struct dp_app *app, unsigned i, struct relay_hook_tenant *out)
@@ -522,20 +522,9 @@ int relay_hook_tenant(const struct dp_app *app, unsigned i, struct relay_hook_te
 		rc = -ENOENT;
 		goto out;
 	}
-	for (int tries = 0; tries < 2000; tries++) {
-		uint32_t s0 = __atomic_load_n(&h->seq, __ATOMIC_ACQUIRE);
-
-		if (s0 & 1) {
-			rte_delay_us_sleep(100);
-			continue;
-		}
-		memcpy(out, &h->snap[i], sizeof(*out));
-		__atomic_thread_fence(__ATOMIC_ACQUIRE);
-		if (__atomic_load_n(&h->seq, __ATOMIC_RELAXED) == s0) {
-			rc = out->present ? 0 : -ENOENT;
-			goto out;
-		}
-	}
+	rc = snap_read(&h->seq, out, &h->snap[i], sizeof(*out));
+	if (!rc && !out->present)
+		rc = -ENOENT;
 out:
 	__atomic_fetch_sub(&readers, 1, __ATOMIC_SEQ_CST);
 	return rc;
