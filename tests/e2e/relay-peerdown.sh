@@ -60,10 +60,12 @@ Address = 198.18.12.1/24
 Port = net_af_packet1
 Address = 198.18.12.2/24
 CONF
-tenant() { # name port peerdown client server inner
+tenant() { # name port peerdown client server inner (also the Id)
+  (umask 077; head -c 32 /dev/urandom | base64 > "$WORK/tenants/$1.key")
   cat > "$WORK/tenants/$1.conf" <<CONF
 [Tenant]
 Name = $1
+Id = $6
 KeyFile = $1.key
 PeerDown = $3
 CacheSize = 4M
