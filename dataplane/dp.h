@@ -117,6 +117,7 @@ struct dp_app {
 	/* checksum offloads enabled on each port (the device has them): the
 	 * TCP engine leaves checksums to the NIC only when both ports do */
 	bool tx_csum[DP_NPORTS], rx_csum[DP_NPORTS];
+	unsigned channel_mbufs;    /* per worker: the channels' queue and RX pools, each */
 };
 
 /* Milliseconds from the TSC: no syscall on the fast path, and one clock

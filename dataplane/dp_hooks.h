@@ -11,7 +11,9 @@
  * Within a burst, the worker offers:
  *   - intercept(): each well-formed TCP frame of a flow whose fate is a
  *     tenant (decided at its SYN, see flow.h). The first module that
- *     returns true takes it; a frame no module takes is bridged.
+ *     returns true takes it; a frame no module takes is bridged. Also
+ *     each ICMP/ICMPv6 destination unreachable that quotes a TCP segment
+ *     of such a flow (pi->l4_proto ICMP or ICMPv6; icmp_error.h).
  *   - local(): each frame to the appliance's own address on a port that
  *     the worker does not answer itself (TCP, UDP, other protocols: not
  *     ARP, neighbour discovery or echo). The first module that returns true

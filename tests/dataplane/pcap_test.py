@@ -56,6 +56,7 @@ Address = {wan_ip6}/64
 TENANT = """
 [Tenant]
 Name = {name}
+Id = {id}
 KeyFile = {name}.key
 PeerDown = bypass
 
@@ -66,8 +67,8 @@ Ports = {ports}
 
 [Peer]
 Endpoint = 198.18.1.2
-InnerAddress = 169.254.0.1
-PeerInnerAddress = 169.254.0.2
+InnerAddress = 169.254.{id}.1
+PeerInnerAddress = 169.254.{id}.2
 """
 
 failures = Failures("  FAIL:")
@@ -89,6 +90,10 @@ def telemetry(prefix, cmds):
     return out
 
 
+def rx_packets(prefix, port):
+    return telemetry(prefix, ["/strait/ports," + port])["/strait/ports"]["rx_packets"]
+
+
 def run(name, lan_in, wan_in, tenants=(), lan_extra="", wan_extra="", signal=None, during=None):
     """during(prefix), with signal: called while straitd runs, before the
     signal (telemetry checks)."""
@@ -99,7 +104,7 @@ def run(name, lan_in, wan_in, tenants=(), lan_extra="", wan_extra="", signal=Non
                                  lan_extra=lan_extra, wan_extra=wan_extra))
     for i, t in enumerate(tenants):
         with open(os.path.join(d, "tenants", "%02d-%s.conf" % (i, t["name"])), "w") as f:
-            f.write(TENANT.format(**t))
+            f.write(TENANT.format(id=i + 1, **t))
     p = lambda n: os.path.join(d, n)  # noqa: E731
     write_pcap(p("lan_in.pcap"), lan_in)
     write_pcap(p("wan_in.pcap"), wan_in)
@@ -122,7 +127,16 @@ def run(name, lan_in, wan_in, tenants=(), lan_extra="", wan_extra="", signal=Non
             except (OSError, ValueError):
                 pass  # not up yet: no socket, or no commands registered
             time.sleep(0.05)
-        time.sleep(0.5)
+        # and until it has taken in every frame of the captures
+        deadline = time.time() + 60
+        while time.time() < deadline and proc.poll() is None:
+            try:
+                if (rx_packets(prefix, "lan") >= len(lan_in) and
+                        rx_packets(prefix, "wan") >= len(wan_in)):
+                    break
+            except (OSError, KeyError, TypeError, ValueError):
+                pass
+            time.sleep(0.1)
         if during:
             try:
                 during(prefix)

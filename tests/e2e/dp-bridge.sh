@@ -81,6 +81,7 @@ CONF
 cat > "$WORK/tenants/repl.conf" <<CONF
 [Tenant]
 Name = repl
+Id = 1
 KeyFile = repl.key
 PeerDown = bypass
 [Interception]
