@@ -86,6 +86,9 @@ struct strait_dedupe_encoder {
 	ZSTD_CCtx *zc;
 	int zlevel;               /* level of the zstd frame being written */
 	bool frame_open;          /* zstd has been given bytes in this frame */
+	uint32_t frame_entries;   /* log insertions since the frame began
+				   * (saturating): zstd's window holds
+				   * nothing older */
 	/* drain rate (0: fixed level) and the ladder step it chose */
 	uint64_t rate;
 	int step, top;
@@ -246,6 +249,7 @@ static bool zstd_setup(struct strait_dedupe_encoder *e)
 {
 	e->zlevel = e->p.level;
 	e->frame_open = false;
+	e->frame_entries = 0;
 	return !ZSTD_isError(ZSTD_CCtx_reset(e->zc, ZSTD_reset_session_and_parameters)) &&
 	       !zstd_params(e->zc, NULL, e->p.level, literal_window_log(e->p.capacity));
 }
@@ -359,6 +363,7 @@ int strait_dedupe_encoder_restart(struct strait_dedupe_encoder *e,
 	    peer->digest == e->log.digest) {
 		ZSTD_CCtx_reset(e->zc, ZSTD_reset_session_only);
 		e->frame_open = false;
+		e->frame_entries = 0;
 		e->header_due = true;
 		return 1;
 	}
@@ -383,6 +388,7 @@ void strait_dedupe_encoder_reset(struct strait_dedupe_encoder *e,
 	e->delta_next = EMPTY;
 	ZSTD_CCtx_reset(e->zc, ZSTD_reset_session_only);
 	e->frame_open = false;
+	e->frame_entries = 0;
 	e->epoch = epoch;
 	e->header_due = true;
 	e->batch_n = 0;
@@ -501,6 +507,7 @@ static int compress_parts(struct strait_dedupe_encoder *e,
 							level)))
 			return -EIO;
 		e->zlevel = level;
+		e->frame_entries = 0;
 	}
 	e->frame_open = true;
 
@@ -794,6 +801,8 @@ static int delta_emit(struct strait_dedupe_encoder *e, uint32_t flow,
 	idx = log_insert(&e->log, len);
 	memcpy(e->log.data + e->log.ent[idx].off, chunk, len);
 	log_seal(&e->log, idx, check, fp.low64);
+	if (e->frame_entries < UINT32_MAX)
+		e->frame_entries++;
 	return 0;
 }
 
@@ -806,6 +815,10 @@ static bool recent(const struct strait_dedupe_encoder *e, uint32_t idx)
 	uint64_t off = e->log.ent[idx].off, head = e->log.head;
 	uint64_t back = head >= off ? head - off : head + e->log.cap - off;
 
+	/* inserted before the frame began (a log loaded from a cache file, a
+	 * level step): not in zstd's window, whatever its distance */
+	if (e->log.count - 1 - log_age(&e->log, idx) >= e->frame_entries)
+		return false;
 	return back <= (1ull << literal_window_log(e->p.capacity));
 }
 
@@ -909,6 +922,8 @@ static int process_chunk(struct strait_dedupe_encoder *e, uint32_t flow,
 	idx = log_insert(&e->log, len);
 	memcpy(e->log.data + e->log.ent[idx].off, chunk, len);
 	log_seal(&e->log, idx, check, fp.low64);
+	if (e->frame_entries < UINT32_MAX)
+		e->frame_entries++;
 	index_insert(e, b, tag, idx);
 	if (have_keys)
 		resemble_insert(&e->rs, &e->log, key, idx);
