@@ -103,7 +103,7 @@ wan_start() {
   local s=$1 ns lan wan
   shift
   if [ "$s" = a ]; then ns=$A lan=wal$n wan=waw$n; else ns=$B lan=wbl$n wan=wbw$n; fi
-  ip netns exec $ns "$straitd" --no-huge --no-pci --iova-mode=va -m 1024 --lcores="$lcores" \
+  ip netns exec $ns "$straitd" --no-huge --no-pci --iova-mode=va -m 512 --lcores="$lcores" \
     --file-prefix=wan-$s-$n --log-level=lib.eal:error \
     --vdev=net_af_packet0,iface=$lan,qpairs=$workers --vdev=net_af_packet1,iface=$wan,qpairs=$workers \
     -- -c "$work/$s/appliance.conf" --channel-mbufs "${mbufs:-4095}" "$@" >>"$work/$s.log" 2>&1 &

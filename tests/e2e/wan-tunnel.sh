@@ -91,10 +91,10 @@ test_ok() { run_test "$@" || fail "$1 $2: $3 test"; }
 # 1. A alone, then B
 say "1. A starts alone"
 start a
-until_ok a /strait/tunnel,acme 'v["state"] == "down" and v["handshakes"]["sent"]["init"] >= 2' 30 \
+until_ok a /strait/tunnel,acme 'v["state"] == "down" and v["handshakes"]["sent"]["init"] >= 2' 60 \
   || fail "A alone: no INIT retries"
 start b
-up_both 30
+up_both 90
 say "   up from A's side"
 
 # 2-3. data both ways, rekeys; the WAN captured meanwhile
@@ -188,9 +188,9 @@ inj --kind init --last --flip 60 >/dev/null
 # last three as they were (replays)
 inj --kind esp --last --count 1 --flip 4 | grep -q '"sent": 1' || fail "no ESP frame in the capture"
 inj --kind esp --last --count 3 >/dev/null
-until_ok b /strait/tunnel,acme 'v["handshakes"]["refused"]["replay"] >= 1 and v["handshakes"]["refused"]["mac"] >= 1' 5 \
+until_ok b /strait/tunnel,acme 'v["handshakes"]["refused"]["replay"] >= 1 and v["handshakes"]["refused"]["mac"] >= 1' 15 \
   || fail "B did not count the replayed and the forged INIT"
-until_ok b /strait/tunnel,acme 'v["drops"]["icv"] >= 1 and v["drops"]["replay"] >= 3' 5 \
+until_ok b /strait/tunnel,acme 'v["drops"]["icv"] >= 1 and v["drops"]["replay"] >= 3' 15 \
   || fail "B did not count the forged and the replayed ESP frames"
 [ "$(val b /strait/tunnel,acme 'v["spi_in"]')" = "$spi_b" ] || fail "a forgery moved B's SA"
 [ "$(val b /strait/tunnel,acme 'v["channel"]["connects"]')" = "$c_b" ] || fail "a forgery broke the channel"
@@ -201,18 +201,18 @@ say "6. B killed and restarted"
 hs_a=$(val a /strait/tunnel,acme 'v["handshakes"]["completed"]')
 stop b KILL || true
 start b
-up_both 30
-until_ok a /strait/tunnel,acme "v['handshakes']['completed'] > $hs_a" 5 || fail "no new handshake at A"
+up_both 90
+until_ok a /strait/tunnel,acme "v['handshakes']['completed'] > $hs_a" 15 || fail "no new handshake at A"
 old=$(inj --kind esp --count 5 | python3 -c 'import json,sys; print(json.load(sys.stdin)["sent"])')
 [ "$old" -ge 1 ] || fail "no old ESP frame to replay"
-until_ok b /strait/tunnel,acme 'v["drops"]["unknown_spi"] >= 1' 5 || fail "the restarted B did not refuse the old SAs"
+until_ok b /strait/tunnel,acme 'v["drops"]["unknown_spi"] >= 1' 15 || fail "the restarted B did not refuse the old SAs"
 test_ok a acme echo $((256 << 10))
 test_ok b globex echo $((256 << 10))
 
 # 7. peer timeout
 say "7. B killed: A's tunnel goes down after PeerTimeout"
 stop b KILL || true
-until_ok a /strait/tunnel,acme 'v["state"] == "down" and v["peer_timeouts"] >= 1 and v["channel"]["state"] == "down"' 20 \
+until_ok a /strait/tunnel,acme 'v["state"] == "down" and v["peer_timeouts"] >= 1 and v["channel"]["state"] == "down"' 40 \
   || fail "A did not declare the peer down"
 
 # 8-9. B first, then both at once
@@ -221,13 +221,13 @@ stop a || fail "A: exit status on SIGTERM"
 start b
 sleep 1.5
 start a
-up_both 30
+up_both 90
 say "9. both at once"
 stop a || fail "A: exit status"
 stop b || fail "B: exit status"
 start a
 start b
-up_both 30
+up_both 90
 test_ok b acme echo $((256 << 10))
 
 say "10. SIGTERM"
@@ -239,7 +239,7 @@ grep -q "AES-GCM with 16 octet ICV" "$work/sa.log" || fail "sa.log empty"
 say "11. SIGTERM with the veths and namespaces gone"
 start a
 start b
-up_both 30
+up_both 90
 for l in "$A wal$n" "$A waw$n" "$B wbl$n"; do set -- $l; ip -n $1 link del $2; done
 for ns in $LA $A $B $LB; do ip netns del "$ns"; done
 sleep 1
