@@ -155,40 +155,49 @@ wan_cleanup() {
 # client on a loaded machine is retried
 tel() {
   local out
-  for _ in 1 2 3; do
+  for _ in 1 2 3 4 5; do
     out=$(echo "$2" | timeout 20 dpdk-telemetry.py -f wan-$1-$n 2>/dev/null | tail -n 1)
     case $out in "{"*) echo "$out"; return 0;; esac
+    sleep 0.5
   done
   echo "{}"
 }
 
 # until_ok SIDE CMD PYTHON-EXPR [SECONDS]: until the reply's value `v`
-# makes EXPR true (default 20 s)
+# makes EXPR true (default 20 s); that reply is left in ok_reply
 until_ok() {
   local out end=$(( $(date +%s) + ${4:-20} ))
   while [ "$(date +%s)" -le "$end" ]; do
     out=$(tel "$1" "$2")
     if python3 -c "import json,sys; v=json.loads(sys.argv[1])[sys.argv[2].split(',')[0]]; sys.exit(0 if ($3) else 1)" \
-        "$out" "$2" 2>/dev/null; then return 0; fi
+        "$out" "$2" 2>/dev/null; then ok_reply=$out; return 0; fi
     sleep 0.2
   done
   echo "last $1 $2: $out" >&2; return 1
 }
 
 # val SIDE CMD PYTHON-EXPR: the expression's value over the reply `v`
+# (a reply that lacks it, on a loaded machine, is asked again: 10 times)
 val() {
-  python3 -c "import json,sys; v=json.loads(sys.argv[1])[sys.argv[2].split(',')[0]]; print($3)" "$(tel "$1" "$2")" "$2"
+  local r
+  for _ in $(seq 1 10); do
+    r=$(python3 -c "import json,sys; v=json.loads(sys.argv[1])[sys.argv[2].split(',')[0]]; print($3)" \
+      "$(tel "$1" "$2")" "$2" 2>/dev/null) && { echo "$r"; return 0; }
+    sleep 0.5
+  done
+  return 1
 }
 
 # run_test SIDE TENANT MODE BYTES: a test of the channel alone, waited for
 # (2 minutes at most); returns 1 unless every byte went (and came back)
 run_test() {
   local runs
-  runs=$(val $1 /strait/tunnel,$2 'v["test"]["runs"]')
+  runs=$(val $1 /strait/tunnel,$2 'v["test"]["runs"]') || { echo "$1 $2: no telemetry" >&2; return 1; }
   tel $1 "/strait/tunnel/test,$2,$3,$4" | grep -q '"started": 1' || { echo "$1 $2: $3 test not started" >&2; return 1; }
   until_ok $1 /strait/tunnel,$2 "v['test']['runs'] > $runs and v['test']['state'] in ('done', 'failed')" 120 \
     || { echo "$1 $2: $3 test did not end" >&2; return 1; }
-  until_ok $1 /strait/tunnel,$2 "v['test']['state'] == 'done' and v['test']['mismatches'] == 0 and
-    (v['test']['received'] if '$3' != 'discard' else v['test']['sent']) == $4" 1 \
-    || { echo "$1 $2: $3 test of $4 bytes failed: $(tel $1 /strait/tunnel,$2)" >&2; return 1; }
+  python3 -c "import json,sys; v=json.loads(sys.argv[1])['/strait/tunnel']; sys.exit(0 if (
+    v['test']['state'] == 'done' and v['test']['mismatches'] == 0 and
+    (v['test']['received'] if '$3' != 'discard' else v['test']['sent']) == $4) else 1)" "$ok_reply" \
+    || { echo "$1 $2: $3 test of $4 bytes failed: $ok_reply" >&2; return 1; }
 }
