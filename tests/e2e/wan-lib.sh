@@ -143,10 +143,16 @@ wan_stop() {
   return $rc
 }
 
+# Every step may fail (a straitd already gone): under the caller's set -e a
+# failing `kill` in an && list ended the trap there, leaving the other
+# straitd running and the namespaces behind.
 wan_cleanup() {
+  set +e
   local s
-  for s in a b; do [ -n "${pid[$s]:-}" ] && kill -9 "${pid[$s]}" 2>/dev/null; done
-  wait 2>/dev/null || true
+  for s in a b; do
+    if [ -n "${pid[$s]:-}" ]; then kill -9 "${pid[$s]}" 2>/dev/null; fi
+  done
+  wait 2>/dev/null
   for ns in $LA $A $B $LB; do ip netns del "$ns" 2>/dev/null || true; done
   rm -rf /var/run/dpdk/wan-a-$n /var/run/dpdk/wan-b-$n
 }

@@ -54,6 +54,7 @@ size_mb=${SIZE_MB:-4}
 . "$here/wan-lib.sh"
 cap=
 cleanup() {
+  set +e # every step runs, whatever failed before it
   [ -n "$cap" ] && kill $cap 2>/dev/null
   wan_cleanup
   [ -n "${KEEP:-}" ] && cp -r "$work" /tmp/wan-e2e-kept
