@@ -11,7 +11,7 @@
 #  | wlaN    |veth | net_af_packet0 .._packet1 | veth  | .._packet1 net_af_packet0 |veth | wlbN    |
 #  | S.10    |     | 198.18.S.1     198.18.T.1 |       | 198.18.T.2     198.18.S.2 |     | S.20    |
 #  +---------+     +---------------------------+       +---------------------------+     +---------+
-#   (set up by wan-lib.sh) S = SUBNET (default 166), T = S + 1.
+#   (set up by wan-lib.sh) S = SUBNET (default 164), T = S + 1.
 #   Tenant acme, Id 7, in both appliances: clients 198.18.S.10/32, servers
 #   198.18.S.20/32, ports 5001, 5003, 5004 (A also 5002: B's copy of the
 #   rule does not allow it), inner 169.254.7.1 (A, connects) - .2 (B).
@@ -40,7 +40,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 straitd=$(readlink -f "${1:?straitd binary}")
 n=$$
 workers=${WORKERS:-1}
-sub=${SUBNET:-166}
+sub=${SUBNET:-164}
 mb=${MB:-16}
 . "$here/wan-lib.sh"
 peer="$here/relay_peer.py"
