@@ -154,7 +154,9 @@ say "ok: a flow outside the rule is bridged, byte-exact"
 
 # 5. no listener: RST
 r=$(lx client timeout 30 python3 "$peer" connect $S 5004 10)
-[ "$r" = refused ] || fail "no listener: the client got '$r', not a RST to its first SYN"
+# the RST answers the client's first SYN, or (ASan on a loaded machine: the
+# round trip through both appliances took over a second) its retransmission
+case $r in refused|"refused late") ;; *) fail "no listener: the client got '$r', not a RST";; esac
 say "ok: no listener at the server: the client's SYN gets a RST"
 
 # 6. ICMP host unreachable from the server's side
@@ -178,7 +180,7 @@ lx server python3 "$peer" sink $S 5002 1 5 5 > "$work/sink2" & p2=$!; bg+=($p2)
 listening 5002
 pol0=$(relay b refused_policy)
 r=$(lx client timeout 30 python3 "$peer" connect $S 5002 10)
-[ "$r" = refused ] || fail "port 5002: the client got '$r', not a RST"
+case $r in refused|"refused late") ;; *) fail "port 5002: the client got '$r', not a RST";; esac
 [ "$(relay b refused_policy)" -gt "$pol0" ] || fail "B did not count the refused OPEN"
 wait $p2 || true
 [ "$(cat "$work/sink2")" = "no connection" ] || fail "the server saw a connection on 5002"
@@ -194,10 +196,13 @@ say "ok: a silent server is silence at the client"
 # 9. B killed mid-transfer
 big=$((mb * 4))
 head -c $((big << 20)) /dev/urandom > "$work/big"
-lx server python3 "$peer" sink $S 5001 1 5 > "$work/sink3" & p3=$!; bg+=($p3)
+# the server stalls after MB MiB (so the transfer cannot end first), B
+# is killed once it delivered them
+RELAY_PEER_PAUSE=$((mb << 20)):20 lx server python3 "$peer" sink $S 5001 1 5 > "$work/sink3" &
+p3=$!; bg+=($p3)
 listening 5001
 lx client timeout 120 python3 "$peer" send $S 5001 "$work/big" > "$work/client3" & pc=$!
-for _ in $(seq 1 100); do [ "$(relay b lan_bytes_out)" -gt $((mb << 20)) ] 2>/dev/null && break; sleep 0.1; done
+for _ in $(seq 1 300); do [ "$(relay b lan_bytes_out)" -ge $((mb << 20)) ] 2>/dev/null && break; sleep 0.1; done
 wan_stop b KILL || true
 wait $pc || true
 r=$(cat "$work/client3")
