@@ -298,8 +298,6 @@ int main(int argc, char **argv)
 	if (port_lookup(DP_LAN, &cfg.appliance.lan) || port_lookup(DP_WAN, &cfg.appliance.wan) ||
 	    port_setup(DP_LAN, &cfg.appliance.lan) || port_setup(DP_WAN, &cfg.appliance.wan))
 		goto err_ports;
-	if (dp_telemetry_register(&app))
-		fprintf(stderr, "straitd: telemetry commands not registered\n");
 	if (impair_on) {
 		log_impair(ti);
 		struct tcp_impair_cfg ic = { ti->drop_ppm, ti->dup_ppm, ti->reorder_ppm,
@@ -317,11 +315,16 @@ int main(int argc, char **argv)
 		goto err_ports;
 	}
 
+	/* signals, then the telemetry commands, once everything is set up
+	 * (seconds under ASan): tests wait for the commands, then may signal */
 	struct sigaction sa;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	if (dp_telemetry_register(&app))
+		fprintf(stderr, "straitd: telemetry commands not registered\n");
+
 	app.start_ms = dp_now_ms();
 	fprintf(stderr, "straitd: %s up: LAN %s, WAN %s, %u tenant(s), %s\n", cfg.appliance.name,
 		cfg.appliance.lan.device, cfg.appliance.wan.device, cfg.n_tenants,

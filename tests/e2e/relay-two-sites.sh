@@ -11,7 +11,7 @@
 #  | wlaN    |veth | net_af_packet0 .._packet1 | veth  | .._packet1 net_af_packet0 |veth | wlbN    |
 #  | S.10    |     | 198.18.S.1     198.18.T.1 |       | 198.18.T.2     198.18.S.2 |     | S.20    |
 #  +---------+     +---------------------------+       +---------------------------+     +---------+
-#   (set up by wan-lib.sh) S = SUBNET (default 166), T = S + 1.
+#   (set up by wan-lib.sh) S = SUBNET (default 164), T = S + 1.
 #   Tenant acme, Id 7, in both appliances: clients 198.18.S.10/32, servers
 #   198.18.S.20/32, ports 5001, 5003, 5004 (A also 5002: B's copy of the
 #   rule does not allow it), inner 169.254.7.1 (A, connects) - .2 (B).
@@ -40,7 +40,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 straitd=$(readlink -f "${1:?straitd binary}")
 n=$$
 workers=${WORKERS:-1}
-sub=${SUBNET:-166}
+sub=${SUBNET:-164}
 mb=${MB:-16}
 . "$here/wan-lib.sh"
 peer="$here/relay_peer.py"
@@ -100,8 +100,8 @@ listening() { # PORT
   for _ in $(seq 1 100); do lx server ss -Hltn "sport = :$1" | grep -q . && return 0; sleep 0.05; done
   fail "the server does not listen on $1"
 }
-wan_tx() { val a /strait/ports,wan 'v["tx_bytes"]'; }
-relay() { val "$1" /strait/relay,acme "v[\"$2\"]"; }
+wan_tx() { val a /strait/ports,wan 'v["tx_bytes"]' || fail "A's telemetry did not answer"; }
+relay() { val "$1" /strait/relay,acme "v[\"$2\"]" || fail "$1's telemetry did not answer"; }
 relay_up() { until_ok a /strait/relay,acme 'v["channel"] == "up"' "${1:-30}" &&
              until_ok b /strait/relay,acme 'v["channel"] == "up"' "${1:-30}"; }
 
@@ -119,14 +119,14 @@ want1="$(sha256sum < "$work/one" | cut -d' ' -f1) 1"
 lx server python3 "$peer" sink $S 5001 3 > "$work/sink" & bg+=($!)
 listening 5001
 w0=$(wan_tx); l0=$(relay a lan_bytes_in); s0=$(date +%s.%N)
-r=$(lx client timeout 120 python3 "$peer" send $S 5001 "$work/data")
+r=$(lx client timeout 120 python3 "$peer" send $S 5001 "$work/data" || true)
 [ "$r" = "$want" ] || fail "upload 1: the server got '$r', want '$want'"
 w1=$(wan_tx); s1=$(date +%s.%N)
-r=$(lx client timeout 120 python3 "$peer" send $S 5001 "$work/data")
+r=$(lx client timeout 120 python3 "$peer" send $S 5001 "$work/data" || true)
 [ "$r" = "$want" ] || fail "upload 2: the server got '$r', want '$want'"
 w2=$(wan_tx); l2=$(relay a lan_bytes_in); s2=$(date +%s.%N)
 say "uploads took $(python3 -c "print('%.2f s, %.2f s' % ($s1 - $s0, $s2 - $s1))")"
-r=$(lx client timeout 60 python3 "$peer" send $S 5001 "$work/one")
+r=$(lx client timeout 60 python3 "$peer" send $S 5001 "$work/one" || true)
 [ "$r" = "$want1" ] || fail "upload of 1 byte: '$r'"
 wait "${bg[-1]}"
 cold=$((w1 - w0)) warm=$((w2 - w1))
@@ -138,7 +138,7 @@ say "ok: 1 byte byte-exact (flushed, not waiting for a chunk)"
 # 3. download
 lx server python3 "$peer" source $S 5003 "$work/data" > /dev/null & bg+=($!)
 listening 5003
-r=$(lx client timeout 120 python3 "$peer" fetch $S 5003)
+r=$(lx client timeout 120 python3 "$peer" fetch $S 5003 || true)
 [ "$r" = "$want" ] || fail "download: the client got '$r', want '$want'"
 wait "${bg[-1]}"
 say "ok: download $mb MiB byte-exact"
@@ -147,14 +147,16 @@ say "ok: download $mb MiB byte-exact"
 i0=$(relay a intercepted)
 lx server python3 "$peer" sink $S 5005 1 > /dev/null & bg+=($!)
 listening 5005
-r=$(lx client timeout 120 python3 "$peer" send $S 5005 "$work/one")
+r=$(lx client timeout 120 python3 "$peer" send $S 5005 "$work/one" || true)
 [ "$r" = "$want1" ] || fail "bridged: '$r'"
 [ "$(relay a intercepted)" = "$i0" ] || fail "port 5005 was intercepted"
 say "ok: a flow outside the rule is bridged, byte-exact"
 
 # 5. no listener: RST
-r=$(lx client timeout 30 python3 "$peer" connect $S 5004 10)
-[ "$r" = refused ] || fail "no listener: the client got '$r', not a RST to its first SYN"
+r=$(lx client timeout 30 python3 "$peer" connect $S 5004 10 || true)
+# the RST answers the client's first SYN, or (ASan on a loaded machine: the
+# round trip through both appliances took over a second) its retransmission
+case $r in refused|"refused late") ;; *) fail "no listener: the client got '$r', not a RST";; esac
 say "ok: no listener at the server: the client's SYN gets a RST"
 
 # 6. ICMP host unreachable from the server's side
@@ -167,7 +169,7 @@ table ip relaytest {
 }
 NFT
 u0=$(relay b unreachable_in)
-r=$(lx client timeout 30 python3 "$peer" connect $S 5004 10)
+r=$(lx client timeout 30 python3 "$peer" connect $S 5004 10 || true)
 [ "$r" = unreachable ] || fail "ICMP: the client got '$r', not host unreachable"
 [ "$(relay b unreachable_in)" -gt "$u0" ] || fail "B did not count the ICMP"
 [ "$(relay a unreachable_out)" -ge 1 ] || fail "A did not count the ICMP it sent"
@@ -177,8 +179,8 @@ say "ok: ICMP host unreachable at the server's side reaches the client as the sa
 lx server python3 "$peer" sink $S 5002 1 5 5 > "$work/sink2" & p2=$!; bg+=($p2)
 listening 5002
 pol0=$(relay b refused_policy)
-r=$(lx client timeout 30 python3 "$peer" connect $S 5002 10)
-[ "$r" = refused ] || fail "port 5002: the client got '$r', not a RST"
+r=$(lx client timeout 30 python3 "$peer" connect $S 5002 10 || true)
+case $r in refused|"refused late") ;; *) fail "port 5002: the client got '$r', not a RST";; esac
 [ "$(relay b refused_policy)" -gt "$pol0" ] || fail "B did not count the refused OPEN"
 wait $p2 || true
 [ "$(cat "$work/sink2")" = "no connection" ] || fail "the server saw a connection on 5002"
@@ -186,7 +188,7 @@ say "ok: an OPEN outside B's own rule is refused (RST at the client), counted"
 
 # 8. silence
 lx server nft add rule ip relaytest input tcp dport 5003 drop
-r=$(lx client timeout 30 python3 "$peer" connect $S 5003 3)
+r=$(lx client timeout 30 python3 "$peer" connect $S 5003 3 || true)
 [ "$r" = timeout ] || fail "a silent server: the client got '$r'"
 lx server nft delete table ip relaytest
 say "ok: a silent server is silence at the client"
@@ -194,10 +196,13 @@ say "ok: a silent server is silence at the client"
 # 9. B killed mid-transfer
 big=$((mb * 4))
 head -c $((big << 20)) /dev/urandom > "$work/big"
-lx server python3 "$peer" sink $S 5001 1 5 > "$work/sink3" & p3=$!; bg+=($p3)
+# the server stalls after MB MiB (so the transfer cannot end first), B
+# is killed once it delivered them
+RELAY_PEER_PAUSE=$((mb << 20)):20 lx server python3 "$peer" sink $S 5001 1 5 > "$work/sink3" &
+p3=$!; bg+=($p3)
 listening 5001
 lx client timeout 120 python3 "$peer" send $S 5001 "$work/big" > "$work/client3" & pc=$!
-for _ in $(seq 1 100); do [ "$(relay b lan_bytes_out)" -gt $((mb << 20)) ] 2>/dev/null && break; sleep 0.1; done
+for _ in $(seq 1 300); do [ "$(relay b lan_bytes_out)" -ge $((mb << 20)) ] 2>/dev/null && break; sleep 0.1; done
 wan_stop b KILL || true
 wait $pc || true
 r=$(cat "$work/client3")
@@ -211,14 +216,14 @@ got=$(cat "$work/sink3"); len=${got##* }; sha=${got% *}; sha=${sha##* }
   fail "B killed: the server's $len bytes are not the client's ('$got')"
 say "ok: B killed mid-transfer: the client's transfer failed ($r), the server holds no wrong byte"
 until_ok a /strait/relay,acme 'v["channel"] == "down"' 20 || fail "A still says up"
-r=$(lx client timeout 30 python3 "$peer" connect $S 5001 5)
+r=$(lx client timeout 30 python3 "$peer" connect $S 5001 5 || true)
 [ "$r" = refused ] || fail "peer down, fail-closed: the client got '$r'"
 wan_start b
 relay_up 60 || fail "the channel did not come back"
 lx server python3 "$peer" sink $S 5001 1 > /dev/null & bg+=($!)
 listening 5001
 i0=$(relay a intercepted)
-r=$(lx client timeout 120 python3 "$peer" send $S 5001 "$work/data")
+r=$(lx client timeout 120 python3 "$peer" send $S 5001 "$work/data" || true)
 [ "$r" = "$want" ] || fail "after B's restart: '$r'"
 [ "$(relay a intercepted)" -gt "$i0" ] || fail "after B's restart the flow was not optimized"
 say "ok: B restarted: new flows optimized again, byte-exact"

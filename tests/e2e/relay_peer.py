@@ -23,6 +23,7 @@ ADDR may be IPv4 or IPv6. Each prints one line; failures print an error word
 """
 import errno
 import hashlib
+import os
 import socket
 import sys
 import time
@@ -39,15 +40,23 @@ def connect(addr, port, secs):
     return s
 
 
+PAUSE = [int(x) for x in os.environ.get("RELAY_PEER_PAUSE", "0:0").split(":")]
+
+
 def read_all(c, h, n):
     """Reads c to its FIN into hash h; n[0] counts the bytes (kept when
-    the read fails part way)."""
+    the read fails part way). RELAY_PEER_PAUSE=BYTES:SECS: once BYTES are
+    in, stops reading for SECS (a server that stalls)."""
+    paused = False
     while True:
         b = c.recv(1 << 18)
         if not b:
             return
         h.update(b)
         n[0] += len(b)
+        if PAUSE[0] and not paused and n[0] >= PAUSE[0]:
+            paused = True
+            time.sleep(PAUSE[1])
 
 
 def sink(addr, port, count, idle, wait):
