@@ -88,7 +88,8 @@ stop() { wan_stop "$@"; }
 up_both() { # up_both SECONDS
   for s in a b; do for t in acme globex; do
     until_ok $s /strait/tunnel,$t 'v["state"] == "up" and v["channel"]["state"] == "up"' "$1" \
-      || fail "$s: tenant $t not up with its channel"
+      || { echo "the other side: $(tel $([ $s = a ] && echo b || echo a) /strait/tunnel,$t)" >&2
+           fail "$s: tenant $t not up with its channel"; }
   done; done
 }
 test_ok() { run_test "$@" || fail "$1 $2: $3 test"; }
