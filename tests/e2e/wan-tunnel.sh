@@ -42,7 +42,7 @@
 #     each still finishes its shutdown within 20 s and exits 0.
 #
 #   [WORKERS=N] [SUBNET=S] [SIZE_MB=N (2., default 4)] [ECHO_MB=N (3., 16)]
-#   [STEPS=all|short (1-3, 10-11)] wan-tunnel.sh STRAITD
+#   [STEPS="all" or a list of 4 5 6 7 (7: 7-9); 1-3 and 10-11 always run] wan-tunnel.sh STRAITD
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 straitd=$(readlink -f "${1:?straitd binary}")
@@ -52,6 +52,7 @@ sub=${SUBNET:-170}
 echo_mb=${ECHO_MB:-16}
 size_mb=${SIZE_MB:-4}
 steps=${STEPS:-all}
+step() { [ "$steps" = all ] || [[ " $steps " == *" $1 "* ]]; }
 [ "$sub" -ge 160 ] && [ "$sub" -le 178 ] || { echo "SUBNET 160..178" >&2; exit 2; }
 . "$here/wan-lib.sh"
 cap=
@@ -63,6 +64,7 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+trap 'exit 143' INT TERM # a test runner's timeout: the trap above still runs
 fail() {
   echo "FAIL: $*" >&2
   for s in a b; do [ -f "$work/$s.log" ] && { echo "--- straitd $s" >&2; tail -n 15 "$work/$s.log" >&2; }; done
@@ -86,7 +88,8 @@ stop() { wan_stop "$@"; }
 up_both() { # up_both SECONDS
   for s in a b; do for t in acme globex; do
     until_ok $s /strait/tunnel,$t 'v["state"] == "up" and v["channel"]["state"] == "up"' "$1" \
-      || fail "$s: tenant $t not up with its channel"
+      || { echo "the other side: $(tel $([ $s = a ] && echo b || echo a) /strait/tunnel,$t)" >&2
+           fail "$s: tenant $t not up with its channel"; }
   done; done
 }
 test_ok() { run_test "$@" || fail "$1 $2: $3 test"; }
@@ -144,11 +147,11 @@ sleep 0.5
 kill $cap; wait $cap 2>/dev/null || true; cap=
 mergecap -F pcap -w "$work/wan.pcap" "$work/wan-a.pcap" "$work/wan-b.pcap" || fail "mergecap"
 
-# Steps 4-9 unless STEPS=short (the quick tier's two-worker run: what two
-# workers change is steering, which 1-3 and 10-11 exercise)
-if [ "$steps" = all ]; then
+# frames of the capture sent again into B, as from A (5, 6)
+inj() { ip netns exec $A python3 "$here/wan_inject.py" "$work/wan.pcap" waw$n --src 198.18.$wsub.1 "$@"; }
 
 # 4. tshark with the SA log only
+if step 4; then
 say "4. tshark decrypts the WAN capture"
 [ "$(stat -c %a "$work/sa.log")" = 600 ] || fail "sa.log mode $(stat -c %a "$work/sa.log")"
 args=(); while IFS= read -r l; do args+=(-o "uat:esp_sa:$l"); done < "$work/sa.log"
@@ -183,11 +186,13 @@ print("tshark: %d ESP frames, %d inner TCP segments, %d keepalives" % (len(rows)
 sys.exit(0 if rows and tcp > 1000 and bad == 0 else 1)
 PY
 
+fi
+
 # 5. replayed and forged handshakes and ESP frames, injected on the WAN
+if step 5; then
 say "5. replays and forgeries"
 spi_b=$(val b /strait/tunnel,acme 'v["spi_in"]')
 c_b=$(val b /strait/tunnel,acme 'v["channel"]["connects"]')
-inj() { ip netns exec $A python3 "$here/wan_inject.py" "$work/wan.pcap" waw$n --src 198.18.$wsub.1 "$@"; }
 inj --kind init --last | grep -q '"sent": 1' || fail "no INIT in the capture"
 inj --kind init --last --flip 60 >/dev/null
 # the last ESP frame A sent (a keepalive under the live SA): its sequence
@@ -203,7 +208,10 @@ until_ok b /strait/tunnel,acme 'v["drops"]["icv"] >= 1 and v["drops"]["replay"] 
 [ "$(val b /strait/tunnel,acme 'v["channel"]["connects"]')" = "$c_b" ] || fail "a forgery broke the channel"
 test_ok a acme echo $((256 << 10))
 
+fi
+
 # 6. B restarts
+if step 6; then
 say "6. B killed and restarted"
 hs_a=$(val a /strait/tunnel,acme 'v["handshakes"]["completed"]')
 stop b KILL || true
@@ -216,7 +224,10 @@ until_ok b /strait/tunnel,acme 'v["drops"]["unknown_spi"] >= 1' 15 || fail "the 
 test_ok a acme echo $((256 << 10))
 test_ok b globex echo $((256 << 10))
 
-# 7. peer timeout
+fi
+
+# 7-9. peer timeout; B first, then both at once
+if step 7; then
 say "7. B killed: A's tunnel goes down after PeerTimeout"
 stop b KILL || true
 until_ok a /strait/tunnel,acme 'v["state"] == "down" and v["peer_timeouts"] >= 1 and v["channel"]["state"] == "down"' 40 \
@@ -237,7 +248,7 @@ start b
 up_both 90
 test_ok b acme echo $((256 << 10))
 
-fi # steps 4-9
+fi
 
 say "10. SIGTERM"
 stop a || fail "A: exit status on SIGTERM"
