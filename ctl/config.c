@@ -948,8 +948,11 @@ static int tenant_handler(void *user, const char *section, const char *key,
 		} else if (!strcasecmp(key, "CacheSize")) {
 			if (!strait_parse_bytes(val, &cfg->cache_size) || cfg->cache_size < (1u << 20))
 				set_err(c, c->line, s, key, "\"%s\" is not a size of at least 1M (512M, 2G)", val);
+		} else if (!strcasecmp(key, "CacheFile")) {
+			if (!resolve_path(c, val, cfg->cache_file, sizeof(cfg->cache_file) - 3))
+				set_err(c, c->line, s, key, "bad path");
 		} else {
-			set_err(c, c->line, s, key, "unknown key (Name, Id, KeyFile, PeerDown, CacheSize)");
+			set_err(c, c->line, s, key, "unknown key (Name, Id, KeyFile, PeerDown, CacheSize, CacheFile)");
 		}
 		break;
 	case 2:
@@ -1233,6 +1236,10 @@ static int check_tenant(const struct strait_config *cfg, unsigned i, const char 
 					  "%s already used by tenant \"%s\" (%s): each tenant's channel needs "
 					  "its own inner address", a, o->name, o->file);
 		}
+		if (t->cache_file[0] && !strcmp(o->cache_file, t->cache_file))
+			return tenant_err(err, t->file, find_section_line(t->file, "Tenant"), "[Tenant] CacheFile",
+					  "already the cache of tenant \"%s\" (%s): caches are per tenant",
+					  o->name, o->file);
 		if (!strcmp(o->name, t->name))
 			return tenant_err(err, t->file, find_section_line(t->file, "Tenant"), "[Tenant] Name",
 					  "tenant name \"%s\" already used by %s", o->name, o->file);

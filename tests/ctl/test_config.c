@@ -135,6 +135,10 @@ static const struct tcase cases[] = {
 	T(89, 't', TEN_OK "[Tenant]\nCacheSize = 512M\n", 0, NULL),
 	T(90, 't', TEN_HEAD "CacheSize = 512k\n", 6, "[Tenant] CacheSize"),
 	T(91, 't', TEN_HEAD "CacheSize = lots\n", 6, "[Tenant] CacheSize"),
+	/* a tenant's caches on disk: a path, once */
+	T(92, 't', TEN_HEAD "CacheFile = caches/t\n" TEN_RULE TEN_PEER, 0, NULL),
+	T(93, 't', TEN_HEAD "CacheFile =\n" TEN_RULE TEN_PEER, 6, "[Tenant] CacheFile"),
+	T(94, 't', TEN_HEAD "CacheFile = a\nCacheFile = b\n" TEN_RULE TEN_PEER, 7, "[Tenant] CacheFile"),
 };
 
 static char dir[] = "/tmp/dp-ctl-test-XXXXXX";
@@ -260,8 +264,9 @@ Test(config, values)
 	cr_expect(strait_parse_bytes("2G", &size) && size == 2ull << 30);
 	cr_expect(strait_parse_bytes("64KiB", &size) && size == 64 << 10);
 	cr_expect(!strait_parse_bytes("12Q", &size) && !strait_parse_bytes("-1", &size));
-	/* KeyFile is resolved against the file's folder */
+	/* KeyFile is resolved against the file's folder; no CacheFile */
 	cr_expect_str_eq(t.key_file, "/tmp/t.key");
+	cr_expect_str_eq(t.cache_file, "");
 }
 
 Test(config, tenant_dir_and_ambiguity, .init = setup, .fini = teardown)
@@ -339,6 +344,18 @@ Test(config, tenant_dir_and_ambiguity, .init = setup, .fini = teardown)
 	cr_expect_eq(err.line, 13);
 	cr_expect_str_eq(err.field, "[Peer] InnerAddress");
 	cr_expect(strstr(err.msg, "169.254.0.1"), "%s", err.msg);
+	/* two tenants, one cache file: refused (caches are per tenant) */
+	write_file(path, "[Tenant]\nName = u\nId = 700\nKeyFile = u.key\nPeerDown = bypass\nCacheFile = /srv/c\n"
+		   "[Interception]\nClientPrefix = 10.1.0.0/16\nServerPrefix = 10.2.5.0/24\nPorts = 1\n" TEN_PEER_U);
+	cr_expect_eq(strait_config_load(app, &cfg, &err), 0, "%s", strait_error_str(&err, msg, sizeof(msg)));
+	cr_expect_str_eq(cfg.tenants[1].cache_file, "/srv/c");
+	snprintf(msg, sizeof(msg), "%s/tenants/a.conf", dir);
+	write_file(msg, TEN_HEAD "CacheFile = ../../srv/c\n" TEN_RULE TEN_PEER);
+	cr_expect_eq(strait_config_load(app, &cfg, &err), 0); /* another path */
+	write_file(msg, TEN_HEAD "CacheFile = /srv/c\n" TEN_RULE TEN_PEER);
+	cr_expect_neq(strait_config_load(app, &cfg, &err), 0);
+	cr_expect_str_eq(err.field, "[Tenant] CacheFile");
+	write_file(msg, TEN_OK);
 	/* TenantDir missing */
 	write_file(app, APP_OK "[Appliance]\nTenantDir = nowhere\n");
 	cr_expect_neq(strait_config_load(app, &cfg, &err), 0);
