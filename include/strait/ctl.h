@@ -104,11 +104,6 @@ struct strait_tenant_cfg {
 	uint16_t peer_port;         /* UDP, default 4500 */
 	struct strait_addr inner_local, inner_peer;
 	char key_file[PATH_MAX];    /* resolved against the file's folder */
-	/* The tenant's redundancy caches on disk (dedupe cache files, see
-	 * dedupe/README.md): PATH.tx for what this appliance sends, PATH.rx
-	 * for what it receives; resolved like KeyFile; "" = in memory only.
-	 * Never shared with another tenant. */
-	char cache_file[PATH_MAX - 3];
 	/* The pre-shared key, filled only by strait_tenant_load_key() (the
 	 * rule loaders never read key files). Never logged; the dataplane
 	 * wipes it with strait_tenant_wipe_key() once the tunnel holds it. */
@@ -123,6 +118,11 @@ struct strait_tenant_cfg {
 	 * rekey_bytes, whichever comes first, and stops working a margin
 	 * later (strait_tenant_hard_limits()). */
 	uint64_t peer_timeout_ns, keepalive_ns, rekey_ns, rekey_bytes;
+	/* The tenant's redundancy caches on disk (dedupe cache files, see
+	 * dedupe/README.md): PATH.tx for what this appliance sends, PATH.rx
+	 * for what it receives; resolved like KeyFile; "" = in memory only.
+	 * Never shared with another tenant. */
+	char cache_file[PATH_MAX - 3];
 	/* Bandwidth policy on the WAN, bits per second; 0 = none/unlimited. */
 	uint64_t guaranteed_bps, ceiling_bps;
 	uint8_t priority;           /* 0 (highest) .. 7 */
