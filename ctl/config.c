@@ -898,6 +898,23 @@ bad:
 	return false;
 }
 
+static bool add_vlan(struct parse_ctx *c, const char *tok, void *arg)
+{
+	struct tenant_ctx *t = arg;
+	struct strait_tenant_cfg *cfg = t->cfg;
+	unsigned long v;
+	if (!parse_uint(tok, 0, 4094, &v)) {
+		set_err(c, c->line, t->sec, t->key, "\"%s\" is not a VLAN id (0 = untagged, 1..4094)", tok);
+		return false;
+	}
+	if (cfg->n_vlans >= STRAIT_MAX_VLANS) {
+		set_err(c, c->line, t->sec, t->key, "more than %d VLANs", STRAIT_MAX_VLANS);
+		return false;
+	}
+	cfg->vlans[cfg->n_vlans++] = (uint16_t)v;
+	return true;
+}
+
 static int tenant_handler(void *user, const char *section, const char *key,
 			  const char *val)
 {
@@ -961,8 +978,10 @@ static int tenant_handler(void *user, const char *section, const char *key,
 			each_item(c, s, key, val, add_prefix, t);
 		} else if (!strcasecmp(key, "Ports")) {
 			each_item(c, s, key, val, add_ports, t);
+		} else if (!strcasecmp(key, "Vlans")) {
+			each_item(c, s, key, val, add_vlan, t);
 		} else {
-			set_err(c, c->line, s, key, "unknown key (ClientPrefix, ServerPrefix, Ports)");
+			set_err(c, c->line, s, key, "unknown key (ClientPrefix, ServerPrefix, Ports, Vlans)");
 		}
 		break;
 	case 3:

@@ -39,7 +39,6 @@
 #include <rte_mbuf.h>
 
 #include "channel.h"
-#include "classify.h"
 #include "dp.h"
 #include "icmp_error.h"
 #include "snap_seqlock.h"
@@ -74,7 +73,7 @@ struct tenant {
 	uint32_t out_off, out_len;
 	void *mem;
 	size_t size;
-	uint64_t bypassed, refused_down, wan_syn;
+	uint64_t bypassed, refused_down, wan_syn, vlan_bypassed;
 	uint64_t icmp_in, icmp_ignored, icmp_out, icmp_no_mbuf;
 };
 
@@ -217,25 +216,13 @@ static bool addr_usable(uint8_t af, const uint8_t *a)
 	       !(memcmp(a, zero, 15) == 0 && a[15] == 1);
 }
 
-static bool mac_usable(const uint8_t *m)
-{
-	static const uint8_t zero[6];
-
-	return !(m[0] & 1) && memcmp(m, zero, 6);
-}
-
-/* B: the peer may open what this tenant's own rule intercepts, between
- * usable unicast addresses and MACs. */
-static bool env_allowed(void *ctx, const struct chan_open *o)
+/* B: the peer may open what this tenant's own rule intercepts
+ * (relay_policy.h): every field of its OPEN is checked. */
+static enum relay_refusal env_check_open(void *ctx, const struct chan_open *o)
 {
 	struct tenant *t = ctx;
-	const struct dp_app *app = t->rh->w->app;
 
-	if (!addr_usable(o->af, o->client) || !addr_usable(o->af, o->server) ||
-	    !mac_usable(o->src_mac) || !mac_usable(o->dst_mac))
-		return false;
-	return classify_syn(app->cfg, o->af, o->client, o->server, o->server_port) ==
-	       t->index;
+	return relay_open_check(t->rh->w->app->cfg, t->index, o);
 }
 
 static void pin(struct rh *h, const struct flow_key *k, bool on)
@@ -385,7 +372,7 @@ static void env_unreachable(void *ctx, uint32_t conn, const struct tcp_refused *
 }
 
 static const struct relay_env env = {
-	.allowed = env_allowed, .originate = env_originate, .release = env_release,
+	.check_open = env_check_open, .originate = env_originate, .release = env_release,
 	.syn_l2 = env_syn_l2, .unreachable = env_unreachable,
 };
 
@@ -443,6 +430,24 @@ static bool icmp_error(struct rh *h, struct tenant *t, struct rte_mbuf *m,
 	return true;
 }
 
+/* A: the tenant's Vlans allow the SYN's tag stack (the same rule as the
+ * peer's relay_open_check()). */
+static bool syn_vlan_allowed(const struct rh *h, const struct tenant *t,
+			     const struct rte_mbuf *m, const struct pkt_info *pi)
+{
+	const uint8_t *g = rte_pktmbuf_mtod(m, const uint8_t *) + 12;
+	uint16_t tpid[CHAN_MAX_VLANS + 1], tci[CHAN_MAX_VLANS + 1];
+	unsigned n = (pi->l2_len - 14u) / 4;
+
+	if (n > CHAN_MAX_VLANS + 1)
+		return false;
+	for (unsigned k = 0; k < n; k++, g += 4) {
+		tpid[k] = (uint16_t)(g[0] << 8 | g[1]);
+		tci[k] = (uint16_t)(g[2] << 8 | g[3]);
+	}
+	return relay_vlan_allowed(h->w->app->cfg, t->index, n, tpid, tci);
+}
+
 static bool intercept(void *ctx, struct rte_mbuf *m, const struct pkt_info *pi,
 		      struct flow *f, unsigned in_port)
 {
@@ -463,6 +468,12 @@ static bool intercept(void *ctx, struct rte_mbuf *m, const struct pkt_info *pi,
 		if (in_port != DP_LAN) {
 			f->flags |= FLOW_F_BYPASS;
 			t->wan_syn++;
+			return false;
+		}
+		if (!syn_vlan_allowed(h, t, m, pi)) {
+			/* the peer would refuse it: bridged, not broken */
+			f->flags |= FLOW_F_BYPASS;
+			t->vlan_bypassed++;
 			return false;
 		}
 		if (!t->relay || !relay_up(t->relay)) {
@@ -498,6 +509,7 @@ static void publish(struct rh *h)
 		s->bypassed = t->bypassed;
 		s->refused_down = t->refused_down;
 		s->wan_syn = t->wan_syn;
+		s->vlan_bypassed = t->vlan_bypassed;
 		s->icmp_in = t->icmp_in;
 		s->icmp_ignored = t->icmp_ignored;
 		s->icmp_out = t->icmp_out;

@@ -24,6 +24,7 @@ enum strait_ctl_limits {
 	STRAIT_MAX_TENANTS = 64,
 	STRAIT_MAX_PREFIXES = 16,  /* per side (client, server) of a rule */
 	STRAIT_MAX_PORT_RANGES = 16,
+	STRAIT_MAX_VLANS = 16,     /* [Interception] Vlans */
 	STRAIT_MAX_WORKERS = 16,
 	STRAIT_TENANT_ID_MAX = 65535, /* [Tenant] Id: 1..65535 */
 	STRAIT_PSK_LEN = 32,          /* KeyFile: 32 bytes, base64 */
@@ -98,6 +99,12 @@ struct strait_tenant_cfg {
 	struct strait_prefix server[STRAIT_MAX_PREFIXES];
 	struct strait_port_range ports[STRAIT_MAX_PORT_RANGES];
 	unsigned n_client, n_server, n_ports;
+	/* The VLANs the tenant's connections may use (0 = untagged), at
+	 * either appliance: a SYN on another is not intercepted, a peer's
+	 * OPEN for another is refused. None given (n_vlans 0): the LAN
+	 * port's Vlan only. */
+	uint16_t vlans[STRAIT_MAX_VLANS];
+	unsigned n_vlans;
 	/* Peer appliance: its WAN endpoint (ESP in UDP) and the channel's
 	 * inner addresses. */
 	struct strait_addr peer_endpoint;

@@ -139,6 +139,12 @@ static const struct tcase cases[] = {
 	T(92, 't', TEN_HEAD "CacheFile = caches/t\n" TEN_RULE TEN_PEER, 0, NULL),
 	T(93, 't', TEN_HEAD "CacheFile =\n" TEN_RULE TEN_PEER, 6, "[Tenant] CacheFile"),
 	T(94, 't', TEN_HEAD "CacheFile = a\nCacheFile = b\n" TEN_RULE TEN_PEER, 7, "[Tenant] CacheFile"),
+	/* [Interception] Vlans: 0 (untagged) .. 4094, at most 16 */
+	T(95, 't', TEN_HEAD TEN_RULE "Vlans = 0, 100, 4094\n" TEN_PEER, 0, NULL),
+	T(96, 't', TEN_HEAD TEN_RULE "Vlans = 4095\n" TEN_PEER, 10, "[Interception] Vlans"),
+	T(97, 't', TEN_HEAD TEN_RULE "Vlans = 1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17\n" TEN_PEER, 10,
+	  "[Interception] Vlans"),
+	T(98, 't', TEN_HEAD TEN_RULE "Vlans = ten\n" TEN_PEER, 10, "[Interception] Vlans"),
 };
 
 static char dir[] = "/tmp/dp-ctl-test-XXXXXX";
@@ -242,7 +248,7 @@ Test(config, values)
 	cr_assert(fd >= 0);
 	close(fd);
 	write_file(path, TEN_HEAD "[Interception]\nClientPrefix = 10.1.0.0/16, 2001:db8:1::/48\n"
-		   "ServerPrefix = 10.2.5.0/24\nPorts = 873, 1521-1522\n"
+		   "ServerPrefix = 10.2.5.0/24\nPorts = 873, 1521-1522\nVlans = 0, 100\n"
 		   "[Peer]\nEndpoint = 198.18.1.2:4501\nInnerAddress = 169.254.0.1\nPeerInnerAddress = 169.254.0.2\n"
 		   "[Bandwidth]\nGuaranteed = 1.5M\nCeiling = 2G\n");
 	cr_assert_eq(strait_tenant_load(path, &t, &err), 0);
@@ -255,6 +261,7 @@ Test(config, values)
 	cr_expect_eq(t.n_ports, 2);
 	cr_expect_eq(t.ports[1].lo, 1521);
 	cr_expect_eq(t.ports[1].hi, 1522);
+	cr_expect(t.n_vlans == 2 && t.vlans[0] == 0 && t.vlans[1] == 100);
 	cr_expect_eq(t.peer_port, 4501);
 	cr_expect_eq(t.guaranteed_bps, 1500000);
 	cr_expect_eq(t.ceiling_bps, 2000000000ull);
