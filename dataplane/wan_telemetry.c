@@ -108,6 +108,7 @@ static void put_tenant(struct rte_tel_data *d, const struct dp_app *a, const str
 	u64(d, "rekeys_started", u->rekeys_started);
 	u64(d, "sas_retired", u->retired);
 	u64(d, "peer_timeouts", u->peer_downs);
+	u64(d, "peer_restarts", u->peer_restarts);
 	struct rte_tel_data *k = sub_dict(d, "keepalives");
 	u64(k, "sent", u->keepalives);
 	u64(k, "received", t->keepalives_in);
