@@ -68,7 +68,7 @@ struct tenant {
 	struct channel *ch;            /* the WAN module's, for this tenant */
 	bool failed;                   /* the session broke: input discarded
 					* until the channel reconnects */
-	char failed_why[96];
+	char failed_why[160];          /* as relay_hook_tenant.why: whole */
 	uint8_t *out;                  /* CH_STAGE: made, not yet sent */
 	uint32_t out_off, out_len;
 	void *mem;
