@@ -2,6 +2,7 @@
 """bench/wan-bench's outputs from its list of runs: medians per profile,
 system and phase, the figures of issue 13 as data, a Markdown table and a
 gnuplot chart (time per phase per system, one panel per profile)."""
+import json
 import os
 import statistics
 import subprocess
@@ -95,7 +96,7 @@ def fmt(v, spec):
     return "-" if v is None else format(v, spec)
 
 
-def markdown(summary, figs, phases_what, meta):
+def markdown(summary, figs, meta):
     lines = []
     for profile in dict.fromkeys(s["profile"] for s in summary):
         lines.append(f"**{profile}** ({PROFILES.get(profile, 'strait-wanem --profile ' + profile)})\n")
@@ -171,3 +172,30 @@ set xtics nomirror rotate by -30
     for p in profiles:
         os.unlink(f"{base}-{p}.dat")
     os.unlink(base + ".gp")
+
+
+def write(doc, out):
+    """DIR/wan-bench.json (doc with its summary and figures), .md and .png
+    from doc's runs and what is known of the run (a partial file has only
+    the runs); returns the document written."""
+    runs = doc["runs"]
+    meta = dict(doc)
+    meta.pop("summary", None)
+    meta.pop("figures", None)
+    meta.pop("runs")
+    meta.setdefault("runs", max((r["round"] for r in runs), default=0))
+    meta.setdefault("loadavg_start", "?")
+    meta.setdefault("loadavg_end", "?")
+    meta.setdefault("host", {"cpus": os.cpu_count()})
+    summary = summarize(runs)
+    figs = figures(runs)
+    doc = dict(meta, figures=figs, summary=summary, runs=runs)
+    base = os.path.join(out, "wan-bench")
+    with open(base + ".json", "w") as f:
+        json.dump(doc, f, indent=1)
+        f.write("\n")
+    with open(base + ".md", "w") as f:
+        f.write(markdown(summary, figs, meta))
+    size = f"{meta['size_mib']} MiB workload, " if "size_mib" in meta else ""
+    chart(summary, base + ".png", f"wan-bench: seconds per phase ({size}median of {meta['runs']})")
+    return doc
