@@ -22,6 +22,7 @@ import json
 import os
 import shlex
 import subprocess
+import time
 
 import openvpn
 from topology import (CLIENT, LAN_ADDR, SERVER, SERVER_R, WAN_ADDR, Daemon)
@@ -248,20 +249,20 @@ PeerInnerAddress = {INNER[peer]}
             raise
 
     def wait_channel(self, timeout=60):
-        import time
         end = time.monotonic() + timeout
-        state = None
+        state = (None, None)
         while time.monotonic() < end:
             t = self.app.telemetry("a", f"/strait/tunnel,{TENANT}")
             if t is None:
                 raise RuntimeError("strait: this straitd has no tenant tunnels (/strait/tunnel): "
                                    "the strait system needs the WAN tunnels (issue 10) and the "
                                    "channel (issue 11)")
-            state = t.get("state")
-            if state == "up" and t.get("channel") in (None, "connected", "up"):
+            state = (t.get("state"), (t.get("channel") or {}).get("state"))
+            if state == ("up", "up"):
                 return
             time.sleep(0.2)
-        raise RuntimeError(f"strait: tenant {TENANT}'s tunnel not up after {timeout} s (state {state})")
+        raise RuntimeError(f"strait: tenant {TENANT}'s tunnel and channel not up after {timeout} s "
+                           f"(tunnel {state[0]}, channel {state[1]})")
 
     def stop(self):
         self.app.stop()
