@@ -122,8 +122,8 @@ static void probe(struct tcp_conn *c)
 	    (!(c->flags & TF_SACK) || c->snd_max == c->snd_una)) {
 		/* new data if the window allows: one segment */
 		uint32_t len = end_data - c->snd_nxt;
-		if (len > c->snd_mss)
-			len = c->snd_mss;
+		if (len > tcp_data_mss(c))
+			len = tcp_data_mss(c);
 		if (len > room)
 			len = room;
 		tcp_send_segment(c, c->snd_nxt, len, TH_ACK);
@@ -135,7 +135,8 @@ static void probe(struct tcp_conn *c)
 	} else {
 		/* else the last segment again */
 		uint32_t hi = SEQ_LT(c->snd_max, end_data) ? c->snd_max : end_data;
-		uint32_t lo = hi - c->snd_una > c->snd_mss ? hi - c->snd_mss : c->snd_una;
+		uint32_t mss = tcp_data_mss(c);
+		uint32_t lo = hi - c->snd_una > mss ? hi - mss : c->snd_una;
 		if (SEQ_LT(lo, hi)) {
 			tcp_send_segment(c, lo, hi - lo, TH_ACK);
 			tcp_rack_sent(c, lo, hi - lo, true);
@@ -272,4 +273,111 @@ void tcp_timers_run(struct tcp_conn *c)
 			tcp_send_ack(c);
 	}
 	tcp_timer_update(c);
+}
+
+void tcp_timer_unlink(struct tcp_stack *st, struct tcp_conn *c)
+{
+	if (c->tprev)
+		c->tprev->tnext = c->tnext;
+	else if (st->timers == c)
+		st->timers = c->tnext;
+	else
+		return;
+	if (c->tnext)
+		c->tnext->tprev = c->tprev;
+	c->tnext = c->tprev = NULL;
+}
+
+static uint64_t conn_due(const struct tcp_conn *c)
+{
+	uint64_t d = UINT64_MAX;
+	const uint64_t t[] = { c->t_rto, c->t_delack, c->t_persist, c->t_tw, c->t_pace };
+	for (unsigned i = 0; i < 5; i++)
+		if (t[i] && t[i] < d)
+			d = t[i];
+	return d;
+}
+
+void tcp_timer_update(struct tcp_conn *c)
+{
+	struct tcp_stack *st = c->st;
+	bool armed = c->t_rto || c->t_delack || c->t_persist || c->t_tw || c->t_pace;
+	if (armed) {
+		uint64_t d = conn_due(c);
+		if (d < st->next_due)
+			st->next_due = d;
+	}
+	bool linked = c->tprev || st->timers == c;
+	if (armed && !linked) {
+		c->tnext = st->timers;
+		c->tprev = NULL;
+		if (st->timers)
+			st->timers->tprev = c;
+		st->timers = c;
+	} else if (!armed && linked) {
+		tcp_timer_unlink(st, c);
+	}
+}
+
+uint64_t tcp_next_timer(const struct tcp_stack *st)
+{
+	return st->timers ? st->next_due : UINT64_MAX;
+}
+
+/* Walks the connections with an armed timer, but only when the earliest
+ * deadline has come: between deadlines a poll costs one comparison. */
+/* Writers refused for want of room that their own ACKs may never bring
+ * (the tenant's budget or the pool, held by other connections): told
+ * TCP_EV_WRITABLE once a quarter of a send buffer (at most 64 KiB) fits
+ * and the pool has mbufs again. Entries appended by the events go after
+ * the ones being looked at. */
+static void wake_starved(struct tcp_stack *st)
+{
+	uint32_t n = st->n_starved, kept = 0;
+	uint64_t want = st->cfg.sndbuf / 4 < 65536 ? st->cfg.sndbuf / 4 : 65536;
+	bool pool = rte_mempool_avail_count(st->mp) >= 64;
+	for (uint32_t i = 0; i < n; i++) {
+		struct tcp_conn *c = &st->conns[st->starved[i]];
+		if (!(c->flags & TF_STARVED))
+			continue; /* freed (flags cleared) or listed twice */
+		if (!(c->flags & TF_WANT_WRITABLE) || (c->flags & TF_DEAD)) {
+			c->flags &= ~TF_STARVED;
+			continue;
+		}
+		if (pool && tcp_writable(c) >= want) {
+			c->flags &= ~(TF_STARVED | TF_WANT_WRITABLE);
+			tcp_notify(c, TCP_EV_WRITABLE);
+			continue;
+		}
+		st->starved[kept++] = st->starved[i];
+	}
+	uint32_t added = st->n_starved - n;
+	memmove(&st->starved[kept], &st->starved[n], added * sizeof(*st->starved));
+	st->n_starved = kept + added;
+}
+
+void tcp_poll(struct tcp_stack *st)
+{
+	TCP_SCOPE(st);
+	if (st->n_starved && st->now >= st->starved_due) {
+		st->starved_due = st->now + 1000;
+		wake_starved(st);
+	}
+	if (st->now >= st->next_due) {
+		st->next_due = UINT64_MAX;
+		struct tcp_conn *c = st->timers;
+		while (c) {
+			struct tcp_conn *next = c->tnext;
+			if ((c->flags & TF_PENDING) && c->t_tw && st->now >= c->t_tw)
+				tcp_pending_expired(c);
+			else
+				tcp_timers_run(c);
+			if (!(c->flags & TF_DEAD)) {
+				uint64_t d = conn_due(c);
+				if (d < st->next_due)
+					st->next_due = d;
+			}
+			c = next;
+		}
+	}
 }
