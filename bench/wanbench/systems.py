@@ -62,8 +62,13 @@ class System:
     def server_cmd(self, progress):
         return peer_cmd("recv", str(PORT), progress)
 
+    def before_phase(self):
+        pass
+
     def after_phase(self):
-        """Checks after a phase (strait: the flow was optimized)."""
+        """Checks after a phase (strait: the flow was optimized); a dict
+        of the system's own figures for the phase, kept in its run."""
+        return {}
 
 
 class Straitd:
@@ -198,8 +203,10 @@ class Vpn(System):
 
 
 class Strait(System):
-    """The two appliances optimizing the tenant's port (needs the WAN
-    tunnels, issue 10, and the channel, issue 11, in straitd)."""
+    """The two appliances optimizing the tenant's port: A terminates the
+    client's connection, the relay encodes it into the tenant's channel
+    (TCP inside its ESP tunnel), B decodes it and originates the
+    connection to the server."""
     name = "strait"
     passes = 2
 
@@ -249,20 +256,59 @@ PeerInnerAddress = {INNER[peer]}
             raise
 
     def wait_channel(self, timeout=60):
+        """Ready when both appliances' relay says the tenant's channel (in
+        its ESP tunnel) carries flows: /strait/relay,bench channel up."""
         end = time.monotonic() + timeout
-        state = (None, None)
+        state = {}
         while time.monotonic() < end:
-            t = self.app.telemetry("a", f"/strait/tunnel,{TENANT}")
-            if t is None:
-                raise RuntimeError("strait: this straitd has no tenant tunnels (/strait/tunnel): "
-                                   "the strait system needs the WAN tunnels (issue 10) and the "
-                                   "channel (issue 11)")
-            state = (t.get("state"), (t.get("channel") or {}).get("state"))
-            if state == ("up", "up"):
+            for side in ("a", "b"):
+                r = self.app.telemetry(side, f"/strait/relay,{TENANT}")
+                if r is None:
+                    raise RuntimeError(f"strait: straitd {side.upper()} has no relay for tenant "
+                                       f"{TENANT} (/strait/relay,{TENANT} did not answer)")
+                state[side] = (r.get("channel"), r.get("why"))
+            if all(v[0] == "up" for v in state.values()):
                 return
             time.sleep(0.2)
-        raise RuntimeError(f"strait: tenant {TENANT}'s tunnel and channel not up after {timeout} s "
-                           f"(tunnel {state[0]}, channel {state[1]})")
+        raise RuntimeError(f"strait: tenant {TENANT}'s channel not up after {timeout} s "
+                           f"(A {state.get('a')}, B {state.get('b')})")
+
+    # relay counters of a phase (A's encoder side, B's decoder side)
+    COUNTERS = ("intercepted", "done", "lan_bytes_in", "wan_bytes_out", "encoded_bytes",
+                "cache_hits", "cache_misses", "resyncs_asked", "decode_errors", "flow_errors",
+                "digest_errors")
+
+    def relay(self):
+        out = {}
+        for side in ("a", "b"):
+            r = self.app.telemetry(side, f"/strait/relay,{TENANT}")
+            if r is None:
+                raise RuntimeError(f"strait: straitd {side.upper()}'s telemetry did not answer")
+            out[side] = r
+        return out
+
+    def before_phase(self):
+        self.r0 = self.relay()
+
+    def after_phase(self):
+        """The phase's flow went through the relay: intercepted at A, no
+        decode, flow or digest error at either end; A's relay counters of
+        the phase (LAN bytes in, channel bytes out, cache hits)."""
+        r1 = self.relay()
+        d = {side: {k: r1[side].get(k, 0) - self.r0[side].get(k, 0) for k in self.COUNTERS}
+             for side in ("a", "b")}
+        if d["a"]["intercepted"] < 1:
+            raise RuntimeError("strait: the phase's connection was not intercepted at A "
+                               f"(relay A {r1['a']})")
+        for side in ("a", "b"):
+            bad = {k: d[side][k] for k in ("decode_errors", "flow_errors", "digest_errors")
+                   if d[side][k]}
+            if bad:
+                raise RuntimeError(f"strait: relay {side.upper()} counted {bad} in the phase")
+        a = d["a"]
+        return {"relay": {"intercepted": a["intercepted"], "lan_bytes_in": a["lan_bytes_in"],
+                          "channel_bytes_out": a["wan_bytes_out"], "cache_hits": a["cache_hits"],
+                          "cache_misses": a["cache_misses"], "resyncs": a["resyncs_asked"]}}
 
     def stop(self):
         self.app.stop()
