@@ -248,11 +248,14 @@ PeerInnerAddress = {INNER[peer]}
 
     def start(self, profile):
         self.app = Straitd(self.topo, self.work, self.opts.straitd, self.tenants)
-        self.app.start()
         try:
+            self.app.start()
             self.wait_channel()
         except BaseException:
-            self.app.stop()
+            try:
+                self.app.stop()
+            except RuntimeError:
+                pass            # the first error is the one to report
             raise
 
     def wait_channel(self, timeout=60):

@@ -172,6 +172,7 @@ class Daemon:
         self.name, self.argv, self.log_path = name, argv, log_path
         self.cleanup_paths = cleanup_paths
         self.proc = None
+        self.offset = 0
 
     def start(self, ready, timeout):
         self.launch()
@@ -179,6 +180,7 @@ class Daemon:
 
     def launch(self):
         log = open(self.log_path, "ab")
+        self.offset = log.tell()    # the log is shared by the runs: only this run's lines count
         self.proc = subprocess.Popen(self.argv, stdout=log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL)
         log.close()
@@ -197,9 +199,11 @@ class Daemon:
                            f"its log {self.log_path} ends:\n" + "\n".join(out.splitlines()[-15:]))
 
     def output(self):
+        """What this run wrote to the log."""
         try:
-            with open(self.log_path, errors="replace") as f:
-                return f.read()
+            with open(self.log_path, "rb") as f:
+                f.seek(self.offset)
+                return f.read().decode(errors="replace")
         except OSError:
             return ""
 
