@@ -94,6 +94,11 @@ Address = {LAN_ADDR[side]}/24
 Port = net_af_packet1
 Address = {WAN_ADDR[side]}/24
 """)
+            # this system's tenants only (plain after strait must bridge)
+            tdir = os.path.join(d, "tenants")
+            for name in os.listdir(tdir):
+                if name.endswith(".conf"):
+                    os.unlink(os.path.join(tdir, name))
             for name, text in self.tenants(side).items():
                 with open(os.path.join(d, "tenants", name), "w") as f:
                     f.write(text)
@@ -142,6 +147,11 @@ class Bridged(System):
     def start(self, profile):
         self.app = Straitd(self.topo, self.work, self.opts.straitd, lambda side: {})
         self.app.start()
+        for side in ("a", "b"):
+            if self.app.telemetry(side, "/strait/relay"):
+                self.app.stop()
+                raise RuntimeError(f"{self.name}: straitd {side.upper()} has a tenant: "
+                                   "it must only bridge")
 
     def stop(self):
         self.app.stop()
