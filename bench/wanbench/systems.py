@@ -300,8 +300,14 @@ PeerInnerAddress = {INNER[peer]}
             out[side] = r
         return out
 
+    def channel(self):
+        """A's channel TCP (/strait/tunnel,bench: retransmissions, RTT, cwnd)."""
+        t = self.app.telemetry("a", f"/strait/tunnel,{TENANT}") or {}
+        return t.get("channel") or {}
+
     def before_phase(self):
         self.r0 = self.relay()
+        self.c0 = self.channel()
 
     def after_phase(self):
         """The phase's flow went through the relay: intercepted at A, no
@@ -318,10 +324,13 @@ PeerInnerAddress = {INNER[peer]}
                    if d[side][k]}
             if bad:
                 raise RuntimeError(f"strait: relay {side.upper()} counted {bad} in the phase")
-        a = d["a"]
+        a, c1 = d["a"], self.channel()
         return {"relay": {"intercepted": a["intercepted"], "lan_bytes_in": a["lan_bytes_in"],
                           "channel_bytes_out": a["wan_bytes_out"], "cache_hits": a["cache_hits"],
-                          "cache_misses": a["cache_misses"], "resyncs": a["resyncs_asked"]}}
+                          "cache_misses": a["cache_misses"], "resyncs": a["resyncs_asked"]},
+                "channel_a": {"retrans_segs": c1.get("retrans_segs", 0) - self.c0.get("retrans_segs", 0),
+                              "srtt_us": c1.get("srtt_us"), "min_rtt_us": c1.get("min_rtt_us"),
+                              "cwnd": c1.get("cwnd")}}
 
     def stop(self):
         self.app.stop()
