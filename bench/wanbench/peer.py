@@ -47,6 +47,18 @@ class Progress:
         os.close(self.fd)
 
 
+def stdin_blocks():
+    """Standard input as it comes, up to BUF bytes a block (views of one buffer)."""
+    buf = bytearray(BUF)
+    view = memoryview(buf)
+    src = open(0, "rb", buffering=0, closefd=False)
+    while True:
+        k = src.readinto(buf)
+        if not k:
+            return
+        yield view[:k]
+
+
 def send(host, port, path):
     t_start = time.monotonic()
     s = None
@@ -60,14 +72,8 @@ def send(host, port, path):
         sys.exit(f"peer send: {host}:{port} refused the connection")
     s.settimeout(None)
     if path == "-":
-        buf = bytearray(BUF)
-        view = memoryview(buf)
-        src = open(0, "rb", buffering=0, closefd=False)
-        while True:
-            k = src.readinto(buf)
-            if not k:
-                break
-            s.sendall(view[:k])
+        for b in stdin_blocks():
+            s.sendall(b)
     else:
         with open(path, "rb") as f:
             s.sendfile(f)
@@ -113,15 +119,9 @@ def recv(port, progress, to_stdout):
 def hash_stdin(progress):
     p = Progress(progress)
     h = hashlib.sha256()
-    buf = bytearray(BUF)
-    view = memoryview(buf)
-    src = open(0, "rb", buffering=0, closefd=False)
-    while True:
-        k = src.readinto(buf)
-        if not k:
-            break
-        h.update(view[:k])
-        p.add(k)
+    for b in stdin_blocks():
+        h.update(b)
+        p.add(len(b))
     t_end = time.monotonic()
     p.close()
     print(json.dumps({"bytes": p.n, "sha256": h.hexdigest(), "t_end": t_end}))
