@@ -48,11 +48,11 @@ def summarize(runs):
     return out
 
 
-def per_round_total(runs, profile, system, phases):
+def per_round_total(runs, profile, system, phases, pas=1):
     """{round: seconds of those phases} for rounds where all of them ran."""
     tot = {}
     for r in runs:
-        if r["profile"] == profile and r["system"] == system and r["pass"] == 1 \
+        if r["profile"] == profile and r["system"] == system and r["pass"] == pas \
                 and r["phase"] in phases:
             tot.setdefault(r["round"], {})[r["phase"]] = r["seconds"]
     return {k: sum(v.values()) for k, v in tot.items() if set(v) == set(phases)}
@@ -63,16 +63,20 @@ def figures(runs):
     whose runs are missing says so and has pass None."""
     out = []
     s = {sy: per_round_total(runs, "regional", sy, VM) for sy in ("plain", "vpn", "strait")}
-    for base, want in (("plain", 5.0), ("vpn", 2.0)):
-        f = {"figure": f"regional, VM full + upgrade + clone: {base} seconds / strait seconds",
+    # the figure is the first pass (the cache starts cold, as a new link's
+    # does); the second pass on the warm cache is given beside it
+    s["strait (warm)"] = per_round_total(runs, "regional", "strait", VM, pas=2)
+    for st, base, want in (("strait", "plain", 5.0), ("strait", "vpn", 2.0),
+                           ("strait (warm)", "plain", 5.0), ("strait (warm)", "vpn", 2.0)):
+        f = {"figure": f"regional, VM full + upgrade + clone: {base} seconds / {st} seconds",
              "target": f">= {want}"}
-        rounds = sorted(set(s[base]) & set(s["strait"]))
+        rounds = sorted(set(s[base]) & set(s[st]))
         if rounds:
-            ratio = med(s[base].values()) / med(s["strait"].values())
+            ratio = med(s[base].values()) / med(s[st].values())
             f.update({"measured": round(ratio, 3), "pass": ratio >= want,
                       f"{base}_seconds": med(s[base].values()),
-                      "strait_seconds": med(s["strait"].values()),
-                      "per_round": [round(s[base][k] / s["strait"][k], 3) for k in rounds]})
+                      "strait_seconds": med(s[st].values()),
+                      "per_round": [round(s[base][k] / s[st][k], 3) for k in rounds]})
         else:
             f.update({"measured": None, "pass": None, "note": f"needs {base} and strait on regional"})
         out.append(f)
