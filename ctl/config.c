@@ -441,7 +441,7 @@ static bool each_item(struct parse_ctx *c, const char *section, const char *key,
 
 /* ---- appliance file ---- */
 
-enum { SEC_APPLIANCE = 1, SEC_LAN, SEC_WAN, SEC_TEST };
+enum { SEC_APPLIANCE = 1, SEC_LAN, SEC_WAN, SEC_TEST, SEC_CONTROL };
 
 struct appliance_ctx {
 	struct parse_ctx p;
@@ -559,21 +559,117 @@ static bool port_key(struct parse_ctx *c, const char *sec, struct strait_port_cf
 	return true;
 }
 
+bool strait_parse_listen(const char *s, struct strait_listen *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (s[0] == '/' || s[0] == '.') {
+		size_t n = strlen(s);
+		if (n >= sizeof(out->path))
+			return false;
+		memcpy(out->path, s, n + 1);
+		return true;
+	}
+	char buf[INET6_ADDRSTRLEN + 16];
+	if (strlen(s) >= sizeof(buf))
+		return false;
+	strcpy(buf, s);
+	char *host = buf, *colon = strrchr(buf, ':');
+	if (!colon)
+		return false;
+	*colon = '\0';
+	if (host[0] == '[') {
+		size_t n = strlen(host);
+		if (n < 2 || host[n - 1] != ']')
+			return false;
+		host[n - 1] = '\0';
+		host++;
+	} else if (strchr(host, ':')) {
+		return false; /* IPv6 needs brackets: [::1]:8470 */
+	}
+	unsigned long port;
+	struct strait_addr a;
+	/* port 0: a free port the kernel picks (tests; straitd logs it) */
+	if (!parse_uint(colon + 1, 0, 65535, &port) || !strait_parse_addr(host, &a) ||
+	    (a.family == 6) != (buf[0] == '['))
+		return false;
+	out->family = a.family;
+	memcpy(out->addr, a.addr, 16);
+	out->port = (uint16_t)port;
+	return true;
+}
+
+const char *strait_listen_str(const struct strait_listen *l, char *buf, size_t len)
+{
+	char a[INET6_ADDRSTRLEN] = "";
+	if (!l->family)
+		sfmt(buf, len, "%s", l->path);
+	else if (l->family == 4)
+		sfmt(buf, len, "%s:%u", inet_ntop(AF_INET, l->addr, a, sizeof(a)), l->port);
+	else
+		sfmt(buf, len, "[%s]:%u", inet_ntop(AF_INET6, l->addr, a, sizeof(a)), l->port);
+	return buf;
+}
+
+/* [Control]: Listen (repeats: a TCP address and/or a Unix socket), TokenFile. */
+static int control_key(struct parse_ctx *c, struct strait_control_cfg *cc, const char *key,
+		       const char *val)
+{
+	const char *s = "Control";
+	if (!strcasecmp(key, "Listen")) {
+		struct strait_listen l;
+		char path[PATH_MAX];
+		if (val[0] == '/' || val[0] == '.') { /* a socket's path */
+			if (!resolve_path(c, val, path, sizeof(path)) || strlen(path) >= sizeof(l.path)) {
+				set_err(c, c->line, s, key, "\"%s\" is too long for a Unix socket's path (%d)",
+					val, STRAIT_SOCKET_PATH_MAX - 1);
+				return 0;
+			}
+			val = path;
+		}
+		if (!strait_parse_listen(val, &l)) {
+			set_err(c, c->line, s, key, "\"%s\" is neither address:port (127.0.0.1:8470, [::1]:8470) "
+				"nor a Unix socket's path (/run/strait/api.sock)", val);
+			return 0;
+		}
+		if (cc->n_listen == STRAIT_LISTEN_MAX) {
+			set_err(c, c->line, s, key, "more than %d sockets", STRAIT_LISTEN_MAX);
+			return 0;
+		}
+		cc->listen[cc->n_listen++] = l;
+		if (!cc->listen_line)
+			cc->listen_line = c->line;
+	} else if (!strcasecmp(key, "TokenFile")) {
+		if (!seen_once(c, s, key))
+			return 0;
+		if (!resolve_path(c, val, cc->token_file, sizeof(cc->token_file))) {
+			set_err(c, c->line, s, key, "bad path");
+			return 0;
+		}
+		cc->token_line = c->line;
+	} else {
+		set_err(c, c->line, s, key, "unknown key (Listen, TokenFile)");
+		return 0;
+	}
+	return 1;
+}
+
 static int appliance_handler(void *user, const char *section, const char *key,
 			     const char *val)
 {
-	static const char *const names[] = { "Appliance", "LAN", "WAN", "Test" };
+	static const char *const names[] = { "Appliance", "LAN", "WAN", "Test", "Control" };
 	struct appliance_ctx *a = user;
 	struct parse_ctx *c = &a->p;
 	struct strait_appliance_cfg *cfg = a->cfg;
 	unsigned long v = 0;
 	if (c->failed)
 		return 0;
-	int sec = section_index(section, names, 4);
+	int sec = section_index(section, names, 5);
 	if (!sec) {
-		set_err(c, c->line, section, NULL, "unknown section (Appliance, LAN, WAN, Test)");
+		set_err(c, c->line, section, NULL, "unknown section (Appliance, LAN, WAN, Test, Control)");
 		return 0;
 	}
+	if (sec == SEC_CONTROL)
+		return control_key(c, &cfg->control, key, val);
 	bool multi = sec != SEC_APPLIANCE && (!strcasecmp(key, "Address") || !strcasecmp(key, "Gateway"));
 	if (!multi && !seen_once(c, names[sec - 1], key))
 		return 0;
@@ -746,11 +842,18 @@ int strait_appliance_load(const char *path, struct strait_appliance_cfg *out,
 	out->neigh_table_size = 1024;
 	out->burst = 32;
 	out->tcp_impair = (struct strait_tcp_impair){ .seed = 1, .rx = true, .tx = true };
+	sfmt(out->file, sizeof(out->file), "%s", path);
 	int r = run_ini(&a.p, path, appliance_handler, &a, err);
 	if (r)
 		return r;
 	struct parse_ctx *c = &a.p;
-	if (!a.have_port[0])
+	const struct strait_control_cfg *cc = &out->control;
+	if (cc->n_listen && !cc->token_file[0])
+		set_err(c, find_section_line(path, "Control"), "Control", "TokenFile",
+			"missing: every request needs the token (Authorization: Bearer)");
+	else if (cc->token_file[0] && !cc->n_listen)
+		set_err(c, cc->token_line, "Control", "Listen", "missing: where the API listens (127.0.0.1:8470)");
+	else if (!a.have_port[0])
 		set_err(c, find_section_line(path, "LAN"), "LAN", "Port", "missing: the LAN port's DPDK device");
 	else if (!a.have_port[1])
 		set_err(c, find_section_line(path, "WAN"), "WAN", "Port", "missing: the WAN port's DPDK device");
@@ -1065,6 +1168,7 @@ int strait_config_load(const char *appliance_path, struct strait_config *out,
 		       struct strait_error *err)
 {
 	memset(out, 0, sizeof(*out));
+	out->generation = 1;
 	int r = strait_appliance_load(appliance_path, &out->appliance, err);
 	if (r)
 		return r;
@@ -1113,6 +1217,7 @@ int strait_config_load(const char *appliance_path, struct strait_config *out,
 		r = strait_tenant_load(path, t, err);
 		if (r)
 			break;
+		t->generation = out->generation;
 		out->n_tenants = i + 1;
 		for (unsigned j = 0; j < i; j++) {
 			const struct strait_tenant_cfg *o = &out->tenants[j];
