@@ -49,7 +49,11 @@ struct parse_ctx {
 	char dir[PATH_MAX];
 	unsigned line;
 	char section[64];
-	unsigned section_line[8]; /* by section index, 0 = not seen */
+	struct {                  /* where each section first starts */
+		char name[16];
+		unsigned line;
+	} sections[8];
+	unsigned n_sections;
 	struct strait_error *err;
 	bool failed;
 	/* singular keys already given, to reject duplicates */
@@ -131,8 +135,25 @@ static char *reader(char *str, int num, void *stream)
 			n = sizeof(c->section) - 1;
 		memcpy(c->section, p + 1, n);
 		c->section[n] = '\0';
+		bool seen = false;
+		for (unsigned i = 0; i < c->n_sections && !seen; i++)
+			seen = !strcasecmp(c->sections[i].name, c->section);
+		if (!seen && end && c->n_sections < 8 && n < sizeof(c->sections[0].name)) {
+			memcpy(c->sections[c->n_sections].name, c->section, n + 1);
+			c->sections[c->n_sections++].line = c->line;
+		}
 	}
 	return str;
+}
+
+/* The line of [name] in the file just parsed (0: absent), for errors
+ * about keys missing from it: no second reading of the file. */
+static unsigned section_line(const struct parse_ctx *c, const char *name)
+{
+	for (unsigned i = 0; i < c->n_sections; i++)
+		if (!strcasecmp(c->sections[i].name, name))
+			return c->sections[i].line;
+	return 0;
 }
 
 static bool seen_once(struct parse_ctx *c, const char *section, const char *key)
@@ -1065,10 +1086,10 @@ int strait_tenant_load(const char *path, struct strait_tenant_cfg *out,
 	if (r)
 		return r;
 	struct parse_ctx *c = &t.p;
-	unsigned ln_t = find_section_line(path, "Tenant");
-	unsigned ln_i = find_section_line(path, "Interception");
-	unsigned ln_p = find_section_line(path, "Peer");
-	unsigned ln_b = find_section_line(path, "Bandwidth");
+	unsigned ln_t = section_line(c, "Tenant");
+	unsigned ln_i = section_line(c, "Interception");
+	unsigned ln_p = section_line(c, "Peer");
+	unsigned ln_b = section_line(c, "Bandwidth");
 	if (!t.have_name)
 		set_err(c, ln_t, "Tenant", "Name", "missing");
 	else if (!t.have_key)

@@ -267,6 +267,48 @@ static void change(struct strait_tenant_change *c, const char *name, unsigned sl
 			c->apply |= strait_field_apply(f);
 }
 
+/* Moves next->tenants[placed[s]] to slot s for every slot s, in place:
+ * tenants are large (file paths), so each goes straight to its slot,
+ * following the permutation's cycles with one spare. The empty entries of
+ * next (its holes, and everything past its last tenant) fill the slots no
+ * tenant goes to; a hole's leftovers are wiped there. */
+static void place(struct strait_config *next, const int *placed, int *dest,
+		  struct strait_tenant_cfg *spare)
+{
+	enum { UNSET = -2, MOVED = -1 };
+	for (unsigned j = 0; j < STRAIT_MAX_TENANTS; j++)
+		dest[j] = UNSET;
+	for (unsigned s = 0; s < STRAIT_MAX_TENANTS; s++)
+		if (placed[s] >= 0)
+			dest[placed[s]] = (int)s;
+	unsigned e = 0, holes = next->n_tenants;
+	for (unsigned j = 0; j < STRAIT_MAX_TENANTS; j++) {
+		if (dest[j] != UNSET)
+			continue;
+		while (placed[e] >= 0)
+			e++;
+		dest[j] = (int)e++;
+	}
+	for (unsigned start = 0; start < STRAIT_MAX_TENANTS; start++) {
+		if (dest[start] == MOVED || dest[start] == (int)start)
+			continue;
+		/* spare[0] carries the entry on its way; spare[1] swaps */
+		spare[0] = next->tenants[start];
+		unsigned cur = start;
+		do {
+			unsigned to = (unsigned)dest[cur];
+			dest[cur] = MOVED;
+			spare[1] = next->tenants[to];
+			next->tenants[to] = spare[0];
+			spare[0] = spare[1];
+			cur = to;
+		} while (cur != start);
+	}
+	for (unsigned s = 0; s < holes; s++)
+		if (placed[s] < 0)
+			memset(&next->tenants[s], 0, sizeof(next->tenants[s]));
+}
+
 int strait_config_diff(const struct strait_config *cur, struct strait_config *next,
 		       struct strait_config_diff *d, struct strait_error *err)
 {
@@ -279,8 +321,9 @@ int strait_config_diff(const struct strait_config *cur, struct strait_config *ne
 	/* placed[slot] = next's index for that slot, or -1 */
 	int *placed = malloc(sizeof(*placed) * STRAIT_MAX_TENANTS);
 	bool *freed = calloc(STRAIT_MAX_TENANTS, sizeof(*freed));
-	struct strait_tenant_cfg *tmp = malloc(sizeof(*tmp) * STRAIT_MAX_TENANTS);
-	if (!a || !placed || !freed || !tmp) {
+	int *dest = malloc(sizeof(*dest) * STRAIT_MAX_TENANTS);
+	struct strait_tenant_cfg *tmp = malloc(sizeof(*tmp) * 2);
+	if (!a || !placed || !freed || !dest || !tmp) {
 		r = diff_err(err, next->appliance.file, 0, "", -ENOMEM, "out of memory");
 		goto out;
 	}
@@ -325,21 +368,16 @@ int strait_config_diff(const struct strait_config *cur, struct strait_config *ne
 		placed[slot] = (int)pending[k];
 		change(&d->added[d->n_added++], next->tenants[pending[k]].name, slot, 0);
 	}
+	place(next, placed, dest, tmp);
 	uint64_t gen = cur->generation + 1;
 	unsigned n = 0;
 	for (unsigned s = 0; s < STRAIT_MAX_TENANTS; s++) {
-		if (placed[s] < 0) {
-			memset(&tmp[s], 0, sizeof(tmp[s]));
+		if (placed[s] < 0)
 			continue;
-		}
-		tmp[s] = next->tenants[placed[s]];
-		tmp[s].generation = s < cur->n_tenants && strait_tenant_present(&cur->tenants[s])
-					    ? cur->tenants[s].generation : gen;
+		next->tenants[s].generation = s < cur->n_tenants && strait_tenant_present(&cur->tenants[s])
+						      ? cur->tenants[s].generation : gen;
 		n = s + 1;
 	}
-	memcpy(next->tenants, tmp, sizeof(tmp[0]) * n);
-	if (n < next->n_tenants)
-		memset(&next->tenants[n], 0, sizeof(tmp[0]) * (next->n_tenants - n));
 	next->n_tenants = n;
 	next->generation = gen;
 	r = 0;
@@ -347,6 +385,7 @@ out:
 	free(a);
 	free(placed);
 	free(freed);
+	free(dest);
 	free(tmp);
 	return r;
 }

@@ -401,3 +401,73 @@ Test(diff, full, .init = setup, .fini = teardown)
 	strait_config_free(next);
 	strait_config_free(third);
 }
+
+/* Random reloads in memory (seeded): after each, every tenant of the new
+ * set is whole in its slot (compared with the set as loaded), a tenant
+ * that stayed kept its slot, and every other entry is empty. */
+Test(diff, random_reloads, .init = setup, .fini = teardown)
+{
+	static struct strait_config_diff d;
+	tree_tenant(&t, "a", 1, NULL);
+	struct strait_config *tmpl = load(), *cur = strait_config_new(), *loaded = strait_config_new();
+	cr_assert(cur && loaded);
+	uint64_t rng = 42;
+	bool in_cur[300] = { false };
+	unsigned slot_of_id[300];
+	*cur = *tmpl;
+	cur->n_tenants = 0;
+	for (int round = 0; round < 60; round++) {
+		/* the new set: each of 300 names present with probability 1/3,
+		 * in name order as strait_config_load() gives them; the port
+		 * carries the round, so content changes are seen */
+		struct strait_config *next = strait_config_new();
+		*next = *tmpl;
+		next->n_tenants = 0;
+		memset(next->tenants, 0, sizeof(next->tenants));
+		bool in_next[300];
+		for (unsigned id = 0; id < 300; id++) {
+			rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+			in_next[id] = (rng >> 33) % 3 == 0;
+			if (!in_next[id])
+				continue;
+			struct strait_tenant_cfg *x = &next->tenants[next->n_tenants++];
+			*x = tmpl->tenants[0];
+			snprintf(x->name, sizeof(x->name), "t%03u", id);
+			x->ports[0].lo = x->ports[0].hi = (uint16_t)(1000 + id + (rng >> 40) % 2);
+		}
+		*loaded = *next;
+		struct strait_error err;
+		cr_assert_eq(strait_config_diff(cur, next, &d, &err), 0, "round %d: %s", round, err.msg);
+		unsigned present = 0;
+		for (unsigned s = 0; s < STRAIT_MAX_TENANTS; s++) {
+			const struct strait_tenant_cfg *x = &next->tenants[s];
+			if (!strait_tenant_present(x)) {
+				static const struct strait_tenant_cfg zero;
+				cr_assert_eq(memcmp(x, &zero, sizeof(zero)), 0, "round %d: slot %u not empty", round, s);
+				continue;
+			}
+			cr_assert_lt(s, next->n_tenants);
+			present++;
+			unsigned id = (unsigned)atoi(x->name + 1);
+			cr_assert(in_next[id]);
+			const struct strait_tenant_cfg *want = NULL;
+			for (unsigned k = 0; k < loaded->n_tenants; k++)
+				if (!strcmp(loaded->tenants[k].name, x->name))
+					want = &loaded->tenants[k];
+			cr_assert(want);
+			struct strait_tenant_cfg w = *want;
+			w.generation = x->generation;
+			cr_assert_eq(memcmp(&w, x, sizeof(w)), 0, "round %d: %s damaged", round, x->name);
+			if (in_cur[id])
+				cr_assert_eq(s, slot_of_id[id], "round %d: %s moved", round, x->name);
+			slot_of_id[id] = s;
+		}
+		cr_assert_eq(present, loaded->n_tenants);
+		memcpy(in_cur, in_next, sizeof(in_cur));
+		strait_config_free(cur);
+		cur = next;
+	}
+	strait_config_free(tmpl);
+	strait_config_free(cur);
+	strait_config_free(loaded);
+}
