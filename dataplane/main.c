@@ -30,7 +30,6 @@
 
 enum { RX_DESC = 1024, TX_DESC = 1024, MBUF_CACHE = 256 };
 
-struct dp_app *dp_app;
 static struct dp_app app;
 static bool port_found[DP_NPORTS];
 
@@ -181,58 +180,6 @@ err:
 	return r;
 }
 
-static void resolve_one(unsigned port, const struct strait_addr *gw)
-{
-	if (!gw->family)
-		return;
-	uint16_t vlan = app.local[port].vlan;
-	for (unsigned i = 0; i < app.n_workers; i++)
-		if (neigh_lookup(&app.workers[i].neigh[port], gw->family, gw->addr, vlan))
-			return;
-	struct rte_mbuf *m = rte_pktmbuf_alloc(app.pool);
-	if (!m) {
-		app.workers[0].stats.port[port].drops[DROP_NO_MBUF]++;
-		return;
-	}
-	uint8_t *f = rte_pktmbuf_mtod(m, uint8_t *);
-	uint32_t cap = rte_pktmbuf_tailroom(m);
-	uint32_t len = gw->family == 4 ? local_arp_request(f, cap, &app.local[port], gw->addr)
-				       : local_ns_request(f, cap, &app.local[port], gw->addr);
-	if (!len) {
-		rte_pktmbuf_free(m);
-		return;
-	}
-	m->data_len = (uint16_t)len;
-	m->pkt_len = len;
-	m->port = (uint16_t)port; /* the worker reads the side from here */
-	/* The main lcore never transmits: worker 0 sends it. */
-	if (rte_ring_enqueue(app.workers[0].ctrl, m))
-		rte_pktmbuf_free(m);
-}
-
-void dp_control_tick(struct dp_app *a)
-{
-	uint64_t now = dp_now_ms();
-	if (now - a->last_resolve_ms >= 1000) {
-		a->last_resolve_ms = now;
-		const struct strait_appliance_cfg *ac = &a->cfg->appliance;
-		resolve_one(DP_LAN, &ac->lan.gateway4);
-		resolve_one(DP_LAN, &ac->lan.gateway6);
-		resolve_one(DP_WAN, &ac->wan.gateway4);
-		resolve_one(DP_WAN, &ac->wan.gateway6);
-	}
-	if (a->exit_idle_ms) {
-		uint64_t last = 0;
-		for (unsigned i = 0; i < a->n_workers; i++) {
-			uint64_t l = __atomic_load_n(&a->workers[i].last_rx_ms, __ATOMIC_RELAXED);
-			if (l > last)
-				last = l;
-		}
-		if (last && now > last && now - last > a->exit_idle_ms)
-			a->quit = 1;
-	}
-}
-
 int main(int argc, char **argv)
 {
 	/* Our options follow "--"; EAL's come first. */
@@ -301,7 +248,6 @@ int main(int argc, char **argv)
 	}
 	app.cfg = &cfg;
 	app.burst = cfg.appliance.burst;
-	dp_app = &app;
 
 	optind = 1; /* getopt state is shared with EAL's parser */
 	int r = rte_eal_init(sep, argv);
@@ -337,7 +283,7 @@ int main(int argc, char **argv)
 	if (port_lookup(DP_LAN, &cfg.appliance.lan) || port_lookup(DP_WAN, &cfg.appliance.wan) ||
 	    port_setup(DP_LAN, &cfg.appliance.lan) || port_setup(DP_WAN, &cfg.appliance.wan))
 		goto err_ports;
-	if (dp_telemetry_register())
+	if (dp_telemetry_register(&app))
 		fprintf(stderr, "straitd: telemetry commands not registered\n");
 	if (impair_on) {
 		log_impair(ti);
@@ -345,7 +291,10 @@ int main(int argc, char **argv)
 					     ti->seed, ti->rx, ti->tx };
 		tcp_hook_set_impair(&ic);
 	}
-	tcp_hook_register(); /* the TCP engine and its services on local TCP */
+	if (tcp_hook_register()) { /* the TCP engine and its services on local TCP */
+		fprintf(stderr, "straitd: the TCP module could not be hooked in\n");
+		goto err_ports;
+	}
 
 	struct sigaction sa;
 	memset(&sa, 0, sizeof(sa));
@@ -361,7 +310,7 @@ int main(int argc, char **argv)
 		app.rx_csum[DP_LAN] && app.rx_csum[DP_WAN] ? "NIC verdicts trusted" : "software");
 
 	if (app.single) {
-		dp_worker_main(&app.workers[0]);
+		dp_worker_run(&app.workers[0], dp_control_tick);
 	} else {
 		unsigned lcore, i = 0;
 		RTE_LCORE_FOREACH_WORKER(lcore) {
@@ -372,7 +321,7 @@ int main(int argc, char **argv)
 		/* Control: wakes every 10 ms, does what is due, sleeps again. */
 		while (!app.quit) {
 			dp_control_tick(&app);
-			usleep(10000);
+			usleep(DP_BETWEEN_MS * 1000);
 		}
 		rte_eal_mp_wait_lcore();
 	}

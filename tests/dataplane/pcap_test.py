@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import signal as sig
+import socket
 import subprocess
 import sys
 import tempfile
@@ -73,7 +74,24 @@ failures = Failures("  FAIL:")
 check = failures.check
 
 
-def run(name, lan_in, wan_in, tenants=(), lan_extra="", wan_extra="", signal=None):
+def telemetry(prefix, cmds):
+    """Replies of DPDK telemetry commands, as dpdk-telemetry.py reads them:
+    {command: value}, value None for a refused command."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    s.settimeout(10)
+    s.connect("/var/run/dpdk/%s/dpdk_telemetry.v2" % prefix)
+    json.loads(s.recv(16384))  # the greeting
+    out = {}
+    for c in cmds:
+        s.send(c.encode())
+        out.update(json.loads(s.recv(1 << 16)))
+    s.close()
+    return out
+
+
+def run(name, lan_in, wan_in, tenants=(), lan_extra="", wan_extra="", signal=None, during=None):
+    """during(prefix), with signal: called while straitd runs, before the
+    signal (telemetry checks)."""
     d = tempfile.mkdtemp(prefix="dp-pcap-%s-" % name)
     os.makedirs(os.path.join(d, "tenants"))
     with open(os.path.join(d, "appliance.conf"), "w") as f:
@@ -101,6 +119,11 @@ def run(name, lan_in, wan_in, tenants=(), lan_extra="", wan_extra="", signal=Non
                 break
             time.sleep(0.05)
         time.sleep(0.5)
+        if during:
+            try:
+                during("dp-pcap-%d-%s" % (os.getpid(), name))
+            except Exception as e:  # noqa: BLE001 (the straitd below must stop)
+                check(False, "%s: %r" % (name, e))
         proc.send_signal(signal)
         out = proc.communicate(timeout=30)[0]
         rc = proc.returncode
@@ -501,8 +524,33 @@ def scenario_signals():
         check(st["flows"]["created"] == 50, "%s: flows %s" % (s.name, st["flows"]))
 
 
+def scenario_tenants64():
+    """64 tenants, the most a configuration holds: each one's counters,
+    the TCP engine's too (the 64th was refused: stack tenant i + 1 for
+    configured tenant i, 64 slots)."""
+    tenants = [dict(name="t%02d" % i, client="198.18.0.0/24", server="198.18.1.0/24",
+                    ports=str(1000 + i)) for i in range(64)]
+    lan = [tcp_frame(C_MAC, S_MAC, CLIENT, SERVER, 40000 + i, 1000 + i, TCP_SYN) for i in range(64)]
+    names = [t["name"] for t in tenants]
+
+    def during(prefix):
+        r = telemetry(prefix, ["/strait/tenants"])
+        check(r["/strait/tenants"] == names, "tenants: %s" % r["/strait/tenants"])
+        for n in names:
+            v = telemetry(prefix, ["/strait/tcp/tenant," + n])["/strait/tcp/tenant"]
+            if not check(isinstance(v, dict) and v.get("name") == n and v.get("established") == 0,
+                         "/strait/tcp/tenant,%s: %s" % (n, v)):
+                break
+
+    _, wan_out, st = run("tenants64", lan, [], tenants=tenants, signal=sig.SIGTERM, during=during)
+    same_frames(wan_out, lan, "SYNs bridged")
+    for n in names:
+        if not check(st["tenants"][n]["flows"] == 1, "tenant %s: %s" % (n, st["tenants"][n])):
+            break
+
+
 SCENARIOS = [scenario_bridge, scenario_local, scenario_local_reflect, scenario_qinq, scenario_malformed, scenario_flows, scenario_fate, scenario_jumbo, scenario_neigh, scenario_table_fill,
-             scenario_signals]
+             scenario_signals, scenario_tenants64]
 
 for s in SCENARIOS:
     name = s.__name__[len("scenario_"):]

@@ -115,6 +115,47 @@ Test(limits, connection_table_full)
 	cr_assert_eq(errno, EINVAL, "unknown tenant");
 }
 
+/* A refused tcp_connect() leaves the stack running: its clock moves, its
+ * output is flushed and the connections it frees are reaped. (It used to
+ * return on EADDRINUSE and ENOSPC from inside the stack, whose call depth
+ * then stayed raised: the worker's whole TCP froze.) Connection a opens
+ * from port 1, then one from port `port` is refused with `err`. */
+static void refused_connect(struct tcp_config *cfg, uint16_t tenant, uint16_t port, int err)
+{
+	h_init(h, cfg, TCP_AF_INET);
+	struct tcp_conn *a = tcp_connect(h->st, TCP_AF_INET, &h->local, 1, &h->remote, 80, tenant);
+	cr_assert_not_null(a);
+	errno = 0;
+	cr_assert_null(tcp_connect(h->st, TCP_AF_INET, &h->local, port, &h->remote, 80, tenant));
+	cr_assert_eq(errno, err);
+	h_clear(h);
+	h_advance(h, 1000000); /* a's SYN times out (rto_init_us, 1 s) */
+	cr_assert_eq(h->nout, 1, "a's SYN is retransmitted after its RTO (clock stopped?)");
+	uint32_t conns = stats().conns;
+	tcp_abort(a);
+	cr_assert_eq(stats().conns, conns - 1, "an aborted connection is reaped");
+	h_clear(h);
+	cr_assert_not_null(tcp_connect(h->st, TCP_AF_INET, &h->local, 7, &h->remote, 80, tenant));
+	cr_assert_eq(h->nout, 1, "a new connection's SYN leaves at once (output not flushed?)");
+}
+
+Test(limits, connect_in_use_leaves_stack_running)
+{
+	refused_connect(NULL, 0, 1, EADDRINUSE);
+}
+
+Test(limits, connect_over_tenant_bound_leaves_stack_running)
+{
+	struct tcp_config cfg = { .tenant_max_half_open = 1 };
+	refused_connect(&cfg, 3, 2, ENOSPC);
+}
+
+Test(limits, connect_table_full_leaves_stack_running)
+{
+	struct tcp_config cfg = { .max_conns = 1 };
+	refused_connect(&cfg, 0, 2, ENOSPC);
+}
+
 Test(limits, syn_cookies_when_half_open_full)
 {
 	struct tcp_config cfg = { .max_half_open = 1 };

@@ -1,7 +1,12 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* Private to the TCP engine (dataplane/tcp_*.c) and its unit tests. */
+/* Private to the TCP engine (dataplane/tcp/) and its white-box tests
+ * (tests/tcp/): everyone else uses tcp.h. */
 #ifndef STRAIT_DATAPLANE_TCP_INTERNAL_H
 #define STRAIT_DATAPLANE_TCP_INTERNAL_H
+
+#ifndef STRAIT_TCP_INTERNAL
+#error "tcp_internal.h is private to the TCP engine: include tcp.h (or use tcp_internal_dep in a white-box test)"
+#endif
 
 #include "tcp.h"
 
@@ -284,16 +289,29 @@ static inline uint32_t *mbuf_seq(struct rte_mbuf *m)
 	return (uint32_t *)&m->hash.usr;
 }
 
+/* tcp_stack.c: the call scope. Every public entry point that works on a
+ * stack opens one with TCP_SCOPE(st) (a declaration, at the top of a
+ * block). It enters the stack there and leaves it when the block ends, by
+ * whichever return (the cleanup attribute of GCC and Clang), so no path can
+ * leave the stack entered: a stack left entered stops its clock, never
+ * flushes its output and never reaps its dead connections. Scopes nest
+ * (events call back in): the clock is read once at the outermost, and
+ * connections freed meanwhile are only marked dead and reaped when the
+ * outermost ends, so no caller up the stack holds a dangling pointer. */
+struct tcp_scope {
+	struct tcp_stack *st;
+};
+struct tcp_scope tcp_scope_enter(struct tcp_stack *st);
+void tcp_scope_leave(struct tcp_scope *s);
+#define TCP_SCOPE(st) \
+	struct tcp_scope tcp_scope_ __attribute__((cleanup(tcp_scope_leave), unused)) = \
+		tcp_scope_enter(st)
+
 /* tcp_seq.c */
 bool tcp_seq_acceptable(uint32_t rcv_nxt, uint32_t rcv_wnd, uint32_t seq,
 			uint32_t len);
 uint64_t tcp_siphash(const uint64_t key[2], const void *data, size_t len);
 uint32_t tcp_isn(struct tcp_stack *st, const struct tcp_conn *c);
-
-/* tcp_input.c: SYN cookie pieces, for tests */
-unsigned tcp_cookie_mss_index(uint16_t mss);
-uint16_t tcp_cookie_mss(unsigned idx);
-uint32_t tcp_cookie_tsval(uint32_t now_ms, uint8_t bits);
 
 /* tcp_options.c */
 bool tcp_parse_options(const uint8_t *p, unsigned len, bool syn,
@@ -301,34 +319,58 @@ bool tcp_parse_options(const uint8_t *p, unsigned len, bool syn,
 unsigned tcp_build_options(const struct tcp_conn *c, uint8_t flags,
 			   uint8_t *p);
 
-/* tcp_stack.c */
+/* tcp_table.c */
+bool tcp_addr_eq(uint8_t af, const struct tcp_addr *a, const struct tcp_addr *b);
+struct tcp_conn *tcp_find(struct tcp_stack *st, uint8_t af,
+			  const struct tcp_addr *l, uint16_t lport,
+			  const struct tcp_addr *r, uint16_t rport);
 struct tcp_conn *tcp_lookup(struct tcp_stack *st, const struct tcp_seg *s);
 struct tcp_conn *tcp_conn_alloc(struct tcp_stack *st, uint8_t af,
 				const struct tcp_addr *laddr, uint16_t lport,
 				const struct tcp_addr *raddr, uint16_t rport,
 				uint16_t tenant);
 void tcp_conn_free(struct tcp_stack *st, struct tcp_conn *c);
-void tcp_enter(struct tcp_stack *st);
-void tcp_leave(struct tcp_stack *st);
-const struct tcp_listener *tcp_find_listener(struct tcp_stack *st,
-					     const struct tcp_seg *s);
-bool tcp_may_open(struct tcp_stack *st, uint16_t tenant, bool half);
+void tcp_conn_reap(struct tcp_stack *st, struct tcp_conn *c); /* a dead one */
 uint8_t tcp_our_wscale(const struct tcp_stack *st);
-bool tcp_may_pend(struct tcp_stack *st, uint16_t tenant);
-void tcp_pending_expired(struct tcp_conn *c);
 void tcp_set_state(struct tcp_conn *c, uint8_t state);
-void tcp_notify(struct tcp_conn *c, uint32_t ev);
-void tcp_conn_reset(struct tcp_conn *c, uint32_t ev); /* to CLOSED */
-void tcp_timer_update(struct tcp_conn *c);
-void tcp_conn_closed(struct tcp_conn *c); /* orderly end: notify or free */
+bool tcp_may_open(struct tcp_stack *st, uint16_t tenant, bool half);
 bool tcp_tenant_buffer_ok(struct tcp_conn *c, uint32_t add);
 void tcp_account(struct tcp_conn *c, int64_t delta);
+void tcp_notify(struct tcp_conn *c, uint32_t ev);
+void tcp_conn_reset(struct tcp_conn *c, uint32_t ev); /* to CLOSED */
 
-/* mbuf queues */
+/* tcp_mbufq.c */
 void mq_push(struct mbuf_q *q, struct rte_mbuf *m);
 void mq_free(struct mbuf_q *q);
 uint32_t mq_drop_front(struct mbuf_q *q, uint32_t n);
 uint32_t mq_copy(struct mbuf_q *q, uint32_t off, void *dst, uint32_t n);
+
+/* tcp_listen.c */
+const struct tcp_listener *tcp_find_listener(struct tcp_stack *st,
+					     const struct tcp_seg *s);
+
+/* tcp_input.c */
+bool tcp_parse(struct tcp_stack *st, struct rte_mbuf *m, struct tcp_seg *s);
+void tcp_negotiate(struct tcp_conn *c, const struct tcp_seg *s);
+void tcp_established(struct tcp_conn *c);
+void tcp_conn_closed(struct tcp_conn *c); /* orderly end: notify or free */
+bool tcp_time_wait_reuse(struct tcp_conn *c, const struct tcp_seg *s);
+bool tcp_conn_input(struct tcp_stack *st, struct tcp_conn *c,
+		    struct rte_mbuf *m, struct tcp_seg *s);
+
+/* tcp_syncookie.c (the MSS table and TSval pieces, for tests too) */
+unsigned tcp_cookie_mss_index(uint16_t mss);
+uint16_t tcp_cookie_mss(unsigned idx);
+uint32_t tcp_cookie_tsval(uint32_t now_ms, uint8_t bits);
+void tcp_cookie_send(struct tcp_stack *st, const struct tcp_seg *s);
+struct tcp_conn *tcp_cookie_open(struct tcp_stack *st,
+				 const struct tcp_listener *l,
+				 const struct tcp_seg *s);
+
+/* tcp_pending.c */
+bool tcp_may_pend(struct tcp_stack *st, uint16_t tenant);
+void tcp_pending_input(struct tcp_conn *c, struct rte_mbuf *m, const struct tcp_seg *s);
+void tcp_pending_expired(struct tcp_conn *c);
 
 /* tcp_output.c */
 void tcp_output(struct tcp_conn *c);
@@ -353,8 +395,11 @@ bool tcp_challenge_ack(struct tcp_conn *c);
 void tcp_rtt_sample(struct tcp_conn *c, uint32_t rtt_us);
 void tcp_arm_rto(struct tcp_conn *c);
 void tcp_arm_sent(struct tcp_conn *c);
+void tcp_rack_timer(struct tcp_conn *c, uint64_t due); /* 0 stops */
 void tcp_timers_run(struct tcp_conn *c);
 void tcp_enter_time_wait(struct tcp_conn *c);
+void tcp_timer_update(struct tcp_conn *c);
+void tcp_timer_unlink(struct tcp_stack *st, struct tcp_conn *c);
 
 /* tcp_cc.c */
 void tcp_cc_init(struct tcp_conn *c);
@@ -362,22 +407,37 @@ void tcp_cc_ack(struct tcp_conn *c, uint32_t acked);
 void tcp_cc_enter_recovery(struct tcp_conn *c);
 void tcp_cc_exit_recovery(struct tcp_conn *c);
 void tcp_cc_rto(struct tcp_conn *c);
-bool tcp_pace_wait(struct tcp_conn *c);
-void tcp_pace_sent(struct tcp_conn *c, uint32_t len);
 uint32_t tcp_flight(const struct tcp_conn *c);
 uint32_t tcp_pipe(const struct tcp_conn *c);
+
+/* tcp_cubic.c */
+void tcp_cubic_ack(struct tcp_conn *c, uint32_t acked);
+uint32_t tcp_cubic_reduce(struct tcp_conn *c);
+
+/* tcp_pacing.c */
+bool tcp_pace_wait(struct tcp_conn *c);
+void tcp_pace_sent(struct tcp_conn *c, uint32_t len);
+
+/* tcp_sack.c */
 void tcp_sack_update(struct tcp_conn *c, const struct tcp_opts *o);
 void tcp_sack_prune(struct tcp_conn *c);
 bool tcp_sack_next_hole(const struct tcp_conn *c, uint32_t from,
 			uint32_t *start, uint32_t *len);
-/* RACK-TLP and PRR (SACK connections) */
+uint32_t tcp_sacked_in(const struct tcp_conn *c, uint32_t s, uint32_t e);
+
+/* tcp_rack.c (SACK connections) */
 void tcp_rack_sent(struct tcp_conn *c, uint32_t seq, uint32_t len, bool rexmit);
 void tcp_rack_ack(struct tcp_conn *c, const struct tcp_opts *o, uint32_t old_una,
 		  uint32_t delivered);
 void tcp_rack_timeout(struct tcp_conn *c);
 void tcp_rack_reset(struct tcp_conn *c);
+void tcp_rack_dsack(struct tcp_conn *c);
 bool tcp_lost_next(const struct tcp_conn *c, uint32_t *start, uint32_t *len);
 void tcp_lost_sent(struct tcp_conn *c, uint32_t start, uint32_t len);
-void tcp_rack_timer(struct tcp_conn *c, uint64_t due); /* tcp_timer.c; 0 stops */
+void tcp_lost_recount(struct tcp_conn *c);
+bool tcp_retrans_in(const struct tcp_conn *c, uint32_t s, uint32_t e);
+
+/* tcp_prr.c */
+void tcp_prr(struct tcp_conn *c, uint32_t delivered);
 
 #endif

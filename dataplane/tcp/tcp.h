@@ -262,6 +262,9 @@ size_t tcp_peek(const struct tcp_conn *c, void *buf, size_t len);
 void tcp_consume(struct tcp_conn *c, size_t n);
 size_t tcp_readable(const struct tcp_conn *c);
 size_t tcp_writable(const struct tcp_conn *c);
+/* Bytes written that the peer has not acknowledged yet (queued or in
+ * flight): 0 once it holds everything written. */
+size_t tcp_unacked(const struct tcp_conn *c);
 bool tcp_peer_closed(const struct tcp_conn *c);
 
 /* Sends FIN after queued data; the connection stays readable. */

@@ -1,27 +1,21 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* Segment arrival: validation, demultiplexing, the RFC 9293 3.10.7 state
- * machine with RFC 5961 protections, RFC 7323 PAWS, SYN cookies, ACK
- * processing and the receive queues (in-order and out-of-order). */
+ * machine with RFC 5961 protections, RFC 7323 PAWS, ACK processing and the
+ * receive queues (in-order and out-of-order). SYN cookies are in
+ * tcp_syncookie.c, pending opens of intercepted flows in tcp_pending.c. */
 #include "tcp_internal.h"
 
-#include <errno.h>
 #include <string.h>
 
 #include <rte_ip.h>
 #include <rte_tcp.h>
-
-/* MSS values a cookie can carry (3 bits): the common ones for IPv4 and
- * IPv6 paths (1460/1440 Ethernet, 1400..1300 tunnels and PPPoE, 1220 the
- * IPv6 minimum, 536 the IPv4 default, 8960 jumbo). A SYN's MSS is rounded
- * down to the table. */
-static const uint16_t cookie_mss[8] = { 536, 1220, 1300, 1360, 1400, 1440, 1460, 8960 };
 
 /* ---- validation ---- */
 
 /* Every length and offset is checked before use; the mbuf is linearized
  * (segments we keep are single mbufs). Returns false for anything
  * malformed, with the matching counter bumped. */
-static bool parse(struct tcp_stack *st, struct rte_mbuf *m, struct tcp_seg *s)
+bool tcp_parse(struct tcp_stack *st, struct rte_mbuf *m, struct tcp_seg *s)
 {
 	if (!rte_pktmbuf_is_contiguous(m) && rte_pktmbuf_linearize(m) != 0) {
 		st->stats.nombuf++;
@@ -116,131 +110,6 @@ static bool parse(struct tcp_stack *st, struct rte_mbuf *m, struct tcp_seg *s)
 	return true;
 }
 
-/* ---- SYN cookies ----
- *
- * The cookie is our ISN: 29 bits of SipHash-2-4 (the stack's cookie_key)
- * over the 4-tuple, the client's ISN, the 64 s time slot, the MSS index
- * and the timestamp word, then the 3-bit MSS index in clear. The
- * timestamp word is 0 when the SYN offered no timestamps; otherwise it is
- * the TSval of our SYN-ACK, whose low 5 bits carry the client's options
- * (bits 0-3: its window scale, 15 = none; bit 4: SACK-permitted) and whose
- * high bits are our millisecond clock, rounded down so that it never runs
- * ahead of the clock (the TSvals of the connection stay monotonic at the
- * peer, RFC 7323 PAWS). The completing ACK echoes that TSval in TSecr: the
- * hash over it authenticates the option bits, so a forged or altered TSecr
- * (or a timestamp option added or removed) fails the check like a forged
- * cookie. A cookie is good in its slot and the next (64-128 s). */
-enum {
-	COOKIE_MSS_BITS = 3,
-	COOKIE_TS_BITS = 5,
-	COOKIE_WS_NONE = 0xf,
-	COOKIE_SACK = 0x10,
-};
-
-struct cookie_in {
-	uint32_t slot, peer_isn;
-	uint8_t mss_idx;
-	uint8_t has_ts;
-	uint32_t ts; /* our TSval (the ACK's TSecr), 0 without timestamps */
-};
-
-static uint32_t cookie_hash(struct tcp_stack *st, const struct tcp_seg *s,
-			    const struct cookie_in *in)
-{
-	uint8_t buf[64];
-	size_t alen = s->af == TCP_AF_INET ? 4 : 16, n = 0;
-	memcpy(buf, s->src.b, alen); n += alen;
-	memcpy(buf + n, s->dst.b, alen); n += alen;
-	memcpy(buf + n, &s->sport, 2); n += 2;
-	memcpy(buf + n, &s->dport, 2); n += 2;
-	memcpy(buf + n, &in->slot, 4); n += 4;
-	memcpy(buf + n, &in->peer_isn, 4); n += 4;
-	buf[n++] = in->mss_idx;
-	buf[n++] = in->has_ts;
-	memcpy(buf + n, &in->ts, 4); n += 4;
-	buf[n++] = s->af;
-	return (uint32_t)tcp_siphash(st->cookie_key, buf, n);
-}
-
-static uint32_t cookie_slot(const struct tcp_stack *st)
-{
-	return (uint32_t)(st->now / 1000000 / TCP_COOKIE_PERIOD_S);
-}
-
-unsigned tcp_cookie_mss_index(uint16_t mss)
-{
-	unsigned idx = 0;
-	for (unsigned i = 0; i < 8; i++)
-		if (cookie_mss[i] <= mss)
-			idx = i;
-	return idx;
-}
-
-uint16_t tcp_cookie_mss(unsigned idx)
-{
-	return cookie_mss[idx & 7];
-}
-
-/* The TSval of a cookie SYN-ACK: the clock with the option bits in its low
- * bits, never ahead of the clock. */
-uint32_t tcp_cookie_tsval(uint32_t now_ms, uint8_t bits)
-{
-	uint32_t mask = (1u << COOKIE_TS_BITS) - 1;
-	uint32_t ts = (now_ms & ~mask) | (bits & mask);
-	if (SEQ_GT(ts, now_ms))
-		ts -= mask + 1;
-	return ts;
-}
-
-static uint32_t cookie_make(struct tcp_stack *st, const struct tcp_seg *s,
-			    unsigned mss_idx, bool has_ts, uint32_t ts)
-{
-	struct cookie_in in = { .slot = cookie_slot(st), .peer_isn = s->seq,
-				.mss_idx = (uint8_t)mss_idx, .has_ts = has_ts,
-				.ts = has_ts ? ts : 0 };
-	uint32_t mask = (1u << COOKIE_MSS_BITS) - 1;
-	return (cookie_hash(st, s, &in) & ~mask) | mss_idx;
-}
-
-/* Checks the ACK that completes a cookie handshake; returns the MSS index
- * or -1. The option bits are then in s->opt.tsecr (when s has TS). */
-static int cookie_check(struct tcp_stack *st, const struct tcp_seg *s)
-{
-	uint32_t mask = (1u << COOKIE_MSS_BITS) - 1;
-	uint32_t cookie = s->ack - 1;
-	struct cookie_in in = { .peer_isn = s->seq - 1,
-				.mss_idx = (uint8_t)(cookie & mask),
-				.has_ts = s->opt.has_ts,
-				.ts = s->opt.has_ts ? s->opt.tsecr : 0 };
-	uint32_t slot = cookie_slot(st);
-	for (uint32_t d = 0; d < 2; d++) {
-		in.slot = slot - d;
-		if ((cookie_hash(st, s, &in) & ~mask) == (cookie & ~mask))
-			return in.mss_idx;
-	}
-	return -1;
-}
-
-static void send_cookie(struct tcp_stack *st, const struct tcp_seg *s)
-{
-	const struct tcp_config *cfg = &st->cfg;
-	uint16_t ours = s->af == TCP_AF_INET ? cfg->mss : (uint16_t)(cfg->mss - 20);
-	uint16_t theirs = s->opt.has_mss ? s->opt.mss : (s->af == TCP_AF_INET ? 536 : 1220);
-	unsigned idx = tcp_cookie_mss_index(theirs < ours ? theirs : ours);
-	bool ts = s->opt.has_ts && !(cfg->flags & TCP_CFG_NO_TIMESTAMPS);
-	bool ws = ts && s->opt.has_wscale && !(cfg->flags & TCP_CFG_NO_WSCALE);
-	bool sack = ts && s->opt.sack_ok && !(cfg->flags & TCP_CFG_NO_SACK);
-	uint32_t tsval = 0;
-	if (ts) {
-		uint8_t bits = (uint8_t)((ws ? s->opt.wscale : COOKIE_WS_NONE) |
-					 (sack ? COOKIE_SACK : 0));
-		tsval = tcp_cookie_tsval((uint32_t)(st->now / 1000), bits);
-	}
-	tcp_send_synack_cookie(st, s, cookie_make(st, s, idx, ts, tsval),
-			       cookie_mss[idx], ts ? (int64_t)tsval : -1, sack,
-			       ws ? tcp_our_wscale(st) : -1);
-}
-
 /* ---- helpers ---- */
 
 static uint16_t clamp_mss(const struct tcp_stack *st, uint8_t af, const struct tcp_opts *o)
@@ -255,7 +124,7 @@ static uint16_t clamp_mss(const struct tcp_stack *st, uint8_t af, const struct t
 	return m;
 }
 
-static void negotiate(struct tcp_conn *c, const struct tcp_seg *s)
+void tcp_negotiate(struct tcp_conn *c, const struct tcp_seg *s)
 {
 	const struct tcp_config *cfg = &c->st->cfg;
 	c->syn_mss = s->opt.has_mss ? s->opt.mss : 0;
@@ -298,7 +167,7 @@ void tcp_conn_closed(struct tcp_conn *c)
 	conn_closed(c);
 }
 
-static void established(struct tcp_conn *c)
+void tcp_established(struct tcp_conn *c)
 {
 	tcp_set_state(c, TCP_ESTABLISHED);
 	if (c->flags & TF_FIN_QUEUED)
@@ -313,13 +182,13 @@ static bool passive_open(struct tcp_stack *st, const struct tcp_listener *l,
 {
 	if ((l->flags & TCP_LISTEN_SYNCOOKIES) &&
 	    (st->cfg.flags & TCP_CFG_SYNCOOKIES_ALWAYS)) {
-		send_cookie(st, s);
+		tcp_cookie_send(st, s);
 		return true;
 	}
 	if (!tcp_may_open(st, l->tenant, true)) {
 		if ((l->flags & TCP_LISTEN_SYNCOOKIES) &&
 		    st->half_open >= st->cfg.max_half_open) {
-			send_cookie(st, s);
+			tcp_cookie_send(st, s);
 			return true;
 		}
 		return false; /* silently: the client retries */
@@ -333,7 +202,7 @@ static bool passive_open(struct tcp_stack *st, const struct tcp_listener *l,
 	c->handler_arg = l->arg;
 	c->irs = s->seq;
 	c->rcv_nxt = s->seq + 1;
-	negotiate(c, s);
+	tcp_negotiate(c, s);
 	c->iss = tcp_isn(st, c);
 	c->snd_una = c->iss;
 	c->snd_nxt = c->snd_max = c->iss + 1;
@@ -350,65 +219,6 @@ static bool passive_open(struct tcp_stack *st, const struct tcp_listener *l,
 	c->rtt_start_us = st->now;
 	tcp_arm_rto(c);
 	return true;
-}
-
-static struct tcp_conn *cookie_open(struct tcp_stack *st,
-				    const struct tcp_listener *l,
-				    const struct tcp_seg *s)
-{
-	int idx = cookie_check(st, s);
-	if (idx < 0) {
-		st->stats.syncookies_bad++;
-		return NULL;
-	}
-	if (!tcp_may_open(st, l->tenant, false))
-		return NULL;
-	struct tcp_conn *c = tcp_conn_alloc(st, s->af, &s->dst, s->dport,
-					    &s->src, s->sport, l->tenant);
-	if (!c)
-		return NULL;
-	st->stats.syncookies_ok++;
-	c->flags |= TF_PASSIVE;
-	c->handler = l->fn;
-	c->handler_arg = l->arg;
-	c->irs = s->seq - 1;
-	c->rcv_nxt = s->seq;
-	c->rcv_wscale = 0;
-	c->iss = s->ack - 1;
-	c->snd_una = c->snd_nxt = c->snd_max = s->ack;
-	c->recover = c->iss;
-	c->snd_mss = cookie_mss[idx];
-	c->syn_mss = c->snd_mss;
-	c->syn_wscale = -1;
-	if (s->opt.has_ts) {
-		/* the options the SYN offered and we accepted (send_cookie) */
-		uint8_t bits = (uint8_t)(s->opt.tsecr & ((1u << COOKIE_TS_BITS) - 1));
-		uint8_t ws = bits & COOKIE_WS_NONE;
-		c->flags |= TF_TS;
-		c->syn_ts = true;
-		c->ts_recent = s->opt.tsval;
-		c->ts_recent_us = st->now;
-		c->snd_mss = (uint16_t)(c->snd_mss - 12);
-		if (ws != COOKIE_WS_NONE && ws <= TCP_WSCALE_MAX) {
-			c->flags |= TF_WSCALE;
-			c->snd_wscale = ws;
-			c->rcv_wscale = tcp_our_wscale(st);
-			c->syn_wscale = (int8_t)ws;
-		}
-		if (bits & COOKIE_SACK) {
-			c->flags |= TF_SACK;
-			c->syn_sack_ok = true;
-		}
-	}
-	c->snd_wnd = (uint32_t)s->wnd << c->snd_wscale;
-	c->max_snd_wnd = c->snd_wnd;
-	c->snd_wl1 = s->seq;
-	c->snd_wl2 = s->ack;
-	c->rcv_adv = c->rcv_nxt + 65535; /* the SYN-ACK's window, unscaled */
-	c->last_ack_sent = c->rcv_nxt;
-	tcp_cc_init(c);
-	established(c);
-	return c;
 }
 
 /* ---- receive queues ---- */
@@ -816,7 +626,7 @@ static bool process_ack(struct tcp_conn *c, struct tcp_seg *s)
 		}
 		c->t_rto = 0;
 		tcp_timer_update(c);
-		established(c);
+		tcp_established(c);
 		if (c->flags & TF_DEAD)
 			return false;
 	}
@@ -1078,7 +888,7 @@ static void in_syn_sent(struct tcp_conn *c, struct rte_mbuf *m, struct tcp_seg *
 		return;
 	c->irs = s->seq;
 	c->rcv_nxt = s->seq + 1;
-	negotiate(c, s);
+	tcp_negotiate(c, s);
 	c->snd_wnd = s->wnd;
 	c->max_snd_wnd = c->snd_wnd;
 	c->snd_wl1 = s->seq;
@@ -1098,7 +908,7 @@ static void in_syn_sent(struct tcp_conn *c, struct rte_mbuf *m, struct tcp_seg *
 		c->t_rto = 0;
 		tcp_timer_update(c);
 		c->flags |= TF_ACK_NOW;
-		established(c);
+		tcp_established(c);
 		if (c->flags & TF_DEAD)
 			return;
 		tcp_output(c); /* ACK, and any data queued before the handshake */
@@ -1112,7 +922,7 @@ static void in_syn_sent(struct tcp_conn *c, struct rte_mbuf *m, struct tcp_seg *
 
 /* TIME-WAIT may end early for a new SYN with a higher sequence number
  * (RFC 9293 3.6.1 / RFC 6191). */
-static bool time_wait_reuse(struct tcp_conn *c, const struct tcp_seg *s)
+bool tcp_time_wait_reuse(struct tcp_conn *c, const struct tcp_seg *s)
 {
 	if (c->state != TCP_TIME_WAIT || (s->flags & (TH_SYN | TH_ACK | TH_RST)) != TH_SYN)
 		return false;
@@ -1125,65 +935,11 @@ static bool time_wait_reuse(struct tcp_conn *c, const struct tcp_seg *s)
 	return true;
 }
 
-/* ---- intercepted flows (tcp_intercept) ---- */
-
-/* A segment for an open whose SYN is held: we have sent nothing yet. */
-static void in_pending(struct tcp_conn *c, struct rte_mbuf *m, const struct tcp_seg *s)
-{
-	struct tcp_stack *st = c->st;
-	rte_pktmbuf_free(m);
-	c->stats.segs_in++;
-	if (s->flags & TH_RST) {
-		st->stats.rst_in++;
-		/* only a RST at the client's next sequence can be its own */
-		if (s->seq == c->rcv_nxt)
-			tcp_conn_reset(c, TCP_EV_RESET);
-		else
-			st->stats.dropped_seq++;
-		return;
-	}
-	if ((s->flags & (TH_SYN | TH_ACK)) == TH_SYN && s->seq == c->irs) {
-		st->stats.pending_syn_absorbed++; /* the client retries: still pending */
-		return;
-	}
-	st->stats.dropped_seq++; /* nothing of ours to acknowledge: silence */
-}
-
-static int intercept_open(struct tcp_stack *st, const struct tcp_seg *s,
-			  uint16_t tenant)
-{
-	if (!tcp_may_pend(st, tenant))
-		return -ENOSPC;
-	struct tcp_conn *c = tcp_conn_alloc(st, s->af, &s->dst, s->dport,
-					    &s->src, s->sport, tenant);
-	if (!c)
-		return -ENOSPC;
-	const struct tcp_tenant *t = &st->tenants[tenant];
-	/* the application knows it from TCP_EV_PENDING on: every later
-	 * event (reset, timeout, connected) reaches it */
-	c->flags |= TF_INTERCEPT | TF_PENDING | TF_NOTIFIED_CONN;
-	c->handler = t->handler;
-	c->handler_arg = t->handler_arg;
-	c->irs = s->seq;
-	c->rcv_nxt = s->seq + 1;
-	negotiate(c, s);
-	c->snd_wnd = s->wnd; /* never scaled in a SYN */
-	c->max_snd_wnd = c->snd_wnd;
-	c->snd_wl1 = s->seq;
-	tcp_cc_init(c);
-	tcp_set_state(c, TCP_SYN_RECEIVED);
-	c->t_tw = st->now + st->cfg.pending_timeout_us;
-	tcp_timer_update(c);
-	st->stats.pending_opens++;
-	tcp_notify(c, TCP_EV_PENDING);
-	return 0;
-}
-
-static bool conn_input(struct tcp_stack *st, struct tcp_conn *c,
+bool tcp_conn_input(struct tcp_stack *st, struct tcp_conn *c,
 		       struct rte_mbuf *m, struct tcp_seg *s)
 {
 	if (c->state == TCP_SYN_RECEIVED && (c->flags & TF_PENDING)) {
-		in_pending(c, m, s);
+		tcp_pending_input(c, m, s);
 		return true;
 	}
 	if (c->state == TCP_SYN_SENT)
@@ -1199,58 +955,18 @@ static bool conn_input(struct tcp_stack *st, struct tcp_conn *c,
 	return true;
 }
 
-int tcp_intercept(struct tcp_stack *st, struct rte_mbuf *m, uint16_t tenant)
-{
-	if (tenant >= st->cfg.max_tenants) {
-		rte_pktmbuf_free(m);
-		return -EINVAL;
-	}
-	int rc = 0;
-	struct tcp_seg s;
-	tcp_enter(st);
-	st->stats.segs_in++;
-	if (!parse(st, m, &s)) {
-		rte_pktmbuf_free(m);
-		rc = -EBADMSG;
-		goto out;
-	}
-	struct tcp_conn *c = tcp_lookup(st, &s);
-	if (c && time_wait_reuse(c, &s))
-		c = NULL;
-	if (c) {
-		conn_input(st, c, m, &s);
-		goto out;
-	}
-	rte_pktmbuf_free(m);
-	if ((s.flags & (TH_SYN | TH_ACK | TH_RST | TH_FIN)) != TH_SYN) {
-		/* a flow the engine does not know: as tcp_input() answers */
-		st->stats.no_conn++;
-		tcp_send_rst_reply(st, &s);
-		rc = -EINVAL;
-		goto out;
-	}
-	if (!st->tenants[tenant].handler && !st->ops.event) {
-		rc = -EINVAL; /* nobody to decide */
-		goto out;
-	}
-	rc = intercept_open(st, &s, tenant);
-out:
-	tcp_leave(st);
-	return rc;
-}
-
 static bool input_one(struct tcp_stack *st, struct rte_mbuf *m)
 {
 	struct tcp_seg s;
-	if (!parse(st, m, &s)) {
+	if (!tcp_parse(st, m, &s)) {
 		rte_pktmbuf_free(m);
 		return false;
 	}
 	struct tcp_conn *c = tcp_lookup(st, &s);
-	if (c && time_wait_reuse(c, &s))
+	if (c && tcp_time_wait_reuse(c, &s))
 		c = NULL;
 	if (c)
-		return conn_input(st, c, m, &s);
+		return tcp_conn_input(st, c, m, &s);
 	const struct tcp_listener *l = tcp_find_listener(st, &s);
 	if (l) {
 		uint8_t f = s.flags & (TH_SYN | TH_ACK | TH_RST | TH_FIN);
@@ -1260,7 +976,7 @@ static bool input_one(struct tcp_stack *st, struct rte_mbuf *m)
 		}
 		if (f == TH_ACK || f == (TH_ACK | TH_FIN)) {
 			if (l->flags & TCP_LISTEN_SYNCOOKIES) {
-				c = cookie_open(st, l, &s);
+				c = tcp_cookie_open(st, l, &s);
 				if (c) {
 					if (!(c->flags & TF_DEAD)) {
 						receive_text(c, m, &s);
@@ -1287,11 +1003,10 @@ static bool input_one(struct tcp_stack *st, struct rte_mbuf *m)
 uint16_t tcp_input(struct tcp_stack *st, struct rte_mbuf **pkts, uint16_t n)
 {
 	uint16_t ok = 0;
-	tcp_enter(st);
+	TCP_SCOPE(st);
 	for (uint16_t i = 0; i < n; i++) {
 		st->stats.segs_in++;
 		ok += input_one(st, pkts[i]);
 	}
-	tcp_leave(st);
 	return ok;
 }

@@ -273,3 +273,76 @@ void tcp_timers_run(struct tcp_conn *c)
 	}
 	tcp_timer_update(c);
 }
+
+void tcp_timer_unlink(struct tcp_stack *st, struct tcp_conn *c)
+{
+	if (c->tprev)
+		c->tprev->tnext = c->tnext;
+	else if (st->timers == c)
+		st->timers = c->tnext;
+	else
+		return;
+	if (c->tnext)
+		c->tnext->tprev = c->tprev;
+	c->tnext = c->tprev = NULL;
+}
+
+static uint64_t conn_due(const struct tcp_conn *c)
+{
+	uint64_t d = UINT64_MAX;
+	const uint64_t t[] = { c->t_rto, c->t_delack, c->t_persist, c->t_tw, c->t_pace };
+	for (unsigned i = 0; i < 5; i++)
+		if (t[i] && t[i] < d)
+			d = t[i];
+	return d;
+}
+
+void tcp_timer_update(struct tcp_conn *c)
+{
+	struct tcp_stack *st = c->st;
+	bool armed = c->t_rto || c->t_delack || c->t_persist || c->t_tw || c->t_pace;
+	if (armed) {
+		uint64_t d = conn_due(c);
+		if (d < st->next_due)
+			st->next_due = d;
+	}
+	bool linked = c->tprev || st->timers == c;
+	if (armed && !linked) {
+		c->tnext = st->timers;
+		c->tprev = NULL;
+		if (st->timers)
+			st->timers->tprev = c;
+		st->timers = c;
+	} else if (!armed && linked) {
+		tcp_timer_unlink(st, c);
+	}
+}
+
+uint64_t tcp_next_timer(const struct tcp_stack *st)
+{
+	return st->timers ? st->next_due : UINT64_MAX;
+}
+
+/* Walks the connections with an armed timer, but only when the earliest
+ * deadline has come: between deadlines a poll costs one comparison. */
+void tcp_poll(struct tcp_stack *st)
+{
+	TCP_SCOPE(st);
+	if (st->now >= st->next_due) {
+		st->next_due = UINT64_MAX;
+		struct tcp_conn *c = st->timers;
+		while (c) {
+			struct tcp_conn *next = c->tnext;
+			if ((c->flags & TF_PENDING) && c->t_tw && st->now >= c->t_tw)
+				tcp_pending_expired(c);
+			else
+				tcp_timers_run(c);
+			if (!(c->flags & TF_DEAD)) {
+				uint64_t d = conn_due(c);
+				if (d < st->next_due)
+					st->next_due = d;
+			}
+			c = next;
+		}
+	}
+}
