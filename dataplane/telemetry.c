@@ -13,6 +13,7 @@
 #include <rte_telemetry.h>
 
 #include "dp.h"
+#include "strait/api.h"
 #include "tcp_hook.h"
 
 void dp_stats_sum(const struct dp_app *app, struct dp_stats *out)
@@ -99,12 +100,15 @@ static const struct counter_def flow_table[] = {
 	F("table_full", flows.table_full), F("expired", flows.expired),
 	F("reused", flows.reused), F("steered", flows.steered),
 	F("steer_full", flows.steer_full), F("evicted", flows.evicted),
+	F("no_rule", flows.no_rule),
 };
 #undef F
 
 #define T(name, field) CTR(struct dp_tenant_stats, name, field)
 static const struct counter_def tenant_table[] = {
 	T("packets", pkts), T("bytes", bytes), T("flows", flows), T("active_flows", active),
+	T("lan_rx_bytes", rx_bytes[DP_LAN]), T("wan_rx_bytes", rx_bytes[DP_WAN]),
+	T("mid_stream", mid_stream),
 };
 #undef T
 
@@ -123,7 +127,8 @@ static unsigned flow_counters(const struct dp_app *app, const struct dp_stats *s
 {
 	unsigned n = 0;
 	c[n++] = (struct counter){ "active", s->flows_active };
-	c[n++] = (struct counter){ "capacity", (uint64_t)app->cfg->appliance.flow_table_size * app->n_workers };
+	const struct strait_config *cfg = __atomic_load_n(&app->cfg, __ATOMIC_ACQUIRE);
+	c[n++] = (struct counter){ "capacity", (uint64_t)cfg->appliance.flow_table_size * app->n_workers };
 	return n + counters(c + n, flow_table, RTE_DIM(flow_table), s, 1, 0);
 }
 
@@ -157,6 +162,7 @@ static int do_ports(const struct dp_app *a, const char *params, struct rte_tel_d
 	int only = port_index(params);
 	if (only == -2)
 		return -1;
+	const struct strait_config *cfg = __atomic_load_n(&a->cfg, __ATOMIC_ACQUIRE);
 	rte_tel_data_start_dict(d);
 	if (only >= 0) {
 		put(d, c, port_counters(&s.port[only], c));
@@ -168,8 +174,8 @@ static int do_ports(const struct dp_app *a, const char *params, struct rte_tel_d
 			return -1;
 		rte_tel_data_start_dict(sub);
 		put(sub, c, port_counters(&s.port[p], c));
-		rte_tel_data_add_dict_string(sub, "device", p == DP_LAN ? a->cfg->appliance.lan.device
-									: a->cfg->appliance.wan.device);
+		rte_tel_data_add_dict_string(sub, "device", p == DP_LAN ? cfg->appliance.lan.device
+									: cfg->appliance.wan.device);
 		rte_tel_data_add_dict_container(d, p == DP_LAN ? "lan" : "wan", sub, 0);
 	}
 	return 0;
@@ -212,15 +218,19 @@ static int do_malformed(const struct dp_app *a, const char *params, struct rte_t
 
 static int do_tenants(const struct dp_app *a, const char *params, struct rte_tel_data *d)
 {
+	const struct strait_config *cfg = __atomic_load_n(&a->cfg, __ATOMIC_ACQUIRE);
 	rte_tel_data_start_array(d, RTE_TEL_STRING_VAL);
-	for (unsigned t = 0; t < a->cfg->n_tenants; t++)
-		rte_tel_data_add_array_string(d, a->cfg->tenants[t].name);
+	/* at most RTE_TEL_MAX_ARRAY_ENTRIES (512): the control API lists all */
+	for (unsigned t = 0; t < cfg->n_tenants; t++)
+		if (strait_tenant_present(&cfg->tenants[t]) &&
+		    rte_tel_data_add_array_string(d, cfg->tenants[t].name))
+			break;
 	return 0;
 }
 
 static int do_tenant(const struct dp_app *a, const char *params, struct rte_tel_data *d)
 {
-	const struct strait_config *cfg = a->cfg;
+	const struct strait_config *cfg = __atomic_load_n(&a->cfg, __ATOMIC_ACQUIRE);
 	if (!params || !*params)
 		return -1;
 	for (unsigned t = 0; t < cfg->n_tenants; t++) {
@@ -372,7 +382,7 @@ static int do_tcp_tenant(const struct dp_app *a, const char *params, struct rte_
 {
 	if (!params || !*params)
 		return -1;
-	const struct strait_config *cfg = a->cfg;
+	const struct strait_config *cfg = __atomic_load_n(&a->cfg, __ATOMIC_ACQUIRE);
 	int id = -1;
 	if (!strcmp(params, "local"))
 		id = TCP_HOOK_TENANT_LOCAL;
@@ -462,7 +472,7 @@ static const struct {
 } commands[] = {
 	{ "/strait/ports", do_ports, "Per-port counters. Parameters: none, or lan|wan" },
 	{ "/strait/flows", do_flows, "Flow table: active, capacity, created, unseen_syn, "
-	  "table_full, expired, reused, steered, steer_full, evicted" },
+	  "table_full, expired, reused, steered, steer_full, evicted, no_rule" },
 	{ "/strait/drops", do_drops,
 	  "Frames dropped, by reason. Parameters: none (both ports), or lan|wan" },
 	{ "/strait/malformed", do_malformed,
@@ -486,7 +496,12 @@ static int run_command(const char *cmd, const char *params, struct rte_tel_data 
 			continue;
 		__atomic_add_fetch(&busy, 1, __ATOMIC_SEQ_CST);
 		const struct dp_app *a = __atomic_load_n(&tel_app, __ATOMIC_SEQ_CST);
+		/* a reload frees the configuration it replaced only once no
+		 * command holds the one in force (either may be a->cfg then) */
+		const struct strait_config *held = a ? strait_running_get(a->running) : NULL;
 		int r = a ? commands[i].fn(a, params, d) : -1;
+		if (held)
+			strait_running_put(a->running, held);
 		__atomic_sub_fetch(&busy, 1, __ATOMIC_SEQ_CST);
 		return r;
 	}
@@ -580,9 +595,15 @@ int dp_stats_write_json(const struct dp_app *app, const char *path)
 		free(ts);
 	}
 	fprintf(f, "  \"tenants\": {\n");
-	for (unsigned t = 0; t < app->cfg->n_tenants; t++) {
+	const struct strait_config *cfg = app->cfg; /* the workers have stopped */
+	unsigned last = cfg->n_tenants;
+	while (last && !strait_tenant_present(&cfg->tenants[last - 1]))
+		last--;
+	for (unsigned t = 0; t < last; t++) {
+		if (!strait_tenant_present(&cfg->tenants[t]))
+			continue;
 		fputs("  ", f);
-		json_group(f, app->cfg->tenants[t].name, c, tenant_counters(&s.tenant[t], c), t + 1 == app->cfg->n_tenants);
+		json_group(f, cfg->tenants[t].name, c, tenant_counters(&s.tenant[t], c), t + 1 == last);
 	}
 	fprintf(f, "  }\n}\n");
 	return fclose(f) ? -1 : 0;

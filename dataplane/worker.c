@@ -26,6 +26,7 @@
 #include <rte_mbuf.h>
 #include <rte_pause.h>
 #include <rte_prefetch.h>
+#include <rte_rcu_qsbr.h>
 #include <rte_ring.h>
 
 #include "classify.h"
@@ -250,7 +251,7 @@ static inline void track_seq(struct flow *f, const uint8_t *frame, const struct 
  * re-decides a flow only once it is closed by an in-window RST or FINs,
  * and never a flow whose SYN was not seen (that one waits for expiry). */
 static inline struct flow *track(struct dp_worker *w, const uint8_t *frame,
-				const struct pkt_info *pi, uint32_t bytes,
+				const struct pkt_info *pi, uint32_t bytes, unsigned in,
 				const struct flow_key *kp, uint32_t h, bool src_a)
 {
 	const struct flow_key k = *kp;
@@ -284,16 +285,25 @@ static inline struct flow *track(struct dp_worker *w, const uint8_t *frame,
 decide:
 	st->flows.created++;
 	if (syn) {
-		f->tenant = classify_syn(w->app->cfg, pi->family, pi->src, pi->dst, pi->dport);
+		f->tenant = classify_syn(w->cfg, pi->family, pi->src, pi->dst, pi->dport);
 		f->flags = src_a ? 0 : FLOW_F_CLIENT_B;
 		if (f->tenant != FLOW_BRIDGED) {
 			st->tenant[f->tenant].flows++;
 			st->tenant[f->tenant].active++;
+		} else {
+			st->flows.no_rule++;
 		}
 	} else {
 		f->tenant = FLOW_BRIDGED;
 		f->flags = FLOW_F_UNSEEN;
 		st->flows.unseen_syn++;
+		/* whose it would have been, to say why it is not optimized:
+		 * either end may be the client */
+		uint16_t t = classify_syn(w->cfg, pi->family, pi->src, pi->dst, pi->dport);
+		if (t == FLOW_BRIDGED)
+			t = classify_syn(w->cfg, pi->family, pi->dst, pi->src, pi->sport);
+		if (t != FLOW_BRIDGED)
+			st->tenant[t].mid_stream++;
 	}
 update:
 	f->last_ms = w->now_ms;
@@ -303,6 +313,7 @@ update:
 	if (f->tenant != FLOW_BRIDGED) {
 		st->tenant[f->tenant].pkts++;
 		st->tenant[f->tenant].bytes += bytes;
+		st->tenant[f->tenant].rx_bytes[in] += bytes;
 	}
 	return f;
 }
@@ -412,7 +423,7 @@ owner:
 					goto bridge;
 				}
 			}
-			struct flow *fl = track(w, f, &pi, m->pkt_len, &k, h, src_a);
+			struct flow *fl = track(w, f, &pi, m->pkt_len, in, &k, h, src_a);
 			if (fl && fl->tenant != FLOW_BRIDGED) {
 				m->l2_len = pi.l2_len;
 				m->l3_len = pi.l3_len;
@@ -481,8 +492,13 @@ static unsigned drain_ctrl(struct dp_worker *w)
 
 unsigned dp_worker_poll(struct dp_worker *w)
 {
+	struct dp_app *app = w->app;
 	w->now_ms = dp_now_ms();
-	unsigned work = rx_port(w, DP_LAN) + rx_port(w, DP_WAN);
+	/* the configuration for this iteration (reload.c): a reload that
+	 * publishes another waits for the quiescent state at the end */
+	w->cfg = __atomic_load_n(&app->cfg, __ATOMIC_ACQUIRE);
+	unsigned work = w->events ? dp_worker_events(w) : 0;
+	work += rx_port(w, DP_LAN) + rx_port(w, DP_WAN);
 	work += rx_steered(w, DP_LAN) + rx_steered(w, DP_WAN);
 	work += drain_ctrl(w);
 	work += dp_hooks_poll(w);
@@ -493,6 +509,9 @@ unsigned dp_worker_poll(struct dp_worker *w)
 		flow_table_sweep(w->flows, w->now_ms, SWEEP_BUCKETS);
 		w->stats.flows_active = flow_table_used(w->flows);
 	}
+	dp_stats_publish(w);
+	if (app->qsbr)
+		rte_rcu_qsbr_quiescent(app->qsbr, w->id);
 	return work;
 }
 
@@ -516,10 +535,13 @@ int dp_worker_run(struct dp_worker *w, void (*between)(struct dp_app *app))
 {
 	struct dp_app *app = w->app;
 	w->lcore = rte_lcore_id();
+	w->cfg = __atomic_load_n(&app->cfg, __ATOMIC_ACQUIRE);
 	if (dp_hooks_start(w)) {
 		app->quit = 1;
 		return -1;
 	}
+	if (app->qsbr)
+		dp_worker_rcu_online(w);
 	w->last_rx_ms = dp_now_ms();
 	/* Short sleeps must stay short: the default 50 us timer slack would
 	 * more than triple a 20 us sleep. Once, at start. */
@@ -540,6 +562,8 @@ int dp_worker_run(struct dp_worker *w, void (*between)(struct dp_app *app))
 			backoff(now - last_work, hz);
 	}
 	dp_worker_drain(w);
+	if (app->qsbr)
+		dp_worker_rcu_offline(w);
 	dp_hooks_stop(w);
 	return 0;
 }
