@@ -271,6 +271,29 @@ bool strait_parse_rate(const char *s, uint64_t *bps)
 	return true;
 }
 
+bool strait_parse_bytes(const char *s, uint64_t *bytes)
+{
+	char *end;
+	errno = 0;
+	if (!isdigit((unsigned char)*s))
+		return false;
+	unsigned long long v = strtoull(s, &end, 10);
+	unsigned shift = 0;
+	switch (*end) {
+	case 'k': case 'K': shift = 10; end++; break;
+	case 'm': case 'M': shift = 20; end++; break;
+	case 'g': case 'G': shift = 30; end++; break;
+	case 't': case 'T': shift = 40; end++; break;
+	default: break;
+	}
+	if (shift && (!strcmp(end, "iB") || !strcmp(end, "B")))
+		end += strlen(end);
+	if (errno || *end || v > (UINT64_MAX >> shift))
+		return false;
+	*bytes = (uint64_t)v << shift;
+	return true;
+}
+
 /* A percentage with up to 4 decimals, as parts per million: exact, no
  * floating point ("0.0001" is 1 ppm). */
 static bool parse_pct_ppm(const char *s, uint32_t *ppm)
@@ -986,8 +1009,11 @@ static int tenant_handler(void *user, const char *section, const char *key,
 			else
 				set_err(c, c->line, s, key, "\"%s\" is neither bypass nor fail-closed", val);
 			t->have_peer_down = true;
+		} else if (!strcasecmp(key, "CacheSize")) {
+			if (!strait_parse_bytes(val, &cfg->cache_size) || cfg->cache_size < (1u << 20))
+				set_err(c, c->line, s, key, "\"%s\" is not a size of at least 1M (512M, 2G)", val);
 		} else {
-			set_err(c, c->line, s, key, "unknown key (Name, KeyFile, PeerDown)");
+			set_err(c, c->line, s, key, "unknown key (Name, KeyFile, PeerDown, CacheSize)");
 		}
 		break;
 	case 2:
@@ -1082,6 +1108,7 @@ int strait_tenant_load(const char *path, struct strait_tenant_cfg *out,
 	sfmt(out->file, sizeof(out->file), "%s", path);
 	out->peer_port = 4500;
 	out->weight = 100;
+	out->cache_size = STRAIT_DEFAULT_CACHE_SIZE;
 	int r = run_ini(&t.p, path, tenant_handler, &t, err);
 	if (r)
 		return r;

@@ -84,6 +84,7 @@ static const struct {
 	[STRAIT_FIELD_CEILING] = { "[Bandwidth] Ceiling", STRAIT_APPLY_RATE },
 	[STRAIT_FIELD_PRIORITY] = { "[Bandwidth] Priority", STRAIT_APPLY_RATE },
 	[STRAIT_FIELD_WEIGHT] = { "[Bandwidth] Weight", STRAIT_APPLY_RATE },
+	[STRAIT_FIELD_CACHE_SIZE] = { "[Tenant] CacheSize", STRAIT_APPLY_CACHE },
 };
 
 const char *strait_field_name(unsigned field)
@@ -99,7 +100,7 @@ uint32_t strait_field_apply(unsigned field)
 const char *strait_apply_name(unsigned bit_index)
 {
 	static const char *const names[STRAIT_APPLY_COUNT] = {
-		"rule", "rate", "rekey", "policy", "tunnel", "restart",
+		"rule", "rate", "rekey", "policy", "tunnel", "restart", "cache",
 	};
 	return bit_index < STRAIT_APPLY_COUNT ? names[bit_index] : "?";
 }
@@ -127,6 +128,7 @@ static uint32_t tenant_fields_differ(const struct strait_tenant_cfg *a,
 	DIFF(STRAIT_FIELD_CEILING, a->ceiling_bps != b->ceiling_bps);
 	DIFF(STRAIT_FIELD_PRIORITY, a->priority != b->priority);
 	DIFF(STRAIT_FIELD_WEIGHT, a->weight != b->weight);
+	DIFF(STRAIT_FIELD_CACHE_SIZE, a->cache_size != b->cache_size);
 #undef DIFF
 	return f;
 }

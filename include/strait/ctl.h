@@ -29,6 +29,8 @@ enum strait_ctl_limits {
 	STRAIT_SOCKET_PATH_MAX = 108, /* a Unix socket's path, with the NUL */
 };
 
+#define STRAIT_DEFAULT_CACHE_SIZE (1ull << 30) /* [Tenant] CacheSize */
+
 struct strait_prefix {
 	uint8_t family; /* 4 or 6 */
 	uint8_t len;    /* prefix length in bits */
@@ -122,6 +124,7 @@ struct strait_tenant_cfg {
 	uint8_t priority;           /* 0 (highest) .. 7 */
 	uint16_t weight;            /* share of spare capacity, 1..1000 */
 	enum strait_peer_down peer_down;
+	uint64_t cache_size;        /* bytes of each direction's cache log */
 	/* Not from the file: the configuration generation that put the tenant
 	 * in its slot (strait_config_diff()); its statistics carry it. */
 	uint64_t generation;
@@ -186,7 +189,10 @@ enum strait_apply {
 	STRAIT_APPLY_RESTART = 1 << 5, /* the tenant's channel starts again
 					* (Id, inner addresses): its optimized
 					* flows are reset, other tenants untouched */
-	STRAIT_APPLY_COUNT = 6
+	STRAIT_APPLY_CACHE = 1 << 6, /* CacheSize: the tenant's cache starts
+				      * again at its new size (a new epoch);
+				      * its flows go on */
+	STRAIT_APPLY_COUNT = 7
 };
 
 /* The tenant fields compared, one bit each (strait_field_name()). */
@@ -204,6 +210,7 @@ enum strait_tenant_field {
 	STRAIT_FIELD_CEILING,
 	STRAIT_FIELD_PRIORITY,
 	STRAIT_FIELD_WEIGHT,
+	STRAIT_FIELD_CACHE_SIZE,
 	STRAIT_FIELD_COUNT
 };
 
@@ -239,7 +246,7 @@ int strait_config_diff(const struct strait_config *cur, struct strait_config *ne
 bool strait_config_diff_empty(const struct strait_config_diff *diff);
 
 /* "[Bandwidth] Ceiling", ...; "rule", "rate", "rekey", "policy", "tunnel",
- * "restart". */
+ * "restart", "cache". */
 const char *strait_field_name(unsigned field);
 const char *strait_apply_name(unsigned bit_index);
 /* The apply bits a change of field takes. */
@@ -273,6 +280,9 @@ bool strait_parse_tcp_impair(const char *s, struct strait_tcp_impair *out,
 			     char *why, size_t why_len);
 /* "100M", "1.5G", "800k", "0": bits per second. */
 bool strait_parse_rate(const char *s, uint64_t *bps);
+/* A byte count: a number and an optional K, M, G or T (powers of 1024,
+ * "B" or "iB" may follow): "64M", "1T", "64KiB", "4096". */
+bool strait_parse_bytes(const char *s, uint64_t *bytes);
 /* "127.0.0.1:8470", "[::1]:8470", or a Unix socket path ("/run/strait.sock");
  * a relative path is taken as is. */
 bool strait_parse_listen(const char *s, struct strait_listen *out);

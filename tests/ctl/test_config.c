@@ -104,6 +104,10 @@ static const struct tcase cases[] = {
 	T(64, 't', TEN_HEAD TEN_RULE "[Peer]\nEndpoint = 2001:2::2\nInnerAddress = 169.254.0.1\nPeerInnerAddress = 169.254.0.2\n", 0, NULL),
 	/* a NUL byte in a line is an error at that line, not a silent cut */
 	T(65, 'a', "[Appliance]\nName = a\0b\n", 2, ""),
+	/* CacheSize: binary suffixes, at least 1 MiB */
+	T(66, 't', TEN_OK "[Tenant]\nCacheSize = 512M\n", 0, NULL),
+	T(67, 't', TEN_HEAD "CacheSize = 512k\n", 5, "[Tenant] CacheSize"),
+	T(68, 't', TEN_HEAD "CacheSize = lots\n", 5, "[Tenant] CacheSize"),
 };
 
 static char dir[] = "/tmp/dp-ctl-test-XXXXXX";
@@ -224,6 +228,11 @@ Test(config, values)
 	cr_expect_eq(t.guaranteed_bps, 1500000);
 	cr_expect_eq(t.ceiling_bps, 2000000000ull);
 	cr_expect_eq(t.peer_down, STRAIT_PEER_DOWN_BYPASS);
+	cr_expect_eq(t.cache_size, STRAIT_DEFAULT_CACHE_SIZE);
+	uint64_t size;
+	cr_expect(strait_parse_bytes("2G", &size) && size == 2ull << 30);
+	cr_expect(strait_parse_bytes("64KiB", &size) && size == 64 << 10);
+	cr_expect(!strait_parse_bytes("12Q", &size) && !strait_parse_bytes("-1", &size));
 	/* KeyFile is resolved against the file's folder */
 	cr_expect_str_eq(t.key_file, "/tmp/t.key");
 }

@@ -228,6 +228,16 @@ static void renamed_file(void)
 	cr_assert_eq(rename(from, to), 0);
 }
 
+static void cache_size(void)
+{
+	char path[256];
+	snprintf(path, sizeof(path), "%s/tenants/zz-d.conf", t.dir);
+	tree_write(path, "[Tenant]\nName = d\nKeyFile = other.key\nPeerDown = fail-closed\nCacheSize = 2G\n"
+		   "[Interception]\nClientPrefix = 10.0.4.0/24, 10.9.0.0/16\nServerPrefix = 10.100.4.0/24\nPorts = 877-880\n"
+		   "[Peer]\nEndpoint = 198.18.1.3\nInnerAddress = 169.254.0.4\nPeerInnerAddress = 169.255.0.4\n"
+		   "[Bandwidth]\nGuaranteed = 1M\nPriority = 3\nWeight = 7\n");
+}
+
 #define F(x) (1u << STRAIT_FIELD_##x)
 static const struct dcase dcases[] = {
 	{ 1, nothing, "", "", "", 0, 0, "a=0 b=1 c=2" },
@@ -245,6 +255,7 @@ static const struct dcase dcases[] = {
 	{ 10, rules, "", "", "d", F(CLIENT_PREFIX) | F(PORTS) | F(GUARANTEED) | F(PRIORITY) | F(WEIGHT),
 	  STRAIT_APPLY_RULE | STRAIT_APPLY_RATE, "d=3" },
 	{ 11, renamed_file, "", "", "d", F(FILE), STRAIT_APPLY_NONE, "d=3" },
+	{ 12, cache_size, "", "", "d", F(CACHE_SIZE), STRAIT_APPLY_CACHE, "d=3" },
 };
 #undef F
 
