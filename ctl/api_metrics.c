@@ -83,75 +83,115 @@ static void real(struct out *o, double v)
 		put(o, "%.17g\n", v);
 }
 
-typedef uint64_t (*tenant_u64)(const struct strait_tenant_stats *s, unsigned arg);
+/* A tenant family: one series per tenant (and per value of its extra
+ * label), an integer (u64) or a float (real) each. */
+struct family {
+	const char *name, *type, *help;
+	const char *label;                    /* the extra label, or NULL */
+	unsigned n_values;                    /* the extra label's values */
+	const char *(*value)(unsigned i);     /* its i-th value */
+	uint64_t (*u64)(const struct strait_tenant_cfg *t, const struct strait_tenant_stats *s,
+			unsigned i);
+	double (*real)(const struct strait_tenant_cfg *t, const struct strait_tenant_stats *s);
+};
 
-/* One family over every tenant: name{tenant="x"[,extra="arg name"]} value */
-static void per_tenant(struct out *o, const struct strait_api_view *v, const char *name,
-		       const char *extra, unsigned n_args, const char *(*arg_name)(unsigned),
-		       tenant_u64 get)
-{
-	static const struct strait_tenant_stats zero;
-	for (unsigned i = 0; i < v->cfg->n_tenants; i++) {
-		const struct strait_tenant_cfg *t = &v->cfg->tenants[i];
-		if (!strait_tenant_present(t))
-			continue;
-		const struct strait_tenant_stats *s = v->stats ? &v->stats[i] : &zero;
-		for (unsigned a = 0; a < (n_args ? n_args : 1); a++) {
-			put(o, "%s{tenant=\"", name);
-			label(o, t->name);
-			if (n_args)
-				put(o, "\",%s=\"%s", extra, arg_name(a));
-			put(o, "\"} %" PRIu64 "\n", get(s, a));
-		}
-	}
-}
-
-#define GETTER(fn, expr) \
-	static uint64_t fn(const struct strait_tenant_stats *s, unsigned a) \
+#define U64(fn, expr) \
+	static uint64_t fn(const struct strait_tenant_cfg *t, const struct strait_tenant_stats *s, \
+			   unsigned i) \
 	{ \
-		(void)a; \
+		(void)t; \
+		(void)i; \
 		return (expr); \
 	}
-GETTER(lan_bytes, a ? s->lan_out_bytes : s->lan_in_bytes)
-GETTER(wan_bytes, a ? s->wan_out_bytes : s->wan_in_bytes)
-GETTER(cache_hits, s->cache_hits)
-GETTER(cache_misses, s->cache_misses)
-GETTER(channel_state_is, s->channel_state == a)
-GETTER(segments, s->channel_segments)
-GETTER(retransmits, s->channel_retransmits)
-GETTER(queue, s->queue_bytes)
-GETTER(flows, s->flows[a])
-GETTER(flows_total, s->flows_total)
-GETTER(unoptimized, s->unoptimized[a])
-#undef GETTER
+U64(lan_bytes, i ? s->lan_out_bytes : s->lan_in_bytes)
+U64(wan_bytes, i ? s->wan_out_bytes : s->wan_in_bytes)
+U64(cache_hits, s->cache_hits)
+U64(cache_misses, s->cache_misses)
+U64(channel_state_is, s->channel_state == i)
+U64(segments, s->channel_segments)
+U64(retransmits, s->channel_retransmits)
+U64(queue, s->queue_bytes)
+U64(flows, s->flows[i])
+U64(flows_total, s->flows_total)
+U64(unoptimized, s->unoptimized[i])
+#undef U64
 
-static const char *direction(unsigned a)
+#define REAL(fn, expr) \
+	static double fn(const struct strait_tenant_cfg *t, const struct strait_tenant_stats *s) \
+	{ \
+		(void)t; \
+		(void)s; \
+		return (expr); \
+	}
+REAL(rtt, (double)s->channel_rtt_ns / 1e9)
+REAL(lag, s->replication_lag_ns == UINT64_MAX ? __builtin_inf() : (double)s->replication_lag_ns / 1e9)
+REAL(guaranteed, (double)t->guaranteed_bps / 8)
+REAL(ceiling, (double)t->ceiling_bps / 8)
+#undef REAL
+
+static const char *direction(unsigned i)
 {
-	return a ? "out" : "in";
+	return i ? "out" : "in";
 }
 
-/* Tenant gauges in seconds or per second (not integers). */
-static void per_tenant_real(struct out *o, const struct strait_api_view *v, const char *name,
-			    int which)
+static const struct family tenant_families[] = {
+	{ "strait_tenant_lan_bytes_total", "counter",
+	  "Bytes of the tenant's intercepted streams on the LAN: in from the local ends, out to them.",
+	  "direction", 2, direction, lan_bytes, NULL },
+	{ "strait_tenant_wan_bytes_total", "counter",
+	  "Bytes of the tenant's channel on the WAN (ESP, outer headers included).",
+	  "direction", 2, direction, wan_bytes, NULL },
+	{ "strait_tenant_cache_hits_total", "counter", "Chunks found in the redundancy cache.",
+	  NULL, 0, NULL, cache_hits, NULL },
+	{ "strait_tenant_cache_misses_total", "counter", "Chunks sent as new bytes.",
+	  NULL, 0, NULL, cache_misses, NULL },
+	{ "strait_tenant_channel_state", "gauge", "1 for the channel's state, 0 for the others.",
+	  "state", STRAIT_CHANNEL_STATE_COUNT, strait_channel_state_name, channel_state_is, NULL },
+	{ "strait_tenant_channel_rtt_seconds", "gauge",
+	  "The channel's smoothed round-trip time (0: no sample).", NULL, 0, NULL, NULL, rtt },
+	{ "strait_tenant_channel_segments_total", "counter", "TCP segments sent on the channel.",
+	  NULL, 0, NULL, segments, NULL },
+	{ "strait_tenant_channel_retransmits_total", "counter",
+	  "Channel segments sent again (loss: their rate over the segments').",
+	  NULL, 0, NULL, retransmits, NULL },
+	{ "strait_tenant_queue_bytes", "gauge",
+	  "Bytes accepted from the LAN, not yet acknowledged by the peer.", NULL, 0, NULL, queue, NULL },
+	{ "strait_tenant_replication_lag_seconds", "gauge",
+	  "Estimated replication lag: the queue over its drain rate (+Inf: nothing drains).",
+	  NULL, 0, NULL, NULL, lag },
+	{ "strait_tenant_guaranteed_bytes_per_second", "gauge", "[Bandwidth] Guaranteed (0: none).",
+	  NULL, 0, NULL, NULL, guaranteed },
+	{ "strait_tenant_ceiling_bytes_per_second", "gauge", "[Bandwidth] Ceiling (0: the link rate).",
+	  NULL, 0, NULL, NULL, ceiling },
+	{ "strait_tenant_flows", "gauge", "The tenant's flows now, by state.",
+	  "state", STRAIT_FLOW_STATE_COUNT, strait_flow_state_name, flows, NULL },
+	{ "strait_tenant_flows_total", "counter", "The tenant's flows since it was configured.",
+	  NULL, 0, NULL, flows_total, NULL },
+	{ "strait_tenant_flows_unoptimized_total", "counter",
+	  "The tenant's flows that were not optimized, by reason.",
+	  "reason", STRAIT_UNOPT_COUNT, strait_unoptimized_name, unoptimized, NULL },
+};
+
+static void tenant_family(struct out *o, const struct strait_api_view *v, const struct family *f)
 {
 	static const struct strait_tenant_stats zero;
-	for (unsigned i = 0; i < v->cfg->n_tenants; i++) {
-		const struct strait_tenant_cfg *t = &v->cfg->tenants[i];
+	family(o, f->name, f->type, f->help);
+	for (unsigned k = 0; k < v->cfg->n_tenants; k++) {
+		const struct strait_tenant_cfg *t = &v->cfg->tenants[k];
 		if (!strait_tenant_present(t))
 			continue;
-		const struct strait_tenant_stats *s = v->stats ? &v->stats[i] : &zero;
-		double x;
-		switch (which) {
-		case 0: x = (double)s->channel_rtt_ns / 1e9; break;
-		case 1: x = s->replication_lag_ns == UINT64_MAX ? __builtin_inf()
-							       : (double)s->replication_lag_ns / 1e9; break;
-		case 2: x = (double)t->guaranteed_bps / 8; break;
-		default: x = (double)t->ceiling_bps / 8; break;
+		const struct strait_tenant_stats *s = v->stats ? &v->stats[k] : &zero;
+		for (unsigned i = 0; i < (f->n_values ? f->n_values : 1); i++) {
+			put(o, "%s{tenant=\"", f->name);
+			label(o, t->name);
+			if (f->label)
+				put(o, "\",%s=\"%s", f->label, f->value(i));
+			put(o, "\"} ");
+			if (f->u64)
+				put(o, "%" PRIu64 "\n", f->u64(t, s, i));
+			else
+				real(o, f->real(t, s));
 		}
-		put(o, "%s{tenant=\"", name);
-		label(o, t->name);
-		put(o, "\"} ");
-		real(o, x);
 	}
 }
 
@@ -215,11 +255,6 @@ static void appliance(struct out *o, const struct strait_api_view *v)
 	put(o, "strait_flows_no_rule_total %" PRIu64 "\n", st->flows_no_rule);
 }
 
-static const char *channel_state(unsigned a)
-{
-	return strait_channel_state_name(a);
-}
-
 char *strait_api_metrics(const struct strait_api_view *v, size_t *len)
 {
 	struct out o = { .cap = 65536 };
@@ -228,44 +263,8 @@ char *strait_api_metrics(const struct strait_api_view *v, size_t *len)
 		return NULL;
 	o.buf[0] = '\0';
 	appliance(&o, v);
-	family(&o, "strait_tenant_lan_bytes_total", "counter",
-	       "Bytes of the tenant's intercepted streams on the LAN: in from the local ends, out to them.");
-	per_tenant(&o, v, "strait_tenant_lan_bytes_total", "direction", 2, direction, lan_bytes);
-	family(&o, "strait_tenant_wan_bytes_total", "counter",
-	       "Bytes of the tenant's channel on the WAN (ESP, outer headers included).");
-	per_tenant(&o, v, "strait_tenant_wan_bytes_total", "direction", 2, direction, wan_bytes);
-	family(&o, "strait_tenant_cache_hits_total", "counter", "Chunks found in the redundancy cache.");
-	per_tenant(&o, v, "strait_tenant_cache_hits_total", NULL, 0, NULL, cache_hits);
-	family(&o, "strait_tenant_cache_misses_total", "counter", "Chunks sent as new bytes.");
-	per_tenant(&o, v, "strait_tenant_cache_misses_total", NULL, 0, NULL, cache_misses);
-	family(&o, "strait_tenant_channel_state", "gauge", "1 for the channel's state, 0 for the others.");
-	per_tenant(&o, v, "strait_tenant_channel_state", "state", STRAIT_CHANNEL_STATE_COUNT,
-		   channel_state, channel_state_is);
-	family(&o, "strait_tenant_channel_rtt_seconds", "gauge", "The channel's smoothed round-trip time (0: no sample).");
-	per_tenant_real(&o, v, "strait_tenant_channel_rtt_seconds", 0);
-	family(&o, "strait_tenant_channel_segments_total", "counter", "TCP segments sent on the channel.");
-	per_tenant(&o, v, "strait_tenant_channel_segments_total", NULL, 0, NULL, segments);
-	family(&o, "strait_tenant_channel_retransmits_total", "counter",
-	       "Channel segments sent again (loss: their rate over the segments').");
-	per_tenant(&o, v, "strait_tenant_channel_retransmits_total", NULL, 0, NULL, retransmits);
-	family(&o, "strait_tenant_queue_bytes", "gauge", "Bytes accepted from the LAN, not yet acknowledged by the peer.");
-	per_tenant(&o, v, "strait_tenant_queue_bytes", NULL, 0, NULL, queue);
-	family(&o, "strait_tenant_replication_lag_seconds", "gauge",
-	       "Estimated replication lag: the queue over its drain rate (+Inf: nothing drains).");
-	per_tenant_real(&o, v, "strait_tenant_replication_lag_seconds", 1);
-	family(&o, "strait_tenant_guaranteed_bytes_per_second", "gauge", "[Bandwidth] Guaranteed (0: none).");
-	per_tenant_real(&o, v, "strait_tenant_guaranteed_bytes_per_second", 2);
-	family(&o, "strait_tenant_ceiling_bytes_per_second", "gauge", "[Bandwidth] Ceiling (0: the link rate).");
-	per_tenant_real(&o, v, "strait_tenant_ceiling_bytes_per_second", 3);
-	family(&o, "strait_tenant_flows", "gauge", "The tenant's flows now, by state.");
-	per_tenant(&o, v, "strait_tenant_flows", "state", STRAIT_FLOW_STATE_COUNT,
-		   strait_flow_state_name, flows);
-	family(&o, "strait_tenant_flows_total", "counter", "The tenant's flows since it was configured.");
-	per_tenant(&o, v, "strait_tenant_flows_total", NULL, 0, NULL, flows_total);
-	family(&o, "strait_tenant_flows_unoptimized_total", "counter",
-	       "The tenant's flows that were not optimized, by reason.");
-	per_tenant(&o, v, "strait_tenant_flows_unoptimized_total", "reason", STRAIT_UNOPT_COUNT,
-		   strait_unoptimized_name, unoptimized);
+	for (size_t i = 0; i < sizeof(tenant_families) / sizeof(tenant_families[0]); i++)
+		tenant_family(&o, v, &tenant_families[i]);
 	if (o.failed) {
 		free(o.buf);
 		return NULL;

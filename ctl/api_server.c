@@ -188,26 +188,28 @@ static void view_put(struct strait_api *api, struct view *w)
 
 /* ---- endpoints ---- */
 
+/* An answer rendered from a view, with or without the tenants' statistics. */
+static enum MHD_Result answer_view(struct strait_api *api, struct MHD_Connection *c,
+				   bool with_stats, json_t *(*render)(const struct strait_api_view *v))
+{
+	struct view w;
+	if (!view_get(api, &w, with_stats))
+		return send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+	json_t *o = render(&w.v);
+	view_put(api, &w);
+	return send_json(c, MHD_HTTP_OK, o);
+}
+
 static enum MHD_Result do_status(struct strait_api *api, struct MHD_Connection *c,
 				 struct request *rq)
 {
-	struct view w;
-	if (!view_get(api, &w, false))
-		return send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
-	json_t *o = strait_api_status_json(&w.v);
-	view_put(api, &w);
-	return send_json(c, MHD_HTTP_OK, o);
+	return answer_view(api, c, false, strait_api_status_json);
 }
 
 static enum MHD_Result do_tenants(struct strait_api *api, struct MHD_Connection *c,
 				  struct request *rq)
 {
-	struct view w;
-	if (!view_get(api, &w, true))
-		return send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
-	json_t *o = strait_api_tenants_json(&w.v);
-	view_put(api, &w);
-	return send_json(c, MHD_HTTP_OK, o);
+	return answer_view(api, c, true, strait_api_tenants_json);
 }
 
 static enum MHD_Result do_tenant(struct strait_api *api, struct MHD_Connection *c,

@@ -87,6 +87,20 @@ static void set_err(struct parse_ctx *c, unsigned line, const char *section,
 	va_end(ap);
 }
 
+int strait_error_set(struct strait_error *err, int rc, const char *file, unsigned line,
+		     const char *field, const char *fmt, ...)
+{
+	memset(err, 0, sizeof(*err));
+	sfmt(err->file, sizeof(err->file), "%s", file);
+	err->line = line;
+	sfmt(err->field, sizeof(err->field), "%s", field);
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
 const char *strait_error_str(const struct strait_error *err, char *buf, size_t len)
 {
 	char line[16] = "";

@@ -10,7 +10,6 @@
  */
 #include <ctype.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -135,23 +134,6 @@ static uint32_t tenant_fields_differ(const struct strait_tenant_cfg *a,
 
 /* ---- appliance fields ---- */
 
-static int diff_err(struct strait_error *err, const char *file, unsigned line, const char *field,
-		    int rc, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
-
-static int diff_err(struct strait_error *err, const char *file, unsigned line, const char *field,
-		    int rc, const char *fmt, ...)
-{
-	memset(err, 0, sizeof(*err));
-	snprintf(err->file, sizeof(err->file), "%s", file);
-	err->line = line;
-	snprintf(err->field, sizeof(err->field), "%s", field);
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-	va_end(ap);
-	return rc;
-}
-
 /* The line of the first `key` in [section] of an INI file (0: absent, as
  * when a default changed because the key was removed: then the section's
  * line, or 0). Only for error messages. */
@@ -223,7 +205,7 @@ static int appliance_diff(const struct strait_appliance_cfg *a, const struct str
 	if (sec) {
 		char field[64];
 		snprintf(field, sizeof(field), "[%s] %s", sec, key);
-		return diff_err(err, b->file, key_line(b->file, sec, key), field, -EINVAL,
+		return strait_error_set(err, -EINVAL, b->file, key_line(b->file, sec, key), field,
 				"changed: takes a restart of straitd (nothing was applied)");
 	}
 	if (strcmp(a->name, b->name))
@@ -326,7 +308,7 @@ int strait_config_diff(const struct strait_config *cur, struct strait_config *ne
 	int *dest = malloc(sizeof(*dest) * STRAIT_MAX_TENANTS);
 	struct strait_tenant_cfg *tmp = malloc(sizeof(*tmp) * 2);
 	if (!a || !placed || !freed || !dest || !tmp) {
-		r = diff_err(err, next->appliance.file, 0, "", -ENOMEM, "out of memory");
+		r = strait_error_set(err, -ENOMEM, next->appliance.file, 0, "", "out of memory");
 		goto out;
 	}
 	struct named *b = a + STRAIT_MAX_TENANTS;
@@ -361,7 +343,7 @@ int strait_config_diff(const struct strait_config *cur, struct strait_config *ne
 			(slot < cur->n_tenants && strait_tenant_present(&cur->tenants[slot]))))
 			slot++;
 		if (slot == STRAIT_MAX_TENANTS) {
-			r = diff_err(err, next->appliance.tenant_dir, 0, "", -E2BIG,
+			r = strait_error_set(err, -E2BIG, next->appliance.tenant_dir, 0, "",
 				     "no free tenant slot for \"%s\": %d slots, %u of them freed by this "
 				     "reload (usable by the next one)", next->tenants[pending[k]].name,
 				     STRAIT_MAX_TENANTS, d->n_removed);

@@ -478,11 +478,33 @@ static int fail(const struct opts *o, struct answer *a, int code)
 	return code;
 }
 
+/* One request whose answer is JSON: 0 with *out, or the exit code (the
+ * one-line error printed). */
+static int call_json(const struct opts *o, const char *method, const char *path,
+		     const char *body, json_t **out)
+{
+	struct answer a;
+	int r = request(o, method, path, body, &a);
+	if (r)
+		return fail(o, &a, r);
+	*out = parse(o, &a, path);
+	free(a.body);
+	return *out ? EXIT_OK : EXIT_ERROR;
+}
+
+/* --json: the answer as it came. Takes the reference. */
+static int print_done(json_t *j)
+{
+	print_json(j);
+	json_decref(j);
+	return EXIT_OK;
+}
+
 /* ---- commands ---- */
 
 static int cmd_show(const struct opts *o, const char *tenant)
 {
-	struct answer a, b;
+	json_t *s, *t;
 	int r;
 	if (tenant) {
 		char path[128];
@@ -491,45 +513,32 @@ static int cmd_show(const struct opts *o, const char *tenant)
 			return EXIT_NOT_FOUND;
 		}
 		snprintf(path, sizeof(path), "/v1/tenants/%s", tenant);
-		if ((r = request(o, "GET", path, NULL, &a)))
-			return fail(o, &a, r);
-		json_t *t = parse(o, &a, path);
-		free(a.body);
-		if (!t)
-			return EXIT_ERROR;
+		if ((r = call_json(o, "GET", path, NULL, &t)))
+			return r;
 		if (o->json)
-			print_json(t);
-		else
-			print_tenant(t, true);
+			return print_done(t);
+		print_tenant(t, true);
 		json_decref(t);
 		return EXIT_OK;
 	}
-	if ((r = request(o, "GET", "/v1/status", NULL, &a)))
-		return fail(o, &a, r);
-	if ((r = request(o, "GET", "/v1/tenants", NULL, &b))) {
-		free(a.body);
-		return fail(o, &b, r);
-	}
-	json_t *s = parse(o, &a, "/v1/status"), *t = parse(o, &b, "/v1/tenants");
-	free(a.body);
-	free(b.body);
-	if (!s || !t) {
+	if ((r = call_json(o, "GET", "/v1/status", NULL, &s)))
+		return r;
+	if ((r = call_json(o, "GET", "/v1/tenants", NULL, &t))) {
 		json_decref(s);
-		json_decref(t);
-		return EXIT_ERROR;
+		return r;
 	}
 	if (o->json) {
 		json_t *both = json_pack("{s:O, s:O}", "status", s, "tenants", json_object_get(t, "tenants"));
-		print_json(both);
-		json_decref(both);
-	} else {
-		print_status(s);
-		size_t i;
-		json_t *v;
-		json_array_foreach(json_object_get(t, "tenants"), i, v) {
-			printf("\n");
-			print_tenant(v, false);
-		}
+		json_decref(s);
+		json_decref(t);
+		return print_done(both);
+	}
+	print_status(s);
+	size_t i;
+	json_t *v;
+	json_array_foreach(json_object_get(t, "tenants"), i, v) {
+		printf("\n");
+		print_tenant(v, false);
 	}
 	json_decref(s);
 	json_decref(t);
@@ -538,19 +547,12 @@ static int cmd_show(const struct opts *o, const char *tenant)
 
 static int cmd_tenants(const struct opts *o)
 {
-	struct answer a;
-	int r = request(o, "GET", "/v1/tenants", NULL, &a);
+	json_t *t;
+	int r = call_json(o, "GET", "/v1/tenants", NULL, &t);
 	if (r)
-		return fail(o, &a, r);
-	json_t *t = parse(o, &a, "/v1/tenants");
-	free(a.body);
-	if (!t)
-		return EXIT_ERROR;
-	if (o->json) {
-		print_json(t);
-		json_decref(t);
-		return EXIT_OK;
-	}
+		return r;
+	if (o->json)
+		return print_done(t);
 	printf("%-31s %-10s %10s %12s %12s %9s %12s %10s %7s\n", "TENANT", "CHANNEL", "RTT", "LAN IN",
 	       "WAN OUT", "REDUCTION", "QUEUE", "LAG", "FLOWS");
 	size_t i;
@@ -580,19 +582,13 @@ static int cmd_tenants(const struct opts *o)
 
 static int cmd_reload(const struct opts *o)
 {
-	struct answer a;
-	int r = request(o, "POST", "/v1/reload", o->dry_run ? "{\"dry_run\": true}" : "{\"dry_run\": false}", &a);
+	json_t *d;
+	int r = call_json(o, "POST", "/v1/reload",
+			  o->dry_run ? "{\"dry_run\": true}" : "{\"dry_run\": false}", &d);
 	if (r)
-		return fail(o, &a, r);
-	json_t *d = parse(o, &a, "/v1/reload");
-	free(a.body);
-	if (!d)
-		return EXIT_ERROR;
-	if (o->json) {
-		print_json(d);
-		json_decref(d);
-		return EXIT_OK;
-	}
+		return r;
+	if (o->json)
+		return print_done(d);
 	bool any = false;
 	if (o->dry_run)
 		printf("dry run: nothing applied\n");

@@ -5,31 +5,12 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "strait/ctl.h"
-
-static int token_err(struct strait_error *err, const char *file, unsigned line,
-		     const char *field, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 6, 7)));
-
-static int token_err(struct strait_error *err, const char *file, unsigned line,
-		     const char *field, int rc, const char *fmt, ...)
-{
-	memset(err, 0, sizeof(*err));
-	snprintf(err->file, sizeof(err->file), "%s", file);
-	err->line = line;
-	snprintf(err->field, sizeof(err->field), "%s", field);
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-	va_end(ap);
-	return rc;
-}
 
 /* Reads path into out; errors are reported against (file, line, field). */
 static int read_token(const char *path, char *out, size_t len, const char *file, unsigned line,
@@ -40,7 +21,7 @@ static int read_token(const char *path, char *out, size_t len, const char *file,
 	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0) {
 		int e = errno;
-		return token_err(err, file, line, field, -e, "cannot open %s: %s (create it: umask 077; "
+		return strait_error_set(err, -e, file, line, field, "cannot open %s: %s (create it: umask 077; "
 				 "openssl rand -hex 32 > FILE)", path, strerror(e));
 	}
 	struct stat st;
@@ -49,18 +30,18 @@ static int read_token(const char *path, char *out, size_t len, const char *file,
 	ssize_t n = 0;
 	if (fstat(fd, &st) != 0) {
 		int e = errno;
-		rc = token_err(err, file, line, field, -e, "cannot stat %s: %s", path, strerror(e));
+		rc = strait_error_set(err, -e, file, line, field, "cannot stat %s: %s", path, strerror(e));
 	} else if (!S_ISREG(st.st_mode)) {
-		rc = token_err(err, file, line, field, -EINVAL, "%s is not a regular file", path);
+		rc = strait_error_set(err, -EINVAL, file, line, field, "%s is not a regular file", path);
 	} else if (st.st_mode & 077) {
-		rc = token_err(err, file, line, field, -EINVAL, "%s has mode %04o: group or others may "
+		rc = strait_error_set(err, -EINVAL, file, line, field, "%s has mode %04o: group or others may "
 			       "read it (chmod 600 %s)", path, (unsigned)(st.st_mode & 07777), path);
 	} else {
 		while (got < sizeof(buf) && (n = read(fd, buf + got, sizeof(buf) - got)) > 0)
 			got += (size_t)n;
 		if (n < 0) {
 			int e = errno;
-			rc = token_err(err, file, line, field, -e, "cannot read %s: %s", path, strerror(e));
+			rc = strait_error_set(err, -e, file, line, field, "cannot read %s: %s", path, strerror(e));
 		}
 	}
 	close(fd);
@@ -72,7 +53,7 @@ static int read_token(const char *path, char *out, size_t len, const char *file,
 	for (size_t i = 0; i < got; i++)
 		visible &= buf[i] > 0x20 && buf[i] < 0x7f;
 	if (!visible || got < STRAIT_TOKEN_MIN || got > STRAIT_TOKEN_MAX || got >= len)
-		rc = token_err(err, file, line, field, -EINVAL, "%s does not hold a token: one line of "
+		rc = strait_error_set(err, -EINVAL, file, line, field, "%s does not hold a token: one line of "
 			       "%d to %d visible ASCII characters (openssl rand -hex 32)", path,
 			       STRAIT_TOKEN_MIN, STRAIT_TOKEN_MAX);
 	else {

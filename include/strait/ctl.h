@@ -265,6 +265,10 @@ int strait_token_read(const char *path, char *out, size_t len, struct strait_err
 
 /* "file:line: field: msg" (parts omitted when empty). */
 const char *strait_error_str(const struct strait_error *err, char *buf, size_t len);
+/* Fills err (file, line, field "[Section] Key" or "", the message) and
+ * returns rc, for errors found outside a file's parsing. */
+int strait_error_set(struct strait_error *err, int rc, const char *file, unsigned line,
+		     const char *field, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 
 /* Small parsers, shared with the command line and the control daemon.
  * Return true on success. */
