@@ -233,7 +233,7 @@ void tcp_send_rst_reply(struct tcp_stack *st, const struct tcp_seg *s)
 
 /* A SYN-ACK that keeps no state: the ISN is the cookie, the MSS its
  * table value; with timestamps (ts >= 0, the TSval carrying the client's
- * options in its low bits, see tcp_input.c) also SACK-permitted and window
+ * options in its low bits, see tcp_syncookie.c) also SACK-permitted and window
  * scale as the client offered them; without, MSS only (RFC 4987 3.1). */
 void tcp_send_synack_cookie(struct tcp_stack *st, const struct tcp_seg *s,
 			    uint32_t isn, uint16_t mss, int64_t ts, bool sack,

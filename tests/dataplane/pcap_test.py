@@ -114,14 +114,18 @@ def run(name, lan_in, wan_in, tenants=(), lan_extra="", wan_extra="", signal=Non
         rc, out = r.returncode, r.stdout + r.stderr
     else:
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        for _ in range(200):  # until it is up, bounded
-            if os.path.exists("/var/run/dpdk/dp-pcap-%d-%s/dpdk_telemetry.v2" % (os.getpid(), name)):
-                break
+        prefix = "dp-pcap-%d-%s" % (os.getpid(), name)
+        for _ in range(600):  # until its commands answer (its signal handlers
+            try:              # follow at once), bounded: 30 s
+                if telemetry(prefix, ["/strait/ports"]).get("/strait/ports"):
+                    break
+            except (OSError, ValueError):
+                pass  # not up yet: no socket, or no commands registered
             time.sleep(0.05)
         time.sleep(0.5)
         if during:
             try:
-                during("dp-pcap-%d-%s" % (os.getpid(), name))
+                during(prefix)
             except Exception as e:  # noqa: BLE001 (the straitd below must stop)
                 check(False, "%s: %r" % (name, e))
         proc.send_signal(signal)
