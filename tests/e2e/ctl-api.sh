@@ -24,7 +24,9 @@
 #  5. under traffic, a reload adds gamma and removes beta: alpha's flow is
 #     untouched (byte-exact, still alpha's, counted on), beta's flow goes
 #     on bridged (byte-exact), a new flow on 5003 is gamma's; a rule
-#     change applies to new flows only;
+#     change applies to new flows only; a rate change is applied by the
+#     workers within a second and a key change is a rekey, alpha's flow
+#     going on;
 #  6. SIGHUP takes the same path;
 #  7. 1,024 tenants: reloaded, listed by GET /v1/tenants, in /metrics.
 #
@@ -86,12 +88,12 @@ Listen = 127.0.0.1:8470
 Listen = $WORK/api.sock
 TokenFile = token
 CONF
-# tenant NAME PORTS N: the client's flows to the server on PORTS
+# tenant NAME PORTS N [CEILING [KEYFILE]]: the client's flows to the server on PORTS
 tenant() {
   cat > "$WORK/tenants/$1.conf" <<CONF
 [Tenant]
 Name = $1
-KeyFile = $1.key
+KeyFile = ${5:-$1.key}
 PeerDown = bypass
 [Interception]
 ClientPrefix = 198.18.20.10/32
@@ -250,6 +252,27 @@ for i in $(seq 1 30); do g=$(api $API/v1/tenants/gamma | jget "['flows']['total'
 tenant alpha "5001, 5004" 1
 ctl --json reload | jeval "d['changed'][0]['apply']" | grep -q "rule" || fail "rule change not reported"
 [ "$(api $API/v1/tenants/alpha | jget "['flows']['total']")" = 1 ] || fail "a rule change touched alpha's flow"
+# a rate change under traffic: applied by every worker when the reload
+# answers, within a second; alpha's flow goes on (the shaper, issue #14,
+# takes the new rate in place from the same event)
+pk_before=$(tele /strait/tenant,alpha | jget "['/strait/tenant']['packets']")
+tenant alpha "5001, 5004" 1 200M
+t0=$(date +%s%N)
+ctl --json reload > "$WORK/rate.json" || fail "rate reload: $(cat "$WORK/rate.json")"
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+[ "$(jeval "[c['apply'] for c in d['changed']]" < "$WORK/rate.json")" = "[['rate']]" ] || fail "rate change: $(cat "$WORK/rate.json")"
+[ $ms -lt 1000 ] || fail "the rate change took $ms ms"
+api $API/metrics | grep -q '^strait_tenant_ceiling_bytes_per_second{tenant="alpha"} 25000000$' || fail "alpha's new ceiling not in /metrics"
+[ "$(api $API/v1/tenants/alpha | jget "['flows']['total']")" = 1 ] || fail "a rate change touched alpha's flow"
+# a key rotation: a rekey (issue #10's tunnel takes it from the same event)
+tenant alpha "5001, 5004" 1 200M alpha-2.key
+ctl --json reload > "$WORK/rekey.json" || fail "rekey reload: $(cat "$WORK/rekey.json")"
+[ "$(jeval "[c['apply'] for c in d['changed']]" < "$WORK/rekey.json")" = "[['rekey']]" ] || fail "key rotation: $(cat "$WORK/rekey.json")"
+[ "$(api $API/v1/tenants/alpha | jget "['flows']['total']")" = 1 ] || fail "a key rotation touched alpha's flow"
+sleep 0.5
+pk_after=$(tele /strait/tenant,alpha | jget "['/strait/tenant']['packets']")
+[ "$pk_after" -gt "$pk_before" ] || fail "alpha's packets stopped after the rate change and the rekey: $pk_before -> $pk_after"
+ok "under traffic: a rate change applied by the workers in $ms ms (answer to answer), a key rotation reported as a rekey; alpha's flow untouched"
 # the transfers end byte-exact
 touch "$WORK/stop"
 wait $ALPHA || fail "alpha's client failed"
