@@ -53,7 +53,7 @@ fail() {
   [ -n "${STACKS:-}" ] && [ -n "$PID" ] && gdb -batch -p $PID -ex "thread apply all bt" 2>/dev/null | grep -E "^#|^Thread"
   exit 1
 }
-ok() { echo "ok: $*"; }
+ok() { echo "ok (${SECONDS}s): $*"; }
 nsx() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
 
 for ns in $CLI $APP $SRV; do ip netns add $ns; nsx $ns ip link set lo up; done
