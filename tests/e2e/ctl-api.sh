@@ -273,6 +273,20 @@ sleep 0.5
 pk_after=$(tele /strait/tenant,alpha | jget "['/strait/tenant']['packets']")
 [ "$pk_after" -gt "$pk_before" ] || fail "alpha's packets stopped after the rate change and the rekey: $pk_before -> $pk_after"
 ok "under traffic: a rate change applied by the workers in $ms ms (answer to answer), a key rotation reported as a rekey; alpha's flow untouched"
+# reloads back to back under traffic, each with a new connection's SYN
+# classified against the rules (port 5009: no tenant's, no listener): the
+# worker reads every configuration only while it is published (under ASan
+# a read of a retired one aborts straitd)
+g0=$(api $API/v1/status | jget "['config']['generation']")
+for i in $(seq 1 10); do
+  tenant alpha "5001, 5004" 1 $((100 + i))M alpha-2.key
+  api -X POST -d '{"dry_run": false}' $API/v1/reload > /dev/null
+  [ "$(code)" = 200 ] || fail "reload $i: $(code) $(cat "$WORK/body")"
+  nsx $CLI timeout 2 bash -c "exec 3<>/dev/tcp/198.18.20.20/5009" 2>/dev/null || true  # no listener: RST
+done
+kill -0 $PID || fail "straitd died during back-to-back reloads"
+[ "$(api $API/v1/status | jget "['config']['generation']")" = $((g0 + 10)) ] || fail "not 10 reloads applied: $(cat "$WORK/body")"
+ok "10 reloads back to back under traffic, a new connection through each"
 # the transfers end byte-exact
 touch "$WORK/stop"
 wait $ALPHA || fail "alpha's client failed"
