@@ -102,7 +102,7 @@ struct dp_worker {
 	} last_learn[DP_NPORTS];
 	void *hook_ctx[DP_HOOKS_MAX]; /* each module's, dp_hooks.h */
 	/* The configuration this loop iteration reads (reload.c: loaded at its
-	 * start from app->cfg, released as a quiescent state at its end). */
+	 * start from app->published_cfg, released as a quiescent state at its end). */
 	const struct strait_config *cfg;
 	struct rte_ring *events;   /* tenant events of reloads (reload.c) */
 	uint64_t events_done;      /* handled so far (the reload waits on it) */
@@ -113,10 +113,13 @@ struct dp_worker {
 
 struct dp_app {
 	/* The configuration workers read: published by a reload (reload.c,
-	 * RCU) and read by a worker only through its w->cfg. Every other
+	 * RCU) and read by a worker only through its w->cfg (a module:
+	 * dp_worker_cfg()), loaded once per loop iteration. Every other
 	 * thread (control, telemetry, the API) reads the one in force through
-	 * strait_running_get()/put() on `running`. */
-	const struct strait_config *cfg;
+	 * strait_running_get()/put() on `running`. Not named `cfg` so that
+	 * code written before reloads existed (app->cfg) fails to build
+	 * instead of reading a configuration a reload may retire. */
+	const struct strait_config *published_cfg;
 	struct strait_running *running;
 	struct rte_rcu_qsbr *qsbr;         /* the workers' quiescent states */
 	struct strait_stats_table *stats;  /* per-tenant, for the API (stats_publish.c) */

@@ -272,7 +272,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "straitd: %s\n", strait_error_str(&err, ebuf, sizeof(ebuf)));
 		return 1;
 	}
-	app.cfg = cfg;
+	app.published_cfg = cfg;
 	app.burst = cfg->appliance.burst;
 	app.started_at = (int64_t)time(NULL);
 

@@ -5,7 +5,7 @@
  *
  *   reload (API thread, or the SIGHUP thread below):
  *     load + validate + diff (ctl)  --refused-->  answer, nothing changed
- *     app->cfg = next               (publication)
+ *     app->published_cfg = next     (publication)
  *     rte_rcu_qsbr_synchronize()    every worker has finished the
  *                                   iteration that could read cur
  *     events -> each worker's ring  removed / changed / added tenants
@@ -13,9 +13,10 @@
  *     handled them                   removed tenant bridged, modules told)
  *     -> ctl switches the running configuration and frees cur
  *
- * A worker loads app->cfg at the start of each loop iteration into w->cfg
- * and reports a quiescent state at its end (DPDK's QSBR RCU), so the fast
- * path takes no lock and never waits: the reload waits for the workers.
+ * A worker loads app->published_cfg at the start of each loop iteration
+ * into w->cfg and reports a quiescent state at its end (DPDK's QSBR RCU),
+ * so the fast path takes no lock and never waits: the reload waits for
+ * the workers.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -128,7 +129,7 @@ int dp_reload_apply(void *arg, const struct strait_config *cur, const struct str
 	uint64_t target[STRAIT_MAX_WORKERS];
 	for (unsigned k = 0; k < app->n_workers; k++)
 		target[k] = __atomic_load_n(&app->workers[k].events_done, __ATOMIC_ACQUIRE);
-	__atomic_store_n(&app->cfg, next, __ATOMIC_RELEASE);
+	__atomic_store_n(&app->published_cfg, next, __ATOMIC_RELEASE);
 	/* from here no worker starts an iteration with cur; once this
 	 * returns none is still in one */
 	rte_rcu_qsbr_synchronize(app->qsbr, RTE_QSBR_THRID_INVALID);

@@ -127,7 +127,7 @@ static unsigned flow_counters(const struct dp_app *app, const struct dp_stats *s
 {
 	unsigned n = 0;
 	c[n++] = (struct counter){ "active", s->flows_active };
-	const struct strait_config *cfg = __atomic_load_n(&app->cfg, __ATOMIC_ACQUIRE);
+	const struct strait_config *cfg = __atomic_load_n(&app->published_cfg, __ATOMIC_ACQUIRE);
 	c[n++] = (struct counter){ "capacity", (uint64_t)cfg->appliance.flow_table_size * app->n_workers };
 	return n + counters(c + n, flow_table, RTE_DIM(flow_table), s, 1, 0);
 }
@@ -162,7 +162,7 @@ static int do_ports(const struct dp_app *a, const char *params, struct rte_tel_d
 	int only = port_index(params);
 	if (only == -2)
 		return -1;
-	const struct strait_config *cfg = __atomic_load_n(&a->cfg, __ATOMIC_ACQUIRE);
+	const struct strait_config *cfg = __atomic_load_n(&a->published_cfg, __ATOMIC_ACQUIRE);
 	rte_tel_data_start_dict(d);
 	if (only >= 0) {
 		put(d, c, port_counters(&s.port[only], c));
@@ -218,7 +218,7 @@ static int do_malformed(const struct dp_app *a, const char *params, struct rte_t
 
 static int do_tenants(const struct dp_app *a, const char *params, struct rte_tel_data *d)
 {
-	const struct strait_config *cfg = __atomic_load_n(&a->cfg, __ATOMIC_ACQUIRE);
+	const struct strait_config *cfg = __atomic_load_n(&a->published_cfg, __ATOMIC_ACQUIRE);
 	rte_tel_data_start_array(d, RTE_TEL_STRING_VAL);
 	/* at most RTE_TEL_MAX_ARRAY_ENTRIES (512): the control API lists all */
 	for (unsigned t = 0; t < cfg->n_tenants; t++)
@@ -230,7 +230,7 @@ static int do_tenants(const struct dp_app *a, const char *params, struct rte_tel
 
 static int do_tenant(const struct dp_app *a, const char *params, struct rte_tel_data *d)
 {
-	const struct strait_config *cfg = __atomic_load_n(&a->cfg, __ATOMIC_ACQUIRE);
+	const struct strait_config *cfg = __atomic_load_n(&a->published_cfg, __ATOMIC_ACQUIRE);
 	if (!params || !*params)
 		return -1;
 	for (unsigned t = 0; t < cfg->n_tenants; t++) {
@@ -382,7 +382,7 @@ static int do_tcp_tenant(const struct dp_app *a, const char *params, struct rte_
 {
 	if (!params || !*params)
 		return -1;
-	const struct strait_config *cfg = __atomic_load_n(&a->cfg, __ATOMIC_ACQUIRE);
+	const struct strait_config *cfg = __atomic_load_n(&a->published_cfg, __ATOMIC_ACQUIRE);
 	int id = -1;
 	if (!strcmp(params, "local"))
 		id = TCP_HOOK_TENANT_LOCAL;
@@ -497,7 +497,7 @@ static int run_command(const char *cmd, const char *params, struct rte_tel_data 
 		__atomic_add_fetch(&busy, 1, __ATOMIC_SEQ_CST);
 		const struct dp_app *a = __atomic_load_n(&tel_app, __ATOMIC_SEQ_CST);
 		/* a reload frees the configuration it replaced only once no
-		 * command holds the one in force (either may be a->cfg then) */
+		 * command holds the one in force (either may be published then) */
 		const struct strait_config *held = a ? strait_running_get(a->running) : NULL;
 		int r = a ? commands[i].fn(a, params, d) : -1;
 		if (held)
@@ -595,7 +595,7 @@ int dp_stats_write_json(const struct dp_app *app, const char *path)
 		free(ts);
 	}
 	fprintf(f, "  \"tenants\": {\n");
-	const struct strait_config *cfg = app->cfg; /* the workers have stopped */
+	const struct strait_config *cfg = app->published_cfg; /* the workers have stopped */
 	unsigned last = cfg->n_tenants;
 	while (last && !strait_tenant_present(&cfg->tenants[last - 1]))
 		last--;

@@ -56,7 +56,7 @@ static void on_expire(void *ctx, const struct flow *f)
 
 int dp_worker_init(struct dp_app *app, struct dp_worker *w, unsigned id)
 {
-	const struct strait_appliance_cfg *ac = &app->cfg->appliance;
+	const struct strait_appliance_cfg *ac = &app->published_cfg->appliance;
 	memset(w, 0, sizeof(*w));
 	w->id = id;
 	w->queue = (uint16_t)id;
@@ -496,7 +496,7 @@ unsigned dp_worker_poll(struct dp_worker *w)
 	w->now_ms = dp_now_ms();
 	/* the configuration for this iteration (reload.c): a reload that
 	 * publishes another waits for the quiescent state at the end */
-	w->cfg = __atomic_load_n(&app->cfg, __ATOMIC_ACQUIRE);
+	w->cfg = __atomic_load_n(&app->published_cfg, __ATOMIC_ACQUIRE);
 	unsigned work = w->events ? dp_worker_events(w) : 0;
 	work += rx_port(w, DP_LAN) + rx_port(w, DP_WAN);
 	work += rx_steered(w, DP_LAN) + rx_steered(w, DP_WAN);
@@ -535,7 +535,7 @@ int dp_worker_run(struct dp_worker *w, void (*between)(struct dp_app *app))
 {
 	struct dp_app *app = w->app;
 	w->lcore = rte_lcore_id();
-	w->cfg = __atomic_load_n(&app->cfg, __ATOMIC_ACQUIRE);
+	w->cfg = __atomic_load_n(&app->published_cfg, __ATOMIC_ACQUIRE);
 	if (dp_hooks_start(w)) {
 		app->quit = 1;
 		return -1;

@@ -69,7 +69,7 @@ static void *worker(void *arg)
 		return NULL;
 	dp_worker_rcu_online(w);
 	while (!stop) {
-		w->cfg = __atomic_load_n(&app.cfg, __ATOMIC_ACQUIRE);
+		w->cfg = __atomic_load_n(&app.published_cfg, __ATOMIC_ACQUIRE);
 		dp_worker_events(w);
 		/* what a burst reads: the rules, tenant by tenant */
 		for (int pass = 0; pass < 4; pass++)
@@ -114,7 +114,7 @@ Test(reload, no_worker_reads_a_retired_configuration, .timeout = 120)
 	app.workers = workers;
 	cr_assert_eq(dp_reload_init(&app), 0);
 	struct strait_config *cur = make(0, 1);
-	app.cfg = cur;
+	app.published_cfg = cur;
 	pthread_t th[WORKERS];
 	for (unsigned k = 0; k < WORKERS; k++) {
 		workers[k].app = &app;
