@@ -104,6 +104,17 @@ const char *strait_apply_name(unsigned bit_index)
 	return bit_index < STRAIT_APPLY_COUNT ? names[bit_index] : "?";
 }
 
+/* Every field of a tenant and of the appliance is compared below, or a
+ * reload would silently ignore its change. A field added to struct
+ * strait_tenant_cfg or strait_appliance_cfg (ctl.h) stops the build here:
+ * compare it (a tenant's: a STRAIT_FIELD_ and how it applies; the
+ * appliance's: in place, or "takes a restart"), add a case to
+ * tests/ctl/test_control.c, then update the size. */
+_Static_assert(sizeof(struct strait_tenant_cfg) == 8976,
+	       "a tenant field config_diff.c does not compare (see above)");
+_Static_assert(sizeof(struct strait_appliance_cfg) == 13304,
+	       "an appliance field config_diff.c does not compare (see above)");
+
 static uint32_t tenant_fields_differ(const struct strait_tenant_cfg *a,
 				     const struct strait_tenant_cfg *b)
 {
