@@ -252,6 +252,7 @@ int main(int argc, char **argv)
 		char why[160];
 		if (!strait_parse_tcp_impair(impair, ti, why, sizeof(why))) {
 			fprintf(stderr, "straitd: --tcp-impair: %s\n", why);
+			strait_config_free(cfg);
 			return 2;
 		}
 	}
