@@ -4,26 +4,27 @@
  *
  * Two worker threads run the worker's side of the protocol as worker.c's
  * loop does (load the published configuration, handle tenant events, read
- * the configuration, report a quiescent state) while the main thread
- * applies 100 reloads through dp_reload_apply(), each removing, adding and
- * changing a tenant (diffs from ctl's strait_config_diff()). After each
- * reload the retired configuration is overwritten with a poison and
- * freed, as ctl frees it: a worker that still read it (no wait for the
- * quiescent states, events handed over before the wait, the old
- * configuration freed before the events are handled) sees the poison, or
- * ASan sees the read. A module checks what each event hands it: the old
- * configuration for a removed tenant, the worker's new one otherwise. */
+ * the configuration for a while, report a quiescent state) while the main
+ * thread applies 30 reloads through dp_reload_apply(): every other one
+ * removes, adds and changes a tenant, the others change only the
+ * appliance (no tenant event: nothing but the quiescent states to wait
+ * for); the diffs come from ctl's strait_config_diff(). After each reload
+ * the retired configuration is overwritten with a poison and freed, as
+ * ctl frees it: a worker that still reads it sees the poison (or ASan
+ * sees the read). A module checks what each event hands it: the old
+ * configuration for a removed tenant, the worker's new one otherwise.
+ * Without the wait for the quiescent states it fails. */
 #include <criterion/criterion.h>
 #include <pthread.h>
 #include <string.h>
+#include <unistd.h>
 
-#include <rte_pause.h>
 #include <rte_rcu_qsbr.h>
 
 #include "dp.h"
 #include "test_eal.h"
 
-enum { WORKERS = 2, TENANTS = 64, RELOADS = 100, POISON = 0x5a };
+enum { WORKERS = 2, TENANTS = 64, RELOADS = 30, POISON = 0x5a };
 
 static struct dp_app app;
 static struct dp_worker workers[WORKERS];
@@ -71,29 +72,33 @@ static void *worker(void *arg)
 	while (!stop) {
 		w->cfg = __atomic_load_n(&app.published_cfg, __ATOMIC_ACQUIRE);
 		dp_worker_events(w);
-		/* what a burst reads: the rules, tenant by tenant */
-		for (int pass = 0; pass < 4; pass++)
-			if (!sane(w->cfg))
-				__atomic_add_fetch(&bad_reads, 1, __ATOMIC_RELAXED);
+		/* what bursts read (the rules, tenant by tenant), over a
+		 * while: the configuration stays in hand across the sleep */
+		if (!sane(w->cfg))
+			__atomic_add_fetch(&bad_reads, 1, __ATOMIC_RELAXED);
+		usleep(20);
+		if (!sane(w->cfg))
+			__atomic_add_fetch(&bad_reads, 1, __ATOMIC_RELAXED);
 		rte_rcu_qsbr_quiescent(app.qsbr, w->id);
-		rte_pause();
 	}
 	dp_worker_rcu_offline(w);
 	dp_hooks_stop(w);
 	return NULL;
 }
 
-/* Tenants tfixed, whose ceiling is the generation (changed by every
- * reload), and t<first> .. t<first + TENANTS - 2> (each reload removes
- * the first and adds one after the last). */
-static struct strait_config *make(unsigned first, unsigned gen)
+/* Tenants tfixed, whose ceiling is `tag`, and t<first> .. t<first +
+ * TENANTS - 2>; the tenant folder's name changes with every generation
+ * (an appliance change applied in place: a reload with no tenant
+ * events, which waits for the workers' quiescent states alone). */
+static struct strait_config *make(unsigned first, unsigned gen, unsigned tag)
 {
 	struct strait_config *c = strait_config_new();
 	cr_assert_not_null(c);
 	snprintf(c->appliance.name, sizeof(c->appliance.name), "reload-test");
 	snprintf(c->appliance.file, sizeof(c->appliance.file), "/nonexistent/appliance.conf");
+	snprintf(c->appliance.tenant_dir, sizeof(c->appliance.tenant_dir), "/nonexistent/t%u", gen);
 	snprintf(c->tenants[0].name, sizeof(c->tenants[0].name), "tfixed");
-	c->tenants[0].ceiling_bps = 1000000ull + gen;
+	c->tenants[0].ceiling_bps = 1000000ull + tag;
 	for (unsigned i = 1; i < TENANTS; i++) {
 		struct strait_tenant_cfg *t = &c->tenants[i];
 		snprintf(t->name, sizeof(t->name), "t%04u", first + i);
@@ -113,7 +118,7 @@ Test(reload, no_worker_reads_a_retired_configuration, .timeout = 120)
 	app.n_workers = WORKERS;
 	app.workers = workers;
 	cr_assert_eq(dp_reload_init(&app), 0);
-	struct strait_config *cur = make(0, 1);
+	struct strait_config *cur = make(0, 1, 0);
 	app.published_cfg = cur;
 	pthread_t th[WORKERS];
 	for (unsigned k = 0; k < WORKERS; k++) {
@@ -127,11 +132,16 @@ Test(reload, no_worker_reads_a_retired_configuration, .timeout = 120)
 	struct strait_config_diff *d = malloc(sizeof(*d));
 	cr_assert_not_null(d);
 	struct strait_error err;
+	unsigned first = 0, events = 0;
 	for (unsigned r = 1; r <= RELOADS; r++) {
-		struct strait_config *next = make(r, r + 1);
+		bool tenants = r % 2; /* else only the appliance changes */
+		first += tenants;
+		struct strait_config *next = make(first, r + 1, tenants ? r : r - 1);
 		cr_assert_eq(strait_config_diff(cur, next, d, &err), 0, "%s", err.msg);
-		cr_assert_eq(d->n_added + d->n_removed + d->n_changed, 3,
-			     "reload %u: one added, one removed, one changed", r);
+		cr_assert_eq(d->n_added + d->n_removed + d->n_changed, tenants ? 3 : 0,
+			     "reload %u: one added, one removed, one changed, or none", r);
+		cr_assert_eq(d->n_appliance, 1, "[Appliance] TenantDir, in place");
+		events += tenants ? 3 : 0;
 		cr_assert_eq(dp_reload_apply(&app, cur, next, d, &err), 0);
 		memset(cur, POISON, sizeof(*cur)); /* retired: ctl frees it now */
 		strait_config_free(cur);
@@ -144,8 +154,8 @@ Test(reload, no_worker_reads_a_retired_configuration, .timeout = 120)
 	cr_assert_eq(bad_events, 0, "%u events handed a retired or wrong configuration",
 		     bad_events);
 	for (unsigned k = 0; k < WORKERS; k++) {
-		cr_assert_eq(events_seen[k], 3 * RELOADS, "worker %u handled every event", k);
-		cr_assert_eq(workers[k].events_done, 3 * RELOADS);
+		cr_assert_eq(events_seen[k], events, "worker %u handled every event", k);
+		cr_assert_eq(workers[k].events_done, events);
 		flow_table_destroy(workers[k].flows);
 	}
 	dp_reload_fini(&app);
