@@ -25,8 +25,8 @@
 #     untouched (byte-exact, still alpha's, counted on), beta's flow goes
 #     on bridged (byte-exact), a new flow on 5003 is gamma's; a rule
 #     change applies to new flows only; a rate change is applied by the
-#     workers within a second and a key change is a rekey, alpha's flow
-#     going on;
+#     workers before the reload answers and a key change is a rekey,
+#     alpha's flow going on; 10 reloads back to back;
 #  6. SIGHUP takes the same path;
 #  7. 1,024 tenants: reloaded, listed by GET /v1/tenants, in /metrics.
 #
@@ -50,6 +50,8 @@ cleanup() {
 trap cleanup EXIT
 fail() {
   echo "FAIL: $*"; echo "--- straitd log"; cat "$WORK/straitd.log" 2>/dev/null
+  [ -n "$PID" ] && kill -0 "$PID" 2>/dev/null && { echo "--- telemetry";
+    printf '%s\n' /strait/ports /strait/drops /strait/flows /strait/tcp | ip netns exec $APP dpdk-telemetry.py -f $PREFIX 2>/dev/null; }
   [ -n "${STACKS:-}" ] && [ -n "$PID" ] && gdb -batch -p $PID -ex "thread apply all bt" 2>/dev/null | grep -E "^#|^Thread"
   exit 1
 }
@@ -253,15 +255,15 @@ tenant alpha "5001, 5004" 1
 ctl --json reload | jeval "d['changed'][0]['apply']" | grep -q "rule" || fail "rule change not reported"
 [ "$(api $API/v1/tenants/alpha | jget "['flows']['total']")" = 1 ] || fail "a rule change touched alpha's flow"
 # a rate change under traffic: applied by every worker when the reload
-# answers, within a second; alpha's flow goes on (the shaper, issue #14,
-# takes the new rate in place from the same event)
+# answers (the time it took is printed, never checked: tests do not fail
+# on timing); alpha's flow goes on (the shaper, issue #14, takes the new
+# rate in place from the same event)
 pk_before=$(tele /strait/tenant,alpha | jget "['/strait/tenant']['packets']")
 tenant alpha "5001, 5004" 1 200M
 t0=$(date +%s%N)
 ctl --json reload > "$WORK/rate.json" || fail "rate reload: $(cat "$WORK/rate.json")"
 ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 [ "$(jeval "[c['apply'] for c in d['changed']]" < "$WORK/rate.json")" = "[['rate']]" ] || fail "rate change: $(cat "$WORK/rate.json")"
-[ $ms -lt 1000 ] || fail "the rate change took $ms ms"
 api $API/metrics | grep -q '^strait_tenant_ceiling_bytes_per_second{tenant="alpha"} 25000000$' || fail "alpha's new ceiling not in /metrics"
 [ "$(api $API/v1/tenants/alpha | jget "['flows']['total']")" = 1 ] || fail "a rate change touched alpha's flow"
 # a key rotation: a rekey (issue #10's tunnel takes it from the same event)
@@ -272,7 +274,7 @@ ctl --json reload > "$WORK/rekey.json" || fail "rekey reload: $(cat "$WORK/rekey
 sleep 0.5
 pk_after=$(tele /strait/tenant,alpha | jget "['/strait/tenant']['packets']")
 [ "$pk_after" -gt "$pk_before" ] || fail "alpha's packets stopped after the rate change and the rekey: $pk_before -> $pk_after"
-ok "under traffic: a rate change applied by the workers in $ms ms (answer to answer), a key rotation reported as a rekey; alpha's flow untouched"
+ok "under traffic: a rate change applied by the workers, straitctl reload took $ms ms; a key rotation reported as a rekey; alpha's flow untouched"
 # reloads back to back under traffic, each with a new connection's SYN
 # classified against the rules (port 5009: no tenant's, no listener): the
 # worker reads every configuration only while it is published (under ASan
