@@ -71,7 +71,8 @@ static const struct {
 	uint32_t apply;
 } tenant_fields[STRAIT_FIELD_COUNT] = {
 	[STRAIT_FIELD_FILE] = { "file", STRAIT_APPLY_NONE },
-	[STRAIT_FIELD_KEY_FILE] = { "[Tenant] KeyFile", STRAIT_APPLY_REKEY },
+	/* the file's name alone: the same key from elsewhere changes nothing */
+	[STRAIT_FIELD_KEY_FILE] = { "[Tenant] KeyFile", STRAIT_APPLY_NONE },
 	[STRAIT_FIELD_PEER_DOWN] = { "[Tenant] PeerDown", STRAIT_APPLY_POLICY },
 	[STRAIT_FIELD_CLIENT_PREFIX] = { "[Interception] ClientPrefix", STRAIT_APPLY_RULE },
 	[STRAIT_FIELD_SERVER_PREFIX] = { "[Interception] ServerPrefix", STRAIT_APPLY_RULE },
@@ -84,6 +85,13 @@ static const struct {
 	[STRAIT_FIELD_PRIORITY] = { "[Bandwidth] Priority", STRAIT_APPLY_RATE },
 	[STRAIT_FIELD_WEIGHT] = { "[Bandwidth] Weight", STRAIT_APPLY_RATE },
 	[STRAIT_FIELD_CACHE_SIZE] = { "[Tenant] CacheSize", STRAIT_APPLY_CACHE },
+	[STRAIT_FIELD_ID] = { "[Tenant] Id", STRAIT_APPLY_RESTART },
+	[STRAIT_FIELD_KEY] = { "[Tenant] KeyFile (its key)", STRAIT_APPLY_REKEY },
+	[STRAIT_FIELD_PEER_TIMEOUT] = { "[Peer] PeerTimeout", STRAIT_APPLY_TUNNEL },
+	[STRAIT_FIELD_KEEPALIVE] = { "[Peer] KeepaliveInterval", STRAIT_APPLY_TUNNEL },
+	[STRAIT_FIELD_REKEY_TIME] = { "[Peer] RekeyTime", STRAIT_APPLY_TUNNEL },
+	[STRAIT_FIELD_REKEY_BYTES] = { "[Peer] RekeyBytes", STRAIT_APPLY_TUNNEL },
+	[STRAIT_FIELD_CACHE_FILE] = { "[Tenant] CacheFile", STRAIT_APPLY_CACHE },
 };
 
 const char *strait_field_name(unsigned field)
@@ -110,10 +118,16 @@ const char *strait_apply_name(unsigned bit_index)
  * compare it (a tenant's: a STRAIT_FIELD_ and how it applies; the
  * appliance's: in place, or "takes a restart"), add a case to
  * tests/ctl/test_control.c, then update the size. */
-_Static_assert(sizeof(struct strait_tenant_cfg) == 8976,
+_Static_assert(sizeof(struct strait_tenant_cfg) == 13168,
 	       "a tenant field config_diff.c does not compare (see above)");
 _Static_assert(sizeof(struct strait_appliance_cfg) == 13304,
 	       "an appliance field config_diff.c does not compare (see above)");
+
+static bool key_loaded(const struct strait_tenant_cfg *t)
+{
+	static const uint8_t zero[sizeof(t->key_id)];
+	return memcmp(t->key_id, zero, sizeof(zero)) != 0;
+}
 
 static uint32_t tenant_fields_differ(const struct strait_tenant_cfg *a,
 				     const struct strait_tenant_cfg *b)
@@ -139,6 +153,18 @@ static uint32_t tenant_fields_differ(const struct strait_tenant_cfg *a,
 	DIFF(STRAIT_FIELD_PRIORITY, a->priority != b->priority);
 	DIFF(STRAIT_FIELD_WEIGHT, a->weight != b->weight);
 	DIFF(STRAIT_FIELD_CACHE_SIZE, a->cache_size != b->cache_size);
+	DIFF(STRAIT_FIELD_ID, a->id != b->id);
+	/* keys are compared by their ids, when both were loaded (the rule
+	 * tools load none) */
+	DIFF(STRAIT_FIELD_KEY, key_loaded(a) && key_loaded(b) &&
+				       memcmp(a->key_id, b->key_id, sizeof(a->key_id)));
+	DIFF(STRAIT_FIELD_PEER_TIMEOUT, a->peer_timeout_ns != b->peer_timeout_ns);
+	DIFF(STRAIT_FIELD_KEEPALIVE, a->keepalive_ns != b->keepalive_ns);
+	DIFF(STRAIT_FIELD_REKEY_TIME, a->rekey_ns != b->rekey_ns);
+	DIFF(STRAIT_FIELD_REKEY_BYTES, a->rekey_bytes != b->rekey_bytes);
+	DIFF(STRAIT_FIELD_CACHE_FILE, strcmp(a->cache_file, b->cache_file));
+	/* not compared: psk and has_psk (the key is key_id's), id_line,
+	 * key_line, inner_line (where in the file, as `file`'s name) */
 #undef DIFF
 	return f;
 }
@@ -381,6 +407,8 @@ out:
 	free(placed);
 	free(freed);
 	free(dest);
+	if (tmp)
+		explicit_bzero(tmp, sizeof(*tmp) * 2); /* keys passed through it */
 	free(tmp);
 	return r;
 }
@@ -397,5 +425,8 @@ struct strait_config *strait_config_new(void)
 
 void strait_config_free(struct strait_config *cfg)
 {
+	if (!cfg)
+		return;
+	strait_config_wipe_keys(cfg);
 	free(cfg);
 }

@@ -95,6 +95,8 @@ static int reload(struct strait_running *r, bool dry_run, strait_apply_fn apply,
 	/* only this thread writes cur (reloads are serialized): no read lock */
 	const struct strait_config *cur = r->cur;
 	int rc = strait_config_load(cur->appliance.file, next, err);
+	if (!rc) /* a key file broken is refused as any other error */
+		rc = strait_config_load_keys(next, err);
 	if (!rc)
 		rc = load_token(next, token, sizeof(token), err);
 	if (!rc)
@@ -102,6 +104,9 @@ static int reload(struct strait_running *r, bool dry_run, strait_apply_fn apply,
 	if (rc || dry_run || strait_config_diff_empty(diff))
 		goto out;
 	rc = apply ? apply(arg, cur, next, diff, err) : 0;
+	/* the tunnels that start took their keys (wiped there): the others
+	 * are not needed (key_id stays, for the next reload to compare) */
+	strait_config_wipe_keys(next);
 	if (rc)
 		goto out;
 	pthread_rwlock_wrlock(&r->cur_lock);

@@ -139,6 +139,7 @@ struct dp_app {
 	/* checksum offloads enabled on each port (the device has them): the
 	 * TCP engine leaves checksums to the NIC only when both ports do */
 	bool tx_csum[DP_NPORTS], rx_csum[DP_NPORTS];
+	unsigned channel_mbufs;    /* per worker: the channels' queue and RX pools, each */
 };
 
 /* Milliseconds from the TSC: no syscall on the fast path, and one clock
@@ -163,6 +164,14 @@ int dp_worker_main(void *arg);
 /* One pass of the worker loop: returns the frames handled. */
 unsigned dp_worker_poll(struct dp_worker *w);
 void dp_worker_drain(struct dp_worker *w);
+
+/* The published configuration, for a telemetry command: run_command()
+ * holds the one in force (strait_running_get()), so this one (that, or a
+ * reload's next) is not freed before the command returns. */
+static inline const struct strait_config *dp_held_cfg(const struct dp_app *a)
+{
+	return __atomic_load_n(&a->published_cfg, __ATOMIC_ACQUIRE);
+}
 
 /* reload.c: the reload's apply path. Workers read the configuration
  * through RCU and get tenant events between bursts; SIGHUP reloads on a

@@ -11,7 +11,9 @@
  * Within a burst, the worker offers:
  *   - intercept(): each well-formed TCP frame of a flow whose fate is a
  *     tenant (decided at its SYN, see flow.h). The first module that
- *     returns true takes it; a frame no module takes is bridged.
+ *     returns true takes it; a frame no module takes is bridged. Also
+ *     each ICMP/ICMPv6 destination unreachable that quotes a TCP segment
+ *     of such a flow (pi->l4_proto ICMP or ICMPv6; icmp_error.h).
  *   - local(): each frame to the appliance's own address on a port that
  *     the worker does not answer itself (TCP, UDP, other protocols: not
  *     ARP, neighbour discovery or echo). The first module that returns true
@@ -41,7 +43,11 @@ struct strait_config;
 struct strait_tenant_stats;
 
 /* A reload's news about one tenant slot, handed to every worker between
- * its bursts (reload.c), after the new configuration is published. */
+ * its bursts (reload.c), after the new configuration is published: every
+ * removal, then every change, then every addition. A change that restarts
+ * the tenant (STRAIT_APPLY_RESTART: a new Id or inner address) comes as
+ * REMOVED with the old configuration, then ADDED with the new, both with
+ * apply = STRAIT_APPLY_RESTART. */
 enum dp_tenant_event_kind {
 	DP_TENANT_REMOVED = 0, /* its flows are bridged once modules are told */
 	DP_TENANT_CHANGED,     /* apply: enum strait_apply bits (ctl.h) */
@@ -82,9 +88,11 @@ struct dp_hooks {
 	/* Timers; returns how much work it did (0 lets the worker back off). */
 	unsigned (*poll)(void *ctx, uint64_t now_ms);
 	/* A reload added, removed or changed a tenant (every worker is told;
-	 * a module acts on the tenants it holds). A rate change goes to the
-	 * shaper in place, a key change starts a rekey, a rule change needs
-	 * nothing (new flows only), a restart ends the tenant's channel. */
+	 * a module acts on the tenants it holds; removals reach the modules
+	 * in reverse order). A rate change goes to the shaper in place, a key
+	 * or timer change starts the tenant's tunnel again, a rule change
+	 * needs nothing (new flows only), a cache change starts the relay's
+	 * session again. */
 	void (*tenant)(void *ctx, const struct dp_tenant_event *ev);
 	/* Adds what the module knows of tenant slot `slot` to s before the
 	 * worker publishes it (stats_publish.c): the channel's state, RTT,

@@ -3,6 +3,7 @@
  *
  *   straitd [EAL options] -- -c appliance.conf [--check] [--stats-json FILE]
  *           [--exit-idle-ms N] [--mbufs N] [--tcp-impair SPEC]
+ *           [--sa-log FILE] [--channel-mbufs N]
  *
  * Order of start-up: configuration first (a bad file exits 1 with its
  * error before EAL or any port is touched), then EAL, ports, workers.
@@ -27,8 +28,10 @@
 #include <rte_ring.h>
 
 #include "dp.h"
+#include "relay_hook.h"
 #include "strait/api.h"
 #include "tcp_hook.h"
+#include "wan.h"
 
 enum { RX_DESC = 1024, TX_DESC = 1024, MBUF_CACHE = 256 };
 
@@ -51,7 +54,7 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: straitd [EAL options] -- -c appliance.conf [--check]\n"
 		   "               [--stats-json FILE] [--exit-idle-ms N] [--mbufs N]\n"
-		   "               [--tcp-impair SPEC]\n"
+		   "               [--tcp-impair SPEC] [--sa-log FILE] [--channel-mbufs N]\n"
 		   "  -c, --config FILE   appliance configuration (see configs/)\n"
 		   "  --check             validate the configuration and exit\n"
 		   "  --stats-json FILE   write every counter as JSON on exit\n"
@@ -61,7 +64,12 @@ static void usage(FILE *f)
 		   "                      and reorders a share of the segments it receives and\n"
 		   "                      sends: drop=P,dup=P,reorder=P,seed=N[,dir=rx|tx|both]\n"
 		   "                      (P percent, e.g. drop=1,dup=1,reorder=2,seed=7), or\n"
-		   "                      off; overrides [Test] TcpImpair\n");
+		   "                      off; overrides [Test] TcpImpair\n"
+		   "  --sa-log FILE       append each SA as it is installed, one line in\n"
+		   "                      Wireshark's esp_sa UAT format (holds keys: the file\n"
+		   "                      is created mode 0600; see dataplane/README.md)\n"
+		   "  --channel-mbufs N   mbufs of each worker's tenant channels, for their\n"
+		   "                      send queues and again for received data (default 8191)\n");
 }
 
 /* The knob's effective settings, loud: a test facility left on in
@@ -200,7 +208,7 @@ int main(int argc, char **argv)
 			sep = i;
 			break;
 		}
-	const char *config = NULL, *stats_json = NULL, *impair = NULL;
+	const char *config = NULL, *stats_json = NULL, *impair = NULL, *sa_log = NULL;
 	bool check = false;
 	unsigned long mbufs = 16383;
 	static const struct option opts[] = {
@@ -210,6 +218,8 @@ int main(int argc, char **argv)
 		{ "exit-idle-ms", required_argument, NULL, 'i' },
 		{ "mbufs", required_argument, NULL, 'm' },
 		{ "tcp-impair", required_argument, NULL, 't' },
+		{ "sa-log", required_argument, NULL, 'a' },
+		{ "channel-mbufs", required_argument, NULL, 'b' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -225,6 +235,8 @@ int main(int argc, char **argv)
 		case 'i': app.exit_idle_ms = strtoull(optarg, NULL, 10); break;
 		case 'm': mbufs = strtoul(optarg, NULL, 10); break;
 		case 't': impair = optarg; break;
+		case 'a': sa_log = optarg; break;
+		case 'b': app.channel_mbufs = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -240,11 +252,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "straitd: out of memory\n");
 		return 1;
 	}
-	if (strait_config_load(config, cfg, &err)) {
+	if (strait_config_load(config, cfg, &err) || strait_config_load_keys(cfg, &err)) {
 		fprintf(stderr, "straitd: %s\n", strait_error_str(&err, ebuf, sizeof(ebuf)));
 		strait_config_free(cfg);
 		return 1;
 	}
+	if (!app.channel_mbufs)
+		app.channel_mbufs = 8191;
 	/* --tcp-impair overrides the file without changing the configuration
 	 * (a reload compares the file with the file) */
 	struct strait_tcp_impair impair_cfg = cfg->appliance.tcp_impair, *ti = &impair_cfg;
@@ -316,8 +330,6 @@ int main(int argc, char **argv)
 	if (port_lookup(DP_LAN, &cfg->appliance.lan) || port_lookup(DP_WAN, &cfg->appliance.wan) ||
 	    port_setup(DP_LAN, &cfg->appliance.lan) || port_setup(DP_WAN, &cfg->appliance.wan))
 		goto err_ports;
-	if (dp_telemetry_register(&app))
-		fprintf(stderr, "straitd: telemetry commands not registered\n");
 	if (impair_on) {
 		log_impair(ti);
 		struct tcp_impair_cfg ic = { ti->drop_ppm, ti->dup_ppm, ti->reorder_ppm,
@@ -328,11 +340,16 @@ int main(int argc, char **argv)
 		fprintf(stderr, "straitd: the TCP module could not be hooked in\n");
 		goto err_ports;
 	}
-
-	app.start_ms = dp_now_ms();
-	if (dp_api_start(&app))
+	if (wan_register(&app, sa_log)) /* tunnels and channels: the second module */
 		goto err_ports;
+	if (relay_hook_register()) { /* intercepted flows, on the channels: after wan */
+		fprintf(stderr, "straitd: the relay module could not be hooked in\n");
+		goto err_ports;
+	}
 
+	/* signals, then the API and the telemetry commands, once everything
+	 * is set up (seconds under ASan): tests wait for the commands, then
+	 * may signal */
 	struct sigaction sa;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
@@ -340,6 +357,12 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sa.sa_handler = on_sighup;
 	sigaction(SIGHUP, &sa, NULL);
+	app.start_ms = dp_now_ms();
+	if (dp_api_start(&app))
+		goto err_ports;
+	if (dp_telemetry_register(&app))
+		fprintf(stderr, "straitd: telemetry commands not registered\n");
+
 	fprintf(stderr, "straitd: %s up: LAN %s, WAN %s, %u tenant(s), %s\n", cfg->appliance.name,
 		cfg->appliance.lan.device, cfg->appliance.wan.device, cfg->n_tenants,
 		app.single ? "single-lcore mode" : "worker lcores");
@@ -383,12 +406,13 @@ err_workers:
 	for (unsigned i = 0; i < app.n_workers; i++)
 		dp_worker_fini(&app.workers[i]);
 	rte_free(app.workers);
+	wan_unregister(); /* after the ports: their queues held the channel's mbufs */
 err_pool:
 	rte_mempool_free(app.pool);
 err_eal:
 	rte_eal_cleanup();
 	strait_stats_table_free(app.stats);
-	strait_running_free(app.running);
+	strait_running_free(app.running); /* its configurations' keys wiped */
 	if (!rc)
 		fprintf(stderr, "straitd: stopped\n");
 	return rc;

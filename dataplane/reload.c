@@ -94,8 +94,10 @@ unsigned dp_worker_events(struct dp_worker *w)
 			continue;
 		removed[ev[i].slot] = any = true;
 		/* the slot starts from zero when a later reload gives it to
-		 * another tenant (its statistics carry a new generation) */
-		memset(&w->stats.tenant[ev[i].slot], 0, sizeof(w->stats.tenant[0]));
+		 * another tenant (its statistics carry a new generation); a
+		 * restarted tenant keeps counting */
+		if (!(ev[i].apply & STRAIT_APPLY_RESTART))
+			memset(&w->stats.tenant[ev[i].slot], 0, sizeof(w->stats.tenant[0]));
 	}
 	if (any) {
 		struct purge p = { w, removed };
@@ -107,10 +109,15 @@ unsigned dp_worker_events(struct dp_worker *w)
 
 /* ---- the reload's side ---- */
 
+/* The events of kind for the changes c[0..n): with `restarts`, those of
+ * the changes that restart their tenant (sent as REMOVED, then ADDED);
+ * else the others. */
 static void send_events(struct dp_app *app, uint16_t kind, const struct strait_tenant_change *c,
-			unsigned n, const struct strait_config *cfg, uint64_t *sent)
+			unsigned n, const struct strait_config *cfg, bool restarts, uint64_t *sent)
 {
 	for (unsigned i = 0; i < n; i++) {
+		if (!!(c[i].apply & STRAIT_APPLY_RESTART) != restarts)
+			continue;
 		struct dp_tenant_event ev = { .kind = kind, .slot = (uint16_t)c[i].slot,
 					      .apply = c[i].apply, .cfg = cfg };
 		for (unsigned k = 0; k < app->n_workers; k++) {
@@ -133,9 +140,11 @@ int dp_reload_apply(void *arg, const struct strait_config *cur, const struct str
 	/* from here no worker starts an iteration with cur; once this
 	 * returns none is still in one */
 	rte_rcu_qsbr_synchronize(app->qsbr, RTE_QSBR_THRID_INVALID);
-	send_events(app, DP_TENANT_REMOVED, d->removed, d->n_removed, cur, target);
-	send_events(app, DP_TENANT_CHANGED, d->changed, d->n_changed, next, target);
-	send_events(app, DP_TENANT_ADDED, d->added, d->n_added, next, target);
+	send_events(app, DP_TENANT_REMOVED, d->removed, d->n_removed, cur, false, target);
+	send_events(app, DP_TENANT_REMOVED, d->changed, d->n_changed, cur, true, target);
+	send_events(app, DP_TENANT_CHANGED, d->changed, d->n_changed, next, false, target);
+	send_events(app, DP_TENANT_ADDED, d->changed, d->n_changed, next, true, target);
+	send_events(app, DP_TENANT_ADDED, d->added, d->n_added, next, false, target);
 	for (unsigned k = 0; k < app->n_workers; k++)
 		while (__atomic_load_n(&app->workers[k].events_done, __ATOMIC_ACQUIRE) < target[k] &&
 		       !app->quit)

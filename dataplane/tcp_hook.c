@@ -27,6 +27,7 @@
 #include <rte_pause.h>
 
 #include "dp.h"
+#include "snap_seqlock.h"
 #include "tcp.h"
 #include "tcp_services.h"
 
@@ -217,12 +218,11 @@ static bool impair_poll(struct tcp_hook *t)
 	return tcp_impair_next(&t->im) != UINT64_MAX;
 }
 
-/* Seqlock writer: the worker is the only writer and never waits. */
+/* The worker's snapshot for telemetry (snap_seqlock.h). */
 static void publish(struct tcp_hook *t, uint64_t now_ms)
 {
 	struct tcp_hook_snap *s = &t->snap;
-	__atomic_store_n(&t->seq, t->seq + 1, __ATOMIC_RELAXED);
-	__atomic_thread_fence(__ATOMIC_RELEASE);
+	snap_write_begin(&t->seq);
 	s->at_ms = now_ms ? now_ms : 1;
 	tcp_stack_stats(t->st, &s->stack);
 	memset(s->by_state, 0, sizeof(s->by_state));
@@ -251,34 +251,14 @@ static void publish(struct tcp_hook *t, uint64_t now_ms)
 		}
 	s->n_conns = n;
 	s->impair = t->im.stats;
-	__atomic_store_n(&t->seq, t->seq + 1, __ATOMIC_RELEASE);
-}
-
-static int snapshot(const struct tcp_hook *t, struct tcp_hook_snap *out)
-{
-	/* A copy takes microseconds and the worker writes every 100 ms, but
-	 * its write walks the whole table (16k slots: a millisecond or more
-	 * in a sanitizer build on a busy machine). This is the telemetry
-	 * thread, so wait it out asleep, for up to about 200 ms. */
-	for (int tries = 0; tries < 2000; tries++) {
-		uint32_t s0 = __atomic_load_n(&t->seq, __ATOMIC_ACQUIRE);
-		if (s0 & 1) {
-			rte_delay_us_sleep(100);
-			continue;
-		}
-		memcpy(out, &t->snap, sizeof(*out));
-		__atomic_thread_fence(__ATOMIC_ACQUIRE);
-		if (__atomic_load_n(&t->seq, __ATOMIC_RELAXED) == s0)
-			return 0;
-	}
-	return -EAGAIN;
+	snap_write_end(&t->seq);
 }
 
 int tcp_hook_snapshot(const struct dp_worker *w, struct tcp_hook_snap *out)
 {
 	__atomic_add_fetch(&readers, 1, __ATOMIC_SEQ_CST);
 	const struct tcp_hook *t = dp_hooks_ctx(w, hook_id);
-	int r = t ? snapshot(t, out) : -ENOENT;
+	int r = t ? snap_read(&t->seq, out, &t->snap, sizeof(*out)) : -ENOENT;
 	__atomic_sub_fetch(&readers, 1, __ATOMIC_SEQ_CST);
 	return r;
 }

@@ -13,8 +13,10 @@
 #include <rte_telemetry.h>
 
 #include "dp.h"
+#include "relay_hook.h"
 #include "strait/api.h"
 #include "tcp_hook.h"
+#include "wan.h"
 
 void dp_stats_sum(const struct dp_app *app, struct dp_stats *out)
 {
@@ -127,7 +129,7 @@ static unsigned flow_counters(const struct dp_app *app, const struct dp_stats *s
 {
 	unsigned n = 0;
 	c[n++] = (struct counter){ "active", s->flows_active };
-	const struct strait_config *cfg = __atomic_load_n(&app->published_cfg, __ATOMIC_ACQUIRE);
+	const struct strait_config *cfg = dp_held_cfg(app);
 	c[n++] = (struct counter){ "capacity", (uint64_t)cfg->appliance.flow_table_size * app->n_workers };
 	return n + counters(c + n, flow_table, RTE_DIM(flow_table), s, 1, 0);
 }
@@ -162,7 +164,7 @@ static int do_ports(const struct dp_app *a, const char *params, struct rte_tel_d
 	int only = port_index(params);
 	if (only == -2)
 		return -1;
-	const struct strait_config *cfg = __atomic_load_n(&a->published_cfg, __ATOMIC_ACQUIRE);
+	const struct strait_config *cfg = dp_held_cfg(a);
 	rte_tel_data_start_dict(d);
 	if (only >= 0) {
 		put(d, c, port_counters(&s.port[only], c));
@@ -218,7 +220,7 @@ static int do_malformed(const struct dp_app *a, const char *params, struct rte_t
 
 static int do_tenants(const struct dp_app *a, const char *params, struct rte_tel_data *d)
 {
-	const struct strait_config *cfg = __atomic_load_n(&a->published_cfg, __ATOMIC_ACQUIRE);
+	const struct strait_config *cfg = dp_held_cfg(a);
 	rte_tel_data_start_array(d, RTE_TEL_STRING_VAL);
 	/* at most RTE_TEL_MAX_ARRAY_ENTRIES (512): the control API lists all */
 	for (unsigned t = 0; t < cfg->n_tenants; t++)
@@ -230,7 +232,7 @@ static int do_tenants(const struct dp_app *a, const char *params, struct rte_tel
 
 static int do_tenant(const struct dp_app *a, const char *params, struct rte_tel_data *d)
 {
-	const struct strait_config *cfg = __atomic_load_n(&a->published_cfg, __ATOMIC_ACQUIRE);
+	const struct strait_config *cfg = dp_held_cfg(a);
 	if (!params || !*params)
 		return -1;
 	for (unsigned t = 0; t < cfg->n_tenants; t++) {
@@ -382,7 +384,7 @@ static int do_tcp_tenant(const struct dp_app *a, const char *params, struct rte_
 {
 	if (!params || !*params)
 		return -1;
-	const struct strait_config *cfg = __atomic_load_n(&a->published_cfg, __ATOMIC_ACQUIRE);
+	const struct strait_config *cfg = dp_held_cfg(a);
 	int id = -1;
 	if (!strcmp(params, "local"))
 		id = TCP_HOOK_TENANT_LOCAL;
@@ -463,6 +465,82 @@ static int do_tcp_conns(const struct dp_app *a, const char *params, struct rte_t
 static struct dp_app *tel_app;
 static int busy;
 
+/* The relay (relay_hook.h): one tenant's optimized flows, from its owner
+ * worker's snapshot. */
+#define R(name, field) CTR(struct relay_hook_tenant, name, field)
+static const struct counter_def relay_table[] = {
+	R("intercepted", relay.intercepted), R("originated", relay.originated),
+	R("open_failed", relay.open_failed), R("active", relay.mux.active),
+	R("done", relay.mux.done), R("bypassed", bypassed),
+	R("refused_down", refused_down), R("refused_by_peer", relay.mux.refused_in),
+	R("refused_for_peer", relay.mux.refused_out),
+	R("refused_policy", relay.mux.refused_policy),
+	R("resets_in", relay.mux.resets_in), R("resets_out", relay.mux.resets_out),
+	R("wan_syn", wan_syn), R("unreachable_in", icmp_in), R("unreachable_out", icmp_out),
+	R("icmp_ignored", icmp_ignored),
+	R("lan_bytes_in", relay.mux.lan_in), R("lan_bytes_out", relay.mux.lan_out),
+	R("wan_bytes_out", relay.mux.wan_out), R("wan_bytes_in", relay.mux.wan_in),
+	R("records_out", relay.mux.records_out), R("encoded_bytes", relay.mux.encoded_bytes),
+	R("cache_hits", relay.mux.cache_hits), R("cache_misses", relay.mux.cache_misses),
+	R("credit_stalls", relay.mux.credit_stalls), R("room_stalls", relay.mux.room_stalls),
+	R("resyncs_asked", relay.mux.resyncs_asked), R("resyncs_done", relay.mux.resyncs_done),
+	R("resent_bytes", relay.mux.resent_bytes), R("decode_errors", relay.mux.decode_errors),
+	R("flow_errors", relay.mux.flow_errors), R("digest_errors", relay.mux.digest_errors),
+	R("stale_frames", relay.mux.stale_frames), R("flushes", relay.mux.flushes),
+	R("raw_held", relay.mux.raw_held), R("acked", relay.mux.acked),
+	R("drain_bps", relay.mux.drain_bps), R("epoch_tx", relay.mux.epoch_tx),
+	R("epoch_rx", relay.mux.epoch_rx), R("memory", memory),
+};
+#undef R
+
+static void put_relay(struct rte_tel_data *d, const struct relay_hook_tenant *r)
+{
+	struct counter c[RTE_DIM(relay_table)];
+	const struct chan_mux_stats *m = &r->relay.mux;
+	char ratio[32];
+
+	rte_tel_data_add_dict_string(d, "channel", r->up ? "up" : "down");
+	rte_tel_data_add_dict_string(d, "why", r->why);
+	put(d, c, counters(c, relay_table, RTE_DIM(relay_table), r, 1, 0));
+	rte_tel_data_add_dict_u64(d, "bytes_saved", m->encoded_bytes > m->records_out
+				  ? m->encoded_bytes - m->records_out : 0);
+	/* LAN bytes in over channel bytes out, as "12.34x" */
+	snprintf(ratio, sizeof(ratio), "%.2fx", m->wan_out ? (double)m->lan_in / (double)m->wan_out : 0.0);
+	rte_tel_data_add_dict_string(d, "reduction", ratio);
+	if (m->lag_us == UINT64_MAX)
+		rte_tel_data_add_dict_string(d, "lag_ms", "stalled");
+	else
+		rte_tel_data_add_dict_u64(d, "lag_ms", m->lag_us / 1000);
+}
+
+/* Parameter: a tenant name (its counters), or none (every tenant's). */
+static int do_relay(const struct dp_app *a, const char *params, struct rte_tel_data *d)
+{
+	const struct strait_config *cfg = dp_held_cfg(a);
+	struct relay_hook_tenant r;
+
+	rte_tel_data_start_dict(d);
+	for (unsigned t = 0; t < cfg->n_tenants; t++) {
+		if (!strait_tenant_present(&cfg->tenants[t]) ||
+		    (params && *params && strcmp(params, cfg->tenants[t].name)))
+			continue;
+		if (relay_hook_tenant(a, t, &r))
+			continue;
+		if (params && *params) {
+			rte_tel_data_add_dict_string(d, "name", params);
+			put_relay(d, &r);
+			return 0;
+		}
+		struct rte_tel_data *sub = rte_tel_data_alloc();
+		if (!sub)
+			return -1;
+		rte_tel_data_start_dict(sub);
+		put_relay(sub, &r);
+		rte_tel_data_add_dict_container(d, cfg->tenants[t].name, sub, 0);
+	}
+	return params && *params ? -1 : 0;
+}
+
 typedef int (*command_fn)(const struct dp_app *a, const char *params, struct rte_tel_data *d);
 
 static const struct {
@@ -486,6 +564,12 @@ static const struct {
 	  "TCP counters of one tenant. Parameter: tenant name, or local" },
 	{ "/strait/tcp/conns", do_tcp_conns,
 	  "Open TCP connections (first 24): tuple, state, RTT, cwnd, counters" },
+	{ "/strait/relay", do_relay, "Optimized flows per tenant: channel, flows, bytes, "
+	  "reduction, cache, credit, resyncs, lag. Parameter: none, or a tenant name" },
+	{ "/strait/tunnel", wan_tel_tunnel, "WAN tunnels: totals and each tenant's state; "
+	  "parameter: a tenant name for its tunnel, handshakes, ESP, drops, channel, test" },
+	{ "/strait/tunnel/test", wan_tel_test, "Tests the channel alone: "
+	  "parameters TENANT,discard|echo|source,BYTES (result in /strait/tunnel,TENANT)" },
 };
 
 /* Every command's callback: finds its entry by the command's name. */

@@ -8,6 +8,7 @@
  *                     +-> ours? ARP/ND/echo -> answer in place -> txbuf[LAN]
  *                     |         TCP, UDP, ... -> modules' local() (dp_hooks.h)
  *                     +-> TCP -> flow table (fate at SYN) -> modules' intercept()?
+ *                     +-> ICMP error quoting an intercepted flow -> intercept()?
  *                     +-> fwd[] -> tx_burst(WAN) in one call
  *   then the same from WAN to LAN, then control frames, the modules' poll(),
  *   flush (tx.c).
@@ -31,6 +32,8 @@
 
 #include "classify.h"
 #include "dp.h"
+#include "icmp_error.h"
+#include "relay_hook.h"
 
 enum {
 	/* Back-off, by time since the last frame: spin (with pause) for
@@ -225,8 +228,8 @@ static inline void track_seq(struct flow *f, const uint8_t *frame, const struct 
 	const uint8_t *t = frame + pi->l4_off;
 	uint32_t seq = rd32(t + 4), ack = rd32(t + 8);
 	unsigned x = src_a ? 0 : 1;
-	uint8_t known_x = src_a ? FLOW_F_SEQ_A : FLOW_F_SEQ_B;
-	uint8_t known_y = src_a ? FLOW_F_SEQ_B : FLOW_F_SEQ_A;
+	uint16_t known_x = src_a ? FLOW_F_SEQ_A : FLOW_F_SEQ_B;
+	uint16_t known_y = src_a ? FLOW_F_SEQ_B : FLOW_F_SEQ_A;
 	uint8_t fl = pi->tcp_flags;
 	bool in_win = (f->flags & known_x) && seq_near(seq, f->nxt[x]);
 	if (fl & TCP_RST) {
@@ -320,11 +323,67 @@ update:
 
 /* The worker that owns a flow when there are several: its symmetric key
  * hash picks it, so both directions meet on one worker whatever queue the
- * NIC or the kernel (af_packet fanout is not symmetric) delivered them to.
- * Later, intercepted flows will be owned by their tenant's worker. */
+ * NIC or the kernel (af_packet fanout is not symmetric) delivered them to. */
 static inline unsigned flow_owner(uint32_t hash, unsigned n)
 {
 	return (unsigned)(((uint64_t)hash * n) >> 32);
+}
+
+/* The owner of a TCP frame's flow: a tenant's flows live on the tenant's
+ * worker (its channel, caches and relay are there), whichever direction
+ * the frame goes; other flows by their hash. A frame names the tenants
+ * whose rule matches it as client -> server and as server -> client; the
+ * lower of the two decides, so both directions agree. */
+static unsigned tcp_owner(const struct dp_worker *w, const struct pkt_info *pi, uint32_t hash)
+{
+	const struct dp_app *app = w->app;
+	const struct strait_config *cfg = w->cfg;
+
+	if (cfg->n_tenants) {
+		uint16_t fwd = classify_syn(cfg, pi->family, pi->src, pi->dst, pi->dport);
+		uint16_t rev = classify_syn(cfg, pi->family, pi->dst, pi->src, pi->sport);
+		uint16_t t = fwd < rev ? fwd : rev;
+
+		if (t != FLOW_BRIDGED)
+			return relay_tenant_owner(app, t);
+	}
+	return flow_owner(hash, app->n_workers);
+}
+
+/* An ICMP or ICMPv6 error quoting a TCP segment of an intercepted flow
+ * (frame f, pi): to the owner of that flow, then to the modules (the
+ * relay's: an unreachable answering the SYN of a connection it opened).
+ * true when taken or steered; false to bridge it. */
+static bool icmp_of_flow(struct dp_worker *w, unsigned in, struct rte_mbuf *m,
+			 const uint8_t *f, const struct pkt_info *pi, bool steered)
+{
+	struct dp_app *app = w->app;
+	uint32_t end = (uint32_t)pi->l2_len + pi->ip_len;
+	struct icmp_quote q;
+	struct flow_key k;
+
+	if (end > m->data_len ||
+	    !icmp_quote_tcp(pi->family, pi->src, f + pi->l4_off, end - pi->l4_off, &q))
+		return false;
+	struct pkt_info qi = { .family = pi->family, .vlan = pi->vlan, .src = q.src,
+			       .dst = q.dst, .sport = q.sport, .dport = q.dport };
+	flow_key_make(&qi, &k);
+	uint32_t h = flow_key_hash(&k);
+	if (app->n_workers > 1 && !steered) {
+		unsigned owner = tcp_owner(w, &qi, h);
+		if (owner != w->id) {
+			if (rte_ring_mp_enqueue(app->workers[owner].steer[in], m))
+				return false;
+			w->stats.flows.steered++;
+			return true;
+		}
+	}
+	struct flow *fl = flow_lookup(w->flows, &k, h, w->now_ms);
+	if (!fl || fl->tenant == FLOW_BRIDGED)
+		return false;
+	m->l2_len = pi->l2_len;
+	m->l3_len = pi->l3_len;
+	return dp_hooks_intercept(w, m, pi, fl, in);
 }
 
 /* Handles n frames received on port `in`: by this worker's RX (steered ==
@@ -412,7 +471,7 @@ owner:
 			bool src_a = flow_key_make(&pi, &k);
 			uint32_t h = flow_key_hash(&k);
 			if (nw > 1 && !steered) {
-				unsigned owner = flow_owner(h, nw);
+				unsigned owner = tcp_owner(w, &pi, h);
 				if (owner != w->id) {
 					if (likely(rte_ring_mp_enqueue(app->workers[owner].steer[in], m) == 0)) {
 						st->flows.steered++;
@@ -430,6 +489,10 @@ owner:
 				if (dp_hooks_intercept(w, m, &pi, fl, in))
 					continue;
 			}
+		} else if (unlikely(pi.l4_proto == PROTO_ICMP || pi.l4_proto == PROTO_ICMP6) &&
+			   !pi.is_fragment && w->cfg->n_tenants) {
+			if (icmp_of_flow(w, in, m, f, &pi, steered))
+				continue;
 		}
 bridge:
 		fwd_bytes += m->pkt_len;

@@ -73,7 +73,11 @@ struct tcp_ops {
 	uint64_t (*now_us)(void *ctx);
 	/* Takes ownership of every mbuf, sent or not. Data starts at L3;
 	 * m->l2_len is 0, l3_len/l4_len are set, and when TX offload is on,
-	 * ol_flags asks the NIC for the checksums. */
+	 * ol_flags asks the NIC for the checksums. m->hash.usr is the
+	 * sending connection's tcp_conn_index() + 1, or 0 for a segment of
+	 * no connection (a RST answering an unknown one, a cookie SYN-ACK):
+	 * an output that keeps per-connection state (an L2 template) finds
+	 * it there. */
 	void (*output)(void *ctx, struct rte_mbuf **pkts, uint16_t n);
 	/* Application events for a connection; may call tcp_* functions on
 	 * this connection, including tcp_close(). */
@@ -121,6 +125,11 @@ struct tcp_config {
 	uint32_t max_pending;
 	uint32_t tenant_max_pending;
 	uint32_t pending_timeout_us;
+	/* Segments built for output (and freed once sent) come from this pool
+	 * when set, else from the stack's: with a pool of their own, data
+	 * queued for sending can never take the last mbuf a segment needs to
+	 * carry it (every queue full, nothing sent, nothing acknowledged). */
+	struct rte_mempool *seg_pool;
 };
 
 /* Fills defaults for every zero field. */
@@ -164,6 +173,16 @@ struct tcp_conn *tcp_connect(struct tcp_stack *st, enum tcp_af af,
 			     const struct tcp_addr *laddr, uint16_t lport,
 			     const struct tcp_addr *raddr, uint16_t rport,
 			     uint16_t tenant);
+struct tcp_syn_opts;
+/* The same, offering in the SYN what another host's SYN offered (an
+ * appliance opening a connection as the client it stands in for): MSS
+ * the smaller of offer->mss (when non-zero) and ours, window scaling,
+ * SACK and timestamps only when offered (and not off in the stack's
+ * config). The window scale shift is our own (it describes our buffer). */
+struct tcp_conn *tcp_connect_offer(struct tcp_stack *st, enum tcp_af af,
+				   const struct tcp_addr *laddr, uint16_t lport,
+				   const struct tcp_addr *raddr, uint16_t rport,
+				   uint16_t tenant, const struct tcp_syn_opts *offer);
 
 /* Intercepted flows (DESIGN.md, data path step 2, "Terminate").
  *
@@ -275,6 +294,14 @@ int tcp_shutdown(struct tcp_conn *c);
 void tcp_close(struct tcp_conn *c);
 /* Sends RST and releases the handle. */
 void tcp_abort(struct tcp_conn *c);
+
+/* The connection of a tuple (local, remote; ports in host order), or NULL:
+ * for an ICMP error that quotes one of ours. */
+struct tcp_conn *tcp_find_conn(struct tcp_stack *st, enum tcp_af af,
+			       const struct tcp_addr *laddr, uint16_t lport,
+			       const struct tcp_addr *raddr, uint16_t rport);
+/* Our initial sequence number (an ICMP error about our SYN quotes it). */
+uint32_t tcp_conn_iss(const struct tcp_conn *c);
 
 enum tcp_state tcp_state(const struct tcp_conn *c);
 uint32_t tcp_conn_index(const struct tcp_conn *c); /* 0..max_conns-1 */

@@ -6,10 +6,13 @@
 #include <errno.h>
 #include <string.h>
 
-struct tcp_conn *tcp_connect(struct tcp_stack *st, enum tcp_af af,
-			     const struct tcp_addr *laddr, uint16_t lport,
-			     const struct tcp_addr *raddr, uint16_t rport,
-			     uint16_t tenant)
+/* An active open; offer (may be NULL) is the other host's SYN that ours
+ * copies (tcp_connect_offer): kept in the syn_* fields, which an active
+ * open does not use otherwise (syn_mss != 0 marks it). */
+static struct tcp_conn *open_active(struct tcp_stack *st, enum tcp_af af,
+				    const struct tcp_addr *laddr, uint16_t lport,
+				    const struct tcp_addr *raddr, uint16_t rport,
+				    uint16_t tenant, const struct tcp_syn_opts *offer)
 {
 	if ((af != TCP_AF_INET && af != TCP_AF_INET6) || !lport || !rport ||
 	    tenant >= st->cfg.max_tenants || !laddr || !raddr) {
@@ -30,6 +33,13 @@ struct tcp_conn *tcp_connect(struct tcp_stack *st, enum tcp_af af,
 		errno = ENOSPC;
 		return NULL;
 	}
+	if (offer) {
+		uint16_t ours = af == TCP_AF_INET ? st->cfg.mss : (uint16_t)(st->cfg.mss - 20);
+		c->syn_mss = offer->mss && offer->mss < ours ? offer->mss : ours;
+		c->syn_wscale = offer->wscale >= 0 ? 0 : -1;
+		c->syn_sack_ok = offer->sack_ok;
+		c->syn_ts = offer->timestamps;
+	}
 	c->iss = tcp_isn(st, c);
 	c->snd_una = c->snd_nxt = c->snd_max = c->iss;
 	tcp_cc_init(c);
@@ -43,10 +53,44 @@ struct tcp_conn *tcp_connect(struct tcp_stack *st, enum tcp_af af,
 	return c;
 }
 
+struct tcp_conn *tcp_connect(struct tcp_stack *st, enum tcp_af af,
+			     const struct tcp_addr *laddr, uint16_t lport,
+			     const struct tcp_addr *raddr, uint16_t rport,
+			     uint16_t tenant)
+{
+	return open_active(st, af, laddr, lport, raddr, rport, tenant, NULL);
+}
+
+struct tcp_conn *tcp_connect_offer(struct tcp_stack *st, enum tcp_af af,
+				   const struct tcp_addr *laddr, uint16_t lport,
+				   const struct tcp_addr *raddr, uint16_t rport,
+				   uint16_t tenant, const struct tcp_syn_opts *offer)
+{
+	if (!offer) {
+		errno = EINVAL;
+		return NULL;
+	}
+	return open_active(st, af, laddr, lport, raddr, rport, tenant, offer);
+}
+
 void tcp_set_handler(struct tcp_conn *c, tcp_event_fn fn, void *arg)
 {
 	c->handler = fn;
 	c->handler_arg = arg;
+}
+
+struct tcp_conn *tcp_find_conn(struct tcp_stack *st, enum tcp_af af,
+			       const struct tcp_addr *laddr, uint16_t lport,
+			       const struct tcp_addr *raddr, uint16_t rport)
+{
+	struct tcp_conn *c = tcp_find(st, (uint8_t)af, laddr, lport, raddr, rport);
+
+	return c && !(c->flags & (TF_DEAD | TF_APP_CLOSED)) ? c : NULL;
+}
+
+uint32_t tcp_conn_iss(const struct tcp_conn *c)
+{
+	return c->iss;
 }
 
 enum tcp_state tcp_state(const struct tcp_conn *c)
@@ -147,8 +191,13 @@ long tcp_write(struct tcp_conn *c, const void *buf, size_t len)
 		done += k;
 	}
 	tcp_account(c, (int64_t)done);
-	if (done < len)
+	if (done < len) {
 		c->flags |= TF_WANT_WRITABLE;
+		if (!(c->flags & TF_STARVED) && st->n_starved < st->starved_cap) {
+			c->flags |= TF_STARVED;
+			st->starved[st->n_starved++] = c->idx;
+		}
+	}
 	if (done && c->state != TCP_SYN_SENT && c->state != TCP_SYN_RECEIVED)
 		tcp_output(c);
 	return (long)done;

@@ -84,6 +84,7 @@ enum {
 	TF_RACK_REO = 1u << 28,    /* RACK.reordering_seen (RFC 8985 6.2) */
 	TF_PRR_FIRST = 1u << 29,   /* recovery just began: one segment goes regardless */
 	TF_RACK_VALID = 1u << 30,  /* RACK.xmit_ts is set (a segment was delivered) */
+	TF_STARVED = 1u << 31,     /* on st->starved: tcp_poll() checks its room */
 	TF_PROBE2 = 1u << 31,      /* the second probe is armed or went out */
 };
 
@@ -271,6 +272,12 @@ struct tcp_stack {
 	uint64_t now;               /* cached ops->now_us() for this call */
 	unsigned depth;             /* nesting of engine calls (events call back in) */
 	struct tcp_conn *zombies;   /* freed during this call, reaped on return */
+	/* Connections a write refused (TF_STARVED), by index: the room they
+	 * wait for may come from other connections (the tenant's budget, the
+	 * pool), which sends them no ACK; tcp_poll() looks every millisecond. */
+	uint32_t *starved;
+	uint32_t n_starved, starved_cap;
+	uint64_t starved_due;
 	uint64_t ca_window_start;
 	uint32_t ca_count;          /* challenge ACKs in the current second */
 	uint64_t hash_key[2];
@@ -316,6 +323,9 @@ uint32_t tcp_isn(struct tcp_stack *st, const struct tcp_conn *c);
 /* tcp_options.c */
 bool tcp_parse_options(const uint8_t *p, unsigned len, bool syn,
 		       struct tcp_opts *o);
+/* The payload a data segment sent now may carry: snd_mss less the SACK
+ * blocks the segment will carry (so no segment exceeds the path MTU). */
+uint32_t tcp_data_mss(const struct tcp_conn *c);
 unsigned tcp_build_options(const struct tcp_conn *c, uint8_t flags,
 			   uint8_t *p);
 

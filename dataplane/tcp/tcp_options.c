@@ -112,13 +112,20 @@ unsigned tcp_build_options(const struct tcp_conn *c, uint8_t flags, uint8_t *p)
 
 	if (flags & TH_SYN) {
 		bool active = !(flags & TH_ACK);
-		uint16_t mss = c->af == TCP_AF_INET ? c->st->cfg.mss
+		/* an active open made by tcp_connect_offer() offers what the
+		 * other host's SYN did (syn_mss is set only then) */
+		bool offer = active && c->syn_mss;
+		uint16_t mss = offer ? c->syn_mss
+			     : c->af == TCP_AF_INET ? c->st->cfg.mss
 						    : (uint16_t)(c->st->cfg.mss - 20);
 		p[n++] = OPT_MSS; p[n++] = 4;
 		p[n++] = (uint8_t)(mss >> 8); p[n++] = (uint8_t)mss;
-		bool sack = active ? !(cfg & TCP_CFG_NO_SACK) : (c->flags & TF_SACK);
-		bool ts = active ? !(cfg & TCP_CFG_NO_TIMESTAMPS) : (c->flags & TF_TS);
-		bool ws = active ? !(cfg & TCP_CFG_NO_WSCALE) : (c->flags & TF_WSCALE);
+		bool sack = active ? !(cfg & TCP_CFG_NO_SACK) && (!offer || c->syn_sack_ok)
+				   : (c->flags & TF_SACK);
+		bool ts = active ? !(cfg & TCP_CFG_NO_TIMESTAMPS) && (!offer || c->syn_ts)
+				 : (c->flags & TF_TS);
+		bool ws = active ? !(cfg & TCP_CFG_NO_WSCALE) && (!offer || c->syn_wscale >= 0)
+				 : (c->flags & TF_WSCALE);
 		if (sack) {
 			p[n++] = OPT_SACK_OK; p[n++] = 2;
 		}
@@ -163,4 +170,15 @@ unsigned tcp_build_options(const struct tcp_conn *c, uint8_t flags, uint8_t *p)
 		}
 	}
 	return n;
+}
+
+uint32_t tcp_data_mss(const struct tcp_conn *c)
+{
+	/* snd_mss already leaves room for the timestamps; SACK blocks (and a
+	 * D-SACK) take the rest from the payload, as Linux does */
+	if (!(c->flags & TF_SACK) || (!c->nrsb && c->rcv_dsack[0] == c->rcv_dsack[1]))
+		return c->snd_mss;
+	uint8_t tmp[TCP_OPT_SPACE];
+	unsigned extra = tcp_build_options(c, TH_ACK, tmp) - (c->flags & TF_TS ? 12u : 0u);
+	return c->snd_mss > extra + 1 ? c->snd_mss - extra : 1;
 }

@@ -35,7 +35,7 @@ static struct rte_mbuf *build(struct tcp_stack *st, uint8_t af,
 			      const uint8_t *opts, unsigned optlen,
 			      struct mbuf_q *q, uint32_t qoff, uint32_t plen)
 {
-	struct rte_mbuf *m = rte_pktmbuf_alloc(st->mp);
+	struct rte_mbuf *m = rte_pktmbuf_alloc(st->cfg.seg_pool ? st->cfg.seg_pool : st->mp);
 	if (!m) {
 		st->stats.nombuf++;
 		return NULL;
@@ -65,6 +65,7 @@ static struct rte_mbuf *build(struct tcp_stack *st, uint8_t af,
 		mq_copy(q, qoff, p + l3 + l4, plen);
 
 	bool offload = st->cfg.flags & TCP_CFG_TX_CSUM_OFFLOAD;
+	m->hash.usr = 0; /* no connection's (tcp_send_segment sets its own) */
 	m->l2_len = 0;
 	m->l3_len = (uint16_t)l3;
 	m->l4_len = (uint16_t)l4;
@@ -172,6 +173,7 @@ void tcp_send_segment(struct tcp_conn *c, uint32_t seq, uint32_t len,
 				   &c->sndq, qoff, len);
 	if (!m)
 		return;
+	m->hash.usr = c->idx + 1;
 	if (flags & TH_ACK) {
 		if (SEQ_GT(c->rcv_nxt + wnd, c->rcv_adv) || !(flags & TH_SYN))
 			c->rcv_adv = c->rcv_nxt + wnd;
@@ -318,8 +320,8 @@ void tcp_output(struct tcp_conn *c)
 				break;
 			uint32_t hs, hl;
 			if (tcp_lost_next(c, &hs, &hl)) {
-				if (hl > c->snd_mss)
-					hl = c->snd_mss;
+				if (hl > tcp_data_mss(c))
+					hl = tcp_data_mss(c);
 				tcp_send_segment(c, hs, hl, TH_ACK);
 				tcp_pace_sent(c, hl);
 				tcp_rack_sent(c, hs, hl, true);
@@ -334,8 +336,8 @@ void tcp_output(struct tcp_conn *c)
 				break;
 			uint32_t hs, hl;
 			if (tcp_sack_next_hole(c, c->rexmit_nxt, &hs, &hl)) {
-				if (hl > c->snd_mss)
-					hl = c->snd_mss;
+				if (hl > tcp_data_mss(c))
+					hl = tcp_data_mss(c);
 				tcp_send_segment(c, hs, hl, TH_ACK);
 				tcp_pace_sent(c, hl);
 				c->rexmit_nxt = hs + hl;
@@ -358,8 +360,9 @@ void tcp_output(struct tcp_conn *c)
 			usable = c->snd_una + c->snd_wnd - c->snd_nxt > c->snd_wnd
 					 ? 0 : c->snd_una + c->snd_wnd - c->snd_nxt;
 		uint32_t len = avail < usable ? avail : usable;
-		if (len > c->snd_mss)
-			len = c->snd_mss;
+		uint32_t mss = tcp_data_mss(c);
+		if (len > mss)
+			len = mss;
 		if (len == 0) {
 			if (fin && c->snd_nxt == end_data && avail == 0) {
 				tcp_send_segment(c, c->snd_nxt, 0, TH_FIN | TH_ACK);
@@ -373,7 +376,7 @@ void tcp_output(struct tcp_conn *c)
 		}
 		/* sender silly window avoidance: full segments, or the tail
 		 * of the queue, or half the largest window seen */
-		if (len < c->snd_mss && len < avail && inflight &&
+		if (len < mss && len < avail && inflight &&
 		    len < c->max_snd_wnd / 2)
 			break;
 		uint8_t flags = TH_ACK;
@@ -433,8 +436,8 @@ void tcp_fast_retransmit(struct tcp_conn *c)
 	uint32_t hs, hl;
 	if (!tcp_sack_next_hole(c, c->snd_una, &hs, &hl))
 		return;
-	if (hl > c->snd_mss)
-		hl = c->snd_mss;
+	if (hl > tcp_data_mss(c))
+		hl = tcp_data_mss(c);
 	tcp_send_segment(c, hs, hl, TH_ACK);
 	c->rexmit_nxt = hs + hl;
 	c->rexmit_inflight += hl;

@@ -81,6 +81,11 @@ struct tcp_stack *tcp_stack_create(const struct tcp_config *cfg,
 	st->tenants = calloc(st->cfg.max_tenants, sizeof(*st->tenants));
 	if (!st->tenants)
 		goto err_buckets;
+	/* twice the table: a slot reused before the next look may be listed twice */
+	st->starved_cap = 2 * st->cfg.max_conns;
+	st->starved = calloc(st->starved_cap, sizeof(*st->starved));
+	if (!st->starved)
+		goto err_tenants;
 	for (uint32_t i = 0; i < st->cfg.max_conns; i++) {
 		st->conns[i].idx = i;
 		st->conns[i].hnext = i + 2 <= st->cfg.max_conns ? i + 2 : 0;
@@ -134,6 +139,7 @@ void tcp_stack_destroy(struct tcp_stack *st)
 	}
 	for (uint16_t i = 0; i < st->ntx; i++)
 		rte_pktmbuf_free(st->tx[i]);
+	free(st->starved);
 	free(st->tenants);
 	free(st->buckets);
 	free(st->conns);

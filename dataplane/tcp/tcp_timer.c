@@ -122,8 +122,8 @@ static void probe(struct tcp_conn *c)
 	    (!(c->flags & TF_SACK) || c->snd_max == c->snd_una)) {
 		/* new data if the window allows: one segment */
 		uint32_t len = end_data - c->snd_nxt;
-		if (len > c->snd_mss)
-			len = c->snd_mss;
+		if (len > tcp_data_mss(c))
+			len = tcp_data_mss(c);
 		if (len > room)
 			len = room;
 		tcp_send_segment(c, c->snd_nxt, len, TH_ACK);
@@ -135,7 +135,8 @@ static void probe(struct tcp_conn *c)
 	} else {
 		/* else the last segment again */
 		uint32_t hi = SEQ_LT(c->snd_max, end_data) ? c->snd_max : end_data;
-		uint32_t lo = hi - c->snd_una > c->snd_mss ? hi - c->snd_mss : c->snd_una;
+		uint32_t mss = tcp_data_mss(c);
+		uint32_t lo = hi - c->snd_una > mss ? hi - mss : c->snd_una;
 		if (SEQ_LT(lo, hi)) {
 			tcp_send_segment(c, lo, hi - lo, TH_ACK);
 			tcp_rack_sent(c, lo, hi - lo, true);
@@ -325,9 +326,43 @@ uint64_t tcp_next_timer(const struct tcp_stack *st)
 
 /* Walks the connections with an armed timer, but only when the earliest
  * deadline has come: between deadlines a poll costs one comparison. */
+/* Writers refused for want of room that their own ACKs may never bring
+ * (the tenant's budget or the pool, held by other connections): told
+ * TCP_EV_WRITABLE once a quarter of a send buffer (at most 64 KiB) fits
+ * and the pool has mbufs again. Entries appended by the events go after
+ * the ones being looked at. */
+static void wake_starved(struct tcp_stack *st)
+{
+	uint32_t n = st->n_starved, kept = 0;
+	uint64_t want = st->cfg.sndbuf / 4 < 65536 ? st->cfg.sndbuf / 4 : 65536;
+	bool pool = rte_mempool_avail_count(st->mp) >= 64;
+	for (uint32_t i = 0; i < n; i++) {
+		struct tcp_conn *c = &st->conns[st->starved[i]];
+		if (!(c->flags & TF_STARVED))
+			continue; /* freed (flags cleared) or listed twice */
+		if (!(c->flags & TF_WANT_WRITABLE) || (c->flags & TF_DEAD)) {
+			c->flags &= ~TF_STARVED;
+			continue;
+		}
+		if (pool && tcp_writable(c) >= want) {
+			c->flags &= ~(TF_STARVED | TF_WANT_WRITABLE);
+			tcp_notify(c, TCP_EV_WRITABLE);
+			continue;
+		}
+		st->starved[kept++] = st->starved[i];
+	}
+	uint32_t added = st->n_starved - n;
+	memmove(&st->starved[kept], &st->starved[n], added * sizeof(*st->starved));
+	st->n_starved = kept + added;
+}
+
 void tcp_poll(struct tcp_stack *st)
 {
 	TCP_SCOPE(st);
+	if (st->n_starved && st->now >= st->starved_due) {
+		st->starved_due = st->now + 1000;
+		wake_starved(st);
+	}
 	if (st->now >= st->next_due) {
 		st->next_due = UINT64_MAX;
 		struct tcp_conn *c = st->timers;

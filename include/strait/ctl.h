@@ -27,6 +27,8 @@ enum strait_ctl_limits {
 	STRAIT_MAX_WORKERS = 16,
 	STRAIT_LISTEN_MAX = 4,     /* [Control] Listen: sockets of the API */
 	STRAIT_SOCKET_PATH_MAX = 108, /* a Unix socket's path, with the NUL */
+	STRAIT_TENANT_ID_MAX = 65535, /* [Tenant] Id: 1..65535 */
+	STRAIT_PSK_LEN = 32,          /* KeyFile: 32 bytes, base64 */
 };
 
 #define STRAIT_DEFAULT_CACHE_SIZE (1ull << 30) /* [Tenant] CacheSize */
@@ -107,6 +109,10 @@ enum strait_peer_down {
 struct strait_tenant_cfg {
 	char name[STRAIT_NAME_MAX];
 	char file[PATH_MAX];
+	/* The tenant's number on the wire (handshakes, SPIs): the same in both
+	 * appliances' files, unique per appliance. Not its position in the
+	 * file list: adding a file renumbers nothing. */
+	uint16_t id;
 	/* Interception rule: a SYN from a client prefix to a server prefix on
 	 * one of the ports (server side, host order). */
 	struct strait_prefix client[STRAIT_MAX_PREFIXES];
@@ -119,6 +125,30 @@ struct strait_tenant_cfg {
 	uint16_t peer_port;         /* UDP, default 4500 */
 	struct strait_addr inner_local, inner_peer;
 	char key_file[PATH_MAX];    /* resolved against the file's folder */
+	/* The pre-shared key, filled only by strait_tenant_load_key() (the
+	 * rule loaders never read key files). Never logged; the dataplane
+	 * wipes it with strait_tenant_wipe_key() once the tunnel holds it. */
+	uint8_t psk[STRAIT_PSK_LEN];
+	bool has_psk;
+	/* Which key it is, without the key: set with it (SHA-256 of a label
+	 * and the key, truncated), kept when the key is wiped, so that a
+	 * reload tells a rotated key from the same one. All zero until a key
+	 * was loaded. Never shown. */
+	uint8_t key_id[16];
+	unsigned id_line, key_line, inner_line; /* where Id, KeyFile and
+						  * InnerAddress were given */
+	/* The tunnel to the peer ([Peer]), nanoseconds and bytes. The peer is
+	 * down once nothing authentic came from it for peer_timeout_ns;
+	 * keepalives go out after keepalive_ns without sending (default a
+	 * third of the timeout); each SA is renewed after rekey_ns or
+	 * rekey_bytes, whichever comes first, and stops working a margin
+	 * later (strait_tenant_hard_limits()). */
+	uint64_t peer_timeout_ns, keepalive_ns, rekey_ns, rekey_bytes;
+	/* The tenant's redundancy caches on disk (dedupe cache files, see
+	 * dedupe/README.md): PATH.tx for what this appliance sends, PATH.rx
+	 * for what it receives; resolved like KeyFile; "" = in memory only.
+	 * Never shared with another tenant. */
+	char cache_file[PATH_MAX - 3];
 	/* Bandwidth policy on the WAN, bits per second; 0 = none/unlimited. */
 	uint64_t guaranteed_bps, ceiling_bps;
 	uint8_t priority;           /* 0 (highest) .. 7 */
@@ -133,7 +163,9 @@ struct strait_tenant_cfg {
 struct strait_config {
 	struct strait_appliance_cfg appliance;
 	struct strait_tenant_cfg tenants[STRAIT_MAX_TENANTS];
-	unsigned n_tenants; /* sorted by file name; index = tenant id */
+	/* Sorted by file name when loaded. The index is the tenant's slot,
+	 * not its number on the wire (tenants are named by their Id). */
+	unsigned n_tenants;
 	/* 1 when loaded; each reload that applies adds 1. After a reload a
 	 * tenant keeps its index (its slot): a removed tenant leaves an empty
 	 * slot (name[0] == '\0', no rule) below n_tenants, which a later
@@ -164,7 +196,9 @@ int strait_tenant_load(const char *path, struct strait_tenant_cfg *out,
 /* The appliance file, then every "*.conf" in its TenantDir (if set), in
  * name order; checks that no two tenants claim the same traffic with the
  * same specificity (the rule "longest prefix wins, then ports" must give
- * one answer). */
+ * one answer) and that no two share a name, an Id or an InnerAddress (the
+ * tenant's end of its channel: the appliance's channel TCP tells tenants
+ * apart by it). */
 int strait_config_load(const char *appliance_path, struct strait_config *out,
 		       struct strait_error *err);
 /* A struct strait_config is large (1,024 tenants): never on a stack.
@@ -183,15 +217,22 @@ enum strait_apply {
 	STRAIT_APPLY_NONE = 0,       /* nothing to do (a comment, a file's name) */
 	STRAIT_APPLY_RULE = 1 << 0,  /* interception: new flows only */
 	STRAIT_APPLY_RATE = 1 << 1,  /* bandwidth: the shaper, in place */
-	STRAIT_APPLY_REKEY = 1 << 2, /* key: a rekey, no byte lost */
+	STRAIT_APPLY_REKEY = 1 << 2, /* the key (the KeyFile's content): the
+				      * tenant's tunnel starts again with it;
+				      * the channel's TCP resends what the
+				      * handshake's moments lost */
 	STRAIT_APPLY_POLICY = 1 << 3, /* PeerDown: new flows only */
-	STRAIT_APPLY_TUNNEL = 1 << 4, /* the peer's endpoint, timers: in place */
-	STRAIT_APPLY_RESTART = 1 << 5, /* the tenant's channel starts again
-					* (Id, inner addresses): its optimized
-					* flows are reset, other tenants untouched */
-	STRAIT_APPLY_CACHE = 1 << 6, /* CacheSize: the tenant's cache starts
-				      * again at its new size (a new epoch);
-				      * its flows go on */
+	STRAIT_APPLY_TUNNEL = 1 << 4, /* Endpoint, [Peer] timers: the tenant's
+				       * tunnel starts again (a handshake), its
+				       * channel and flows go on */
+	STRAIT_APPLY_RESTART = 1 << 5, /* the tenant's tunnel, channel and relay
+					* start again (Id, inner addresses): its
+					* optimized flows are reset, other
+					* tenants untouched */
+	STRAIT_APPLY_CACHE = 1 << 6, /* CacheSize, CacheFile: the tenant's relay
+				      * and its channel's session start again
+				      * with the new cache (a new epoch at both
+				      * ends): its optimized flows are reset */
 	STRAIT_APPLY_COUNT = 7
 };
 
@@ -211,6 +252,13 @@ enum strait_tenant_field {
 	STRAIT_FIELD_PRIORITY,
 	STRAIT_FIELD_WEIGHT,
 	STRAIT_FIELD_CACHE_SIZE,
+	STRAIT_FIELD_ID,
+	STRAIT_FIELD_KEY,          /* the KeyFile's content (key_id) */
+	STRAIT_FIELD_PEER_TIMEOUT,
+	STRAIT_FIELD_KEEPALIVE,
+	STRAIT_FIELD_REKEY_TIME,
+	STRAIT_FIELD_REKEY_BYTES,
+	STRAIT_FIELD_CACHE_FILE,
 	STRAIT_FIELD_COUNT
 };
 
@@ -263,6 +311,33 @@ int strait_token_load(const struct strait_appliance_cfg *a, char *out, size_t le
 /* The same for a file named on a command line (err names that file). */
 int strait_token_read(const char *path, char *out, size_t len, struct strait_error *err);
 
+/* Key files. The loaders above read rules only, never a KeyFile (tools
+ * such as the profiler work without keys); the appliance then reads the
+ * keys with these. A key file holds 32 random bytes in base64 (44
+ * characters, as `wg genkey` or `head -c 32 /dev/urandom | base64` print),
+ * optionally followed by a newline; it must be a regular file that group
+ * and others cannot access (mode 0600 or 0400). Errors point at the
+ * tenant file's KeyFile line and never quote the file's content.
+ * Returns 0, -EINVAL (bad content or mode) or -errno (unreadable). */
+int strait_tenant_load_key(struct strait_tenant_cfg *t, struct strait_error *err);
+/* Every tenant's key; on failure no key stays in memory. */
+int strait_config_load_keys(struct strait_config *cfg, struct strait_error *err);
+/* Wipes a loaded key (explicit_bzero: not optimised away); key_id stays. */
+void strait_tenant_wipe_key(struct strait_tenant_cfg *t);
+void strait_config_wipe_keys(struct strait_config *cfg);
+
+/* Defaults of the [Peer] tunnel settings. */
+#define STRAIT_PEER_TIMEOUT_NS_DEFAULT 10000000000ull       /* 10 s */
+#define STRAIT_REKEY_NS_DEFAULT (3600ull * 1000000000ull)   /* 1 h */
+#define STRAIT_REKEY_BYTES_DEFAULT (1ull << 40)             /* 1 TiB */
+
+/* The hard lifetime of an SA from its rekey point: the old SA keeps
+ * working this long after the rekey is due, so a handshake delayed by a
+ * lost message or a busy peer loses nothing: a tenth more, and at least
+ * 5 s (time) or 64 MiB (bytes). */
+void strait_tenant_hard_limits(const struct strait_tenant_cfg *t, uint64_t *hard_ns,
+			       uint64_t *hard_bytes);
+
 /* "file:line: field: msg" (parts omitted when empty). */
 const char *strait_error_str(const struct strait_error *err, char *buf, size_t len);
 /* Fills err (file, line, field "[Section] Key" or "", the message) and
@@ -284,8 +359,12 @@ bool strait_parse_tcp_impair(const char *s, struct strait_tcp_impair *out,
 			     char *why, size_t why_len);
 /* "100M", "1.5G", "800k", "0": bits per second. */
 bool strait_parse_rate(const char *s, uint64_t *bps);
-/* A byte count: a number and an optional K, M, G or T (powers of 1024,
- * "B" or "iB" may follow): "64M", "1T", "64KiB", "4096". */
+/* A duration: a decimal number (up to 9 decimals) and a unit, ns, us,
+ * ms, s, m (minutes), h or d; a bare number is seconds ("10s", "500ms",
+ * "1.5s", "1h", "30"). At most 2^64-1 ns (584 years). */
+bool strait_parse_duration(const char *s, uint64_t *ns);
+/* A byte count: a decimal number and an optional K, M, G, T or P (powers
+ * of 1024, "B" or "iB" may follow): "64M", "1T", "1.5GiB", "4096". */
 bool strait_parse_bytes(const char *s, uint64_t *bytes);
 /* "127.0.0.1:8470", "[::1]:8470", or a Unix socket path ("/run/strait.sock");
  * a relative path is taken as is. */

@@ -9,6 +9,7 @@ counters straitd wrote (--stats-json). No NIC, no hugepages, no root.
 
     pcap_test.py STRAITD [SCENARIO...]
 """
+import base64
 import json
 import os
 import shutil
@@ -56,6 +57,7 @@ Address = {wan_ip6}/64
 TENANT = """
 [Tenant]
 Name = {name}
+Id = {id}
 KeyFile = {name}.key
 PeerDown = bypass
 
@@ -66,8 +68,8 @@ Ports = {ports}
 
 [Peer]
 Endpoint = 198.18.1.2
-InnerAddress = 169.254.0.1
-PeerInnerAddress = 169.254.0.2
+InnerAddress = 169.254.{id}.1
+PeerInnerAddress = 169.254.{id}.2
 """
 
 failures = Failures("  FAIL:")
@@ -89,6 +91,10 @@ def telemetry(prefix, cmds):
     return out
 
 
+def rx_packets(prefix, port):
+    return telemetry(prefix, ["/strait/ports," + port])["/strait/ports"]["rx_packets"]
+
+
 def run(name, lan_in, wan_in, tenants=(), lan_extra="", wan_extra="", signal=None, during=None):
     """during(prefix), with signal: called while straitd runs, before the
     signal (telemetry checks)."""
@@ -99,7 +105,11 @@ def run(name, lan_in, wan_in, tenants=(), lan_extra="", wan_extra="", signal=Non
                                  lan_extra=lan_extra, wan_extra=wan_extra))
     for i, t in enumerate(tenants):
         with open(os.path.join(d, "tenants", "%02d-%s.conf" % (i, t["name"])), "w") as f:
-            f.write(TENANT.format(**t))
+            f.write(TENANT.format(id=i + 1, **t))
+        # the tunnel's key: 32 random bytes in base64, mode 0600
+        fd = os.open(os.path.join(d, "tenants", t["name"] + ".key"), os.O_WRONLY | os.O_CREAT, 0o600)
+        os.write(fd, base64.b64encode(os.urandom(32)) + b"\n")
+        os.close(fd)
     p = lambda n: os.path.join(d, n)  # noqa: E731
     write_pcap(p("lan_in.pcap"), lan_in)
     write_pcap(p("wan_in.pcap"), wan_in)
@@ -122,7 +132,16 @@ def run(name, lan_in, wan_in, tenants=(), lan_extra="", wan_extra="", signal=Non
             except (OSError, ValueError):
                 pass  # not up yet: no socket, or no commands registered
             time.sleep(0.05)
-        time.sleep(0.5)
+        # and until it has taken in every frame of the captures
+        deadline = time.time() + 60
+        while time.time() < deadline and proc.poll() is None:
+            try:
+                if (rx_packets(prefix, "lan") >= len(lan_in) and
+                        rx_packets(prefix, "wan") >= len(wan_in)):
+                    break
+            except (OSError, KeyError, TypeError, ValueError):
+                pass
+            time.sleep(0.1)
         if during:
             try:
                 during(prefix)
@@ -143,7 +162,18 @@ def run(name, lan_in, wan_in, tenants=(), lan_extra="", wan_extra="", signal=Non
     return result
 
 
+def tunnel_frame(f):
+    """A frame of the WAN module's own (a tenant's tunnel looking for its
+    peer at 198.18.1.2: ARP request, handshake on UDP/4500): not bridged."""
+    if f[12:14] == b"\x08\x06":
+        return f[14 + 24:14 + 28] == ip("198.18.1.2")
+    return f[12:14] == b"\x08\x00" and f[14 + 9:14 + 10] == b"\x11" and \
+        f[14 + 12:14 + 16] == ip(WAN_IP) and f[14 + 22:14 + 24] == (4500).to_bytes(2, "big")
+
+
 def same_frames(got, want, what):
+    """got (less the tunnels' own frames) is want, frame for frame."""
+    got = [f for f in got if not tunnel_frame(f)]
     ok = check(len(got) == len(want), "%s: %d frames out, %d expected" % (what, len(got), len(want)))
     for i, (g, w) in enumerate(zip(got, want)):
         if not check(g == w, "%s: frame %d differs\n    got  %s\n    want %s" % (what, i, g.hex(), w.hex())):
