@@ -55,6 +55,7 @@ struct dp_port_stats {
 struct dp_tenant_stats {
 	uint64_t pkts, bytes, flows, active;
 	uint64_t rx_bytes[DP_NPORTS]; /* of bytes: received on the LAN, the WAN */
+	uint64_t bridged_bytes[DP_NPORTS]; /* of those, bridged (no module took them) */
 	uint64_t mid_stream; /* flows its rule matches, first seen mid-stream */
 };
 

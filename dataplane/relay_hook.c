@@ -43,6 +43,7 @@
 #include "dp.h"
 #include "icmp_error.h"
 #include "snap_seqlock.h"
+#include "strait/stats.h"
 #include "tcp.h"
 #include "wan.h"
 
@@ -819,6 +820,37 @@ static void worker_fini(struct dp_worker *w, void *ctx)
 	free(h);
 }
 
+/* What the relay adds to tenant slot's statistics (dp_hooks.h; the
+ * worker's own are its bridged frames): its streams' bytes, the codec's
+ * cache, its flows (optimized ones are not bridged), its queue and lag,
+ * and why SYNs were not optimized. */
+static void tenant_stats(void *ctx, unsigned slot, struct strait_tenant_stats *s)
+{
+	const struct rh *h = ctx;
+	const struct tenant *t = slot < STRAIT_MAX_TENANTS ? h->tenant[slot] : NULL;
+	struct relay_stats r;
+	uint64_t opt;
+
+	if (!t)
+		return;
+	s->unoptimized[STRAIT_UNOPT_BYPASS] += t->bypassed;
+	s->unoptimized[STRAIT_UNOPT_PEER_DOWN] += t->refused_down;
+	if (!t->relay)
+		return;
+	relay_stats(t->relay, &r);
+	s->unoptimized[STRAIT_UNOPT_REFUSED] += r.mux.refused_in;
+	s->lan_in_bytes += r.mux.lan_in;
+	s->lan_out_bytes += r.mux.lan_out;
+	s->cache_hits += r.mux.cache_hits;
+	s->cache_misses += r.mux.cache_misses;
+	opt = r.mux.active;
+	s->flows[STRAIT_FLOW_OPTIMIZED] += opt;
+	s->flows[STRAIT_FLOW_BRIDGED] -= opt < s->flows[STRAIT_FLOW_BRIDGED]
+						 ? opt : s->flows[STRAIT_FLOW_BRIDGED];
+	s->queue_bytes += r.mux.raw_held;
+	s->replication_lag_ns = r.mux.lag_us == UINT64_MAX ? UINT64_MAX : r.mux.lag_us * 1000;
+}
+
 /* A reload's news about tenant ev->slot (dp_hooks.h), on every worker;
  * the owner acts. Removed (before the WAN module lets its channel go):
  * the relay resets the tenant's connections and its workspace is
@@ -880,6 +912,7 @@ int relay_hook_register(void)
 		.intercept = intercept,
 		.poll = timers,
 		.tenant = tenant_event,
+		.tenant_stats = tenant_stats,
 	};
 	hook_id = dp_hooks_register(&hooks);
 	return hook_id < 0 ? hook_id : 0;

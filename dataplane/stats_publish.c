@@ -17,9 +17,9 @@ enum {
 	PER_STEP = (STRAIT_MAX_TENANTS + STEPS - 1) / STEPS,
 };
 
-/* What the worker itself counts. Intercepted flows are bridged until a
- * module (the channel) takes their frames, so the bytes it counts went
- * through unchanged: in from the LAN is out on the WAN, and back. */
+/* What the worker itself counts: the tenant's frames that no module took
+ * went through unchanged (in from the LAN is out on the WAN, and back).
+ * The relay adds its streams' bytes, the WAN module its ESP bytes. */
 static void core_stats(const struct dp_worker *w, unsigned slot, uint64_t generation,
 		       struct strait_tenant_stats *s)
 {
@@ -27,8 +27,8 @@ static void core_stats(const struct dp_worker *w, unsigned slot, uint64_t genera
 	memset(s, 0, sizeof(*s));
 	s->generation = generation;
 	s->published_ns = w->now_ms * 1000000;
-	s->lan_in_bytes = s->wan_out_bytes = t->rx_bytes[DP_LAN];
-	s->wan_in_bytes = s->lan_out_bytes = t->rx_bytes[DP_WAN];
+	s->lan_in_bytes = s->wan_out_bytes = t->bridged_bytes[DP_LAN];
+	s->wan_in_bytes = s->lan_out_bytes = t->bridged_bytes[DP_WAN];
 	s->flows[STRAIT_FLOW_BRIDGED] = t->active;
 	s->flows_total = t->flows;
 	s->unoptimized[STRAIT_UNOPT_MID_STREAM] = t->mid_stream;

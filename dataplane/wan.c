@@ -39,6 +39,7 @@
 
 #include "dp.h"
 #include "snap_seqlock.h"
+#include "strait/stats.h"
 #include "wan_rx.h"
 
 enum {
@@ -645,6 +646,24 @@ static void wan_tenant_event(void *ctx, const struct dp_tenant_event *ev)
 	}
 }
 
+/* What the WAN module adds to tenant slot's statistics (dp_hooks.h): its
+ * ESP bytes on the WAN, and the channel: state, RTT, retransmissions. */
+static void wan_tenant_stats(void *ctx, unsigned slot, struct strait_tenant_stats *s)
+{
+	const struct wan_worker *ww = ctx;
+	const struct wan_tenant *t = slot < STRAIT_MAX_TENANTS ? ww->t[slot] : NULL;
+	if (!t)
+		return;
+	struct channel_stats c;
+	channel_stats(t->ch, &c);
+	s->wan_in_bytes += t->esp_in_bytes;
+	s->wan_out_bytes += t->esp_out_bytes;
+	s->channel_state = !strait_tunnel_peer_up(t->tun) ? STRAIT_CHANNEL_DOWN
+			   : c.state == CHANNEL_UP ? STRAIT_CHANNEL_UP : STRAIT_CHANNEL_CONNECTING;
+	s->channel_rtt_ns = (uint64_t)c.srtt_us * 1000u;
+	s->channel_retransmits = c.retrans_segs;
+}
+
 static void *wan_worker_init(struct dp_worker *w)
 {
 	struct dp_app *app = w->app;
@@ -771,6 +790,7 @@ int wan_register(struct dp_app *app, const char *sa_log_path)
 		.local = wan_local,
 		.poll = wan_poll,
 		.tenant = wan_tenant_event,
+		.tenant_stats = wan_tenant_stats,
 	};
 	g.module = dp_hooks_register(&hooks);
 	return g.module < 0 ? g.module : 0;

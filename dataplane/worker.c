@@ -488,6 +488,7 @@ owner:
 				m->l3_len = pi.l3_len;
 				if (dp_hooks_intercept(w, m, &pi, fl, in))
 					continue;
+				st->tenant[fl->tenant].bridged_bytes[in] += m->pkt_len;
 			}
 		} else if (unlikely(pi.l4_proto == PROTO_ICMP || pi.l4_proto == PROTO_ICMP6) &&
 			   !pi.is_fragment && w->cfg->n_tenants) {

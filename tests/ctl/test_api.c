@@ -483,14 +483,14 @@ Test(api, reload, .init = setup, .fini = teardown)
 	/* a broken file: 422 naming it and its line; nothing changes */
 	char broken[256];
 	snprintf(broken, sizeof(broken), "%s/tenants/broken.conf", t.dir);
-	tree_write(broken, "[Tenant]\nName = broken\nKeyFile = k\nPeerDown = bypass\n[Interception]\nPorts = 99999\n");
+	tree_write(broken, "[Tenant]\nName = broken\nId = 99\nKeyFile = k\nPeerDown = bypass\n[Interception]\nPorts = 99999\n");
 	call("POST", "/v1/reload", NULL, "{\"dry_run\": false}", &a);
 	cr_expect_eq(a.status, 422, "%s", a.raw);
 	j = json_of(&a);
 	cr_expect_str_eq(json_string_value(json_object_get(j, "file")), broken);
-	cr_expect_eq(json_integer_value(json_object_get(j, "line")), 6);
+	cr_expect_eq(json_integer_value(json_object_get(j, "line")), 7);
 	cr_expect_str_eq(json_string_value(json_object_get(j, "field")), "[Interception] Ports");
-	cr_expect(strstr(json_string_value(json_object_get(j, "error")), "broken.conf:6:"));
+	cr_expect(strstr(json_string_value(json_object_get(j, "error")), "broken.conf:7:"));
 	json_decref(j);
 	answer_free(&a);
 	call("GET", "/v1/status", NULL, NULL, &a);

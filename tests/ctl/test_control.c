@@ -152,6 +152,7 @@ Test(control, token, .init = setup, .fini = teardown)
 
 /* ---- the reload's diff ---- */
 
+/* The configuration and its keys, as straitd and a reload load them. */
 static struct strait_config *load(void)
 {
 	struct strait_config *c = strait_config_new();
@@ -159,6 +160,7 @@ static struct strait_config *load(void)
 	char msg[PATH_MAX + 512];
 	cr_assert(c);
 	cr_assert_eq(strait_config_load(t.app, c, &err), 0, "%s", strait_error_str(&err, msg, sizeof(msg)));
+	cr_assert_eq(strait_config_load_keys(c, &err), 0, "%s", strait_error_str(&err, msg, sizeof(msg)));
 	return c;
 }
 
@@ -180,34 +182,57 @@ struct dcase {
 	const char *slots;                     /* "name=slot ..." after the step */
 };
 
+/* tenants/NAME.conf for tenant a (Id 1) or d (Id 4), as tree_tenant()
+ * wrote them but for `tenant` (the [Tenant] keys after Name) and `rest`
+ * (the other sections). */
+static void write_a(const char *tenant, const char *rest)
+{
+	char path[256], text[2048];
+	snprintf(path, sizeof(path), "%s/tenants/a.conf", t.dir);
+	snprintf(text, sizeof(text), "[Tenant]\nName = a\n%s%s", tenant, rest);
+	tree_write(path, text);
+}
+
+#define A_TENANT "Id = 1\nKeyFile = a.key\nPeerDown = bypass\n"
+#define A_REST "[Bandwidth]\nCeiling = 100M\n[Interception]\nPorts = 874\nServerPrefix = 10.100.1.0/24\n" \
+	"ClientPrefix = 10.0.1.0/24\n[Peer]\nPeerInnerAddress = 169.255.0.1\nInnerAddress = 169.254.0.1\n" \
+	"Endpoint = 198.18.1.2:4500\n"
+#define D_FILE "zz-d.conf"
+#define D_TENANT "Id = 4\nKeyFile = other.key\nPeerDown = fail-closed\n"
+#define D_REST "[Interception]\nClientPrefix = 10.0.4.0/24, 10.9.0.0/16\nServerPrefix = 10.100.4.0/24\n" \
+	"Ports = 877-880\n[Peer]\nEndpoint = 198.18.1.3\nInnerAddress = 169.254.0.4\n" \
+	"PeerInnerAddress = 169.255.0.4\n[Bandwidth]\nGuaranteed = 1M\nPriority = 3\nWeight = 7\n"
+
+static void write_d(const char *tenant, const char *peer_extra)
+{
+	char path[256], text[2048];
+	snprintf(path, sizeof(path), "%s/tenants/" D_FILE, t.dir);
+	snprintf(text, sizeof(text), "[Tenant]\nName = d\n%s%s%s%s", tenant, D_REST,
+		 *peer_extra ? "[Peer]\n" : "", peer_extra);
+	tree_write(path, text);
+}
+
 static void nothing(void) {}
 static void add_d(void) { tree_tenant(&t, "d", 4, NULL); }
 static void remove_b(void) { tree_remove_tenant(&t, "b"); }
 static void add_aa(void) { tree_tenant(&t, "aa", 5, NULL); }
 static void remove_c_add_e(void) { tree_remove_tenant(&t, "c"); tree_tenant(&t, "e", 6, NULL); }
 static void ceiling(void) { tree_tenant(&t, "a", 1, "[Bandwidth]\nCeiling = 100M\n"); }
-static void same_ports(void)
-{
-	/* the same rule written in another order and spelling */
-	char path[256];
-	snprintf(path, sizeof(path), "%s/tenants/a.conf", t.dir);
-	tree_write(path, "[Tenant]\nName = a\nKeyFile = a.key\nPeerDown = bypass\n[Bandwidth]\nCeiling = 100M\n"
-		   "[Interception]\nPorts = 874\nServerPrefix = 10.100.1.0/24\nClientPrefix = 10.0.1.0/24\n"
-		   "[Peer]\nPeerInnerAddress = 169.255.0.1\nInnerAddress = 169.254.0.1\nEndpoint = 198.18.1.2:4500\n");
-}
+/* the same rule written in another order and spelling */
+static void same_ports(void) { write_a(A_TENANT, A_REST); }
 static void inner(void)
 {
-	char path[256];
-	snprintf(path, sizeof(path), "%s/tenants/a.conf", t.dir);
-	tree_write(path, "[Tenant]\nName = a\nKeyFile = a.key\nPeerDown = bypass\n[Bandwidth]\nCeiling = 100M\n"
-		   "[Interception]\nPorts = 874\nServerPrefix = 10.100.1.0/24\nClientPrefix = 10.0.1.0/24\n"
-		   "[Peer]\nPeerInnerAddress = 169.255.0.1\nInnerAddress = 169.254.99.1\nEndpoint = 198.18.1.2\n");
+	write_a(A_TENANT, "[Bandwidth]\nCeiling = 100M\n[Interception]\nPorts = 874\n"
+		"ServerPrefix = 10.100.1.0/24\nClientPrefix = 10.0.1.0/24\n[Peer]\n"
+		"PeerInnerAddress = 169.255.0.1\nInnerAddress = 169.254.99.1\nEndpoint = 198.18.1.2\n");
 }
+/* another file, another key, another policy and endpoint */
 static void key_file(void)
 {
 	char path[256];
+	tree_key(&t, "other.key", 99);
 	snprintf(path, sizeof(path), "%s/tenants/d.conf", t.dir);
-	tree_write(path, "[Tenant]\nName = d\nKeyFile = other.key\nPeerDown = fail-closed\n"
+	tree_write(path, "[Tenant]\nName = d\n" D_TENANT
 		   "[Interception]\nClientPrefix = 10.0.4.0/24\nServerPrefix = 10.100.4.0/24\nPorts = 877\n"
 		   "[Peer]\nEndpoint = 198.18.1.3\nInnerAddress = 169.254.0.4\nPeerInnerAddress = 169.255.0.4\n");
 }
@@ -215,27 +240,45 @@ static void rules(void)
 {
 	char path[256];
 	snprintf(path, sizeof(path), "%s/tenants/d.conf", t.dir);
-	tree_write(path, "[Tenant]\nName = d\nKeyFile = other.key\nPeerDown = fail-closed\n"
-		   "[Interception]\nClientPrefix = 10.0.4.0/24, 10.9.0.0/16\nServerPrefix = 10.100.4.0/24\nPorts = 877-880\n"
-		   "[Peer]\nEndpoint = 198.18.1.3\nInnerAddress = 169.254.0.4\nPeerInnerAddress = 169.255.0.4\n"
-		   "[Bandwidth]\nGuaranteed = 1M\nPriority = 3\nWeight = 7\n");
+	tree_write(path, "[Tenant]\nName = d\n" D_TENANT D_REST);
 }
 static void renamed_file(void)
 {
 	char from[256], to[256];
 	snprintf(from, sizeof(from), "%s/tenants/d.conf", t.dir);
-	snprintf(to, sizeof(to), "%s/tenants/zz-d.conf", t.dir);
+	snprintf(to, sizeof(to), "%s/tenants/" D_FILE, t.dir);
 	cr_assert_eq(rename(from, to), 0);
 }
-
-static void cache_size(void)
+static void cache_size(void) { write_d(D_TENANT "CacheSize = 2G\n", ""); }
+/* a new key in the same file: a rotation */
+static void key_rotated(void) { tree_key(&t, "other.key", 100); }
+/* the same key from another file: nothing to do */
+static void key_moved(void)
 {
-	char path[256];
-	snprintf(path, sizeof(path), "%s/tenants/zz-d.conf", t.dir);
-	tree_write(path, "[Tenant]\nName = d\nKeyFile = other.key\nPeerDown = fail-closed\nCacheSize = 2G\n"
-		   "[Interception]\nClientPrefix = 10.0.4.0/24, 10.9.0.0/16\nServerPrefix = 10.100.4.0/24\nPorts = 877-880\n"
-		   "[Peer]\nEndpoint = 198.18.1.3\nInnerAddress = 169.254.0.4\nPeerInnerAddress = 169.255.0.4\n"
-		   "[Bandwidth]\nGuaranteed = 1M\nPriority = 3\nWeight = 7\n");
+	tree_key(&t, "other-copy.key", 100);
+	write_d("Id = 4\nKeyFile = other-copy.key\nPeerDown = fail-closed\nCacheSize = 2G\n", "");
+}
+static void id(void) { write_d("Id = 40\nKeyFile = other-copy.key\nPeerDown = fail-closed\nCacheSize = 2G\n", ""); }
+#define D40 "Id = 40\nKeyFile = other-copy.key\nPeerDown = fail-closed\nCacheSize = 2G\n"
+static void peer_timeout(void) { write_d(D40, "PeerTimeout = 3s\n"); }
+static void keepalive(void) { write_d(D40, "PeerTimeout = 3s\nKeepaliveInterval = 500ms\n"); }
+static void rekey_time(void) { write_d(D40, "PeerTimeout = 3s\nKeepaliveInterval = 500ms\nRekeyTime = 2m\n"); }
+static void rekey_bytes(void)
+{
+	write_d(D40, "PeerTimeout = 3s\nKeepaliveInterval = 500ms\nRekeyTime = 2m\nRekeyBytes = 64M\n");
+}
+#define D_TIMERS "PeerTimeout = 3s\nKeepaliveInterval = 500ms\nRekeyTime = 2m\nRekeyBytes = 64M\n"
+static void cache_file(void) { write_d(D40 "CacheFile = /var/lib/strait/d\n", D_TIMERS); }
+/* KeepaliveInterval written as its default (a third of PeerTimeout)... */
+static void keepalive_default(void)
+{
+	write_d(D40 "CacheFile = /var/lib/strait/d\n",
+		"PeerTimeout = 3s\nRekeyTime = 2m\nRekeyBytes = 64M\nKeepaliveInterval = 1s\n");
+}
+/* ...then dropped: the same value, nothing to do */
+static void keepalive_dropped(void)
+{
+	write_d(D40 "CacheFile = /var/lib/strait/d\n", "PeerTimeout = 3s\nRekeyTime = 2m\nRekeyBytes = 64M\n");
 }
 
 #define F(x) (1u << STRAIT_FIELD_##x)
@@ -250,12 +293,22 @@ static const struct dcase dcases[] = {
 	{ 6, ceiling, "", "", "a", F(CEILING), STRAIT_APPLY_RATE, "a=0 aa=1 d=3 e=4" },
 	{ 7, same_ports, "", "", "", 0, 0, "a=0" },
 	{ 8, inner, "", "", "a", F(INNER), STRAIT_APPLY_RESTART, "a=0" },
-	{ 9, key_file, "", "", "d", F(KEY_FILE) | F(PEER_DOWN) | F(ENDPOINT),
+	{ 9, key_file, "", "", "d", F(KEY_FILE) | F(KEY) | F(PEER_DOWN) | F(ENDPOINT),
 	  STRAIT_APPLY_REKEY | STRAIT_APPLY_POLICY | STRAIT_APPLY_TUNNEL, "d=3" },
 	{ 10, rules, "", "", "d", F(CLIENT_PREFIX) | F(PORTS) | F(GUARANTEED) | F(PRIORITY) | F(WEIGHT),
 	  STRAIT_APPLY_RULE | STRAIT_APPLY_RATE, "d=3" },
 	{ 11, renamed_file, "", "", "d", F(FILE), STRAIT_APPLY_NONE, "d=3" },
 	{ 12, cache_size, "", "", "d", F(CACHE_SIZE), STRAIT_APPLY_CACHE, "d=3" },
+	{ 13, key_rotated, "", "", "d", F(KEY), STRAIT_APPLY_REKEY, "d=3" },
+	{ 14, key_moved, "", "", "d", F(KEY_FILE), STRAIT_APPLY_NONE, "d=3" },
+	{ 15, id, "", "", "d", F(ID), STRAIT_APPLY_RESTART, "d=3" },
+	{ 16, peer_timeout, "", "", "d", F(PEER_TIMEOUT) | F(KEEPALIVE), STRAIT_APPLY_TUNNEL, "d=3" },
+	{ 17, keepalive, "", "", "d", F(KEEPALIVE), STRAIT_APPLY_TUNNEL, "d=3" },
+	{ 18, rekey_time, "", "", "d", F(REKEY_TIME), STRAIT_APPLY_TUNNEL, "d=3" },
+	{ 19, rekey_bytes, "", "", "d", F(REKEY_BYTES), STRAIT_APPLY_TUNNEL, "d=3" },
+	{ 20, cache_file, "", "", "d", F(CACHE_FILE), STRAIT_APPLY_CACHE, "d=3" },
+	{ 21, keepalive_default, "", "", "d", F(KEEPALIVE), STRAIT_APPLY_TUNNEL, "d=3" },
+	{ 22, keepalive_dropped, "", "", "", 0, 0, "d=3" },
 };
 #undef F
 

@@ -21,6 +21,7 @@ struct probe {
 	unsigned n_events, stats_calls;
 };
 static struct probe probes[2];
+static char order[64];            /* module digit and kind letter, as heard */
 
 static void *init_0(struct dp_worker *w) { (void)w; return &probes[0]; }
 static void *init_1(struct dp_worker *w) { (void)w; return &probes[1]; }
@@ -33,6 +34,9 @@ static void tenant(void *ctx, const struct dp_tenant_event *ev)
 		p->apply[p->n_events] = ev->apply;
 	}
 	p->events[p->n_events++] = "RCA"[ev->kind];
+	size_t n = strlen(order);
+	order[n] = (char)('0' + (p - probes));
+	order[n + 1] = "RCA"[ev->kind];
 }
 
 /* What the channel will add: its state, RTT, WAN bytes (ESP), the codec's
@@ -102,6 +106,9 @@ static void teardown(void)
 
 TestSuite(tenant_hooks, .init = setup, .fini = teardown);
 
+/* Added and changed in the order the modules registered, removed in
+ * reverse: the relay lets go of the WAN module's channel before that one
+ * frees it. */
 Test(tenant_hooks, every_module_hears_each_event_in_order)
 {
 	const struct dp_tenant_event ev[] = {
@@ -120,11 +127,13 @@ Test(tenant_hooks, every_module_hears_each_event_in_order)
 			     "the change says how it applies (the shaper's rate, a rekey)");
 		cr_assert_eq(probes[k].slots[2], 2);
 	}
+	cr_assert_str_eq(order, "1R0R0C1C0A1A", "removed: the later module first");
 }
 
 Test(tenant_hooks, what_a_module_adds_reaches_the_table_json_and_metrics)
 {
-	w.stats.tenant[1].rx_bytes[DP_LAN] = 100000; /* the worker's own count */
+	w.stats.tenant[1].rx_bytes[DP_LAN] = 150000;
+	w.stats.tenant[1].bridged_bytes[DP_LAN] = 100000; /* the worker's own: what it bridged */
 	w.stats.tenant[1].flows = 6;
 	w.now_ms = 1000;
 	dp_stats_publish(&w);
@@ -138,7 +147,7 @@ Test(tenant_hooks, what_a_module_adds_reaches_the_table_json_and_metrics)
 	for (unsigned i = 0; i < 3; i++)
 		strait_stats_read(app.stats, i, cfg->tenants[i].generation, &s[i]);
 	cr_assert_eq(s[1].generation, 4);
-	cr_assert_eq(s[1].lan_in_bytes, 100000, "the worker's own LAN count stays");
+	cr_assert_eq(s[1].lan_in_bytes, 100000, "the worker's own LAN count: its bridged frames");
 	cr_assert_eq(s[1].wan_out_bytes, 4000, "the channel's WAN bytes replace the bridged count");
 	cr_assert_eq(s[1].channel_state, STRAIT_CHANNEL_UP);
 	cr_assert_eq(s[1].channel_rtt_ns, 12500000);

@@ -90,11 +90,15 @@ Listen = 127.0.0.1:8470
 Listen = $WORK/api.sock
 TokenFile = token
 CONF
-# tenant NAME PORTS N [CEILING [KEYFILE]]: the client's flows to the server on PORTS
+# key FILE: a random key in tenants/FILE (mode 0600), once
+key() { [ -f "$WORK/tenants/$1" ] || (umask 077; head -c 32 /dev/urandom | base64 > "$WORK/tenants/$1"); }
+# tenant NAME PORTS N [CEILING [KEYFILE]]: Id N, the client's flows to the server on PORTS
 tenant() {
+  key "${5:-$1.key}"
   cat > "$WORK/tenants/$1.conf" <<CONF
 [Tenant]
 Name = $1
+Id = $3
 KeyFile = ${5:-$1.key}
 PeerDown = bypass
 [Interception]
@@ -211,16 +215,16 @@ kill -0 $PID || fail "straitd died"
 ok "oversized body 413, bad JSON 400, unknown path 404, method 405, a slow client closed"
 
 # 4. a broken tenant file: refused with its file and line, nothing changes
-printf '[Tenant]\nName = broken\nKeyFile = b.key\nPeerDown = bypass\n[Interception]\nPorts = 99999\n' > "$WORK/tenants/broken.conf"
+printf '[Tenant]\nName = broken\nId = 99\nKeyFile = b.key\nPeerDown = bypass\n[Interception]\nPorts = 99999\n' > "$WORK/tenants/broken.conf"
 api -X POST -d '{"dry_run": false}' $API/v1/reload > "$WORK/broken.json"
 [ "$(code)" = 422 ] || fail "broken file: $(code) $(cat "$WORK/broken.json")"
-grep -q "broken.conf:6: \[Interception\] Ports" "$WORK/broken.json" || fail "error lacks file:line: $(cat "$WORK/broken.json")"
+grep -q "broken.conf:7: \[Interception\] Ports" "$WORK/broken.json" || fail "error lacks file:line: $(cat "$WORK/broken.json")"
 set +e; out=$(ctl reload 2>&1); rc=$?; set -e
-[ $rc = 5 ] && grep -q "broken.conf:6:" <<<"$out" || fail "straitctl reload on a broken file: rc $rc: $out"
+[ $rc = 5 ] && grep -q "broken.conf:7:" <<<"$out" || fail "straitctl reload on a broken file: rc $rc: $out"
 [ "$(api $API/v1/status | jget "['config']['generation']")" = 1 ] || fail "generation moved"
 [ "$(api $API/v1/tenants | jeval "[t['name'] for t in d['tenants']]")" = "['alpha', 'beta']" ] || fail "tenants changed"
 rm "$WORK/tenants/broken.conf"
-ok "a broken tenant file: 422 naming broken.conf:6, straitctl exit 5, nothing changed"
+ok "a broken tenant file: 422 naming broken.conf:7, straitctl exit 5, nothing changed"
 
 # 5. under traffic: gamma added, beta removed; alpha untouched
 before=$(api $API/v1/tenants/alpha | jget "['lan']['in_bytes']")
@@ -243,6 +247,15 @@ pk_after=$(tele /strait/tenant,alpha | jget "['/strait/tenant']['packets']")
 [ "$pk_after" -gt "$pk_before" ] || fail "alpha's packets reset or stopped: $pk_before -> $pk_after"
 api $API/v1/tenants/beta > /dev/null; [ "$(code)" = 404 ] || fail "beta still there"
 [ "$(api $API/v1/tenants/gamma | jget "['slot']")" = 2 ] || fail "gamma took beta's slot (freed by this reload)"
+# the modules heard it: the WAN module's tunnels and the relay's tenants
+# are alpha's and gamma's (published every 200 ms and 100 ms)
+for i in $(seq 1 30); do
+  tun=$(tele /strait/tunnel | jeval "sorted(d['/strait/tunnel']['state'])")
+  rel=$(tele /strait/relay | jeval "sorted(d['/strait/relay'])")
+  [ "$tun $rel" = "['alpha', 'gamma'] ['alpha', 'gamma']" ] && break; sleep 0.1
+done
+[ "$tun" = "['alpha', 'gamma']" ] || fail "the WAN module's tunnels after the reload: $tun"
+[ "$rel" = "['alpha', 'gamma']" ] || fail "the relay's tenants after the reload: $rel"
 # a new flow to 5003 is gamma's
 nsx $SRV python3 "$HERE/paced.py" recv 5003 "$WORK/gamma.srv" &
 listening 5003
@@ -266,7 +279,8 @@ ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 [ "$(jeval "[c['apply'] for c in d['changed']]" < "$WORK/rate.json")" = "[['rate']]" ] || fail "rate change: $(cat "$WORK/rate.json")"
 api $API/metrics | grep -q '^strait_tenant_ceiling_bytes_per_second{tenant="alpha"} 25000000$' || fail "alpha's new ceiling not in /metrics"
 [ "$(api $API/v1/tenants/alpha | jget "['flows']['total']")" = 1 ] || fail "a rate change touched alpha's flow"
-# a key rotation: a rekey (issue #10's tunnel takes it from the same event)
+# a key rotation: a rekey (the tenant's tunnel starts again with the new
+# key, from the same event; its channel and flows go on)
 tenant alpha "5001, 5004" 1 200M alpha-2.key
 ctl --json reload > "$WORK/rekey.json" || fail "rekey reload: $(cat "$WORK/rekey.json")"
 [ "$(jeval "[c['apply'] for c in d['changed']]" < "$WORK/rekey.json")" = "[['rekey']]" ] || fail "key rotation: $(cat "$WORK/rekey.json")"
@@ -307,12 +321,13 @@ grep -q "reload (SIGHUP): 1 added, 0 removed, 0 changed" "$WORK/straitd.log" || 
 ok "SIGHUP reloads (delta added)"
 
 # 7. 1,024 tenants
+key t.key
 python3 - "$WORK/tenants" <<'PY'
 import sys
 for i in range(1021):  # with alpha, gamma and delta: 1,024
     a, b = divmod(i, 256)
     open(f"{sys.argv[1]}/t{i}.conf", "w").write(
-        f"[Tenant]\nName = t{i}\nKeyFile = t.key\nPeerDown = bypass\n"
+        f"[Tenant]\nName = t{i}\nId = {100 + i}\nKeyFile = t.key\nPeerDown = bypass\n"
         f"[Interception]\nClientPrefix = 10.{a}.{b}.0/24\nServerPrefix = 10.{100 + a}.{b}.0/24\nPorts = 873\n"
         f"[Peer]\nEndpoint = 198.18.20.99\nInnerAddress = 169.253.{a}.{b}\nPeerInnerAddress = 169.252.{a}.{b}\n")
 PY
@@ -322,8 +337,18 @@ t=$(nsx $APP curl -sS --noproxy '*' -o "$WORK/big.json" -w '%{time_total}' -H "A
 api $API/metrics > "$WORK/metrics.txt"
 promtool check metrics < "$WORK/metrics.txt" || fail "promtool refused /metrics at 1,024 tenants"
 grep -q '^strait_tenants 1024$' "$WORK/metrics.txt" || fail "strait_tenants"
+# the modules took them: 1,024 tunnels; the last one added has its relay
+# and its channel's state in the API ("down": no peer answers; "none"
+# would mean no module knows it)
+for i in $(seq 1 50); do
+  n=$(tele /strait/tunnel | jget "['/strait/tunnel']['tenants']")
+  r=$(tele /strait/relay,t1020 | jget "['/strait/relay']['name']" 2>/dev/null || true)
+  c=$(api $API/v1/tenants/t1020 | jget "['channel']['state']")
+  [ "$n $r $c" = "1024 t1020 down" ] && break; sleep 0.2
+done
+[ "$n $r $c" = "1024 t1020 down" ] || fail "1,024 tenants: the WAN module has $n tunnels; t1020: relay '$r', channel '$c'"
 [ "$(api $API/v1/tenants/alpha | jget "['flows']['total']")" = 1 ] || fail "alpha changed"
-ok "1,024 tenants: reload applied in ${t}s, all listed, /metrics accepted"
+ok "1,024 tenants: reload applied in ${t}s, all listed, /metrics accepted, a tunnel and a relay each"
 
 kill -TERM $PID; wait $PID || fail "straitd exit status"
 PID=
