@@ -42,19 +42,27 @@ static void write_file(const char *path, const char *text)
 	}
 }
 
-/* A tenant file as an operator writes one: every section, comments. */
+/* A tenant file as an operator writes one: every section, comments; and
+ * its key (keys/tNNNN.key, mode 0600: a reload reads them). */
 static void tenant(unsigned i, const char *ceiling)
 {
 	char path[128], text[2048];
+	snprintf(path, sizeof(path), "%s/keys/t%04u.key", dir, i);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	static const char key[] = "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=\n";
+	if (fd < 0 || write(fd, key, sizeof(key) - 1) != (ssize_t)sizeof(key) - 1 || close(fd)) {
+		fprintf(stderr, "strait-ctl-bench: %s: %s\n", path, strerror(errno));
+		exit(1);
+	}
 	snprintf(path, sizeof(path), "%s/tenants/t%04u.conf", dir, i);
 	snprintf(text, sizeof(text),
 		 "# tenant %u: replication from site 1 to the DR cloud\n"
-		 "[Tenant]\nName = t%04u\nKeyFile = ../keys/t%04u.key\nPeerDown = bypass\n\n"
+		 "[Tenant]\nName = t%04u\nId = %u\nKeyFile = ../keys/t%04u.key\nPeerDown = bypass\n\n"
 		 "[Interception]\nClientPrefix = 10.%u.%u.0/24, 2001:db8:%x:%x::/64\n"
 		 "ServerPrefix = 10.%u.%u.0/24\nPorts = 31031, 44046, 9443, 873\n\n"
 		 "[Peer]\nEndpoint = 198.18.1.2\nInnerAddress = 169.254.%u.%u\nPeerInnerAddress = 169.255.%u.%u\n\n"
 		 "[Bandwidth]\nGuaranteed = 1M\nCeiling = %s\nPriority = %u\nWeight = 100\n",
-		 i, i, i, i / 256, i % 256, i / 256, i % 256, 100 + i / 256, i % 256, i / 256, i % 256,
+		 i, i, i + 1, i, i / 256, i % 256, i / 256, i % 256, 100 + i / 256, i % 256, i / 256, i % 256,
 		 i / 256, i % 256, ceiling, i % 8);
 	write_file(path, text);
 }
@@ -179,6 +187,8 @@ int main(int argc, char **argv)
 	atexit(cleanup);
 	char path[128];
 	snprintf(path, sizeof(path), "%s/tenants", dir);
+	mkdir(path, 0700);
+	snprintf(path, sizeof(path), "%s/keys", dir);
 	mkdir(path, 0700);
 	snprintf(path, sizeof(path), "%s/appliance.conf", dir);
 	write_file(path, "[Appliance]\nName = bench\nWorkers = 1\nTenantDir = tenants\n"

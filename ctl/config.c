@@ -1332,22 +1332,6 @@ static bool ambiguous(const struct strait_tenant_cfg *a, const struct strait_ten
 	return false;
 }
 
-static int tenant_err(struct strait_error *err, const char *file, unsigned line,
-		      const char *field, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-
-static int tenant_err(struct strait_error *err, const char *file, unsigned line,
-		      const char *field, const char *fmt, ...)
-{
-	memset(err, 0, sizeof(*err));
-	sfmt(err->file, sizeof(err->file), "%s", file);
-	err->line = line;
-	sfmt(err->field, sizeof(err->field), "%s", field);
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
 
 /* What tenant i's own file cannot tell: an outer address of its Endpoint's
  * family on the WAN port, and no clash with the tenants before it (name,
@@ -1359,31 +1343,31 @@ static int check_tenant(const struct strait_config *cfg, unsigned i, const char 
 	const struct strait_port_cfg *wan = &cfg->appliance.wan;
 	unsigned fam = t->peer_endpoint.family;
 	if (!(fam == 4 ? wan->addr4.family : wan->addr6.family))
-		return tenant_err(err, t->file, find_section_line(t->file, "Peer"), "[Peer] Endpoint",
+		return strait_error_set(err, -EINVAL, t->file, find_section_line(t->file, "Peer"), "[Peer] Endpoint",
 				  "an IPv%u endpoint, but the appliance's [WAN] has no IPv%u Address (%s)",
 				  fam, fam, appliance_path);
 	for (unsigned j = 0; j < i; j++) {
 		const struct strait_tenant_cfg *o = &cfg->tenants[j];
 		if (o->id == t->id)
-			return tenant_err(err, t->file, t->id_line, "[Tenant] Id",
+			return strait_error_set(err, -EINVAL, t->file, t->id_line, "[Tenant] Id",
 					  "%u already used by tenant \"%s\" (%s)", t->id, o->name, o->file);
 		if (o->inner_local.family == t->inner_local.family &&
 		    !memcmp(o->inner_local.addr, t->inner_local.addr, 16)) {
 			char a[INET6_ADDRSTRLEN] = "";
 			inet_ntop(t->inner_local.family == 4 ? AF_INET : AF_INET6, t->inner_local.addr, a, sizeof(a));
-			return tenant_err(err, t->file, t->inner_line, "[Peer] InnerAddress",
+			return strait_error_set(err, -EINVAL, t->file, t->inner_line, "[Peer] InnerAddress",
 					  "%s already used by tenant \"%s\" (%s): each tenant's channel needs "
 					  "its own inner address", a, o->name, o->file);
 		}
 		if (t->cache_file[0] && !strcmp(o->cache_file, t->cache_file))
-			return tenant_err(err, t->file, find_section_line(t->file, "Tenant"), "[Tenant] CacheFile",
+			return strait_error_set(err, -EINVAL, t->file, find_section_line(t->file, "Tenant"), "[Tenant] CacheFile",
 					  "already the cache of tenant \"%s\" (%s): caches are per tenant",
 					  o->name, o->file);
 		if (!strcmp(o->name, t->name))
-			return tenant_err(err, t->file, find_section_line(t->file, "Tenant"), "[Tenant] Name",
+			return strait_error_set(err, -EINVAL, t->file, find_section_line(t->file, "Tenant"), "[Tenant] Name",
 					  "tenant name \"%s\" already used by %s", o->name, o->file);
 		if (ambiguous(o, t))
-			return tenant_err(err, t->file, find_section_line(t->file, "Interception"), "[Interception]",
+			return strait_error_set(err, -EINVAL, t->file, find_section_line(t->file, "Interception"), "[Interception]",
 					  "ties with tenant \"%s\" (%s): same prefixes and an equally narrow "
 					  "port range for some port", o->name, o->file);
 	}

@@ -76,7 +76,7 @@ static void purge_flow(void *ctx, struct flow *f)
 	if (f->tenant == FLOW_BRIDGED || f->tenant >= STRAIT_MAX_TENANTS || !p->removed[f->tenant])
 		return;
 	f->tenant = FLOW_BRIDGED;
-	f->flags |= FLOW_F_UNSEEN;
+	f->flags = (uint16_t)((f->flags | FLOW_F_UNSEEN) & ~FLOW_F_PINNED); /* no relay holds it */
 }
 
 unsigned dp_worker_events(struct dp_worker *w)
