@@ -32,7 +32,7 @@ static inline void tree_key(const struct tree *t, const char *file, unsigned see
 {
 	static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 	uint8_t key[33] = { 0 };
-	char text[48], path[256];
+	char text[48], path[512];
 	memset(key, (int)(seed % 255 + 1), 32);
 	for (unsigned i = 0; i < 11; i++) {
 		uint32_t v = (uint32_t)key[3 * i] << 16 | (uint32_t)key[3 * i + 1] << 8 | key[3 * i + 2];
