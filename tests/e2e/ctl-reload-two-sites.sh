@@ -140,6 +140,9 @@ wan_start a; wan_start b
 up acme
 say "ok: acme's channel is up at both appliances"
 
+# the client resolves the server across both bridges first (on a loaded
+# machine an ARP request can go unanswered: "no route to host")
+for _ in $(seq 1 30); do lx client ping -c 1 -W 1 $S > /dev/null 2>&1 && break; done
 # a paced upload through acme's channel, alive across steps 2 and 3
 lx server python3 "$here/paced.py" recv 5001 "$work/paced.srv" & bg+=($!)
 listening 5001
