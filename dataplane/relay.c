@@ -379,6 +379,11 @@ void relay_destroy(struct relay *r)
 	tcp_tenant_handler(r->lan, r->tenant, NULL, NULL);
 }
 
+void relay_set_down_rst(struct relay *r, bool on)
+{
+	r->down_rst = on;
+}
+
 void relay_channel_up(struct relay *r, uint64_t now_us)
 {
 	chan_mux_start(r->mux, now_us);

@@ -42,6 +42,7 @@
 #include "dp.h"
 #include "icmp_error.h"
 #include "snap_seqlock.h"
+#include "strait/stats.h"
 #include "tcp.h"
 #include "wan.h"
 
@@ -62,8 +63,8 @@ struct tpl {
 
 struct tenant {
 	struct rh *rh;
-	unsigned index;
-	const struct strait_tenant_cfg *cfg;
+	unsigned index;                /* its slot: its configuration is
+					* tcfg(), the worker's of this loop */
 	struct relay *relay;
 	struct channel *ch;            /* the WAN module's, for this tenant */
 	bool failed;                   /* the session broke: input discarded
@@ -96,6 +97,11 @@ static int hook_id = -1;
 static int readers; /* telemetry threads inside relay_hook_tenant() */
 
 static unsigned ch_tx(struct tenant *t);
+
+static const struct strait_tenant_cfg *tcfg(const struct tenant *t)
+{
+	return &dp_worker_cfg(t->rh->w)->tenants[t->index];
+}
 
 unsigned relay_tenant_owner(const struct dp_app *app, unsigned i)
 {
@@ -222,7 +228,7 @@ static enum relay_refusal env_check_open(void *ctx, const struct chan_open *o)
 {
 	struct tenant *t = ctx;
 
-	return relay_open_check(t->rh->w->app->cfg, t->index, o);
+	return relay_open_check(dp_worker_cfg(t->rh->w), t->index, o);
 }
 
 static void pin(struct rh *h, const struct flow_key *k, bool on)
@@ -445,7 +451,7 @@ static bool syn_vlan_allowed(const struct rh *h, const struct tenant *t,
 		tpid[k] = (uint16_t)(g[0] << 8 | g[1]);
 		tci[k] = (uint16_t)(g[2] << 8 | g[3]);
 	}
-	return relay_vlan_allowed(h->w->app->cfg, t->index, n, tpid, tci);
+	return relay_vlan_allowed(dp_worker_cfg(h->w), t->index, n, tpid, tci);
 }
 
 static bool intercept(void *ctx, struct rte_mbuf *m, const struct pkt_info *pi,
@@ -477,7 +483,7 @@ static bool intercept(void *ctx, struct rte_mbuf *m, const struct pkt_info *pi,
 			return false;
 		}
 		if (!t->relay || !relay_up(t->relay)) {
-			if (t->cfg->peer_down == STRAIT_PEER_DOWN_BYPASS) {
+			if (tcfg(t)->peer_down == STRAIT_PEER_DOWN_BYPASS) {
 				f->flags |= FLOW_F_BYPASS;
 				t->bypassed++;
 				return false;
@@ -500,9 +506,9 @@ static void publish(struct rh *h)
 		struct tenant *t = h->tenant[i];
 		struct relay_hook_tenant *s = &h->snap[i];
 
+		s->present = t != NULL;
 		if (!t)
 			continue;
-		s->present = 1;
 		s->up = t->relay && relay_up(t->relay);
 		if (t->relay)
 			relay_stats(t->relay, &s->relay);
@@ -526,7 +532,7 @@ int relay_hook_tenant(const struct dp_app *app, unsigned i, struct relay_hook_te
 {
 	int rc = -EAGAIN;
 
-	if (i >= app->cfg->n_tenants || hook_id < 0)
+	if (i >= STRAIT_MAX_TENANTS || hook_id < 0)
 		return -ENOENT;
 	__atomic_fetch_add(&readers, 1, __ATOMIC_SEQ_CST);
 	const struct rh *h = dp_hooks_ctx(&app->workers[relay_tenant_owner(app, i)], hook_id);
@@ -612,7 +618,7 @@ static void ch_fail(struct tenant *t, int err)
 {
 	snprintf(t->failed_why, sizeof(t->failed_why), "session error: %s (%s)",
 		 chan_mux_strerror(err), relay_why(t->relay));
-	fprintf(stderr, "straitd: tenant %s: channel %s\n", t->cfg->name, t->failed_why);
+	fprintf(stderr, "straitd: tenant %s: channel %s\n", tcfg(t)->name, t->failed_why);
 	t->failed = true;
 	relay_channel_down(t->relay);
 }
@@ -674,7 +680,9 @@ static void tenant_free(struct tenant *t)
 	if (t->ch)
 		channel_set_user(t->ch, NULL, NULL);
 	if (t->relay)
-		relay_destroy(t->relay);
+		relay_destroy(t->relay); /* its connections reset */
+	else
+		tcp_tenant_handler(t->rh->st, (uint16_t)t->index, NULL, NULL);
 	free(t->out);
 	if (t->mem)
 		munmap(t->mem, t->size);
@@ -684,10 +692,12 @@ static void tenant_free(struct tenant *t)
 static void relay_config_of(const struct tenant *t, struct relay_config *rc)
 {
 	memset(rc, 0, sizeof(*rc));
+	const struct strait_tenant_cfg *tc = tcfg(t);
+
 	rc->stack_tenant = (uint16_t)t->index;
-	rc->down_rst = t->cfg->peer_down == STRAIT_PEER_DOWN_FAIL_CLOSED;
-	rc->mux.tenant = t->cfg->id;
-	rc->mux.codec.capacity = t->cfg->cache_size;
+	rc->down_rst = tc->peer_down == STRAIT_PEER_DOWN_FAIL_CLOSED;
+	rc->mux.tenant = tc->id;
+	rc->mux.codec.capacity = tc->cache_size;
 	chan_mux_config_defaults(&rc->mux);
 }
 
@@ -721,7 +731,7 @@ static struct relay *tenant_relay(struct tenant *t)
 
 static struct tenant *tenant_new(struct rh *h, unsigned i)
 {
-	const struct strait_tenant_cfg *tc = &h->w->app->cfg->tenants[i];
+	const struct strait_tenant_cfg *tc = &dp_worker_cfg(h->w)->tenants[i];
 	struct relay_config rc;
 	struct tenant *t = calloc(1, sizeof(*t));
 
@@ -729,7 +739,6 @@ static struct tenant *tenant_new(struct rh *h, unsigned i)
 		return NULL;
 	t->rh = h;
 	t->index = i;
-	t->cfg = tc;
 	relay_config_of(t, &rc);
 	t->size = relay_size(&rc);
 	if (!t->size) {
@@ -760,7 +769,7 @@ err:
 
 static void *worker_init(struct dp_worker *w)
 {
-	const struct strait_config *cfg = w->app->cfg;
+	const struct strait_config *cfg = dp_worker_cfg(w);
 	struct rh *h = calloc(1, sizeof(*h));
 	struct tcp_config tc = { .max_tenants = STRAIT_MAX_TENANTS, .sndbuf = 1u << 20,
 				 .rcvbuf = 1u << 20 };
@@ -771,8 +780,9 @@ static void *worker_init(struct dp_worker *w)
 		return NULL;
 	h->w = w;
 	h->tsc_hz = rte_get_tsc_hz();
+	/* a tenant that a reload adds shares what is left */
 	for (unsigned i = 0; i < cfg->n_tenants; i++)
-		if (relay_tenant_owner(w->app, i) == w->id)
+		if (strait_tenant_present(&cfg->tenants[i]) && relay_tenant_owner(w->app, i) == w->id)
 			flows += 256; /* chan_mux_config_defaults()'s max_flows */
 	tc.max_conns = flows + SYN_CONNS_SPARE;
 	if (w->app->tx_csum[DP_LAN] && w->app->tx_csum[DP_WAN])
@@ -788,7 +798,7 @@ static void *worker_init(struct dp_worker *w)
 	if (!h->tpl || !h->in)
 		goto err;
 	for (unsigned i = 0; i < cfg->n_tenants; i++) {
-		if (relay_tenant_owner(w->app, i) != w->id)
+		if (!strait_tenant_present(&cfg->tenants[i]) || relay_tenant_owner(w->app, i) != w->id)
 			continue;
 		h->tenant[i] = tenant_new(h, i);
 		if (!h->tenant[i])
@@ -823,6 +833,89 @@ static void worker_fini(struct dp_worker *w, void *ctx)
 	free(h);
 }
 
+/* What the relay adds to tenant slot's statistics (dp_hooks.h; the
+ * worker's own are its bridged frames): its streams' bytes, the codec's
+ * cache, its flows (optimized ones are not bridged), its queue and lag,
+ * and why SYNs were not optimized. */
+static void tenant_stats(void *ctx, unsigned slot, struct strait_tenant_stats *s)
+{
+	const struct rh *h = ctx;
+	const struct tenant *t = slot < STRAIT_MAX_TENANTS ? h->tenant[slot] : NULL;
+	struct relay_stats r;
+	uint64_t opt;
+
+	if (!t)
+		return;
+	s->unoptimized[STRAIT_UNOPT_BYPASS] += t->bypassed;
+	s->unoptimized[STRAIT_UNOPT_PEER_DOWN] += t->refused_down;
+	if (!t->relay)
+		return;
+	relay_stats(t->relay, &r);
+	s->unoptimized[STRAIT_UNOPT_REFUSED] += r.mux.refused_in;
+	s->lan_in_bytes += r.mux.lan_in;
+	s->lan_out_bytes += r.mux.lan_out;
+	s->cache_hits += r.mux.cache_hits;
+	s->cache_misses += r.mux.cache_misses;
+	opt = r.mux.active;
+	s->flows[STRAIT_FLOW_OPTIMIZED] += opt;
+	s->flows[STRAIT_FLOW_BRIDGED] -= opt < s->flows[STRAIT_FLOW_BRIDGED]
+						 ? opt : s->flows[STRAIT_FLOW_BRIDGED];
+	s->queue_bytes += r.mux.raw_held;
+	s->replication_lag_ns = r.mux.lag_us == UINT64_MAX ? UINT64_MAX : r.mux.lag_us * 1000;
+}
+
+/* A reload's news about tenant ev->slot (dp_hooks.h), on every worker;
+ * the owner acts. Removed (before the WAN module lets its channel go):
+ * the relay resets the tenant's connections and its workspace is
+ * unmapped. Added (after the WAN module made its channel): as at start.
+ * Changed: PeerDown is read from the configuration at each SYN, and given
+ * to the relay for a SYN while the channel is down; a new CacheSize or
+ * CacheFile builds the relay again (its connections reset) and starts
+ * the channel's session again, so that both ends begin a new epoch with
+ * the new cache. A change of Id or inner addresses arrives as removed,
+ * then added. */
+static void tenant_event(void *ctx, const struct dp_tenant_event *ev)
+{
+	struct rh *h = ctx;
+	unsigned i = ev->slot;
+	struct tenant *t = h->tenant[i];
+
+	if (relay_tenant_owner(h->w->app, i) != h->w->id)
+		return;
+	switch (ev->kind) {
+	case DP_TENANT_REMOVED:
+		h->tenant[i] = NULL;
+		tenant_free(t);
+		break;
+	case DP_TENANT_ADDED:
+		tenant_free(t); /* none: the slot was empty */
+		h->tenant[i] = tenant_new(h, i);
+		if (!h->tenant[i])
+			fprintf(stderr, "straitd: tenant %s: its relay could not start: its flows "
+					"are bridged\n", ev->cfg->tenants[i].name);
+		break;
+	case DP_TENANT_CHANGED:
+		if (!t)
+			break;
+		if (ev->apply & STRAIT_APPLY_CACHE) {
+			struct channel *ch = t->ch;
+
+			h->tenant[i] = NULL;
+			tenant_free(t);
+			h->tenant[i] = tenant_new(h, i);
+			if (!h->tenant[i])
+				fprintf(stderr, "straitd: tenant %s: its relay could not start again "
+						"with the new cache: its flows are bridged\n",
+					ev->cfg->tenants[i].name);
+			channel_restart(ch);
+		} else if ((ev->apply & STRAIT_APPLY_POLICY) && t->relay) {
+			relay_set_down_rst(t->relay, tcfg(t)->peer_down ==
+							     STRAIT_PEER_DOWN_FAIL_CLOSED);
+		}
+		break;
+	}
+}
+
 int relay_hook_register(void)
 {
 	static const struct dp_hooks hooks = {
@@ -831,6 +924,8 @@ int relay_hook_register(void)
 		.worker_fini = worker_fini,
 		.intercept = intercept,
 		.poll = timers,
+		.tenant = tenant_event,
+		.tenant_stats = tenant_stats,
 	};
 	hook_id = dp_hooks_register(&hooks);
 	return hook_id < 0 ? hook_id : 0;

@@ -169,14 +169,15 @@ static void ev_server(void *ctx, struct tcp_conn *c, uint32_t ev) { app_event(ap
 
 /* ---- what the relays ask of their worker ---- */
 
-/* B's copy of the tenant's rule and of its own addresses. */
-static struct strait_config rule_cfg(void)
+/* B's copy of the tenant's rule and of its own addresses (a whole config
+ * is 13.5 MB: filled in place, never on the stack). */
+static void rule_cfg(struct strait_config *c)
 {
-	struct strait_config c = { .n_tenants = 1 };
-	struct strait_tenant_cfg *t = &c.tenants[0];
+	struct strait_tenant_cfg *t = &c->tenants[0];
 
-	c.appliance.lan.addr4 = (struct strait_prefix){ 4, 24, { 198, 18, 1, 254 } };
-	c.appliance.wan.addr4 = (struct strait_prefix){ 4, 24, { 198, 19, 0, 1 } };
+	c->n_tenants = 1;
+	c->appliance.lan.addr4 = (struct strait_prefix){ 4, 24, { 198, 18, 1, 254 } };
+	c->appliance.wan.addr4 = (struct strait_prefix){ 4, 24, { 198, 19, 0, 1 } };
 	t->client[0] = (struct strait_prefix){ 4, 24, { 198, 18, 0, 0 } };
 	t->server[0] = (struct strait_prefix){ 4, 24, { 198, 18, 1, 0 } };
 	t->n_client = t->n_server = 1;
@@ -184,7 +185,6 @@ static struct strait_config rule_cfg(void)
 	t->n_ports = 1;
 	t->inner_local = (struct strait_addr){ 4, { 169, 254, 0, 2 } };
 	t->inner_peer = (struct strait_addr){ 4, { 169, 254, 0, 1 } };
-	return c;
 }
 
 static enum relay_refusal check_open(void *ctx, const struct chan_open *o)
@@ -192,7 +192,7 @@ static enum relay_refusal check_open(void *ctx, const struct chan_open *o)
 	static struct strait_config cfg;
 
 	if (!cfg.n_tenants)
-		cfg = rule_cfg();
+		rule_cfg(&cfg);
 	return relay_open_check(&cfg, 0, o);
 }
 
