@@ -521,9 +521,11 @@ static uint32_t choose_spi(void *arg)
  * a reload changes its key or its timers (the SPIs go on counting). The
  * key is copied into the tunnel, then wiped from the configuration: the
  * only bytes of it a worker writes (the owner, once; nothing else reads
- * them). NULL with errno. */
+ * them). `resumed` on a reload's restart: the peer still holds our pair
+ * and the channel goes on, so the new tunnel must not claim INITIAL_CONTACT.
+ * NULL with errno. */
 static struct strait_tunnel *tunnel_new(const struct wan_worker *ww, struct wan_tenant *t,
-					const struct strait_tenant_cfg *tc)
+					const struct strait_tenant_cfg *tc, bool resumed)
 {
 	const struct local_addr *la = &ww->app->local[DP_WAN];
 	uint8_t fam = tc->peer_endpoint.family;
@@ -548,6 +550,7 @@ static struct strait_tunnel *tunnel_new(const struct wan_worker *ww, struct wan_
 		.sa_log = { .fn = g.sa_log_fd >= 0 ? sa_log_write : NULL, .family = fam },
 		.peer_timeout_ns = tc->peer_timeout_ns,
 		.keepalive_ns = tc->keepalive_ns,
+		.resumed = resumed,
 	};
 	memcpy(c.sa_log.local, t->path.src, 16);
 	memcpy(c.sa_log.peer, t->path.dst, 16);
@@ -581,7 +584,7 @@ static int tenant_start(struct wan_worker *ww, const struct strait_config *cfg, 
 	t->id = tc->id;
 	t->spi_next = (uint32_t)rte_rand();
 	ww->t[slot] = t;
-	t->tun = tunnel_new(ww, t, tc);
+	t->tun = tunnel_new(ww, t, tc, false);
 	if (!t->tun) {
 		int rc = -errno;
 		tenant_stop(ww, slot);
@@ -603,7 +606,7 @@ static void tunnel_restart(struct wan_worker *ww, struct wan_tenant *t,
 			   const struct strait_tenant_cfg *tc)
 {
 	struct strait_esp_path path = t->path;
-	struct strait_tunnel *tun = tunnel_new(ww, t, tc);
+	struct strait_tunnel *tun = tunnel_new(ww, t, tc, true);
 	if (!tun) {
 		t->path = path;
 		fprintf(stderr, "straitd: tenant %s: the tunnel could not start again (%s): the "

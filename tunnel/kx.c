@@ -70,6 +70,7 @@ struct strait_tunnel {
 	struct pending_init pi;
 	struct pending_resp pr;
 	uint64_t last_ts_rx, last_ts_tx;
+	bool resumed; /* cfg.resumed, until the first pair is installed */
 	/* dead-peer detection (strait_tunnel_poll) */
 	bool up;
 	bool restarted;                   /* the peer lost our SAs: EV_DOWN due */
@@ -331,6 +332,7 @@ static void install(struct strait_tunnel *t, struct strait_esp_sa *out, struct s
 	strait_esp_sa_free(t->out);
 	t->out = out;
 	t->in = in;
+	t->resumed = false;
 	t->stats.handshakes++;
 }
 
@@ -349,6 +351,7 @@ struct strait_tunnel *strait_tunnel_create(const struct strait_tunnel_config *cf
 		return NULL;
 	}
 	t->cfg = *cfg;
+	t->resumed = cfg->resumed;
 	if (!t->cfg.retire_ns)
 		t->cfg.retire_ns = DEFAULT_RETIRE_NS;
 	if (!t->cfg.retry_ns)
@@ -420,7 +423,7 @@ int strait_tunnel_initiate(struct strait_tunnel *t, uint64_t now_ns, uint8_t *ou
 	ts = now_ns > t->last_ts_tx ? now_ns : t->last_ts_tx + 1;
 	t->last_ts_tx = ts;
 	put_hdr(t, m, STRAIT_KX_INIT);
-	m[2] = t->out ? 0 : STRAIT_KX_F_INITIAL_CONTACT;
+	m[2] = t->out || t->resumed ? 0 : STRAIT_KX_F_INITIAL_CONTACT;
 	put_be32(m + 12, t->pi.spi_i);
 	put_be64(m + 16, ts);
 	if (hmac(t->k_mac, m, 56, m + 56)) {
@@ -446,19 +449,21 @@ static enum strait_kx_status on_init(struct strait_tunnel *t, uint64_t now_ns, c
 	uint32_t spi_r;
 	struct strait_esp_sa *sa_out, *sa_in;
 	enum strait_kx_status st = STRAIT_KX_E_CRYPTO;
-	bool fresh = !t->out; /* we hold no pair with the peer */
+	bool fresh = !t->out && !t->resumed; /* we hold no pair with the peer */
 
 	if (ts <= t->last_ts_rx)
 		return STRAIT_KX_E_REPLAY;     /* before any X25519 work */
 	if (ts > now_ns + t->cfg.max_skew_ns || now_ns > ts + t->cfg.max_skew_ns)
 		return STRAIT_KX_E_STALE;      /* likewise */
+	/* Used up even when the tie-break refuses it: else a captured INIT
+	 * (INITIAL_CONTACT set, at start) replayed later would pass. */
+	t->last_ts_rx = ts;
 	if (t->pi.active) {
 		/* Both sides initiated: the lower node id's INIT wins. */
 		if (t->cfg.local_id < t->cfg.peer_id)
 			return STRAIT_KX_E_TIEBREAK;
 		drop_pending_init(t);
 	}
-	t->last_ts_rx = ts;
 
 	spi_r = choose_spi(t);
 	put_hdr(t, out, STRAIT_KX_RESP);

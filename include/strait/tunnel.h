@@ -387,6 +387,12 @@ struct strait_tunnel_config {
 	 * nothing authentic came from it for peer_timeout_ns (0: never);
 	 * a keepalive is due after keepalive_ns without sealing (0: none). */
 	uint64_t peer_timeout_ns, keepalive_ns;
+	/* This tunnel replaces one the appliance ran with the same peer (a
+	 * reload's new timers or Endpoint): the peer's state for us is intact,
+	 * so until its first pair is installed its INIT and RESP do not claim
+	 * INITIAL_CONTACT (which would make the peer drop its SAs and the
+	 * channel inside them). */
+	bool resumed;
 };
 
 struct strait_tunnel_stats {

@@ -924,17 +924,22 @@ Test(kx, poll_keepalive_and_peer_timeout)
 	strait_tunnel_free(b);
 }
 
-static struct strait_tunnel *mk_polled(uint32_t local)
+static struct strait_tunnel *mk_polled_as(uint32_t local, bool resumed)
 {
 	struct strait_tunnel_config c = {
 		.tenant_id = TENANT, .local_id = local, .peer_id = 3 - local,
 		.retire_ns = 3 * SEC, .retry_ns = 1 * SEC,
-		.peer_timeout_ns = 10 * SEC, .keepalive_ns = SEC,
+		.peer_timeout_ns = 10 * SEC, .keepalive_ns = SEC, .resumed = resumed,
 	};
 	memset(c.psk, 0x5a, sizeof(c.psk));
 	struct strait_tunnel *t = strait_tunnel_create(&c, T0);
 	cr_assert(t);
 	return t;
+}
+
+static struct strait_tunnel *mk_polled(uint32_t local)
+{
+	return mk_polled_as(local, false);
 }
 
 /* A peer that restarts well within the peer timeout (IKEv2's
@@ -1011,6 +1016,73 @@ Test(kx, restarted_peer_initial_contact)
 	/* a CONFIRM with the flag is malformed */
 	conf.b[2] = STRAIT_KX_F_INITIAL_CONTACT;
 	cr_assert_eq(deliver(a, now, &conf, NULL), STRAIT_KX_E_MALFORMED);
+	strait_tunnel_free(a);
+	strait_tunnel_free(b);
+}
+
+/* A reload's restart (new timers, same key): the new tunnel is `resumed`,
+ * its INIT claims no INITIAL_CONTACT, and the peer keeps its channel: the
+ * handshake is an ordinary rekey there. Once its pair is installed, a
+ * later restart of the peer is told as usual. */
+Test(kx, resumed_tunnel_claims_no_contact)
+{
+	struct strait_tunnel *a = mk_polled(1), *b = mk_polled(2);
+	struct msg m, resp, conf;
+	size_t n;
+	uint64_t now = T0;
+
+	handshake(a, b, now);
+	cr_assert_eq(strait_tunnel_poll(a, now, m.b, sizeof(m.b), &n), STRAIT_TUNNEL_EV_UP);
+	cr_assert_eq(strait_tunnel_poll(b, now, m.b, sizeof(m.b), &n), STRAIT_TUNNEL_EV_UP);
+	strait_tunnel_free(a);
+	a = mk_polled_as(1, true);
+	now += SEC;
+	struct msg in = init_msg(a, now);
+	cr_assert_eq(in.b[2], 0, "no INITIAL_CONTACT from a resumed tunnel");
+	cr_assert_eq(deliver(b, now, &in, &resp), STRAIT_KX_OK);
+	cr_assert_eq(resp.b[2], 0);
+	cr_assert_eq(strait_tunnel_stats(b)->peer_restarts, 0);
+	cr_assert_eq(strait_tunnel_poll(b, now, m.b, sizeof(m.b), &n) & STRAIT_TUNNEL_EV_DOWN, 0,
+		     "b's tunnel and channel stay up");
+	cr_assert_eq(deliver(a, now, &resp, &conf), STRAIT_KX_OK);
+	cr_assert_eq(deliver(b, now, &conf, NULL), STRAIT_KX_OK);
+	both_ways(a, b, now);
+	/* b restarted: a, its pair installed, is told and answers as usual */
+	strait_tunnel_free(b);
+	b = mk_polled(2);
+	now += SEC;
+	in = init_msg(b, now);
+	cr_assert_eq(in.b[2], STRAIT_KX_F_INITIAL_CONTACT);
+	cr_assert_eq(deliver(a, now, &in, &resp), STRAIT_KX_OK);
+	cr_assert_eq(strait_tunnel_stats(a)->peer_restarts, 1);
+	strait_tunnel_free(a);
+	strait_tunnel_free(b);
+}
+
+/* Both sides start at once, both INITs claim INITIAL_CONTACT, and the
+ * lower id refuses the higher id's INIT (tie-break). That INIT's timestamp
+ * is used up all the same: replayed later (by anyone who saw it, within
+ * max_skew) it is refused, and never tears down the live pair. */
+Test(kx, tiebroken_init_not_replayable)
+{
+	struct strait_tunnel *a = mk_polled(1), *b = mk_polled(2);
+	struct msg resp, conf, m;
+	size_t n;
+	uint64_t now = T0;
+
+	struct msg ia = init_msg(a, now), ib = init_msg(b, now);
+	cr_assert_eq(ib.b[2], STRAIT_KX_F_INITIAL_CONTACT);
+	cr_assert_eq(deliver(a, now, &ib, NULL), STRAIT_KX_E_TIEBREAK);
+	cr_assert_eq(deliver(b, now, &ia, &resp), STRAIT_KX_OK);
+	cr_assert_eq(deliver(a, now, &resp, &conf), STRAIT_KX_OK);
+	cr_assert_eq(deliver(b, now, &conf, NULL), STRAIT_KX_OK);
+	both_ways(a, b, now);
+	now += 5 * SEC;
+	cr_assert_eq(deliver(a, now, &ib, NULL), STRAIT_KX_E_REPLAY);
+	cr_assert_eq(strait_tunnel_stats(a)->peer_restarts, 0);
+	cr_assert(strait_tunnel_peer_up(a) || !(strait_tunnel_poll(a, now, m.b, sizeof(m.b), &n) &
+						 STRAIT_TUNNEL_EV_DOWN));
+	cr_assert_neq(strait_tunnel_spi_out(a), 0, "the live pair kept");
 	strait_tunnel_free(a);
 	strait_tunnel_free(b);
 }
