@@ -148,7 +148,8 @@ struct chan_mux *chan_mux_init(void *mem, size_t size, const struct chan_mux_con
 void chan_mux_start(struct chan_mux *m, uint64_t now_us);
 /* Makes both logs' current state their cache files' (a sync: call it where
  * the channel is quiet, or at shutdown). 0, or the first -errno of the
- * encoder's and the decoder's commits (-EINVAL: no cache files). */
+ * encoder's and the decoder's commits (a side without a file: nothing to
+ * commit). */
 int chan_mux_commit(struct chan_mux *m);
 /* The channel connection ended (or the caller gave up on it): every flow
  * gets reset(CHAN_RESET_ABORT) and is released; the mux is idle until the

@@ -682,7 +682,7 @@ static void tenant_free(struct tenant *t)
 	if (t->ch)
 		channel_set_user(t->ch, NULL, NULL);
 	if (t->relay) {
-		if (t->cache[0] && relay_cache_commit(t->relay))
+		if ((t->cache[0] || t->cache[1]) && relay_cache_commit(t->relay))
 			fprintf(stderr, "straitd: tenant %s: its cache files could not be "
 					"committed: the next start begins a new epoch\n", tcfg(t)->name);
 		relay_destroy(t->relay); /* its connections reset */

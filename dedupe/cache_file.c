@@ -383,11 +383,14 @@ int strait_dedupe_cache_file_open(const char *path,
 	if (!cf)
 		return -ENOMEM;
 	cf->readonly = flags & STRAIT_DEDUPE_CACHE_READONLY;
-	cf->fd = open(path, cf->readonly ? O_RDONLY | O_CLOEXEC :
-		      O_RDWR | O_CLOEXEC | (want ? O_CREAT : 0), 0600);
+	/* the file holds tenant data: never through a symbolic link, and
+	 * never left readable by others (a file made by hand is tightened) */
+	cf->fd = open(path, cf->readonly ? O_RDONLY | O_CLOEXEC | O_NOFOLLOW :
+		      O_RDWR | O_CLOEXEC | O_NOFOLLOW | (want ? O_CREAT : 0), 0600);
 	if (cf->fd < 0) {
 		rc = -errno;
-		note(msg, msg_len, "cannot open: %s", strerror(errno));
+		note(msg, msg_len, "cannot open: %s", errno == ELOOP ? "a symbolic link (refused)"
+								   : strerror(errno));
 		goto err_free;
 	}
 	if (flock(cf->fd, (cf->readonly ? LOCK_SH : LOCK_EX) | LOCK_NB)) {
@@ -398,6 +401,16 @@ int strait_dedupe_cache_file_open(const char *path,
 	if (fstat(cf->fd, &st)) {
 		rc = -errno;
 		note(msg, msg_len, "cannot stat: %s", strerror(errno));
+		goto err_close;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		rc = -EINVAL;
+		note(msg, msg_len, "not a regular file");
+		goto err_close;
+	}
+	if (!cf->readonly && (st.st_mode & 077) && fchmod(cf->fd, 0600)) {
+		rc = -errno;
+		note(msg, msg_len, "cannot make it private (mode 0600): %s", strerror(errno));
 		goto err_close;
 	}
 	if (st.st_size == 0 && !cf->readonly) {

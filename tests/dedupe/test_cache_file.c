@@ -343,6 +343,37 @@ Test(cache_file, one_process_at_a_time)
 	end_close(&e, false);
 }
 
+/* Tenant data: never opened through a symbolic link (the link's target is
+ * untouched), never left readable by group or others. */
+Test(cache_file, private_and_never_through_a_link)
+{
+	struct strait_dedupe_cache_file *cf;
+	enum strait_dedupe_cache_status st;
+	char msg[256];
+	struct stat sb;
+	struct end e;
+	int fd;
+
+	fd = open(path("target"), O_CREAT | O_WRONLY, 0644);
+	cr_assert(fd >= 0);
+	close(fd);
+	cr_assert_eq(symlink(path("target"), path("link")), 0);
+	cr_assert_eq(strait_dedupe_cache_file_open(path("link"), &P, 0, &cf, &st, msg,
+						   sizeof(msg)), -ELOOP);
+	cr_assert(strstr(msg, "symbolic link"), "%s", msg);
+	cr_assert_eq(stat(path("target"), &sb), 0);
+	cr_assert_eq(sb.st_size, 0, "the link's target was written");
+
+	chmod(path("target"), 0644);
+	end_open(&e, path("target"), true);
+	cr_assert_eq(stat(path("target"), &sb), 0);
+	cr_assert_eq(sb.st_mode & 0777, 0600, "mode %o", sb.st_mode & 0777);
+	end_close(&e, false);
+
+	cr_assert_eq(strait_dedupe_cache_file_open(dir, &P, 0, &cf, &st, msg, sizeof(msg)),
+		     -EISDIR);
+}
+
 Test(cache_file, other_parameters_are_replaced)
 {
 	struct strait_dedupe_params q = P;
