@@ -73,12 +73,26 @@ struct strait_appliance_cfg {
 	uint32_t burst;             /* packets per RX burst (1..64) */
 	char tenant_dir[PATH_MAX];  /* resolved against the file's folder */
 	struct strait_port_cfg lan, wan;
+	/* [WAN] Rate: the WAN link's rate in bit/s, shared by the tenants'
+	 * guarantees and what they borrow; 0 = not shaped as a whole (each
+	 * tenant held to its Ceiling only). */
+	uint64_t wan_rate_bps;
+	unsigned wan_rate_line;
 	struct strait_tcp_impair tcp_impair; /* [Test] TcpImpair */
 };
 
 enum strait_peer_down {
 	STRAIT_PEER_DOWN_BYPASS = 0, /* bridge new flows unoptimized */
 	STRAIT_PEER_DOWN_FAIL_CLOSED,
+};
+
+/* [Bandwidth] Transport: the channel's congestion control. */
+enum strait_transport {
+	STRAIT_TRANSPORT_RATE = 0, /* paces at the rate the shaper grants, random
+				    * loss is not congestion, backs off on rising
+				    * queueing delay (the default) */
+	STRAIT_TRANSPORT_BBR,      /* model-based: probes the path's bottleneck */
+	STRAIT_TRANSPORT_CUBIC,    /* loss-based, as Linux's default */
 };
 
 struct strait_tenant_cfg {
@@ -98,8 +112,11 @@ struct strait_tenant_cfg {
 	char key_file[PATH_MAX];    /* resolved against the file's folder */
 	/* Bandwidth policy on the WAN, bits per second; 0 = none/unlimited. */
 	uint64_t guaranteed_bps, ceiling_bps;
+	unsigned guaranteed_line;   /* for errors across files; 0 when unset */
 	uint8_t priority;           /* 0 (highest) .. 7 */
 	uint16_t weight;            /* share of spare capacity, 1..1000 */
+	uint64_t rpo_target_ns;     /* RpoTarget; 0 = none */
+	enum strait_transport transport;
 	enum strait_peer_down peer_down;
 };
 
@@ -126,7 +143,8 @@ int strait_tenant_load(const char *path, struct strait_tenant_cfg *out,
 /* The appliance file, then every "*.conf" in its TenantDir (if set), in
  * name order; checks that no two tenants claim the same traffic with the
  * same specificity (the rule "longest prefix wins, then ports" must give
- * one answer). */
+ * one answer), and that the guarantees fit in [WAN] Rate (refused at the
+ * Guaranteed line of the tenant that overcommits it). */
 int strait_config_load(const char *appliance_path, struct strait_config *out,
 		       struct strait_error *err);
 
@@ -147,5 +165,6 @@ bool strait_parse_tcp_impair(const char *s, struct strait_tcp_impair *out,
 			     char *why, size_t why_len);
 /* "100M", "1.5G", "800k", "0": bits per second. */
 bool strait_parse_rate(const char *s, uint64_t *bps);
+const char *strait_transport_name(enum strait_transport t);
 
 #endif

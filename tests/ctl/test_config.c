@@ -104,6 +104,22 @@ static const struct tcase cases[] = {
 	T(64, 't', TEN_HEAD TEN_RULE "[Peer]\nEndpoint = 2001:2::2\nInnerAddress = 169.254.0.1\nPeerInnerAddress = 169.254.0.2\n", 0, NULL),
 	/* a NUL byte in a line is an error at that line, not a silent cut */
 	T(65, 'a', "[Appliance]\nName = a\0b\n", 2, ""),
+	/* the WAN shaper: the link rate, bandwidth policy, transport */
+	T(66, 'a', APP_OK "Rate = 100M\n", 0, NULL),
+	T(67, 'a', APP_OK "Rate = fast\n", 9, "[WAN] Rate"),
+	T(68, 'a', APP_OK "Rate = 0\n", 9, "[WAN] Rate"),
+	T(69, 'a', APP_OK "Rate = 999\n", 9, "[WAN] Rate"),
+	T(70, 'a', APP_OK "Rate = 1G\nRate = 2G\n", 10, "[WAN] Rate"),
+	T(71, 'a', PORT_LAN "Rate = 1G\n" PORT_WAN, 5, "[LAN] Rate"),
+	T(72, 't', TEN_OK "[Bandwidth]\nGuaranteed = 500\n", 14, "[Bandwidth] Guaranteed"),
+	T(73, 't', TEN_OK "[Bandwidth]\nRpoTarget = 300s\nTransport = bbr\n", 0, NULL),
+	T(74, 't', TEN_OK "[Bandwidth]\nRpoTarget = 0s\n", 14, "[Bandwidth] RpoTarget"),
+	T(75, 't', TEN_OK "[Bandwidth]\nRpoTarget = 31d\n", 14, "[Bandwidth] RpoTarget"),
+	T(76, 't', TEN_OK "[Bandwidth]\nRpoTarget = 300ms\n", 14, "[Bandwidth] RpoTarget"),
+	T(77, 't', TEN_OK "[Bandwidth]\nRpoTarget = -5\n", 14, "[Bandwidth] RpoTarget"),
+	T(78, 't', TEN_OK "[Bandwidth]\nRpoTarget = 15min\nTransport = CUBIC\n", 0, NULL),
+	T(79, 't', TEN_OK "[Bandwidth]\nTransport = reno\n", 14, "[Bandwidth] Transport"),
+	T(80, 't', TEN_OK "[Bandwidth]\nTransport = rate\nTransport = bbr\n", 15, "[Bandwidth] Transport"),
 };
 
 static char dir[] = "/tmp/dp-ctl-test-XXXXXX";
@@ -226,6 +242,64 @@ Test(config, values)
 	cr_expect_eq(t.peer_down, STRAIT_PEER_DOWN_BYPASS);
 	/* KeyFile is resolved against the file's folder */
 	cr_expect_str_eq(t.key_file, "/tmp/t.key");
+	cr_expect_eq(t.rpo_target_ns, 0);
+	cr_expect_eq(t.transport, STRAIT_TRANSPORT_RATE, "rate is the default");
+	cr_expect_eq(t.guaranteed_line, 14);
+	write_file(path, TEN_OK "[Bandwidth]\nRpoTarget = 1h\nTransport = cubic\n");
+	cr_assert_eq(strait_tenant_load(path, &t, &err), 0);
+	cr_expect_eq(t.rpo_target_ns, 3600000000000ull);
+	cr_expect_eq(t.transport, STRAIT_TRANSPORT_CUBIC);
+	cr_expect_str_eq(strait_transport_name(t.transport), "cubic");
+	cr_expect_eq(t.guaranteed_line, 0);
+	write_file(path, TEN_OK "[Bandwidth]\nRpoTarget = 300\n");
+	cr_assert_eq(strait_tenant_load(path, &t, &err), 0);
+	cr_expect_eq(t.rpo_target_ns, 300000000000ull, "a bare number is seconds");
+	unlink(path);
+	static struct strait_appliance_cfg a;
+	char app[] = "/tmp/dp-ctl-values-XXXXXX";
+	fd = mkstemp(app);
+	cr_assert(fd >= 0);
+	close(fd);
+	write_file(app, APP_OK "Rate = 2.5G\n");
+	cr_assert_eq(strait_appliance_load(app, &a, &err), 0);
+	cr_expect_eq(a.wan_rate_bps, 2500000000ull);
+	cr_expect_eq(a.wan_rate_line, 9);
+	write_file(app, APP_OK);
+	cr_assert_eq(strait_appliance_load(app, &a, &err), 0);
+	cr_expect_eq(a.wan_rate_bps, 0, "no Rate: the link is not shaped as a whole");
+	unlink(app);
+}
+
+/* The guarantees share [WAN] Rate: the tenant that overcommits it is
+ * refused at its Guaranteed line, naming the appliance's Rate line. */
+Test(config, guarantees_within_the_link, .init = setup, .fini = teardown)
+{
+	static struct strait_config cfg;
+	struct strait_error err;
+	char path[256], app[256], msg[PATH_MAX + 512];
+	snprintf(path, sizeof(path), "%s/tenants", dir);
+	cr_assert_eq(mkdir(path, 0700), 0);
+	snprintf(app, sizeof(app), "%s/app.conf", dir);
+	write_file(app, APP_OK "Rate = 100M\n[Appliance]\nTenantDir = tenants\n");
+	snprintf(path, sizeof(path), "%s/tenants/a.conf", dir);
+	write_file(path, TEN_OK "[Bandwidth]\nGuaranteed = 60M\n");
+	snprintf(path, sizeof(path), "%s/tenants/b.conf", dir);
+#define TEN_U "[Tenant]\nName = u\nKeyFile = u.key\nPeerDown = bypass\n" \
+	"[Interception]\nClientPrefix = 10.1.0.0/16\nServerPrefix = 10.3.0.0/16\nPorts = 873\n" TEN_PEER
+	write_file(path, TEN_U "[Bandwidth]\nPriority = 2\nGuaranteed = 40M\nCeiling = 1G\n");
+	cr_assert_eq(strait_config_load(app, &cfg, &err), 0, "exactly the link: %s",
+		     strait_error_str(&err, msg, sizeof(msg)));
+	write_file(path, TEN_U "[Bandwidth]\nPriority = 2\nGuaranteed = 40.5M\n");
+	cr_assert_neq(strait_config_load(app, &cfg, &err), 0);
+	strait_error_str(&err, msg, sizeof(msg));
+	cr_expect_str_eq(err.file, path, "%s", msg);
+	cr_expect_eq(err.line, 15, "%s", msg);
+	cr_expect_str_eq(err.field, "[Bandwidth] Guaranteed", "%s", msg);
+	cr_expect(strstr(msg, "100500k") && strstr(msg, "Rate = 100M") && strstr(msg, "app.conf:9"), "%s", msg);
+	/* without Rate the link is not shaped as a whole: nothing to exceed */
+	write_file(app, APP_OK "[Appliance]\nTenantDir = tenants\n");
+	cr_expect_eq(strait_config_load(app, &cfg, &err), 0, "%s", strait_error_str(&err, msg, sizeof(msg)));
+#undef TEN_U
 }
 
 Test(config, tenant_dir_and_ambiguity, .init = setup, .fini = teardown)
