@@ -256,35 +256,91 @@ static bool parse_link_rate(const char *s, uint64_t *bps)
 	return strait_parse_rate(s, bps) && (*bps == 0 || *bps >= 1000);
 }
 
-/* RpoTarget: whole seconds, minutes, hours or days ("300s", "15min",
- * "1h"; a bare number is seconds), 1 s .. 30 days. */
+/* RpoTarget: a duration (strait_parse_duration), 1 s .. 30 days. */
 static bool parse_rpo(const char *s, uint64_t *ns)
 {
-	static const struct { const char *unit; uint64_t s; } units[] = {
-		{ "", 1 }, { "s", 1 }, { "m", 60 }, { "min", 60 }, { "h", 3600 }, { "d", 86400 },
-	};
-	char *end;
-	if (!isdigit((unsigned char)*s))
-		return false;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno)
-		return false;
-	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-		if (strcmp(end, units[i].unit))
-			continue;
-		if (v == 0 || v > 30ull * 86400 / units[i].s)
-			return false;
-		*ns = v * units[i].s * 1000000000ull;
-		return true;
-	}
-	return false;
+	return strait_parse_duration(s, ns) && *ns >= 1000000000ull &&
+	       *ns <= 30ull * 86400 * 1000000000ull;
 }
 
 const char *strait_transport_name(enum strait_transport t)
 {
 	static const char *const names[] = { "rate", "bbr", "cubic" };
 	return (unsigned)t < sizeof(names) / sizeof(names[0]) ? names[t] : "?";
+}
+
+/* A decimal number with up to 9 decimals times a unit, exactly (no
+ * floating point): *end is left at the unit. False on overflow. */
+static bool parse_scaled(const char *s, const char **end, uint64_t unit, uint64_t *out)
+{
+	unsigned __int128 whole = 0, frac = 0;
+	unsigned nd = 0, nf = 0;
+	const char *p = s;
+	for (; isdigit((unsigned char)*p); p++, nd++) {
+		whole = whole * 10 + (unsigned)(*p - '0');
+		if (whole > UINT64_MAX)
+			return false;
+	}
+	if (*p == '.') {
+		for (p++; isdigit((unsigned char)*p); p++, nf++) {
+			if (nf == 9)
+				return false;
+			frac = frac * 10 + (unsigned)(*p - '0');
+		}
+		if (!nf)
+			return false;
+	}
+	if (!nd)
+		return false;
+	for (unsigned i = nf; i < 9; i++)
+		frac *= 10;
+	unsigned __int128 v = whole * unit + frac * unit / 1000000000u;
+	if (v > UINT64_MAX)
+		return false;
+	*out = (uint64_t)v;
+	*end = p;
+	return true;
+}
+
+bool strait_parse_duration(const char *s, uint64_t *ns)
+{
+	static const struct { const char *name; uint64_t ns; } units[] = {
+		{ "ns", 1 }, { "us", 1000 }, { "ms", 1000000 }, { "s", 1000000000ull },
+		{ "m", 60000000000ull }, { "min", 60000000000ull }, { "h", 3600000000000ull },
+		{ "d", 86400000000000ull }, { "", 1000000000ull },
+	};
+	const char *unit;
+	uint64_t v;
+	/* parse once to find the unit, again with its scale */
+	if (!parse_scaled(s, &unit, 1, &v))
+		return false;
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (!strcmp(unit, units[i].name))
+			return parse_scaled(s, &unit, units[i].ns, ns);
+	return false;
+}
+
+bool strait_parse_bytes(const char *s, uint64_t *bytes)
+{
+	static const char scale[] = "KMGTP";
+	const char *unit;
+	uint64_t v;
+	if (!parse_scaled(s, &unit, 1, &v))
+		return false;
+	uint64_t mul = 1;
+	const char *p = unit;
+	const char *k = *p ? strchr(scale, toupper((unsigned char)*p)) : NULL;
+	if (k) {
+		mul = 1ull << (10 * (k - scale + 1));
+		p++;
+		if (*p == 'i')
+			p++;
+	}
+	if (*p == 'B')
+		p++;
+	if (*p)
+		return false;
+	return parse_scaled(s, &unit, mul, bytes);
 }
 
 /* A percentage with up to 4 decimals, as parts per million: exact, no
@@ -813,7 +869,8 @@ struct tenant_ctx {
 	const char *sec;
 	const char *key;
 	int side; /* 0 client, 1 server */
-	bool have_name, have_key, have_peer_down, have_endpoint, have_inner, have_inner_peer;
+	bool have_name, have_id, have_key, have_peer_down, have_endpoint, have_inner, have_inner_peer;
+	unsigned keepalive_line;
 };
 
 static bool add_prefix(struct parse_ctx *c, const char *tok, void *arg)
@@ -894,9 +951,17 @@ static int tenant_handler(void *user, const char *section, const char *key,
 			if (!copy_name(val, cfg->name, sizeof(cfg->name)))
 				set_err(c, c->line, s, key, "expected 1..%d characters of [A-Za-z0-9._-]", STRAIT_NAME_MAX - 1);
 			t->have_name = true;
+		} else if (!strcasecmp(key, "Id")) {
+			if (!parse_uint(val, 1, STRAIT_TENANT_ID_MAX, &v))
+				set_err(c, c->line, s, key, "\"%s\" is not 1..%d (the tenant's number on the wire, the same at both appliances)",
+					val, STRAIT_TENANT_ID_MAX);
+			cfg->id = (uint16_t)v;
+			cfg->id_line = c->line;
+			t->have_id = true;
 		} else if (!strcasecmp(key, "KeyFile")) {
 			if (!resolve_path(c, val, cfg->key_file, sizeof(cfg->key_file)))
 				set_err(c, c->line, s, key, "bad path");
+			cfg->key_line = c->line;
 			t->have_key = true;
 		} else if (!strcasecmp(key, "PeerDown")) {
 			if (!strcasecmp(val, "bypass"))
@@ -906,8 +971,14 @@ static int tenant_handler(void *user, const char *section, const char *key,
 			else
 				set_err(c, c->line, s, key, "\"%s\" is neither bypass nor fail-closed", val);
 			t->have_peer_down = true;
+		} else if (!strcasecmp(key, "CacheSize")) {
+			if (!strait_parse_bytes(val, &cfg->cache_size) || cfg->cache_size < (1u << 20))
+				set_err(c, c->line, s, key, "\"%s\" is not a size of at least 1M (512M, 2G)", val);
+		} else if (!strcasecmp(key, "CacheFile")) {
+			if (!resolve_path(c, val, cfg->cache_file, sizeof(cfg->cache_file) - 3))
+				set_err(c, c->line, s, key, "bad path");
 		} else {
-			set_err(c, c->line, s, key, "unknown key (Name, KeyFile, PeerDown)");
+			set_err(c, c->line, s, key, "unknown key (Name, Id, KeyFile, PeerDown, CacheSize, CacheFile)");
 		}
 		break;
 	case 2:
@@ -965,12 +1036,43 @@ static int tenant_handler(void *user, const char *section, const char *key,
 			bool mine = !strcasecmp(key, "InnerAddress");
 			if (!strait_parse_addr(val, mine ? &cfg->inner_local : &cfg->inner_peer))
 				set_err(c, c->line, s, key, "\"%s\" is not an IPv4 or IPv6 address", val);
-			if (mine)
+			if (mine) {
 				t->have_inner = true;
+				cfg->inner_line = c->line;
+			}
 			else
 				t->have_inner_peer = true;
+		} else if (!strcasecmp(key, "PeerTimeout") || !strcasecmp(key, "KeepaliveInterval") ||
+			   !strcasecmp(key, "RekeyTime")) {
+			/* bounds: a timeout below 100 ms would fire on one
+			 * queueing delay; rekeys more often than every second
+			 * are handshake storms; a day is the longest sane */
+			static const struct { const char *key; uint64_t lo, hi; } b[] = {
+				{ "PeerTimeout", 100000000ull, 3600000000000ull },
+				{ "KeepaliveInterval", 10000000ull, 3600000000000ull },
+				{ "RekeyTime", 1000000000ull, 86400000000000ull },
+			};
+			unsigned k = !strcasecmp(key, "PeerTimeout") ? 0 : !strcasecmp(key, "KeepaliveInterval") ? 1 : 2;
+			uint64_t *dst = k == 0 ? &cfg->peer_timeout_ns : k == 1 ? &cfg->keepalive_ns : &cfg->rekey_ns;
+			uint64_t ns;
+			if (!strait_parse_duration(val, &ns)) {
+				set_err(c, c->line, s, key, "\"%s\" is not a duration (500ms, 10s, 1h)", val);
+			} else if (ns < b[k].lo || ns > b[k].hi) {
+				set_err(c, c->line, s, key, "\"%s\" is outside %s..%s", val,
+					k == 0 ? "100ms" : k == 1 ? "10ms" : "1s", k == 2 ? "24h" : "1h");
+			}
+			*dst = ns;
+			if (k == 1)
+				t->keepalive_line = c->line;
+		} else if (!strcasecmp(key, "RekeyBytes")) {
+			/* at least 1 MiB (tests use a few); at most 2^50: far
+			 * below AES-GCM's limits under one key */
+			if (!strait_parse_bytes(val, &cfg->rekey_bytes) || cfg->rekey_bytes < (1ull << 20) ||
+			    cfg->rekey_bytes > (1ull << 50))
+				set_err(c, c->line, s, key, "\"%s\" is not a byte count in 1M..1P (64M, 1T)", val);
 		} else {
-			set_err(c, c->line, s, key, "unknown key (Endpoint, InnerAddress, PeerInnerAddress)");
+			set_err(c, c->line, s, key, "unknown key (Endpoint, InnerAddress, PeerInnerAddress, "
+				"PeerTimeout, KeepaliveInterval, RekeyTime, RekeyBytes)");
 		}
 		break;
 	case 4:
@@ -1015,6 +1117,10 @@ int strait_tenant_load(const char *path, struct strait_tenant_cfg *out,
 	sfmt(out->file, sizeof(out->file), "%s", path);
 	out->peer_port = 4500;
 	out->weight = 100;
+	out->peer_timeout_ns = STRAIT_PEER_TIMEOUT_NS_DEFAULT;
+	out->rekey_ns = STRAIT_REKEY_NS_DEFAULT;
+	out->rekey_bytes = STRAIT_REKEY_BYTES_DEFAULT;
+	out->cache_size = STRAIT_DEFAULT_CACHE_SIZE;
 	int r = run_ini(&t.p, path, tenant_handler, &t, err);
 	if (r)
 		return r;
@@ -1025,6 +1131,9 @@ int strait_tenant_load(const char *path, struct strait_tenant_cfg *out,
 	unsigned ln_b = find_section_line(path, "Bandwidth");
 	if (!t.have_name)
 		set_err(c, ln_t, "Tenant", "Name", "missing");
+	else if (!t.have_id)
+		set_err(c, ln_t, "Tenant", "Id", "missing: the tenant's number on the wire (1..%d), the same in both appliances' files",
+			STRAIT_TENANT_ID_MAX);
 	else if (!t.have_key)
 		set_err(c, ln_t, "Tenant", "KeyFile", "missing: the tenant's pre-shared key file");
 	else if (!t.have_peer_down)
@@ -1047,8 +1156,13 @@ int strait_tenant_load(const char *path, struct strait_tenant_cfg *out,
 		set_err(c, ln_p, "Peer", "PeerInnerAddress", "same as InnerAddress");
 	else if (out->ceiling_bps && out->guaranteed_bps > out->ceiling_bps)
 		set_err(c, ln_b, "Bandwidth", "Guaranteed", "above Ceiling");
+	else if (t.keepalive_line && out->keepalive_ns >= out->peer_timeout_ns)
+		set_err(c, t.keepalive_line, "Peer", "KeepaliveInterval",
+			"not shorter than PeerTimeout: the peer would be declared down between keepalives");
 	if (c->failed)
 		return -EINVAL;
+	if (!out->keepalive_ns)
+		out->keepalive_ns = out->peer_timeout_ns / 3;
 	/* Client and server prefixes of different families can never match a flow. */
 	bool fam_ok = false;
 	for (unsigned i = 0; i < out->n_client; i++)
@@ -1118,6 +1232,64 @@ static bool ambiguous(const struct strait_tenant_cfg *a, const struct strait_ten
 	return false;
 }
 
+static int tenant_err(struct strait_error *err, const char *file, unsigned line,
+		      const char *field, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static int tenant_err(struct strait_error *err, const char *file, unsigned line,
+		      const char *field, const char *fmt, ...)
+{
+	memset(err, 0, sizeof(*err));
+	sfmt(err->file, sizeof(err->file), "%s", file);
+	err->line = line;
+	sfmt(err->field, sizeof(err->field), "%s", field);
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+/* What tenant i's own file cannot tell: an outer address of its Endpoint's
+ * family on the WAN port, and no clash with the tenants before it (name,
+ * Id, InnerAddress, CacheFile, an ambiguous rule). */
+static int check_tenant(const struct strait_config *cfg, unsigned i, const char *appliance_path,
+			struct strait_error *err)
+{
+	const struct strait_tenant_cfg *t = &cfg->tenants[i];
+	const struct strait_port_cfg *wan = &cfg->appliance.wan;
+	unsigned fam = t->peer_endpoint.family;
+	if (!(fam == 4 ? wan->addr4.family : wan->addr6.family))
+		return tenant_err(err, t->file, find_section_line(t->file, "Peer"), "[Peer] Endpoint",
+				  "an IPv%u endpoint, but the appliance's [WAN] has no IPv%u Address (%s)",
+				  fam, fam, appliance_path);
+	for (unsigned j = 0; j < i; j++) {
+		const struct strait_tenant_cfg *o = &cfg->tenants[j];
+		if (o->id == t->id)
+			return tenant_err(err, t->file, t->id_line, "[Tenant] Id",
+					  "%u already used by tenant \"%s\" (%s)", t->id, o->name, o->file);
+		if (o->inner_local.family == t->inner_local.family &&
+		    !memcmp(o->inner_local.addr, t->inner_local.addr, 16)) {
+			char a[INET6_ADDRSTRLEN] = "";
+			inet_ntop(t->inner_local.family == 4 ? AF_INET : AF_INET6, t->inner_local.addr, a, sizeof(a));
+			return tenant_err(err, t->file, t->inner_line, "[Peer] InnerAddress",
+					  "%s already used by tenant \"%s\" (%s): each tenant's channel needs "
+					  "its own inner address", a, o->name, o->file);
+		}
+		if (t->cache_file[0] && !strcmp(o->cache_file, t->cache_file))
+			return tenant_err(err, t->file, find_section_line(t->file, "Tenant"), "[Tenant] CacheFile",
+					  "already the cache of tenant \"%s\" (%s): caches are per tenant",
+					  o->name, o->file);
+		if (!strcmp(o->name, t->name))
+			return tenant_err(err, t->file, find_section_line(t->file, "Tenant"), "[Tenant] Name",
+					  "tenant name \"%s\" already used by %s", o->name, o->file);
+		if (ambiguous(o, t))
+			return tenant_err(err, t->file, find_section_line(t->file, "Interception"), "[Interception]",
+					  "ties with tenant \"%s\" (%s): same prefixes and an equally narrow "
+					  "port range for some port", o->name, o->file);
+	}
+	return 0;
+}
+
 static void fmt_rate(char *buf, size_t len, unsigned __int128 bps)
 {
 	static const struct { uint64_t mul; char sfx; } u[] = { { 1000000000, 'G' }, { 1000000, 'M' }, { 1000, 'k' } };
@@ -1147,14 +1319,10 @@ static int check_guarantees(const struct strait_config *cfg, const char *applian
 		char total[32], rate[32];
 		fmt_rate(total, sizeof(total), sum);
 		fmt_rate(rate, sizeof(rate), link);
-		memset(err, 0, sizeof(*err));
-		sfmt(err->file, sizeof(err->file), "%s", t->file);
-		err->line = t->guaranteed_line;
-		sfmt(err->field, sizeof(err->field), "[Bandwidth] Guaranteed");
-		sfmt(err->msg, sizeof(err->msg), "the guarantees of tenants up to \"%s\" add up to %s, above "
-		     "[WAN] Rate = %s (%s:%u)", t->name, total, rate, appliance_path,
-		     cfg->appliance.wan_rate_line);
-		return -EINVAL;
+		return tenant_err(err, t->file, t->guaranteed_line, "[Bandwidth] Guaranteed",
+				  "the guarantees of tenants up to \"%s\" add up to %s, above "
+				  "[WAN] Rate = %s (%s:%u)", t->name, total, rate, appliance_path,
+				  cfg->appliance.wan_rate_line);
 	}
 	return 0;
 }
@@ -1207,30 +1375,165 @@ int strait_config_load(const char *appliance_path, struct strait_config *out,
 	for (unsigned i = 0; i < n && !r; i++) {
 		char path[PATH_MAX];
 		sfmt(path, sizeof(path), "%s/%s", dir, names[i]);
-		struct strait_tenant_cfg *t = &out->tenants[i];
-		r = strait_tenant_load(path, t, err);
+		r = strait_tenant_load(path, &out->tenants[i], err);
 		if (r)
 			break;
 		out->n_tenants = i + 1;
-		for (unsigned j = 0; j < i; j++) {
-			const struct strait_tenant_cfg *o = &out->tenants[j];
-			if (!strcmp(o->name, t->name) || ambiguous(o, t)) {
-				memset(err, 0, sizeof(*err));
-				sfmt(err->file, sizeof(err->file), "%s", path);
-				err->line = find_section_line(path, strcmp(o->name, t->name) ? "Interception" : "Tenant");
-				sfmt(err->field, sizeof(err->field), strcmp(o->name, t->name) ? "[Interception]" : "[Tenant] Name");
-				sfmt(err->msg, sizeof(err->msg), strcmp(o->name, t->name)
-					 ? "ties with tenant \"%s\" (%s): same prefixes and an equally narrow port range for some port"
-					 : "tenant name \"%s\" already used by %s",
-					 o->name, o->file);
-				r = -EINVAL;
-				break;
-			}
-		}
+		r = check_tenant(out, i, appliance_path, err);
 	}
 	for (unsigned i = 0; i < n; i++)
 		free(names[i]);
 	if (!r)
 		r = check_guarantees(out, appliance_path, err);
 	return r;
+}
+
+/* ---- key files ---- */
+
+enum {
+	KEY_B64_LEN = 44,      /* 32 bytes in base64: 43 characters and one '=' */
+	KEY_FILE_MAX = 256,    /* a key, a newline, some blanks: never more */
+};
+
+static int b64_value(char ch)
+{
+	if (ch >= 'A' && ch <= 'Z')
+		return ch - 'A';
+	if (ch >= 'a' && ch <= 'z')
+		return ch - 'a' + 26;
+	if (ch >= '0' && ch <= '9')
+		return ch - '0' + 52;
+	if (ch == '+')
+		return 62;
+	if (ch == '/')
+		return 63;
+	return -1;
+}
+
+/* Exactly 44 characters of standard base64 ending in one '=', with the
+ * two bits the '=' leaves unused zero (the only spelling an encoder
+ * produces): a typo is refused, never read as another key. */
+static bool b64_key(const char *s, size_t n, uint8_t out[STRAIT_PSK_LEN])
+{
+	if (n != KEY_B64_LEN || s[KEY_B64_LEN - 1] != '=')
+		return false;
+	uint32_t acc = 0;
+	unsigned bits = 0, o = 0;
+	for (size_t i = 0; i < KEY_B64_LEN - 1; i++) {
+		int v = b64_value(s[i]);
+		if (v < 0)
+			return false;
+		acc = acc << 6 | (uint32_t)v;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			out[o++] = (uint8_t)(acc >> bits);
+		}
+	}
+	return o == STRAIT_PSK_LEN && (acc & ((1u << bits) - 1)) == 0;
+}
+
+static int key_err(const struct strait_tenant_cfg *t, struct strait_error *err, int rc,
+		   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static int key_err(const struct strait_tenant_cfg *t, struct strait_error *err, int rc,
+		   const char *fmt, ...)
+{
+	memset(err, 0, sizeof(*err));
+	sfmt(err->file, sizeof(err->file), "%s", t->file);
+	err->line = t->key_line;
+	sfmt(err->field, sizeof(err->field), "[Tenant] KeyFile");
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+int strait_tenant_load_key(struct strait_tenant_cfg *t, struct strait_error *err)
+{
+	strait_tenant_wipe_key(t);
+	const char *path = t->key_file;
+	/* O_NONBLOCK: a FIFO must not wait for a writer */
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		int e = errno;
+		return key_err(t, err, -e, "cannot open %s: %s (create it: umask 077; wg genkey > FILE, "
+			       "or head -c 32 /dev/urandom | base64 > FILE; see configs/keys/README.md)",
+			       path, strerror(e));
+	}
+	struct stat st;
+	char buf[KEY_FILE_MAX + 1];
+	int rc = 0;
+	ssize_t n = 0;
+	if (fstat(fd, &st) != 0) {
+		int e = errno;
+		rc = key_err(t, err, -e, "cannot stat %s: %s", path, strerror(e));
+	} else if (!S_ISREG(st.st_mode)) {
+		rc = key_err(t, err, -EINVAL, "%s is not a regular file", path);
+	} else if (st.st_mode & 077) {
+		rc = key_err(t, err, -EINVAL, "%s has mode %04o: group or others may read it (chmod 600 %s)",
+			     path, (unsigned)(st.st_mode & 07777), path);
+	} else {
+		size_t got = 0;
+		while (got < sizeof(buf) && (n = read(fd, buf + got, sizeof(buf) - got)) > 0)
+			got += (size_t)n;
+		if (n < 0) {
+			int e = errno;
+			rc = key_err(t, err, -e, "cannot read %s: %s", path, strerror(e));
+		} else {
+			/* trailing blanks and newlines allowed, nothing else */
+			while (got && isspace((unsigned char)buf[got - 1]))
+				got--;
+			static const uint8_t zero[STRAIT_PSK_LEN];
+			if (!b64_key(buf, got, t->psk))
+				rc = key_err(t, err, -EINVAL, "%s does not hold a key: expected 32 bytes in base64 "
+					     "(44 characters ending in '=', as wg genkey prints)", path);
+			else if (!memcmp(t->psk, zero, sizeof(zero)))
+				rc = key_err(t, err, -EINVAL, "%s holds an all-zero key", path);
+			else
+				t->has_psk = true;
+		}
+	}
+	explicit_bzero(buf, sizeof(buf));
+	close(fd);
+	if (rc)
+		strait_tenant_wipe_key(t);
+	return rc;
+}
+
+int strait_config_load_keys(struct strait_config *cfg, struct strait_error *err)
+{
+	for (unsigned i = 0; i < cfg->n_tenants; i++) {
+		int rc = strait_tenant_load_key(&cfg->tenants[i], err);
+		if (rc) {
+			strait_config_wipe_keys(cfg);
+			return rc;
+		}
+	}
+	return 0;
+}
+
+void strait_tenant_wipe_key(struct strait_tenant_cfg *t)
+{
+	explicit_bzero(t->psk, sizeof(t->psk));
+	t->has_psk = false;
+}
+
+void strait_config_wipe_keys(struct strait_config *cfg)
+{
+	for (unsigned i = 0; i < STRAIT_MAX_TENANTS; i++)
+		strait_tenant_wipe_key(&cfg->tenants[i]);
+}
+
+void strait_tenant_hard_limits(const struct strait_tenant_cfg *t, uint64_t *hard_ns,
+			       uint64_t *hard_bytes)
+{
+	uint64_t dt = t->rekey_ns / 10, db = t->rekey_bytes / 10;
+	if (dt < 5000000000ull)
+		dt = 5000000000ull;
+	if (db < (64ull << 20))
+		db = 64ull << 20;
+	*hard_ns = t->rekey_ns + dt;
+	*hard_bytes = t->rekey_bytes + db;
 }

@@ -7,7 +7,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <rte_branch_prediction.h>
 #include <rte_common.h>
+#include <rte_cycles.h>
 
 #include "dp_hooks.h"
 #include "flow.h"
@@ -28,6 +30,7 @@ enum {
 	DP_TXBUF = 128,        /* frames buffered per port before a flush */
 	DP_CTRL_RING = 256,    /* frames from the main lcore to a worker */
 	DP_STEER_RING = 4096,  /* frames handed to a flow's owner, per port */
+	DP_BETWEEN_MS = 10,    /* control's period, on the main lcore or between bursts */
 };
 
 enum dp_drop {
@@ -39,8 +42,6 @@ enum dp_drop {
 	DROP_NO_MBUF,          /* control could not allocate a frame */
 	DROP_COUNT
 };
-
-const char *dp_drop_name(enum dp_drop d);
 
 struct dp_port_stats {
 	uint64_t rx_pkts, rx_bytes;
@@ -96,7 +97,7 @@ struct dp_worker {
 		uint8_t family;
 		uint64_t ms;
 	} last_learn[DP_NPORTS];
-	void *hook_ctx;
+	void *hook_ctx[DP_HOOKS_MAX]; /* each module's, dp_hooks.h */
 	struct dp_stats stats __rte_cache_aligned;
 } __rte_cache_aligned;
 
@@ -116,31 +117,46 @@ struct dp_app {
 	/* checksum offloads enabled on each port (the device has them): the
 	 * TCP engine leaves checksums to the NIC only when both ports do */
 	bool tx_csum[DP_NPORTS], rx_csum[DP_NPORTS];
+	unsigned channel_mbufs;    /* per worker: the channels' queue and RX pools, each */
 };
 
-extern struct dp_app *dp_app;
+/* Milliseconds from the TSC: no syscall on the fast path, and one clock
+ * for workers and control alike. */
+static inline uint64_t dp_now_ms(void)
+{
+	static uint64_t hz_per_ms;
+	if (unlikely(!hz_per_ms))
+		hz_per_ms = rte_get_tsc_hz() / 1000 ? rte_get_tsc_hz() / 1000 : 1;
+	return rte_get_tsc_cycles() / hz_per_ms;
+}
 
-uint64_t dp_now_ms(void);
+/* worker.c */
 int dp_worker_init(struct dp_app *app, struct dp_worker *w, unsigned id);
 void dp_worker_fini(struct dp_worker *w);
-/* The worker loop; returns when app->quit is set, after draining. */
+/* The worker loop; returns when app->quit is set, after draining. With
+ * `between`, calls it every DP_BETWEEN_MS between bursts (single-lcore
+ * mode: the control tick). */
+int dp_worker_run(struct dp_worker *w, void (*between)(struct dp_app *app));
+/* dp_worker_run() without `between`: a worker lcore's (remote launch). */
 int dp_worker_main(void *arg);
 /* One pass of the worker loop: returns the frames handled. */
 unsigned dp_worker_poll(struct dp_worker *w);
 void dp_worker_drain(struct dp_worker *w);
 
-/* Control (main lcore): next-hop resolution and timers; cheap when nothing
- * is due. */
+/* tx.c: sends what the worker buffered for port (dp_tx_frame()). */
+void dp_tx_flush(struct dp_worker *w, unsigned port);
+
+/* control.c (main lcore): next-hop resolution and the idle exit; cheap
+ * when nothing is due. */
 void dp_control_tick(struct dp_app *app);
 
+/* telemetry.c */
 /* Sum of every worker's counters. */
 void dp_stats_sum(const struct dp_app *app, struct dp_stats *out);
-int dp_telemetry_register(void);
-/* Clears dp_app and waits until no telemetry command is reading it. */
+/* Serves /strait/... for app until dp_telemetry_quiesce(). */
+int dp_telemetry_register(struct dp_app *app);
+/* Stops serving app: waits until no telemetry command is reading it. */
 void dp_telemetry_quiesce(void);
-/* Waits (bounded) until no telemetry command is running: a command that
- * starts afterwards sees whatever the caller cleared before calling. */
-void dp_telemetry_barrier(void);
 int dp_stats_write_json(const struct dp_app *app, const char *path);
 
 #endif

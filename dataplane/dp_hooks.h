@@ -1,21 +1,30 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* How a module (the TCP engine, later the tunnel channel) plugs into the
- * worker loop. See dataplane/README.md, "Hooking a module in".
+/* How modules plug into the worker loop: the appliance's own TCP
+ * (tcp_hook.c) today, the tenant channel next. See dataplane/README.md,
+ * "Modules".
  *
- * The worker owns the ports. A module registers one struct dp_hooks before
- * the workers start (dp_hooks_register(), from main() after configuration);
- * each worker then calls worker_init() once on its own lcore and keeps the
- * returned context, so module state is per worker and lock-free. Within a
- * burst, the worker calls:
- *   - intercept() for each well-formed TCP frame of a flow whose fate is a
- *     tenant (decided at its SYN, see flow.h);
- *   - local_tcp() for each TCP segment addressed to the appliance's own
- *     addresses;
- *   - poll() once per loop iteration, for timers.
- * The module sends with dp_tx_frame() (a whole L2 frame) or dp_tx_l3() (an
- * IP packet: the worker adds Ethernet and VLAN for the next hop). Both are
- * buffered and flushed at the end of the loop iteration, on the worker's
- * own TX queue; neither blocks or allocates.
+ * The worker owns the ports. Modules register before the workers start
+ * (dp_hooks_register(), from main() after configuration), at most
+ * DP_HOOKS_MAX, and the worker asks them in the order they registered.
+ * Each worker calls every module's worker_init() once on its own lcore and
+ * keeps the returned context, so module state is per worker and lock-free.
+ * Within a burst, the worker offers:
+ *   - intercept(): each well-formed TCP frame of a flow whose fate is a
+ *     tenant (decided at its SYN, see flow.h). The first module that
+ *     returns true takes it; a frame no module takes is bridged. Also
+ *     each ICMP/ICMPv6 destination unreachable that quotes a TCP segment
+ *     of such a flow (pi->l4_proto ICMP or ICMPv6; icmp_error.h).
+ *   - local(): each frame to the appliance's own address on a port that
+ *     the worker does not answer itself (TCP, UDP, other protocols: not
+ *     ARP, neighbour discovery or echo). The first module that returns true
+ *     takes it (the TCP module takes TCP segments; a channel would take
+ *     UDP/4500 to the WAN address); a frame no module takes is dropped and
+ *     counted (local_unhandled).
+ *   - poll(): every module, once per loop iteration, for its timers.
+ * Modules send with dp_tx_frame() (a whole L2 frame) or dp_tx_l3() (an IP
+ * packet: the worker adds Ethernet and VLAN for the next hop), both in
+ * tx.c. Both are buffered and flushed at the end of the loop iteration, on
+ * the worker's own TX queue; neither blocks or allocates.
  */
 #ifndef STRAIT_DATAPLANE_DP_HOOKS_H
 #define STRAIT_DATAPLANE_DP_HOOKS_H
@@ -28,26 +37,41 @@ struct dp_worker;
 struct flow;
 struct pkt_info;
 
+enum { DP_HOOKS_MAX = 4 };
+
 struct dp_hooks {
+	const char *name;
 	/* On the worker's lcore before its first burst; NULL return is an
 	 * error that stops start-up. */
 	void *(*worker_init)(struct dp_worker *w);
+	/* As the worker stops, after its last burst, modules in reverse
+	 * order. By then dp_hooks_ctx() gives NULL for this worker: a module
+	 * whose context other threads read (telemetry) waits here for the
+	 * readers that loaded it before. */
 	void (*worker_fini)(struct dp_worker *w, void *ctx);
 	/* A frame of an intercepted flow, received on port in_port (DP_LAN or
 	 * DP_WAN). m->l2_len and m->l3_len are set. Return true to take
-	 * ownership of m; false and the worker bridges it as before. */
+	 * ownership of m; false and the worker offers it to the next module,
+	 * or bridges it as before. */
 	bool (*intercept)(void *ctx, struct rte_mbuf *m, const struct pkt_info *pi,
 			  struct flow *f, unsigned in_port);
-	/* A TCP segment to the appliance's own address on in_port; always
-	 * takes ownership of m (m->l2_len, m->l3_len set). */
-	void (*local_tcp)(void *ctx, struct rte_mbuf *m, const struct pkt_info *pi,
-			  unsigned in_port);
+	/* A frame to the appliance's own address on in_port (m->l2_len,
+	 * m->l3_len set; pi->l4_proto, ports and fragment flag tell what it
+	 * is). Return true to take ownership of m; false and the worker offers
+	 * it to the next module, or drops it (local_unhandled). */
+	bool (*local)(void *ctx, struct rte_mbuf *m, const struct pkt_info *pi,
+		      unsigned in_port);
 	/* Timers; returns how much work it did (0 lets the worker back off). */
 	unsigned (*poll)(void *ctx, uint64_t now_ms);
 };
 
-/* Registers the hooks (copied); call before the workers start. */
-void dp_hooks_register(const struct dp_hooks *h);
+/* Appends a module (copied) to the table; call before the workers start.
+ * Returns the module's id (>= 0), for dp_hooks_ctx(), or -ENOSPC. */
+int dp_hooks_register(const struct dp_hooks *h);
+
+/* Module id's context on worker w, from any thread: NULL before its
+ * worker_init() returned and from its stop on. */
+void *dp_hooks_ctx(const struct dp_worker *w, int id);
 
 /* Queues a whole frame for port (DP_LAN/DP_WAN); takes ownership of m in
  * every case (a frame that finds the queue full is freed and counted). */
@@ -63,5 +87,14 @@ int dp_tx_l3(struct dp_worker *w, unsigned port, uint16_t vlan, uint8_t family,
 
 /* The worker's clock: milliseconds, monotonic, read once per burst. */
 uint64_t dp_worker_now_ms(const struct dp_worker *w);
+
+/* The worker's side of the table (worker.c). */
+int dp_hooks_start(struct dp_worker *w);  /* every worker_init(); -1 on failure */
+void dp_hooks_stop(struct dp_worker *w);  /* every worker_fini() */
+bool dp_hooks_intercept(struct dp_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
+			struct flow *f, unsigned in_port);
+bool dp_hooks_local(struct dp_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
+		    unsigned in_port);
+unsigned dp_hooks_poll(struct dp_worker *w);
 
 #endif

@@ -128,6 +128,8 @@ bool flow_closed(const struct flow *f)
 
 static inline bool expired(const struct flow_table *ft, const struct flow *f, uint64_t now)
 {
+	if (f->flags & FLOW_F_PINNED)
+		return false;
 	uint64_t limit = flow_closed(f) ? ft->closed_ms : ft->idle_ms;
 	return now - f->last_ms > limit;
 }

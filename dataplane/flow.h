@@ -40,6 +40,10 @@ enum flow_flags {
 	FLOW_F_CLIENT_B = 1u << 4, /* the SYN came from side b */
 	FLOW_F_SEQ_A = 1u << 5,    /* nxt[0] holds side a's next sequence number */
 	FLOW_F_SEQ_B = 1u << 6,
+	FLOW_F_BYPASS = 1u << 7,   /* a tenant's, bridged unoptimized (PeerDown
+				    * bypass, or its SYN came from the WAN) */
+	FLOW_F_PINNED = 1u << 8,   /* a connection of the relay lives on it:
+				    * never expires until unpinned */
 };
 
 /* A RST or FIN is honoured (closes the flow) only when its sequence number
@@ -72,8 +76,7 @@ struct flow {
 	struct flow_key key;
 	uint32_t hash;     /* 0 = free slot */
 	uint16_t tenant;   /* or FLOW_BRIDGED */
-	uint8_t flags;
-	uint8_t pad;
+	uint16_t flags;
 	uint64_t last_ms;
 	uint64_t pkts, bytes;
 	uint32_t nxt[2];   /* next sequence number expected from side a, b */

@@ -3,6 +3,7 @@
  *
  *   straitd [EAL options] -- -c appliance.conf [--check] [--stats-json FILE]
  *           [--exit-idle-ms N] [--mbufs N] [--tcp-impair SPEC]
+ *           [--sa-log FILE] [--channel-mbufs N]
  *
  * Order of start-up: configuration first (a bad file exits 1 with its
  * error before EAL or any port is touched), then EAL, ports, workers.
@@ -26,11 +27,12 @@
 #include <rte_ring.h>
 
 #include "dp.h"
+#include "relay_hook.h"
 #include "tcp_hook.h"
+#include "wan.h"
 
 enum { RX_DESC = 1024, TX_DESC = 1024, MBUF_CACHE = 256 };
 
-struct dp_app *dp_app;
 static struct dp_app app;
 static bool port_found[DP_NPORTS];
 
@@ -44,7 +46,7 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: straitd [EAL options] -- -c appliance.conf [--check]\n"
 		   "               [--stats-json FILE] [--exit-idle-ms N] [--mbufs N]\n"
-		   "               [--tcp-impair SPEC]\n"
+		   "               [--tcp-impair SPEC] [--sa-log FILE] [--channel-mbufs N]\n"
 		   "  -c, --config FILE   appliance configuration (see configs/)\n"
 		   "  --check             validate the configuration and exit\n"
 		   "  --stats-json FILE   write every counter as JSON on exit\n"
@@ -54,7 +56,12 @@ static void usage(FILE *f)
 		   "                      and reorders a share of the segments it receives and\n"
 		   "                      sends: drop=P,dup=P,reorder=P,seed=N[,dir=rx|tx|both]\n"
 		   "                      (P percent, e.g. drop=1,dup=1,reorder=2,seed=7), or\n"
-		   "                      off; overrides [Test] TcpImpair\n");
+		   "                      off; overrides [Test] TcpImpair\n"
+		   "  --sa-log FILE       append each SA as it is installed, one line in\n"
+		   "                      Wireshark's esp_sa UAT format (holds keys: the file\n"
+		   "                      is created mode 0600; see dataplane/README.md)\n"
+		   "  --channel-mbufs N   mbufs of each worker's tenant channels, for their\n"
+		   "                      send queues and again for received data (default 8191)\n");
 }
 
 /* The knob's effective settings, loud: a test facility left on in
@@ -181,58 +188,6 @@ err:
 	return r;
 }
 
-static void resolve_one(unsigned port, const struct strait_addr *gw)
-{
-	if (!gw->family)
-		return;
-	uint16_t vlan = app.local[port].vlan;
-	for (unsigned i = 0; i < app.n_workers; i++)
-		if (neigh_lookup(&app.workers[i].neigh[port], gw->family, gw->addr, vlan))
-			return;
-	struct rte_mbuf *m = rte_pktmbuf_alloc(app.pool);
-	if (!m) {
-		app.workers[0].stats.port[port].drops[DROP_NO_MBUF]++;
-		return;
-	}
-	uint8_t *f = rte_pktmbuf_mtod(m, uint8_t *);
-	uint32_t cap = rte_pktmbuf_tailroom(m);
-	uint32_t len = gw->family == 4 ? local_arp_request(f, cap, &app.local[port], gw->addr)
-				       : local_ns_request(f, cap, &app.local[port], gw->addr);
-	if (!len) {
-		rte_pktmbuf_free(m);
-		return;
-	}
-	m->data_len = (uint16_t)len;
-	m->pkt_len = len;
-	m->port = (uint16_t)port; /* the worker reads the side from here */
-	/* The main lcore never transmits: worker 0 sends it. */
-	if (rte_ring_enqueue(app.workers[0].ctrl, m))
-		rte_pktmbuf_free(m);
-}
-
-void dp_control_tick(struct dp_app *a)
-{
-	uint64_t now = dp_now_ms();
-	if (now - a->last_resolve_ms >= 1000) {
-		a->last_resolve_ms = now;
-		const struct strait_appliance_cfg *ac = &a->cfg->appliance;
-		resolve_one(DP_LAN, &ac->lan.gateway4);
-		resolve_one(DP_LAN, &ac->lan.gateway6);
-		resolve_one(DP_WAN, &ac->wan.gateway4);
-		resolve_one(DP_WAN, &ac->wan.gateway6);
-	}
-	if (a->exit_idle_ms) {
-		uint64_t last = 0;
-		for (unsigned i = 0; i < a->n_workers; i++) {
-			uint64_t l = __atomic_load_n(&a->workers[i].last_rx_ms, __ATOMIC_RELAXED);
-			if (l > last)
-				last = l;
-		}
-		if (last && now > last && now - last > a->exit_idle_ms)
-			a->quit = 1;
-	}
-}
-
 int main(int argc, char **argv)
 {
 	/* Our options follow "--"; EAL's come first. */
@@ -242,7 +197,7 @@ int main(int argc, char **argv)
 			sep = i;
 			break;
 		}
-	const char *config = NULL, *stats_json = NULL, *impair = NULL;
+	const char *config = NULL, *stats_json = NULL, *impair = NULL, *sa_log = NULL;
 	bool check = false;
 	unsigned long mbufs = 16383;
 	static const struct option opts[] = {
@@ -252,6 +207,8 @@ int main(int argc, char **argv)
 		{ "exit-idle-ms", required_argument, NULL, 'i' },
 		{ "mbufs", required_argument, NULL, 'm' },
 		{ "tcp-impair", required_argument, NULL, 't' },
+		{ "sa-log", required_argument, NULL, 'a' },
+		{ "channel-mbufs", required_argument, NULL, 'b' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -267,6 +224,8 @@ int main(int argc, char **argv)
 		case 'i': app.exit_idle_ms = strtoull(optarg, NULL, 10); break;
 		case 'm': mbufs = strtoul(optarg, NULL, 10); break;
 		case 't': impair = optarg; break;
+		case 'a': sa_log = optarg; break;
+		case 'b': app.channel_mbufs = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -277,11 +236,13 @@ int main(int argc, char **argv)
 	}
 	static struct strait_config cfg;
 	struct strait_error err;
-	if (strait_config_load(config, &cfg, &err)) {
+	if (strait_config_load(config, &cfg, &err) || strait_config_load_keys(&cfg, &err)) {
 		char buf[PATH_MAX + 512];
 		fprintf(stderr, "straitd: %s\n", strait_error_str(&err, buf, sizeof(buf)));
 		return 1;
 	}
+	if (!app.channel_mbufs)
+		app.channel_mbufs = 8191;
 	struct strait_tcp_impair *ti = &cfg.appliance.tcp_impair;
 	if (impair) {
 		char why[160];
@@ -292,6 +253,7 @@ int main(int argc, char **argv)
 	}
 	bool impair_on = (ti->rx || ti->tx) && (ti->drop_ppm || ti->dup_ppm || ti->reorder_ppm);
 	if (check) {
+		strait_config_wipe_keys(&cfg);
 		if (impair_on)
 			log_impair(ti);
 		printf("%s: appliance %s, LAN %s, WAN %s, %u tenant(s), %u worker(s)\n", config,
@@ -301,7 +263,6 @@ int main(int argc, char **argv)
 	}
 	app.cfg = &cfg;
 	app.burst = cfg.appliance.burst;
-	dp_app = &app;
 
 	optind = 1; /* getopt state is shared with EAL's parser */
 	int r = rte_eal_init(sep, argv);
@@ -337,21 +298,33 @@ int main(int argc, char **argv)
 	if (port_lookup(DP_LAN, &cfg.appliance.lan) || port_lookup(DP_WAN, &cfg.appliance.wan) ||
 	    port_setup(DP_LAN, &cfg.appliance.lan) || port_setup(DP_WAN, &cfg.appliance.wan))
 		goto err_ports;
-	if (dp_telemetry_register())
-		fprintf(stderr, "straitd: telemetry commands not registered\n");
 	if (impair_on) {
 		log_impair(ti);
 		struct tcp_impair_cfg ic = { ti->drop_ppm, ti->dup_ppm, ti->reorder_ppm,
 					     ti->seed, ti->rx, ti->tx };
 		tcp_hook_set_impair(&ic);
 	}
-	tcp_hook_register(); /* the TCP engine and its services on local TCP */
+	if (tcp_hook_register()) { /* the TCP engine and its services on local TCP */
+		fprintf(stderr, "straitd: the TCP module could not be hooked in\n");
+		goto err_ports;
+	}
+	if (wan_register(&app, sa_log)) /* tunnels and channels: the second module */
+		goto err_ports;
+	if (relay_hook_register()) { /* intercepted flows, on the channels: after wan */
+		fprintf(stderr, "straitd: the relay module could not be hooked in\n");
+		goto err_ports;
+	}
 
+	/* signals, then the telemetry commands, once everything is set up
+	 * (seconds under ASan): tests wait for the commands, then may signal */
 	struct sigaction sa;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	if (dp_telemetry_register(&app))
+		fprintf(stderr, "straitd: telemetry commands not registered\n");
+
 	app.start_ms = dp_now_ms();
 	fprintf(stderr, "straitd: %s up: LAN %s, WAN %s, %u tenant(s), %s\n", cfg.appliance.name,
 		cfg.appliance.lan.device, cfg.appliance.wan.device, cfg.n_tenants,
@@ -361,7 +334,7 @@ int main(int argc, char **argv)
 		app.rx_csum[DP_LAN] && app.rx_csum[DP_WAN] ? "NIC verdicts trusted" : "software");
 
 	if (app.single) {
-		dp_worker_main(&app.workers[0]);
+		dp_worker_run(&app.workers[0], dp_control_tick);
 	} else {
 		unsigned lcore, i = 0;
 		RTE_LCORE_FOREACH_WORKER(lcore) {
@@ -372,7 +345,7 @@ int main(int argc, char **argv)
 		/* Control: wakes every 10 ms, does what is due, sleeps again. */
 		while (!app.quit) {
 			dp_control_tick(&app);
-			usleep(10000);
+			usleep(DP_BETWEEN_MS * 1000);
 		}
 		rte_eal_mp_wait_lcore();
 	}
@@ -394,10 +367,12 @@ err_workers:
 	for (unsigned i = 0; i < app.n_workers; i++)
 		dp_worker_fini(&app.workers[i]);
 	rte_free(app.workers);
+	wan_unregister(); /* after the ports: their queues held the channel's mbufs */
 err_pool:
 	rte_mempool_free(app.pool);
 err_eal:
 	rte_eal_cleanup();
+	strait_config_wipe_keys(&cfg); /* each tunnel wiped its tenant's already */
 	if (!rc)
 		fprintf(stderr, "straitd: stopped\n");
 	return rc;

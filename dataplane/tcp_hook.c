@@ -27,6 +27,7 @@
 #include <rte_pause.h>
 
 #include "dp.h"
+#include "snap_seqlock.h"
 #include "tcp.h"
 #include "tcp_services.h"
 
@@ -43,6 +44,10 @@ struct tcp_hook {
 };
 
 static struct tcp_impair_cfg impair_cfg;
+static int hook_id = -1; /* ours in the worker's table (dp_hooks.h) */
+/* Telemetry threads inside tcp_hook_snapshot(): a worker's context is
+ * freed only once none is (worker_fini). */
+static int readers;
 
 void tcp_hook_set_impair(const struct tcp_impair_cfg *cfg)
 {
@@ -163,6 +168,11 @@ static void worker_fini(struct dp_worker *w, void *ctx)
 	struct tcp_hook *t = ctx;
 	if (!t)
 		return;
+	/* dp_hooks_ctx() gives NULL for w from now: wait out the telemetry
+	 * readers that loaded t before (a copy is microseconds; bounded all
+	 * the same, 10 s) */
+	for (int i = 0; i < 100000 && __atomic_load_n(&readers, __ATOMIC_SEQ_CST); i++)
+		rte_delay_us_sleep(100);
 	tcp_impair_flush(&t->im); /* held segments: every mbuf back in the pool */
 	if (w->id < STRAIT_MAX_WORKERS) {
 		tcp_stack_stats(t->st, &finals[w->id].stack);
@@ -174,20 +184,24 @@ static void worker_fini(struct dp_worker *w, void *ctx)
 	free(t);
 }
 
-static void local_tcp(void *ctx, struct rte_mbuf *m, const struct pkt_info *pi,
-		      unsigned in_port)
+/* TCP segments to the appliance's addresses; anything else to them is
+ * another module's. */
+static bool local(void *ctx, struct rte_mbuf *m, const struct pkt_info *pi,
+		  unsigned in_port)
 {
 	struct tcp_hook *t = ctx;
-	(void)pi;
 	(void)in_port;
+	if (pi->l4_proto != PROTO_TCP || pi->is_fragment)
+		return false;
 	if (likely(!t->impair_on)) {
 		tcp_input(t->st, &m, 1); /* m->l2_len is the L3 offset, VLAN included */
-		return;
+		return true;
 	}
 	struct rte_mbuf *out[TCP_IMPAIR_OUT_MAX];
 	unsigned k = tcp_impair_pass(&t->im, TCP_IMPAIR_RX, m, now_us(t), out);
 	if (k)
 		tcp_input(t->st, out, (uint16_t)k);
+	return true;
 }
 
 /* Releases a reordered segment held past its delay; returns true while
@@ -204,12 +218,11 @@ static bool impair_poll(struct tcp_hook *t)
 	return tcp_impair_next(&t->im) != UINT64_MAX;
 }
 
-/* Seqlock writer: the worker is the only writer and never waits. */
+/* The worker's snapshot for telemetry (snap_seqlock.h). */
 static void publish(struct tcp_hook *t, uint64_t now_ms)
 {
 	struct tcp_hook_snap *s = &t->snap;
-	__atomic_store_n(&t->seq, t->seq + 1, __ATOMIC_RELAXED);
-	__atomic_thread_fence(__ATOMIC_RELEASE);
+	snap_write_begin(&t->seq);
 	s->at_ms = now_ms ? now_ms : 1;
 	tcp_stack_stats(t->st, &s->stack);
 	memset(s->by_state, 0, sizeof(s->by_state));
@@ -238,35 +251,16 @@ static void publish(struct tcp_hook *t, uint64_t now_ms)
 		}
 	s->n_conns = n;
 	s->impair = t->im.stats;
-	__atomic_store_n(&t->seq, t->seq + 1, __ATOMIC_RELEASE);
-}
-
-static struct tcp_hook *hook_of(const struct dp_worker *w)
-{
-	return __atomic_load_n(&w->hook_ctx, __ATOMIC_ACQUIRE);
+	snap_write_end(&t->seq);
 }
 
 int tcp_hook_snapshot(const struct dp_worker *w, struct tcp_hook_snap *out)
 {
-	const struct tcp_hook *t = hook_of(w);
-	if (!t)
-		return -ENOENT;
-	/* A copy takes microseconds and the worker writes every 100 ms, but
-	 * its write walks the whole table (16k slots: a millisecond or more
-	 * in a sanitizer build on a busy machine). This is the telemetry
-	 * thread, so wait it out asleep, for up to about 200 ms. */
-	for (int tries = 0; tries < 2000; tries++) {
-		uint32_t s0 = __atomic_load_n(&t->seq, __ATOMIC_ACQUIRE);
-		if (s0 & 1) {
-			rte_delay_us_sleep(100);
-			continue;
-		}
-		memcpy(out, &t->snap, sizeof(*out));
-		__atomic_thread_fence(__ATOMIC_ACQUIRE);
-		if (__atomic_load_n(&t->seq, __ATOMIC_RELAXED) == s0)
-			return 0;
-	}
-	return -EAGAIN;
+	__atomic_add_fetch(&readers, 1, __ATOMIC_SEQ_CST);
+	const struct tcp_hook *t = dp_hooks_ctx(w, hook_id);
+	int r = t ? snap_read(&t->seq, out, &t->snap, sizeof(*out)) : -ENOENT;
+	__atomic_sub_fetch(&readers, 1, __ATOMIC_SEQ_CST);
+	return r;
 }
 
 static unsigned timers(void *ctx, uint64_t now_ms)
@@ -286,13 +280,15 @@ static unsigned timers(void *ctx, uint64_t now_ms)
 	return held || (due != UINT64_MAX && due <= now_us(t) + 200);
 }
 
-void tcp_hook_register(void)
+int tcp_hook_register(void)
 {
 	static const struct dp_hooks hooks = {
+		.name = "tcp",
 		.worker_init = worker_init,
 		.worker_fini = worker_fini,
-		.local_tcp = local_tcp,
+		.local = local,
 		.poll = timers,
 	};
-	dp_hooks_register(&hooks);
+	hook_id = dp_hooks_register(&hooks);
+	return hook_id < 0 ? hook_id : 0;
 }

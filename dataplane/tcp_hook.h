@@ -7,21 +7,34 @@
 
 #include <stdint.h>
 
+#include "strait/ctl.h"
 #include "tcp.h"
 #include "tcp_impair.h"
 
 struct dp_worker;
 
-/* Call from main() after configuration, before the workers start. */
-void tcp_hook_register(void);
+/* Call from main() after configuration, before the workers start; returns
+ * 0 or -ENOSPC (the module table is full). */
+int tcp_hook_register(void);
 
 /* The drop/duplicate/reorder test knob (tcp_impair.h) for every worker's
  * stack; call before the workers start. Off by default. */
 void tcp_hook_set_impair(const struct tcp_impair_cfg *cfg);
 
 /* Tenant ids in the worker's stack: 0 is the appliance's own services;
- * the configuration's tenant i is i + 1. */
-enum { TCP_HOOK_TENANT_LOCAL = 0, TCP_HOOK_TENANTS = 64, TCP_HOOK_CONNS_MAX = 64 };
+ * the configuration's tenant i is i + 1, so the stack has one slot more
+ * than a configuration has tenants. */
+enum {
+	TCP_HOOK_TENANT_LOCAL = 0,
+	TCP_HOOK_TENANTS = STRAIT_MAX_TENANTS + 1,
+	TCP_HOOK_CONNS_MAX = 64,
+};
+
+/* The stack tenant of configured tenant i (0 <= i < STRAIT_MAX_TENANTS). */
+static inline uint16_t tcp_hook_tenant(unsigned i)
+{
+	return (uint16_t)(i + 1);
+}
 
 /* Statistics for telemetry. The worker publishes a snapshot of its stack
  * between bursts, at most every TCP_HOOK_SNAP_MS, under a sequence count:

@@ -6,8 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tcp_internal.h"
-
 enum { REQ_MAX = 32, CHUNK = 16384 };
 
 struct svc_conn {
@@ -38,7 +36,7 @@ struct tcp_services {
 /* All of the connection's data acknowledged by the peer. */
 static bool all_acked(const struct tcp_conn *c)
 {
-	return c->sndq.bytes == 0;
+	return tcp_unacked(c) == 0;
 }
 
 static void source_abort(struct tcp_services *sv, struct tcp_conn *c, struct svc_conn *s)

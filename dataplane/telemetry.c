@@ -13,7 +13,9 @@
 #include <rte_telemetry.h>
 
 #include "dp.h"
+#include "relay_hook.h"
 #include "tcp_hook.h"
+#include "wan.h"
 
 void dp_stats_sum(const struct dp_app *app, struct dp_stats *out)
 {
@@ -26,23 +28,91 @@ void dp_stats_sum(const struct dp_app *app, struct dp_stats *out)
 	}
 }
 
-/* Every counter as (group, name, value), shared by telemetry and JSON. */
+static const char *drop_name(enum dp_drop d)
+{
+	static const char *const names[DROP_COUNT] = {
+		[DROP_MALFORMED] = "malformed",
+		[DROP_MALFORMED_TO_US] = "malformed_to_us",
+		[DROP_LOCAL_INVALID] = "local_invalid",
+		[DROP_LOCAL_UNHANDLED] = "local_unhandled",
+		[DROP_TX_FULL] = "tx_full",
+		[DROP_NO_MBUF] = "no_mbuf",
+	};
+	return (unsigned)d < DROP_COUNT ? names[d] : "?";
+}
+
+/* Every counter as (name, value), shared by telemetry and JSON. */
 struct counter {
 	const char *name;
 	uint64_t v;
 };
 
+/* A counter of a statistics struct: its name and where it lies (32 or 64
+ * bits). Each group below is one table, read (and summed over workers)
+ * by the same code. */
+struct counter_def {
+	const char *name;
+	uint32_t off;
+	uint8_t size;
+};
+#define CTR(type, name, field) \
+	{ name, offsetof(type, field), sizeof(((type *)0)->field) }
+#define CTR_F(type, field) CTR(type, #field, field) /* named for its field */
+
+static uint64_t counter_get(const void *s, const struct counter_def *d)
+{
+	const uint8_t *p = (const uint8_t *)s + d->off;
+	if (d->size == sizeof(uint32_t)) {
+		uint32_t v;
+		memcpy(&v, p, sizeof(v));
+		return v;
+	}
+	uint64_t v;
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+/* Appends table[0..n) of each of the k structs at s, `stride` bytes apart,
+ * summed, to c; returns the count appended. */
+static unsigned counters(struct counter *c, const struct counter_def *table, unsigned n,
+			 const void *s, unsigned k, size_t stride)
+{
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t v = 0;
+		for (unsigned j = 0; j < k; j++)
+			v += counter_get((const uint8_t *)s + j * stride, &table[i]);
+		c[i] = (struct counter){ table[i].name, v };
+	}
+	return n;
+}
+
+#define P(name, field) CTR(struct dp_port_stats, name, field)
+static const struct counter_def port_table[] = {
+	P("rx_packets", rx_pkts), P("rx_bytes", rx_bytes),
+	P("tx_packets", tx_pkts), P("tx_bytes", tx_bytes),
+	P("bridged_packets", bridged_pkts), P("bridged_bytes", bridged_bytes),
+	P("local_in", local_in), P("local_out", local_out),
+};
+#undef P
+
+#define F(name, field) CTR(struct dp_stats, name, field)
+static const struct counter_def flow_table[] = {
+	F("created", flows.created), F("unseen_syn", flows.unseen_syn),
+	F("table_full", flows.table_full), F("expired", flows.expired),
+	F("reused", flows.reused), F("steered", flows.steered),
+	F("steer_full", flows.steer_full), F("evicted", flows.evicted),
+};
+#undef F
+
+#define T(name, field) CTR(struct dp_tenant_stats, name, field)
+static const struct counter_def tenant_table[] = {
+	T("packets", pkts), T("bytes", bytes), T("flows", flows), T("active_flows", active),
+};
+#undef T
+
 static unsigned port_counters(const struct dp_port_stats *p, struct counter *c)
 {
-	unsigned n = 0;
-	c[n++] = (struct counter){ "rx_packets", p->rx_pkts };
-	c[n++] = (struct counter){ "rx_bytes", p->rx_bytes };
-	c[n++] = (struct counter){ "tx_packets", p->tx_pkts };
-	c[n++] = (struct counter){ "tx_bytes", p->tx_bytes };
-	c[n++] = (struct counter){ "bridged_packets", p->bridged_pkts };
-	c[n++] = (struct counter){ "bridged_bytes", p->bridged_bytes };
-	c[n++] = (struct counter){ "local_in", p->local_in };
-	c[n++] = (struct counter){ "local_out", p->local_out };
+	unsigned n = counters(c, port_table, RTE_DIM(port_table), p, 1, 0);
 	uint64_t total = 0;
 	for (int i = 0; i < DROP_COUNT; i++)
 		total += p->drops[i];
@@ -56,25 +126,12 @@ static unsigned flow_counters(const struct dp_app *app, const struct dp_stats *s
 	unsigned n = 0;
 	c[n++] = (struct counter){ "active", s->flows_active };
 	c[n++] = (struct counter){ "capacity", (uint64_t)app->cfg->appliance.flow_table_size * app->n_workers };
-	c[n++] = (struct counter){ "created", s->flows.created };
-	c[n++] = (struct counter){ "unseen_syn", s->flows.unseen_syn };
-	c[n++] = (struct counter){ "table_full", s->flows.table_full };
-	c[n++] = (struct counter){ "expired", s->flows.expired };
-	c[n++] = (struct counter){ "reused", s->flows.reused };
-	c[n++] = (struct counter){ "steered", s->flows.steered };
-	c[n++] = (struct counter){ "steer_full", s->flows.steer_full };
-	c[n++] = (struct counter){ "evicted", s->flows.evicted };
-	return n;
+	return n + counters(c + n, flow_table, RTE_DIM(flow_table), s, 1, 0);
 }
 
 static unsigned tenant_counters(const struct dp_tenant_stats *t, struct counter *c)
 {
-	unsigned n = 0;
-	c[n++] = (struct counter){ "packets", t->pkts };
-	c[n++] = (struct counter){ "bytes", t->bytes };
-	c[n++] = (struct counter){ "flows", t->flows };
-	c[n++] = (struct counter){ "active_flows", t->active };
-	return n;
+	return counters(c, tenant_table, RTE_DIM(tenant_table), t, 1, 0);
 }
 
 static void put(struct rte_tel_data *d, const struct counter *c, unsigned n)
@@ -139,7 +196,7 @@ static int do_drops(const struct dp_app *a, const char *params, struct rte_tel_d
 		return -1;
 	rte_tel_data_start_dict(d);
 	for (int i = 0; i < DROP_COUNT; i++)
-		rte_tel_data_add_dict_u64(d, dp_drop_name(i),
+		rte_tel_data_add_dict_u64(d, drop_name(i),
 					  only >= 0 ? s.port[only].drops[i]
 						    : s.port[DP_LAN].drops[i] + s.port[DP_WAN].drops[i]);
 	return 0;
@@ -222,102 +279,9 @@ static int do_neighbours(const struct dp_app *a, const char *params, struct rte_
 	return 0;
 }
 
-/* The telemetry thread may run a command while main() shuts down: each
- * command counts itself in (tel_busy) before it loads dp_app, once, into
- * a local; dp_telemetry_quiesce() clears dp_app and waits until no
- * command is inside before the workers are freed. */
-static int tel_busy;
-
-static const struct dp_app *tel_enter(void)
-{
-	__atomic_add_fetch(&tel_busy, 1, __ATOMIC_SEQ_CST);
-	return __atomic_load_n(&dp_app, __ATOMIC_SEQ_CST);
-}
-
-static void tel_leave(void)
-{
-	__atomic_sub_fetch(&tel_busy, 1, __ATOMIC_SEQ_CST);
-}
-
-void dp_telemetry_barrier(void)
-{
-	/* a command is a few microseconds; bounded wait (10 s) all the same */
-	for (int i = 0; i < 100000 && __atomic_load_n(&tel_busy, __ATOMIC_SEQ_CST); i++)
-		usleep(100);
-}
-
-void dp_telemetry_quiesce(void)
-{
-	__atomic_store_n(&dp_app, NULL, __ATOMIC_SEQ_CST);
-	dp_telemetry_barrier();
-}
-
-static int cmd_ports(const char *cmd, const char *params, struct rte_tel_data *d)
-{
-	(void)cmd;
-	const struct dp_app *a = tel_enter();
-	int r = a ? do_ports(a, params, d) : -1;
-	tel_leave();
-	return r;
-}
-
-static int cmd_flows(const char *cmd, const char *params, struct rte_tel_data *d)
-{
-	(void)cmd;
-	const struct dp_app *a = tel_enter();
-	int r = a ? do_flows(a, params, d) : -1;
-	tel_leave();
-	return r;
-}
-
-static int cmd_drops(const char *cmd, const char *params, struct rte_tel_data *d)
-{
-	(void)cmd;
-	const struct dp_app *a = tel_enter();
-	int r = a ? do_drops(a, params, d) : -1;
-	tel_leave();
-	return r;
-}
-
-static int cmd_malformed(const char *cmd, const char *params, struct rte_tel_data *d)
-{
-	(void)cmd;
-	const struct dp_app *a = tel_enter();
-	int r = a ? do_malformed(a, params, d) : -1;
-	tel_leave();
-	return r;
-}
-
-static int cmd_tenants(const char *cmd, const char *params, struct rte_tel_data *d)
-{
-	(void)cmd;
-	const struct dp_app *a = tel_enter();
-	int r = a ? do_tenants(a, params, d) : -1;
-	tel_leave();
-	return r;
-}
-
-static int cmd_tenant(const char *cmd, const char *params, struct rte_tel_data *d)
-{
-	(void)cmd;
-	const struct dp_app *a = tel_enter();
-	int r = a ? do_tenant(a, params, d) : -1;
-	tel_leave();
-	return r;
-}
-
-static int cmd_neighbours(const char *cmd, const char *params, struct rte_tel_data *d)
-{
-	(void)cmd;
-	const struct dp_app *a = tel_enter();
-	int r = a ? do_neighbours(a, params, d) : -1;
-	tel_leave();
-	return r;
-}
-
-/* ---- TCP engine (issue 5): /strait/tcp, /strait/tcp/tenant, /strait/tcp/conns ----
- * Read from each worker's published snapshot (tcp_hook.h), at most
- * TCP_HOOK_SNAP_MS old, never from the worker's live state. */
+/* /strait/tcp, /strait/tcp/tenant, /strait/tcp/conns: read from each
+ * worker's published snapshot (tcp_hook.h), at most TCP_HOOK_SNAP_MS old,
+ * never from the worker's live state. */
 
 /* Every worker's snapshot; NULL when none (no TCP stack yet). */
 static struct tcp_hook_snap *tcp_snaps(const struct dp_app *a, unsigned *n)
@@ -332,90 +296,64 @@ static struct tcp_hook_snap *tcp_snaps(const struct dp_app *a, unsigned *n)
 	return s;
 }
 
-enum { TCP_TEL_COUNTERS = 96 }; /* room for every /strait/tcp counter */
+/* Every /strait/tcp counter but "workers", summed over the workers'
+ * snapshots: the stack's, connections by state (telemetry names take no
+ * '-': our own spelling of the states), intercepted opens (tcp_intercept:
+ * SYNs held until the far side answers) and the test knob's (tcp_impair.h,
+ * all 0 when it is off). */
+#define ST(f) CTR(struct tcp_hook_snap, #f, stack.f) /* the stack's, same name */
+#define DROP(name, f) CTR(struct tcp_hook_snap, "drop_" name, stack.f)
+#define STATE(name, st) CTR(struct tcp_hook_snap, name, by_state[st])
+#define IMPAIR(name, f) CTR(struct tcp_hook_snap, "impair_" name, impair.f)
+static const struct counter_def tcp_table[] = {
+	ST(conns), ST(half_open), ST(established),
+	STATE("syn_sent", TCP_SYN_SENT), STATE("syn_received", TCP_SYN_RECEIVED),
+	STATE("state_established", TCP_ESTABLISHED), STATE("fin_wait_1", TCP_FIN_WAIT_1),
+	STATE("fin_wait_2", TCP_FIN_WAIT_2), STATE("close_wait", TCP_CLOSE_WAIT),
+	STATE("closing", TCP_CLOSING), STATE("last_ack", TCP_LAST_ACK),
+	STATE("time_wait", TCP_TIME_WAIT),
+	ST(segs_in), ST(segs_out), ST(rst_in), ST(rst_out), ST(retrans_segs), ST(rto_expiries),
+	ST(challenge_acks), ST(challenge_ack_limited),
+	ST(syncookies_sent), ST(syncookies_ok), ST(syncookies_bad),
+	DROP("bad_csum", bad_csum), DROP("bad_hdr", bad_hdr), DROP("bad_opts", bad_opts),
+	DROP("no_conn", no_conn), DROP("seq", dropped_seq), DROP("paws", paws_drops),
+	ST(limit_half_open), ST(limit_established), ST(limit_table), ST(nombuf),
+	ST(pending), ST(pending_opens), ST(pending_accepted), ST(pending_refused),
+	ST(pending_limit_drops), ST(pending_timeouts), ST(pending_syn_absorbed),
+	IMPAIR("dropped_rx", dropped[TCP_IMPAIR_RX]), IMPAIR("dropped_tx", dropped[TCP_IMPAIR_TX]),
+	IMPAIR("dup_rx", dup[TCP_IMPAIR_RX]), IMPAIR("dup_tx", dup[TCP_IMPAIR_TX]),
+	IMPAIR("reordered_rx", reordered[TCP_IMPAIR_RX]),
+	IMPAIR("reordered_tx", reordered[TCP_IMPAIR_TX]),
+	IMPAIR("dup_nombuf", dup_nombuf), IMPAIR("held", held),
+};
+#undef ST
+#undef DROP
+#undef STATE
+#undef IMPAIR
+
+#define T(f) CTR_F(struct tcp_tenant_stats, f)
+static const struct counter_def tcp_tenant_table[] = {
+	T(half_open), T(established), T(buffered), T(retrans_segs), T(resets), T(ooo_bytes),
+	T(pending), T(pending_limit_drops), T(pending_timeouts),
+};
+#undef T
+
+/* one connection's (/strait/tcp/conns) */
+#define C(f) CTR_F(struct tcp_conn_stats, f)
+static const struct counter_def tcp_conn_table[] = {
+	C(srtt_us), C(rttvar_us), C(rto_us), C(cwnd), C(snd_wnd), C(rcv_wnd), C(bytes_in),
+	C(bytes_out), C(segs_in), C(segs_out), C(retrans_segs), C(rto_expiries), C(ooo_bytes),
+	C(challenge_acks),
+};
+#undef C
+
+enum { TCP_TEL_COUNTERS = RTE_DIM(tcp_table) + 1 }; /* with "workers" */
 
 static unsigned tcp_stack_counters(const struct tcp_hook_snap *s, unsigned n,
 				   struct counter *c)
 {
-	struct tcp_stack_stats t = { 0 };
-	struct tcp_impair_stats im = { 0 };
-	uint64_t by_state[TCP_NSTATES] = { 0 };
-	for (unsigned w = 0; w < n; w++) {
-		const uint64_t *ia = (const uint64_t *)&s[w].impair;
-		for (size_t i = 0; i < sizeof(im) / sizeof(uint64_t); i++)
-			((uint64_t *)&im)[i] += ia[i];
-		const uint64_t *a = (const uint64_t *)&s[w].stack;
-		uint64_t *o = (uint64_t *)&t;
-		size_t n64 = offsetof(struct tcp_stack_stats, conns) / sizeof(uint64_t);
-		for (size_t i = 0; i < n64; i++)
-			o[i] += a[i];
-		t.conns += s[w].stack.conns;
-		t.half_open += s[w].stack.half_open;
-		t.established += s[w].stack.established;
-		t.pending += s[w].stack.pending;
-		t.pending_opens += s[w].stack.pending_opens;
-		t.pending_accepted += s[w].stack.pending_accepted;
-		t.pending_refused += s[w].stack.pending_refused;
-		t.pending_limit_drops += s[w].stack.pending_limit_drops;
-		t.pending_timeouts += s[w].stack.pending_timeouts;
-		t.pending_syn_absorbed += s[w].stack.pending_syn_absorbed;
-		for (int i = 0; i < TCP_NSTATES; i++)
-			by_state[i] += s[w].by_state[i];
-	}
-	unsigned k = 0;
-	c[k++] = (struct counter){ "workers", n };
-	c[k++] = (struct counter){ "conns", t.conns };
-	c[k++] = (struct counter){ "half_open", t.half_open };
-	c[k++] = (struct counter){ "established", t.established };
-	/* telemetry names take no '-': our own spelling of the states */
-	static const char *const state_key[TCP_NSTATES] = {
-		[TCP_SYN_SENT] = "syn_sent", [TCP_SYN_RECEIVED] = "syn_received",
-		[TCP_ESTABLISHED] = "state_established", [TCP_FIN_WAIT_1] = "fin_wait_1",
-		[TCP_FIN_WAIT_2] = "fin_wait_2", [TCP_CLOSE_WAIT] = "close_wait",
-		[TCP_CLOSING] = "closing", [TCP_LAST_ACK] = "last_ack",
-		[TCP_TIME_WAIT] = "time_wait",
-	};
-	for (int i = TCP_SYN_SENT; i < TCP_NSTATES; i++)
-		c[k++] = (struct counter){ state_key[i], by_state[i] };
-	c[k++] = (struct counter){ "segs_in", t.segs_in };
-	c[k++] = (struct counter){ "segs_out", t.segs_out };
-	c[k++] = (struct counter){ "rst_in", t.rst_in };
-	c[k++] = (struct counter){ "rst_out", t.rst_out };
-	c[k++] = (struct counter){ "retrans_segs", t.retrans_segs };
-	c[k++] = (struct counter){ "rto_expiries", t.rto_expiries };
-	c[k++] = (struct counter){ "challenge_acks", t.challenge_acks };
-	c[k++] = (struct counter){ "challenge_ack_limited", t.challenge_ack_limited };
-	c[k++] = (struct counter){ "syncookies_sent", t.syncookies_sent };
-	c[k++] = (struct counter){ "syncookies_ok", t.syncookies_ok };
-	c[k++] = (struct counter){ "syncookies_bad", t.syncookies_bad };
-	c[k++] = (struct counter){ "drop_bad_csum", t.bad_csum };
-	c[k++] = (struct counter){ "drop_bad_hdr", t.bad_hdr };
-	c[k++] = (struct counter){ "drop_bad_opts", t.bad_opts };
-	c[k++] = (struct counter){ "drop_no_conn", t.no_conn };
-	c[k++] = (struct counter){ "drop_seq", t.dropped_seq };
-	c[k++] = (struct counter){ "drop_paws", t.paws_drops };
-	c[k++] = (struct counter){ "limit_half_open", t.limit_half_open };
-	c[k++] = (struct counter){ "limit_established", t.limit_established };
-	c[k++] = (struct counter){ "limit_table", t.limit_table };
-	c[k++] = (struct counter){ "nombuf", t.nombuf };
-	/* intercepted flows (tcp_intercept): SYNs held until the far side answers */
-	c[k++] = (struct counter){ "pending", t.pending };
-	c[k++] = (struct counter){ "pending_opens", t.pending_opens };
-	c[k++] = (struct counter){ "pending_accepted", t.pending_accepted };
-	c[k++] = (struct counter){ "pending_refused", t.pending_refused };
-	c[k++] = (struct counter){ "pending_limit_drops", t.pending_limit_drops };
-	c[k++] = (struct counter){ "pending_timeouts", t.pending_timeouts };
-	c[k++] = (struct counter){ "pending_syn_absorbed", t.pending_syn_absorbed };
-	/* the test knob (tcp_impair.h): all 0 when it is off */
-	c[k++] = (struct counter){ "impair_dropped_rx", im.dropped[TCP_IMPAIR_RX] };
-	c[k++] = (struct counter){ "impair_dropped_tx", im.dropped[TCP_IMPAIR_TX] };
-	c[k++] = (struct counter){ "impair_dup_rx", im.dup[TCP_IMPAIR_RX] };
-	c[k++] = (struct counter){ "impair_dup_tx", im.dup[TCP_IMPAIR_TX] };
-	c[k++] = (struct counter){ "impair_reordered_rx", im.reordered[TCP_IMPAIR_RX] };
-	c[k++] = (struct counter){ "impair_reordered_tx", im.reordered[TCP_IMPAIR_TX] };
-	c[k++] = (struct counter){ "impair_dup_nombuf", im.dup_nombuf };
-	c[k++] = (struct counter){ "impair_held", im.held };
-	return k;
+	c[0] = (struct counter){ "workers", n };
+	return 1 + counters(c + 1, tcp_table, RTE_DIM(tcp_table), s, n, sizeof(*s));
 }
 
 static int do_tcp(const struct dp_app *a, const char *params, struct rte_tel_data *d)
@@ -442,38 +380,20 @@ static int do_tcp_tenant(const struct dp_app *a, const char *params, struct rte_
 		id = TCP_HOOK_TENANT_LOCAL;
 	for (unsigned t = 0; t < cfg->n_tenants && id < 0; t++)
 		if (!strcmp(cfg->tenants[t].name, params))
-			id = (int)t + 1;
+			id = tcp_hook_tenant(t);
 	if (id < 0 || id >= TCP_HOOK_TENANTS)
 		return -1;
 	unsigned n;
 	struct tcp_hook_snap *s = tcp_snaps(a, &n);
 	if (!s)
 		return -1;
-	struct tcp_tenant_stats t = { 0 };
-	for (unsigned w = 0; w < n; w++) {
-		const struct tcp_tenant_stats *x = &s[w].tenant[id];
-		t.half_open += x->half_open;
-		t.established += x->established;
-		t.buffered += x->buffered;
-		t.retrans_segs += x->retrans_segs;
-		t.resets += x->resets;
-		t.ooo_bytes += x->ooo_bytes;
-		t.pending += x->pending;
-		t.pending_limit_drops += x->pending_limit_drops;
-		t.pending_timeouts += x->pending_timeouts;
-	}
+	struct counter c[RTE_DIM(tcp_tenant_table)];
+	unsigned k = counters(c, tcp_tenant_table, RTE_DIM(tcp_tenant_table), &s[0].tenant[id],
+			      n, sizeof(*s));
 	free(s);
 	rte_tel_data_start_dict(d);
 	rte_tel_data_add_dict_string(d, "name", params);
-	rte_tel_data_add_dict_u64(d, "half_open", t.half_open);
-	rte_tel_data_add_dict_u64(d, "established", t.established);
-	rte_tel_data_add_dict_u64(d, "buffered", t.buffered);
-	rte_tel_data_add_dict_u64(d, "retrans_segs", t.retrans_segs);
-	rte_tel_data_add_dict_u64(d, "resets", t.resets);
-	rte_tel_data_add_dict_u64(d, "ooo_bytes", t.ooo_bytes);
-	rte_tel_data_add_dict_u64(d, "pending", t.pending);
-	rte_tel_data_add_dict_u64(d, "pending_limit_drops", t.pending_limit_drops);
-	rte_tel_data_add_dict_u64(d, "pending_timeouts", t.pending_timeouts);
+	put(d, c, k);
 	return 0;
 }
 
@@ -483,7 +403,6 @@ static void put_tcp_conn(struct rte_tel_data *d, const struct tcp_hook_conn *e, 
 	int af = e->af == 4 ? AF_INET : AF_INET6;
 	inet_ntop(af, e->laddr.b, l, sizeof(l));
 	inet_ntop(af, e->raddr.b, r, sizeof(r));
-	const struct tcp_conn_stats *s = &e->s;
 	rte_tel_data_add_dict_string(d, "local", l);
 	rte_tel_data_add_dict_u64(d, "lport", e->lport);
 	rte_tel_data_add_dict_string(d, "remote", r);
@@ -491,15 +410,8 @@ static void put_tcp_conn(struct rte_tel_data *d, const struct tcp_hook_conn *e, 
 	rte_tel_data_add_dict_string(d, "state", tcp_state_name(e->state));
 	rte_tel_data_add_dict_u64(d, "worker", w);
 	rte_tel_data_add_dict_u64(d, "tenant", e->tenant);
-	const struct counter c[] = {
-		{ "srtt_us", s->srtt_us }, { "rttvar_us", s->rttvar_us }, { "rto_us", s->rto_us },
-		{ "cwnd", s->cwnd }, { "snd_wnd", s->snd_wnd }, { "rcv_wnd", s->rcv_wnd },
-		{ "bytes_in", s->bytes_in }, { "bytes_out", s->bytes_out },
-		{ "segs_in", s->segs_in }, { "segs_out", s->segs_out },
-		{ "retrans_segs", s->retrans_segs }, { "rto_expiries", s->rto_expiries },
-		{ "ooo_bytes", s->ooo_bytes }, { "challenge_acks", s->challenge_acks },
-	};
-	put(d, c, sizeof(c) / sizeof(c[0]));
+	struct counter c[RTE_DIM(tcp_conn_table)];
+	put(d, c, counters(c, tcp_conn_table, RTE_DIM(tcp_conn_table), &e->s, 1, 0));
 }
 
 /* A dict of open connections, keyed wW_cN (worker, table slot), each a
@@ -536,66 +448,149 @@ static int do_tcp_conns(const struct dp_app *a, const char *params, struct rte_t
 	return 0;
 }
 
-static int cmd_tcp(const char *cmd, const char *params, struct rte_tel_data *d)
+/* The telemetry thread may run a command while main() shuts down: each
+ * command counts itself in (busy) before it loads tel_app, once, into a
+ * local; dp_telemetry_quiesce() clears tel_app and waits until no command
+ * is inside before the workers are freed. */
+static struct dp_app *tel_app;
+static int busy;
+
+/* The relay (relay_hook.h): one tenant's optimized flows, from its owner
+ * worker's snapshot. */
+#define R(name, field) CTR(struct relay_hook_tenant, name, field)
+static const struct counter_def relay_table[] = {
+	R("intercepted", relay.intercepted), R("originated", relay.originated),
+	R("open_failed", relay.open_failed), R("active", relay.mux.active),
+	R("done", relay.mux.done), R("bypassed", bypassed),
+	R("refused_down", refused_down), R("refused_by_peer", relay.mux.refused_in),
+	R("refused_for_peer", relay.mux.refused_out),
+	R("refused_policy", relay.mux.refused_policy),
+	R("resets_in", relay.mux.resets_in), R("resets_out", relay.mux.resets_out),
+	R("wan_syn", wan_syn), R("unreachable_in", icmp_in), R("unreachable_out", icmp_out),
+	R("icmp_ignored", icmp_ignored),
+	R("lan_bytes_in", relay.mux.lan_in), R("lan_bytes_out", relay.mux.lan_out),
+	R("wan_bytes_out", relay.mux.wan_out), R("wan_bytes_in", relay.mux.wan_in),
+	R("records_out", relay.mux.records_out), R("encoded_bytes", relay.mux.encoded_bytes),
+	R("cache_hits", relay.mux.cache_hits), R("cache_misses", relay.mux.cache_misses),
+	R("credit_stalls", relay.mux.credit_stalls), R("room_stalls", relay.mux.room_stalls),
+	R("resyncs_asked", relay.mux.resyncs_asked), R("resyncs_done", relay.mux.resyncs_done),
+	R("resent_bytes", relay.mux.resent_bytes), R("decode_errors", relay.mux.decode_errors),
+	R("flow_errors", relay.mux.flow_errors), R("digest_errors", relay.mux.digest_errors),
+	R("stale_frames", relay.mux.stale_frames), R("flushes", relay.mux.flushes),
+	R("raw_held", relay.mux.raw_held), R("acked", relay.mux.acked),
+	R("drain_bps", relay.mux.drain_bps), R("epoch_tx", relay.mux.epoch_tx),
+	R("epoch_rx", relay.mux.epoch_rx), R("memory", memory),
+};
+#undef R
+
+static void put_relay(struct rte_tel_data *d, const struct relay_hook_tenant *r)
 {
-	(void)cmd;
-	const struct dp_app *a = tel_enter();
-	int r = a ? do_tcp(a, params, d) : -1;
-	tel_leave();
-	return r;
+	struct counter c[RTE_DIM(relay_table)];
+	const struct chan_mux_stats *m = &r->relay.mux;
+	char ratio[32];
+
+	rte_tel_data_add_dict_string(d, "channel", r->up ? "up" : "down");
+	rte_tel_data_add_dict_string(d, "why", r->why);
+	put(d, c, counters(c, relay_table, RTE_DIM(relay_table), r, 1, 0));
+	rte_tel_data_add_dict_u64(d, "bytes_saved", m->encoded_bytes > m->records_out
+				  ? m->encoded_bytes - m->records_out : 0);
+	/* LAN bytes in over channel bytes out, as "12.34x" */
+	snprintf(ratio, sizeof(ratio), "%.2fx", m->wan_out ? (double)m->lan_in / (double)m->wan_out : 0.0);
+	rte_tel_data_add_dict_string(d, "reduction", ratio);
+	if (m->lag_us == UINT64_MAX)
+		rte_tel_data_add_dict_string(d, "lag_ms", "stalled");
+	else
+		rte_tel_data_add_dict_u64(d, "lag_ms", m->lag_us / 1000);
 }
 
-static int cmd_tcp_tenant(const char *cmd, const char *params, struct rte_tel_data *d)
+/* Parameter: a tenant name (its counters), or none (every tenant's). */
+static int do_relay(const struct dp_app *a, const char *params, struct rte_tel_data *d)
 {
-	(void)cmd;
-	const struct dp_app *a = tel_enter();
-	int r = a ? do_tcp_tenant(a, params, d) : -1;
-	tel_leave();
-	return r;
+	const struct strait_config *cfg = a->cfg;
+	struct relay_hook_tenant r;
+
+	rte_tel_data_start_dict(d);
+	for (unsigned t = 0; t < cfg->n_tenants; t++) {
+		if (params && *params && strcmp(params, cfg->tenants[t].name))
+			continue;
+		if (relay_hook_tenant(a, t, &r))
+			continue;
+		if (params && *params) {
+			rte_tel_data_add_dict_string(d, "name", params);
+			put_relay(d, &r);
+			return 0;
+		}
+		struct rte_tel_data *sub = rte_tel_data_alloc();
+		if (!sub)
+			return -1;
+		rte_tel_data_start_dict(sub);
+		put_relay(sub, &r);
+		rte_tel_data_add_dict_container(d, cfg->tenants[t].name, sub, 0);
+	}
+	return params && *params ? -1 : 0;
 }
 
-static int cmd_tcp_conns(const char *cmd, const char *params, struct rte_tel_data *d)
+typedef int (*command_fn)(const struct dp_app *a, const char *params, struct rte_tel_data *d);
+
+static const struct {
+	const char *path;
+	command_fn fn;
+	const char *help;
+} commands[] = {
+	{ "/strait/ports", do_ports, "Per-port counters. Parameters: none, or lan|wan" },
+	{ "/strait/flows", do_flows, "Flow table: active, capacity, created, unseen_syn, "
+	  "table_full, expired, reused, steered, steer_full, evicted" },
+	{ "/strait/drops", do_drops,
+	  "Frames dropped, by reason. Parameters: none (both ports), or lan|wan" },
+	{ "/strait/malformed", do_malformed,
+	  "Malformed frames, by reason (runt and vlan_truncated dropped, others bridged)" },
+	{ "/strait/tenants", do_tenants, "Tenant names" },
+	{ "/strait/tenant", do_tenant, "One tenant's counters. Parameter: tenant name" },
+	{ "/strait/neighbours", do_neighbours, "IP -> MAC learnt on a port. Parameter: lan|wan" },
+	{ "/strait/tcp", do_tcp, "TCP, all workers: conns by state, segments, resets, "
+	  "retransmits, RTOs, challenge ACKs, SYN cookies, drops" },
+	{ "/strait/tcp/tenant", do_tcp_tenant,
+	  "TCP counters of one tenant. Parameter: tenant name, or local" },
+	{ "/strait/tcp/conns", do_tcp_conns,
+	  "Open TCP connections (first 24): tuple, state, RTT, cwnd, counters" },
+	{ "/strait/relay", do_relay, "Optimized flows per tenant: channel, flows, bytes, "
+	  "reduction, cache, credit, resyncs, lag. Parameter: none, or a tenant name" },
+	{ "/strait/tunnel", wan_tel_tunnel, "WAN tunnels: totals and each tenant's state; "
+	  "parameter: a tenant name for its tunnel, handshakes, ESP, drops, channel, test" },
+	{ "/strait/tunnel/test", wan_tel_test, "Tests the channel alone: "
+	  "parameters TENANT,discard|echo|source,BYTES (result in /strait/tunnel,TENANT)" },
+};
+
+/* Every command's callback: finds its entry by the command's name. */
+static int run_command(const char *cmd, const char *params, struct rte_tel_data *d)
 {
-	(void)cmd;
-	const struct dp_app *a = tel_enter();
-	int r = a ? do_tcp_conns(a, params, d) : -1;
-	tel_leave();
-	return r;
+	for (size_t i = 0; i < RTE_DIM(commands); i++) {
+		if (strcmp(cmd, commands[i].path))
+			continue;
+		__atomic_add_fetch(&busy, 1, __ATOMIC_SEQ_CST);
+		const struct dp_app *a = __atomic_load_n(&tel_app, __ATOMIC_SEQ_CST);
+		int r = a ? commands[i].fn(a, params, d) : -1;
+		__atomic_sub_fetch(&busy, 1, __ATOMIC_SEQ_CST);
+		return r;
+	}
+	return -1;
 }
 
-static int dp_telemetry_register_tcp(void)
+int dp_telemetry_register(struct dp_app *app)
 {
+	__atomic_store_n(&tel_app, app, __ATOMIC_SEQ_CST);
 	int r = 0;
-	r |= rte_telemetry_register_cmd("/strait/tcp", cmd_tcp,
-		"TCP, all workers: conns by state, segments, resets, retransmits, RTOs, "
-		"challenge ACKs, SYN cookies, drops");
-	r |= rte_telemetry_register_cmd("/strait/tcp/tenant", cmd_tcp_tenant,
-		"TCP counters of one tenant. Parameter: tenant name, or local");
-	r |= rte_telemetry_register_cmd("/strait/tcp/conns", cmd_tcp_conns,
-		"Open TCP connections (first 24): tuple, state, RTT, cwnd, counters");
-	return r;
-}
-/* ---- end TCP engine ---- */
-
-int dp_telemetry_register(void)
-{
-	int r = 0;
-	r |= rte_telemetry_register_cmd("/strait/ports", cmd_ports,
-		"Per-port counters. Parameters: none, or lan|wan");
-	r |= rte_telemetry_register_cmd("/strait/flows", cmd_flows,
-		"Flow table: active, capacity, created, unseen_syn, table_full, expired, reused, steered, steer_full, evicted");
-	r |= rte_telemetry_register_cmd("/strait/drops", cmd_drops,
-		"Frames dropped, by reason. Parameters: none (both ports), or lan|wan");
-	r |= rte_telemetry_register_cmd("/strait/malformed", cmd_malformed,
-		"Malformed frames, by reason (runt and vlan_truncated dropped, others bridged)");
-	r |= rte_telemetry_register_cmd("/strait/tenants", cmd_tenants,
-		"Tenant names");
-	r |= rte_telemetry_register_cmd("/strait/tenant", cmd_tenant,
-		"One tenant's counters. Parameter: tenant name");
-	r |= rte_telemetry_register_cmd("/strait/neighbours", cmd_neighbours,
-		"IP -> MAC learnt on a port. Parameter: lan|wan");
-	r |= dp_telemetry_register_tcp();
+	for (size_t i = 0; i < RTE_DIM(commands); i++)
+		r |= rte_telemetry_register_cmd(commands[i].path, run_command, commands[i].help);
 	return r ? -1 : 0;
+}
+
+void dp_telemetry_quiesce(void)
+{
+	__atomic_store_n(&tel_app, NULL, __ATOMIC_SEQ_CST);
+	/* a command is a few microseconds; bounded wait (10 s) all the same */
+	for (int i = 0; i < 100000 && __atomic_load_n(&busy, __ATOMIC_SEQ_CST); i++)
+		usleep(100);
 }
 
 static void json_group(FILE *f, const char *name, const struct counter *c, unsigned n,
@@ -643,12 +638,12 @@ int dp_stats_write_json(const struct dp_app *app, const char *path)
 	json_group(f, "flows", c, flow_counters(app, &s, c), false);
 	unsigned n = 0;
 	for (int i = 0; i < DROP_COUNT; i++)
-		c[n++] = (struct counter){ dp_drop_name(i), s.port[DP_LAN].drops[i] + s.port[DP_WAN].drops[i] };
+		c[n++] = (struct counter){ drop_name(i), s.port[DP_LAN].drops[i] + s.port[DP_WAN].drops[i] };
 	json_group(f, "drops", c, n, false);
 	for (int p = 0; p < DP_NPORTS; p++) {
 		n = 0;
 		for (int i = 0; i < DROP_COUNT; i++)
-			c[n++] = (struct counter){ dp_drop_name(i), s.port[p].drops[i] };
+			c[n++] = (struct counter){ drop_name(i), s.port[p].drops[i] };
 		json_group(f, p ? "wan_drops" : "lan_drops", c, n, false);
 	}
 	n = 0;

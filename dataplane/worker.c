@@ -6,10 +6,12 @@
  *                     |         \--bridge rule--> fwd[]
  *                     +-> learn IP->MAC (port, VLAN)
  *                     +-> ours? ARP/ND/echo -> answer in place -> txbuf[LAN]
- *                     |         TCP -> hooks.local_tcp
- *                     +-> TCP -> flow table (fate at SYN) -> hooks.intercept?
+ *                     |         TCP, UDP, ... -> modules' local() (dp_hooks.h)
+ *                     +-> TCP -> flow table (fate at SYN) -> modules' intercept()?
+ *                     +-> ICMP error quoting an intercepted flow -> intercept()?
  *                     +-> fwd[] -> tx_burst(WAN) in one call
- *   then the same from WAN to LAN, then control frames, hook timers, flush.
+ *   then the same from WAN to LAN, then control frames, the modules' poll(),
+ *   flush (tx.c).
  *
  * Nothing here allocates, locks, logs or makes a syscall, except the
  * idle back-off sleep once a worker has seen no work for a while.
@@ -29,6 +31,8 @@
 
 #include "classify.h"
 #include "dp.h"
+#include "icmp_error.h"
+#include "relay_hook.h"
 
 enum {
 	/* Back-off, by time since the last frame: spin (with pause) for
@@ -40,50 +44,9 @@ enum {
 	IDLE_SLEEP_US = 20,
 	IDLE_LONG_MS = 50,
 	IDLE_SLEEP_LONG_US = 200,
-	RESOLVE_GAP_MS = 100,  /* ARP/NS requests from dp_tx_l3(), per port */
 	SWEEP_BUCKETS = 64,    /* flow buckets swept per millisecond: 512
 				* flows/ms, 65536 flows every 128 ms */
 };
-
-static struct dp_hooks hooks;
-
-void dp_hooks_register(const struct dp_hooks *h)
-{
-	hooks = *h;
-}
-
-const char *dp_drop_name(enum dp_drop d)
-{
-	static const char *const names[DROP_COUNT] = {
-		[DROP_MALFORMED] = "malformed",
-		[DROP_MALFORMED_TO_US] = "malformed_to_us",
-		[DROP_LOCAL_INVALID] = "local_invalid",
-		[DROP_LOCAL_UNHANDLED] = "local_unhandled",
-		[DROP_TX_FULL] = "tx_full",
-		[DROP_NO_MBUF] = "no_mbuf",
-	};
-	return (unsigned)d < DROP_COUNT ? names[d] : "?";
-}
-
-/* Milliseconds from the TSC: no syscall on the fast path, and one clock
- * for workers and control alike. */
-static inline uint64_t tsc_ms(void)
-{
-	static uint64_t hz_per_ms;
-	if (unlikely(!hz_per_ms))
-		hz_per_ms = rte_get_tsc_hz() / 1000 ? rte_get_tsc_hz() / 1000 : 1;
-	return rte_get_tsc_cycles() / hz_per_ms;
-}
-
-uint64_t dp_now_ms(void)
-{
-	return tsc_ms();
-}
-
-uint64_t dp_worker_now_ms(const struct dp_worker *w)
-{
-	return w->now_ms;
-}
 
 static void on_expire(void *ctx, const struct flow *f)
 {
@@ -145,88 +108,6 @@ void dp_worker_fini(struct dp_worker *w)
 	w->flows = NULL;
 	for (int p = 0; p < DP_NPORTS; p++)
 		neigh_free(&w->neigh[p]);
-}
-
-static void flush_port(struct dp_worker *w, unsigned port)
-{
-	uint16_t n = w->ntx[port];
-	if (!n)
-		return;
-	uint16_t sent = rte_eth_tx_burst(w->app->port_id[port], w->queue, w->txbuf[port], n);
-	struct dp_port_stats *ps = &w->stats.port[port];
-	for (uint16_t i = 0; i < sent; i++)
-		ps->tx_bytes += w->txbuf[port][i]->pkt_len;
-	ps->tx_pkts += sent;
-	if (unlikely(sent < n)) {
-		ps->drops[DROP_TX_FULL] += n - sent;
-		rte_pktmbuf_free_bulk(&w->txbuf[port][sent], n - sent);
-	}
-	w->ntx[port] = 0;
-}
-
-void dp_tx_frame(struct dp_worker *w, unsigned port, struct rte_mbuf *m)
-{
-	if (unlikely(w->ntx[port] == DP_TXBUF))
-		flush_port(w, port);
-	w->txbuf[port][w->ntx[port]++] = m;
-}
-
-static void send_resolve(struct dp_worker *w, unsigned port, uint8_t family, const uint8_t *ip)
-{
-	struct rte_mbuf *m = rte_pktmbuf_alloc(w->app->pool);
-	if (!m) {
-		w->stats.port[port].drops[DROP_NO_MBUF]++;
-		return;
-	}
-	uint8_t *f = rte_pktmbuf_mtod(m, uint8_t *);
-	uint32_t cap = rte_pktmbuf_tailroom(m);
-	const struct local_addr *la = &w->app->local[port];
-	uint32_t len = family == 4 ? local_arp_request(f, cap, la, ip) : local_ns_request(f, cap, la, ip);
-	if (!len) {
-		rte_pktmbuf_free(m);
-		return;
-	}
-	m->data_len = (uint16_t)len;
-	m->pkt_len = len;
-	w->stats.port[port].local_out++;
-	dp_tx_frame(w, port, m);
-}
-
-int dp_tx_l3(struct dp_worker *w, unsigned port, uint16_t vlan, uint8_t family,
-	     const uint8_t *next_hop, struct rte_mbuf *m)
-{
-	/* off-link destinations go through the port's gateway */
-	next_hop = local_next_hop(&w->app->local[port], family, next_hop);
-	const struct neigh_entry *e = neigh_lookup(&w->neigh[port], family, next_hop, vlan);
-	if (!e) {
-		rte_pktmbuf_free(m);
-		/* at most one request per port per RESOLVE_GAP_MS from here */
-		if (w->now_ms - w->resolve_ms[port] >= RESOLVE_GAP_MS) {
-			w->resolve_ms[port] = w->now_ms;
-			send_resolve(w, port, family, next_hop);
-		}
-		return -EHOSTUNREACH;
-	}
-	uint16_t l2 = vlan ? 18 : 14;
-	uint8_t *f = (uint8_t *)rte_pktmbuf_prepend(m, l2);
-	if (!f) {
-		rte_pktmbuf_free(m);
-		return -ENOSPC;
-	}
-	memcpy(f, e->mac, 6);
-	memcpy(f + 6, w->app->local[port].mac, 6);
-	unsigned off = 12;
-	if (vlan) {
-		f[12] = ETYPE_VLAN >> 8; f[13] = ETYPE_VLAN & 0xff;
-		f[14] = (uint8_t)(vlan >> 8); f[15] = (uint8_t)vlan;
-		off = 16;
-	}
-	uint16_t et = family == 4 ? ETYPE_IP4 : ETYPE_IP6;
-	f[off] = (uint8_t)(et >> 8);
-	f[off + 1] = (uint8_t)et;
-	m->l2_len = l2;
-	dp_tx_frame(w, port, m);
-	return 0;
 }
 
 static inline bool mac_unicast(const uint8_t *mac)
@@ -311,20 +192,14 @@ static void handle_local(struct dp_worker *w, unsigned port, struct rte_mbuf *m,
 		dp_tx_frame(w, port, m);
 		return;
 	}
-	case LOCAL_TCP:
-		if (hooks.local_tcp) {
-			m->l2_len = pi->l2_len;
-			m->l3_len = pi->l3_len;
-			hooks.local_tcp(w->hook_ctx, m, pi, port);
-			return;
-		}
-		ps->drops[DROP_LOCAL_UNHANDLED]++;
-		rte_pktmbuf_free(m);
-		return;
 	case LOCAL_CONSUME:
 		rte_pktmbuf_free(m);
 		return;
-	default:
+	default: /* LOCAL_TCP, LOCAL_OTHER: a module's, if one takes it */
+		m->l2_len = pi->l2_len;
+		m->l3_len = pi->l3_len;
+		if (dp_hooks_local(w, m, pi, port))
+			return;
 		ps->drops[DROP_LOCAL_UNHANDLED]++;
 		rte_pktmbuf_free(m);
 		return;
@@ -352,8 +227,8 @@ static inline void track_seq(struct flow *f, const uint8_t *frame, const struct 
 	const uint8_t *t = frame + pi->l4_off;
 	uint32_t seq = rd32(t + 4), ack = rd32(t + 8);
 	unsigned x = src_a ? 0 : 1;
-	uint8_t known_x = src_a ? FLOW_F_SEQ_A : FLOW_F_SEQ_B;
-	uint8_t known_y = src_a ? FLOW_F_SEQ_B : FLOW_F_SEQ_A;
+	uint16_t known_x = src_a ? FLOW_F_SEQ_A : FLOW_F_SEQ_B;
+	uint16_t known_y = src_a ? FLOW_F_SEQ_B : FLOW_F_SEQ_A;
 	uint8_t fl = pi->tcp_flags;
 	bool in_win = (f->flags & known_x) && seq_near(seq, f->nxt[x]);
 	if (fl & TCP_RST) {
@@ -437,11 +312,66 @@ update:
 
 /* The worker that owns a flow when there are several: its symmetric key
  * hash picks it, so both directions meet on one worker whatever queue the
- * NIC or the kernel (af_packet fanout is not symmetric) delivered them to.
- * Later, intercepted flows will be owned by their tenant's worker. */
+ * NIC or the kernel (af_packet fanout is not symmetric) delivered them to. */
 static inline unsigned flow_owner(uint32_t hash, unsigned n)
 {
 	return (unsigned)(((uint64_t)hash * n) >> 32);
+}
+
+/* The owner of a TCP frame's flow: a tenant's flows live on the tenant's
+ * worker (its channel, caches and relay are there), whichever direction
+ * the frame goes; other flows by their hash. A frame names the tenants
+ * whose rule matches it as client -> server and as server -> client; the
+ * lower of the two decides, so both directions agree. */
+static unsigned tcp_owner(const struct dp_app *app, const struct pkt_info *pi, uint32_t hash)
+{
+	const struct strait_config *cfg = app->cfg;
+
+	if (cfg->n_tenants) {
+		uint16_t fwd = classify_syn(cfg, pi->family, pi->src, pi->dst, pi->dport);
+		uint16_t rev = classify_syn(cfg, pi->family, pi->dst, pi->src, pi->sport);
+		uint16_t t = fwd < rev ? fwd : rev;
+
+		if (t != FLOW_BRIDGED)
+			return relay_tenant_owner(app, t);
+	}
+	return flow_owner(hash, app->n_workers);
+}
+
+/* An ICMP or ICMPv6 error quoting a TCP segment of an intercepted flow
+ * (frame f, pi): to the owner of that flow, then to the modules (the
+ * relay's: an unreachable answering the SYN of a connection it opened).
+ * true when taken or steered; false to bridge it. */
+static bool icmp_of_flow(struct dp_worker *w, unsigned in, struct rte_mbuf *m,
+			 const uint8_t *f, const struct pkt_info *pi, bool steered)
+{
+	struct dp_app *app = w->app;
+	uint32_t end = (uint32_t)pi->l2_len + pi->ip_len;
+	struct icmp_quote q;
+	struct flow_key k;
+
+	if (end > m->data_len ||
+	    !icmp_quote_tcp(pi->family, pi->src, f + pi->l4_off, end - pi->l4_off, &q))
+		return false;
+	struct pkt_info qi = { .family = pi->family, .vlan = pi->vlan, .src = q.src,
+			       .dst = q.dst, .sport = q.sport, .dport = q.dport };
+	flow_key_make(&qi, &k);
+	uint32_t h = flow_key_hash(&k);
+	if (app->n_workers > 1 && !steered) {
+		unsigned owner = tcp_owner(app, &qi, h);
+		if (owner != w->id) {
+			if (rte_ring_mp_enqueue(app->workers[owner].steer[in], m))
+				return false;
+			w->stats.flows.steered++;
+			return true;
+		}
+	}
+	struct flow *fl = flow_lookup(w->flows, &k, h, w->now_ms);
+	if (!fl || fl->tenant == FLOW_BRIDGED)
+		return false;
+	m->l2_len = pi->l2_len;
+	m->l3_len = pi->l3_len;
+	return dp_hooks_intercept(w, m, pi, fl, in);
 }
 
 /* Handles n frames received on port `in`: by this worker's RX (steered ==
@@ -529,7 +459,7 @@ owner:
 			bool src_a = flow_key_make(&pi, &k);
 			uint32_t h = flow_key_hash(&k);
 			if (nw > 1 && !steered) {
-				unsigned owner = flow_owner(h, nw);
+				unsigned owner = tcp_owner(app, &pi, h);
 				if (owner != w->id) {
 					if (likely(rte_ring_mp_enqueue(app->workers[owner].steer[in], m) == 0)) {
 						st->flows.steered++;
@@ -541,12 +471,16 @@ owner:
 				}
 			}
 			struct flow *fl = track(w, f, &pi, m->pkt_len, &k, h, src_a);
-			if (fl && fl->tenant != FLOW_BRIDGED && hooks.intercept) {
+			if (fl && fl->tenant != FLOW_BRIDGED) {
 				m->l2_len = pi.l2_len;
 				m->l3_len = pi.l3_len;
-				if (hooks.intercept(w->hook_ctx, m, &pi, fl, in))
+				if (dp_hooks_intercept(w, m, &pi, fl, in))
 					continue;
 			}
+		} else if (unlikely(pi.l4_proto == PROTO_ICMP || pi.l4_proto == PROTO_ICMP6) &&
+			   !pi.is_fragment && app->cfg->n_tenants) {
+			if (icmp_of_flow(w, in, m, f, &pi, steered))
+				continue;
 		}
 bridge:
 		fwd_bytes += m->pkt_len;
@@ -556,7 +490,7 @@ bridge:
 		ps->rx_pkts += n;
 	if (nf) {
 		/* Answers already queued for `out` go first so frames keep order. */
-		flush_port(w, out);
+		dp_tx_flush(w, out);
 		uint16_t sent = rte_eth_tx_burst(app->port_id[out], w->queue, fwd, nf);
 		struct dp_port_stats *os = &st->port[out];
 		if (unlikely(sent < nf)) {
@@ -609,14 +543,13 @@ static unsigned drain_ctrl(struct dp_worker *w)
 
 unsigned dp_worker_poll(struct dp_worker *w)
 {
-	w->now_ms = tsc_ms();
+	w->now_ms = dp_now_ms();
 	unsigned work = rx_port(w, DP_LAN) + rx_port(w, DP_WAN);
 	work += rx_steered(w, DP_LAN) + rx_steered(w, DP_WAN);
 	work += drain_ctrl(w);
-	if (hooks.poll)
-		work += hooks.poll(w->hook_ctx, w->now_ms);
-	flush_port(w, DP_LAN);
-	flush_port(w, DP_WAN);
+	work += dp_hooks_poll(w);
+	dp_tx_flush(w, DP_LAN);
+	dp_tx_flush(w, DP_WAN);
 	if (w->now_ms != w->swept_ms) {
 		w->swept_ms = w->now_ms;
 		flow_table_sweep(w->flows, w->now_ms, SWEEP_BUCKETS);
@@ -628,8 +561,8 @@ unsigned dp_worker_poll(struct dp_worker *w)
 void dp_worker_drain(struct dp_worker *w)
 {
 	drain_ctrl(w);
-	flush_port(w, DP_LAN);
-	flush_port(w, DP_WAN);
+	dp_tx_flush(w, DP_LAN);
+	dp_tx_flush(w, DP_WAN);
 }
 
 static inline void backoff(uint64_t idle_cycles, uint64_t hz)
@@ -641,48 +574,26 @@ static inline void backoff(uint64_t idle_cycles, uint64_t hz)
 	rte_delay_us_sleep(idle_cycles < hz / 1000 * IDLE_LONG_MS ? IDLE_SLEEP_US : IDLE_SLEEP_LONG_US);
 }
 
-static int hooks_start(struct dp_worker *w)
+int dp_worker_run(struct dp_worker *w, void (*between)(struct dp_app *app))
 {
-	if (!hooks.worker_init)
-		return 0;
-	w->hook_ctx = hooks.worker_init(w);
-	return w->hook_ctx ? 0 : -1;
-}
-
-/* Telemetry reads the hook's state (e.g. TCP snapshots) through hook_ctx:
- * clear it, wait out commands already inside, then free. Runs once, as
- * the worker leaves its loop, never per packet. */
-static void hooks_stop(struct dp_worker *w)
-{
-	void *ctx = w->hook_ctx;
-	__atomic_store_n(&w->hook_ctx, NULL, __ATOMIC_SEQ_CST);
-	dp_telemetry_barrier();
-	if (hooks.worker_fini)
-		hooks.worker_fini(w, ctx);
-}
-
-int dp_worker_main(void *arg)
-{
-	struct dp_worker *w = arg;
 	struct dp_app *app = w->app;
 	w->lcore = rte_lcore_id();
-	if (hooks_start(w)) {
+	if (dp_hooks_start(w)) {
 		app->quit = 1;
 		return -1;
 	}
-	w->last_rx_ms = tsc_ms();
+	w->last_rx_ms = dp_now_ms();
 	/* Short sleeps must stay short: the default 50 us timer slack would
 	 * more than triple a 20 us sleep. Once, at start. */
 	prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
 	const uint64_t hz = rte_get_tsc_hz();
 	uint64_t last_work = rte_get_tsc_cycles();
-	uint64_t next_ctl = 0;
+	uint64_t next_between = 0;
 	while (!app->quit) {
 		unsigned work = dp_worker_poll(w);
-		if (app->single && w->now_ms >= next_ctl) {
-			/* single-lcore mode: control runs here, between bursts */
-			dp_control_tick(app);
-			next_ctl = w->now_ms + 10;
+		if (between && w->now_ms >= next_between) {
+			between(app); /* single-lcore mode: control, between bursts */
+			next_between = w->now_ms + DP_BETWEEN_MS;
 		}
 		uint64_t now = rte_get_tsc_cycles();
 		if (work)
@@ -691,6 +602,11 @@ int dp_worker_main(void *arg)
 			backoff(now - last_work, hz);
 	}
 	dp_worker_drain(w);
-	hooks_stop(w);
+	dp_hooks_stop(w);
 	return 0;
+}
+
+int dp_worker_main(void *arg)
+{
+	return dp_worker_run(arg, NULL);
 }

@@ -5,7 +5,9 @@
  * A record is parsed and checked whole (from the caller's input when it is
  * all there, else from a staging copy) and applied: literals are inserted
  * into the log (decompressed straight into it), tentative bytes into a
- * scratch buffer, references checked against the live log. Only then is its
+ * scratch buffer, references checked against the live log, a delta's base
+ * checked like a reference and its result built in the scratch buffer,
+ * checked, and then inserted into the log like a literal. Only then is its
  * output made pending; pending output is copied to the caller's buffer in
  * pieces of any size, so one reference can expand to gigabytes through a
  * small buffer. Nothing is parsed while output is pending, so the entries
@@ -35,6 +37,7 @@ struct record {
 	uint32_t lens[STRAIT_DEDUPE_BATCH_CHUNKS];
 	uint64_t total;
 	uint64_t dist, count;
+	uint32_t base_check;      /* DELTA */
 	uint32_t check;
 	uint32_t plen;
 	const uint8_t *payload;
@@ -59,22 +62,28 @@ struct strait_dedupe_decoder {
 	struct record rec;
 };
 
+/* The workspace: the decoder, the entry table, the staging copy, scratch,
+ * zstd, the log. With a cache file the table and the log are the file's,
+ * and a bitmap marks the entries loaded from it that are not yet checked. */
 struct dlayout {
-	size_t ent, stage, scratch, zstd, data, total, zsize;
+	size_t ent, bits, stage, scratch, zstd, data, total, zsize;
 };
 
-static bool dlayout_of(const struct strait_dedupe_params *p, struct dlayout *l)
+static bool dlayout_of(const struct strait_dedupe_params *p, bool cached,
+		       struct dlayout *l)
 {
+	size_t n = log_max_entries(p);
+
 	if (strait_dedupe_params_check(p))
 		return false;
-	l->zsize = ZSTD_estimateDStreamSize((size_t)1 << STRAIT_DEDUPE_WINDOW_LOG);
+	l->zsize = ZSTD_estimateDStreamSize((size_t)1 << literal_window_log(p->capacity));
 	l->ent = ALIGN_UP(sizeof(struct strait_dedupe_decoder), 64);
-	l->stage = l->ent + ALIGN_UP((size_t)log_max_entries(p) *
-				     sizeof(struct log_entry), 64);
+	l->bits = l->ent + (cached ? 0 : ALIGN_UP(n * sizeof(struct log_entry), 64));
+	l->stage = l->bits + (cached ? ALIGN_UP((n + 63) / 64 * 8, 64) : 0);
 	l->scratch = l->stage + ALIGN_UP(STAGE_SIZE, 64);
 	l->zstd = l->scratch + ALIGN_UP(p->max_chunk, 64);
 	l->data = l->zstd + ALIGN_UP(l->zsize, 64);
-	l->total = l->data + p->capacity;
+	l->total = l->data + (cached ? 0 : p->capacity);
 	return true;
 }
 
@@ -82,7 +91,36 @@ size_t strait_dedupe_decoder_size(const struct strait_dedupe_params *p)
 {
 	struct dlayout l;
 
-	return dlayout_of(p, &l) ? l.total + 64 : 0;
+	return dlayout_of(p, false, &l) ? l.total + 64 : 0;
+}
+
+size_t strait_dedupe_decoder_size_cached(const struct strait_dedupe_params *p)
+{
+	struct dlayout l;
+
+	return dlayout_of(p, true, &l) ? l.total + 64 : 0;
+}
+
+/* Sets up everything but the log (log_init or cache_file_attach next). */
+static struct strait_dedupe_decoder *
+setup(void *mem, size_t size, const struct strait_dedupe_params *p,
+      bool cached, uint8_t **base, struct dlayout *l)
+{
+	struct strait_dedupe_decoder *d;
+
+	if (!mem || !dlayout_of(p, cached, l) || size < l->total + 64)
+		return NULL;
+	*base = (uint8_t *)ALIGN_UP((uintptr_t)mem, 64);
+	d = (struct strait_dedupe_decoder *)*base;
+	memset(d, 0, sizeof(*d));
+	d->p = *p;
+	d->stage = *base + l->stage;
+	d->scratch = *base + l->scratch;
+	d->zd = ZSTD_initStaticDCtx(*base + l->zstd, l->zsize);
+	if (!d->zd || ZSTD_isError(ZSTD_DCtx_setParameter(d->zd,
+			ZSTD_d_windowLogMax, (int)literal_window_log(p->capacity))))
+		return NULL;
+	return d;
 }
 
 struct strait_dedupe_decoder *
@@ -93,21 +131,45 @@ strait_dedupe_decoder_init(void *mem, size_t size,
 	struct dlayout l;
 	uint8_t *base;
 
-	if (!mem || !dlayout_of(p, &l) || size < l.total + 64)
+	if (!(d = setup(mem, size, p, false, &base, &l)))
 		return NULL;
-	base = (uint8_t *)ALIGN_UP((uintptr_t)mem, 64);
-	d = (struct strait_dedupe_decoder *)base;
-	memset(d, 0, sizeof(*d));
-	d->p = *p;
 	log_init(&d->log, base + l.data, p->capacity,
 		 (struct log_entry *)(base + l.ent), log_max_entries(p));
-	d->stage = base + l.stage;
-	d->scratch = base + l.scratch;
-	d->zd = ZSTD_initStaticDCtx(base + l.zstd, l.zsize);
-	if (!d->zd || ZSTD_isError(ZSTD_DCtx_setParameter(d->zd,
-			ZSTD_d_windowLogMax, STRAIT_DEDUPE_WINDOW_LOG)))
-		return NULL;
 	return d;
+}
+
+struct strait_dedupe_decoder *
+strait_dedupe_decoder_init_cached(void *mem, size_t size,
+				  const struct strait_dedupe_params *p,
+				  struct strait_dedupe_cache_file *cf)
+{
+	struct strait_dedupe_decoder *d;
+	struct dlayout l;
+	uint8_t *base;
+
+	if (!(d = setup(mem, size, p, true, &base, &l)) ||
+	    cache_file_attach(cf, p, &d->log, &d->epoch))
+		return NULL;
+	/* the loaded entries are checked against their bytes when first
+	 * output: a file is never trusted */
+	log_distrust(&d->log, (uint64_t *)(base + l.bits));
+	return d;
+}
+
+void strait_dedupe_decoder_state(const struct strait_dedupe_decoder *d,
+				 struct strait_dedupe_state *s)
+{
+	s->epoch = d->epoch;
+	s->digest = d->log.digest;
+}
+
+int strait_dedupe_decoder_commit(struct strait_dedupe_decoder *d)
+{
+	if (!d->log.file)
+		return -EINVAL;
+	if (d->err)
+		return -EIO; /* the log may hold part of a bad record */
+	return cache_file_commit(d->log.file, &d->log, d->epoch);
 }
 
 void strait_dedupe_decoder_reset(struct strait_dedupe_decoder *d)
@@ -126,6 +188,7 @@ void strait_dedupe_decoder_stats(const struct strait_dedupe_decoder *d,
 	*s = d->st;
 	s->capacity = d->p.capacity;
 	s->used_bytes = d->log.used;
+	s->head = d->log.head;
 	s->entries = d->log.count;
 	s->index_bytes = (uint64_t)d->log.max_ent * sizeof(struct log_entry);
 }
@@ -144,33 +207,6 @@ int strait_dedupe_decode_finish(const struct strait_dedupe_decoder *d)
 }
 
 /* ---- parsing: structure and ranges only, no log state ---- */
-
-/* 1 ok, 0 need more, <0 error */
-static int get_varint(const uint8_t *p, size_t avail, size_t *pos,
-		      uint64_t *v)
-{
-	uint64_t r = 0;
-	size_t i;
-
-	for (i = 0; i < 10; i++) {
-		uint8_t b;
-
-		if (*pos + i >= avail)
-			return 0;
-		b = p[*pos + i];
-		if (i == 9 && b > 1)
-			return STRAIT_DEDUPE_E_VARINT;
-		r |= (uint64_t)(b & 0x7f) << (7 * i);
-		if (!(b & 0x80)) {
-			if (b == 0 && i > 0)
-				return STRAIT_DEDUPE_E_VARINT; /* overlong */
-			*pos += i + 1;
-			*v = r;
-			return 1;
-		}
-	}
-	return STRAIT_DEDUPE_E_VARINT;
-}
 
 #define VARINT(dst) do {                                   \
 		int vr_ = get_varint(p, avail, &pos, &(dst)); \
@@ -194,7 +230,7 @@ static long parse(const struct strait_dedupe_decoder *d, const uint8_t *p,
 	if (!d->have_header)
 		return STRAIT_DEDUPE_E_NO_HEADER;
 	if (r->type < STRAIT_DEDUPE_REC_LITERAL_ZSTD ||
-	    r->type > STRAIT_DEDUPE_REC_REFERENCE)
+	    r->type > STRAIT_DEDUPE_REC_DELTA)
 		return STRAIT_DEDUPE_E_TYPE;
 	VARINT(v);
 	if (v > UINT32_MAX)
@@ -213,6 +249,35 @@ static long parse(const struct strait_dedupe_decoder *d, const uint8_t *p,
 			return 0;
 		r->check = get_u32(p + pos);
 		return (long)(pos + 4);
+	case STRAIT_DEDUPE_REC_DELTA:
+		VARINT(r->skip);
+		VARINT(r->dist);
+		VARINT(r->count);
+		if (r->count == 0 || r->dist == 0 || r->count > r->dist ||
+		    r->count > STRAIT_DEDUPE_DELTA_BASE_ENTRIES)
+			return STRAIT_DEDUPE_E_RANGE;
+		if (avail - pos < 4)
+			return 0;
+		r->base_check = get_u32(p + pos);
+		pos += 4;
+		VARINT(v);
+		if (v == 0 || v > d->p.max_chunk || r->skip >= v)
+			return STRAIT_DEDUPE_E_RANGE;
+		r->n = 1;
+		r->lens[0] = (uint32_t)v;
+		r->total = v;
+		if (avail - pos < 4)
+			return 0;
+		r->check = get_u32(p + pos);
+		pos += 4;
+		VARINT(v);
+		if (v == 0 || v > r->total)
+			return STRAIT_DEDUPE_E_RANGE;
+		r->plen = (uint32_t)v;
+		if (avail - pos < r->plen)
+			return 0;
+		r->payload = p + pos;
+		return (long)(pos + r->plen);
 	case STRAIT_DEDUPE_REC_LITERAL_ZSTD:
 	case STRAIT_DEDUPE_REC_LITERAL_RAW:
 		VARINT(r->skip);
@@ -299,22 +364,91 @@ static int inflate_end(struct strait_dedupe_decoder *d, ZSTD_inBuffer *ib)
 	}
 }
 
+/* Digest 0: a new epoch, empty the log. Else the stream continues a log,
+ * which must be ours. */
 static int apply_header(struct strait_dedupe_decoder *d, const uint8_t *p)
 {
 	struct strait_dedupe_params hp;
-	uint32_t epoch;
+	struct strait_dedupe_state s;
 	int rc = strait_dedupe_header_parse(p, STRAIT_DEDUPE_HEADER_SIZE, &hp,
-					    &epoch);
+					    &s);
 
 	if (rc)
 		return rc;
 	if (hp.min_chunk != d->p.min_chunk || hp.avg_chunk != d->p.avg_chunk ||
 	    hp.max_chunk != d->p.max_chunk || hp.capacity != d->p.capacity)
 		return STRAIT_DEDUPE_E_PARAMS;
-	log_clear(&d->log);
+	if (s.digest && (s.digest != d->log.digest || s.epoch != d->epoch))
+		return STRAIT_DEDUPE_E_STATE;
+	if (!s.digest)
+		log_clear(&d->log);
 	ZSTD_DCtx_reset(d->zd, ZSTD_reset_session_only);
-	d->epoch = epoch;
+	d->epoch = s.epoch;
 	d->have_header = true;
+	return 0;
+}
+
+/* The base of a REFERENCE or DELTA: entries serial (next - dist) .. +
+ * count - 1, live and matching the record's fold of their checks. */
+static int base_of(struct strait_dedupe_decoder *d, const struct record *r,
+		   uint32_t check, uint32_t *first)
+{
+	uint32_t h = 0, idx;
+
+	if (r->dist > d->log.count)
+		return STRAIT_DEDUPE_E_REF;
+	*first = idx = log_idx_back(&d->log, r->dist);
+	for (uint64_t i = 0; i < r->count; i++) {
+		h = check_fold(h, d->log.ent[idx].check);
+		idx = log_idx_add(&d->log, idx, 1);
+	}
+	if (h != check)
+		return STRAIT_DEDUPE_E_CHECK;
+	idx = *first;
+	for (uint64_t i = 0; i < r->count; i++) {
+		if (unlikely(log_unverified(&d->log, idx)) &&
+		    !log_verify(&d->log, idx))
+			return STRAIT_DEDUPE_E_CACHE;
+		idx = log_idx_add(&d->log, idx, 1);
+	}
+	return 0;
+}
+
+/* DELTA: the result in scratch, checked, then inserted into the log. */
+static int apply_delta(struct strait_dedupe_decoder *d, struct record *r,
+		       uint32_t *idx)
+{
+	const struct log_entry *ent = d->log.ent;
+	XXH128_hash_t h;
+	uint32_t first, j;
+	uint64_t blen;
+	int rc = base_of(d, r, r->base_check, &first);
+
+	if (rc)
+		return rc;
+	/* the base entries must follow each other in the log */
+	blen = ent[first].len;
+	j = first;
+	for (uint64_t i = 1; i < r->count; i++) {
+		uint32_t q = log_idx_add(&d->log, j, 1);
+
+		if (ent[j].off + ent[j].len != ent[q].off)
+			return STRAIT_DEDUPE_E_REF;
+		blen += ent[q].len;
+		j = q;
+	}
+	rc = delta_decode(d->log.data + ent[first].off, blen, r->payload,
+			  r->plen, d->scratch, r->total);
+	if (rc)
+		return rc;
+	h = XXH3_128bits(d->scratch, r->total);
+	if (check_fold(0, (uint32_t)h.high64) != r->check)
+		return STRAIT_DEDUPE_E_DIGEST;
+	*idx = log_insert(&d->log, r->lens[0]);
+	memcpy(d->log.data + d->log.ent[*idx].off, d->scratch, r->total);
+	log_seal(&d->log, *idx, (uint32_t)h.high64, h.low64);
+	d->st.deltas++;
+	d->st.delta_bytes += r->total - r->skip;
 	return 0;
 }
 
@@ -331,21 +465,21 @@ static int apply(struct strait_dedupe_decoder *d, const uint8_t *p,
 	case STRAIT_DEDUPE_REC_HEADER:
 		return apply_header(d, p);
 	case STRAIT_DEDUPE_REC_REFERENCE:
-		if (r->dist > d->log.count)
-			return STRAIT_DEDUPE_E_REF;
-		first = log_idx_back(&d->log, r->dist);
-		for (i = 0, idx = first; i < r->count; i++) {
-			h = check_fold(h, d->log.ent[idx].check);
-			idx = log_idx_add(&d->log, idx, 1);
-		}
-		if (h != r->check)
-			return STRAIT_DEDUPE_E_CHECK;
+		if ((rc = base_of(d, r, r->check, &first)))
+			return rc;
 		if (r->skip >= d->log.ent[first].len)
 			return STRAIT_DEDUPE_E_RANGE;
 		d->st.hits += r->count;
 		d->kind = OUT_LOG;
 		d->out_idx = first;
 		d->out_left = (uint32_t)r->count;
+		break;
+	case STRAIT_DEDUPE_REC_DELTA:
+		if ((rc = apply_delta(d, r, &first)))
+			return rc;
+		d->kind = OUT_LOG;
+		d->out_idx = first;
+		d->out_left = 1;
 		break;
 	case STRAIT_DEDUPE_REC_TENTATIVE_ZSTD:
 	case STRAIT_DEDUPE_REC_TENTATIVE_RAW:
@@ -365,9 +499,10 @@ static int apply(struct strait_dedupe_decoder *d, const uint8_t *p,
 	default: /* LITERAL */
 		for (i = 0; i < r->n; i++) {
 			struct log_entry *ent;
+			XXH128_hash_t fp;
 			uint8_t *dst;
 
-			idx = log_insert(&d->log, r->lens[i], 0);
+			idx = log_insert(&d->log, r->lens[i]);
 			ent = &d->log.ent[idx];
 			dst = d->log.data + ent->off;
 			if (i == 0)
@@ -378,7 +513,8 @@ static int apply(struct strait_dedupe_decoder *d, const uint8_t *p,
 			} else if ((rc = inflate(d, &ib, dst, r->lens[i]))) {
 				return rc;
 			}
-			ent->check = (uint32_t)XXH3_128bits(dst, r->lens[i]).high64;
+			fp = XXH3_128bits(dst, r->lens[i]);
+			log_seal(&d->log, idx, (uint32_t)fp.high64, fp.low64);
 			h = check_fold(h, ent->check);
 		}
 		if (!raw && (rc = inflate_end(d, &ib)))
@@ -438,6 +574,11 @@ static size_t drain(struct strait_dedupe_decoder *d, uint8_t *out, size_t cap)
 static int fail(struct strait_dedupe_decoder *d,
 		struct strait_dedupe_decode_result *r, size_t pos, int rc)
 {
+	/* a corrupt cache file is never loaded again */
+	if (rc == STRAIT_DEDUPE_E_CACHE && !d->log.file_dirty) {
+		cache_file_mark_dirty(d->log.file);
+		d->log.file_dirty = true;
+	}
 	r->in_used = pos;
 	d->err = rc;
 	d->kind = OUT_NONE;

@@ -14,6 +14,7 @@ void strait_dedupe_params_default(struct strait_dedupe_params *p)
 	p->max_chunk = 16384;
 	p->capacity = 1ULL << 30;
 	p->level = 3;
+	p->level_max = 0;
 }
 
 int strait_dedupe_params_check(const struct strait_dedupe_params *p)
@@ -33,44 +34,48 @@ int strait_dedupe_params_check(const struct strait_dedupe_params *p)
 
 void strait_dedupe_header_write(uint8_t out[STRAIT_DEDUPE_HEADER_SIZE],
 				const struct strait_dedupe_params *p,
-				uint32_t epoch)
+				const struct strait_dedupe_state *s)
 {
 	memcpy(out, "STRD", 4);
 	out[4] = STRAIT_DEDUPE_VERSION;
 	out[5] = 0;
-	out[6] = STRAIT_DEDUPE_WINDOW_LOG;
+	out[6] = (uint8_t)literal_window_log(p->capacity);
 	out[7] = 0;
 	put_u32(out + 8, p->min_chunk);
 	put_u32(out + 12, p->avg_chunk);
 	put_u32(out + 16, p->max_chunk);
-	put_u32(out + 20, epoch);
+	put_u32(out + 20, s->epoch);
 	put_u64(out + 24, p->capacity);
-	put_u32(out + 32, 0);
-	put_u32(out + 36, XXH32(out, 36, 0));
+	put_u64(out + 32, s->digest);
+	put_u32(out + 40, 0);
+	put_u32(out + 44, XXH32(out, 44, 0));
 }
 
 int strait_dedupe_header_parse(const uint8_t *in, size_t len,
 			       struct strait_dedupe_params *p,
-			       uint32_t *epoch)
+			       struct strait_dedupe_state *s)
 {
 	if (len < STRAIT_DEDUPE_HEADER_SIZE)
 		return STRAIT_DEDUPE_E_TRUNCATED;
 	if (memcmp(in, "STRD", 4) != 0 ||
-	    get_u32(in + 36) != XXH32(in, 36, 0))
+	    get_u32(in + 44) != XXH32(in, 44, 0))
 		return STRAIT_DEDUPE_E_HEADER;
 	if (in[4] != STRAIT_DEDUPE_VERSION)
 		return STRAIT_DEDUPE_E_VERSION;
-	if (in[5] != 0 || in[6] != STRAIT_DEDUPE_WINDOW_LOG || in[7] != 0 ||
-	    get_u32(in + 32) != 0)
+	if (in[5] != 0 || in[7] != 0 || get_u32(in + 40) != 0)
 		return STRAIT_DEDUPE_E_HEADER;
 	p->min_chunk = get_u32(in + 8);
 	p->avg_chunk = get_u32(in + 12);
 	p->max_chunk = get_u32(in + 16);
 	p->capacity = get_u64(in + 24);
 	p->level = 0;
-	*epoch = get_u32(in + 20);
+	p->level_max = 0;
+	s->epoch = get_u32(in + 20);
+	s->digest = get_u64(in + 32);
 	if (strait_dedupe_params_check(p))
 		return STRAIT_DEDUPE_E_PARAMS;
+	if (in[6] != literal_window_log(p->capacity))
+		return STRAIT_DEDUPE_E_HEADER;
 	return 0;
 }
 
@@ -92,6 +97,9 @@ const char *strait_dedupe_strerror(int err)
 	case STRAIT_DEDUPE_E_LENGTH: return "literal size mismatch";
 	case STRAIT_DEDUPE_E_FAILED: return "decoder failed earlier";
 	case STRAIT_DEDUPE_E_DIGEST: return "literal check mismatch";
+	case STRAIT_DEDUPE_E_DELTA: return "malformed delta";
+	case STRAIT_DEDUPE_E_STATE: return "the stream continues a cache state this decoder does not hold";
+	case STRAIT_DEDUPE_E_CACHE: return "cache log bytes fail their check (corrupt cache file)";
 	case -ENOBUFS: return "output buffer too small";
 	case -EINVAL: return "invalid argument";
 	case -EIO: return "compressor error";

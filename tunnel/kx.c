@@ -29,9 +29,12 @@ enum {
 	PUB_LEN = 32,
 	CONFIRM_LEN = 32,
 	RESP_TH_LEN = 52,       /* RESP bytes hashed into the transcript */
+	RETIRING = 2,           /* inbound SAs kept for frames in flight */
 	DEFAULT_RETIRE_NS = 5000000000u,
 	DEFAULT_RETRY_NS = 1000000000u,
 };
+
+#define DEFAULT_MAX_SKEW_NS UINT64_C(120000000000) /* 120 s */
 
 static const char label_v1[] = "strait kx v1";
 
@@ -55,11 +58,19 @@ struct strait_tunnel {
 	struct strait_tunnel_config cfg;
 	uint8_t k_mac[MAC_LEN];
 	struct strait_esp_sa *out, *in;   /* the confirmed pair */
-	struct strait_esp_sa *old_in;     /* retiring after a rekey */
-	uint64_t old_deadline;
+	/* Inbound SAs the peer may still seal with, each kept retire_ns:
+	 * the pair a rekey replaced, and a pair we answered that a newer
+	 * initiation of ours overtook (the peer uses it until our CONFIRM). */
+	struct retiring {
+		struct strait_esp_sa *sa;
+		uint64_t deadline;
+	} old[RETIRING];
 	struct pending_init pi;
 	struct pending_resp pr;
 	uint64_t last_ts_rx, last_ts_tx;
+	/* dead-peer detection (strait_tunnel_poll) */
+	bool up;
+	uint64_t last_rx_ns, last_tx_ns;
 	struct strait_tunnel_stats stats;
 };
 
@@ -69,6 +80,7 @@ static const char *const kx_names[STRAIT_KX_STATUS_MAX] = {
 	[STRAIT_KX_E_TENANT] = "tenant",
 	[STRAIT_KX_E_MAC] = "mac",
 	[STRAIT_KX_E_REPLAY] = "replay",
+	[STRAIT_KX_E_STALE] = "stale",
 	[STRAIT_KX_E_TIEBREAK] = "tiebreak",
 	[STRAIT_KX_E_UNEXPECTED] = "unexpected",
 	[STRAIT_KX_E_CONFIRM] = "confirm",
@@ -201,16 +213,51 @@ static struct strait_esp_sa *make_sa(const struct strait_tunnel *t, enum strait_
 	memcpy(c.keymat, keymat, sizeof(c.keymat));
 	sa = strait_esp_sa_create(&c);
 	OPENSSL_cleanse(c.keymat, sizeof(c.keymat));
+	if (sa)
+		sa_log_emit(&t->cfg.sa_log, dir, spi, keymat);
 	return sa;
 }
 
 /* ------------------------------------------------------------ state */
 
+static struct strait_esp_sa *retiring_sa(const struct strait_tunnel *t, uint32_t spi)
+{
+	for (int i = 0; i < RETIRING; i++)
+		if (t->old[i].sa && strait_esp_sa_spi(t->old[i].sa) == spi)
+			return t->old[i].sa;
+	return NULL;
+}
+
 static bool spi_in_use(const struct strait_tunnel *t, uint32_t spi)
 {
-	return (t->in && strait_esp_sa_spi(t->in) == spi) ||
-	       (t->old_in && strait_esp_sa_spi(t->old_in) == spi) ||
+	return (t->in && strait_esp_sa_spi(t->in) == spi) || retiring_sa(t, spi) ||
 	       (t->pr.active && t->pr.spi_r == spi) || (t->pi.active && t->pi.spi_i == spi);
+}
+
+/* Keeps sa opening frames for retire_ns; with every slot taken, the one
+ * closest to its end goes first. */
+static void retire(struct strait_tunnel *t, struct strait_esp_sa *sa, uint64_t now_ns)
+{
+	int k = 0;
+	if (!sa)
+		return;
+	for (int i = 1; i < RETIRING; i++)
+		if (!t->old[i].sa || (t->old[k].sa && t->old[i].deadline < t->old[k].deadline))
+			k = i;
+	if (t->old[k].sa) {
+		strait_esp_sa_free(t->old[k].sa);
+		t->stats.retired++;
+	}
+	t->old[k].sa = sa;
+	t->old[k].deadline = now_ns + t->cfg.retire_ns;
+}
+
+static void free_retiring(struct strait_tunnel *t)
+{
+	for (int i = 0; i < RETIRING; i++) {
+		strait_esp_sa_free(t->old[i].sa);
+		t->old[i].sa = NULL;
+	}
 }
 
 static uint32_t choose_spi(const struct strait_tunnel *t)
@@ -244,17 +291,23 @@ static void drop_pending_resp(struct strait_tunnel *t)
 	OPENSSL_cleanse(&t->pr, sizeof(t->pr));
 }
 
+/* A pair we answered gives way to a newer one before it was confirmed. The
+ * peer may have installed it already (our RESP reached it) and seal with
+ * it until it learns of the newer pair: its inbound SA retires like a
+ * replaced one, never promoted. We never sealed with its outbound SA. */
+static void retire_pending_resp(struct strait_tunnel *t, uint64_t now_ns)
+{
+	retire(t, t->pr.in, now_ns);
+	t->pr.in = NULL;
+	drop_pending_resp(t);
+}
+
 /* The new pair becomes current; the old inbound SA keeps opening frames in
  * flight until retire_ns has passed. */
 static void install(struct strait_tunnel *t, struct strait_esp_sa *out, struct strait_esp_sa *in,
 		    uint64_t now_ns)
 {
-	if (t->old_in) {
-		strait_esp_sa_free(t->old_in);
-		t->stats.retired++;
-	}
-	t->old_in = t->in;
-	t->old_deadline = now_ns + t->cfg.retire_ns;
+	retire(t, t->in, now_ns);
 	strait_esp_sa_free(t->out);
 	t->out = out;
 	t->in = in;
@@ -280,6 +333,8 @@ struct strait_tunnel *strait_tunnel_create(const struct strait_tunnel_config *cf
 		t->cfg.retire_ns = DEFAULT_RETIRE_NS;
 	if (!t->cfg.retry_ns)
 		t->cfg.retry_ns = DEFAULT_RETRY_NS;
+	if (!t->cfg.max_skew_ns)
+		t->cfg.max_skew_ns = DEFAULT_MAX_SKEW_NS;
 	if (hkdf(EVP_KDF_HKDF_MODE_EXTRACT_AND_EXPAND, (const uint8_t *)label_v1, strlen(label_v1),
 		 cfg->psk, STRAIT_KX_PSK_LEN, "strait kx mac", t->k_mac, sizeof(t->k_mac))) {
 		OPENSSL_cleanse(t, sizeof(*t));
@@ -290,6 +345,22 @@ struct strait_tunnel *strait_tunnel_create(const struct strait_tunnel_config *cf
 	return t;
 }
 
+void strait_tunnel_reset(struct strait_tunnel *t)
+{
+	drop_pending_init(t);
+	drop_pending_resp(t);
+	strait_esp_sa_free(t->out);
+	strait_esp_sa_free(t->in);
+	free_retiring(t);
+	t->out = t->in = NULL;
+	t->stats.resets++;
+}
+
+uint32_t strait_kx_peek_tenant(const uint8_t *msg, size_t len)
+{
+	return len >= STRAIT_KX_HDR_LEN ? get_be32(msg + 4) : 0;
+}
+
 void strait_tunnel_free(struct strait_tunnel *t)
 {
 	if (!t)
@@ -298,7 +369,7 @@ void strait_tunnel_free(struct strait_tunnel *t)
 	drop_pending_resp(t);
 	strait_esp_sa_free(t->out);
 	strait_esp_sa_free(t->in);
-	strait_esp_sa_free(t->old_in);
+	free_retiring(t);
 	OPENSSL_cleanse(t, sizeof(*t));
 	free(t);
 }
@@ -337,6 +408,7 @@ int strait_tunnel_initiate(struct strait_tunnel *t, uint64_t now_ns, uint8_t *ou
 	}
 	t->pi.active = true;
 	t->pi.sent_ns = now_ns;
+	t->stats.kx_tx[STRAIT_KX_INIT]++;
 	if (t->out)
 		t->stats.rekeys_started++;
 	memcpy(out, m, STRAIT_KX_INIT_LEN);
@@ -356,6 +428,8 @@ static enum strait_kx_status on_init(struct strait_tunnel *t, uint64_t now_ns, c
 
 	if (ts <= t->last_ts_rx)
 		return STRAIT_KX_E_REPLAY;     /* before any X25519 work */
+	if (ts > now_ns + t->cfg.max_skew_ns || now_ns > ts + t->cfg.max_skew_ns)
+		return STRAIT_KX_E_STALE;      /* likewise */
 	if (t->pi.active) {
 		/* Both sides initiated: the lower node id's INIT wins. */
 		if (t->cfg.local_id < t->cfg.peer_id)
@@ -384,7 +458,7 @@ static enum strait_kx_status on_init(struct strait_tunnel *t, uint64_t now_ns, c
 		strait_esp_sa_free(sa_out);
 		goto err;
 	}
-	drop_pending_resp(t);
+	retire_pending_resp(t, now_ns); /* an earlier INIT's: the peer may hold it */
 	t->pr.active = true;
 	t->pr.spi_i = get_be32(m + 12);
 	t->pr.spi_r = spi_r;
@@ -393,6 +467,7 @@ static enum strait_kx_status on_init(struct strait_tunnel *t, uint64_t now_ns, c
 	t->pr.in = sa_in;
 	t->pr.out = sa_out;
 	*out_len = STRAIT_KX_RESP_LEN;
+	t->stats.kx_tx[STRAIT_KX_RESP]++;
 	st = STRAIT_KX_OK;
 err:
 	EVP_PKEY_free(eph);
@@ -438,10 +513,12 @@ static enum strait_kx_status on_resp(struct strait_tunnel *t, uint64_t now_ns, c
 	drop_pending_init(t);
 	/* A pair we answered earlier and that is still unconfirmed is older
 	 * than this one: promoting it later (by its CONFIRM or a frame) would
-	 * put it back over the pair the peer ends on. */
-	drop_pending_resp(t);
+	 * put it back over the pair the peer ends on. It only retires: the
+	 * peer may seal with it until our CONFIRM reaches it. */
+	retire_pending_resp(t, now_ns);
 	install(t, sa_out, sa_in, now_ns);
 	*out_len = STRAIT_KX_CONFIRM_LEN;
+	t->stats.kx_tx[STRAIT_KX_CONFIRM]++;
 	st = STRAIT_KX_OK;
 out:
 	OPENSSL_cleanse(dh, sizeof(dh));
@@ -523,6 +600,8 @@ enum strait_kx_status strait_tunnel_handshake(struct strait_tunnel *t, uint64_t 
 	*out_len = 0;
 	s = handshake(t, now_ns, msg, len, out, cap, out_len);
 	t->stats.kx_rx[s]++;
+	if (s == STRAIT_KX_OK)
+		t->last_rx_ns = now_ns;  /* authentic: the mac verified, and fresh */
 	return s;
 }
 
@@ -537,11 +616,12 @@ static bool awaiting_confirm(const struct strait_tunnel *t, uint64_t now_ns)
 
 int strait_tunnel_tick(struct strait_tunnel *t, uint64_t now_ns, uint8_t *out, size_t cap)
 {
-	if (t->old_in && now_ns >= t->old_deadline) {
-		strait_esp_sa_free(t->old_in);
-		t->old_in = NULL;
-		t->stats.retired++;
-	}
+	for (int i = 0; i < RETIRING; i++)
+		if (t->old[i].sa && now_ns >= t->old[i].deadline) {
+			strait_esp_sa_free(t->old[i].sa);
+			t->old[i].sa = NULL;
+			t->stats.retired++;
+		}
 	if (t->pi.active) {
 		if (now_ns >= t->pi.sent_ns + t->cfg.retry_ns || now_ns < t->pi.sent_ns)
 			return strait_tunnel_initiate(t, now_ns, out, cap);
@@ -554,6 +634,52 @@ int strait_tunnel_tick(struct strait_tunnel *t, uint64_t now_ns, uint8_t *out, s
 	if (strait_esp_sa_soft_expired(t->out, now_ns) || strait_esp_sa_soft_expired(t->in, now_ns))
 		return strait_tunnel_initiate(t, now_ns, out, cap);
 	return 0;
+}
+
+unsigned strait_tunnel_poll(struct strait_tunnel *t, uint64_t now_ns, uint8_t *out, size_t cap,
+			    size_t *out_len)
+{
+	unsigned ev = 0;
+	int n;
+
+	*out_len = 0;
+	if (t->up && t->cfg.peer_timeout_ns && now_ns - t->last_rx_ns >= t->cfg.peer_timeout_ns &&
+	    now_ns >= t->last_rx_ns) {
+		/* silent too long: nothing more is sealed for it, and the tick
+		 * below starts a handshake (again every retry_ns) */
+		strait_tunnel_reset(t);
+		t->up = false;
+		t->stats.peer_downs++;
+		ev |= STRAIT_TUNNEL_EV_DOWN;
+	}
+	n = strait_tunnel_tick(t, now_ns, out, cap);
+	if (n > 0) {
+		*out_len = (size_t)n;
+		ev |= STRAIT_TUNNEL_EV_INIT;
+	}
+	if (!t->up && t->out) {
+		t->up = true;
+		t->last_rx_ns = now_ns;  /* the handshake that made t->out */
+		t->last_tx_ns = now_ns;
+		ev |= STRAIT_TUNNEL_EV_UP;
+	}
+	if (t->up && t->cfg.keepalive_ns && now_ns - t->last_tx_ns >= t->cfg.keepalive_ns &&
+	    now_ns >= t->last_tx_ns) {
+		t->last_tx_ns = now_ns;  /* once per interval, sent or not */
+		t->stats.keepalives++;
+		ev |= STRAIT_TUNNEL_EV_KEEPALIVE;
+	}
+	return ev;
+}
+
+bool strait_tunnel_peer_up(const struct strait_tunnel *t)
+{
+	return t->up;
+}
+
+uint64_t strait_tunnel_last_rx(const struct strait_tunnel *t)
+{
+	return t->last_rx_ns;
 }
 
 bool strait_tunnel_ready(const struct strait_tunnel *t)
@@ -569,6 +695,8 @@ enum strait_esp_status strait_tunnel_seal(struct strait_tunnel *t, struct strait
 	if (likely(t->out))
 		s = strait_esp_seal(t->out, pkt, next_header, now_ns);
 	t->stats.esp_tx[s]++;
+	if (likely(s == STRAIT_ESP_OK))
+		t->last_tx_ns = now_ns;
 	return s;
 }
 
@@ -576,6 +704,7 @@ enum strait_esp_status strait_tunnel_open(struct strait_tunnel *t, struct strait
 					  uint8_t *next_header, uint64_t now_ns)
 {
 	enum strait_esp_status s;
+	struct strait_esp_sa *old;
 	uint32_t spi;
 
 	spi = strait_esp_peek_spi(pkt->data, pkt->len);
@@ -589,12 +718,14 @@ enum strait_esp_status strait_tunnel_open(struct strait_tunnel *t, struct strait
 		s = strait_esp_open(t->pr.in, pkt, next_header, now_ns);
 		if (s == STRAIT_ESP_OK || s == STRAIT_ESP_DUMMY)
 			promote_pending(t, now_ns);
-	} else if (t->old_in && spi == strait_esp_sa_spi(t->old_in)) {
-		s = strait_esp_open(t->old_in, pkt, next_header, now_ns);
+	} else if ((old = retiring_sa(t, spi))) {
+		s = strait_esp_open(old, pkt, next_header, now_ns);
 	} else {
 		s = STRAIT_ESP_E_SPI;
 	}
 	t->stats.esp_rx[s]++;
+	if (likely(s == STRAIT_ESP_OK || s == STRAIT_ESP_DUMMY))
+		t->last_rx_ns = now_ns;
 	return s;
 }
 

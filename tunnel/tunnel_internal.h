@@ -5,6 +5,8 @@
 
 #include <stdint.h>
 
+#include "strait/tunnel.h"
+
 #define likely(x) __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
 
@@ -42,5 +44,10 @@ static inline void put_be64(uint8_t *p, uint64_t v)
 	put_be32(p, (uint32_t)(v >> 32));
 	put_be32(p + 4, (uint32_t)v);
 }
+
+/* sa_log.c: formats one SA as an esp_sa UAT line and hands it to
+ * log->fn (if set); wipes the line afterwards. */
+void sa_log_emit(const struct strait_sa_log *log, enum strait_esp_dir dir, uint32_t spi,
+		 const uint8_t keymat[STRAIT_ESP_KEYMAT_LEN]);
 
 #endif

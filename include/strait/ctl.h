@@ -25,7 +25,11 @@ enum strait_ctl_limits {
 	STRAIT_MAX_PREFIXES = 16,  /* per side (client, server) of a rule */
 	STRAIT_MAX_PORT_RANGES = 16,
 	STRAIT_MAX_WORKERS = 16,
+	STRAIT_TENANT_ID_MAX = 65535, /* [Tenant] Id: 1..65535 */
+	STRAIT_PSK_LEN = 32,          /* KeyFile: 32 bytes, base64 */
 };
+
+#define STRAIT_DEFAULT_CACHE_SIZE (1ull << 30) /* [Tenant] CacheSize */
 
 struct strait_prefix {
 	uint8_t family; /* 4 or 6 */
@@ -98,6 +102,10 @@ enum strait_transport {
 struct strait_tenant_cfg {
 	char name[STRAIT_NAME_MAX];
 	char file[PATH_MAX];
+	/* The tenant's number on the wire (handshakes, SPIs): the same in both
+	 * appliances' files, unique per appliance. Not its position in the
+	 * file list: adding a file renumbers nothing. */
+	uint16_t id;
 	/* Interception rule: a SYN from a client prefix to a server prefix on
 	 * one of the ports (server side, host order). */
 	struct strait_prefix client[STRAIT_MAX_PREFIXES];
@@ -110,6 +118,25 @@ struct strait_tenant_cfg {
 	uint16_t peer_port;         /* UDP, default 4500 */
 	struct strait_addr inner_local, inner_peer;
 	char key_file[PATH_MAX];    /* resolved against the file's folder */
+	/* The pre-shared key, filled only by strait_tenant_load_key() (the
+	 * rule loaders never read key files). Never logged; the dataplane
+	 * wipes it with strait_tenant_wipe_key() once the tunnel holds it. */
+	uint8_t psk[STRAIT_PSK_LEN];
+	bool has_psk;
+	unsigned id_line, key_line, inner_line; /* where Id, KeyFile and
+						  * InnerAddress were given */
+	/* The tunnel to the peer ([Peer]), nanoseconds and bytes. The peer is
+	 * down once nothing authentic came from it for peer_timeout_ns;
+	 * keepalives go out after keepalive_ns without sending (default a
+	 * third of the timeout); each SA is renewed after rekey_ns or
+	 * rekey_bytes, whichever comes first, and stops working a margin
+	 * later (strait_tenant_hard_limits()). */
+	uint64_t peer_timeout_ns, keepalive_ns, rekey_ns, rekey_bytes;
+	/* The tenant's redundancy caches on disk (dedupe cache files, see
+	 * dedupe/README.md): PATH.tx for what this appliance sends, PATH.rx
+	 * for what it receives; resolved like KeyFile; "" = in memory only.
+	 * Never shared with another tenant. */
+	char cache_file[PATH_MAX - 3];
 	/* Bandwidth policy on the WAN, bits per second; 0 = none/unlimited. */
 	uint64_t guaranteed_bps, ceiling_bps;
 	unsigned guaranteed_line;   /* for errors across files; 0 when unset */
@@ -118,12 +145,14 @@ struct strait_tenant_cfg {
 	uint64_t rpo_target_ns;     /* RpoTarget; 0 = none */
 	enum strait_transport transport;
 	enum strait_peer_down peer_down;
+	uint64_t cache_size;        /* bytes of each direction's cache log */
 };
 
 struct strait_config {
 	struct strait_appliance_cfg appliance;
 	struct strait_tenant_cfg tenants[STRAIT_MAX_TENANTS];
-	unsigned n_tenants; /* sorted by file name; index = tenant id */
+	unsigned n_tenants; /* sorted by file name (the index is no id:
+			       * tenants are named by their Id) */
 };
 
 struct strait_error {
@@ -143,10 +172,39 @@ int strait_tenant_load(const char *path, struct strait_tenant_cfg *out,
 /* The appliance file, then every "*.conf" in its TenantDir (if set), in
  * name order; checks that no two tenants claim the same traffic with the
  * same specificity (the rule "longest prefix wins, then ports" must give
- * one answer), and that the guarantees fit in [WAN] Rate (refused at the
+ * one answer), that no two share a name, an Id or an InnerAddress (the
+ * tenant's end of its channel: the appliance's channel TCP tells tenants
+ * apart by it), and that the guarantees fit in [WAN] Rate (refused at the
  * Guaranteed line of the tenant that overcommits it). */
 int strait_config_load(const char *appliance_path, struct strait_config *out,
 		       struct strait_error *err);
+
+/* Key files. The loaders above read rules only, never a KeyFile (tools
+ * such as the profiler work without keys); the appliance then reads the
+ * keys with these. A key file holds 32 random bytes in base64 (44
+ * characters, as `wg genkey` or `head -c 32 /dev/urandom | base64` print),
+ * optionally followed by a newline; it must be a regular file that group
+ * and others cannot access (mode 0600 or 0400). Errors point at the
+ * tenant file's KeyFile line and never quote the file's content.
+ * Returns 0, -EINVAL (bad content or mode) or -errno (unreadable). */
+int strait_tenant_load_key(struct strait_tenant_cfg *t, struct strait_error *err);
+/* Every tenant's key; on failure no key stays in memory. */
+int strait_config_load_keys(struct strait_config *cfg, struct strait_error *err);
+/* Wipes a loaded key (explicit_bzero: not optimised away). */
+void strait_tenant_wipe_key(struct strait_tenant_cfg *t);
+void strait_config_wipe_keys(struct strait_config *cfg);
+
+/* Defaults of the [Peer] tunnel settings. */
+#define STRAIT_PEER_TIMEOUT_NS_DEFAULT 10000000000ull       /* 10 s */
+#define STRAIT_REKEY_NS_DEFAULT (3600ull * 1000000000ull)   /* 1 h */
+#define STRAIT_REKEY_BYTES_DEFAULT (1ull << 40)             /* 1 TiB */
+
+/* The hard lifetime of an SA from its rekey point: the old SA keeps
+ * working this long after the rekey is due, so a handshake delayed by a
+ * lost message or a busy peer loses nothing: a tenth more, and at least
+ * 5 s (time) or 64 MiB (bytes). */
+void strait_tenant_hard_limits(const struct strait_tenant_cfg *t, uint64_t *hard_ns,
+			       uint64_t *hard_bytes);
 
 /* "file:line: field: msg" (parts omitted when empty). */
 const char *strait_error_str(const struct strait_error *err, char *buf, size_t len);
@@ -166,5 +224,12 @@ bool strait_parse_tcp_impair(const char *s, struct strait_tcp_impair *out,
 /* "100M", "1.5G", "800k", "0": bits per second. */
 bool strait_parse_rate(const char *s, uint64_t *bps);
 const char *strait_transport_name(enum strait_transport t);
+/* A duration: a decimal number (up to 9 decimals) and a unit, ns, us,
+ * ms, s, m (minutes), h or d; a bare number is seconds ("10s", "500ms",
+ * "1.5s", "1h", "30"). At most 2^64-1 ns (584 years). */
+bool strait_parse_duration(const char *s, uint64_t *ns);
+/* A byte count: a decimal number and an optional K, M, G, T or P (powers
+ * of 1024, "B" or "iB" may follow): "64M", "1T", "1.5GiB", "4096". */
+bool strait_parse_bytes(const char *s, uint64_t *bytes);
 
 #endif

@@ -12,13 +12,15 @@
  *
  * Pipeline (encoder), per flow:
  *
- *   bytes -> gear-hash CDC (FastCDC normalized) -> chunk
+ *   bytes -> gear-hash CDC (FastCDC normalized) -> chunk (+ samples)
  *         -> XXH3-128 fingerprint -> index lookup -> memcmp with the log
  *            hit:  reference (consecutive hits collapse into one run)
- *            miss: insert into the log; literal batch (<= 64 chunks,
- *                  <= 256 KiB, all of one kind) -> zstd stream flush, or
- *                  raw when each chunk's sampled byte entropy says it is
- *                  incompressible
+ *            miss: insert into the log, and
+ *              resembles a cached chunk (super-features, resemblance
+ *              index) and the difference is small: DELTA against it
+ *              otherwise: literal batch (<= 64 chunks, <= 256 KiB, all of
+ *                  one kind) -> zstd stream flush, or raw when each
+ *                  chunk's sampled byte entropy says it is incompressible
  *
  * The mirrored cache log
  * ----------------------
@@ -36,28 +38,43 @@
  * the chunk's XXH3-128 fingerprint (the high 64 bits, truncated); it has no
  * hash index. The encoder adds a hash index (8-way, one cache line per
  * bucket, {tag, entry} slots, 2 slots per avg_chunk of capacity; lossy: a
- * full bucket drops its oldest slot).
+ * full bucket drops its oldest slot) and a resemblance index of the same
+ * shape holding 6 features per chunk (bottom-k of its content-defined
+ * samples, dedupe/resemble.c).
  *
  * Chunk boundaries, and so every reference, follow from the gear table in
  * dedupe/gear.h and the mask rule in dedupe/chunker.c: both are part of the
  * format (the golden stream in tests/dedupe/golden/ pins them).
  *
- * Wire format (version 1). All integers little-endian; "varint" is LEB128
- * (7 bits per byte, low first, at most 10 bytes, no overlong encoding).
+ * Wire format (version 2: version 1 plus DELTA records, the literal window
+ * rule and the log state in the header). All integers little-endian;
+ * "varint" is LEB128 (7 bits per byte, low first, at most 10 bytes, no
+ * overlong encoding).
  *
- * Stream header, 40 bytes, first in every stream and after every epoch reset:
+ * Stream header, 48 bytes, first in every stream, after every epoch reset
+ * and at every channel (re)start:
  *   0  4  magic "STRD"
- *   4  1  version (1)
+ *   4  1  version (2)
  *   5  1  flags (0)
- *   6  1  zstd window log of the literal stream (21)
+ *   6  1  zstd window log of the literal stream: log2(capacity) - 3,
+ *          at least 21, at most 27 (2 MiB .. 128 MiB)
  *   7  1  reserved (0)
  *   8  4  min_chunk    12 4 avg_chunk    16 4 max_chunk
  *  20  4  epoch
  *  24  8  cache capacity in bytes
- *  32  4  reserved (0)
- *  36  4  XXH32 (seed 0) of bytes 0..35
- * A header in the middle of a stream starts a new epoch: the decoder empties
- * its log and starts a new zstd frame.
+ *  32  8  digest of the log state the records after it start from (0: an
+ *         empty log, i.e. a new epoch)
+ *  40  4  reserved (0)
+ *  44  4  XXH32 (seed 0) of bytes 0..43
+ * Every header starts a new zstd frame. Digest 0 starts a new epoch: the
+ * decoder empties its log. Any other digest continues a log (one kept in a
+ * cache file across restarts): the decoder must hold exactly that (epoch,
+ * digest), or it refuses the stream (STRAIT_DEDUPE_E_STATE) and the
+ * encoder must start a new epoch.
+ * The literal stream is one zstd frame per header (and a new frame when
+ * the encoder's level changes, see strait_dedupe_encoder_set_rate), its
+ * window 1/8 of the cache: above the minimum the encoder uses zstd's
+ * long-distance matching in it.
  *
  * Records, each starting with a type byte:
  *   0x01 LITERAL_ZSTD, 0x02 LITERAL_RAW
@@ -82,6 +99,19 @@
  *        Outputs chunks serial (next - distance) .. + count - 1. check is
  *        the fold of the entries' 32-bit checks: h = 0; for each entry
  *        h = (rotl32(h, 7) ^ check) * 0x9E3779B1.
+ *   0x06 DELTA (one chunk made from a base in the log)
+ *        varint flow | varint skip | varint distance (1..entries) |
+ *        varint count (1..min(distance, 4)) | u32 base_check |
+ *        varint length (1..max_chunk) | u32 check | varint ops_len
+ *        (1..length) | ops
+ *        The base is the concatenation of entries serial (next - distance)
+ *        .. + count - 1, which must lie one after another in the log (no
+ *        wrap between them); base_check is the fold of their checks, as
+ *        in REFERENCE. ops make exactly `length` bytes from the base
+ *        (format in dedupe/delta.c: inserted bytes and copies, every copy
+ *        inside the base); check is the fold of the result's 32-bit check,
+ *        verified before any byte is output. The result is then inserted
+ *        into the log like a literal chunk and output from byte `skip`.
  *   0x53 ('S') a stream header (new epoch).
  * skip (LITERAL and REFERENCE) is the COMMIT of a flushed chunk: the first
  * `skip` bytes of the first chunk were already output by TENTATIVE records of
@@ -91,7 +121,9 @@
  * The decoder treats its input as hostile: every field is range-checked,
  * references are checked against the live log and their check, literal
  * payloads must decompress to exactly their declared size. A record is fully
- * verified before any of its bytes are output. Errors are sticky until
+ * verified before any of its bytes are output. A cache file is not trusted
+ * either: an entry loaded from one is checked against its bytes (its
+ * XXH3-128) before it is first output. Errors are sticky until
  * strait_dedupe_decoder_reset().
  */
 #ifndef STRAIT_DEDUPE_H
@@ -106,15 +138,17 @@ extern "C" {
 #endif
 
 enum strait_dedupe_limits {
-	STRAIT_DEDUPE_VERSION = 1,
-	STRAIT_DEDUPE_HEADER_SIZE = 40,
-	STRAIT_DEDUPE_WINDOW_LOG = 21,          /* zstd window of literals */
+	STRAIT_DEDUPE_VERSION = 2,
+	STRAIT_DEDUPE_HEADER_SIZE = 48,
+	STRAIT_DEDUPE_WINDOW_LOG_MIN = 21,      /* zstd window of literals: */
+	STRAIT_DEDUPE_WINDOW_LOG_MAX = 27,      /* capacity / 8 in between */
 	STRAIT_DEDUPE_MIN_CHUNK_LIMIT = 64,     /* smallest min_chunk */
 	STRAIT_DEDUPE_MAX_CHUNK_LIMIT = 256 << 10, /* largest max_chunk */
 	STRAIT_DEDUPE_BATCH_CHUNKS = 64,        /* chunks per LITERAL record */
 	STRAIT_DEDUPE_BATCH_BYTES = 256 << 10,  /* bytes per LITERAL record */
 	STRAIT_DEDUPE_MIN_CAPACITY = 1 << 20,
 	STRAIT_DEDUPE_EXTRA_ENTRIES = 128,      /* entries beyond cap/min_chunk */
+	STRAIT_DEDUPE_DELTA_BASE_ENTRIES = 4,   /* entries in a DELTA's base */
 };
 
 enum strait_dedupe_record {
@@ -123,6 +157,7 @@ enum strait_dedupe_record {
 	STRAIT_DEDUPE_REC_TENTATIVE_ZSTD = 0x03,
 	STRAIT_DEDUPE_REC_TENTATIVE_RAW = 0x04,
 	STRAIT_DEDUPE_REC_REFERENCE = 0x05,
+	STRAIT_DEDUPE_REC_DELTA = 0x06,
 	STRAIT_DEDUPE_REC_HEADER = 0x53,
 };
 
@@ -143,6 +178,11 @@ enum strait_dedupe_error {
 	STRAIT_DEDUPE_E_FAILED = -1013,     /* reserved: errors stay sticky by
 					     * returning their first code */
 	STRAIT_DEDUPE_E_DIGEST = -1014,     /* literal bytes fail their check */
+	STRAIT_DEDUPE_E_DELTA = -1015,      /* malformed DELTA instructions */
+	STRAIT_DEDUPE_E_STATE = -1016,      /* the stream continues a log state
+					     * (epoch, digest) we do not hold */
+	STRAIT_DEDUPE_E_CACHE = -1017,      /* bytes of the cache file's log fail
+					     * their entry's check (corrupt file) */
 };
 
 /* Returns a static string for an error code (negative errno too). */
@@ -154,6 +194,8 @@ struct strait_dedupe_params {
 	uint32_t max_chunk;  /* > avg_chunk, <= 256 KiB */
 	uint64_t capacity;   /* cache log bytes, >= 1 MiB, >= 4 * max_chunk */
 	int level;           /* zstd level of literals (not on the wire) */
+	int level_max;       /* highest level a drain rate may choose (sizes
+			      * the workspace); 0: `level` */
 };
 
 /* Fills the defaults (see README: chosen by measurement). */
@@ -161,14 +203,22 @@ void strait_dedupe_params_default(struct strait_dedupe_params *p);
 /* 0 if usable, -EINVAL otherwise. */
 int strait_dedupe_params_check(const struct strait_dedupe_params *p);
 
-/* Writes a 40-byte stream header. */
+/* A log's state, as the stream header and a cache file carry it: the
+ * epoch and a digest of the entries inserted in it (0: empty). Two logs
+ * with the same params and state hold the same entries. */
+struct strait_dedupe_state {
+	uint32_t epoch;
+	uint64_t digest;
+};
+
+/* Writes a stream header (STRAIT_DEDUPE_HEADER_SIZE bytes). */
 void strait_dedupe_header_write(uint8_t out[STRAIT_DEDUPE_HEADER_SIZE],
 				const struct strait_dedupe_params *p,
-				uint32_t epoch);
-/* Parses a stream header into *p (level left 0) and *epoch. 0 or an error. */
+				const struct strait_dedupe_state *s);
+/* Parses a stream header into *p (level left 0) and *s. 0 or an error. */
 int strait_dedupe_header_parse(const uint8_t *in, size_t len,
 			       struct strait_dedupe_params *p,
-			       uint32_t *epoch);
+			       struct strait_dedupe_state *s);
 
 /* ---- Encoder (one per direction) ---- */
 
@@ -190,6 +240,16 @@ strait_dedupe_encoder_init(void *mem, size_t size,
  * epoch); the caller resends from its raw bytes. */
 void strait_dedupe_encoder_reset(struct strait_dedupe_encoder *e,
 				 uint32_t epoch);
+/* The log's state: what the next stream header carries. */
+void strait_dedupe_encoder_state(const struct strait_dedupe_encoder *e,
+				 struct strait_dedupe_state *s);
+/* Channel (re)start: given the state the peer's decoder reports, the next
+ * encode call starts with a header that continues the log if the peer
+ * holds our state, or else starts a new epoch (epoch + 1, empty log).
+ * Either way a new zstd frame begins, and flows must be re-initialised as
+ * after a reset. Returns 1 if the log continues, 0 for a new epoch. */
+int strait_dedupe_encoder_restart(struct strait_dedupe_encoder *e,
+				  const struct strait_dedupe_state *peer);
 
 /* Per-flow chunker state: bytes and init. The flow is bound to encoders
  * with the same chunk params. */
@@ -237,9 +297,24 @@ int strait_dedupe_encode(struct strait_dedupe_encoder *e,
 			 uint64_t budget, void *out, size_t out_cap,
 			 struct strait_dedupe_encode_result *r);
 
+/* Adaptive literal level. The caller tells the encoder how fast its output
+ * drains (the WAN's rate for this direction, bytes per second); the
+ * encoder then times its own work (CLOCK_MONOTONIC around each encode
+ * call) and, every 2 MiB of input, compares the rate at which it produces
+ * output with the drain rate: faster by 15% or more, it moves one step up
+ * the ladder (more CPU, fewer bytes: the link is the bottleneck); slower
+ * by 15% or more, one step down (the encoder is the bottleneck). Ladder:
+ * raw (no compression), zstd -7, -3, 1, 3, 6, 9, 12, 15, 19, up to
+ * level_max. A step between zstd levels ends the literal stream's zstd
+ * frame and starts the next at the new level (the decoder follows without
+ * being told). 0 (the default) keeps params.level and reads no clock. */
+void strait_dedupe_encoder_set_rate(struct strait_dedupe_encoder *e,
+				    uint64_t bytes_per_second);
+
 struct strait_dedupe_cache_stats {
 	uint64_t capacity;
 	uint64_t used_bytes;     /* bytes of live entries */
+	uint64_t head;           /* offset in the log of the next insertion */
 	uint64_t entries;        /* live entries */
 	uint64_t index_bytes;    /* entry table + hash index */
 	uint64_t hits;           /* chunks sent as references */
@@ -247,6 +322,12 @@ struct strait_dedupe_cache_stats {
 	uint64_t literal_raw;    /* literal bytes sent raw (incompressible) */
 	uint64_t literal_zstd;   /* literal bytes sent through zstd */
 	uint64_t tentative;      /* bytes sent tentatively */
+	uint64_t deltas;         /* chunks sent as DELTA */
+	uint64_t delta_bytes;    /* their bytes (decoded) */
+	uint64_t delta_out;      /* DELTA record bytes */
+	uint64_t delta_tries;    /* chunks a DELTA was computed for */
+	int level;               /* literal level now (INT_MIN: raw) */
+	uint64_t level_changes;  /* steps taken by the drain rate */
 };
 void strait_dedupe_encoder_stats(const struct strait_dedupe_encoder *e,
 				 struct strait_dedupe_cache_stats *s);
@@ -263,6 +344,9 @@ strait_dedupe_decoder_init(void *mem, size_t size,
 /* Epoch reset (also clears a sticky error): empties the log, drops a
  * partial record and pending output; expects a stream header next. */
 void strait_dedupe_decoder_reset(struct strait_dedupe_decoder *d);
+/* The log's state, to report to the encoder at channel start. */
+void strait_dedupe_decoder_state(const struct strait_dedupe_decoder *d,
+				 struct strait_dedupe_state *s);
 
 struct strait_dedupe_decode_result {
 	size_t in_used;   /* input bytes consumed (always all, unless out full) */
@@ -306,6 +390,95 @@ int strait_dedupe_decode_finish(const struct strait_dedupe_decoder *d);
 
 void strait_dedupe_decoder_stats(const struct strait_dedupe_decoder *d,
 				 struct strait_dedupe_cache_stats *s);
+
+/* ---- Cache file: a direction's log that survives restarts ----
+ *
+ * The log ring and its entry table live in a file (on an SSD), mapped
+ * shared: a restarted encoder or decoder continues with the log the last
+ * one committed, and the log can be larger than memory (the page cache
+ * holds its hot part; the encoder's hash index stays in the workspace and
+ * is rebuilt from the file's fingerprints). Format and write ordering:
+ * dedupe/cache_file.c and README. A file that is torn (its writer stopped
+ * between commits), truncated or corrupt fails its checks and is replaced
+ * by an empty cache, with a message: it is never trusted, and the decoder
+ * checks each entry it loaded against its bytes before outputting them.
+ * One process at a time holds a file (flock).
+ */
+struct strait_dedupe_cache_file;
+
+enum strait_dedupe_cache_status {
+	STRAIT_DEDUPE_CACHE_CREATED = 0,   /* no file (or empty): a new cache */
+	STRAIT_DEDUPE_CACHE_LOADED = 1,    /* the file's committed log */
+	STRAIT_DEDUPE_CACHE_DISCARDED = 2, /* unusable (the message says why):
+					    * an empty cache in its place */
+};
+
+enum strait_dedupe_cache_flags {
+	/* only look: no creating, no replacing (status says what an open
+	 * for writing would do) */
+	STRAIT_DEDUPE_CACHE_READONLY = 1,
+};
+
+/* Opens the cache file at path, creating it (mode 0600) if needed. want:
+ * the params to use (a file of other params is replaced), or NULL to take
+ * the file's (then -ENOENT if it is missing or unusable). Sets *status and
+ * writes one line about it to msg. Returns 0, or -errno if the file cannot
+ * be opened, locked (-EBUSY), created or mapped (msg says why). Setup
+ * only: it allocates, maps and syncs. */
+int strait_dedupe_cache_file_open(const char *path,
+				  const struct strait_dedupe_params *want,
+				  unsigned flags,
+				  struct strait_dedupe_cache_file **out,
+				  enum strait_dedupe_cache_status *status,
+				  char *msg, size_t msg_len);
+/* The committed params, state and sizes (capacity, used_bytes, entries).
+ * -ENODATA for a read-only open of an unusable file. Each may be NULL. */
+int strait_dedupe_cache_file_info(const struct strait_dedupe_cache_file *cf,
+				  struct strait_dedupe_params *p,
+				  struct strait_dedupe_state *s,
+				  struct strait_dedupe_cache_stats *st);
+/* Reads every live entry's bytes and checks them against its fingerprint:
+ * 0, or -EBADMSG with *bad_entries set. */
+int strait_dedupe_cache_file_verify(const struct strait_dedupe_cache_file *cf,
+				    uint64_t *bad_entries);
+/* Asks the kernel to populate the ring's pages [off, off + len) (offsets
+ * in the log, wrapping at its end) for writing, without writing them: a
+ * helper thread calls it ahead of the log's head (stats.head) so that the
+ * codec does not stop on the first touch of each page. 0 or -errno. */
+int strait_dedupe_cache_file_prefault(const struct strait_dedupe_cache_file *cf,
+				      uint64_t off, uint64_t len);
+/* Starts writing back the ring's pages [off, off + len) (wrapping) and
+ * the entry table's, without waiting: a helper thread calls it behind the
+ * head, so that pages the codec wrote become clean (the page cache can
+ * drop them: a log larger than memory) and a commit has little left to
+ * sync. 0 or -errno. */
+int strait_dedupe_cache_file_writeback(const struct strait_dedupe_cache_file *cf,
+				       uint64_t off, uint64_t len);
+/* Unmaps and closes, without committing. */
+void strait_dedupe_cache_file_close(struct strait_dedupe_cache_file *cf);
+
+/* Workspace and init of an encoder or decoder whose log is the cache
+ * file's (the workspace holds the rest: index, zstd, buffers). p must
+ * have the file's chunk params and capacity (NULL otherwise). It continues
+ * the file's state (strait_dedupe_*_state). The file must stay open while
+ * the encoder or decoder is used, and serves one of them only. */
+size_t strait_dedupe_encoder_size_cached(const struct strait_dedupe_params *p);
+struct strait_dedupe_encoder *
+strait_dedupe_encoder_init_cached(void *mem, size_t size,
+				  const struct strait_dedupe_params *p,
+				  struct strait_dedupe_cache_file *cf);
+size_t strait_dedupe_decoder_size_cached(const struct strait_dedupe_params *p);
+struct strait_dedupe_decoder *
+strait_dedupe_decoder_init_cached(void *mem, size_t size,
+				  const struct strait_dedupe_params *p,
+				  struct strait_dedupe_cache_file *cf);
+/* Makes the log's current state the file's: syncs the changed pages, then
+ * the commit record. Call it where both ends are at the same point of the
+ * stream (the end of a stream; a quiet channel): a restart continues from
+ * the last commit. 0, -EINVAL without a file, or -errno of a failed write
+ * (also of an earlier one: the file is then discarded at the next open). */
+int strait_dedupe_encoder_commit(struct strait_dedupe_encoder *e);
+int strait_dedupe_decoder_commit(struct strait_dedupe_decoder *d);
 
 /* ---- Stages, exposed for tests and the stage benchmark ---- */
 

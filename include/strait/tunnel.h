@@ -205,6 +205,10 @@ enum strait_esp_status strait_esp_seal(struct strait_esp_sa *sa, struct strait_p
 enum strait_esp_status strait_esp_open(struct strait_esp_sa *sa, struct strait_pkt *pkt,
 				       uint8_t *next_header, uint64_t now_ns);
 
+/* The tenant id of a handshake message (marker stripped; 0 if shorter than
+ * the header): for dispatch to the tenant's owner, before any check. */
+uint32_t strait_kx_peek_tenant(const uint8_t *msg, size_t len);
+
 /* The SPI of an ESP packet (0 if shorter than a header): for dispatch. */
 uint32_t strait_esp_peek_spi(const uint8_t *esp, size_t len);
 
@@ -287,7 +291,8 @@ enum strait_udp_kind strait_esp_udp_decap(struct strait_pkt *pkt, struct strait_
  *  r->i SA: SPI_i, keymat = HKDF-Expand(PRK, "strait esp r->i", 36)
  *
  * Processing order: length, type, version, tenant, then the mac (PSK only,
- * cheap), then for INIT the timestamp; only then X25519. A message that
+ * cheap), then for INIT the timestamp (newer than the last accepted, and
+ * within max_skew_ns of our clock); only then X25519. A message that
  * fails any check is dropped and counted; the live SAs are never touched.
  * Key confirmation: the initiator uses its new SAs once RESP's confirm_r
  * verifies; the responder once CONFIRM verifies, or once a frame opens
@@ -307,6 +312,7 @@ enum strait_kx_limits {
 	STRAIT_KX_MAX_LEN = 116,
 	STRAIT_KX_PSK_LEN = 32,
 	STRAIT_KX_VERSION = 1,
+	STRAIT_SA_LOG_LINE_MAX = 256,  /* one esp_sa UAT line, with its NUL */
 };
 
 enum strait_kx_type { STRAIT_KX_INIT = 1, STRAIT_KX_RESP = 2, STRAIT_KX_CONFIRM = 3 };
@@ -317,6 +323,7 @@ enum strait_kx_status {
 	STRAIT_KX_E_TENANT,        /* not this tunnel's tenant or peer */
 	STRAIT_KX_E_MAC,           /* mac does not verify (no PSK) */
 	STRAIT_KX_E_REPLAY,        /* INIT timestamp not newer than the last accepted */
+	STRAIT_KX_E_STALE,         /* INIT timestamp further than max_skew_ns from our clock */
 	STRAIT_KX_E_TIEBREAK,      /* INIT lost the simultaneous-initiation tie-break */
 	STRAIT_KX_E_UNEXPECTED,    /* RESP/CONFIRM matching no pending handshake */
 	STRAIT_KX_E_CONFIRM,       /* confirm value wrong (keys differ) */
@@ -326,6 +333,26 @@ enum strait_kx_status {
 
 const char *strait_kx_status_name(enum strait_kx_status s);
 
+/*
+ * SA log, the ESP analogue of SSLKEYLOGFILE: for each data SA as it is
+ * created (the responder's pair when it answers, the initiator's when the
+ * RESP verifies), fn gets one line in Wireshark's esp_sa UAT format, with
+ * no newline:
+ *
+ *   "IPv4","198.18.1.1","198.18.1.2","0x00a10003","AES-GCM with 16 octet ICV [RFC4106]","0x<key||salt, 72 hex digits>","NULL",""
+ *
+ * (source and destination as the ESP frames of that SA carry them; "IPv6"
+ * for an IPv6 outer header). The line holds the key: the tunnel wipes its
+ * buffer after the call, the callee writes it only where the operator
+ * asked. This is the only way a key leaves the library.
+ */
+struct strait_sa_log {
+	void (*fn)(void *arg, const char *line);   /* NULL: no log */
+	void *arg;
+	uint8_t family;                 /* 4 or 6: the outer header */
+	uint8_t local[16], peer[16];    /* outer addresses, network order */
+};
+
 struct strait_tunnel_config {
 	uint32_t tenant_id;
 	uint32_t local_id, peer_id;     /* node ids, distinct; tie-break */
@@ -333,18 +360,34 @@ struct strait_tunnel_config {
 	struct strait_esp_lifetime soft, hard;  /* for every data SA */
 	uint64_t retire_ns;   /* old inbound SA lifetime after a rekey (0: 5 s) */
 	uint64_t retry_ns;    /* resend an unanswered INIT after (0: 1 s) */
+	/* An INIT whose timestamp is further than this from now_ns is
+	 * refused (STRAIT_KX_E_STALE) before any X25519 work: after a
+	 * restart forgot the last timestamp accepted, only an INIT captured
+	 * in the last max_skew_ns could be replayed. The two appliances'
+	 * clocks must agree within it (NTP). 0: 120 s. */
+	uint64_t max_skew_ns;
 	/* Receiver-chosen SPIs: returns a fresh SPI >= 256 (e.g. one that
 	 * encodes the owning worker). NULL: random. */
 	uint32_t (*choose_spi)(void *arg);
 	void *choose_spi_arg;
+	struct strait_sa_log sa_log;
+	/* Dead-peer detection (strait_tunnel_poll): the peer is down once
+	 * nothing authentic came from it for peer_timeout_ns (0: never);
+	 * a keepalive is due after keepalive_ns without sealing (0: none). */
+	uint64_t peer_timeout_ns, keepalive_ns;
 };
 
 struct strait_tunnel_stats {
 	uint64_t kx_rx[STRAIT_KX_STATUS_MAX];   /* handshake messages by outcome */
+	uint64_t kx_tx[STRAIT_KX_CONFIRM + 1];  /* messages written, by type (INIT,
+						 * RESP, CONFIRM; [0] unused) */
 	uint64_t kx_dh;             /* X25519 operations done */
 	uint64_t handshakes;        /* completed (confirmed) */
 	uint64_t rekeys_started;
 	uint64_t retired;           /* old inbound SAs freed */
+	uint64_t resets;            /* strait_tunnel_reset() calls */
+	uint64_t keepalives;        /* keepalives asked for (EV_KEEPALIVE) */
+	uint64_t peer_downs;        /* peer timeouts (EV_DOWN) */
 	uint64_t esp_rx[STRAIT_ESP_STATUS_MAX]; /* open outcomes, incl. unknown SPI */
 	uint64_t esp_tx[STRAIT_ESP_STATUS_MAX]; /* seal outcomes */
 };
@@ -377,6 +420,40 @@ int strait_tunnel_tick(struct strait_tunnel *t, uint64_t now_ns, uint8_t *out, s
 
 /* True once a confirmed outbound SA exists. */
 bool strait_tunnel_ready(const struct strait_tunnel *t);
+
+/*
+ * The owner's timer call, instead of strait_tunnel_tick(): runs the tick
+ * (an INIT when one is due) and dead-peer detection. Anything authentic
+ * from the peer counts as life: an accepted handshake message, a frame
+ * that opens, a dummy packet. Returns events, ORed:
+ *   EV_DOWN       the peer was up and has been silent for peer_timeout_ns:
+ *                 every SA is reset (strait_tunnel_reset), and from now on
+ *                 INITs go out every retry_ns until the peer answers;
+ *   EV_INIT       *out_len bytes of INIT in out: send them behind the marker;
+ *   EV_UP         a confirmed SA exists again (first time, or since DOWN);
+ *   EV_KEEPALIVE  nothing sealed for keepalive_ns: seal and send a dummy
+ *                 packet (next header 59, no payload). Asked once per
+ *                 interval, whether or not the caller could send it.
+ */
+enum strait_tunnel_event {
+	STRAIT_TUNNEL_EV_DOWN = 1u << 0,
+	STRAIT_TUNNEL_EV_INIT = 1u << 1,
+	STRAIT_TUNNEL_EV_UP = 1u << 2,
+	STRAIT_TUNNEL_EV_KEEPALIVE = 1u << 3,
+};
+unsigned strait_tunnel_poll(struct strait_tunnel *t, uint64_t now_ns, uint8_t *out, size_t cap,
+			    size_t *out_len);
+/* Up between EV_UP and EV_DOWN. */
+bool strait_tunnel_peer_up(const struct strait_tunnel *t);
+/* When something authentic last came from the peer (now_ns clock). */
+uint64_t strait_tunnel_last_rx(const struct strait_tunnel *t);
+
+/* The peer is gone (silent for the owner's peer timeout): frees every SA
+ * and any handshake in progress, wiping their keys, so that nothing is
+ * sealed for a peer that will not open it and the next tick initiates
+ * again (every retry_ns until the peer answers). Keeps the PSK, the
+ * timestamps that refuse replayed INITs, and the counters. */
+void strait_tunnel_reset(struct strait_tunnel *t);
 
 /* Seal with the current outbound SA (same contract as strait_esp_seal);
  * E_NOSA before the first handshake is confirmed. */

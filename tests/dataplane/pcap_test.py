@@ -9,10 +9,12 @@ counters straitd wrote (--stats-json). No NIC, no hugepages, no root.
 
     pcap_test.py STRAITD [SCENARIO...]
 """
+import base64
 import json
 import os
 import shutil
 import signal as sig
+import socket
 import subprocess
 import sys
 import tempfile
@@ -55,6 +57,7 @@ Address = {wan_ip6}/64
 TENANT = """
 [Tenant]
 Name = {name}
+Id = {id}
 KeyFile = {name}.key
 PeerDown = bypass
 
@@ -65,15 +68,36 @@ Ports = {ports}
 
 [Peer]
 Endpoint = 198.18.1.2
-InnerAddress = 169.254.0.1
-PeerInnerAddress = 169.254.0.2
+InnerAddress = 169.254.{id}.1
+PeerInnerAddress = 169.254.{id}.2
 """
 
 failures = Failures("  FAIL:")
 check = failures.check
 
 
-def run(name, lan_in, wan_in, tenants=(), lan_extra="", wan_extra="", signal=None):
+def telemetry(prefix, cmds):
+    """Replies of DPDK telemetry commands, as dpdk-telemetry.py reads them:
+    {command: value}, value None for a refused command."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    s.settimeout(10)
+    s.connect("/var/run/dpdk/%s/dpdk_telemetry.v2" % prefix)
+    json.loads(s.recv(16384))  # the greeting
+    out = {}
+    for c in cmds:
+        s.send(c.encode())
+        out.update(json.loads(s.recv(1 << 16)))
+    s.close()
+    return out
+
+
+def rx_packets(prefix, port):
+    return telemetry(prefix, ["/strait/ports," + port])["/strait/ports"]["rx_packets"]
+
+
+def run(name, lan_in, wan_in, tenants=(), lan_extra="", wan_extra="", signal=None, during=None):
+    """during(prefix), with signal: called while straitd runs, before the
+    signal (telemetry checks)."""
     d = tempfile.mkdtemp(prefix="dp-pcap-%s-" % name)
     os.makedirs(os.path.join(d, "tenants"))
     with open(os.path.join(d, "appliance.conf"), "w") as f:
@@ -81,7 +105,11 @@ def run(name, lan_in, wan_in, tenants=(), lan_extra="", wan_extra="", signal=Non
                                  lan_extra=lan_extra, wan_extra=wan_extra))
     for i, t in enumerate(tenants):
         with open(os.path.join(d, "tenants", "%02d-%s.conf" % (i, t["name"])), "w") as f:
-            f.write(TENANT.format(**t))
+            f.write(TENANT.format(id=i + 1, **t))
+        # the tunnel's key: 32 random bytes in base64, mode 0600
+        fd = os.open(os.path.join(d, "tenants", t["name"] + ".key"), os.O_WRONLY | os.O_CREAT, 0o600)
+        os.write(fd, base64.b64encode(os.urandom(32)) + b"\n")
+        os.close(fd)
     p = lambda n: os.path.join(d, n)  # noqa: E731
     write_pcap(p("lan_in.pcap"), lan_in)
     write_pcap(p("wan_in.pcap"), wan_in)
@@ -96,11 +124,29 @@ def run(name, lan_in, wan_in, tenants=(), lan_extra="", wan_extra="", signal=Non
         rc, out = r.returncode, r.stdout + r.stderr
     else:
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        for _ in range(200):  # until it is up, bounded
-            if os.path.exists("/var/run/dpdk/dp-pcap-%d-%s/dpdk_telemetry.v2" % (os.getpid(), name)):
-                break
+        prefix = "dp-pcap-%d-%s" % (os.getpid(), name)
+        for _ in range(600):  # until its commands answer (its signal handlers
+            try:              # follow at once), bounded: 30 s
+                if telemetry(prefix, ["/strait/ports"]).get("/strait/ports"):
+                    break
+            except (OSError, ValueError):
+                pass  # not up yet: no socket, or no commands registered
             time.sleep(0.05)
-        time.sleep(0.5)
+        # and until it has taken in every frame of the captures
+        deadline = time.time() + 60
+        while time.time() < deadline and proc.poll() is None:
+            try:
+                if (rx_packets(prefix, "lan") >= len(lan_in) and
+                        rx_packets(prefix, "wan") >= len(wan_in)):
+                    break
+            except (OSError, KeyError, TypeError, ValueError):
+                pass
+            time.sleep(0.1)
+        if during:
+            try:
+                during(prefix)
+            except Exception as e:  # noqa: BLE001 (the straitd below must stop)
+                check(False, "%s: %r" % (name, e))
         proc.send_signal(signal)
         out = proc.communicate(timeout=30)[0]
         rc = proc.returncode
@@ -116,7 +162,18 @@ def run(name, lan_in, wan_in, tenants=(), lan_extra="", wan_extra="", signal=Non
     return result
 
 
+def tunnel_frame(f):
+    """A frame of the WAN module's own (a tenant's tunnel looking for its
+    peer at 198.18.1.2: ARP request, handshake on UDP/4500): not bridged."""
+    if f[12:14] == b"\x08\x06":
+        return f[14 + 24:14 + 28] == ip("198.18.1.2")
+    return f[12:14] == b"\x08\x00" and f[14 + 9:14 + 10] == b"\x11" and \
+        f[14 + 12:14 + 16] == ip(WAN_IP) and f[14 + 22:14 + 24] == (4500).to_bytes(2, "big")
+
+
 def same_frames(got, want, what):
+    """got (less the tunnels' own frames) is want, frame for frame."""
+    got = [f for f in got if not tunnel_frame(f)]
     ok = check(len(got) == len(want), "%s: %d frames out, %d expected" % (what, len(got), len(want)))
     for i, (g, w) in enumerate(zip(got, want)):
         if not check(g == w, "%s: frame %d differs\n    got  %s\n    want %s" % (what, i, g.hex(), w.hex())):
@@ -501,8 +558,33 @@ def scenario_signals():
         check(st["flows"]["created"] == 50, "%s: flows %s" % (s.name, st["flows"]))
 
 
+def scenario_tenants64():
+    """64 tenants, the most a configuration holds: each one's counters,
+    the TCP engine's too (the 64th was refused: stack tenant i + 1 for
+    configured tenant i, 64 slots)."""
+    tenants = [dict(name="t%02d" % i, client="198.18.0.0/24", server="198.18.1.0/24",
+                    ports=str(1000 + i)) for i in range(64)]
+    lan = [tcp_frame(C_MAC, S_MAC, CLIENT, SERVER, 40000 + i, 1000 + i, TCP_SYN) for i in range(64)]
+    names = [t["name"] for t in tenants]
+
+    def during(prefix):
+        r = telemetry(prefix, ["/strait/tenants"])
+        check(r["/strait/tenants"] == names, "tenants: %s" % r["/strait/tenants"])
+        for n in names:
+            v = telemetry(prefix, ["/strait/tcp/tenant," + n])["/strait/tcp/tenant"]
+            if not check(isinstance(v, dict) and v.get("name") == n and v.get("established") == 0,
+                         "/strait/tcp/tenant,%s: %s" % (n, v)):
+                break
+
+    _, wan_out, st = run("tenants64", lan, [], tenants=tenants, signal=sig.SIGTERM, during=during)
+    same_frames(wan_out, lan, "SYNs bridged")
+    for n in names:
+        if not check(st["tenants"][n]["flows"] == 1, "tenant %s: %s" % (n, st["tenants"][n])):
+            break
+
+
 SCENARIOS = [scenario_bridge, scenario_local, scenario_local_reflect, scenario_qinq, scenario_malformed, scenario_flows, scenario_fate, scenario_jumbo, scenario_neigh, scenario_table_fill,
-             scenario_signals]
+             scenario_signals, scenario_tenants64]
 
 for s in SCENARIOS:
     name = s.__name__[len("scenario_"):]

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: BSD-3-Clause
-# cli.sh BIN - strait-dedupe's command line: a round trip with --stats, then
-# each error case must exit non-zero with exactly one line on stderr.
+# cli.sh BIN - strait-dedupe's command line: a round trip with --stats, one
+# with --rate (the level follows a drain rate; its stats), then each error
+# case must exit non-zero with exactly one line on stderr.
 set -u
 BIN=$1
 T=$(mktemp -d)
@@ -33,6 +34,18 @@ assert c["capacity"] == 4 << 20 and c["hits"] > 0
 assert s["inputs"][2]["bytes_out"] < 100000   # 200 KB of b is a's prefix
 PY
 
+# a drain rate: same bytes back; the stats say the rate, the link's time
+# and where the level ended
+"$BIN" encode --cache 4M --rate 2.5M --stats "$T/r.json" "$T/b" "$T/a" > "$T/r" || { echo "encode --rate failed"; exit 1; }
+"$BIN" decode --cache 4M < "$T/r" | cmp -s <(cat "$T/b" "$T/a") - || { echo "--rate round trip differs"; exit 1; }
+python3 - "$T/r.json" <<'PY' || exit 1
+import json, sys
+r = json.load(open(sys.argv[1]))["rate"]
+assert r["bits_per_s"] == 2500000, r
+assert abs(r["link_seconds"] - json.load(open(sys.argv[1]))["bytes_out"] * 8 / 2.5e6) < 1e-6, r
+assert "level_end" in r and "level_changes" in r and r["mb_per_s"] > 0, r
+PY
+
 # expect STATUS NAME CMD... : exits with STATUS, one line on stderr
 expect() {
   local want=$1 name=$2; shift 2
@@ -48,7 +61,7 @@ expect() {
 
 head -c 1000 "$T/s" > "$T/trunc"
 cp "$T/s" "$T/corrupt"; printf '\xff\xff\xff\xff' | dd of="$T/corrupt" bs=1 seek=5000 conv=notrunc 2>/dev/null
-head -c 40 /dev/zero > "$T/zero"
+head -c 48 /dev/zero > "$T/zero"
 
 expect 2 "no command"       "$BIN"
 expect 2 "unknown command"  "$BIN" frobnicate
@@ -56,6 +69,9 @@ expect 2 "no input"         "$BIN" encode
 expect 1 "missing file"     "$BIN" encode "$T/nope"
 expect 2 "bad size"         "$BIN" encode --cache 12Q "$T/a"
 expect 2 "size overflow"    "$BIN" encode --cache 99999999999999G "$T/a"
+expect 2 "bad rate"         "$BIN" encode --rate fast "$T/a"
+expect 2 "rate too small"   "$BIN" encode --rate 1 "$T/a"
+expect 2 "rate on decode"   "$BIN" decode --rate 1M
 expect 1 "cache too small"  "$BIN" encode --cache 1000 "$T/a"
 expect 1 "stats unwritable" "$BIN" encode --stats "$T/no/dir/s.json" "$T/a"
 expect 2 "decode extra arg" "$BIN" decode "$T/s"

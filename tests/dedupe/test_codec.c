@@ -569,3 +569,53 @@ Test(codec, zero_copy_segments)
 	codec_close(&c);
 	free(d);
 }
+
+Test(codec, drain_rate_moves_the_level)
+{
+	/* a link draining 1 byte/s: the encoder always outpaces it, so every
+	 * 2 MiB the level goes one step up, to level_max; each step starts a
+	 * new zstd frame, which the decoder follows; rate 0 returns to the
+	 * fixed level. The bytes come back exactly throughout. */
+	struct codec c;
+	struct strait_dedupe_flow *f;
+	struct strait_dedupe_cache_stats s;
+	struct buf st = { 0 }, o = { 0 }, want = { 0 };
+	size_t n = 8 * MiB;
+	uint8_t *d = malloc(n);
+	size_t es;
+
+	fill_random(d, n, 41);
+	for (size_t i = 0; i < n; i++)
+		d[i] = (uint8_t)('a' + d[i] % 20);
+	strait_dedupe_params_default(&c.p);
+	c.p.capacity = 32 * MiB;
+	c.p.level_max = 9;
+	es = strait_dedupe_encoder_size(&c.p);
+	c.emem = malloc(es);
+	c.enc = strait_dedupe_encoder_init(c.emem, es, &c.p, 1);
+	c.dmem = malloc(strait_dedupe_decoder_size(&c.p));
+	c.dec = strait_dedupe_decoder_init(c.dmem, strait_dedupe_decoder_size(&c.p), &c.p);
+	cr_assert(c.enc && c.dec);
+	f = flow_new(&c, 0);
+	strait_dedupe_encoder_stats(c.enc, &s);
+	cr_assert_eq(s.level, 3);
+	strait_dedupe_encoder_set_rate(c.enc, 1);
+	for (size_t at = 0; at < n / 2; at += 512 * 1024)
+		enc(&c, f, d + at, 512 * 1024, STRAIT_DEDUPE_CONTINUE, &st);
+	strait_dedupe_encoder_stats(c.enc, &s);
+	cr_assert_eq(s.level, 9, "level %d after 4 MiB at 1 byte/s", s.level);
+	cr_assert_eq(s.level_changes, 2);
+	strait_dedupe_encoder_set_rate(c.enc, 0);
+	enc(&c, f, d + n / 2, n / 2, STRAIT_DEDUPE_END, &st);
+	strait_dedupe_encoder_stats(c.enc, &s);
+	cr_assert_eq(s.level, 3);
+	buf_put(&want, d, n);
+	cr_assert_eq(dec_stream(&c, st.p, st.len, 100000, 65536, &o, 1), 0);
+	cr_assert(o.len == n && !memcmp(o.p, want.p, n));
+	buf_free(&st);
+	buf_free(&o);
+	buf_free(&want);
+	free(f);
+	free(d);
+	codec_close(&c);
+}

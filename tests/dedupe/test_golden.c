@@ -2,8 +2,9 @@
 /*
  * test_golden.c - the wire format is a decision: a fixed input (two flows,
  * text through zstd, random bytes sent raw, a flush with a tentative literal
- * and its commit, duplicates as references and a run) must encode to the
- * bytes of golden/stream.strd, and that file must decode to the input.
+ * and its commit, duplicates as references and a run, an edited copy of the
+ * random bytes as DELTA records) must encode to the bytes of
+ * golden/stream.strd, and that file must decode to the input.
  * To change the format on purpose: bump STRAIT_DEDUPE_VERSION, then
  * STRAIT_UPDATE_GOLDEN=1 build/tests/dedupe/test-dedupe --filter 'golden/stream_is_stable'
  * (the encode comparison assumes Debian bookworm's libzstd 1.5.4).
@@ -16,7 +17,7 @@
 
 static void golden_input(struct codec *c, struct buf *s, struct buf out[2])
 {
-	static uint8_t text[20000], rnd[30000], small[3000];
+	static uint8_t text[20000], rnd[30000], small[3000], edited[30000];
 	struct strait_dedupe_flow *f0 = flow_new(c, 0), *f1 = flow_new(c, 1);
 
 	fill_text(text, sizeof(text), 1);
@@ -34,6 +35,11 @@ static void golden_input(struct codec *c, struct buf *s, struct buf out[2])
 	buf_put(&out[0], text, sizeof(text));
 	enc(c, f1, small, 3000, STRAIT_DEDUPE_END, s);
 	buf_put(&out[1], small, 3000);
+	memcpy(edited, rnd, sizeof(edited));
+	for (size_t i = 1000; i < sizeof(edited); i += 7000)
+		edited[i] ^= 0x5a;
+	enc(c, f1, edited, sizeof(edited), STRAIT_DEDUPE_END, s);
+	buf_put(&out[1], edited, sizeof(edited));
 	free(f0);
 	free(f1);
 }
@@ -48,6 +54,12 @@ Test(golden, stream_is_stable)
 
 	codec_open(&c, 1u << 20, 256, 1024, 4096);
 	golden_input(&c, &s, want);
+	{
+		struct strait_dedupe_cache_stats st;
+
+		strait_dedupe_encoder_stats(c.enc, &st);
+		cr_assert_gt(st.deltas, 0, "the golden input makes no DELTA");
+	}
 	if (getenv("STRAIT_UPDATE_GOLDEN")) {
 		fp = fopen(GOLDEN, "wb");
 		cr_assert(fp && fwrite(s.p, 1, s.len, fp) == s.len && !fclose(fp));

@@ -81,6 +81,7 @@ CONF
 cat > "$WORK/tenants/repl.conf" <<CONF
 [Tenant]
 Name = repl
+Id = 1
 KeyFile = repl.key
 PeerDown = bypass
 [Interception]
@@ -92,6 +93,8 @@ Endpoint = 198.18.10.99
 InnerAddress = 169.254.0.1
 PeerInnerAddress = 169.254.0.2
 CONF
+# the tenant's tunnel key (its peer never answers here: the tunnel stays down)
+(umask 077; head -c 32 /dev/urandom | base64 > "$WORK/tenants/repl.key")
 
 # a bad configuration fails before any port is touched
 echo "Workers = lots" >> "$WORK/bad.conf"

@@ -38,7 +38,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	dec = strait_dedupe_decoder_init(malloc(n), n, &p);
 	if (!dec)
 		abort();
-	strait_dedupe_header_write(header, &p, 1);
+	strait_dedupe_header_write(header, &p, &(struct strait_dedupe_state){ 1, 0 });
 	return 0;
 }
 

@@ -5,10 +5,12 @@
  * decoder must give back each flow's bytes exactly.
  *
  * Input: 8 control bytes, then the payload. Each of up to 3 flows sends the
- * payload twice (so the second copy meets the cache), in pieces whose
- * sizes, modes (continue / flush) and budgets come from the control bytes,
- * interleaved round-robin. Small chunk sizes (256/1024/4096) and a 1 MiB
- * cache make chunks, references, runs and eviction happen on small inputs.
+ * payload twice (so the second copy meets the cache) and then an edited
+ * copy (a byte changed every 64 to 1000 bytes: near-duplicates, DELTA
+ * records), in pieces whose sizes, modes (continue / flush) and budgets
+ * come from the control bytes, interleaved round-robin. Small chunk sizes
+ * (256/1024/4096) and a 1 MiB cache make chunks, references, runs, deltas
+ * and eviction happen on small inputs.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -26,7 +28,7 @@ static struct strait_dedupe_params par;
 static struct strait_dedupe_encoder *enc;
 static struct strait_dedupe_decoder *dec;
 static struct strait_dedupe_flow *flows[FLOWS];
-static uint8_t *stream, *got[FLOWS], *scratch;
+static uint8_t *stream, *got[FLOWS], *scratch, *edited;
 static size_t fsize, stream_cap, esize;
 static void *emem;
 
@@ -50,9 +52,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		got[i] = malloc(OUT_CAP);
 	}
 	scratch = malloc(4096);
+	edited = malloc(65536);
 	stream_cap = 64u << 20;
 	stream = malloc(stream_cap);
-	if (!emem || !dec || !stream || !scratch)
+	if (!emem || !dec || !stream || !scratch || !edited)
 		abort();
 	return 0;
 }
@@ -67,7 +70,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 8 || size - 8 > 65536)
 		return 0;
 	n = size - 8;
-	want = 2 * n;
+	want = 3 * n;
+	memcpy(edited, pay, n);
+	for (size_t i = ctl[6] % 64; i < n; i += 64 + (size_t)ctl[7] * 4)
+		edited[i] ^= (uint8_t)(ctl[5] | 1);
 	nflows = 1 + ctl[0] % FLOWS;
 	enc = strait_dedupe_encoder_init(emem, esize, &par, ctl[1]);
 	strait_dedupe_decoder_reset(dec);
@@ -97,7 +103,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				avail = n - off;
 				if (piece > avail)
 					piece = avail;
-				src = pay + off;
+				src = (at[i] >= 2 * n ? edited : pay) + off;
 			}
 			if (at[i] + piece == want)
 				mode = STRAIT_DEDUPE_END;
@@ -144,7 +150,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	for (unsigned i = 0; i < nflows; i++) {
 		if (glen[i] != want ||
-		    (n && (memcmp(got[i], pay, n) || memcmp(got[i] + n, pay, n))))
+		    (n && (memcmp(got[i], pay, n) || memcmp(got[i] + n, pay, n) ||
+			   memcmp(got[i] + 2 * n, edited, n))))
 			abort();
 	}
 	return 0;

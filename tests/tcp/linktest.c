@@ -9,8 +9,10 @@
  *       [--no-pacing] [--syncookies-always]
  *
  * --drop/--dup/--reorder perturb a share (percent, may be fractional) of
- * the segments the engine receives and of those it sends, from a fixed
- * seed. Prints "ready" once listening, JSON statistics on SIGTERM/SIGINT.
+ * the segments the engine receives and of those it sends, through
+ * straitd's own impairment knob (tcp_impair.h: the same draws for the same
+ * seed and packet order). Prints "ready" once listening, JSON statistics
+ * on SIGTERM/SIGINT.
  */
 #include <arpa/inet.h>
 #include <getopt.h>
@@ -31,6 +33,7 @@
 #include <rte_mbuf.h>
 
 #include "tcp.h"
+#include "tcp_impair.h"
 #include "tcp_services.h"
 
 enum { BURST = 32, NEIGH = 64 };
@@ -47,26 +50,16 @@ static struct rte_ether_addr mymac;
 static uint8_t myip[4], myip6[16];
 static bool have6;
 static struct neigh neigh[NEIGH];
-static unsigned nneigh;
-static double drop_pct, dup_pct, reorder_pct;
-static uint64_t rng = 88172645463325252ull;
+static unsigned nneigh, neigh_next;
 static struct rte_mempool *mp;
 static struct tcp_stack *st;
-static struct rte_mbuf *held_rx, *held_tx;
-static uint64_t n_rx, n_tx, n_drop_rx, n_drop_tx, n_dup, n_reorder, n_noneigh, n_txfail;
+static struct tcp_impair im;
+static uint64_t n_rx, n_tx, n_noneigh, n_txfail;
 
 static void on_signal(int sig)
 {
 	(void)sig;
 	stop = 1;
-}
-
-static double rnd(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return (double)(rng >> 11) / (double)(1ull << 53) * 100.0;
 }
 
 static uint64_t now_us(void *ctx)
@@ -85,7 +78,7 @@ static void learn(uint8_t af, const void *ip, const struct rte_ether_addr *mac)
 			neigh[i].mac = *mac;
 			return;
 		}
-	struct neigh *n = &neigh[nneigh < NEIGH ? nneigh++ : (unsigned)(rng % NEIGH)];
+	struct neigh *n = &neigh[nneigh < NEIGH ? nneigh++ : neigh_next++ % NEIGH];
 	n->af = af;
 	memset(n->ip, 0, 16);
 	memcpy(n->ip, ip, len);
@@ -113,42 +106,12 @@ static void tx_raw(struct rte_mbuf **pkts, uint16_t n)
 	n_tx += sent;
 }
 
-/* The knob: drop, duplicate, or hold one segment back behind the next. */
-static unsigned perturb(struct rte_mbuf *m, struct rte_mbuf **out, struct rte_mbuf **held,
-			uint64_t *drops)
-{
-	unsigned n = 0;
-	if (drop_pct > 0 && rnd() < drop_pct) {
-		(*drops)++;
-		rte_pktmbuf_free(m);
-		return 0;
-	}
-	if (dup_pct > 0 && rnd() < dup_pct) {
-		struct rte_mbuf *c = rte_pktmbuf_copy(m, mp, 0, UINT32_MAX);
-		if (c) {
-			c->l2_len = m->l2_len;
-			out[n++] = c;
-			n_dup++;
-		}
-	}
-	if (!*held && reorder_pct > 0 && rnd() < reorder_pct) {
-		*held = m;
-		n_reorder++;
-		return n;
-	}
-	out[n++] = m;
-	if (*held) {
-		out[n++] = *held;
-		*held = NULL;
-	}
-	return n;
-}
-
 static void output(void *ctx, struct rte_mbuf **pkts, uint16_t n)
 {
 	(void)ctx;
 	struct rte_mbuf *tx[BURST * 3];
 	unsigned nt = 0;
+	uint64_t now = now_us(NULL);
 	for (uint16_t i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
 		const uint8_t *l3 = rte_pktmbuf_mtod(m, const uint8_t *);
@@ -172,7 +135,7 @@ static void output(void *ctx, struct rte_mbuf **pkts, uint16_t n)
 		eh->ether_type = rte_cpu_to_be_16(af == 4 ? RTE_ETHER_TYPE_IPV4
 							  : RTE_ETHER_TYPE_IPV6);
 		m->l2_len = sizeof(*eh);
-		nt += perturb(m, tx + nt, &held_tx, &n_drop_tx);
+		nt += tcp_impair_pass(&im, TCP_IMPAIR_TX, m, now, tx + nt);
 		if (nt >= BURST * 2) {
 			tx_raw(tx, (uint16_t)nt);
 			nt = 0;
@@ -253,8 +216,9 @@ static bool nd_input(struct rte_mbuf *m, struct rte_ipv6_hdr *ip6)
 
 static void rx(struct rte_mbuf **pkts, uint16_t n)
 {
-	struct rte_mbuf *in[BURST * 3];
+	struct rte_mbuf *in[BURST * TCP_IMPAIR_OUT_MAX];
 	unsigned ni = 0;
+	uint64_t now = now_us(NULL);
 	for (uint16_t i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
 		n_rx++;
@@ -293,7 +257,7 @@ static void rx(struct rte_mbuf **pkts, uint16_t n)
 			continue;
 		}
 		m->l2_len = sizeof(*eh);
-		ni += perturb(m, in + ni, &held_rx, &n_drop_rx);
+		ni += tcp_impair_pass(&im, TCP_IMPAIR_RX, m, now, in + ni);
 	}
 	if (ni)
 		tcp_input(st, in, (uint16_t)ni);
@@ -309,6 +273,8 @@ int main(int argc, char **argv)
 	argc -= ea;
 	argv += ea;
 	double seconds = 0;
+	double drop_pct = 0, dup_pct = 0, reorder_pct = 0;
+	struct tcp_impair_cfg icfg = { .seed = 1, .rx = true, .tx = true };
 	uint32_t cfgflags = 0;
 	static const struct option lo[] = {
 		{ "ip", required_argument, NULL, 'i' }, { "ip6", required_argument, NULL, '6' },
@@ -328,7 +294,7 @@ int main(int argc, char **argv)
 		case 'd': drop_pct = atof(optarg); break;
 		case 'u': dup_pct = atof(optarg); break;
 		case 'r': reorder_pct = atof(optarg); break;
-		case 's': rng = strtoull(optarg, NULL, 0) | 1; break;
+		case 's': icfg.seed = strtoull(optarg, NULL, 0); break;
 		case 't': seconds = atof(optarg); break;
 		case 'n': cfgflags |= TCP_CFG_NEWRENO; break;
 		case 'p': cfgflags |= TCP_CFG_NO_PACING; break;
@@ -341,6 +307,15 @@ int main(int argc, char **argv)
 	}
 	if (!have4 || rte_eth_dev_count_avail() < 1) {
 		fprintf(stderr, "tcp-linktest: need --ip and one port\n");
+		return 2;
+	}
+	/* percent to parts per million, as straitd's --tcp-impair */
+	icfg.drop_ppm = (uint32_t)(drop_pct * 10000 + 0.5);
+	icfg.dup_ppm = (uint32_t)(dup_pct * 10000 + 0.5);
+	icfg.reorder_ppm = (uint32_t)(reorder_pct * 10000 + 0.5);
+	if (drop_pct < 0 || dup_pct < 0 || reorder_pct < 0 ||
+	    (uint64_t)icfg.drop_ppm + icfg.dup_ppm + icfg.reorder_ppm > TCP_IMPAIR_PPM) {
+		fprintf(stderr, "tcp-linktest: --drop, --dup and --reorder are percents that add up to 100 at most\n");
 		return 2;
 	}
 	mp = rte_pktmbuf_pool_create("lt", 65535, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
@@ -359,6 +334,7 @@ int main(int argc, char **argv)
 	}
 	rte_eth_promiscuous_enable(port);
 	rte_eth_macaddr_get(port, &mymac);
+	tcp_impair_init(&im, &icfg, 0, mp);
 
 	struct tcp_config cfg = { .max_conns = 4096, .sndbuf = 4u << 20, .rcvbuf = 4u << 20,
 				  .tenant_max_buffer = 1ull << 30, .flags = cfgflags };
@@ -392,19 +368,19 @@ int main(int argc, char **argv)
 			rx(pkts, n);
 			idle = 0;
 		} else if (++idle > 64) {
-			/* release a segment held for reordering, then rest */
-			if (held_rx) {
-				struct rte_mbuf *m = held_rx;
-				held_rx = NULL;
+			/* release a segment held for reordering once due, then rest */
+			uint64_t now = now_us(NULL);
+			struct rte_mbuf *m = tcp_impair_due(&im, TCP_IMPAIR_RX, now);
+			if (m)
 				tcp_input(st, &m, 1);
-			}
-			if (held_tx) {
-				struct rte_mbuf *m = held_tx;
-				held_tx = NULL;
+			m = tcp_impair_due(&im, TCP_IMPAIR_TX, now);
+			if (m)
 				tx_raw(&m, 1);
-			}
-			/* sleep, but never past the engine's next deadline */
-			uint64_t now = now_us(NULL), due = tcp_next_timer(st);
+			/* sleep, but never past the engine's next deadline nor a
+			 * held segment's release */
+			uint64_t due = tcp_next_timer(st), held = tcp_impair_next(&im);
+			if (held < due)
+				due = held;
 			uint64_t nap = idle > 4096 ? 1000 : 20;
 			if (due <= now)
 				nap = 0;
@@ -426,8 +402,11 @@ int main(int argc, char **argv)
 	       "\"segs_out\":%lu,\"bad_csum\":%lu,\"bad_hdr\":%lu,\"retrans\":%lu,"
 	       "\"rto\":%lu,\"rst_in\":%lu,\"rst_out\":%lu,\"conns\":%u,\"accepted\":%lu,"
 	       "\"discarded\":%lu,\"echoed\":%lu,\"sourced\":%lu,\"nombuf\":%lu}\n",
-	       (unsigned long)n_rx, (unsigned long)n_tx, (unsigned long)n_drop_rx,
-	       (unsigned long)n_drop_tx, (unsigned long)n_dup, (unsigned long)n_reorder,
+	       (unsigned long)n_rx, (unsigned long)n_tx,
+	       (unsigned long)im.stats.dropped[TCP_IMPAIR_RX],
+	       (unsigned long)im.stats.dropped[TCP_IMPAIR_TX],
+	       (unsigned long)(im.stats.dup[TCP_IMPAIR_RX] + im.stats.dup[TCP_IMPAIR_TX]),
+	       (unsigned long)(im.stats.reordered[TCP_IMPAIR_RX] + im.stats.reordered[TCP_IMPAIR_TX]),
 	       (unsigned long)n_noneigh, (unsigned long)n_txfail, (unsigned long)s.segs_in,
 	       (unsigned long)s.segs_out, (unsigned long)s.bad_csum, (unsigned long)s.bad_hdr,
 	       (unsigned long)s.retrans_segs, (unsigned long)s.rto_expiries,
@@ -448,12 +427,9 @@ int main(int argc, char **argv)
 	       (unsigned long)l->bytes_out, (unsigned long)l->bytes_in,
 	       (unsigned long)l->ooo_bytes);
 	fflush(stdout);
+	tcp_impair_flush(&im);
 	tcp_stack_destroy(st);
 	tcp_services_free(sv);
-	if (held_rx)
-		rte_pktmbuf_free(held_rx);
-	if (held_tx)
-		rte_pktmbuf_free(held_tx);
 	rte_eth_dev_stop(port);
 	rte_eth_dev_close(port);
 	rte_eal_cleanup();

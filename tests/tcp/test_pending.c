@@ -468,3 +468,79 @@ Test(pending, no_handler_at_all)
 	cr_assert_eq(intercept(1, TH_SYN, NULL, 0, 1), -EINVAL, "nobody would decide");
 	cr_assert_eq(stats().conns, 0);
 }
+
+/* The other appliance opens the real connection as the client: its SYN
+ * offers what the client's did (tcp_connect_offer), MSS no larger than
+ * ours, our own window scale shift. */
+Test(pending, connect_offer_copies_the_clients_options)
+{
+	struct tcp_config cfg = { .mss = 1460 };
+	setup(&cfg, TCP_AF_INET);
+	static const struct {
+		struct tcp_syn_opts offer;
+		uint16_t mss;
+		bool ws, sack, ts;
+	} cases[] = {
+		{ { 1400, 7, true, true }, 1400, true, true, true },
+		{ { 0, -1, false, false }, 1460, false, false, false },
+		{ { 9000, 2, false, true }, 1460, true, false, true },
+		{ { 536, -1, true, false }, 536, false, true, false },
+	};
+	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		h_clear(h);
+		struct tcp_conn *c = tcp_connect_offer(h->st, TCP_AF_INET, &h->local,
+						       (uint16_t)(h->lport + i), &h->remote,
+						       h->rport, 0, &cases[i].offer);
+		cr_assert(c, "case %u", i);
+		cr_assert_eq(h->nout, 1);
+		struct h_seg s;
+		h_out(h, 0, &s);
+		cr_assert_eq(s.flags, TH_SYN, "case %u", i);
+		cr_assert(s.opt.has_mss && s.opt.mss == cases[i].mss, "case %u: mss %u", i, s.opt.mss);
+		cr_assert_eq(s.opt.has_wscale, cases[i].ws, "case %u", i);
+		cr_assert_eq(s.opt.sack_ok, cases[i].sack, "case %u", i);
+		cr_assert_eq(s.opt.has_ts, cases[i].ts, "case %u", i);
+		/* a retransmitted SYN offers the same */
+		h_clear(h);
+		h_advance(h, 1100000);
+		cr_assert_geq(h->nout, 1);
+		h_out(h, 0, &s);
+		cr_assert_eq(s.opt.sack_ok, cases[i].sack, "case %u", i);
+		cr_assert_eq(s.opt.has_ts, cases[i].ts, "case %u", i);
+		tcp_abort(c);
+	}
+	errno = 0;
+	cr_assert_null(tcp_connect_offer(h->st, TCP_AF_INET, &h->local, 1, &h->remote, 2, 0, NULL));
+	cr_assert_eq(errno, EINVAL);
+	/* a plain connect offers the stack's full set */
+	h_clear(h);
+	struct tcp_conn *c = tcp_connect(h->st, TCP_AF_INET, &h->local, 9, &h->remote, 9, 0);
+	struct h_seg s;
+	h_out(h, 0, &s);
+	cr_assert(s.opt.has_mss && s.opt.mss == 1460 && s.opt.has_wscale && s.opt.sack_ok &&
+		  s.opt.has_ts);
+	tcp_abort(c);
+}
+
+/* Every segment a connection sends carries its index + 1 in
+ * m->hash.usr (an output keeps per-connection L2 there); a RST for no
+ * connection carries 0. */
+Test(pending, output_names_its_connection)
+{
+	setup(NULL, TCP_AF_INET);
+	struct tcp_conn *c = pend(1000, 0);
+	cr_assert_eq(tcp_accept_pending(c), 0);
+	cr_assert_eq(h->nout, 1);
+	cr_assert_eq(h->out[0]->hash.usr, tcp_conn_index(c) + 1);
+	h_clear(h);
+	/* an ACK for nothing the engine knows: a RST of no connection */
+	h->rport = 50001;
+	h_send(h, 5, 5, TH_ACK, 1000, NULL, 0, NULL, 0);
+	cr_assert_eq(h->nout, 1);
+	struct h_seg s;
+	h_out(h, 0, &s);
+	cr_assert(s.flags & TH_RST);
+	cr_assert_eq(h->out[0]->hash.usr, 0);
+	h_clear(h);
+	tcp_abort(c);
+}

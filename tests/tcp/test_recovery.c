@@ -530,3 +530,30 @@ Test(recovery, records_merge_across_interleaved_retransmissions)
 	cr_assert(sent_seq(iss, 0), "segment 0 retransmitted on this ACK");
 	cr_assert_eq(stats(c).rto_expiries, 0);
 }
+
+/* A data segment that carries SACK blocks (a hole in what we receive) is
+ * shorter by their length, as Linux's tcp_current_mss(): MSS is a bound
+ * on payload plus options beyond the fixed ones, so that a segment never
+ * exceeds the path MTU (inside the ESP tunnel, a fragment). */
+Test(recovery, sack_blocks_shorten_data_segments)
+{
+	uint32_t iss;
+	struct tcp_conn *c = setup(&iss);
+	static uint8_t d[4000];
+	h_send(h, 2001, iss + 1, TH_ACK, 65535, NULL, 0, d, 500); /* 1001..2000 missing */
+	cr_assert_eq(h->nout, 1);
+	h_out(h, 0, &S);
+	cr_assert_eq(S.opt.nsack, 1, "the hole is reported");
+	h_clear(h);
+	cr_assert_eq(tcp_write(c, d, sizeof(d)), (long)sizeof(d));
+	uint32_t sent = 0;
+	for (unsigned i = 0; i < h->nout; i++) {
+		h_out(h, i, &S);
+		if (!S.len)
+			continue;
+		cr_assert_eq(S.opt.nsack, 1, "segment %u carries the SACK block", i);
+		cr_assert_leq(S.len + 12, MSS, "segment %u: %u bytes + 12 of SACK > MSS", i, S.len);
+		sent += S.len;
+	}
+	cr_assert_eq(sent, sizeof(d), "every byte sent in the initial window");
+}

@@ -427,8 +427,14 @@ Test(kx, newer_pair_supersedes_pending_response)
 	cr_assert_eq(deliver(b, now + 1, &i2, &r2), STRAIT_KX_OK);
 	cr_assert_eq(deliver(a, now + 1, &r2, &c2), STRAIT_KX_OK); /* A now on hs2 */
 
+	/* B seals with hs1 until C2 reaches it: A opens those frames (they
+	 * are not lost in the race) but hs1 never comes back as A's pair */
+	uint32_t a_in = strait_tunnel_spi_in(a);
+	struct frame late;
 	seal(b, &f, 0x11, now + 1);
-	cr_assert_eq(open_(a, &f, 0x11, now + 1), STRAIT_ESP_E_SPI, "hs1 must not come back");
+	seal(b, &late, 0x13, now + 1); /* held back until hs1 has retired */
+	cr_assert_eq(open_(a, &f, 0x11, now + 1), STRAIT_ESP_OK, "in flight under hs1");
+	cr_assert_eq(strait_tunnel_spi_in(a), a_in, "hs1 must not come back");
 	cr_assert_eq(deliver(a, now + 1, &c1, NULL), STRAIT_KX_E_UNEXPECTED, "late CONFIRM_1");
 	cr_assert_eq(deliver(b, now + 1, &c2, NULL), STRAIT_KX_OK);
 	cr_assert_eq(strait_tunnel_spi_out(a), strait_tunnel_spi_in(b), "A->B pair matches");
@@ -439,6 +445,35 @@ Test(kx, newer_pair_supersedes_pending_response)
 	cr_assert_eq(strait_tunnel_tick(a, later, none.b, sizeof(none.b)), 0);
 	cr_assert_eq(strait_tunnel_tick(b, later, none.b, sizeof(none.b)), 0);
 	both_ways(a, b, later);
+	cr_assert_eq(open_(a, &late, 0x13, later), STRAIT_ESP_E_SPI, "hs1 retired after retire_ns");
+	strait_tunnel_free(a);
+	strait_tunnel_free(b);
+}
+
+/* A newer INIT replaces a pair we answered that its initiator may already
+ * use (our RESP reached it, its CONFIRM did not reach us, and it started
+ * another rekey): frames it seals under that pair still open here until
+ * the newer pair is confirmed, and the replaced pair is never promoted. */
+Test(kx, newer_init_retires_answered_pair)
+{
+	struct strait_tunnel *a = mk(1, 2, 0x5a, none_life), *b = mk(2, 1, 0x5a, none_life);
+	struct msg i1, r1, c1, i2, r2, c2;
+	struct frame f;
+	handshake(a, b, T0);
+	const uint64_t now = T0 + SEC;
+	uint32_t b_in = strait_tunnel_spi_in(b);
+	i1 = init_msg(a, now);
+	cr_assert_eq(deliver(b, now, &i1, &r1), STRAIT_KX_OK);
+	cr_assert_eq(deliver(a, now, &r1, &c1), STRAIT_KX_OK); /* C1 lost; A seals with pair 1 */
+	seal(a, &f, 0x21, now);
+	i2 = init_msg(a, now + 1);
+	cr_assert_eq(deliver(b, now + 1, &i2, &r2), STRAIT_KX_OK); /* pair 1 retires at B */
+	cr_assert_eq(open_(b, &f, 0x21, now + 1), STRAIT_ESP_OK, "in flight under pair 1");
+	cr_assert_eq(strait_tunnel_spi_in(b), b_in, "pair 1 never promoted");
+	cr_assert_eq(deliver(b, now + 1, &c1, NULL), STRAIT_KX_E_UNEXPECTED);
+	cr_assert_eq(deliver(a, now + 1, &r2, &c2), STRAIT_KX_OK);
+	cr_assert_eq(deliver(b, now + 1, &c2, NULL), STRAIT_KX_OK);
+	both_ways(a, b, now + 1);
 	strait_tunnel_free(a);
 	strait_tunnel_free(b);
 }
@@ -623,6 +658,268 @@ Test(kx, over_udp_4500_with_marker)
 	cr_assert_eq(wire(&ab, buf, &f.p, false), STRAIT_UDP_ESP);
 	cr_assert_eq(strait_tunnel_open(b, &f.p, &nh, T0), STRAIT_ESP_OK);
 	cr_assert_eq(f.p.data[20], 0x33);
+	strait_tunnel_free(a);
+	strait_tunnel_free(b);
+}
+
+/* ---- what the dataplane needs: SA log, stale INITs, reset, counters ---- */
+
+struct sa_lines {
+	int n;
+	char line[8][STRAIT_SA_LOG_LINE_MAX];
+};
+
+static void collect(void *arg, const char *line)
+{
+	struct sa_lines *l = arg;
+	cr_assert_lt(l->n, 8);
+	snprintf(l->line[l->n++], sizeof(l->line[0]), "%s", line);
+}
+
+static struct strait_tunnel *mk_logged(uint32_t local, uint32_t peer, struct sa_lines *l,
+				       uint8_t family, const uint8_t *me, const uint8_t *them)
+{
+	struct strait_tunnel_config c = {
+		.tenant_id = TENANT, .local_id = local, .peer_id = peer,
+		.retire_ns = 3 * SEC, .retry_ns = 1 * SEC,
+		.choose_spi = pick_spi, .choose_spi_arg = (void *)(intptr_t)(local - 1),
+		.sa_log = { .fn = collect, .arg = l, .family = family },
+	};
+	memset(c.psk, 0x5a, sizeof(c.psk));
+	memcpy(c.sa_log.local, me, family == 4 ? 4 : 16);
+	memcpy(c.sa_log.peer, them, family == 4 ? 4 : 16);
+	struct strait_tunnel *t = strait_tunnel_create(&c, T0);
+	cr_assert(t);
+	return t;
+}
+
+/* Parses one UAT line strictly: the exact format, then the SPI and key. */
+static void parse_line(const char *line, const char *proto, const char *src, const char *dst,
+		       uint32_t *spi, uint8_t keymat[36])
+{
+	char want[STRAIT_SA_LOG_LINE_MAX];
+	char hex[73];
+	unsigned s;
+	cr_assert_eq(sscanf(line, "\"%*[^\"]\",\"%*[^\"]\",\"%*[^\"]\",\"0x%8x\",\"%*[^\"]\",\"0x%72[0-9a-f]\"",
+			    &s, hex), 2, "%s", line);
+	cr_assert_eq(strlen(hex), 72, "%s", line);
+	snprintf(want, sizeof(want),
+		 "\"%s\",\"%s\",\"%s\",\"0x%08x\",\"AES-GCM with 16 octet ICV [RFC4106]\",\"0x%s\",\"NULL\",\"\"",
+		 proto, src, dst, s, hex);
+	cr_assert_str_eq(line, want);
+	for (int i = 0; i < 36; i++) {
+		unsigned b;
+		cr_assert_eq(sscanf(hex + 2 * i, "%2x", &b), 1);
+		keymat[i] = (uint8_t)b;
+	}
+	*spi = s;
+}
+
+/* Each side logs each SA it creates, once, with the addresses its frames
+ * carry; the logged key opens the frames of that SA. */
+Test(kx, sa_log_lines)
+{
+	for (int v6 = 0; v6 < 2; v6++) {
+		static const uint8_t a4[4] = { 198, 18, 1, 1 }, b4[4] = { 198, 18, 1, 2 };
+		static const uint8_t a6[16] = { 0x20, 0x01, 0, 2, 0, 0, 0, 1, [15] = 1 };
+		static const uint8_t b6[16] = { 0x20, 0x01, 0, 2, 0, 0, 0, 1, [15] = 2 };
+		const char *pa = v6 ? "2001:2:0:1::1" : "198.18.1.1", *pb = v6 ? "2001:2:0:1::2" : "198.18.1.2";
+		const char *proto = v6 ? "IPv6" : "IPv4";
+		struct sa_lines la = { 0 }, lb = { 0 };
+		struct strait_tunnel *a = mk_logged(1, 2, &la, v6 ? 6 : 4, v6 ? a6 : a4, v6 ? b6 : b4);
+		struct strait_tunnel *b = mk_logged(2, 1, &lb, v6 ? 6 : 4, v6 ? b6 : b4, v6 ? a6 : a4);
+		handshake(a, b, T0);
+		cr_assert_eq(la.n, 2, "A: one line per SA");
+		cr_assert_eq(lb.n, 2, "B: one line per SA");
+		uint32_t spi;
+		uint8_t key[36];
+		/* A's line for A->B opens what A seals: as a capture reader would */
+		int found = 0;
+		for (int i = 0; i < 2; i++) {
+			bool out = strstr(la.line[i], pa) < strstr(la.line[i], pb);
+			parse_line(la.line[i], proto, out ? pa : pb, out ? pb : pa, &spi, key);
+			cr_assert_eq(spi, out ? strait_tunnel_spi_out(a) : strait_tunnel_spi_in(a));
+			if (!out)
+				continue;
+			found++;
+			struct strait_esp_sa_config c = { .dir = STRAIT_ESP_INBOUND, .spi = spi, .now_ns = T0 };
+			memcpy(c.keymat, key, 36);
+			struct strait_esp_sa *reader = strait_esp_sa_create(&c);
+			cr_assert(reader);
+			struct frame f;
+			seal(a, &f, 0x77, T0);
+			uint8_t nh;
+			cr_assert_eq(strait_esp_open(reader, &f.p, &nh, T0), STRAIT_ESP_OK);
+			cr_assert_eq(f.p.data[20], 0x77);
+			strait_esp_sa_free(reader);
+		}
+		cr_assert_eq(found, 1);
+		/* B logged the same two SAs from its side: same SPIs and keys */
+		for (int i = 0; i < 2; i++) {
+			bool matched = false;
+			for (int j = 0; j < 2; j++)
+				matched |= !strcmp(la.line[i], lb.line[j]);
+			cr_assert(matched, "A's line %d not logged by B: %s", i, la.line[i]);
+		}
+		/* a rekey logs the new pair, and nothing else */
+		handshake(b, a, T0 + SEC);
+		cr_assert_eq(la.n, 4);
+		cr_assert_eq(lb.n, 4);
+		cr_assert_str_neq(la.line[2], la.line[0]);
+		strait_tunnel_free(a);
+		strait_tunnel_free(b);
+	}
+}
+
+/* An INIT far from our clock is refused before any X25519 work, counted
+ * as stale, and the live SAs do not move. */
+Test(kx, stale_init_refused)
+{
+	struct strait_tunnel *a = mk(1, 2, 0x5a, none_life), *b = mk(2, 1, 0x5a, none_life);
+	handshake(a, b, T0);
+	uint32_t in = strait_tunnel_spi_in(b);
+	uint64_t dh = strait_tunnel_stats(b)->kx_dh;
+	struct msg resp;
+	/* made 121 s in b's past, and 121 s in b's future */
+	struct msg old = init_msg(a, T0 + 10 * SEC);
+	cr_assert_eq(deliver(b, T0 + 131 * SEC, &old, &resp), STRAIT_KX_E_STALE);
+	cr_assert_eq(resp.n, 0);
+	struct msg future = init_msg(a, T0 + 200 * SEC);
+	cr_assert_eq(deliver(b, T0 + 79 * SEC, &future, &resp), STRAIT_KX_E_STALE);
+	cr_assert_eq(strait_tunnel_stats(b)->kx_rx[STRAIT_KX_E_STALE], 2);
+	cr_assert_eq(strait_tunnel_stats(b)->kx_dh, dh, "no X25519 work");
+	cr_assert_eq(strait_tunnel_spi_in(b), in, "live SA untouched");
+	both_ways(a, b, T0 + 131 * SEC);
+	/* within the window: accepted */
+	struct msg fresh = init_msg(a, T0 + 140 * SEC);
+	cr_assert_eq(deliver(b, T0 + 259 * SEC, &fresh, &resp), STRAIT_KX_OK);
+	cr_assert_str_eq(strait_kx_status_name(STRAIT_KX_E_STALE), "stale");
+	strait_tunnel_free(a);
+	strait_tunnel_free(b);
+}
+
+/* Peer down: reset drops every SA (nothing sealed, old frames refused), the
+ * next tick initiates, the peer's old INIT stays refused (timestamps kept),
+ * and a new handshake brings the tunnel back. */
+Test(kx, reset_when_peer_down)
+{
+	struct strait_tunnel *a = mk(1, 2, 0x5a, none_life), *b = mk(2, 1, 0x5a, none_life);
+	struct msg init = init_msg(a, T0), resp, conf;
+	cr_assert_eq(deliver(b, T0, &init, &resp), STRAIT_KX_OK);
+	cr_assert_eq(deliver(a, T0, &resp, &conf), STRAIT_KX_OK);
+	cr_assert_eq(deliver(b, T0, &conf, NULL), STRAIT_KX_OK);
+	struct frame old;
+	seal(a, &old, 3, T0);
+	strait_tunnel_reset(b);
+	cr_assert_not(strait_tunnel_ready(b));
+	cr_assert_eq(strait_tunnel_spi_in(b), 0);
+	struct frame f;
+	f.p = (struct strait_pkt){.data = f.buf + HEAD, .len = 60, .head = HEAD, .tail = 100};
+	cr_assert_eq(strait_tunnel_seal(b, &f.p, 4, T0), STRAIT_ESP_E_NOSA);
+	cr_assert_eq(open_(b, &old, 3, T0), STRAIT_ESP_E_SPI, "old SAs refused");
+	cr_assert_eq(deliver(b, T0 + SEC, &init, &resp), STRAIT_KX_E_REPLAY, "replay still refused");
+	cr_assert_eq(strait_tunnel_stats(b)->resets, 1);
+	/* b initiates on its next tick, and again every retry_ns */
+	struct msg m;
+	int n = strait_tunnel_tick(b, T0 + 2 * SEC, m.b, sizeof(m.b));
+	cr_assert_eq(n, STRAIT_KX_INIT_LEN);
+	cr_assert_eq(strait_tunnel_tick(b, T0 + 2 * SEC + SEC / 2, m.b, sizeof(m.b)), 0);
+	n = strait_tunnel_tick(b, T0 + 3 * SEC, m.b, sizeof(m.b));
+	cr_assert_eq(n, STRAIT_KX_INIT_LEN);
+	m.n = (size_t)n;
+	/* a restarted a: a fresh tunnel with the same PSK answers */
+	strait_tunnel_free(a);
+	a = mk(1, 2, 0x5a, none_life);
+	cr_assert_eq(deliver(a, T0 + 3 * SEC, &m, &resp), STRAIT_KX_OK);
+	cr_assert_eq(deliver(b, T0 + 3 * SEC, &resp, &conf), STRAIT_KX_OK);
+	cr_assert_eq(deliver(a, T0 + 3 * SEC, &conf, NULL), STRAIT_KX_OK);
+	both_ways(a, b, T0 + 3 * SEC);
+	/* messages written, by type */
+	const struct strait_tunnel_stats *sb = strait_tunnel_stats(b);
+	cr_assert_eq(sb->kx_tx[STRAIT_KX_INIT], 2);
+	cr_assert_eq(sb->kx_tx[STRAIT_KX_RESP], 1);
+	cr_assert_eq(sb->kx_tx[STRAIT_KX_CONFIRM], 1);
+	cr_assert_eq(strait_tunnel_stats(a)->kx_tx[STRAIT_KX_RESP], 1);
+	strait_tunnel_free(a);
+	strait_tunnel_free(b);
+}
+
+Test(kx, peek_tenant)
+{
+	struct strait_tunnel *a = mk(1, 2, 0x5a, none_life);
+	struct msg m = init_msg(a, T0);
+	cr_assert_eq(strait_kx_peek_tenant(m.b, m.n), TENANT);
+	cr_assert_eq(strait_kx_peek_tenant(m.b, STRAIT_KX_HDR_LEN), TENANT);
+	cr_assert_eq(strait_kx_peek_tenant(m.b, STRAIT_KX_HDR_LEN - 1), 0);
+	strait_tunnel_free(a);
+}
+
+/* Dead-peer detection: UP after the first handshake, keepalives when
+ * nothing was sealed, DOWN (every SA reset) after peer_timeout of silence,
+ * INITs every retry while down, UP again after the next handshake. */
+Test(kx, poll_keepalive_and_peer_timeout)
+{
+	struct strait_tunnel *tun[2];
+	for (int i = 0; i < 2; i++) {
+		struct strait_tunnel_config c = {
+			.tenant_id = TENANT, .local_id = (uint32_t)i + 1, .peer_id = 2 - (uint32_t)i,
+			.retire_ns = 3 * SEC, .retry_ns = 1 * SEC,
+			.peer_timeout_ns = 3 * SEC, .keepalive_ns = SEC,
+		};
+		memset(c.psk, 0x5a, sizeof(c.psk));
+		tun[i] = strait_tunnel_create(&c, T0);
+		cr_assert(tun[i]);
+	}
+	struct strait_tunnel *a = tun[0], *b = tun[1];
+	struct msg m, resp, conf;
+	/* start-up: both initiate; a (lower id) wins the tie-break */
+	cr_assert_eq(strait_tunnel_poll(a, T0, m.b, sizeof(m.b), &m.n), STRAIT_TUNNEL_EV_INIT);
+	struct msg mb;
+	cr_assert_eq(strait_tunnel_poll(b, T0, mb.b, sizeof(mb.b), &mb.n), STRAIT_TUNNEL_EV_INIT);
+	cr_assert_eq(deliver(a, T0, &mb, NULL), STRAIT_KX_E_TIEBREAK);
+	cr_assert_eq(deliver(b, T0, &m, &resp), STRAIT_KX_OK);
+	cr_assert_eq(deliver(a, T0, &resp, &conf), STRAIT_KX_OK);
+	cr_assert_eq(deliver(b, T0, &conf, NULL), STRAIT_KX_OK);
+	size_t n;
+	cr_assert_eq(strait_tunnel_poll(a, T0, m.b, sizeof(m.b), &n), STRAIT_TUNNEL_EV_UP);
+	cr_assert_eq(strait_tunnel_poll(b, T0, m.b, sizeof(m.b), &n), STRAIT_TUNNEL_EV_UP);
+	cr_assert(strait_tunnel_peer_up(a) && strait_tunnel_peer_up(b));
+	cr_assert_eq(strait_tunnel_poll(a, T0 + SEC / 2, m.b, sizeof(m.b), &n), 0);
+	/* a sends data at 0.5 s: its keepalive is due 1 s after that, b's at 1 s */
+	struct frame f;
+	seal(a, &f, 1, T0 + SEC / 2);
+	cr_assert_eq(open_(b, &f, 1, T0 + SEC / 2), STRAIT_ESP_OK);
+	cr_assert_eq(strait_tunnel_poll(a, T0 + SEC, m.b, sizeof(m.b), &n), 0);
+	cr_assert_eq(strait_tunnel_poll(b, T0 + SEC, m.b, sizeof(m.b), &n), STRAIT_TUNNEL_EV_KEEPALIVE);
+	cr_assert_eq(strait_tunnel_poll(b, T0 + SEC, m.b, sizeof(m.b), &n), 0, "once per interval");
+	cr_assert_eq(strait_tunnel_poll(a, T0 + 3 * SEC / 2, m.b, sizeof(m.b), &n), STRAIT_TUNNEL_EV_KEEPALIVE);
+	/* a's keepalive: a dummy packet; it keeps a alive at b */
+	f.p = (struct strait_pkt){.data = f.buf + HEAD, .len = 0, .head = HEAD, .tail = BUFSZ - HEAD};
+	cr_assert_eq(strait_tunnel_seal(a, &f.p, STRAIT_ESP_NH_DUMMY, T0 + 3 * SEC / 2), STRAIT_ESP_OK);
+	cr_assert_eq(open_(b, &f, 0, T0 + 3 * SEC / 2), STRAIT_ESP_DUMMY);
+	cr_assert_eq(strait_tunnel_last_rx(b), T0 + 3 * SEC / 2);
+	/* b's keepalives never reach a: a last heard b at 0 (its RESP) */
+	cr_assert_eq(strait_tunnel_poll(a, T0 + 3 * SEC - 1, m.b, sizeof(m.b), &n) & STRAIT_TUNNEL_EV_DOWN, 0);
+	unsigned ev = strait_tunnel_poll(a, T0 + 3 * SEC, m.b, sizeof(m.b), &m.n);
+	cr_assert_eq(ev, STRAIT_TUNNEL_EV_DOWN | STRAIT_TUNNEL_EV_INIT, "ev %#x", ev);
+	cr_assert_not(strait_tunnel_peer_up(a));
+	cr_assert_not(strait_tunnel_ready(a), "SAs reset");
+	cr_assert_eq(strait_tunnel_stats(a)->peer_downs, 1);
+	/* nothing more from a: b goes down 3 s after a's keepalive */
+	cr_assert_eq(strait_tunnel_poll(b, T0 + 4 * SEC, mb.b, sizeof(mb.b), &n) & STRAIT_TUNNEL_EV_DOWN, 0);
+	ev = strait_tunnel_poll(b, T0 + 9 * SEC / 2, mb.b, sizeof(mb.b), &mb.n);
+	cr_assert(ev & STRAIT_TUNNEL_EV_DOWN, "ev %#x", ev);
+	/* while down, INITs every retry (1 s), no keepalives */
+	cr_assert_eq(strait_tunnel_poll(a, T0 + 7 * SEC / 2, m.b, sizeof(m.b), &n), 0);
+	cr_assert_eq(strait_tunnel_poll(a, T0 + 4 * SEC, m.b, sizeof(m.b), &m.n), STRAIT_TUNNEL_EV_INIT);
+	/* the link is back: b answers a's INIT, both up again */
+	cr_assert_eq(deliver(b, T0 + 5 * SEC, &m, &resp), STRAIT_KX_OK);
+	cr_assert_eq(deliver(a, T0 + 5 * SEC, &resp, &conf), STRAIT_KX_OK);
+	cr_assert_eq(deliver(b, T0 + 5 * SEC, &conf, NULL), STRAIT_KX_OK);
+	cr_assert(strait_tunnel_poll(a, T0 + 5 * SEC, m.b, sizeof(m.b), &n) & STRAIT_TUNNEL_EV_UP);
+	cr_assert(strait_tunnel_poll(b, T0 + 5 * SEC, m.b, sizeof(m.b), &n) & STRAIT_TUNNEL_EV_UP);
+	both_ways(a, b, T0 + 5 * SEC);
+	cr_assert_eq(strait_tunnel_stats(a)->keepalives, 2); /* at 1.5 s and just before 3 s */
 	strait_tunnel_free(a);
 	strait_tunnel_free(b);
 }

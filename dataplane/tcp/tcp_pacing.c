@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Pacing at 2x (slow start) or 1.2x (congestion avoidance) cwnd/rtt. */
+#include "tcp_internal.h"
+
+/* Pacing: each segment books len / rate of the link, rate = cwnd / srtt
+ * times 2 in slow start and 1.2 in congestion avoidance (as Linux does); a
+ * flow that was idle may send 10 segments or TCP_PACE_BURST_US worth,
+ * whichever is more, at once. Returns
+ * true (and arms the pacing timer) when the next segment must wait. */
+bool tcp_pace_wait(struct tcp_conn *c)
+{
+	if ((c->st->cfg.flags & TCP_CFG_NO_PACING) || !c->srtt_us)
+		return false;
+	if (c->st->now >= c->pace_next_us)
+		return false;
+	if (!c->t_pace || c->t_pace > c->pace_next_us) {
+		c->t_pace = c->pace_next_us;
+		tcp_timer_update(c);
+	}
+	return true;
+}
+
+void tcp_pace_sent(struct tcp_conn *c, uint32_t len)
+{
+	if ((c->st->cfg.flags & TCP_CFG_NO_PACING) || !c->srtt_us)
+		return;
+	double ratio = c->cwnd < c->ssthresh ? 2.0 : 1.2;
+	/* SRTT can be inflated far beyond the path's RTT by the peer's
+	 * delayed ACKs (one timed segment per RTT, 40 ms when it is the odd
+	 * one out): pace on at most twice the minimum RTT seen, so pacing
+	 * smooths bursts and the congestion window stays the limit */
+	uint32_t rtt = c->srtt_us;
+	if (c->min_rtt_us && rtt > 2 * c->min_rtt_us)
+		rtt = 2 * c->min_rtt_us;
+	double rate = (double)c->cwnd * ratio / rtt; /* bytes per us */
+	uint64_t now = c->st->now;
+	/* credit: TCP_PACE_BURST_US, and never less than 10 segments, so
+	 * that small windows go out as the ACK clock allows */
+	uint64_t burst = (uint64_t)(10.0 * c->snd_mss / rate);
+	if (burst < TCP_PACE_BURST_US)
+		burst = TCP_PACE_BURST_US;
+	uint64_t floor = now > burst ? now - burst : 0;
+	if (c->pace_next_us < floor)
+		c->pace_next_us = floor;
+	c->pace_frac += len / rate;
+	uint64_t whole = (uint64_t)c->pace_frac;
+	c->pace_next_us += whole;
+	c->pace_frac -= (double)whole;
+}
