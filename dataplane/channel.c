@@ -34,6 +34,8 @@ struct channel {
 	const struct channel_user *user;
 	void *user_arg;
 	void *owner;
+	const struct tcp_gate *gate; /* channel_set_gate(): on conn and tconn */
+	void *gate_arg;
 	struct channel_stats st;     /* bytes_* etc. of connections already closed */
 	/* goodput test */
 	struct tcp_conn *tconn;
@@ -196,6 +198,7 @@ static void try_connect(struct channel *ch)
 		return;
 	}
 	tcp_set_handler(c, on_conn, ch);
+	tcp_set_gate(c, ch->gate, ch->gate_arg);
 	ch->conn = c;
 }
 
@@ -227,6 +230,7 @@ static void on_accept(void *arg, struct tcp_conn *c, uint32_t ev)
 	}
 	ch->conn = c;
 	tcp_set_handler(c, on_conn, ch);
+	tcp_set_gate(c, ch->gate, ch->gate_arg);
 	on_conn(ch, c, ev);
 }
 
@@ -482,7 +486,31 @@ int channel_test_start(struct channel *ch, enum channel_test_mode mode, uint64_t
 	ch->test.bytes = bytes;
 	ch->tconn = c;
 	tcp_set_handler(c, on_test, ch);
+	tcp_set_gate(c, ch->gate, ch->gate_arg);
 	return 0;
+}
+
+void channel_set_gate(struct channel *ch, const struct tcp_gate *g, void *arg)
+{
+	ch->gate = g;
+	ch->gate_arg = arg;
+	if (ch->conn)
+		tcp_set_gate(ch->conn, g, arg);
+	if (ch->tconn)
+		tcp_set_gate(ch->tconn, g, arg);
+}
+
+size_t channel_unsent(const struct channel *ch)
+{
+	return (ch->conn ? tcp_unsent(ch->conn) : 0) + (ch->tconn ? tcp_unsent(ch->tconn) : 0);
+}
+
+void channel_kick(struct channel *ch)
+{
+	if (ch->conn)
+		tcp_kick(ch->conn);
+	if (ch->tconn)
+		tcp_kick(ch->tconn);
 }
 
 void channel_test_result(const struct channel *ch, struct channel_test *out)

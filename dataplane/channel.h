@@ -107,6 +107,14 @@ size_t channel_readable(const struct channel *ch);
 size_t channel_peek(const struct channel *ch, void *buf, size_t len);
 void channel_consume(struct channel *ch, size_t n);
 
+/* The output gate of the channel's connection and of its goodput test
+ * (tcp_set_gate(): the WAN shaper's, dataplane/wan_shaper.c), kept across
+ * reconnects; channel_kick() sends what the gate now lets through. */
+void channel_set_gate(struct channel *ch, const struct tcp_gate *g, void *arg);
+void channel_kick(struct channel *ch);
+/* Bytes written to the channel (and its test) not sent yet. */
+size_t channel_unsent(const struct channel *ch);
+
 /* ---- statistics (on the owning worker) ---- */
 struct channel_stats {
 	uint8_t state;               /* enum channel_state */

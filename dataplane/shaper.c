@@ -573,6 +573,16 @@ void shaper_class_stats(const struct shaper *s, unsigned cls, struct shaper_clas
 	};
 }
 
+bool shaper_link_ok(const struct shaper *s, uint64_t now)
+{
+	return bucket_ok(&s->link, now);
+}
+
+enum shaper_mode shaper_class_mode(const struct shaper *s, unsigned cls)
+{
+	return (enum shaper_mode)s->cls[cls].mode;
+}
+
 unsigned shaper_n_classes(const struct shaper *s)
 {
 	return s->n;

@@ -145,6 +145,10 @@ void shaper_set_lag(struct shaper *s, unsigned cls, uint64_t lag_ns, uint64_t no
 
 void shaper_class_stats(const struct shaper *s, unsigned cls, struct shaper_class_stats *out);
 unsigned shaper_n_classes(const struct shaper *s);
+/* Whether the link (its own bucket) may take a frame now. */
+bool shaper_link_ok(const struct shaper *s, uint64_t now);
+/* The class's mode now (what its last reclassification said). */
+enum shaper_mode shaper_class_mode(const struct shaper *s, unsigned cls);
 const char *shaper_mode_name(enum shaper_mode m);
 
 #endif

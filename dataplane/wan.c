@@ -9,8 +9,9 @@
  *        ESP: strait_tunnel_open -> dummy (keepalive) | inner packet
  *             -> wan_inner_check (this tenant's inner addresses, TCP)
  *             -> payload copied into the channel's RX pool -> channel stack
- *   channel stack output -> tenant by source address -> strait_tunnel_seal
- *     -> strait_esp_udp_encap -> dp_tx_l3(WAN, Endpoint)
+ *   channel stack output (gated by the shaper, wan_shaper.h) -> tenant by
+ *     source address -> strait_tunnel_seal -> strait_esp_udp_encap
+ *     -> charged to the tenant's class -> dp_tx_l3(WAN, Endpoint)
  *   poll: strait_tunnel_poll per tenant every millisecond: INITs,
  *     keepalives (dummy ESP), peer down (channel aborted) / up (channel
  *     connects); the channel stack's timers; telemetry snapshots.
@@ -40,6 +41,7 @@
 #include "dp.h"
 #include "snap_seqlock.h"
 #include "wan_rx.h"
+#include "wan_shaper.h"
 
 enum {
 	MSS_V4_OUTER = 1398,     /* inner IPv4 packet <= 1438: see README, "MSS" */
@@ -69,6 +71,7 @@ struct wan_worker {
 	uint16_t n;
 	uint16_t local[STRAIT_MAX_TENANTS]; /* configuration index -> t[] index + 1 */
 	struct channel_stack *cs;
+	struct wan_shaper *shaper;     /* NULL: nothing to shape */
 	struct rte_mempool *queue_pool, *seg_pool, *rx_pool;
 	uint64_t tsc_hz;
 	uint64_t now_ns;               /* wall clock, refreshed per poll and burst */
@@ -178,6 +181,8 @@ static void send_outer(struct wan_worker *ww, struct wan_tenant *t, struct rte_m
 	}
 	mbuf_from_pkt(m, p);
 	m->ol_flags = 0;
+	if (ww->shaper) /* on the wire: Ethernet, then the outer packet */
+		wan_shaper_charge(ww->shaper, (unsigned)(t - ww->t), (uint32_t)p->len + 14, ww->now_ns);
 	if (!non_esp) {
 		t->esp_out_frames++;
 		t->esp_out_bytes += p->len;
@@ -421,6 +426,8 @@ static void snap_tenant(const struct wan_worker *ww, const struct wan_tenant *t,
 	s->tun = *strait_tunnel_stats(t->tun);
 	channel_stats(t->ch, &s->ch);
 	channel_test_result(t->ch, &s->test);
+	if (ww->shaper)
+		wan_shaper_stats(ww->shaper, (unsigned)(t - ww->t), ww->now_ns, &s->shaper);
 }
 
 /* The worker's snapshot for telemetry (snap_seqlock.h). */
@@ -439,6 +446,8 @@ static void publish(struct wan_worker *ww, uint64_t now_ms)
 	s->n = ww->n;
 	for (unsigned i = 0; i < ww->n; i++)
 		snap_tenant(ww, &ww->t[i], &s->t[i]);
+	if (ww->shaper)
+		wan_shaper_stats(ww->shaper, ww->n, ww->now_ns, &s->bridged);
 	snap_write_end(&ww->seq);
 }
 
@@ -446,6 +455,11 @@ static unsigned wan_poll(void *ctx, uint64_t now_ms)
 {
 	struct wan_worker *ww = ctx;
 	unsigned work = channel_poll(ww->cs);
+	if (ww->shaper) {
+		ww->now_ns = wall_ns(ww);
+		wan_shaper_bridged(ww->shaper, ww->w->stats.port[DP_LAN].bridged_bytes, ww->now_ns);
+		work += wan_shaper_run(ww->shaper, ww->now_ns);
+	}
 	if (now_ms != ww->scanned_ms) {
 		/* per-tenant timers have millisecond needs at most */
 		ww->scanned_ms = now_ms;
@@ -575,12 +589,21 @@ static void *wan_worker_init(struct dp_worker *w)
 	ww->cs = channel_stack_create(&cc);
 	if (!ww->cs)
 		goto err;
+	uint16_t idx[STRAIT_MAX_TENANTS];
 	for (unsigned i = 0; i < cfg->n_tenants; i++) {
 		if (wan_tenant_owner(app, i) != w->id)
 			continue;
 		if (tenant_init(ww, &ww->t[ww->n], i))
 			goto err;
+		idx[ww->n] = (uint16_t)i;
 		ww->local[i] = ++ww->n;
+	}
+	if (wan_shaper_wanted(cfg)) {
+		ww->shaper = wan_shaper_create(cfg, app->n_workers, idx, ww->n, ww->now_ns);
+		if (!ww->shaper)
+			goto err;
+		for (unsigned k = 0; k < ww->n; k++)
+			wan_shaper_attach(ww->shaper, k, ww->t[k].ch);
 	}
 	return ww;
 err:
@@ -589,6 +612,7 @@ err:
 		for (unsigned i = 0; i < ww->n; i++)
 			strait_tunnel_free(ww->t[i].tun);
 	channel_stack_destroy(ww->cs);
+	wan_shaper_destroy(ww->shaper);
 	free(ww->t);
 	free(ww);
 	return NULL;
@@ -608,6 +632,7 @@ static void wan_worker_fini(struct dp_worker *w, void *ctx)
 		finals[w->id].set = true;
 	}
 	channel_stack_destroy(ww->cs);
+	wan_shaper_destroy(ww->shaper);
 	for (unsigned i = 0; i < ww->n; i++)
 		strait_tunnel_free(ww->t[i].tun); /* keys wiped */
 	free(ww->t);
@@ -637,6 +662,7 @@ int wan_register(struct dp_app *app, const char *sa_log_path)
 {
 	const struct strait_config *cfg = app->cfg;
 	g.app = app;
+	wan_shaper_link_init(cfg, app->n_workers);
 	memset(g.by_id, 0, sizeof(g.by_id));
 	for (unsigned i = 0; i < cfg->n_tenants; i++)
 		g.by_id[cfg->tenants[i].id] = (uint16_t)(i + 1);

@@ -158,6 +158,21 @@ enum tcp_listen_flags {
 int tcp_listen(struct tcp_stack *st, enum tcp_af af, const struct tcp_addr *addr,
 	       uint16_t port, uint16_t tenant, uint32_t flags);
 
+/* An output gate (the WAN shaper, dataplane/wan_shaper.c): before each
+ * data segment, new or resent, the engine asks may_send(); false leaves the
+ * bytes in the send queue (tcp_write() takes no more once it is full:
+ * back-pressure, nothing dropped) until the gate's owner calls tcp_kick().
+ * sent() follows each data segment the gate let through. Handshakes, pure
+ * ACKs, FINs, RSTs and the one fast retransmit on entering recovery are
+ * not gated (the owner charges them as they leave). NULL removes it. */
+struct tcp_gate {
+	bool (*may_send)(void *arg);
+	void (*sent)(void *arg, uint32_t len);
+};
+void tcp_set_gate(struct tcp_conn *c, const struct tcp_gate *g, void *arg);
+/* Sends what the windows, pacing and the gate allow now. */
+void tcp_kick(struct tcp_conn *c);
+
 /* Per-connection event handler: a listener hands its own to every
  * connection it accepts, so services and the tenant channel can share one
  * stack. Connections without one report to ops->event. */
@@ -284,6 +299,9 @@ size_t tcp_writable(const struct tcp_conn *c);
 /* Bytes written that the peer has not acknowledged yet (queued or in
  * flight): 0 once it holds everything written. */
 size_t tcp_unacked(const struct tcp_conn *c);
+/* Of those, the bytes not sent yet (held by the windows, pacing or the
+ * gate). */
+size_t tcp_unsent(const struct tcp_conn *c);
 bool tcp_peer_closed(const struct tcp_conn *c);
 
 /* Sends FIN after queued data; the connection stays readable. */

@@ -163,6 +163,8 @@ struct tcp_conn {
 	void *user;
 	tcp_event_fn handler;
 	void *handler_arg;
+	const struct tcp_gate *gate; /* tcp_set_gate(), NULL: none */
+	void *gate_arg;
 
 	/* send sequence space */
 	uint32_t iss, snd_una, snd_nxt, snd_max;
@@ -427,6 +429,7 @@ uint32_t tcp_cubic_reduce(struct tcp_conn *c);
 /* tcp_pacing.c */
 bool tcp_pace_wait(struct tcp_conn *c);
 void tcp_pace_sent(struct tcp_conn *c, uint32_t len);
+bool tcp_gate_held(struct tcp_conn *c);
 
 /* tcp_sack.c */
 void tcp_sack_update(struct tcp_conn *c, const struct tcp_opts *o);
