@@ -5,6 +5,7 @@
 dpdk-telemetry.py per sample takes seconds on a loaded machine).
 
   wan_shaper_run.py SOCKET SECS NAME:BYTES [NAME:BYTES ...]
+  (BYTES 0: no test started, the tenant is only sampled)
 
 Prints JSON: {"samples": [{"t": s, NAME: {"shaper": .., "test": ..}, ..}]}.
 A sample counts for a tenant's rate ("busy") when its test runs and its
@@ -32,6 +33,8 @@ def main():
     tenants = [a.split(":") for a in sys.argv[3:]]
     tel = Tel(path)
     for name, nbytes in tenants:
+        if nbytes == "0":
+            continue
         r = tel.get(f"/strait/tunnel/test,{name},discard,{nbytes}")
         if r.get("/strait/tunnel/test", {}).get("started") != 1:
             sys.exit(f"{name}: test not started: {r}")
@@ -44,6 +47,7 @@ def main():
             v = tel.get(f"/strait/tunnel,{name}")["/strait/tunnel"]
             row[name] = {"shaper": v["shaper"], "test": v["test"], "drops": v["drops"]}
             row[name]["busy"] = v["test"]["state"] == "running" and v["shaper"]["held_bytes"] > 0
+        sys.stdout.flush()
         samples.append(row)
     json.dump({"samples": samples}, sys.stdout)
 
