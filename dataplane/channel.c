@@ -36,6 +36,7 @@ struct channel {
 	void *owner;
 	const struct tcp_gate *gate; /* channel_set_gate(): on conn and tconn */
 	void *gate_arg;
+	uint64_t min_rate_bps;       /* channel_set_min_rate(): the same */
 	struct channel_stats st;     /* bytes_* etc. of connections already closed */
 	/* goodput test */
 	struct tcp_conn *tconn;
@@ -199,6 +200,7 @@ static void try_connect(struct channel *ch)
 	}
 	tcp_set_handler(c, on_conn, ch);
 	tcp_set_gate(c, ch->gate, ch->gate_arg);
+	tcp_set_min_rate(c, ch->min_rate_bps);
 	ch->conn = c;
 }
 
@@ -231,6 +233,7 @@ static void on_accept(void *arg, struct tcp_conn *c, uint32_t ev)
 	ch->conn = c;
 	tcp_set_handler(c, on_conn, ch);
 	tcp_set_gate(c, ch->gate, ch->gate_arg);
+	tcp_set_min_rate(c, ch->min_rate_bps);
 	on_conn(ch, c, ev);
 }
 
@@ -487,7 +490,17 @@ int channel_test_start(struct channel *ch, enum channel_test_mode mode, uint64_t
 	ch->tconn = c;
 	tcp_set_handler(c, on_test, ch);
 	tcp_set_gate(c, ch->gate, ch->gate_arg);
+	tcp_set_min_rate(c, ch->min_rate_bps);
 	return 0;
+}
+
+void channel_set_min_rate(struct channel *ch, uint64_t bps)
+{
+	ch->min_rate_bps = bps;
+	if (ch->conn)
+		tcp_set_min_rate(ch->conn, bps);
+	if (ch->tconn)
+		tcp_set_min_rate(ch->tconn, bps);
 }
 
 void channel_set_gate(struct channel *ch, const struct tcp_gate *g, void *arg)

@@ -112,6 +112,9 @@ void channel_consume(struct channel *ch, size_t n);
  * reconnects; channel_kick() sends what the gate now lets through. */
 void channel_set_gate(struct channel *ch, const struct tcp_gate *g, void *arg);
 void channel_kick(struct channel *ch);
+/* The rate the shaper guarantees the channel (tcp_set_min_rate(): random
+ * loss does not take its window below it), kept across reconnects. */
+void channel_set_min_rate(struct channel *ch, uint64_t bps);
 /* Bytes written to the channel (and its test) not sent yet. */
 size_t channel_unsent(const struct channel *ch);
 

@@ -603,7 +603,7 @@ static void *wan_worker_init(struct dp_worker *w)
 		if (!ww->shaper)
 			goto err;
 		for (unsigned k = 0; k < ww->n; k++)
-			wan_shaper_attach(ww->shaper, k, ww->t[k].ch);
+			wan_shaper_attach(ww->shaper, k, ww->t[k].ch, ww->t[k].cfg->transport);
 	}
 	return ww;
 err:

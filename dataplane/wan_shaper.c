@@ -155,10 +155,15 @@ void wan_shaper_destroy(struct wan_shaper *s)
 	free(s);
 }
 
-void wan_shaper_attach(struct wan_shaper *s, unsigned k, struct channel *ch)
+void wan_shaper_attach(struct wan_shaper *s, unsigned k, struct channel *ch,
+		       enum strait_transport transport)
 {
 	s->t[k].ch = ch;
 	channel_set_gate(ch, &gate, &s->t[k]);
+	/* Transport = rate: random loss does not slow the channel below its
+	 * guarantee (the shaper paces it); bbr is not built yet: as cubic */
+	if (transport == STRAIT_TRANSPORT_RATE)
+		channel_set_min_rate(ch, s->ccfg[k].guaranteed_bps);
 }
 
 /* ---- per frame ---- */

@@ -57,8 +57,10 @@ bool wan_shaper_wanted(const struct strait_config *cfg);
 struct wan_shaper *wan_shaper_create(const struct strait_config *cfg, unsigned n_workers,
 				     const uint16_t *idx, unsigned n, uint64_t now_ns);
 void wan_shaper_destroy(struct wan_shaper *s);
-/* Gates tenant k's channel (k: its position in idx[]). */
-void wan_shaper_attach(struct wan_shaper *s, unsigned k, struct channel *ch);
+/* Gates tenant k's channel (k: its position in idx[]); with Transport =
+ * rate, its guarantee is the channel's minimum rate (channel_set_min_rate). */
+void wan_shaper_attach(struct wan_shaper *s, unsigned k, struct channel *ch,
+		       enum strait_transport transport);
 /* A frame of tenant k left for the WAN: len bytes on the wire. */
 void wan_shaper_charge(struct wan_shaper *s, unsigned k, uint32_t len, uint64_t now_ns);
 /* The worker's bridged LAN -> WAN bytes so far (a counter): the growth

@@ -172,6 +172,11 @@ struct tcp_gate {
 void tcp_set_gate(struct tcp_conn *c, const struct tcp_gate *g, void *arg);
 /* Sends what the windows, pacing and the gate allow now. */
 void tcp_kick(struct tcp_conn *c);
+/* The rate a gated connection is granted (bit/s; 0: none): a loss never
+ * takes its congestion window below that rate's bandwidth-delay product
+ * (x 1.25, on the minimum RTT), so random loss on a WAN does not slow it
+ * below its grant (as Riverbed's MX-TCP); the gate paces it. */
+void tcp_set_min_rate(struct tcp_conn *c, uint64_t bps);
 
 /* Per-connection event handler: a listener hands its own to every
  * connection it accepts, so services and the tenant channel can share one

@@ -165,6 +165,7 @@ struct tcp_conn {
 	void *handler_arg;
 	const struct tcp_gate *gate; /* tcp_set_gate(), NULL: none */
 	void *gate_arg;
+	uint64_t min_rate_bps;       /* tcp_set_min_rate(), 0: none */
 
 	/* send sequence space */
 	uint32_t iss, snd_una, snd_nxt, snd_max;

@@ -134,3 +134,31 @@ Test(gate, full_queue_back_pressure)
 	cr_assert_eq(data_segments(), 8);
 	cr_assert_eq(tcp_unsent(c), 0);
 }
+
+/* tcp_set_min_rate(): a loss (here a retransmission timeout) leaves the
+ * slow-start threshold at the granted rate's BDP x 1.25 at least, where
+ * CUBIC alone would cut it to a few segments. */
+static uint32_t ssthresh_after_rto(uint64_t min_rate_bps)
+{
+	h_init(h, NULL, TCP_AF_INET);
+	uint32_t iss;
+	struct tcp_conn *c = est(&iss);
+	c->srtt_us = c->min_rtt_us = 10000;
+	c->rttvar_us = 5000;
+	tcp_set_min_rate(c, min_rate_bps);
+	static uint8_t d[10000];
+	cr_assert_eq(tcp_write(c, d, sizeof(d)), (long)sizeof(d));
+	cr_assert_eq(data_segments(), 10);
+	h_advance(h, 2000000); /* nothing acknowledged: the RTO fires */
+	cr_assert_geq(c->stats.rto_expiries, 1);
+	uint32_t t = c->ssthresh;
+	h_fini(h);
+	return t;
+}
+
+Test(gate, min_rate_floor)
+{
+	/* 80 Mbit/s x 10 ms x 1.25 = 125000 bytes */
+	cr_expect_geq(ssthresh_after_rto(80000000), 125000);
+	cr_expect_lt(ssthresh_after_rto(0), 20000, "CUBIC alone: a few segments");
+}
