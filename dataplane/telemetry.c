@@ -313,7 +313,7 @@ static const struct counter_def tcp_table[] = {
 	STATE("closing", TCP_CLOSING), STATE("last_ack", TCP_LAST_ACK),
 	STATE("time_wait", TCP_TIME_WAIT),
 	ST(segs_in), ST(segs_out), ST(rst_in), ST(rst_out), ST(retrans_segs), ST(rto_expiries),
-	ST(challenge_acks), ST(challenge_ack_limited),
+	ST(challenge_acks), ST(challenge_ack_limited), ST(invalid_ack_limited),
 	ST(syncookies_sent), ST(syncookies_ok), ST(syncookies_bad),
 	DROP("bad_csum", bad_csum), DROP("bad_hdr", bad_hdr), DROP("bad_opts", bad_opts),
 	DROP("no_conn", no_conn), DROP("seq", dropped_seq), DROP("paws", paws_drops),

@@ -352,6 +352,7 @@ struct tcp_stack_stats {
 	uint64_t segs_in, segs_out, rst_in, rst_out;
 	uint64_t bad_csum, bad_hdr, bad_opts, no_conn, dropped_seq, paws_drops;
 	uint64_t challenge_acks, challenge_ack_limited;
+	uint64_t invalid_ack_limited; /* unacceptable pure ACKs left unanswered */
 	uint64_t syncookies_sent, syncookies_ok, syncookies_bad;
 	uint64_t limit_half_open, limit_established, limit_table, nombuf;
 	uint64_t retrans_segs, rto_expiries;

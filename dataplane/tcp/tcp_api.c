@@ -285,7 +285,7 @@ void tcp_abort(struct tcp_conn *c)
 	TCP_SCOPE(st);
 	c->flags |= TF_APP_CLOSED;
 	if (c->state >= TCP_SYN_RECEIVED && c->state != TCP_TIME_WAIT) {
-		tcp_send_segment(c, c->snd_nxt, 0, TH_RST | TH_ACK);
+		tcp_send_segment(c, tcp_ack_seq(c), 0, TH_RST | TH_ACK);
 		st->stats.rst_out++;
 	}
 	tcp_conn_free(st, c);

@@ -776,6 +776,25 @@ static bool paws_reject(struct tcp_conn *c, const struct tcp_seg *s)
 	return true;
 }
 
+/* The reply to an unacceptable segment (RFC 9293 3.10.7.4) or one PAWS
+ * refused: an ACK. A segment without data gets one at most every
+ * TCP_INVALID_ACK_MS (Linux: tcp_invalid_ratelimit): two ends that each
+ * find the other's pure ACKs unacceptable would ACK each other at line
+ * rate. Data is always answered: the peer's recovery needs the ACK. */
+static void ack_unacceptable(struct tcp_conn *c, const struct tcp_seg *s)
+{
+	struct tcp_stack *st = c->st;
+	if (s->len == 0 && !(s->flags & (TH_SYN | TH_FIN))) {
+		uint32_t ms = (uint32_t)(st->now / 1000);
+		if ((int32_t)(c->invalid_ack_ms - ms) > 0) {
+			st->stats.invalid_ack_limited++;
+			return;
+		}
+		c->invalid_ack_ms = ms + TCP_INVALID_ACK_MS;
+	}
+	c->flags |= TF_ACK_NOW;
+}
+
 static void in_synchronized(struct tcp_conn *c, struct rte_mbuf *m, struct tcp_seg *s)
 {
 	struct tcp_stack *st = c->st;
@@ -794,7 +813,7 @@ static void in_synchronized(struct tcp_conn *c, struct rte_mbuf *m, struct tcp_s
 	}
 	if (paws_reject(c, s)) {
 		st->stats.paws_drops++;
-		c->flags |= TF_ACK_NOW;
+		ack_unacceptable(c, s);
 		goto drop;
 	}
 	/* first: sequence acceptability */
@@ -810,7 +829,7 @@ static void in_synchronized(struct tcp_conn *c, struct rte_mbuf *m, struct tcp_s
 				c->rcv_dsack[0] = s->seq; /* RFC 2883 */
 				c->rcv_dsack[1] = s->seq + s->len;
 			}
-			c->flags |= TF_ACK_NOW;
+			ack_unacceptable(c, s);
 		}
 		goto drop;
 	}

@@ -27,6 +27,7 @@ enum tcp_limits {
 	TCP_INIT_CWND_SEGS = 10,     /* RFC 6928 */
 	TCP_PERSIST_MIN_US = 200000,
 	TCP_PERSIST_MAX_US = 60000000,
+	TCP_INVALID_ACK_MS = 500,     /* one reply per this to unacceptable pure ACKs */
 	TCP_TX_BURST = 32,
 	TCP_PAWS_IDLE_S = 24 * 24 * 3600, /* RFC 7323 5.5: 24 days */
 	TCP_COOKIE_PERIOD_S = 64,     /* SYN cookie time slot */
@@ -182,6 +183,7 @@ struct tcp_conn {
 
 	/* timestamps (RFC 7323) */
 	uint32_t ts_recent;
+	uint32_t invalid_ack_ms; /* unacceptable pure ACKs unanswered until then (ms clock) */
 	uint64_t ts_recent_us; /* when ts_recent was set */
 	uint32_t last_ack_sent;
 
@@ -390,6 +392,7 @@ void tcp_output(struct tcp_conn *c);
 /* a retransmitted segment of `bytes` payload, in the connection's, the
  * stack's and the tenant's counters */
 void tcp_count_retrans(struct tcp_conn *c, uint32_t bytes);
+uint32_t tcp_ack_seq(const struct tcp_conn *c);
 void tcp_send_ack(struct tcp_conn *c);
 void tcp_fast_retransmit(struct tcp_conn *c);
 void tcp_send_segment(struct tcp_conn *c, uint32_t seq, uint32_t len,

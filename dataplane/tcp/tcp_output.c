@@ -190,9 +190,20 @@ void tcp_send_segment(struct tcp_conn *c, uint32_t seq, uint32_t len,
 	emit(st, m);
 }
 
+/* The sequence number of a segment that carries neither data nor FIN: the
+ * next new one (snd_max, as BSD: snd_nxt goes back to snd_una on an RTO,
+ * and a peer that holds those bytes finds an older number unacceptable),
+ * but never past the peer's window (a zero-window probe moves snd_max one
+ * byte beyond it), as Linux's tcp_acceptable_seq(). */
+uint32_t tcp_ack_seq(const struct tcp_conn *c)
+{
+	uint32_t edge = c->snd_una + c->snd_wnd;
+	return SEQ_GT(c->snd_max, edge) ? edge : c->snd_max;
+}
+
 void tcp_send_ack(struct tcp_conn *c)
 {
-	tcp_send_segment(c, c->snd_nxt, 0, TH_ACK);
+	tcp_send_segment(c, tcp_ack_seq(c), 0, TH_ACK);
 }
 
 /* RFC 5961 7: challenge ACKs share one budget per stack per second. */

@@ -193,7 +193,7 @@ static void rto_expired(struct tcp_conn *c)
 		return;
 	}
 	if (c->retries > st->cfg.max_retries) {
-		tcp_send_segment(c, c->snd_nxt, 0, TH_RST | TH_ACK);
+		tcp_send_segment(c, tcp_ack_seq(c), 0, TH_RST | TH_ACK);
 		st->stats.rst_out++;
 		c->flags |= TF_TIMEDOUT;
 		tcp_conn_reset(c, TCP_EV_TIMEOUT);

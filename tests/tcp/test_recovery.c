@@ -557,3 +557,115 @@ Test(recovery, sack_blocks_shorten_data_segments)
 	}
 	cr_assert_eq(sent, sizeof(d), "every byte sent in the initial window");
 }
+
+/* ---- two engines back to back ---- */
+
+static struct harness H2;
+
+/* Hands the first `keep` segments `from` sent to `to` and drops the rest;
+ * returns how many there were. */
+static unsigned wire_n(struct harness *from, struct harness *to, unsigned keep)
+{
+	unsigned n = from->nout;
+	for (unsigned i = 0; i < n; i++) {
+		struct rte_mbuf *m = from->out[i];
+		if (i >= keep || !rte_pktmbuf_prepend(m, 14)) {
+			rte_pktmbuf_free(m);
+			continue;
+		}
+		memset(rte_pktmbuf_mtod(m, uint8_t *), 0xee, 14);
+		m->l2_len = 14;
+		tcp_input(to->st, &m, 1);
+	}
+	from->nout = 0;
+	return n;
+}
+
+static unsigned wire(struct harness *from, struct harness *to, bool drop)
+{
+	return wire_n(from, to, drop ? 0 : from->nout);
+}
+
+static void on_readable(struct harness *x, struct tcp_conn *c, uint32_t ev)
+{
+	(void)x;
+	if (ev & TCP_EV_READABLE)
+		tcp_consume(c, tcp_readable(c));
+}
+
+/* Both ends send; the data arrives but the ACKs of both are lost while the
+ * host stalls, so both RTOs fire at once and both go back to snd_una. Each
+ * end's pure ACKs then carried a sequence number the other had already
+ * received (unacceptable: RFC 9293 3.10.7.4), each answered the other's at
+ * once, and neither ever read the other's ACK field: an ACK war at line
+ * rate that no timer ended (the CI failure of wan-e2e-tunnel: 4 million
+ * pure ACKs in two minutes, the transfer stalled). Now the ends recover
+ * with a handful of segments. */
+Test(recovery, simultaneous_spurious_rtos_no_ack_war)
+{
+	struct tcp_config cfg = { .flags = TCP_CFG_NO_PACING };
+	struct harness *a = h, *b = &H2;
+	h_init(a, &cfg, TCP_AF_INET);
+	h_init(b, &cfg, TCP_AF_INET);
+	b->local = a->remote;
+	b->remote = a->local;
+	a->on_event = b->on_event = on_readable;
+	cr_assert_eq(tcp_listen(b->st, TCP_AF_INET, &b->local, 9, 0, 0), 0);
+	struct tcp_conn *ca = tcp_connect(a->st, TCP_AF_INET, &a->local, 40000,
+					  &a->remote, 9, 0);
+	cr_assert_not_null(ca);
+	for (int i = 0; i < 4; i++) {
+		wire(a, b, false);
+		wire(b, a, false);
+	}
+	struct tcp_conn *cb = b->last_conn;
+	cr_assert_eq(tcp_state(ca), TCP_ESTABLISHED);
+	cr_assert_eq(tcp_state(cb), TCP_ESTABLISHED);
+
+	static uint8_t bytes[8000];
+	cr_assert_eq(tcp_write(ca, bytes, sizeof(bytes)), (long)sizeof(bytes));
+	cr_assert_eq(tcp_write(cb, bytes, sizeof(bytes)), (long)sizeof(bytes));
+	h_advance(a, 0);
+	h_advance(b, 0);
+	/* the data arrives; the ACKs it draws are lost */
+	unsigned nb = b->nout;
+	cr_assert_geq(nb, 6);
+	wire(a, b, false);
+	wire_n(b, a, nb); /* B's data, not its ACKs of A's */
+	wire(a, b, true);
+	cr_assert(ca->rcv_nxt == cb->snd_max && cb->rcv_nxt == ca->snd_max, "all of it arrived");
+	h_advance(a, 200000);
+	h_advance(b, 200000);
+	wire(a, b, true);
+	wire(b, a, true);
+	/* both RTOs (tail probes first), their ACKs lost too */
+	for (int i = 0; i < 20 && (ca->snd_nxt == ca->snd_max || cb->snd_nxt == cb->snd_max); i++) {
+		a->now += 500000;
+		b->now += 500000;
+		tcp_poll(a->st);
+		tcp_poll(b->st);
+		wire(a, b, true);
+		wire(b, a, true);
+	}
+	cr_assert_neq(ca->snd_nxt, ca->snd_max, "A went back to snd_una");
+	cr_assert_neq(cb->snd_nxt, cb->snd_max, "B went back to snd_una");
+
+	/* the host runs again: 2 s of 1 ms steps, every segment delivered */
+	unsigned segs = 0;
+	for (int step = 0; step < 2000; step++) {
+		for (int round = 0; round < 50; round++) {
+			unsigned n = wire(a, b, false) + wire(b, a, false);
+			segs += n;
+			if (!n)
+				break;
+		}
+		if (ca->snd_una == ca->snd_max && cb->snd_una == cb->snd_max)
+			break;
+		h_advance(a, 1000);
+		h_advance(b, 1000);
+	}
+	cr_assert_eq(ca->snd_una, ca->snd_max, "A's data acknowledged");
+	cr_assert_eq(cb->snd_una, cb->snd_max, "B's data acknowledged");
+	cr_assert_leq(segs, 60, "%u segments to recover", segs);
+	h_fini(b);
+}

@@ -379,6 +379,91 @@ Test(state, unacceptable_segment_gets_ack)
 	cr_assert_eq(stats().dropped_seq, 1);
 }
 
+/* After an RTO snd_nxt goes back to snd_una; a pure ACK still carries the
+ * next new sequence number (snd_max), as BSD does: the peer may hold every
+ * byte already, and an ACK with an old sequence number is unacceptable to
+ * it (its reply, unacceptable to us when we are in the same state, is the
+ * ACK war of two ends whose RTOs fired at once on a stalled host). */
+Test(state, pure_ack_after_rto_carries_snd_max)
+{
+	h_init(h, NULL, TCP_AF_INET);
+	uint32_t iss;
+	struct tcp_conn *c = est(&iss, false);
+	static uint8_t buf[4000];
+	cr_assert_eq(tcp_write(c, buf, sizeof(buf)), (long)sizeof(buf));
+	h_advance(h, 0); /* sent */
+	cr_assert_eq(c->snd_max, iss + 1 + (uint32_t)sizeof(buf));
+	/* a tail loss probe first, then the RTO: go back to snd_una */
+	for (int i = 0; i < 10 && c->snd_nxt == c->snd_max; i++)
+		h_advance(h, 500000);
+	cr_assert_neq(c->snd_nxt, c->snd_max, "rolled back: una %u nxt %u max %u rto %u cwnd %u", c->snd_una - iss, c->snd_nxt - iss, c->snd_max - iss, c->rto_us, c->cwnd);
+	h_clear(h);
+	/* out of order: answered at once with a pure duplicate ACK */
+	h_send(h, 1001 + 100, iss + 1, TH_ACK, 1000, NULL, 0, "abc", 3);
+	cr_assert_eq(h->nout, 1);
+	struct h_seg s;
+	h_out(h, 0, &s);
+	cr_assert_eq(s.len, 0);
+	cr_assert_eq(s.seq, iss + 1 + (uint32_t)sizeof(buf), "seq %u, snd_max %u",
+		     s.seq - iss, (uint32_t)sizeof(buf) + 1);
+	cr_assert_eq(s.ack, 1001);
+}
+
+/* A zero-window probe moves snd_max one byte past the peer's window; a
+ * pure ACK then carries the window's right edge, which a receiver with a
+ * zero window accepts (RCV.NXT), not snd_max. */
+Test(state, pure_ack_within_zero_window)
+{
+	h_init(h, NULL, TCP_AF_INET);
+	uint32_t iss;
+	struct tcp_conn *c = est(&iss, false);
+	static uint8_t buf[3000];
+	/* all of it acknowledged with a zero window: the probe byte follows */
+	cr_assert_eq(tcp_write(c, buf, 1000), 1000);
+	h_advance(h, 0);
+	h_send(h, 1001, iss + 1001, TH_ACK, 0, NULL, 0, NULL, 0);
+	cr_assert_eq(tcp_write(c, buf, sizeof(buf)), (long)sizeof(buf));
+	h_advance(h, 1000000);
+	cr_assert_eq(c->snd_max, iss + 1002, "one probe byte beyond the window");
+	h_clear(h);
+	h_send(h, 1001 + 100, iss + 1001, TH_ACK, 0, NULL, 0, "abc", 3);
+	struct h_seg s;
+	h_out(h, 0, &s);
+	cr_assert_eq(s.len, 0);
+	cr_assert_eq(s.seq, iss + 1001, "the right edge of a zero window");
+}
+
+/* An unacceptable segment without data is answered once per 500 ms per
+ * connection (Linux: tcp_invalid_ratelimit); data always is (the peer's
+ * recovery needs its duplicate ACKs and D-SACKs). Two ends that each find
+ * the other's pure ACKs unacceptable no longer ACK each other at line rate. */
+Test(state, ack_war_damped)
+{
+	h_init(h, NULL, TCP_AF_INET);
+	uint32_t iss;
+	est(&iss, true);
+	uint8_t t[12];
+	h_clear(h);
+	for (int i = 0; i < 10; i++)
+		h_send(h, 1001 - 100, iss + 1, TH_ACK, 1000, NULL, 0, NULL, 0);
+	cr_assert_eq(h->nout, 1, "one ACK for ten unacceptable pure ACKs: %u", h->nout);
+	cr_assert_eq(stats().invalid_ack_limited, 9);
+	/* PAWS: the same budget */
+	h_send(h, 1001, iss + 1, TH_ACK, 1000, t, o_ts(t, 5000, 0), NULL, 0);
+	for (int i = 0; i < 5; i++)
+		h_send(h, 1001, iss + 1, TH_ACK, 1000, t, o_ts(t, 4000, 0), NULL, 0);
+	cr_assert_eq(h->nout, 1);
+	cr_assert_eq(stats().invalid_ack_limited, 14);
+	h_clear(h);
+	for (int i = 0; i < 3; i++)
+		h_send(h, 1001 - 100, iss + 1, TH_ACK, 1000, t, o_ts(t, 5000, 0), "old", 3);
+	cr_assert_eq(h->nout, 3, "duplicate data: every one ACKed");
+	h_advance(h, 500000);
+	h_clear(h);
+	h_send(h, 1001 - 100, iss + 1, TH_ACK, 1000, NULL, 0, NULL, 0);
+	cr_assert_eq(h->nout, 1, "the budget renewed after 500 ms");
+}
+
 Test(state, closed_port_gets_rst)
 {
 	h_init(h, NULL, TCP_AF_INET);
