@@ -74,7 +74,7 @@ static uint32_t rate_floor(const struct tcp_conn *c)
 	uint32_t rtt = c->min_rtt_us ? c->min_rtt_us : c->srtt_us;
 	if (!c->min_rate_bps || !rtt)
 		return 0;
-	uint64_t f = c->min_rate_bps / 8 * rtt / 1000000u * 5 / 4;
+	unsigned __int128 f = (unsigned __int128)(c->min_rate_bps / 8) * rtt / 1000000u * 5 / 4;
 	return f < cwnd_cap(c) ? (uint32_t)f : cwnd_cap(c);
 }
 
