@@ -83,7 +83,7 @@ bool wan_shaper_wanted(const struct strait_config *cfg)
 	return false;
 }
 
-/* ---- the gate (tcp_gate, on the worker's channel stack) ---- */
+/* ---- the gate (channel_gate: the channel stack's tcp_gate asks it) ---- */
 
 static bool gate_may_send(void *arg)
 {
@@ -101,7 +101,7 @@ static void gate_sent(void *arg, uint32_t len)
 	g->permit = false;
 }
 
-static const struct tcp_gate gate = { gate_may_send, gate_sent };
+static const struct channel_gate gate = { gate_may_send, gate_sent };
 
 /* ---- setup ---- */
 

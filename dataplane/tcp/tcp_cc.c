@@ -67,14 +67,16 @@ void tcp_cc_ack(struct tcp_conn *c, uint32_t acked)
 		c->cwnd = cwnd_cap(c);
 }
 
-/* tcp_set_min_rate(): the granted rate's bandwidth-delay product, x 1.25,
+/* tcp_gate.min_rate(): the granted rate's bandwidth-delay product, x 1.25,
  * on the minimum RTT seen; 0 without a rate or an RTT. */
 static uint32_t rate_floor(const struct tcp_conn *c)
 {
 	uint32_t rtt = c->min_rtt_us ? c->min_rtt_us : c->srtt_us;
-	if (!c->min_rate_bps || !rtt)
+	uint64_t bps = c->st->gate && c->st->gate->min_rate
+			       ? c->st->gate->min_rate(c->st->gate_ctx, c) : 0;
+	if (!bps || !rtt)
 		return 0;
-	unsigned __int128 f = (unsigned __int128)(c->min_rate_bps / 8) * rtt / 1000000u * 5 / 4;
+	unsigned __int128 f = (unsigned __int128)(bps / 8) * rtt / 1000000u * 5 / 4;
 	return f < cwnd_cap(c) ? (uint32_t)f : cwnd_cap(c);
 }
 
@@ -94,10 +96,6 @@ static uint32_t reduce(struct tcp_conn *c)
 	return h > 2u * c->snd_mss ? h : 2u * c->snd_mss;
 }
 
-void tcp_set_min_rate(struct tcp_conn *c, uint64_t bps)
-{
-	c->min_rate_bps = bps;
-}
 
 void tcp_cc_enter_recovery(struct tcp_conn *c)
 {

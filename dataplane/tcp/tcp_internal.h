@@ -164,9 +164,6 @@ struct tcp_conn {
 	void *user;
 	tcp_event_fn handler;
 	void *handler_arg;
-	const struct tcp_gate *gate; /* tcp_set_gate(), NULL: none */
-	void *gate_arg;
-	uint64_t min_rate_bps;       /* tcp_set_min_rate(), 0: none */
 
 	/* send sequence space */
 	uint32_t iss, snd_una, snd_nxt, snd_max;
@@ -262,6 +259,8 @@ struct tcp_listener {
 enum { TCP_MAX_LISTENERS = 16 };
 
 struct tcp_stack {
+	const struct tcp_gate *gate; /* tcp_stack_set_gate(), NULL: none */
+	void *gate_ctx;
 	struct tcp_config cfg;
 	struct tcp_ops ops;
 	void *ctx;

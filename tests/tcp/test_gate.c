@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* The output gate (tcp_set_gate(), the WAN shaper's hold on a channel):
+/* The stack's output gate (tcp_stack_set_gate(), the WAN shaper's hold on
+ * a channel):
  * a closed gate keeps data in the send queue (tcp_write() stops taking it
  * once the buffer is full, nothing is dropped), ACKs still go out,
  * tcp_kick() sends what the gate lets through, one sent() per data
@@ -23,24 +24,33 @@ struct test_gate {
 	int permits;       /* data segments it lets through */
 	unsigned asked, sent;
 	uint32_t bytes;
+	uint64_t min_rate;
 };
 
-static bool may_send(void *arg)
+static bool may_send(void *ctx, struct tcp_conn *c)
 {
-	struct test_gate *g = arg;
+	(void)c;
+	struct test_gate *g = ctx;
 	g->asked++;
 	return g->permits > 0;
 }
 
-static void sent(void *arg, uint32_t len)
+static void sent(void *ctx, struct tcp_conn *c, uint32_t len)
 {
-	struct test_gate *g = arg;
+	(void)c;
+	struct test_gate *g = ctx;
 	g->permits--;
 	g->sent++;
 	g->bytes += len;
 }
 
-static const struct tcp_gate gate = { may_send, sent };
+static uint64_t min_rate(void *ctx, const struct tcp_conn *c)
+{
+	(void)c;
+	return ((struct test_gate *)ctx)->min_rate;
+}
+
+static const struct tcp_gate gate = { may_send, sent, min_rate };
 
 static struct h_seg S;
 
@@ -72,7 +82,7 @@ Test(gate, holds_until_kicked)
 	uint32_t iss;
 	struct tcp_conn *c = est(&iss);
 	struct test_gate g = { 0 };
-	tcp_set_gate(c, &gate, &g);
+	tcp_stack_set_gate(h->st, &gate, &g);
 	static uint8_t d[5000];
 	memset(d, 'x', sizeof(d));
 	cr_assert_eq(tcp_write(c, d, sizeof(d)), 5000, "the send queue takes it");
@@ -119,7 +129,7 @@ Test(gate, full_queue_back_pressure)
 	uint32_t iss;
 	struct tcp_conn *c = est(&iss);
 	struct test_gate g = { 0 };
-	tcp_set_gate(c, &gate, &g);
+	tcp_stack_set_gate(h->st, &gate, &g);
 	static uint8_t d[20000];
 	cr_assert_eq(tcp_write(c, d, sizeof(d)), 8000, "takes what fits");
 	cr_assert_eq(tcp_write(c, d, 1), 0, "then nothing: the writer waits");
@@ -129,13 +139,13 @@ Test(gate, full_queue_back_pressure)
 	cr_assert_eq(data_segments(), 0);
 	cr_assert_eq(tcp_unsent(c), 8000, "held, not dropped");
 	/* the gate removed: everything the window allows goes */
-	tcp_set_gate(c, NULL, NULL);
+	tcp_stack_set_gate(h->st, NULL, NULL);
 	tcp_kick(c);
 	cr_assert_eq(data_segments(), 8);
 	cr_assert_eq(tcp_unsent(c), 0);
 }
 
-/* tcp_set_min_rate(): a loss (here a retransmission timeout) leaves the
+/* tcp_gate.min_rate: a loss (here a retransmission timeout) leaves the
  * slow-start threshold at the granted rate's BDP x 1.25 at least, where
  * CUBIC alone would cut it to a few segments. */
 static uint32_t ssthresh_after_rto(uint64_t min_rate_bps)
@@ -145,7 +155,9 @@ static uint32_t ssthresh_after_rto(uint64_t min_rate_bps)
 	struct tcp_conn *c = est(&iss);
 	c->srtt_us = c->min_rtt_us = 10000;
 	c->rttvar_us = 5000;
-	tcp_set_min_rate(c, min_rate_bps);
+	static struct test_gate g;
+	g = (struct test_gate){ .permits = 1 << 30, .min_rate = min_rate_bps };
+	tcp_stack_set_gate(h->st, &gate, &g);
 	static uint8_t d[10000];
 	cr_assert_eq(tcp_write(c, d, sizeof(d)), (long)sizeof(d));
 	cr_assert_eq(data_segments(), 10);
