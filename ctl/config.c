@@ -11,6 +11,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <ini.h>
+#include <openssl/evp.h>
 #include <libgen.h>
 #include <math.h>
 #include <stdarg.h>
@@ -49,7 +50,11 @@ struct parse_ctx {
 	char dir[PATH_MAX];
 	unsigned line;
 	char section[64];
-	unsigned section_line[8]; /* by section index, 0 = not seen */
+	struct {                  /* where each section first starts */
+		char name[16];
+		unsigned line;
+	} sections[8];
+	unsigned n_sections;
 	struct strait_error *err;
 	bool failed;
 	/* singular keys already given, to reject duplicates */
@@ -81,6 +86,20 @@ static void set_err(struct parse_ctx *c, unsigned line, const char *section,
 	va_start(ap, fmt);
 	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
 	va_end(ap);
+}
+
+int strait_error_set(struct strait_error *err, int rc, const char *file, unsigned line,
+		     const char *field, const char *fmt, ...)
+{
+	memset(err, 0, sizeof(*err));
+	sfmt(err->file, sizeof(err->file), "%s", file);
+	err->line = line;
+	sfmt(err->field, sizeof(err->field), "%s", field);
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	va_end(ap);
+	return rc;
 }
 
 const char *strait_error_str(const struct strait_error *err, char *buf, size_t len)
@@ -131,8 +150,25 @@ static char *reader(char *str, int num, void *stream)
 			n = sizeof(c->section) - 1;
 		memcpy(c->section, p + 1, n);
 		c->section[n] = '\0';
+		bool seen = false;
+		for (unsigned i = 0; i < c->n_sections && !seen; i++)
+			seen = !strcasecmp(c->sections[i].name, c->section);
+		if (!seen && end && c->n_sections < 8 && n < sizeof(c->sections[0].name)) {
+			memcpy(c->sections[c->n_sections].name, c->section, n + 1);
+			c->sections[c->n_sections++].line = c->line;
+		}
 	}
 	return str;
+}
+
+/* The line of [name] in the file just parsed (0: absent), for errors
+ * about keys missing from it: no second reading of the file. */
+static unsigned section_line(const struct parse_ctx *c, const char *name)
+{
+	for (unsigned i = 0; i < c->n_sections; i++)
+		if (!strcasecmp(c->sections[i].name, name))
+			return c->sections[i].line;
+	return 0;
 }
 
 static bool seen_once(struct parse_ctx *c, const char *section, const char *key)
@@ -534,7 +570,7 @@ static bool each_item(struct parse_ctx *c, const char *section, const char *key,
 
 /* ---- appliance file ---- */
 
-enum { SEC_APPLIANCE = 1, SEC_LAN, SEC_WAN, SEC_TEST };
+enum { SEC_APPLIANCE = 1, SEC_LAN, SEC_WAN, SEC_TEST, SEC_CONTROL };
 
 struct appliance_ctx {
 	struct parse_ctx p;
@@ -653,21 +689,117 @@ static bool port_key(struct parse_ctx *c, const char *sec, struct strait_port_cf
 	return true;
 }
 
+bool strait_parse_listen(const char *s, struct strait_listen *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (s[0] == '/' || s[0] == '.') {
+		size_t n = strlen(s);
+		if (n >= sizeof(out->path))
+			return false;
+		memcpy(out->path, s, n + 1);
+		return true;
+	}
+	char buf[INET6_ADDRSTRLEN + 16];
+	if (strlen(s) >= sizeof(buf))
+		return false;
+	strcpy(buf, s);
+	char *host = buf, *colon = strrchr(buf, ':');
+	if (!colon)
+		return false;
+	*colon = '\0';
+	if (host[0] == '[') {
+		size_t n = strlen(host);
+		if (n < 2 || host[n - 1] != ']')
+			return false;
+		host[n - 1] = '\0';
+		host++;
+	} else if (strchr(host, ':')) {
+		return false; /* IPv6 needs brackets: [::1]:8470 */
+	}
+	unsigned long port;
+	struct strait_addr a;
+	/* port 0: a free port the kernel picks (tests; straitd logs it) */
+	if (!parse_uint(colon + 1, 0, 65535, &port) || !strait_parse_addr(host, &a) ||
+	    (a.family == 6) != (buf[0] == '['))
+		return false;
+	out->family = a.family;
+	memcpy(out->addr, a.addr, 16);
+	out->port = (uint16_t)port;
+	return true;
+}
+
+const char *strait_listen_str(const struct strait_listen *l, char *buf, size_t len)
+{
+	char a[INET6_ADDRSTRLEN] = "";
+	if (!l->family)
+		sfmt(buf, len, "%s", l->path);
+	else if (l->family == 4)
+		sfmt(buf, len, "%s:%u", inet_ntop(AF_INET, l->addr, a, sizeof(a)), l->port);
+	else
+		sfmt(buf, len, "[%s]:%u", inet_ntop(AF_INET6, l->addr, a, sizeof(a)), l->port);
+	return buf;
+}
+
+/* [Control]: Listen (repeats: a TCP address and/or a Unix socket), TokenFile. */
+static int control_key(struct parse_ctx *c, struct strait_control_cfg *cc, const char *key,
+		       const char *val)
+{
+	const char *s = "Control";
+	if (!strcasecmp(key, "Listen")) {
+		struct strait_listen l;
+		char path[PATH_MAX];
+		if (val[0] == '/' || val[0] == '.') { /* a socket's path */
+			if (!resolve_path(c, val, path, sizeof(path)) || strlen(path) >= sizeof(l.path)) {
+				set_err(c, c->line, s, key, "\"%s\" is too long for a Unix socket's path (%d)",
+					val, STRAIT_SOCKET_PATH_MAX - 1);
+				return 0;
+			}
+			val = path;
+		}
+		if (!strait_parse_listen(val, &l)) {
+			set_err(c, c->line, s, key, "\"%s\" is neither address:port (127.0.0.1:8470, [::1]:8470) "
+				"nor a Unix socket's path (/run/strait/api.sock)", val);
+			return 0;
+		}
+		if (cc->n_listen == STRAIT_LISTEN_MAX) {
+			set_err(c, c->line, s, key, "more than %d sockets", STRAIT_LISTEN_MAX);
+			return 0;
+		}
+		cc->listen[cc->n_listen++] = l;
+		if (!cc->listen_line)
+			cc->listen_line = c->line;
+	} else if (!strcasecmp(key, "TokenFile")) {
+		if (!seen_once(c, s, key))
+			return 0;
+		if (!resolve_path(c, val, cc->token_file, sizeof(cc->token_file))) {
+			set_err(c, c->line, s, key, "bad path");
+			return 0;
+		}
+		cc->token_line = c->line;
+	} else {
+		set_err(c, c->line, s, key, "unknown key (Listen, TokenFile)");
+		return 0;
+	}
+	return 1;
+}
+
 static int appliance_handler(void *user, const char *section, const char *key,
 			     const char *val)
 {
-	static const char *const names[] = { "Appliance", "LAN", "WAN", "Test" };
+	static const char *const names[] = { "Appliance", "LAN", "WAN", "Test", "Control" };
 	struct appliance_ctx *a = user;
 	struct parse_ctx *c = &a->p;
 	struct strait_appliance_cfg *cfg = a->cfg;
 	unsigned long v = 0;
 	if (c->failed)
 		return 0;
-	int sec = section_index(section, names, 4);
+	int sec = section_index(section, names, 5);
 	if (!sec) {
-		set_err(c, c->line, section, NULL, "unknown section (Appliance, LAN, WAN, Test)");
+		set_err(c, c->line, section, NULL, "unknown section (Appliance, LAN, WAN, Test, Control)");
 		return 0;
 	}
+	if (sec == SEC_CONTROL)
+		return control_key(c, &cfg->control, key, val);
 	bool multi = sec != SEC_APPLIANCE && (!strcasecmp(key, "Address") || !strcasecmp(key, "Gateway"));
 	if (!multi && !seen_once(c, names[sec - 1], key))
 		return 0;
@@ -846,11 +978,18 @@ int strait_appliance_load(const char *path, struct strait_appliance_cfg *out,
 	out->neigh_table_size = 1024;
 	out->burst = 32;
 	out->tcp_impair = (struct strait_tcp_impair){ .seed = 1, .rx = true, .tx = true };
+	sfmt(out->file, sizeof(out->file), "%s", path);
 	int r = run_ini(&a.p, path, appliance_handler, &a, err);
 	if (r)
 		return r;
 	struct parse_ctx *c = &a.p;
-	if (!a.have_port[0])
+	const struct strait_control_cfg *cc = &out->control;
+	if (cc->n_listen && !cc->token_file[0])
+		set_err(c, find_section_line(path, "Control"), "Control", "TokenFile",
+			"missing: every request needs the token (Authorization: Bearer)");
+	else if (cc->token_file[0] && !cc->n_listen)
+		set_err(c, cc->token_line, "Control", "Listen", "missing: where the API listens (127.0.0.1:8470)");
+	else if (!a.have_port[0])
 		set_err(c, find_section_line(path, "LAN"), "LAN", "Port", "missing: the LAN port's DPDK device");
 	else if (!a.have_port[1])
 		set_err(c, find_section_line(path, "WAN"), "WAN", "Port", "missing: the WAN port's DPDK device");
@@ -924,6 +1063,23 @@ bad:
 	return false;
 }
 
+static bool add_vlan(struct parse_ctx *c, const char *tok, void *arg)
+{
+	struct tenant_ctx *t = arg;
+	struct strait_tenant_cfg *cfg = t->cfg;
+	unsigned long v;
+	if (!parse_uint(tok, 0, 4094, &v)) {
+		set_err(c, c->line, t->sec, t->key, "\"%s\" is not a VLAN id (0 = untagged, 1..4094)", tok);
+		return false;
+	}
+	if (cfg->n_vlans >= STRAIT_MAX_VLANS) {
+		set_err(c, c->line, t->sec, t->key, "more than %d VLANs", STRAIT_MAX_VLANS);
+		return false;
+	}
+	cfg->vlans[cfg->n_vlans++] = (uint16_t)v;
+	return true;
+}
+
 static int tenant_handler(void *user, const char *section, const char *key,
 			  const char *val)
 {
@@ -987,8 +1143,10 @@ static int tenant_handler(void *user, const char *section, const char *key,
 			each_item(c, s, key, val, add_prefix, t);
 		} else if (!strcasecmp(key, "Ports")) {
 			each_item(c, s, key, val, add_ports, t);
+		} else if (!strcasecmp(key, "Vlans")) {
+			each_item(c, s, key, val, add_vlan, t);
 		} else {
-			set_err(c, c->line, s, key, "unknown key (ClientPrefix, ServerPrefix, Ports)");
+			set_err(c, c->line, s, key, "unknown key (ClientPrefix, ServerPrefix, Ports, Vlans)");
 		}
 		break;
 	case 3:
@@ -1125,10 +1283,10 @@ int strait_tenant_load(const char *path, struct strait_tenant_cfg *out,
 	if (r)
 		return r;
 	struct parse_ctx *c = &t.p;
-	unsigned ln_t = find_section_line(path, "Tenant");
-	unsigned ln_i = find_section_line(path, "Interception");
-	unsigned ln_p = find_section_line(path, "Peer");
-	unsigned ln_b = find_section_line(path, "Bandwidth");
+	unsigned ln_t = section_line(c, "Tenant");
+	unsigned ln_i = section_line(c, "Interception");
+	unsigned ln_p = section_line(c, "Peer");
+	unsigned ln_b = section_line(c, "Bandwidth");
 	if (!t.have_name)
 		set_err(c, ln_t, "Tenant", "Name", "missing");
 	else if (!t.have_id)
@@ -1232,22 +1390,6 @@ static bool ambiguous(const struct strait_tenant_cfg *a, const struct strait_ten
 	return false;
 }
 
-static int tenant_err(struct strait_error *err, const char *file, unsigned line,
-		      const char *field, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-
-static int tenant_err(struct strait_error *err, const char *file, unsigned line,
-		      const char *field, const char *fmt, ...)
-{
-	memset(err, 0, sizeof(*err));
-	sfmt(err->file, sizeof(err->file), "%s", file);
-	err->line = line;
-	sfmt(err->field, sizeof(err->field), "%s", field);
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
 
 /* What tenant i's own file cannot tell: an outer address of its Endpoint's
  * family on the WAN port, and no clash with the tenants before it (name,
@@ -1259,31 +1401,31 @@ static int check_tenant(const struct strait_config *cfg, unsigned i, const char 
 	const struct strait_port_cfg *wan = &cfg->appliance.wan;
 	unsigned fam = t->peer_endpoint.family;
 	if (!(fam == 4 ? wan->addr4.family : wan->addr6.family))
-		return tenant_err(err, t->file, find_section_line(t->file, "Peer"), "[Peer] Endpoint",
+		return strait_error_set(err, -EINVAL, t->file, find_section_line(t->file, "Peer"), "[Peer] Endpoint",
 				  "an IPv%u endpoint, but the appliance's [WAN] has no IPv%u Address (%s)",
 				  fam, fam, appliance_path);
 	for (unsigned j = 0; j < i; j++) {
 		const struct strait_tenant_cfg *o = &cfg->tenants[j];
 		if (o->id == t->id)
-			return tenant_err(err, t->file, t->id_line, "[Tenant] Id",
+			return strait_error_set(err, -EINVAL, t->file, t->id_line, "[Tenant] Id",
 					  "%u already used by tenant \"%s\" (%s)", t->id, o->name, o->file);
 		if (o->inner_local.family == t->inner_local.family &&
 		    !memcmp(o->inner_local.addr, t->inner_local.addr, 16)) {
 			char a[INET6_ADDRSTRLEN] = "";
 			inet_ntop(t->inner_local.family == 4 ? AF_INET : AF_INET6, t->inner_local.addr, a, sizeof(a));
-			return tenant_err(err, t->file, t->inner_line, "[Peer] InnerAddress",
+			return strait_error_set(err, -EINVAL, t->file, t->inner_line, "[Peer] InnerAddress",
 					  "%s already used by tenant \"%s\" (%s): each tenant's channel needs "
 					  "its own inner address", a, o->name, o->file);
 		}
 		if (t->cache_file[0] && !strcmp(o->cache_file, t->cache_file))
-			return tenant_err(err, t->file, find_section_line(t->file, "Tenant"), "[Tenant] CacheFile",
+			return strait_error_set(err, -EINVAL, t->file, find_section_line(t->file, "Tenant"), "[Tenant] CacheFile",
 					  "already the cache of tenant \"%s\" (%s): caches are per tenant",
 					  o->name, o->file);
 		if (!strcmp(o->name, t->name))
-			return tenant_err(err, t->file, find_section_line(t->file, "Tenant"), "[Tenant] Name",
+			return strait_error_set(err, -EINVAL, t->file, find_section_line(t->file, "Tenant"), "[Tenant] Name",
 					  "tenant name \"%s\" already used by %s", o->name, o->file);
 		if (ambiguous(o, t))
-			return tenant_err(err, t->file, find_section_line(t->file, "Interception"), "[Interception]",
+			return strait_error_set(err, -EINVAL, t->file, find_section_line(t->file, "Interception"), "[Interception]",
 					  "ties with tenant \"%s\" (%s): same prefixes and an equally narrow "
 					  "port range for some port", o->name, o->file);
 	}
@@ -1319,10 +1461,11 @@ static int check_guarantees(const struct strait_config *cfg, const char *applian
 		char total[32], rate[32];
 		fmt_rate(total, sizeof(total), sum);
 		fmt_rate(rate, sizeof(rate), link);
-		return tenant_err(err, t->file, t->guaranteed_line, "[Bandwidth] Guaranteed",
-				  "the guarantees of tenants up to \"%s\" add up to %s, above "
-				  "[WAN] Rate = %s (%s:%u)", t->name, total, rate, appliance_path,
-				  cfg->appliance.wan_rate_line);
+		return strait_error_set(err, -EINVAL, t->file, t->guaranteed_line,
+					"[Bandwidth] Guaranteed",
+					"the guarantees of tenants up to \"%s\" add up to %s, above "
+					"[WAN] Rate = %s (%s:%u)", t->name, total, rate, appliance_path,
+					cfg->appliance.wan_rate_line);
 	}
 	return 0;
 }
@@ -1331,6 +1474,7 @@ int strait_config_load(const char *appliance_path, struct strait_config *out,
 		       struct strait_error *err)
 {
 	memset(out, 0, sizeof(*out));
+	out->generation = 1;
 	int r = strait_appliance_load(appliance_path, &out->appliance, err);
 	if (r)
 		return r;
@@ -1378,6 +1522,7 @@ int strait_config_load(const char *appliance_path, struct strait_config *out,
 		r = strait_tenant_load(path, &out->tenants[i], err);
 		if (r)
 			break;
+		out->tenants[i].generation = out->generation;
 		out->n_tenants = i + 1;
 		r = check_tenant(out, i, appliance_path, err);
 	}
@@ -1450,6 +1595,24 @@ static int key_err(const struct strait_tenant_cfg *t, struct strait_error *err, 
 	return rc;
 }
 
+/* key_id: SHA-256 over a label and the key, its first 16 bytes. */
+static int key_identify(struct strait_tenant_cfg *t)
+{
+	static const char label[] = "strait key id";
+	uint8_t md[EVP_MAX_MD_SIZE];
+	unsigned len = 0;
+	EVP_MD_CTX *c = EVP_MD_CTX_new();
+	int ok = c && EVP_DigestInit_ex(c, EVP_sha256(), NULL) &&
+		 EVP_DigestUpdate(c, label, sizeof(label) - 1) &&
+		 EVP_DigestUpdate(c, t->psk, sizeof(t->psk)) && EVP_DigestFinal_ex(c, md, &len) &&
+		 len >= sizeof(t->key_id);
+	EVP_MD_CTX_free(c);
+	if (ok)
+		memcpy(t->key_id, md, sizeof(t->key_id));
+	explicit_bzero(md, sizeof(md));
+	return ok ? 0 : -1;
+}
+
 int strait_tenant_load_key(struct strait_tenant_cfg *t, struct strait_error *err)
 {
 	strait_tenant_wipe_key(t);
@@ -1492,7 +1655,9 @@ int strait_tenant_load_key(struct strait_tenant_cfg *t, struct strait_error *err
 			else if (!memcmp(t->psk, zero, sizeof(zero)))
 				rc = key_err(t, err, -EINVAL, "%s holds an all-zero key", path);
 			else
-				t->has_psk = true;
+				t->has_psk = key_identify(t) == 0;
+			if (!rc && !t->has_psk)
+				rc = key_err(t, err, -ENOMEM, "%s: cannot compute the key's id", path);
 		}
 	}
 	explicit_bzero(buf, sizeof(buf));

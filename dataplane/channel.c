@@ -25,6 +25,7 @@ enum {
 struct channel {
 	struct channel_stack *cs;
 	uint8_t af;
+	bool used;                   /* a tenant's (channel_remove() frees it) */
 	bool connector, tunnel_up;
 	uint8_t state;               /* enum channel_state */
 	struct tcp_addr local, peer;
@@ -50,7 +51,7 @@ struct channel_stack {
 	const struct tcp_ops *ops;
 	void *ctx;
 	struct channel *ch;
-	uint32_t n, max;
+	uint32_t n, max;             /* entries ever used (some may be free again), room */
 	uint32_t *slots;             /* by InnerAddress: channel index + 1 */
 	uint32_t mask;
 	uint64_t scan_due_us;
@@ -71,7 +72,7 @@ const char *channel_why_name(enum channel_why w)
 	static const char *const n[CHANNEL_WHY_COUNT] = {
 		[CHANNEL_WHY_TUNNEL_DOWN] = "tunnel_down", [CHANNEL_WHY_RESET] = "reset",
 		[CHANNEL_WHY_TIMEOUT] = "timeout", [CHANNEL_WHY_CLOSED] = "closed",
-		[CHANNEL_WHY_REPLACED] = "replaced",
+		[CHANNEL_WHY_REPLACED] = "replaced", [CHANNEL_WHY_RESTART] = "restart",
 	};
 	return (unsigned)w < CHANNEL_WHY_COUNT ? n[w] : "?";
 }
@@ -344,13 +345,28 @@ const struct tcp_stack *channel_stack_tcp(const struct channel_stack *cs)
 	return cs->st;
 }
 
+static void slot_insert(struct channel_stack *cs, uint32_t index)
+{
+	const struct channel *ch = &cs->ch[index];
+	uint32_t i = addr_hash(ch->af, ch->local.b) & cs->mask;
+	while (cs->slots[i])
+		i = (i + 1) & cs->mask;
+	cs->slots[i] = index + 1;
+}
+
 struct channel *channel_add(struct channel_stack *cs, uint8_t af, const uint8_t *local,
 			    const uint8_t *peer, void *owner)
 {
-	if (cs->n == cs->max || channel_find(cs, af, local))
+	if (channel_find(cs, af, local))
 		return NULL;
-	struct channel *ch = &cs->ch[cs->n];
+	uint32_t index = 0;
+	while (index < cs->n && cs->ch[index].used)
+		index++;
+	if (index == cs->max)
+		return NULL;
+	struct channel *ch = &cs->ch[index];
 	memset(ch, 0, sizeof(*ch));
+	ch->used = true;
 	ch->cs = cs;
 	ch->af = af;
 	memcpy(ch->local.b, local, af == 4 ? 4 : 16);
@@ -359,11 +375,32 @@ struct channel *channel_add(struct channel_stack *cs, uint8_t af, const uint8_t 
 	ch->connector = memcmp(local, peer, af == 4 ? 4 : 16) < 0;
 	ch->st.connector = ch->connector;
 	ch->owner = owner;
-	uint32_t i = addr_hash(af, local) & cs->mask;
-	while (cs->slots[i])
-		i = (i + 1) & cs->mask;
-	cs->slots[i] = ++cs->n;
+	slot_insert(cs, index);
+	if (index == cs->n)
+		cs->n++;
 	return ch;
+}
+
+void channel_remove(struct channel *ch)
+{
+	struct channel_stack *cs = ch->cs;
+	channel_set_user(ch, NULL, NULL);
+	channel_tunnel(ch, false); /* aborts the connection and a test */
+	ch->used = false;
+	/* open addressing: the table is built again (a reload, not a packet) */
+	memset(cs->slots, 0, sizeof(*cs->slots) * (cs->mask + 1));
+	for (uint32_t i = 0; i < cs->n; i++)
+		if (cs->ch[i].used)
+			slot_insert(cs, i);
+}
+
+void channel_restart(struct channel *ch)
+{
+	if (!ch->conn)
+		return;
+	struct tcp_conn *c = ch->conn;
+	went_down(ch, CHANNEL_WHY_RESTART);
+	tcp_abort(c); /* the peer's side hears a reset and starts again too */
 }
 
 void channel_input(struct channel_stack *cs, struct rte_mbuf *m)
@@ -564,7 +601,8 @@ unsigned channel_poll(struct channel_stack *cs)
 		cs->scan_due_us = now + SCAN_US;
 		for (uint32_t i = 0; i < cs->n; i++) {
 			struct channel *ch = &cs->ch[i];
-			if (ch->connector && ch->tunnel_up && !ch->conn && now >= ch->retry_at_us)
+			if (ch->used && ch->connector && ch->tunnel_up && !ch->conn &&
+			    now >= ch->retry_at_us)
 				try_connect(ch);
 		}
 	}

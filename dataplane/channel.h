@@ -49,6 +49,7 @@ enum channel_why {
 	CHANNEL_WHY_TIMEOUT,         /* retransmissions exhausted */
 	CHANNEL_WHY_CLOSED,          /* the peer closed it (FIN) */
 	CHANNEL_WHY_REPLACED,        /* the peer opened a newer one (a restart) */
+	CHANNEL_WHY_RESTART,         /* a reload restarted the tenant's session here */
 	CHANNEL_WHY_COUNT
 };
 
@@ -81,6 +82,13 @@ const struct tcp_stack *channel_stack_tcp(const struct channel_stack *cs);
  * owner pointer for the caller (channel_owner()). NULL when full. */
 struct channel *channel_add(struct channel_stack *cs, uint8_t af, const uint8_t *local,
 			    const uint8_t *peer, void *owner);
+/* A reload removed the tenant: its connection is aborted (no callback:
+ * the user is dropped first) and the entry may serve another channel. */
+void channel_remove(struct channel *ch);
+/* A reload changed what the tenant's session is made of (its cache): the
+ * connection is aborted, disconnected(RESTART) is called, and the
+ * connector connects again as after a failure (the peer hears a reset). */
+void channel_restart(struct channel *ch);
 /* The channel whose InnerAddress is addr, or NULL. */
 struct channel *channel_find(const struct channel_stack *cs, uint8_t af, const uint8_t *addr);
 void *channel_owner(const struct channel *ch);

@@ -587,6 +587,9 @@ static int rx_hello(struct chan_mux *m, const struct chan_hello *h)
 	return 0;
 }
 
+/* The peer's OPEN o for flow id, or with o NULL a whole OPEN whose fields
+ * broke the wire's ranges: that flow is refused (policy), the session
+ * goes on. */
 static int rx_open(struct chan_mux *m, uint32_t id, const struct chan_open *o)
 {
 	struct chan_flow *f;
@@ -606,8 +609,13 @@ static int rx_open(struct chan_mux *m, uint32_t id, const struct chan_open *o)
 		return 0;
 	}
 	f->state = FS_ACCEPTING;
-	f->credit = o->credit;
-	rc = m->ops->open ? m->ops->open(m->ctx, f, o) : CHAN_REFUSE_POLICY;
+	f->credit = o ? o->credit : 0;
+	if (!o) {
+		m->st.refused_malformed++;
+		rc = CHAN_REFUSE_POLICY;
+	} else {
+		rc = m->ops->open ? m->ops->open(m->ctx, f, o) : CHAN_REFUSE_POLICY;
+	}
 	if (rc && f->state == FS_ACCEPTING) {
 		struct chan_refused r = { .reason = (uint8_t)rc };
 
@@ -947,9 +955,17 @@ static long rx_frames(struct chan_mux *m, const uint8_t *p, size_t n)
 	size_t pos = 0;
 
 	while (!m->err) {
-		struct chan_frame fr;
+		struct chan_frame fr = { .type = 0 };
 		long len = chan_frame_parse(p + pos, n - pos, &fr);
 
+		if ((len == CHAN_E_FIELD || len == CHAN_E_RESERVED) && fr.type == CHAN_OPEN) {
+			/* whole, and it names its flow: refuse that flow only */
+			if (!m->peer_hello)
+				return session_fail(m, CHAN_MUX_E_NO_HELLO, NULL);
+			rx_open(m, fr.flow, NULL);
+			pos += CHAN_HEADER_SIZE + CHAN_OPEN_SIZE;
+			continue;
+		}
 		if (len < 0) {
 			char why[80];
 

@@ -212,6 +212,8 @@ struct chan_mux_stats {
 	uint64_t refused_out;     /* peer OPENs we refused (all reasons) */
 	uint64_t refused_policy;  /*   of which outside the tenant's rule */
 	uint64_t refused_busy;    /*   of which for lack of room */
+	uint64_t refused_malformed; /*   of which (also counted in policy) a
+				     * whole OPEN with a field out of range */
 	uint64_t resets_in, resets_out; /* RESET received, sent */
 	uint64_t done;            /* flows closed cleanly */
 	uint32_t active;          /* flows in the table now */

@@ -218,7 +218,10 @@ struct chan_frame {
  * (> 0) with *f filled, 0 when more bytes are needed (the header, or the
  * length it announces, is not all there yet; a length over the type's
  * limit is an error at once), or a negative enum chan_wire_error. DATA's
- * records point into buf. Reads nothing past len. */
+ * records point into buf. Reads nothing past len. An OPEN of the right
+ * length whose fields are out of range (CHAN_E_FIELD, CHAN_E_RESERVED)
+ * still sets f->type and f->flow: the stream can be followed past it, and
+ * the receiver refuses that flow rather than the whole channel. */
 long chan_frame_parse(const uint8_t *buf, size_t len, struct chan_frame *f);
 
 /* Writes frame f (DATA: its records too) to out. Returns the total length,

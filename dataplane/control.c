@@ -7,6 +7,7 @@
 #include <rte_ring.h>
 
 #include "dp.h"
+#include "strait/api.h"
 
 static void resolve_one(struct dp_app *app, unsigned port, const struct strait_addr *gw)
 {
@@ -42,11 +43,15 @@ void dp_control_tick(struct dp_app *a)
 	uint64_t now = dp_now_ms();
 	if (now - a->last_resolve_ms >= 1000) {
 		a->last_resolve_ms = now;
-		const struct strait_appliance_cfg *ac = &a->cfg->appliance;
+		/* the gateways take a restart to change, but the configuration
+		 * holding them may be replaced by a reload: held meanwhile */
+		const struct strait_config *cfg = strait_running_get(a->running);
+		const struct strait_appliance_cfg *ac = &cfg->appliance;
 		resolve_one(a, DP_LAN, &ac->lan.gateway4);
 		resolve_one(a, DP_LAN, &ac->lan.gateway6);
 		resolve_one(a, DP_WAN, &ac->wan.gateway4);
 		resolve_one(a, DP_WAN, &ac->wan.gateway6);
+		strait_running_put(a->running, cfg);
 	}
 	if (a->exit_idle_ms) {
 		uint64_t last = 0;

@@ -54,6 +54,9 @@ struct dp_port_stats {
 
 struct dp_tenant_stats {
 	uint64_t pkts, bytes, flows, active;
+	uint64_t rx_bytes[DP_NPORTS]; /* of bytes: received on the LAN, the WAN */
+	uint64_t bridged_bytes[DP_NPORTS]; /* of those, bridged (no module took them) */
+	uint64_t mid_stream; /* flows its rule matches, first seen mid-stream */
 };
 
 struct dp_flow_stats {
@@ -61,6 +64,7 @@ struct dp_flow_stats {
 	uint64_t steered, steer_full; /* handed to the owner worker / its ring
 				       * was full (bridged untracked) */
 	uint64_t evicted; /* bridged flows a SYN took the slot of */
+	uint64_t no_rule; /* SYNs that matched no tenant's rule */
 };
 
 struct dp_stats {
@@ -98,11 +102,30 @@ struct dp_worker {
 		uint64_t ms;
 	} last_learn[DP_NPORTS];
 	void *hook_ctx[DP_HOOKS_MAX]; /* each module's, dp_hooks.h */
+	/* The configuration this loop iteration reads (reload.c: loaded at its
+	 * start from app->published_cfg, released as a quiescent state at its end). */
+	const struct strait_config *cfg;
+	struct rte_ring *events;   /* tenant events of reloads (reload.c) */
+	uint64_t events_done;      /* handled so far (the reload waits on it) */
+	unsigned stats_next;       /* the next tenant slot to publish (stats_publish.c) */
+	uint64_t stats_due_ms;
 	struct dp_stats stats __rte_cache_aligned;
 } __rte_cache_aligned;
 
 struct dp_app {
-	struct strait_config *cfg;
+	/* The configuration workers read: published by a reload (reload.c,
+	 * RCU) and read by a worker only through its w->cfg (a module:
+	 * dp_worker_cfg()), loaded once per loop iteration. Every other
+	 * thread (control, telemetry, the API) reads the one in force through
+	 * strait_running_get()/put() on `running`. Not named `cfg` so that
+	 * code written before reloads existed (app->cfg) fails to build
+	 * instead of reading a configuration a reload may retire. */
+	const struct strait_config *published_cfg;
+	struct strait_running *running;
+	struct rte_rcu_qsbr *qsbr;         /* the workers' quiescent states */
+	struct strait_stats_table *stats;  /* per-tenant, for the API (stats_publish.c) */
+	struct strait_api *api;            /* NULL without [Control] Listen */
+	int64_t started_at;                /* Unix time */
 	uint16_t port_id[DP_NPORTS];
 	struct local_addr local[DP_NPORTS];
 	struct rte_mempool *pool;
@@ -142,6 +165,34 @@ int dp_worker_main(void *arg);
 /* One pass of the worker loop: returns the frames handled. */
 unsigned dp_worker_poll(struct dp_worker *w);
 void dp_worker_drain(struct dp_worker *w);
+
+/* The published configuration, for a telemetry command: run_command()
+ * holds the one in force (strait_running_get()), so this one (that, or a
+ * reload's next) is not freed before the command returns. */
+static inline const struct strait_config *dp_held_cfg(const struct dp_app *a)
+{
+	return __atomic_load_n(&a->published_cfg, __ATOMIC_ACQUIRE);
+}
+
+/* reload.c: the reload's apply path. Workers read the configuration
+ * through RCU and get tenant events between bursts; SIGHUP reloads on a
+ * thread of its own, as POST /v1/reload does on the API's. */
+int dp_reload_init(struct dp_app *app);
+void dp_reload_fini(struct dp_app *app);
+void dp_reload_signal(void);                /* async-signal-safe: SIGHUP */
+int dp_reload_apply(void *app, const struct strait_config *cur, const struct strait_config *next,
+		    const struct strait_config_diff *diff, struct strait_error *err);
+void dp_worker_rcu_online(struct dp_worker *w);
+void dp_worker_rcu_offline(struct dp_worker *w);
+unsigned dp_worker_events(struct dp_worker *w); /* between bursts */
+
+/* stats_publish.c: a share of the tenants' statistics into app->stats,
+ * every few milliseconds, between bursts. */
+unsigned dp_stats_publish(struct dp_worker *w);
+
+/* api.c: the control API on [Control] Listen, with straitd's counters. */
+int dp_api_start(struct dp_app *app);
+void dp_api_stop(struct dp_app *app);
 
 /* tx.c: sends what the worker buffered for port (dp_tx_frame()). */
 void dp_tx_flush(struct dp_worker *w, unsigned port);

@@ -39,6 +39,30 @@ struct pkt_info;
 
 enum { DP_HOOKS_MAX = 4 };
 
+struct strait_config;
+struct strait_tenant_stats;
+
+/* A reload's news about one tenant slot, handed to every worker between
+ * its bursts (reload.c), after the new configuration is published: every
+ * removal, then every change, then every addition. A change that restarts
+ * the tenant (STRAIT_APPLY_RESTART: a new Id or inner address) comes as
+ * REMOVED with the old configuration, then ADDED with the new, both with
+ * apply = STRAIT_APPLY_RESTART. */
+enum dp_tenant_event_kind {
+	DP_TENANT_REMOVED = 0, /* its flows are bridged once modules are told */
+	DP_TENANT_CHANGED,     /* apply: enum strait_apply bits (ctl.h) */
+	DP_TENANT_ADDED,
+};
+
+struct dp_tenant_event {
+	uint16_t kind;   /* enum dp_tenant_event_kind */
+	uint16_t slot;   /* the tenant's index in the configuration */
+	uint32_t apply;  /* CHANGED: how (rule, rate, rekey, policy, tunnel, restart) */
+	/* The configuration the event is about, valid while it is handled:
+	 * the old one for REMOVED, the new one (already the worker's) else. */
+	const struct strait_config *cfg;
+};
+
 struct dp_hooks {
 	const char *name;
 	/* On the worker's lcore before its first burst; NULL return is an
@@ -63,6 +87,17 @@ struct dp_hooks {
 		      unsigned in_port);
 	/* Timers; returns how much work it did (0 lets the worker back off). */
 	unsigned (*poll)(void *ctx, uint64_t now_ms);
+	/* A reload added, removed or changed a tenant (every worker is told;
+	 * a module acts on the tenants it holds; removals reach the modules
+	 * in reverse order). A rate change goes to the shaper in place, a key
+	 * or timer change starts the tenant's tunnel again, a rule change
+	 * needs nothing (new flows only), a cache change starts the relay's
+	 * session again. */
+	void (*tenant)(void *ctx, const struct dp_tenant_event *ev);
+	/* Adds what the module knows of tenant slot `slot` to s before the
+	 * worker publishes it (stats_publish.c): the channel's state, RTT,
+	 * bytes on the WAN, optimized flows, why flows were not optimized. */
+	void (*tenant_stats)(void *ctx, unsigned slot, struct strait_tenant_stats *s);
 };
 
 /* Appends a module (copied) to the table; call before the workers start.
@@ -96,5 +131,11 @@ bool dp_hooks_intercept(struct dp_worker *w, struct rte_mbuf *m, const struct pk
 bool dp_hooks_local(struct dp_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 		    unsigned in_port);
 unsigned dp_hooks_poll(struct dp_worker *w);
+void dp_hooks_tenant(struct dp_worker *w, const struct dp_tenant_event *ev);
+void dp_hooks_tenant_stats(struct dp_worker *w, unsigned slot, struct strait_tenant_stats *s);
+
+/* The configuration the worker reads in this loop iteration (reload.c):
+ * valid until the iteration ends; a reload may replace it after. */
+const struct strait_config *dp_worker_cfg(const struct dp_worker *w);
 
 #endif

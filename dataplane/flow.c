@@ -219,6 +219,14 @@ unsigned flow_table_sweep(struct flow_table *ft, uint64_t now_ms, unsigned n)
 	return freed;
 }
 
+void flow_table_foreach(struct flow_table *ft, void (*fn)(void *ctx, struct flow *f), void *ctx)
+{
+	size_t n = ((size_t)ft->mask + 1) * FLOW_WAYS;
+	for (size_t i = 0; i < n; i++)
+		if (ft->flows[i].hash)
+			fn(ctx, &ft->flows[i]);
+}
+
 uint32_t flow_table_used(const struct flow_table *ft)
 {
 	return ft->used;

@@ -116,6 +116,8 @@ void flow_hash_seed(uint64_t seed);
  * many. */
 unsigned flow_table_sweep(struct flow_table *ft, uint64_t now_ms, unsigned n);
 uint32_t flow_table_used(const struct flow_table *ft);
+/* Calls fn on every flow in the table (a reload's purge: never per packet). */
+void flow_table_foreach(struct flow_table *ft, void (*fn)(void *ctx, struct flow *f), void *ctx);
 uint32_t flow_table_size(const struct flow_table *ft);
 bool flow_closed(const struct flow *f);
 

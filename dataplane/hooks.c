@@ -81,3 +81,28 @@ unsigned dp_hooks_poll(struct dp_worker *w)
 			work += table[i].poll(w->hook_ctx[i], w->now_ms);
 	return work;
 }
+
+/* Added and changed: in the order of registration; removed: in reverse,
+ * as at stop (a module lets go of what an earlier one gave it, the relay
+ * of the WAN module's channel, before that one frees it). */
+void dp_hooks_tenant(struct dp_worker *w, const struct dp_tenant_event *ev)
+{
+	bool rev = ev->kind == DP_TENANT_REMOVED;
+	for (unsigned k = 0; k < n_hooks; k++) {
+		unsigned i = rev ? n_hooks - 1 - k : k;
+		if (table[i].tenant)
+			table[i].tenant(w->hook_ctx[i], ev);
+	}
+}
+
+void dp_hooks_tenant_stats(struct dp_worker *w, unsigned slot, struct strait_tenant_stats *s)
+{
+	for (unsigned i = 0; i < n_hooks; i++)
+		if (table[i].tenant_stats)
+			table[i].tenant_stats(w->hook_ctx[i], slot, s);
+}
+
+const struct strait_config *dp_worker_cfg(const struct dp_worker *w)
+{
+	return w->cfg;
+}

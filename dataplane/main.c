@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <rte_eal.h>
@@ -28,6 +29,7 @@
 
 #include "dp.h"
 #include "relay_hook.h"
+#include "strait/api.h"
 #include "tcp_hook.h"
 #include "wan.h"
 
@@ -40,6 +42,12 @@ static void on_signal(int sig)
 {
 	(void)sig;
 	app.quit = 1;
+}
+
+static void on_sighup(int sig)
+{
+	(void)sig;
+	dp_reload_signal(); /* the reload thread does the work (reload.c) */
 }
 
 static void usage(FILE *f)
@@ -190,6 +198,9 @@ err:
 
 int main(int argc, char **argv)
 {
+	/* A SIGHUP before the reload path is ready must not kill straitd
+	 * (its default action): ignored until the handler is installed. */
+	signal(SIGHUP, SIG_IGN);
 	/* Our options follow "--"; EAL's come first. */
 	int sep = argc;
 	for (int i = 1; i < argc; i++)
@@ -234,45 +245,62 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	static struct strait_config cfg;
+	struct strait_config *cfg = strait_config_new(); /* ~9 MB: never on a stack */
 	struct strait_error err;
-	if (strait_config_load(config, &cfg, &err) || strait_config_load_keys(&cfg, &err)) {
-		char buf[PATH_MAX + 512];
-		fprintf(stderr, "straitd: %s\n", strait_error_str(&err, buf, sizeof(buf)));
+	char ebuf[PATH_MAX + 512];
+	if (!cfg) {
+		fprintf(stderr, "straitd: out of memory\n");
+		return 1;
+	}
+	if (strait_config_load(config, cfg, &err) || strait_config_load_keys(cfg, &err)) {
+		fprintf(stderr, "straitd: %s\n", strait_error_str(&err, ebuf, sizeof(ebuf)));
+		strait_config_free(cfg);
 		return 1;
 	}
 	if (!app.channel_mbufs)
 		app.channel_mbufs = 8191;
-	struct strait_tcp_impair *ti = &cfg.appliance.tcp_impair;
+	/* --tcp-impair overrides the file without changing the configuration
+	 * (a reload compares the file with the file) */
+	struct strait_tcp_impair impair_cfg = cfg->appliance.tcp_impair, *ti = &impair_cfg;
 	if (impair) {
 		char why[160];
 		if (!strait_parse_tcp_impair(impair, ti, why, sizeof(why))) {
 			fprintf(stderr, "straitd: --tcp-impair: %s\n", why);
+			strait_config_free(cfg);
 			return 2;
 		}
 	}
 	bool impair_on = (ti->rx || ti->tx) && (ti->drop_ppm || ti->dup_ppm || ti->reorder_ppm);
 	if (check) {
-		strait_config_wipe_keys(&cfg);
 		if (impair_on)
 			log_impair(ti);
 		printf("%s: appliance %s, LAN %s, WAN %s, %u tenant(s), %u worker(s)\n", config,
-		       cfg.appliance.name, cfg.appliance.lan.device, cfg.appliance.wan.device,
-		       cfg.n_tenants, cfg.appliance.workers);
+		       cfg->appliance.name, cfg->appliance.lan.device, cfg->appliance.wan.device,
+		       cfg->n_tenants, cfg->appliance.workers);
+		strait_config_free(cfg);
 		return 0;
 	}
-	app.cfg = &cfg;
-	app.burst = cfg.appliance.burst;
+	/* the configuration in force belongs to `running` from here (reloads
+	 * replace it); the API's token is read now: a bad one stops here */
+	app.running = strait_running_new(cfg, &err);
+	if (!app.running) {
+		fprintf(stderr, "straitd: %s\n", strait_error_str(&err, ebuf, sizeof(ebuf)));
+		return 1;
+	}
+	app.published_cfg = cfg;
+	app.burst = cfg->appliance.burst;
+	app.started_at = (int64_t)time(NULL);
 
 	optind = 1; /* getopt state is shared with EAL's parser */
 	int r = rte_eal_init(sep, argv);
 	if (r < 0) {
 		fprintf(stderr, "straitd: EAL init failed: %s\n", rte_strerror(rte_errno));
+		strait_running_free(app.running);
 		return 1;
 	}
 	int rc = 1;
-	app.single = cfg.appliance.workers == 0;
-	app.n_workers = app.single ? 1 : cfg.appliance.workers;
+	app.single = cfg->appliance.workers == 0;
+	app.n_workers = app.single ? 1 : cfg->appliance.workers;
 	if (!app.single && rte_lcore_count() < app.n_workers + 1) {
 		fprintf(stderr, "straitd: %u worker(s) need %u lcores (EAL -l), have %u; "
 				"or set Workers = 0 for single-lcore mode\n",
@@ -295,8 +323,12 @@ int main(int argc, char **argv)
 			fprintf(stderr, "straitd: worker %u: out of memory\n", i);
 			goto err_workers;
 		}
-	if (port_lookup(DP_LAN, &cfg.appliance.lan) || port_lookup(DP_WAN, &cfg.appliance.wan) ||
-	    port_setup(DP_LAN, &cfg.appliance.lan) || port_setup(DP_WAN, &cfg.appliance.wan))
+	if (dp_reload_init(&app) || !(app.stats = strait_stats_table_new(app.n_workers))) {
+		fprintf(stderr, "straitd: reload and statistics: out of memory\n");
+		goto err_workers;
+	}
+	if (port_lookup(DP_LAN, &cfg->appliance.lan) || port_lookup(DP_WAN, &cfg->appliance.wan) ||
+	    port_setup(DP_LAN, &cfg->appliance.lan) || port_setup(DP_WAN, &cfg->appliance.wan))
 		goto err_ports;
 	if (impair_on) {
 		log_impair(ti);
@@ -315,19 +347,24 @@ int main(int argc, char **argv)
 		goto err_ports;
 	}
 
-	/* signals, then the telemetry commands, once everything is set up
-	 * (seconds under ASan): tests wait for the commands, then may signal */
+	/* signals, then the API and the telemetry commands, once everything
+	 * is set up (seconds under ASan): tests wait for the commands, then
+	 * may signal */
 	struct sigaction sa;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sa.sa_handler = on_sighup;
+	sigaction(SIGHUP, &sa, NULL);
+	app.start_ms = dp_now_ms();
+	if (dp_api_start(&app))
+		goto err_ports;
 	if (dp_telemetry_register(&app))
 		fprintf(stderr, "straitd: telemetry commands not registered\n");
 
-	app.start_ms = dp_now_ms();
-	fprintf(stderr, "straitd: %s up: LAN %s, WAN %s, %u tenant(s), %s\n", cfg.appliance.name,
-		cfg.appliance.lan.device, cfg.appliance.wan.device, cfg.n_tenants,
+	fprintf(stderr, "straitd: %s up: LAN %s, WAN %s, %u tenant(s), %s\n", cfg->appliance.name,
+		cfg->appliance.lan.device, cfg->appliance.wan.device, cfg->n_tenants,
 		app.single ? "single-lcore mode" : "worker lcores");
 	fprintf(stderr, "straitd: TCP checksums: tx %s, rx %s\n",
 		app.tx_csum[DP_LAN] && app.tx_csum[DP_WAN] ? "NIC offload" : "software",
@@ -355,6 +392,7 @@ int main(int argc, char **argv)
 		rc = 1;
 	}
 err_ports:
+	dp_api_stop(&app); /* no request reads the workers or the table after */
 	for (int p = 0; p < DP_NPORTS; p++) {
 		if (!port_found[p])
 			continue;
@@ -362,6 +400,7 @@ err_ports:
 		rte_eth_dev_close(app.port_id[p]);
 	}
 err_workers:
+	dp_reload_fini(&app);
 	/* telemetry commands stop reading the workers from here */
 	dp_telemetry_quiesce();
 	for (unsigned i = 0; i < app.n_workers; i++)
@@ -372,7 +411,8 @@ err_pool:
 	rte_mempool_free(app.pool);
 err_eal:
 	rte_eal_cleanup();
-	strait_config_wipe_keys(&cfg); /* each tunnel wiped its tenant's already */
+	strait_stats_table_free(app.stats);
+	strait_running_free(app.running); /* its configurations' keys wiped */
 	if (!rc)
 		fprintf(stderr, "straitd: stopped\n");
 	return rc;

@@ -7,7 +7,7 @@
  *
  *   A: SYN -> tcp_intercept -> PENDING -> OPEN ... OPENED -> tcp_accept_pending
  *                                                 REFUSED -> tcp_refuse_pending
- *   B: OPEN -> allowed? originate -> tcp_connect_offer ... CONNECTED -> accept
+ *   B: OPEN -> check_open? originate -> tcp_connect_offer ... CONNECTED -> accept
  *                                                    RESET/TIMEOUT/ICMP -> refuse
  *   both: READABLE -> tcp_read into the raw ring (as far as it has room)
  *         deliver -> tcp_write (the rest waits in the out ring)
@@ -185,8 +185,13 @@ static int mux_open(void *ctx, struct chan_flow *f, const struct chan_open *o)
 	struct tcp_addr l, s;
 	struct tcp_conn *c;
 
-	if (!r->env->allowed || !r->env->allowed(r->ctx, o))
+	enum relay_refusal why = r->env->check_open ? r->env->check_open(r->ctx, o)
+						    : RELAY_OPEN_RULE;
+
+	if (why != RELAY_OPEN_OK) {
+		r->st.refused[(unsigned)why < RELAY_OPEN_REASONS ? why : RELAY_OPEN_RULE]++;
 		return CHAN_REFUSE_POLICY;
+	}
 	if (r->env->originate && r->env->originate(r->ctx, o))
 		return CHAN_REFUSE_BUSY;
 	memcpy(l.b, o->client, 16);
@@ -372,6 +377,11 @@ void relay_destroy(struct relay *r)
 {
 	chan_mux_reset(r->mux);
 	tcp_tenant_handler(r->lan, r->tenant, NULL, NULL);
+}
+
+void relay_set_down_rst(struct relay *r, bool on)
+{
+	r->down_rst = on;
 }
 
 void relay_channel_up(struct relay *r, uint64_t now_us)

@@ -12,7 +12,7 @@
  * addresses, ports, VLANs, L2 and options, and completes the handshake on
  * OPENED (tcp_accept_pending) or refuses it as the server did (REFUSED:
  * RST, the same ICMP unreachable, or silence). At B it checks the OPEN
- * against the tenant's own rule (env->allowed), makes the connection's
+ * against the tenant's own rule (env->check_open), makes the connection's
  * frames its own (env->originate, before the SYN leaves) and opens it to
  * the server as the client (same addresses and ports, the client's SYN
  * options); the server's answer becomes OPENED or REFUSED.
@@ -36,15 +36,18 @@
 #include <stdint.h>
 
 #include "channel_mux.h"
+#include "relay_policy.h"
 #include "tcp.h"
 
 struct relay;
 
 /* What the relay asks of the worker that holds it. */
 struct relay_env {
-	/* B: the peer asks to open o. May it (the tenant's ServerPrefix,
-	 * ClientPrefix, Ports; sane addresses)? */
-	bool (*allowed)(void *ctx, const struct chan_open *o);
+	/* B: the peer asks to open o. May it (relay_open_check(): the
+	 * tenant's ServerPrefix, ClientPrefix, Ports, Vlans; sane addresses,
+	 * MACs and options)? RELAY_OPEN_OK, or why not (refused as policy,
+	 * counted by reason). */
+	enum relay_refusal (*check_open)(void *ctx, const struct chan_open *o);
 	/* B: o is about to be opened: from now on its frames are this
 	 * relay's (the worker's flow table), sent with o's L2 (MACs, VLANs).
 	 * 0, or -errno (refused as busy). */
@@ -79,6 +82,8 @@ struct relay *relay_create(void *mem, size_t size, const struct relay_config *cf
 			   struct tcp_stack *lan, const struct relay_env *env, void *ctx);
 /* Resets every connection (channel gone) and unregisters. */
 void relay_destroy(struct relay *r);
+/* A reload changed PeerDown: cfg->down_rst from now on. */
+void relay_set_down_rst(struct relay *r, bool on);
 
 /* ---- the channel (the TCP inside ESP) ---- */
 
@@ -117,6 +122,8 @@ struct relay_stats {
 	uint64_t origin_failed;   /* tcp_connect() refused */
 	uint64_t lan_resets;      /* LAN connections reset by the relay */
 	uint64_t unreachable;     /* B: opens refused by an ICMP unreachable */
+	uint64_t refused[RELAY_OPEN_REASONS]; /* B: peer OPENs refused by
+					       * check_open(), by reason */
 };
 void relay_stats(const struct relay *r, struct relay_stats *s);
 struct chan_mux *relay_mux(struct relay *r);

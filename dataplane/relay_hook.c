@@ -39,10 +39,10 @@
 #include <rte_mbuf.h>
 
 #include "channel.h"
-#include "classify.h"
 #include "dp.h"
 #include "icmp_error.h"
 #include "snap_seqlock.h"
+#include "strait/stats.h"
 #include "tcp.h"
 #include "wan.h"
 
@@ -63,18 +63,18 @@ struct tpl {
 
 struct tenant {
 	struct rh *rh;
-	unsigned index;
-	const struct strait_tenant_cfg *cfg;
+	unsigned index;                /* its slot: its configuration is
+					* tcfg(), the worker's of this loop */
 	struct relay *relay;
 	struct channel *ch;            /* the WAN module's, for this tenant */
 	bool failed;                   /* the session broke: input discarded
 					* until the channel reconnects */
-	char failed_why[96];
+	char failed_why[160];          /* as relay_hook_tenant.why: whole */
 	uint8_t *out;                  /* CH_STAGE: made, not yet sent */
 	uint32_t out_off, out_len;
 	void *mem;
 	size_t size;
-	uint64_t bypassed, refused_down, wan_syn;
+	uint64_t bypassed, refused_down, wan_syn, vlan_bypassed;
 	uint64_t icmp_in, icmp_ignored, icmp_out, icmp_no_mbuf;
 };
 
@@ -97,6 +97,11 @@ static int hook_id = -1;
 static int readers; /* telemetry threads inside relay_hook_tenant() */
 
 static unsigned ch_tx(struct tenant *t);
+
+static const struct strait_tenant_cfg *tcfg(const struct tenant *t)
+{
+	return &dp_worker_cfg(t->rh->w)->tenants[t->index];
+}
 
 unsigned relay_tenant_owner(const struct dp_app *app, unsigned i)
 {
@@ -217,25 +222,13 @@ static bool addr_usable(uint8_t af, const uint8_t *a)
 	       !(memcmp(a, zero, 15) == 0 && a[15] == 1);
 }
 
-static bool mac_usable(const uint8_t *m)
-{
-	static const uint8_t zero[6];
-
-	return !(m[0] & 1) && memcmp(m, zero, 6);
-}
-
-/* B: the peer may open what this tenant's own rule intercepts, between
- * usable unicast addresses and MACs. */
-static bool env_allowed(void *ctx, const struct chan_open *o)
+/* B: the peer may open what this tenant's own rule intercepts
+ * (relay_policy.h): every field of its OPEN is checked. */
+static enum relay_refusal env_check_open(void *ctx, const struct chan_open *o)
 {
 	struct tenant *t = ctx;
-	const struct dp_app *app = t->rh->w->app;
 
-	if (!addr_usable(o->af, o->client) || !addr_usable(o->af, o->server) ||
-	    !mac_usable(o->src_mac) || !mac_usable(o->dst_mac))
-		return false;
-	return classify_syn(app->cfg, o->af, o->client, o->server, o->server_port) ==
-	       t->index;
+	return relay_open_check(dp_worker_cfg(t->rh->w), t->index, o);
 }
 
 static void pin(struct rh *h, const struct flow_key *k, bool on)
@@ -385,7 +378,7 @@ static void env_unreachable(void *ctx, uint32_t conn, const struct tcp_refused *
 }
 
 static const struct relay_env env = {
-	.allowed = env_allowed, .originate = env_originate, .release = env_release,
+	.check_open = env_check_open, .originate = env_originate, .release = env_release,
 	.syn_l2 = env_syn_l2, .unreachable = env_unreachable,
 };
 
@@ -443,6 +436,24 @@ static bool icmp_error(struct rh *h, struct tenant *t, struct rte_mbuf *m,
 	return true;
 }
 
+/* A: the tenant's Vlans allow the SYN's tag stack (the same rule as the
+ * peer's relay_open_check()). */
+static bool syn_vlan_allowed(const struct rh *h, const struct tenant *t,
+			     const struct rte_mbuf *m, const struct pkt_info *pi)
+{
+	const uint8_t *g = rte_pktmbuf_mtod(m, const uint8_t *) + 12;
+	uint16_t tpid[CHAN_MAX_VLANS + 1], tci[CHAN_MAX_VLANS + 1];
+	unsigned n = (pi->l2_len - 14u) / 4;
+
+	if (n > CHAN_MAX_VLANS + 1)
+		return false;
+	for (unsigned k = 0; k < n; k++, g += 4) {
+		tpid[k] = (uint16_t)(g[0] << 8 | g[1]);
+		tci[k] = (uint16_t)(g[2] << 8 | g[3]);
+	}
+	return relay_vlan_allowed(dp_worker_cfg(h->w), t->index, n, tpid, tci);
+}
+
 static bool intercept(void *ctx, struct rte_mbuf *m, const struct pkt_info *pi,
 		      struct flow *f, unsigned in_port)
 {
@@ -465,8 +476,14 @@ static bool intercept(void *ctx, struct rte_mbuf *m, const struct pkt_info *pi,
 			t->wan_syn++;
 			return false;
 		}
+		if (!syn_vlan_allowed(h, t, m, pi)) {
+			/* the peer would refuse it: bridged, not broken */
+			f->flags |= FLOW_F_BYPASS;
+			t->vlan_bypassed++;
+			return false;
+		}
 		if (!t->relay || !relay_up(t->relay)) {
-			if (t->cfg->peer_down == STRAIT_PEER_DOWN_BYPASS) {
+			if (tcfg(t)->peer_down == STRAIT_PEER_DOWN_BYPASS) {
 				f->flags |= FLOW_F_BYPASS;
 				t->bypassed++;
 				return false;
@@ -489,15 +506,16 @@ static void publish(struct rh *h)
 		struct tenant *t = h->tenant[i];
 		struct relay_hook_tenant *s = &h->snap[i];
 
+		s->present = t != NULL;
 		if (!t)
 			continue;
-		s->present = 1;
 		s->up = t->relay && relay_up(t->relay);
 		if (t->relay)
 			relay_stats(t->relay, &s->relay);
 		s->bypassed = t->bypassed;
 		s->refused_down = t->refused_down;
 		s->wan_syn = t->wan_syn;
+		s->vlan_bypassed = t->vlan_bypassed;
 		s->icmp_in = t->icmp_in;
 		s->icmp_ignored = t->icmp_ignored;
 		s->icmp_out = t->icmp_out;
@@ -514,7 +532,7 @@ int relay_hook_tenant(const struct dp_app *app, unsigned i, struct relay_hook_te
 {
 	int rc = -EAGAIN;
 
-	if (i >= app->cfg->n_tenants || hook_id < 0)
+	if (i >= STRAIT_MAX_TENANTS || hook_id < 0)
 		return -ENOENT;
 	__atomic_fetch_add(&readers, 1, __ATOMIC_SEQ_CST);
 	const struct rh *h = dp_hooks_ctx(&app->workers[relay_tenant_owner(app, i)], hook_id);
@@ -600,7 +618,7 @@ static void ch_fail(struct tenant *t, int err)
 {
 	snprintf(t->failed_why, sizeof(t->failed_why), "session error: %s (%s)",
 		 chan_mux_strerror(err), relay_why(t->relay));
-	fprintf(stderr, "straitd: tenant %s: channel %s\n", t->cfg->name, t->failed_why);
+	fprintf(stderr, "straitd: tenant %s: channel %s\n", tcfg(t)->name, t->failed_why);
 	t->failed = true;
 	relay_channel_down(t->relay);
 }
@@ -662,7 +680,9 @@ static void tenant_free(struct tenant *t)
 	if (t->ch)
 		channel_set_user(t->ch, NULL, NULL);
 	if (t->relay)
-		relay_destroy(t->relay);
+		relay_destroy(t->relay); /* its connections reset */
+	else
+		tcp_tenant_handler(t->rh->st, (uint16_t)t->index, NULL, NULL);
 	free(t->out);
 	if (t->mem)
 		munmap(t->mem, t->size);
@@ -672,10 +692,12 @@ static void tenant_free(struct tenant *t)
 static void relay_config_of(const struct tenant *t, struct relay_config *rc)
 {
 	memset(rc, 0, sizeof(*rc));
+	const struct strait_tenant_cfg *tc = tcfg(t);
+
 	rc->stack_tenant = (uint16_t)t->index;
-	rc->down_rst = t->cfg->peer_down == STRAIT_PEER_DOWN_FAIL_CLOSED;
-	rc->mux.tenant = t->cfg->id;
-	rc->mux.codec.capacity = t->cfg->cache_size;
+	rc->down_rst = tc->peer_down == STRAIT_PEER_DOWN_FAIL_CLOSED;
+	rc->mux.tenant = tc->id;
+	rc->mux.codec.capacity = tc->cache_size;
 	chan_mux_config_defaults(&rc->mux);
 }
 
@@ -709,7 +731,7 @@ static struct relay *tenant_relay(struct tenant *t)
 
 static struct tenant *tenant_new(struct rh *h, unsigned i)
 {
-	const struct strait_tenant_cfg *tc = &h->w->app->cfg->tenants[i];
+	const struct strait_tenant_cfg *tc = &dp_worker_cfg(h->w)->tenants[i];
 	struct relay_config rc;
 	struct tenant *t = calloc(1, sizeof(*t));
 
@@ -717,7 +739,6 @@ static struct tenant *tenant_new(struct rh *h, unsigned i)
 		return NULL;
 	t->rh = h;
 	t->index = i;
-	t->cfg = tc;
 	relay_config_of(t, &rc);
 	t->size = relay_size(&rc);
 	if (!t->size) {
@@ -748,7 +769,7 @@ err:
 
 static void *worker_init(struct dp_worker *w)
 {
-	const struct strait_config *cfg = w->app->cfg;
+	const struct strait_config *cfg = dp_worker_cfg(w);
 	struct rh *h = calloc(1, sizeof(*h));
 	struct tcp_config tc = { .max_tenants = STRAIT_MAX_TENANTS, .sndbuf = 1u << 20,
 				 .rcvbuf = 1u << 20 };
@@ -759,8 +780,9 @@ static void *worker_init(struct dp_worker *w)
 		return NULL;
 	h->w = w;
 	h->tsc_hz = rte_get_tsc_hz();
+	/* a tenant that a reload adds shares what is left */
 	for (unsigned i = 0; i < cfg->n_tenants; i++)
-		if (relay_tenant_owner(w->app, i) == w->id)
+		if (strait_tenant_present(&cfg->tenants[i]) && relay_tenant_owner(w->app, i) == w->id)
 			flows += 256; /* chan_mux_config_defaults()'s max_flows */
 	tc.max_conns = flows + SYN_CONNS_SPARE;
 	if (w->app->tx_csum[DP_LAN] && w->app->tx_csum[DP_WAN])
@@ -776,7 +798,7 @@ static void *worker_init(struct dp_worker *w)
 	if (!h->tpl || !h->in)
 		goto err;
 	for (unsigned i = 0; i < cfg->n_tenants; i++) {
-		if (relay_tenant_owner(w->app, i) != w->id)
+		if (!strait_tenant_present(&cfg->tenants[i]) || relay_tenant_owner(w->app, i) != w->id)
 			continue;
 		h->tenant[i] = tenant_new(h, i);
 		if (!h->tenant[i])
@@ -811,6 +833,89 @@ static void worker_fini(struct dp_worker *w, void *ctx)
 	free(h);
 }
 
+/* What the relay adds to tenant slot's statistics (dp_hooks.h; the
+ * worker's own are its bridged frames): its streams' bytes, the codec's
+ * cache, its flows (optimized ones are not bridged), its queue and lag,
+ * and why SYNs were not optimized. */
+static void tenant_stats(void *ctx, unsigned slot, struct strait_tenant_stats *s)
+{
+	const struct rh *h = ctx;
+	const struct tenant *t = slot < STRAIT_MAX_TENANTS ? h->tenant[slot] : NULL;
+	struct relay_stats r;
+	uint64_t opt;
+
+	if (!t)
+		return;
+	s->unoptimized[STRAIT_UNOPT_BYPASS] += t->bypassed;
+	s->unoptimized[STRAIT_UNOPT_PEER_DOWN] += t->refused_down;
+	if (!t->relay)
+		return;
+	relay_stats(t->relay, &r);
+	s->unoptimized[STRAIT_UNOPT_REFUSED] += r.mux.refused_in;
+	s->lan_in_bytes += r.mux.lan_in;
+	s->lan_out_bytes += r.mux.lan_out;
+	s->cache_hits += r.mux.cache_hits;
+	s->cache_misses += r.mux.cache_misses;
+	opt = r.mux.active;
+	s->flows[STRAIT_FLOW_OPTIMIZED] += opt;
+	s->flows[STRAIT_FLOW_BRIDGED] -= opt < s->flows[STRAIT_FLOW_BRIDGED]
+						 ? opt : s->flows[STRAIT_FLOW_BRIDGED];
+	s->queue_bytes += r.mux.raw_held;
+	s->replication_lag_ns = r.mux.lag_us == UINT64_MAX ? UINT64_MAX : r.mux.lag_us * 1000;
+}
+
+/* A reload's news about tenant ev->slot (dp_hooks.h), on every worker;
+ * the owner acts. Removed (before the WAN module lets its channel go):
+ * the relay resets the tenant's connections and its workspace is
+ * unmapped. Added (after the WAN module made its channel): as at start.
+ * Changed: PeerDown is read from the configuration at each SYN, and given
+ * to the relay for a SYN while the channel is down; a new CacheSize or
+ * CacheFile builds the relay again (its connections reset) and starts
+ * the channel's session again, so that both ends begin a new epoch with
+ * the new cache. A change of Id or inner addresses arrives as removed,
+ * then added. */
+static void tenant_event(void *ctx, const struct dp_tenant_event *ev)
+{
+	struct rh *h = ctx;
+	unsigned i = ev->slot;
+	struct tenant *t = h->tenant[i];
+
+	if (relay_tenant_owner(h->w->app, i) != h->w->id)
+		return;
+	switch (ev->kind) {
+	case DP_TENANT_REMOVED:
+		h->tenant[i] = NULL;
+		tenant_free(t);
+		break;
+	case DP_TENANT_ADDED:
+		tenant_free(t); /* none: the slot was empty */
+		h->tenant[i] = tenant_new(h, i);
+		if (!h->tenant[i])
+			fprintf(stderr, "straitd: tenant %s: its relay could not start: its flows "
+					"are bridged\n", ev->cfg->tenants[i].name);
+		break;
+	case DP_TENANT_CHANGED:
+		if (!t)
+			break;
+		if (ev->apply & STRAIT_APPLY_CACHE) {
+			struct channel *ch = t->ch;
+
+			h->tenant[i] = NULL;
+			tenant_free(t);
+			h->tenant[i] = tenant_new(h, i);
+			if (!h->tenant[i])
+				fprintf(stderr, "straitd: tenant %s: its relay could not start again "
+						"with the new cache: its flows are bridged\n",
+					ev->cfg->tenants[i].name);
+			channel_restart(ch);
+		} else if ((ev->apply & STRAIT_APPLY_POLICY) && t->relay) {
+			relay_set_down_rst(t->relay, tcfg(t)->peer_down ==
+							     STRAIT_PEER_DOWN_FAIL_CLOSED);
+		}
+		break;
+	}
+}
+
 int relay_hook_register(void)
 {
 	static const struct dp_hooks hooks = {
@@ -819,6 +924,8 @@ int relay_hook_register(void)
 		.worker_fini = worker_fini,
 		.intercept = intercept,
 		.poll = timers,
+		.tenant = tenant_event,
+		.tenant_stats = tenant_stats,
 	};
 	hook_id = dp_hooks_register(&hooks);
 	return hook_id < 0 ? hook_id : 0;

@@ -455,6 +455,24 @@ int shaper_reconfigure(struct shaper *s, const struct shaper_cfg *cfg, uint64_t 
 	return 0;
 }
 
+void shaper_class_reset(struct shaper *s, unsigned cls)
+{
+	struct cls *c = &s->cls[cls];
+	c->active = false;
+	c->hold_until = 0;
+	reclassify(s, cls, s->now); /* off its level and the wheel */
+	c->g.tat = c->c.tat = 0;
+	c->g.frac = c->c.frac = 0;
+	c->deficit[0] = c->deficit[1] = 0;
+	c->lag = 0;
+	c->urgent = false;
+	c->mode = SHAPER_IDLE;
+	c->bytes = c->frames = c->green_bytes = c->borrowed_bytes = 0;
+	c->throttled = c->urgent_bytes = 0;
+	if (s->picked == (int)cls)
+		s->picked = SHAPER_NO_CLASS;
+}
+
 /* ---- demand and decisions ---- */
 
 void shaper_wake(struct shaper *s, unsigned cls, uint64_t now)

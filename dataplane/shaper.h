@@ -119,6 +119,10 @@ void shaper_destroy(struct shaper *s);
  * Returns 0, or -EINVAL with nothing changed. */
 int shaper_reconfigure(struct shaper *s, const struct shaper_cfg *cfg, uint64_t now);
 
+/* The class starts afresh, idle (a new tenant in its slot): no debt in its
+ * buckets, no deficit, no lag, counters at zero; its configuration kept. */
+void shaper_class_reset(struct shaper *s, unsigned cls);
+
 /* Demand: a class has something to send (cheap when it already has), or
  * has nothing (its sender found nothing when picked). */
 void shaper_wake(struct shaper *s, unsigned cls, uint64_t now);

@@ -14,6 +14,7 @@
 
 #include "dp.h"
 #include "relay_hook.h"
+#include "strait/api.h"
 #include "tcp_hook.h"
 #include "wan.h"
 
@@ -101,12 +102,15 @@ static const struct counter_def flow_table[] = {
 	F("table_full", flows.table_full), F("expired", flows.expired),
 	F("reused", flows.reused), F("steered", flows.steered),
 	F("steer_full", flows.steer_full), F("evicted", flows.evicted),
+	F("no_rule", flows.no_rule),
 };
 #undef F
 
 #define T(name, field) CTR(struct dp_tenant_stats, name, field)
 static const struct counter_def tenant_table[] = {
 	T("packets", pkts), T("bytes", bytes), T("flows", flows), T("active_flows", active),
+	T("lan_rx_bytes", rx_bytes[DP_LAN]), T("wan_rx_bytes", rx_bytes[DP_WAN]),
+	T("mid_stream", mid_stream),
 };
 #undef T
 
@@ -125,7 +129,8 @@ static unsigned flow_counters(const struct dp_app *app, const struct dp_stats *s
 {
 	unsigned n = 0;
 	c[n++] = (struct counter){ "active", s->flows_active };
-	c[n++] = (struct counter){ "capacity", (uint64_t)app->cfg->appliance.flow_table_size * app->n_workers };
+	const struct strait_config *cfg = dp_held_cfg(app);
+	c[n++] = (struct counter){ "capacity", (uint64_t)cfg->appliance.flow_table_size * app->n_workers };
 	return n + counters(c + n, flow_table, RTE_DIM(flow_table), s, 1, 0);
 }
 
@@ -159,6 +164,7 @@ static int do_ports(const struct dp_app *a, const char *params, struct rte_tel_d
 	int only = port_index(params);
 	if (only == -2)
 		return -1;
+	const struct strait_config *cfg = dp_held_cfg(a);
 	rte_tel_data_start_dict(d);
 	if (only >= 0) {
 		put(d, c, port_counters(&s.port[only], c));
@@ -170,8 +176,8 @@ static int do_ports(const struct dp_app *a, const char *params, struct rte_tel_d
 			return -1;
 		rte_tel_data_start_dict(sub);
 		put(sub, c, port_counters(&s.port[p], c));
-		rte_tel_data_add_dict_string(sub, "device", p == DP_LAN ? a->cfg->appliance.lan.device
-									: a->cfg->appliance.wan.device);
+		rte_tel_data_add_dict_string(sub, "device", p == DP_LAN ? cfg->appliance.lan.device
+									: cfg->appliance.wan.device);
 		rte_tel_data_add_dict_container(d, p == DP_LAN ? "lan" : "wan", sub, 0);
 	}
 	return 0;
@@ -214,15 +220,19 @@ static int do_malformed(const struct dp_app *a, const char *params, struct rte_t
 
 static int do_tenants(const struct dp_app *a, const char *params, struct rte_tel_data *d)
 {
+	const struct strait_config *cfg = dp_held_cfg(a);
 	rte_tel_data_start_array(d, RTE_TEL_STRING_VAL);
-	for (unsigned t = 0; t < a->cfg->n_tenants; t++)
-		rte_tel_data_add_array_string(d, a->cfg->tenants[t].name);
+	/* at most RTE_TEL_MAX_ARRAY_ENTRIES (512): the control API lists all */
+	for (unsigned t = 0; t < cfg->n_tenants; t++)
+		if (strait_tenant_present(&cfg->tenants[t]) &&
+		    rte_tel_data_add_array_string(d, cfg->tenants[t].name))
+			break;
 	return 0;
 }
 
 static int do_tenant(const struct dp_app *a, const char *params, struct rte_tel_data *d)
 {
-	const struct strait_config *cfg = a->cfg;
+	const struct strait_config *cfg = dp_held_cfg(a);
 	if (!params || !*params)
 		return -1;
 	for (unsigned t = 0; t < cfg->n_tenants; t++) {
@@ -374,7 +384,7 @@ static int do_tcp_tenant(const struct dp_app *a, const char *params, struct rte_
 {
 	if (!params || !*params)
 		return -1;
-	const struct strait_config *cfg = a->cfg;
+	const struct strait_config *cfg = dp_held_cfg(a);
 	int id = -1;
 	if (!strcmp(params, "local"))
 		id = TCP_HOOK_TENANT_LOCAL;
@@ -465,6 +475,13 @@ static const struct counter_def relay_table[] = {
 	R("refused_down", refused_down), R("refused_by_peer", relay.mux.refused_in),
 	R("refused_for_peer", relay.mux.refused_out),
 	R("refused_policy", relay.mux.refused_policy),
+	R("refused_rule", relay.refused[RELAY_OPEN_RULE]),
+	R("refused_vlan", relay.refused[RELAY_OPEN_VLAN]),
+	R("refused_addr", relay.refused[RELAY_OPEN_ADDR]),
+	R("refused_mac", relay.refused[RELAY_OPEN_MAC]),
+	R("refused_options", relay.refused[RELAY_OPEN_OPTIONS]),
+	R("refused_malformed", relay.mux.refused_malformed),
+	R("vlan_bypassed", vlan_bypassed),
 	R("resets_in", relay.mux.resets_in), R("resets_out", relay.mux.resets_out),
 	R("wan_syn", wan_syn), R("unreachable_in", icmp_in), R("unreachable_out", icmp_out),
 	R("icmp_ignored", icmp_ignored),
@@ -506,12 +523,13 @@ static void put_relay(struct rte_tel_data *d, const struct relay_hook_tenant *r)
 /* Parameter: a tenant name (its counters), or none (every tenant's). */
 static int do_relay(const struct dp_app *a, const char *params, struct rte_tel_data *d)
 {
-	const struct strait_config *cfg = a->cfg;
+	const struct strait_config *cfg = dp_held_cfg(a);
 	struct relay_hook_tenant r;
 
 	rte_tel_data_start_dict(d);
 	for (unsigned t = 0; t < cfg->n_tenants; t++) {
-		if (params && *params && strcmp(params, cfg->tenants[t].name))
+		if (!strait_tenant_present(&cfg->tenants[t]) ||
+		    (params && *params && strcmp(params, cfg->tenants[t].name)))
 			continue;
 		if (relay_hook_tenant(a, t, &r))
 			continue;
@@ -539,7 +557,7 @@ static const struct {
 } commands[] = {
 	{ "/strait/ports", do_ports, "Per-port counters. Parameters: none, or lan|wan" },
 	{ "/strait/flows", do_flows, "Flow table: active, capacity, created, unseen_syn, "
-	  "table_full, expired, reused, steered, steer_full, evicted" },
+	  "table_full, expired, reused, steered, steer_full, evicted, no_rule" },
 	{ "/strait/drops", do_drops,
 	  "Frames dropped, by reason. Parameters: none (both ports), or lan|wan" },
 	{ "/strait/malformed", do_malformed,
@@ -569,7 +587,12 @@ static int run_command(const char *cmd, const char *params, struct rte_tel_data 
 			continue;
 		__atomic_add_fetch(&busy, 1, __ATOMIC_SEQ_CST);
 		const struct dp_app *a = __atomic_load_n(&tel_app, __ATOMIC_SEQ_CST);
+		/* a reload frees the configuration it replaced only once no
+		 * command holds the one in force (either may be published then) */
+		const struct strait_config *held = a ? strait_running_get(a->running) : NULL;
 		int r = a ? commands[i].fn(a, params, d) : -1;
+		if (held)
+			strait_running_put(a->running, held);
 		__atomic_sub_fetch(&busy, 1, __ATOMIC_SEQ_CST);
 		return r;
 	}
@@ -663,9 +686,15 @@ int dp_stats_write_json(const struct dp_app *app, const char *path)
 		free(ts);
 	}
 	fprintf(f, "  \"tenants\": {\n");
-	for (unsigned t = 0; t < app->cfg->n_tenants; t++) {
+	const struct strait_config *cfg = app->published_cfg; /* the workers have stopped */
+	unsigned last = cfg->n_tenants;
+	while (last && !strait_tenant_present(&cfg->tenants[last - 1]))
+		last--;
+	for (unsigned t = 0; t < last; t++) {
+		if (!strait_tenant_present(&cfg->tenants[t]))
+			continue;
 		fputs("  ", f);
-		json_group(f, app->cfg->tenants[t].name, c, tenant_counters(&s.tenant[t], c), t + 1 == app->cfg->n_tenants);
+		json_group(f, cfg->tenants[t].name, c, tenant_counters(&s.tenant[t], c), t + 1 == last);
 	}
 	fprintf(f, "  }\n}\n");
 	return fclose(f) ? -1 : 0;

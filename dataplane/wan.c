@@ -40,6 +40,7 @@
 
 #include "dp.h"
 #include "snap_seqlock.h"
+#include "strait/stats.h"
 #include "wan_rx.h"
 #include "wan_shaper.h"
 
@@ -52,8 +53,8 @@ enum {
 };
 
 struct wan_tenant {
-	const struct strait_tenant_cfg *cfg;
-	uint16_t index;
+	uint16_t index;                /* its slot in the configuration */
+	uint16_t id;                   /* its Id: the tunnel's, for its life */
 	struct strait_tunnel *tun;
 	struct channel *ch;
 	struct strait_esp_path path; /* outer header: our WAN address -> Endpoint */
@@ -61,17 +62,26 @@ struct wan_tenant {
 	uint64_t keepalives_in;
 	uint64_t drops[WAN_TDROP_COUNT];
 	uint32_t spi_next;             /* low bits of the next inbound SPI */
+	/* A reload started the tunnel again (a key or a timer changed) at
+	 * restarted_ns: the channel is kept while the new one comes up, and
+	 * told the tunnel is down if it is not up within PeerTimeout. */
+	bool restarting;
+	uint64_t restarted_ns;
 };
 
 struct wan_worker {
 	struct dp_worker *w;
 	struct dp_app *app;
 	unsigned id;
-	struct wan_tenant *t;          /* the tenants this worker owns */
-	uint16_t n;
-	uint16_t local[STRAIT_MAX_TENANTS]; /* configuration index -> t[] index + 1 */
+	/* The tenants this worker owns, by slot; every tenant's slot + 1 by
+	 * its Id (handshakes and SPIs name the Id). Both change only with a
+	 * reload's tenant events (wan_tenant_event()). */
+	struct wan_tenant *t[STRAIT_MAX_TENANTS];
+	uint16_t by_id[STRAIT_TENANT_ID_MAX + 1];
 	struct channel_stack *cs;
-	struct wan_shaper *shaper;     /* NULL: nothing to shape */
+	struct wan_shaper *shaper;     /* NULL: nothing to shape (shaper_sync()) */
+	bool shaper_checked;           /* shaper_gen's configuration wants none */
+	uint64_t shaper_gen;
 	struct rte_mempool *queue_pool, *seg_pool, *rx_pool;
 	uint64_t tsc_hz;
 	uint64_t now_ns;               /* wall clock, refreshed per poll and burst */
@@ -88,7 +98,6 @@ static struct {
 	int sa_log_fd;                 /* -1: none */
 	uint64_t sa_log_errors;        /* lines not written whole */
 	uint64_t tsc0, real0_ns;       /* the TSC-to-realtime base */
-	uint16_t by_id[STRAIT_TENANT_ID_MAX + 1]; /* tenant Id -> index + 1 */
 	struct rte_mempool *pool[STRAIT_MAX_WORKERS][3]; /* queue, seg, rx */
 	uint64_t test_req[STRAIT_MAX_TENANTS]; /* bytes << 2 | mode, set by telemetry,
 						* taken by the owner */
@@ -182,14 +191,13 @@ static void send_outer(struct wan_worker *ww, struct wan_tenant *t, struct rte_m
 	mbuf_from_pkt(m, p);
 	m->ol_flags = 0;
 	if (ww->shaper) /* on the wire: Ethernet, then the outer packet */
-		wan_shaper_charge(ww->shaper, (unsigned)(t - ww->t), (uint32_t)p->len + 14, ww->now_ns);
+		wan_shaper_charge(ww->shaper, t->index, (uint32_t)p->len + 14, ww->now_ns);
 	if (!non_esp) {
 		t->esp_out_frames++;
 		t->esp_out_bytes += p->len;
 	}
 	/* takes m; an unresolved next hop costs this frame (TCP resends) */
-	dp_tx_l3(ww->w, DP_WAN, ww->app->local[DP_WAN].vlan, t->path.family,
-		 t->cfg->peer_endpoint.addr, m);
+	dp_tx_l3(ww->w, DP_WAN, ww->app->local[DP_WAN].vlan, t->path.family, t->path.dst, m);
 }
 
 static void send_kx(struct wan_worker *ww, struct wan_tenant *t, const uint8_t *msg, size_t len)
@@ -284,7 +292,8 @@ static void on_esp(struct wan_worker *ww, struct wan_tenant *t, struct rte_mbuf 
 	t->esp_in_frames++;
 	t->esp_in_bytes += outer;
 	size_t payload;
-	enum wan_inner r = wan_inner_check(rx->pkt.data, rx->pkt.len, nh, t->cfg, &payload);
+	const struct strait_tenant_cfg *tc = &dp_worker_cfg(ww->w)->tenants[t->index];
+	enum wan_inner r = wan_inner_check(rx->pkt.data, rx->pkt.len, nh, tc, &payload);
 	if (unlikely(r != WAN_INNER_OK)) {
 		t->drops[r == WAN_INNER_ADDR ? WAN_TDROP_INNER_ADDR : WAN_TDROP_INNER_MALFORMED]++;
 		rte_pktmbuf_free(m);
@@ -327,10 +336,9 @@ static bool steer(struct wan_worker *ww, unsigned owner, struct rte_mbuf *m)
 
 static struct wan_tenant *mine(struct wan_worker *ww, uint32_t tenant_id)
 {
-	if (tenant_id == 0 || tenant_id > STRAIT_TENANT_ID_MAX || !g.by_id[tenant_id])
+	if (tenant_id == 0 || tenant_id > STRAIT_TENANT_ID_MAX || !ww->by_id[tenant_id])
 		return NULL;
-	uint16_t l = ww->local[g.by_id[tenant_id] - 1];
-	return l ? &ww->t[l - 1] : NULL;
+	return ww->t[ww->by_id[tenant_id] - 1];
 }
 
 static bool wan_local(void *ctx, struct rte_mbuf *m, const struct pkt_info *pi, unsigned in_port)
@@ -364,15 +372,21 @@ static bool wan_local(void *ctx, struct rte_mbuf *m, const struct pkt_info *pi, 
 	}
 	case WAN_RX_HANDSHAKE: {
 		uint32_t id = rx.tenant_id;
-		if (!id || id > STRAIT_TENANT_ID_MAX || !g.by_id[id]) {
+		if (!id || id > STRAIT_TENANT_ID_MAX || !ww->by_id[id]) {
 			ww->drops[WAN_DROP_UNKNOWN_TENANT]++;
 			rte_pktmbuf_free(m);
 			return true;
 		}
-		unsigned owner = wan_tenant_owner(ww->app, g.by_id[id] - 1u);
+		unsigned owner = wan_tenant_owner(ww->app, ww->by_id[id] - 1u);
 		if (owner != ww->id)
 			return steer(ww, owner, m);
-		on_handshake(ww, mine(ww, id), m, &rx);
+		t = mine(ww, id);
+		if (!t) { /* a reload's events are on their way */
+			ww->drops[WAN_DROP_UNKNOWN_TENANT]++;
+			rte_pktmbuf_free(m);
+			return true;
+		}
+		on_handshake(ww, t, m, &rx);
 		return true;
 	}
 	case WAN_RX_NAT_KEEPALIVE:
@@ -398,6 +412,16 @@ static void tenant_events(struct wan_worker *ww, struct wan_tenant *t)
 	uint8_t out[STRAIT_KX_MAX_LEN];
 	size_t n;
 	unsigned ev = strait_tunnel_poll(t->tun, ww->now_ns, out, sizeof(out), &n);
+	if (t->restarting && !(ev & STRAIT_TUNNEL_EV_UP) &&
+	    ww->now_ns - t->restarted_ns >
+		    dp_worker_cfg(ww->w)->tenants[t->index].peer_timeout_ns) {
+		/* the restarted tunnel did not come up (the peer has not the
+		 * new key yet): as a peer timeout */
+		t->restarting = false;
+		channel_tunnel(t->ch, false);
+	}
+	if (ev & STRAIT_TUNNEL_EV_UP)
+		t->restarting = false;
 	if (ev & STRAIT_TUNNEL_EV_DOWN)
 		channel_tunnel(t->ch, false);
 	if (ev & STRAIT_TUNNEL_EV_INIT)
@@ -427,7 +451,7 @@ static void snap_tenant(const struct wan_worker *ww, const struct wan_tenant *t,
 	channel_stats(t->ch, &s->ch);
 	channel_test_result(t->ch, &s->test);
 	if (ww->shaper)
-		wan_shaper_stats(ww->shaper, (unsigned)(t - ww->t), ww->now_ns, &s->shaper);
+		wan_shaper_stats(ww->shaper, t->index, ww->now_ns, &s->shaper);
 }
 
 /* The worker's snapshot for telemetry (snap_seqlock.h). */
@@ -443,20 +467,53 @@ static void publish(struct wan_worker *ww, uint64_t now_ms)
 		s->pool_free[k] = rte_mempool_avail_count(pools[k]);
 		s->pool_size[k] = pools[k]->size;
 	}
-	s->n = ww->n;
-	for (unsigned i = 0; i < ww->n; i++)
-		snap_tenant(ww, &ww->t[i], &s->t[i]);
+	s->n = 0;
+	for (unsigned i = ww->id; i < STRAIT_MAX_TENANTS; i += ww->app->n_workers)
+		if (ww->t[i])
+			snap_tenant(ww, ww->t[i], &s->t[s->n++]);
 	if (ww->shaper)
-		wan_shaper_stats(ww->shaper, ww->n, ww->now_ns, &s->bridged);
+		wan_shaper_stats(ww->shaper, WAN_SHAPER_BRIDGED, ww->now_ns, &s->bridged);
 	snap_write_end(&ww->seq);
+}
+
+/* The WAN shaper as the worker's published configuration wants it:
+ * created when a configuration first shapes something (at start, or a
+ * reload's), with this worker's tenants attached; then kept (a later
+ * configuration that shapes nothing leaves every class unlimited) and
+ * synced with each new configuration. -ENOMEM when it cannot be created
+ * (at start: the worker does not start; at a reload: nothing is shaped
+ * until the next one). */
+static int shaper_sync(struct wan_worker *ww)
+{
+	const struct strait_config *cfg = dp_worker_cfg(ww->w);
+	if (!ww->shaper) {
+		if (ww->shaper_checked && ww->shaper_gen == cfg->generation)
+			return 0;
+		ww->shaper_checked = true;
+		ww->shaper_gen = cfg->generation;
+		if (!wan_shaper_wanted(cfg))
+			return 0;
+		ww->shaper = wan_shaper_create(ww->app->n_workers, ww->now_ns);
+		if (!ww->shaper) {
+			fprintf(stderr, "straitd: worker %u: WAN shaper: out of memory, nothing "
+					"shaped\n", ww->id);
+			return -ENOMEM;
+		}
+		for (unsigned i = ww->id; i < STRAIT_MAX_TENANTS; i += ww->app->n_workers)
+			if (ww->t[i])
+				wan_shaper_attach(ww->shaper, i, ww->t[i]->ch);
+	}
+	wan_shaper_sync(ww->shaper, cfg, ww->now_ns);
+	return 0;
 }
 
 static unsigned wan_poll(void *ctx, uint64_t now_ms)
 {
 	struct wan_worker *ww = ctx;
 	unsigned work = channel_poll(ww->cs);
+	ww->now_ns = wall_ns(ww);
+	shaper_sync(ww); /* O(1) unless a reload came */
 	if (ww->shaper) {
-		ww->now_ns = wall_ns(ww);
 		wan_shaper_bridged(ww->shaper, ww->w->stats.port[DP_LAN].bridged_bytes, ww->now_ns);
 		work += wan_shaper_run(ww->shaper, ww->now_ns);
 	}
@@ -464,8 +521,10 @@ static unsigned wan_poll(void *ctx, uint64_t now_ms)
 		/* per-tenant timers have millisecond needs at most */
 		ww->scanned_ms = now_ms;
 		ww->now_ns = wall_ns(ww);
-		for (unsigned i = 0; i < ww->n; i++) {
-			struct wan_tenant *t = &ww->t[i];
+		for (unsigned i = ww->id; i < STRAIT_MAX_TENANTS; i += ww->app->n_workers) {
+			struct wan_tenant *t = ww->t[i];
+			if (!t)
+				continue;
 			tenant_events(ww, t);
 			uint64_t req = __atomic_exchange_n(&g.test_req[t->index], 0, __ATOMIC_ACQ_REL);
 			if (req)
@@ -503,17 +562,21 @@ static uint32_t choose_spi(void *arg)
 {
 	struct wan_tenant *t = arg;
 	unsigned worker = wan_tenant_owner(g.app, t->index);
-	return wan_spi_make(worker, t->cfg->id, t->spi_next++);
+	return wan_spi_make(worker, t->id, t->spi_next++);
 }
 
-static int tenant_init(struct wan_worker *ww, struct wan_tenant *t, unsigned index)
+/* The tenant's tunnel from its configuration tc: at start, and again when
+ * a reload changes its key or its timers (the SPIs go on counting). The
+ * key is copied into the tunnel, then wiped from the configuration: the
+ * only bytes of it a worker writes (the owner, once; nothing else reads
+ * them). `resumed` on a reload's restart: the peer still holds our pair
+ * and the channel goes on, so the new tunnel must not claim INITIAL_CONTACT.
+ * NULL with errno. */
+static struct strait_tunnel *tunnel_new(const struct wan_worker *ww, struct wan_tenant *t,
+					const struct strait_tenant_cfg *tc, bool resumed)
 {
-	struct strait_tenant_cfg *tc = &ww->app->cfg->tenants[index];
 	const struct local_addr *la = &ww->app->local[DP_WAN];
 	uint8_t fam = tc->peer_endpoint.family;
-	t->cfg = tc;
-	t->index = (uint16_t)index;
-	t->spi_next = (uint32_t)rte_rand();
 	t->path = (struct strait_esp_path){ .family = fam, .sport = STRAIT_ESP_UDP_PORT,
 					    .dport = tc->peer_port };
 	memcpy(t->path.src, fam == 4 ? la->ip4 : la->ip6, fam == 4 ? 4 : 16);
@@ -535,24 +598,131 @@ static int tenant_init(struct wan_worker *ww, struct wan_tenant *t, unsigned ind
 		.sa_log = { .fn = g.sa_log_fd >= 0 ? sa_log_write : NULL, .family = fam },
 		.peer_timeout_ns = tc->peer_timeout_ns,
 		.keepalive_ns = tc->keepalive_ns,
+		.resumed = resumed,
 	};
 	memcpy(c.sa_log.local, t->path.src, 16);
 	memcpy(c.sa_log.peer, t->path.dst, 16);
 	memcpy(c.psk, tc->psk, sizeof(c.psk));
-	t->tun = strait_tunnel_create(&c, ww->now_ns);
+	struct strait_tunnel *tun = strait_tunnel_create(&c, ww->now_ns);
 	explicit_bzero(c.psk, sizeof(c.psk));
-	/* the tunnel holds the key now: off the configuration */
-	strait_tenant_wipe_key(tc);
-	if (!t->tun)
-		return -errno;
-	t->ch = channel_add(ww->cs, ia, tc->inner_local.addr, tc->inner_peer.addr, t);
-	return t->ch ? 0 : -ENOMEM;
+	strait_tenant_wipe_key((struct strait_tenant_cfg *)tc);
+	return tun;
+}
+
+static void tenant_stop(struct wan_worker *ww, unsigned slot)
+{
+	struct wan_tenant *t = ww->t[slot];
+	if (!t)
+		return;
+	ww->t[slot] = NULL;
+	if (ww->shaper)
+		wan_shaper_detach(ww->shaper, slot); /* before its channel goes */
+	if (t->ch)
+		channel_remove(t->ch); /* its user, the relay, let go of it first */
+	strait_tunnel_free(t->tun); /* keys wiped */
+	free(t);
+}
+
+/* A tenant of this worker: its tunnel and its channel. */
+static int tenant_start(struct wan_worker *ww, const struct strait_config *cfg, unsigned slot)
+{
+	const struct strait_tenant_cfg *tc = &cfg->tenants[slot];
+	struct wan_tenant *t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	t->index = (uint16_t)slot;
+	t->id = tc->id;
+	t->spi_next = (uint32_t)rte_rand();
+	ww->t[slot] = t;
+	t->tun = tunnel_new(ww, t, tc, false);
+	if (!t->tun) {
+		int rc = -errno;
+		tenant_stop(ww, slot);
+		return rc;
+	}
+	t->ch = channel_add(ww->cs, tc->inner_local.family, tc->inner_local.addr,
+			    tc->inner_peer.addr, t);
+	if (!t->ch) {
+		tenant_stop(ww, slot);
+		return -ENOMEM;
+	}
+	if (ww->shaper) /* a fresh class; its policy at the next sync */
+		wan_shaper_attach(ww->shaper, slot, t->ch);
+	return 0;
+}
+
+/* A reload changed the tenant's key or its tunnel's settings (Endpoint,
+ * timers): a new tunnel, a new handshake. The channel's connection is
+ * kept: its TCP resends what the handshake's moments lost. */
+static void tunnel_restart(struct wan_worker *ww, struct wan_tenant *t,
+			   const struct strait_tenant_cfg *tc)
+{
+	struct strait_esp_path path = t->path;
+	struct strait_tunnel *tun = tunnel_new(ww, t, tc, true);
+	if (!tun) {
+		t->path = path;
+		fprintf(stderr, "straitd: tenant %s: the tunnel could not start again (%s): the "
+				"old one goes on\n", tc->name, strerror(errno));
+		return;
+	}
+	strait_tunnel_free(t->tun);
+	t->tun = tun;
+	t->restarting = true;
+	t->restarted_ns = ww->now_ns;
+}
+
+/* A reload's news (dp_hooks.h): every worker keeps its Id map; the owner
+ * starts, stops or restarts the tenant's tunnel. A change of Id or inner
+ * addresses reaches the modules as removed, then added (reload.c). */
+static void wan_tenant_event(void *ctx, const struct dp_tenant_event *ev)
+{
+	struct wan_worker *ww = ctx;
+	const struct strait_tenant_cfg *tc = &ev->cfg->tenants[ev->slot];
+	bool owner = wan_tenant_owner(ww->app, ev->slot) == ww->id;
+	ww->now_ns = wall_ns(ww);
+	switch (ev->kind) {
+	case DP_TENANT_REMOVED:
+		if (ww->by_id[tc->id] == ev->slot + 1u)
+			ww->by_id[tc->id] = 0;
+		if (owner)
+			tenant_stop(ww, ev->slot);
+		return;
+	case DP_TENANT_ADDED:
+		ww->by_id[tc->id] = (uint16_t)(ev->slot + 1);
+		if (owner && tenant_start(ww, ev->cfg, ev->slot))
+			fprintf(stderr, "straitd: tenant %s: its tunnel and channel could not start "
+					"(out of memory): its flows are bridged\n", tc->name);
+		return;
+	case DP_TENANT_CHANGED:
+		if (owner && ww->t[ev->slot] &&
+		    (ev->apply & (STRAIT_APPLY_REKEY | STRAIT_APPLY_TUNNEL)))
+			tunnel_restart(ww, ww->t[ev->slot], tc);
+		return;
+	}
+}
+
+/* What the WAN module adds to tenant slot's statistics (dp_hooks.h): its
+ * ESP bytes on the WAN, and the channel: state, RTT, retransmissions. */
+static void wan_tenant_stats(void *ctx, unsigned slot, struct strait_tenant_stats *s)
+{
+	const struct wan_worker *ww = ctx;
+	const struct wan_tenant *t = slot < STRAIT_MAX_TENANTS ? ww->t[slot] : NULL;
+	if (!t)
+		return;
+	struct channel_stats c;
+	channel_stats(t->ch, &c);
+	s->wan_in_bytes += t->esp_in_bytes;
+	s->wan_out_bytes += t->esp_out_bytes;
+	s->channel_state = !strait_tunnel_peer_up(t->tun) ? STRAIT_CHANNEL_DOWN
+			   : c.state == CHANNEL_UP ? STRAIT_CHANNEL_UP : STRAIT_CHANNEL_CONNECTING;
+	s->channel_rtt_ns = (uint64_t)c.srtt_us * 1000u;
+	s->channel_retransmits = c.retrans_segs;
 }
 
 static void *wan_worker_init(struct dp_worker *w)
 {
 	struct dp_app *app = w->app;
-	const struct strait_config *cfg = app->cfg;
+	const struct strait_config *cfg = dp_worker_cfg(w);
 	struct wan_worker *ww = calloc(1, sizeof(*ww));
 	if (!ww)
 		return NULL;
@@ -564,21 +734,13 @@ static void *wan_worker_init(struct dp_worker *w)
 	ww->queue_pool = g.pool[w->id][0];
 	ww->seg_pool = g.pool[w->id][1];
 	ww->rx_pool = g.pool[w->id][2];
-	unsigned mine_n = 0;
-	bool v6_outer = false;
-	for (unsigned i = 0; i < cfg->n_tenants; i++)
-		if (wan_tenant_owner(app, i) == w->id) {
-			mine_n++;
-			v6_outer |= cfg->tenants[i].peer_endpoint.family == 6;
-		}
-	ww->t = calloc(mine_n ? mine_n : 1, sizeof(*ww->t));
-	if (!ww->t)
-		goto err;
 	static const struct tcp_ops ops = { stack_now_us, esp_output, NULL };
 	struct channel_config cc = {
-		.max_channels = mine_n,
-		/* one MSS per stack: the smaller if any tenant has an IPv6 outer */
-		.mss = v6_outer ? MSS_V6_OUTER : MSS_V4_OUTER,
+		/* room for every slot this worker may own: a reload adds tenants */
+		.max_channels = (STRAIT_MAX_TENANTS + app->n_workers - 1) / app->n_workers,
+		/* one MSS per stack: the smaller when a tenant may have an IPv6
+		 * outer header (the WAN port has an IPv6 address) */
+		.mss = cfg->appliance.wan.addr6.family ? MSS_V6_OUTER : MSS_V4_OUTER,
 		.sndbuf = CHANNEL_BUF,
 		.rcvbuf = CHANNEL_BUF,
 		.pool = ww->queue_pool,
@@ -589,31 +751,22 @@ static void *wan_worker_init(struct dp_worker *w)
 	ww->cs = channel_stack_create(&cc);
 	if (!ww->cs)
 		goto err;
-	uint16_t idx[STRAIT_MAX_TENANTS];
 	for (unsigned i = 0; i < cfg->n_tenants; i++) {
-		if (wan_tenant_owner(app, i) != w->id)
+		if (!strait_tenant_present(&cfg->tenants[i]))
 			continue;
-		if (tenant_init(ww, &ww->t[ww->n], i))
+		ww->by_id[cfg->tenants[i].id] = (uint16_t)(i + 1);
+		if (wan_tenant_owner(app, i) == w->id && tenant_start(ww, cfg, i))
 			goto err;
-		idx[ww->n] = (uint16_t)i;
-		ww->local[i] = ++ww->n;
 	}
-	if (wan_shaper_wanted(cfg)) {
-		ww->shaper = wan_shaper_create(cfg, app->n_workers, idx, ww->n, ww->now_ns);
-		if (!ww->shaper)
-			goto err;
-		for (unsigned k = 0; k < ww->n; k++)
-			wan_shaper_attach(ww->shaper, k, ww->t[k].ch, ww->t[k].cfg->transport);
-	}
+	if (shaper_sync(ww))
+		goto err;
 	return ww;
 err:
 	fprintf(stderr, "straitd: worker %u: WAN module: cannot set up its tenants\n", w->id);
-	if (ww->t)
-		for (unsigned i = 0; i < ww->n; i++)
-			strait_tunnel_free(ww->t[i].tun);
+	for (unsigned i = 0; i < STRAIT_MAX_TENANTS; i++)
+		tenant_stop(ww, i);
 	channel_stack_destroy(ww->cs);
 	wan_shaper_destroy(ww->shaper);
-	free(ww->t);
 	free(ww);
 	return NULL;
 }
@@ -633,9 +786,11 @@ static void wan_worker_fini(struct dp_worker *w, void *ctx)
 	}
 	channel_stack_destroy(ww->cs);
 	wan_shaper_destroy(ww->shaper);
-	for (unsigned i = 0; i < ww->n; i++)
-		strait_tunnel_free(ww->t[i].tun); /* keys wiped */
-	free(ww->t);
+	for (unsigned i = 0; i < STRAIT_MAX_TENANTS; i++)
+		if (ww->t[i]) {
+			strait_tunnel_free(ww->t[i]->tun); /* keys wiped */
+			free(ww->t[i]);
+		}
 	free(ww);
 }
 
@@ -660,12 +815,7 @@ static int open_sa_log(const char *path)
 
 int wan_register(struct dp_app *app, const char *sa_log_path)
 {
-	const struct strait_config *cfg = app->cfg;
 	g.app = app;
-	wan_shaper_link_init(cfg, app->n_workers);
-	memset(g.by_id, 0, sizeof(g.by_id));
-	for (unsigned i = 0; i < cfg->n_tenants; i++)
-		g.by_id[cfg->tenants[i].id] = (uint16_t)(i + 1);
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	g.tsc0 = rte_get_tsc_cycles();
@@ -698,6 +848,8 @@ int wan_register(struct dp_app *app, const char *sa_log_path)
 		.worker_fini = wan_worker_fini,
 		.local = wan_local,
 		.poll = wan_poll,
+		.tenant = wan_tenant_event,
+		.tenant_stats = wan_tenant_stats,
 	};
 	g.module = dp_hooks_register(&hooks);
 	return g.module < 0 ? g.module : 0;
@@ -736,7 +888,7 @@ int wan_final(unsigned worker, struct wan_snap *out)
 
 int wan_request_test(unsigned index, enum channel_test_mode mode, uint64_t bytes)
 {
-	if (!g.app || index >= g.app->cfg->n_tenants || !bytes || bytes >> 62 ||
+	if (!g.app || index >= STRAIT_MAX_TENANTS || !bytes || bytes >> 62 ||
 	    (unsigned)mode > CHANNEL_TEST_SOURCE)
 		return -EINVAL;
 	__atomic_store_n(&g.test_req[index], bytes << 2 | mode, __ATOMIC_RELEASE);
@@ -746,7 +898,7 @@ int wan_request_test(unsigned index, enum channel_test_mode mode, uint64_t bytes
 struct channel *wan_channel(struct dp_worker *w, unsigned index)
 {
 	struct wan_worker *ww = dp_hooks_ctx(w, g.module);
-	if (!ww || index >= STRAIT_MAX_TENANTS || !ww->local[index])
+	if (!ww || index >= STRAIT_MAX_TENANTS || !ww->t[index])
 		return NULL;
-	return ww->t[ww->local[index] - 1].ch;
+	return ww->t[index]->ch;
 }

@@ -5,6 +5,7 @@
 #include "wan_shaper.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "channel.h"
@@ -18,7 +19,7 @@ enum {
 
 struct tenant_gate {
 	struct wan_shaper *s;
-	struct channel *ch;
+	struct channel *ch;          /* NULL: no tenant of this worker in the slot */
 	unsigned cls;
 	bool permit;                 /* one segment granted by a pick */
 	uint64_t win_t0, win_bytes0, rate_bps;
@@ -26,17 +27,21 @@ struct tenant_gate {
 
 struct wan_shaper {
 	struct shaper *sh;
-	unsigned n;                  /* tenants; class n is the bridged traffic */
-	bool shared;                 /* several workers: the link bucket too */
+	unsigned n_workers;
+	bool shared;                 /* several workers and a link rate: the link bucket too */
+	bool dirty;                  /* a tenant came or went since the last sync */
+	uint64_t gen;                /* the configuration's generation last synced */
 	uint64_t now;
 	uint64_t bridged_seen;
 	uint64_t bridged_over;       /* bridged bytes beyond the link's room */
-	struct shaper_class_cfg *ccfg;
-	struct tenant_gate t[];      /* n + 1 (the last: bridged, no channel) */
+	struct shaper_class_cfg ccfg[WAN_SHAPER_BRIDGED + 1];
+	struct tenant_gate t[WAN_SHAPER_BRIDGED + 1];
 };
 
 /* The link the workers share: GCRA on one atomic theoretical arrival
- * time, 32.32 ns per byte. */
+ * time, 32.32 ns per byte. Its rate is [WAN] Rate: every worker's sync
+ * stores the same values (a reader mixing an old and a new one for a
+ * frame is harmless). */
 static struct {
 	_Alignas(64) uint64_t tat;
 	uint64_t nspb, tau;
@@ -47,18 +52,19 @@ static uint64_t nspb_of(uint64_t bps)
 	return bps ? (uint64_t)(((unsigned __int128)8000000000ull << 32) / bps) : 0;
 }
 
-void wan_shaper_link_init(const struct strait_config *cfg, unsigned n_workers)
+static void link_set(uint64_t bps)
 {
-	uint64_t bps = n_workers > 1 ? cfg->appliance.wan_rate_bps : 0;
-	link.nspb = nspb_of(bps);
-	uint64_t frame = (uint64_t)(((unsigned __int128)FRAME_MAX * link.nspb) >> 32);
-	link.tau = frame > SHAPER_BURST_NS ? frame : SHAPER_BURST_NS;
-	__atomic_store_n(&link.tat, 0, __ATOMIC_RELAXED);
+	uint64_t nspb = nspb_of(bps);
+	uint64_t frame = (uint64_t)(((unsigned __int128)FRAME_MAX * nspb) >> 32);
+	__atomic_store_n(&link.tau, frame > SHAPER_BURST_NS ? frame : SHAPER_BURST_NS,
+			 __ATOMIC_RELAXED);
+	__atomic_store_n(&link.nspb, nspb, __ATOMIC_RELAXED);
 }
 
 static void link_charge(uint32_t len, uint64_t now)
 {
-	uint64_t cost = (uint64_t)(((unsigned __int128)len * link.nspb) >> 32);
+	uint64_t nspb = __atomic_load_n(&link.nspb, __ATOMIC_RELAXED);
+	uint64_t cost = (uint64_t)(((unsigned __int128)len * nspb) >> 32);
 	uint64_t old = __atomic_load_n(&link.tat, __ATOMIC_RELAXED), next;
 	do
 		next = (old > now ? old : now) + cost;
@@ -70,7 +76,8 @@ static void link_charge(uint32_t len, uint64_t now)
 static uint64_t link_wait(uint64_t now)
 {
 	uint64_t tat = __atomic_load_n(&link.tat, __ATOMIC_RELAXED);
-	return tat <= now + link.tau ? 0 : tat - link.tau;
+	uint64_t tau = __atomic_load_n(&link.tau, __ATOMIC_RELAXED);
+	return tat <= now + tau ? 0 : tat - tau;
 }
 
 bool wan_shaper_wanted(const struct strait_config *cfg)
@@ -103,47 +110,34 @@ static void gate_sent(void *arg, uint32_t len)
 
 static const struct channel_gate gate = { gate_may_send, gate_sent };
 
-/* ---- setup ---- */
+/* ---- setup, tenants, reloads ---- */
 
-struct wan_shaper *wan_shaper_create(const struct strait_config *cfg, unsigned n_workers,
-				     const uint16_t *idx, unsigned n, uint64_t now_ns)
+/* An empty slot's class, and bridged traffic's: below every tenant. */
+static const struct shaper_class_cfg idle_class = { .priority = SHAPER_PRIOS - 1, .weight = 1 };
+
+struct wan_shaper *wan_shaper_create(unsigned n_workers, uint64_t now_ns)
 {
-	struct wan_shaper *s = calloc(1, sizeof(*s) + (n + 1) * sizeof(s->t[0]));
+	struct wan_shaper *s = calloc(1, sizeof(*s));
 	if (!s)
 		return NULL;
-	s->ccfg = calloc(n + 1, sizeof(*s->ccfg));
-	if (!s->ccfg)
-		goto err;
-	for (unsigned k = 0; k < n; k++) {
-		const struct strait_tenant_cfg *tc = &cfg->tenants[idx[k]];
-		s->ccfg[k] = (struct shaper_class_cfg){
-			.guaranteed_bps = tc->guaranteed_bps, .ceiling_bps = tc->ceiling_bps,
-			.priority = tc->priority, .weight = tc->weight ? tc->weight : 1,
-			.rpo_target_ns = tc->rpo_target_ns,
-		};
+	for (unsigned k = 0; k <= WAN_SHAPER_BRIDGED; k++) {
+		s->ccfg[k] = idle_class;
+		s->t[k] = (struct tenant_gate){ .s = s, .cls = k, .win_t0 = now_ns };
 	}
-	/* bridged traffic: below every tenant, what is left */
-	s->ccfg[n] = (struct shaper_class_cfg){ .priority = SHAPER_PRIOS - 1, .weight = 1 };
 	struct shaper_cfg sc = {
-		.link_bps = cfg->appliance.wan_rate_bps,
-		.mtu = FRAME_MAX,
-		.n_classes = n + 1,
-		.classes = s->ccfg,
+		.mtu = FRAME_MAX, .n_classes = WAN_SHAPER_BRIDGED + 1, .classes = s->ccfg,
 	};
 	s->sh = shaper_create(&sc, now_ns);
-	if (!s->sh)
-		goto err;
-	s->n = n;
-	s->shared = n_workers > 1 && link.nspb;
+	if (!s->sh) {
+		int e = errno;
+		free(s);
+		errno = e;
+		return NULL;
+	}
+	s->n_workers = n_workers;
 	s->now = now_ns;
-	for (unsigned k = 0; k <= n; k++)
-		s->t[k] = (struct tenant_gate){ .s = s, .cls = k, .win_t0 = now_ns };
+	s->dirty = true; /* the first sync applies its configuration */
 	return s;
-err:
-	free(s->ccfg);
-	free(s);
-	errno = errno ? errno : ENOMEM;
-	return NULL;
 }
 
 void wan_shaper_destroy(struct wan_shaper *s)
@@ -151,19 +145,66 @@ void wan_shaper_destroy(struct wan_shaper *s)
 	if (!s)
 		return;
 	shaper_destroy(s->sh);
-	free(s->ccfg);
 	free(s);
 }
 
-void wan_shaper_attach(struct wan_shaper *s, unsigned k, struct channel *ch,
-		       enum strait_transport transport)
+void wan_shaper_attach(struct wan_shaper *s, unsigned slot, struct channel *ch)
 {
-	s->t[k].ch = ch;
-	channel_set_gate(ch, &gate, &s->t[k]);
-	/* Transport = rate: random loss does not slow the channel below its
-	 * guarantee (the shaper paces it); bbr is not built yet: as cubic */
-	if (transport == STRAIT_TRANSPORT_RATE)
-		channel_set_min_rate(ch, s->ccfg[k].guaranteed_bps);
+	struct tenant_gate *g = &s->t[slot];
+	shaper_class_reset(s->sh, slot);
+	*g = (struct tenant_gate){ .s = s, .ch = ch, .cls = slot, .win_t0 = s->now };
+	channel_set_gate(ch, &gate, g);
+	s->dirty = true;
+}
+
+void wan_shaper_detach(struct wan_shaper *s, unsigned slot)
+{
+	struct tenant_gate *g = &s->t[slot];
+	if (g->ch) {
+		channel_set_gate(g->ch, NULL, NULL);
+		channel_set_min_rate(g->ch, 0);
+	}
+	shaper_class_reset(s->sh, slot);
+	*g = (struct tenant_gate){ .s = s, .cls = slot, .win_t0 = s->now };
+	s->dirty = true;
+}
+
+void wan_shaper_sync(struct wan_shaper *s, const struct strait_config *cfg, uint64_t now_ns)
+{
+	if (!s->dirty && cfg->generation == s->gen)
+		return;
+	if (now_ns > s->now)
+		s->now = now_ns;
+	for (unsigned k = 0; k < WAN_SHAPER_BRIDGED; k++) {
+		const struct strait_tenant_cfg *tc = &cfg->tenants[k];
+		if (!s->t[k].ch || k >= cfg->n_tenants || !strait_tenant_present(tc)) {
+			s->ccfg[k] = idle_class;
+			continue;
+		}
+		s->ccfg[k] = (struct shaper_class_cfg){
+			.guaranteed_bps = tc->guaranteed_bps, .ceiling_bps = tc->ceiling_bps,
+			.priority = tc->priority, .weight = tc->weight ? tc->weight : 1,
+			.rpo_target_ns = tc->rpo_target_ns,
+		};
+		/* Transport = rate: random loss does not slow the channel below
+		 * its guarantee (the shaper paces it); bbr is not built yet: as
+		 * cubic */
+		channel_set_min_rate(s->t[k].ch, tc->transport == STRAIT_TRANSPORT_RATE
+							 ? tc->guaranteed_bps : 0);
+	}
+	uint64_t link_bps = cfg->appliance.wan_rate_bps;
+	struct shaper_cfg sc = {
+		.link_bps = link_bps, .mtu = FRAME_MAX,
+		.n_classes = WAN_SHAPER_BRIDGED + 1, .classes = s->ccfg,
+	};
+	if (shaper_reconfigure(s->sh, &sc, s->now)) /* ctl checked it: cannot happen */
+		fprintf(stderr, "straitd: WAN shaper: configuration %llu refused, the previous "
+				"one goes on\n", (unsigned long long)cfg->generation);
+	if (s->n_workers > 1)
+		link_set(link_bps);
+	s->shared = s->n_workers > 1 && link_bps;
+	s->gen = cfg->generation;
+	s->dirty = false;
 }
 
 /* ---- per frame ---- */
@@ -195,7 +236,7 @@ void wan_shaper_bridged(struct wan_shaper *s, uint64_t total_bytes, uint64_t now
 			s->bridged_over += len + d;
 			break;
 		}
-		wan_shaper_charge(s, s->n, len, s->now);
+		wan_shaper_charge(s, WAN_SHAPER_BRIDGED, len, s->now);
 	}
 }
 

@@ -20,6 +20,12 @@
  * tenant within its guarantee never waits for that bucket (the guarantees
  * fit in the link, ctl checks it); a borrowing one does.
  *
+ * Reloads (dataplane/reload.c): a tenant's class is its slot's; it starts
+ * afresh when a tenant starts in that slot (wan_shaper_attach), goes idle
+ * when it stops, and keeps its state across a restarted tunnel (the
+ * channel is kept too). A new configuration (a rate, a weight, a priority,
+ * a transport, [WAN] Rate) is applied in place by wan_shaper_sync().
+ *
  * Per frame: no allocation, no lock (one atomic add-and-compare with
  * several workers), no syscall. */
 #ifndef STRAIT_DATAPLANE_WAN_SHAPER_H
@@ -44,33 +50,42 @@ struct wan_shaper_snap {
 	uint64_t guaranteed_bps, ceiling_bps; /* as applied (0: none / the link) */
 };
 
-/* Before the workers start (main lcore): the link bucket the workers
- * share when there are several. */
-void wan_shaper_link_init(const struct strait_config *cfg, unsigned n_workers);
+/* The bridged traffic's class: after every tenant slot's. */
+enum { WAN_SHAPER_BRIDGED = STRAIT_MAX_TENANTS };
 
 /* Whether this configuration shapes anything: a [WAN] Rate, or a tenant
  * with a Guaranteed or Ceiling rate. */
 bool wan_shaper_wanted(const struct strait_config *cfg);
 
-/* A worker's shaper for its n tenants (configuration indexes idx[]), plus
- * the default class for bridged traffic. NULL with errno on failure. */
-struct wan_shaper *wan_shaper_create(const struct strait_config *cfg, unsigned n_workers,
-				     const uint16_t *idx, unsigned n, uint64_t now_ns);
+/* A worker's shaper: one class per tenant slot (its class id is its slot,
+ * idle until a tenant of this worker is attached to it), plus the default
+ * class for bridged traffic. Its policy comes from wan_shaper_sync().
+ * NULL with errno on failure. */
+struct wan_shaper *wan_shaper_create(unsigned n_workers, uint64_t now_ns);
+/* Frees s; touches no channel (the worker's stack may be gone). */
 void wan_shaper_destroy(struct wan_shaper *s);
-/* Gates tenant k's channel (k: its position in idx[]); with Transport =
- * rate, its guarantee is the channel's minimum rate (channel_set_min_rate). */
-void wan_shaper_attach(struct wan_shaper *s, unsigned k, struct channel *ch,
-		       enum strait_transport transport);
-/* A frame of tenant k left for the WAN: len bytes on the wire. */
-void wan_shaper_charge(struct wan_shaper *s, unsigned k, uint32_t len, uint64_t now_ns);
+/* Tenant start: slot's class starts afresh (no debt, no counters) and
+ * gates its channel; its policy is applied at the next sync. */
+void wan_shaper_attach(struct wan_shaper *s, unsigned slot, struct channel *ch);
+/* Tenant stop: slot's class goes idle, its channel is no longer gated. */
+void wan_shaper_detach(struct wan_shaper *s, unsigned slot);
+/* Applies cfg (the worker's published configuration) in place when it is
+ * a new one (its generation) or a tenant came or went since the last
+ * sync: [WAN] Rate, each attached tenant's [Bandwidth], the channels'
+ * minimum rates (Transport = rate). Every class keeps its state (debts,
+ * deficit, demand, counters): a rate change resets nothing. O(1) when
+ * nothing changed; O(slots) once per reload. */
+void wan_shaper_sync(struct wan_shaper *s, const struct strait_config *cfg, uint64_t now_ns);
+/* A frame of slot's tenant left for the WAN: len bytes on the wire. */
+void wan_shaper_charge(struct wan_shaper *s, unsigned slot, uint32_t len, uint64_t now_ns);
 /* The worker's bridged LAN -> WAN bytes so far (a counter): the growth
  * since the last call is charged to the default class. */
 void wan_shaper_bridged(struct wan_shaper *s, uint64_t total_bytes, uint64_t now_ns);
 /* Lets the tenants send what the shaper grants now. Returns nonzero when
  * a class may send again within 200 us (the worker must not sleep). */
 unsigned wan_shaper_run(struct wan_shaper *s, uint64_t now_ns);
-/* k == n: the bridged class. */
-void wan_shaper_stats(struct wan_shaper *s, unsigned k, uint64_t now_ns,
+/* slot == WAN_SHAPER_BRIDGED: the bridged class. */
+void wan_shaper_stats(struct wan_shaper *s, unsigned slot, uint64_t now_ns,
 		      struct wan_shaper_snap *out);
 
 #endif

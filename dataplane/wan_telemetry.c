@@ -46,8 +46,9 @@ static const struct wan_tenant_snap *find(const struct wan_snap *s, unsigned n, 
 
 static int tenant_index(const struct dp_app *a, const char *name, size_t len)
 {
-	for (unsigned i = 0; i < a->cfg->n_tenants; i++)
-		if (strlen(a->cfg->tenants[i].name) == len && !strncmp(a->cfg->tenants[i].name, name, len))
+	const struct strait_config *cfg = dp_held_cfg(a);
+	for (unsigned i = 0; i < cfg->n_tenants; i++)
+		if (len && strlen(cfg->tenants[i].name) == len && !strncmp(cfg->tenants[i].name, name, len))
 			return (int)i;
 	return -1;
 }
@@ -100,7 +101,7 @@ static const char *const esp_drops[] = {
 
 static void put_tenant(struct rte_tel_data *d, const struct dp_app *a, const struct wan_tenant_snap *t)
 {
-	const struct strait_tenant_cfg *tc = &a->cfg->tenants[t->index];
+	const struct strait_tenant_cfg *tc = &dp_held_cfg(a)->tenants[t->index];
 	const struct strait_tunnel_stats *u = &t->tun;
 	char hex[16];
 	rte_tel_data_add_dict_string(d, "name", tc->name);
@@ -130,6 +131,7 @@ static void put_tenant(struct rte_tel_data *d, const struct dp_app *a, const str
 	u64(d, "rekeys_started", u->rekeys_started);
 	u64(d, "sas_retired", u->retired);
 	u64(d, "peer_timeouts", u->peer_downs);
+	u64(d, "peer_restarts", u->peer_restarts);
 	struct rte_tel_data *k = sub_dict(d, "keepalives");
 	u64(k, "sent", u->keepalives);
 	u64(k, "received", t->keepalives_in);
@@ -240,7 +242,7 @@ int wan_tel_tunnel(const struct dp_app *a, const char *params, struct rte_tel_da
 			for (int i = 0; i < WAN_TDROP_COUNT; i++)
 				td[i] += t->drops[i];
 			if (states)
-				rte_tel_data_add_dict_string(states, a->cfg->tenants[t->index].name,
+				rte_tel_data_add_dict_string(states, dp_held_cfg(a)->tenants[t->index].name,
 							     t->up ? "up" : "down");
 		}
 	}

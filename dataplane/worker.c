@@ -27,6 +27,7 @@
 #include <rte_mbuf.h>
 #include <rte_pause.h>
 #include <rte_prefetch.h>
+#include <rte_rcu_qsbr.h>
 #include <rte_ring.h>
 
 #include "classify.h"
@@ -58,7 +59,7 @@ static void on_expire(void *ctx, const struct flow *f)
 
 int dp_worker_init(struct dp_app *app, struct dp_worker *w, unsigned id)
 {
-	const struct strait_appliance_cfg *ac = &app->cfg->appliance;
+	const struct strait_appliance_cfg *ac = &app->published_cfg->appliance;
 	memset(w, 0, sizeof(*w));
 	w->id = id;
 	w->queue = (uint16_t)id;
@@ -253,7 +254,7 @@ static inline void track_seq(struct flow *f, const uint8_t *frame, const struct 
  * re-decides a flow only once it is closed by an in-window RST or FINs,
  * and never a flow whose SYN was not seen (that one waits for expiry). */
 static inline struct flow *track(struct dp_worker *w, const uint8_t *frame,
-				const struct pkt_info *pi, uint32_t bytes,
+				const struct pkt_info *pi, uint32_t bytes, unsigned in,
 				const struct flow_key *kp, uint32_t h, bool src_a)
 {
 	const struct flow_key k = *kp;
@@ -287,16 +288,25 @@ static inline struct flow *track(struct dp_worker *w, const uint8_t *frame,
 decide:
 	st->flows.created++;
 	if (syn) {
-		f->tenant = classify_syn(w->app->cfg, pi->family, pi->src, pi->dst, pi->dport);
+		f->tenant = classify_syn(w->cfg, pi->family, pi->src, pi->dst, pi->dport);
 		f->flags = src_a ? 0 : FLOW_F_CLIENT_B;
 		if (f->tenant != FLOW_BRIDGED) {
 			st->tenant[f->tenant].flows++;
 			st->tenant[f->tenant].active++;
+		} else {
+			st->flows.no_rule++;
 		}
 	} else {
 		f->tenant = FLOW_BRIDGED;
 		f->flags = FLOW_F_UNSEEN;
 		st->flows.unseen_syn++;
+		/* whose it would have been, to say why it is not optimized:
+		 * either end may be the client */
+		uint16_t t = classify_syn(w->cfg, pi->family, pi->src, pi->dst, pi->dport);
+		if (t == FLOW_BRIDGED)
+			t = classify_syn(w->cfg, pi->family, pi->dst, pi->src, pi->sport);
+		if (t != FLOW_BRIDGED)
+			st->tenant[t].mid_stream++;
 	}
 update:
 	f->last_ms = w->now_ms;
@@ -306,6 +316,7 @@ update:
 	if (f->tenant != FLOW_BRIDGED) {
 		st->tenant[f->tenant].pkts++;
 		st->tenant[f->tenant].bytes += bytes;
+		st->tenant[f->tenant].rx_bytes[in] += bytes;
 	}
 	return f;
 }
@@ -323,9 +334,10 @@ static inline unsigned flow_owner(uint32_t hash, unsigned n)
  * the frame goes; other flows by their hash. A frame names the tenants
  * whose rule matches it as client -> server and as server -> client; the
  * lower of the two decides, so both directions agree. */
-static unsigned tcp_owner(const struct dp_app *app, const struct pkt_info *pi, uint32_t hash)
+static unsigned tcp_owner(const struct dp_worker *w, const struct pkt_info *pi, uint32_t hash)
 {
-	const struct strait_config *cfg = app->cfg;
+	const struct dp_app *app = w->app;
+	const struct strait_config *cfg = w->cfg;
 
 	if (cfg->n_tenants) {
 		uint16_t fwd = classify_syn(cfg, pi->family, pi->src, pi->dst, pi->dport);
@@ -358,7 +370,7 @@ static bool icmp_of_flow(struct dp_worker *w, unsigned in, struct rte_mbuf *m,
 	flow_key_make(&qi, &k);
 	uint32_t h = flow_key_hash(&k);
 	if (app->n_workers > 1 && !steered) {
-		unsigned owner = tcp_owner(app, &qi, h);
+		unsigned owner = tcp_owner(w, &qi, h);
 		if (owner != w->id) {
 			if (rte_ring_mp_enqueue(app->workers[owner].steer[in], m))
 				return false;
@@ -459,7 +471,7 @@ owner:
 			bool src_a = flow_key_make(&pi, &k);
 			uint32_t h = flow_key_hash(&k);
 			if (nw > 1 && !steered) {
-				unsigned owner = tcp_owner(app, &pi, h);
+				unsigned owner = tcp_owner(w, &pi, h);
 				if (owner != w->id) {
 					if (likely(rte_ring_mp_enqueue(app->workers[owner].steer[in], m) == 0)) {
 						st->flows.steered++;
@@ -470,15 +482,16 @@ owner:
 					goto bridge;
 				}
 			}
-			struct flow *fl = track(w, f, &pi, m->pkt_len, &k, h, src_a);
+			struct flow *fl = track(w, f, &pi, m->pkt_len, in, &k, h, src_a);
 			if (fl && fl->tenant != FLOW_BRIDGED) {
 				m->l2_len = pi.l2_len;
 				m->l3_len = pi.l3_len;
 				if (dp_hooks_intercept(w, m, &pi, fl, in))
 					continue;
+				st->tenant[fl->tenant].bridged_bytes[in] += m->pkt_len;
 			}
 		} else if (unlikely(pi.l4_proto == PROTO_ICMP || pi.l4_proto == PROTO_ICMP6) &&
-			   !pi.is_fragment && app->cfg->n_tenants) {
+			   !pi.is_fragment && w->cfg->n_tenants) {
 			if (icmp_of_flow(w, in, m, f, &pi, steered))
 				continue;
 		}
@@ -543,8 +556,13 @@ static unsigned drain_ctrl(struct dp_worker *w)
 
 unsigned dp_worker_poll(struct dp_worker *w)
 {
+	struct dp_app *app = w->app;
 	w->now_ms = dp_now_ms();
-	unsigned work = rx_port(w, DP_LAN) + rx_port(w, DP_WAN);
+	/* the configuration for this iteration (reload.c): a reload that
+	 * publishes another waits for the quiescent state at the end */
+	w->cfg = __atomic_load_n(&app->published_cfg, __ATOMIC_ACQUIRE);
+	unsigned work = w->events ? dp_worker_events(w) : 0;
+	work += rx_port(w, DP_LAN) + rx_port(w, DP_WAN);
 	work += rx_steered(w, DP_LAN) + rx_steered(w, DP_WAN);
 	work += drain_ctrl(w);
 	work += dp_hooks_poll(w);
@@ -555,6 +573,9 @@ unsigned dp_worker_poll(struct dp_worker *w)
 		flow_table_sweep(w->flows, w->now_ms, SWEEP_BUCKETS);
 		w->stats.flows_active = flow_table_used(w->flows);
 	}
+	dp_stats_publish(w);
+	if (app->qsbr)
+		rte_rcu_qsbr_quiescent(app->qsbr, w->id);
 	return work;
 }
 
@@ -578,10 +599,13 @@ int dp_worker_run(struct dp_worker *w, void (*between)(struct dp_app *app))
 {
 	struct dp_app *app = w->app;
 	w->lcore = rte_lcore_id();
+	w->cfg = __atomic_load_n(&app->published_cfg, __ATOMIC_ACQUIRE);
 	if (dp_hooks_start(w)) {
 		app->quit = 1;
 		return -1;
 	}
+	if (app->qsbr)
+		dp_worker_rcu_online(w);
 	w->last_rx_ms = dp_now_ms();
 	/* Short sleeps must stay short: the default 50 us timer slack would
 	 * more than triple a 20 us sleep. Once, at start. */
@@ -602,6 +626,8 @@ int dp_worker_run(struct dp_worker *w, void (*between)(struct dp_app *app))
 			backoff(now - last_work, hz);
 	}
 	dp_worker_drain(w);
+	if (app->qsbr)
+		dp_worker_rcu_offline(w);
 	dp_hooks_stop(w);
 	return 0;
 }

@@ -7,6 +7,8 @@
  *
  *   initiator                                  responder
  *   INIT {SPI_i, ts, E_i, mac}        ---->    mac, ts > last ts, then X25519
+ *   (INITIAL_CONTACT when the sender holds no SA: the receiver drops its
+ *   pairs with it and reports the tunnel down, then up again)
  *                                     <----    RESP {SPI_i, SPI_r, E_r, confirm_r, mac}
  *   mac, X25519, confirm_r: use SAs
  *   CONFIRM {SPI_i, SPI_r, confirm_i} ---->    confirm_i: use SAs
@@ -68,8 +70,10 @@ struct strait_tunnel {
 	struct pending_init pi;
 	struct pending_resp pr;
 	uint64_t last_ts_rx, last_ts_tx;
+	bool resumed; /* cfg.resumed, until the first pair is installed */
 	/* dead-peer detection (strait_tunnel_poll) */
 	bool up;
+	bool restarted;                   /* the peer lost our SAs: EV_DOWN due */
 	uint64_t last_rx_ns, last_tx_ns;
 	struct strait_tunnel_stats stats;
 };
@@ -302,6 +306,23 @@ static void retire_pending_resp(struct strait_tunnel *t, uint64_t now_ns)
 	drop_pending_resp(t);
 }
 
+/* The peer has no state for us (its INIT or RESP says INITIAL_CONTACT: it
+ * restarted, or timed us out): nothing sealed under the pairs it forgot
+ * will ever open there, nor will it seal with them again, so they go now,
+ * not after retire_ns; the next poll reports the tunnel down (the channel
+ * inside it is gone with the peer's state) and up again once the new pair
+ * is confirmed. */
+static void peer_lost(struct strait_tunnel *t)
+{
+	strait_esp_sa_free(t->out);
+	strait_esp_sa_free(t->in);
+	t->out = t->in = NULL;
+	free_retiring(t);
+	drop_pending_resp(t);
+	t->restarted = true;
+	t->stats.peer_restarts++;
+}
+
 /* The new pair becomes current; the old inbound SA keeps opening frames in
  * flight until retire_ns has passed. */
 static void install(struct strait_tunnel *t, struct strait_esp_sa *out, struct strait_esp_sa *in,
@@ -311,6 +332,7 @@ static void install(struct strait_tunnel *t, struct strait_esp_sa *out, struct s
 	strait_esp_sa_free(t->out);
 	t->out = out;
 	t->in = in;
+	t->resumed = false;
 	t->stats.handshakes++;
 }
 
@@ -329,6 +351,7 @@ struct strait_tunnel *strait_tunnel_create(const struct strait_tunnel_config *cf
 		return NULL;
 	}
 	t->cfg = *cfg;
+	t->resumed = cfg->resumed;
 	if (!t->cfg.retire_ns)
 		t->cfg.retire_ns = DEFAULT_RETIRE_NS;
 	if (!t->cfg.retry_ns)
@@ -400,6 +423,7 @@ int strait_tunnel_initiate(struct strait_tunnel *t, uint64_t now_ns, uint8_t *ou
 	ts = now_ns > t->last_ts_tx ? now_ns : t->last_ts_tx + 1;
 	t->last_ts_tx = ts;
 	put_hdr(t, m, STRAIT_KX_INIT);
+	m[2] = t->out || t->resumed ? 0 : STRAIT_KX_F_INITIAL_CONTACT;
 	put_be32(m + 12, t->pi.spi_i);
 	put_be64(m + 16, ts);
 	if (hmac(t->k_mac, m, 56, m + 56)) {
@@ -425,21 +449,25 @@ static enum strait_kx_status on_init(struct strait_tunnel *t, uint64_t now_ns, c
 	uint32_t spi_r;
 	struct strait_esp_sa *sa_out, *sa_in;
 	enum strait_kx_status st = STRAIT_KX_E_CRYPTO;
+	bool fresh = !t->out && !t->resumed; /* we hold no pair with the peer */
 
 	if (ts <= t->last_ts_rx)
 		return STRAIT_KX_E_REPLAY;     /* before any X25519 work */
 	if (ts > now_ns + t->cfg.max_skew_ns || now_ns > ts + t->cfg.max_skew_ns)
 		return STRAIT_KX_E_STALE;      /* likewise */
+	/* Used up even when the tie-break refuses it: else a captured INIT
+	 * (INITIAL_CONTACT set, at start) replayed later would pass. */
+	t->last_ts_rx = ts;
 	if (t->pi.active) {
 		/* Both sides initiated: the lower node id's INIT wins. */
 		if (t->cfg.local_id < t->cfg.peer_id)
 			return STRAIT_KX_E_TIEBREAK;
 		drop_pending_init(t);
 	}
-	t->last_ts_rx = ts;
 
 	spi_r = choose_spi(t);
 	put_hdr(t, out, STRAIT_KX_RESP);
+	out[2] = fresh ? STRAIT_KX_F_INITIAL_CONTACT : 0;
 	put_be32(out + 12, get_be32(m + 12));
 	put_be32(out + 16, spi_r);
 	eph = x25519_keygen(out + 20);
@@ -458,6 +486,8 @@ static enum strait_kx_status on_init(struct strait_tunnel *t, uint64_t now_ns, c
 		strait_esp_sa_free(sa_out);
 		goto err;
 	}
+	if ((m[2] & STRAIT_KX_F_INITIAL_CONTACT) && t->out)
+		peer_lost(t);
 	retire_pending_resp(t, now_ns); /* an earlier INIT's: the peer may hold it */
 	t->pr.active = true;
 	t->pr.spi_i = get_be32(m + 12);
@@ -511,6 +541,8 @@ static enum strait_kx_status on_resp(struct strait_tunnel *t, uint64_t now_ns, c
 		goto out;
 	}
 	drop_pending_init(t);
+	if ((m[2] & STRAIT_KX_F_INITIAL_CONTACT) && t->out)
+		peer_lost(t);
 	/* A pair we answered earlier and that is still unconfirmed is older
 	 * than this one: promoting it later (by its CONFIRM or a frame) would
 	 * put it back over the pair the peer ends on. It only retires: the
@@ -550,7 +582,8 @@ static enum strait_kx_status handshake(struct strait_tunnel *t, uint64_t now_ns,
 	size_t want, mac_at;
 	uint8_t mac[MAC_LEN];
 
-	if (len < STRAIT_KX_HDR_LEN || m[1] != STRAIT_KX_VERSION || m[2] || m[3])
+	if (len < STRAIT_KX_HDR_LEN || m[1] != STRAIT_KX_VERSION || m[3] ||
+	    (m[2] & ~STRAIT_KX_F_INITIAL_CONTACT) || (m[2] && m[0] == STRAIT_KX_CONFIRM))
 		return STRAIT_KX_E_MALFORMED;
 	switch (m[0]) {
 	case STRAIT_KX_INIT:
@@ -643,6 +676,13 @@ unsigned strait_tunnel_poll(struct strait_tunnel *t, uint64_t now_ns, uint8_t *o
 	int n;
 
 	*out_len = 0;
+	if (t->restarted) {
+		t->restarted = false;
+		if (t->up) {
+			t->up = false;
+			ev |= STRAIT_TUNNEL_EV_DOWN;
+		}
+	}
 	if (t->up && t->cfg.peer_timeout_ns && now_ns - t->last_rx_ns >= t->cfg.peer_timeout_ns &&
 	    now_ns >= t->last_rx_ns) {
 		/* silent too long: nothing more is sealed for it, and the tick

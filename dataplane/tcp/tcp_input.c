@@ -785,12 +785,14 @@ static void ack_unacceptable(struct tcp_conn *c, const struct tcp_seg *s)
 {
 	struct tcp_stack *st = c->st;
 	if (s->len == 0 && !(s->flags & (TH_SYN | TH_FIN))) {
+		/* the last reply's time, | 1 so that 0 means none: any clock
+		 * value, also past 2^31 ms (a TSC that counts from boot) */
 		uint32_t ms = (uint32_t)(st->now / 1000);
-		if ((int32_t)(c->invalid_ack_ms - ms) > 0) {
+		if (c->invalid_ack_ms && (ms | 1) - c->invalid_ack_ms < TCP_INVALID_ACK_MS) {
 			st->stats.invalid_ack_limited++;
 			return;
 		}
-		c->invalid_ack_ms = ms + TCP_INVALID_ACK_MS;
+		c->invalid_ack_ms = ms | 1;
 	}
 	c->flags |= TF_ACK_NOW;
 }

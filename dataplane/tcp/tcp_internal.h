@@ -180,7 +180,7 @@ struct tcp_conn {
 
 	/* timestamps (RFC 7323) */
 	uint32_t ts_recent;
-	uint32_t invalid_ack_ms; /* unacceptable pure ACKs unanswered until then (ms clock) */
+	uint32_t invalid_ack_ms; /* when an unacceptable pure ACK was last answered (ms | 1; 0: never) */
 	uint64_t ts_recent_us; /* when ts_recent was set */
 	uint32_t last_ack_sent;
 

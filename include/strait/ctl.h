@@ -21,10 +21,13 @@
 enum strait_ctl_limits {
 	STRAIT_NAME_MAX = 32,      /* names, including the NUL */
 	STRAIT_DEVICE_MAX = 128,   /* DPDK device name or PCI address */
-	STRAIT_MAX_TENANTS = 64,
+	STRAIT_MAX_TENANTS = 1024,
 	STRAIT_MAX_PREFIXES = 16,  /* per side (client, server) of a rule */
 	STRAIT_MAX_PORT_RANGES = 16,
+	STRAIT_MAX_VLANS = 16,     /* [Interception] Vlans */
 	STRAIT_MAX_WORKERS = 16,
+	STRAIT_LISTEN_MAX = 4,     /* [Control] Listen: sockets of the API */
+	STRAIT_SOCKET_PATH_MAX = 108, /* a Unix socket's path, with the NUL */
 	STRAIT_TENANT_ID_MAX = 65535, /* [Tenant] Id: 1..65535 */
 	STRAIT_PSK_LEN = 32,          /* KeyFile: 32 bytes, base64 */
 };
@@ -67,6 +70,23 @@ struct strait_tcp_impair {
 	bool rx, tx;                /* directions: received, sent */
 };
 
+/* Where the control API listens ([Control] Listen): a TCP address and
+ * port, or a Unix socket's path (family 0). */
+struct strait_listen {
+	uint8_t family;             /* 4, 6, or 0: Unix socket */
+	uint8_t addr[16];
+	uint16_t port;              /* host order */
+	char path[STRAIT_SOCKET_PATH_MAX];
+};
+
+/* [Control]: the REST API (ctl/README.md). No Listen, no API. */
+struct strait_control_cfg {
+	struct strait_listen listen[STRAIT_LISTEN_MAX];
+	unsigned n_listen;
+	char token_file[PATH_MAX];  /* resolved against the file's folder */
+	unsigned listen_line, token_line; /* where they were given (errors) */
+};
+
 struct strait_appliance_cfg {
 	char name[STRAIT_NAME_MAX];
 	unsigned workers;           /* worker lcores; 0 = single-lcore mode */
@@ -83,6 +103,8 @@ struct strait_appliance_cfg {
 	uint64_t wan_rate_bps;
 	unsigned wan_rate_line;
 	struct strait_tcp_impair tcp_impair; /* [Test] TcpImpair */
+	struct strait_control_cfg control;
+	char file[PATH_MAX];        /* the appliance file, as given */
 };
 
 enum strait_peer_down {
@@ -112,6 +134,12 @@ struct strait_tenant_cfg {
 	struct strait_prefix server[STRAIT_MAX_PREFIXES];
 	struct strait_port_range ports[STRAIT_MAX_PORT_RANGES];
 	unsigned n_client, n_server, n_ports;
+	/* The VLANs the tenant's connections may use (0 = untagged), at
+	 * either appliance: a SYN on another is not intercepted, a peer's
+	 * OPEN for another is refused. None given (n_vlans 0): the LAN
+	 * port's Vlan only. */
+	uint16_t vlans[STRAIT_MAX_VLANS];
+	unsigned n_vlans;
 	/* Peer appliance: its WAN endpoint (ESP in UDP) and the channel's
 	 * inner addresses. */
 	struct strait_addr peer_endpoint;
@@ -123,6 +151,11 @@ struct strait_tenant_cfg {
 	 * wipes it with strait_tenant_wipe_key() once the tunnel holds it. */
 	uint8_t psk[STRAIT_PSK_LEN];
 	bool has_psk;
+	/* Which key it is, without the key: set with it (SHA-256 of a label
+	 * and the key, truncated), kept when the key is wiped, so that a
+	 * reload tells a rotated key from the same one. All zero until a key
+	 * was loaded. Never shown. */
+	uint8_t key_id[16];
 	unsigned id_line, key_line, inner_line; /* where Id, KeyFile and
 						  * InnerAddress were given */
 	/* The tunnel to the peer ([Peer]), nanoseconds and bytes. The peer is
@@ -146,14 +179,29 @@ struct strait_tenant_cfg {
 	enum strait_transport transport;
 	enum strait_peer_down peer_down;
 	uint64_t cache_size;        /* bytes of each direction's cache log */
+	/* Not from the file: the configuration generation that put the tenant
+	 * in its slot (strait_config_diff()); its statistics carry it. */
+	uint64_t generation;
 };
 
 struct strait_config {
 	struct strait_appliance_cfg appliance;
 	struct strait_tenant_cfg tenants[STRAIT_MAX_TENANTS];
-	unsigned n_tenants; /* sorted by file name (the index is no id:
-			       * tenants are named by their Id) */
+	/* Sorted by file name when loaded. The index is the tenant's slot,
+	 * not its number on the wire (tenants are named by their Id). */
+	unsigned n_tenants;
+	/* 1 when loaded; each reload that applies adds 1. After a reload a
+	 * tenant keeps its index (its slot): a removed tenant leaves an empty
+	 * slot (name[0] == '\0', no rule) below n_tenants, which a later
+	 * reload may give to a new tenant. Code that walks the tenants skips
+	 * empty slots (strait_tenant_present()). */
+	uint64_t generation;
 };
+
+static inline bool strait_tenant_present(const struct strait_tenant_cfg *t)
+{
+	return t->name[0] != '\0';
+}
 
 struct strait_error {
 	char file[PATH_MAX];
@@ -178,6 +226,118 @@ int strait_tenant_load(const char *path, struct strait_tenant_cfg *out,
  * Guaranteed line of the tenant that overcommits it). */
 int strait_config_load(const char *appliance_path, struct strait_config *out,
 		       struct strait_error *err);
+/* A struct strait_config is large (1,024 tenants): never on a stack.
+ * Zeroed; NULL on ENOMEM. */
+struct strait_config *strait_config_new(void);
+void strait_config_free(struct strait_config *cfg);
+
+/* ---- reload: what differs between two configurations (config_diff.c) ----
+ *
+ * As `wg syncconf`: the new set is loaded and validated whole, then
+ * compared with the running one tenant by tenant (by name); only what
+ * differs is applied, and how each difference applies is fixed here. */
+
+/* How a change is applied (bits). */
+enum strait_apply {
+	STRAIT_APPLY_NONE = 0,       /* nothing to do (a comment, a file's name) */
+	STRAIT_APPLY_RULE = 1 << 0,  /* interception: new flows only */
+	STRAIT_APPLY_RATE = 1 << 1,  /* bandwidth: the shaper, in place */
+	STRAIT_APPLY_REKEY = 1 << 2, /* the key (the KeyFile's content): the
+				      * tenant's tunnel starts again with it;
+				      * the channel's TCP resends what the
+				      * handshake's moments lost */
+	STRAIT_APPLY_POLICY = 1 << 3, /* PeerDown: new flows only */
+	STRAIT_APPLY_TUNNEL = 1 << 4, /* Endpoint, [Peer] timers: the tenant's
+				       * tunnel starts again (a handshake), its
+				       * channel and flows go on */
+	STRAIT_APPLY_RESTART = 1 << 5, /* the tenant's tunnel, channel and relay
+					* start again (Id, inner addresses): its
+					* optimized flows are reset, other
+					* tenants untouched */
+	STRAIT_APPLY_CACHE = 1 << 6, /* CacheSize, CacheFile: the tenant's relay
+				      * and its channel's session start again
+				      * with the new cache (a new epoch at both
+				      * ends): its optimized flows are reset */
+	STRAIT_APPLY_COUNT = 7
+};
+
+/* The tenant fields compared, one bit each (strait_field_name()). */
+enum strait_tenant_field {
+	STRAIT_FIELD_FILE = 0,
+	STRAIT_FIELD_KEY_FILE,
+	STRAIT_FIELD_PEER_DOWN,
+	STRAIT_FIELD_CLIENT_PREFIX,
+	STRAIT_FIELD_SERVER_PREFIX,
+	STRAIT_FIELD_PORTS,
+	STRAIT_FIELD_ENDPOINT,
+	STRAIT_FIELD_INNER,
+	STRAIT_FIELD_PEER_INNER,
+	STRAIT_FIELD_GUARANTEED,
+	STRAIT_FIELD_CEILING,
+	STRAIT_FIELD_PRIORITY,
+	STRAIT_FIELD_WEIGHT,
+	STRAIT_FIELD_CACHE_SIZE,
+	STRAIT_FIELD_ID,
+	STRAIT_FIELD_KEY,          /* the KeyFile's content (key_id) */
+	STRAIT_FIELD_PEER_TIMEOUT,
+	STRAIT_FIELD_KEEPALIVE,
+	STRAIT_FIELD_REKEY_TIME,
+	STRAIT_FIELD_REKEY_BYTES,
+	STRAIT_FIELD_CACHE_FILE,
+	STRAIT_FIELD_VLANS,
+	STRAIT_FIELD_RPO_TARGET,
+	STRAIT_FIELD_TRANSPORT,
+	STRAIT_FIELD_COUNT
+};
+
+struct strait_tenant_change {
+	char name[STRAIT_NAME_MAX];
+	unsigned slot;     /* in the new configuration; removed: in the old */
+	uint32_t fields;   /* changed: 1 << enum strait_tenant_field */
+	uint32_t apply;    /* changed: enum strait_apply bits */
+};
+
+struct strait_config_diff {
+	unsigned n_added, n_removed, n_changed;
+	struct strait_tenant_change added[STRAIT_MAX_TENANTS];
+	struct strait_tenant_change removed[STRAIT_MAX_TENANTS];
+	struct strait_tenant_change changed[STRAIT_MAX_TENANTS];
+	/* appliance keys that changed and apply in place: "[Appliance] Name",
+	 * "[Appliance] TenantDir", "[Control] TokenFile" */
+	const char *appliance[4];
+	unsigned n_appliance;
+};
+
+/* Compares the running configuration `cur` with `next` (freshly loaded and
+ * valid) and places next's tenants in slots: a tenant of cur keeps its
+ * slot; a new one takes an empty slot that cur did not just free (its
+ * flows may still be draining), else the next index. next->generation is
+ * cur's + 1; a tenant keeps its generation, a new one gets next's.
+ * Returns 0, or -EINVAL with err naming the file, line and field of a
+ * change that cannot be applied while running (ports, workers, table
+ * sizes, listening sockets: they take a restart), or -E2BIG when no slot
+ * is left. On error nothing in cur changes (next is scratch). */
+int strait_config_diff(const struct strait_config *cur, struct strait_config *next,
+		       struct strait_config_diff *diff, struct strait_error *err);
+bool strait_config_diff_empty(const struct strait_config_diff *diff);
+
+/* "[Bandwidth] Ceiling", ...; "rule", "rate", "rekey", "policy", "tunnel",
+ * "restart", "cache". */
+const char *strait_field_name(unsigned field);
+const char *strait_apply_name(unsigned bit_index);
+/* The apply bits a change of field takes. */
+uint32_t strait_field_apply(unsigned field);
+
+/* The API's token ([Control] TokenFile, token.c): one line of 16 to 512
+ * visible ASCII characters (`openssl rand -hex 32`), in a regular file
+ * that group and others cannot read. Fills out (NUL-terminated) and
+ * returns 0, or -errno / -EINVAL with err naming the appliance file's
+ * TokenFile line; the token is never quoted. */
+enum { STRAIT_TOKEN_MIN = 16, STRAIT_TOKEN_MAX = 512 };
+int strait_token_load(const struct strait_appliance_cfg *a, char *out, size_t len,
+		      struct strait_error *err);
+/* The same for a file named on a command line (err names that file). */
+int strait_token_read(const char *path, char *out, size_t len, struct strait_error *err);
 
 /* Key files. The loaders above read rules only, never a KeyFile (tools
  * such as the profiler work without keys); the appliance then reads the
@@ -190,7 +350,7 @@ int strait_config_load(const char *appliance_path, struct strait_config *out,
 int strait_tenant_load_key(struct strait_tenant_cfg *t, struct strait_error *err);
 /* Every tenant's key; on failure no key stays in memory. */
 int strait_config_load_keys(struct strait_config *cfg, struct strait_error *err);
-/* Wipes a loaded key (explicit_bzero: not optimised away). */
+/* Wipes a loaded key (explicit_bzero: not optimised away); key_id stays. */
 void strait_tenant_wipe_key(struct strait_tenant_cfg *t);
 void strait_config_wipe_keys(struct strait_config *cfg);
 
@@ -208,6 +368,10 @@ void strait_tenant_hard_limits(const struct strait_tenant_cfg *t, uint64_t *hard
 
 /* "file:line: field: msg" (parts omitted when empty). */
 const char *strait_error_str(const struct strait_error *err, char *buf, size_t len);
+/* Fills err (file, line, field "[Section] Key" or "", the message) and
+ * returns rc, for errors found outside a file's parsing. */
+int strait_error_set(struct strait_error *err, int rc, const char *file, unsigned line,
+		     const char *field, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 
 /* Small parsers, shared with the command line and the control daemon.
  * Return true on success. */
@@ -231,5 +395,10 @@ bool strait_parse_duration(const char *s, uint64_t *ns);
 /* A byte count: a decimal number and an optional K, M, G, T or P (powers
  * of 1024, "B" or "iB" may follow): "64M", "1T", "1.5GiB", "4096". */
 bool strait_parse_bytes(const char *s, uint64_t *bytes);
+/* "127.0.0.1:8470", "[::1]:8470", or a Unix socket path ("/run/strait.sock");
+ * a relative path is taken as is. */
+bool strait_parse_listen(const char *s, struct strait_listen *out);
+/* "127.0.0.1:8470", "[::1]:8470" or the path. */
+const char *strait_listen_str(const struct strait_listen *l, char *buf, size_t len);
 
 #endif

@@ -259,7 +259,10 @@ enum strait_udp_kind strait_esp_udp_decap(struct strait_pkt *pkt, struct strait_
  *  common header (8 bytes)
  *    0  type      1 = INIT, 2 = RESP, 3 = CONFIRM
  *    1  version   1
- *    2  reserved  0 (2 bytes)
+ *    2  flags     INIT, RESP: bit 0 INITIAL_CONTACT (the sender holds no
+ *                 SA with this peer: it started, restarted or timed the
+ *                 peer out); other bits, and any bit in CONFIRM, 0
+ *    3  reserved  0
  *    4  tenant id (4)
  *
  *  INIT, initiator -> responder, 88 bytes
@@ -303,6 +306,14 @@ enum strait_udp_kind strait_esp_udp_decap(struct strait_pkt *pkt, struct strait_
  * dropped, never promoted over the newer one. Simultaneous
  * initiations: the INIT from the lower node id wins; the higher side drops
  * its own pending initiation and answers.
+ * A restarted peer (as IKEv2's INITIAL_CONTACT, RFC 7296 2.4): an
+ * authentic, fresh INIT or RESP with INITIAL_CONTACT from a peer we hold
+ * a pair with means it lost that pair. Every SA of ours with it is freed
+ * at once (nothing sealed under them can open there any more), and
+ * strait_tunnel_poll() reports EV_DOWN, then EV_UP once the new pair is
+ * confirmed, so that what ran inside the tunnel (the channel's TCP) starts
+ * over instead of waiting for a peer timeout. A replayed INIT never gets
+ * this far (timestamp).
  */
 enum strait_kx_limits {
 	STRAIT_KX_HDR_LEN = 8,
@@ -312,6 +323,7 @@ enum strait_kx_limits {
 	STRAIT_KX_MAX_LEN = 116,
 	STRAIT_KX_PSK_LEN = 32,
 	STRAIT_KX_VERSION = 1,
+	STRAIT_KX_F_INITIAL_CONTACT = 1, /* header byte 2 */
 	STRAIT_SA_LOG_LINE_MAX = 256,  /* one esp_sa UAT line, with its NUL */
 };
 
@@ -375,6 +387,12 @@ struct strait_tunnel_config {
 	 * nothing authentic came from it for peer_timeout_ns (0: never);
 	 * a keepalive is due after keepalive_ns without sealing (0: none). */
 	uint64_t peer_timeout_ns, keepalive_ns;
+	/* This tunnel replaces one the appliance ran with the same peer (a
+	 * reload's new timers or Endpoint): the peer's state for us is intact,
+	 * so until its first pair is installed its INIT and RESP do not claim
+	 * INITIAL_CONTACT (which would make the peer drop its SAs and the
+	 * channel inside them). */
+	bool resumed;
 };
 
 struct strait_tunnel_stats {
@@ -388,6 +406,8 @@ struct strait_tunnel_stats {
 	uint64_t resets;            /* strait_tunnel_reset() calls */
 	uint64_t keepalives;        /* keepalives asked for (EV_KEEPALIVE) */
 	uint64_t peer_downs;        /* peer timeouts (EV_DOWN) */
+	uint64_t peer_restarts;     /* INITIAL_CONTACT from a peer we held SAs
+				     * with (EV_DOWN, then EV_UP) */
 	uint64_t esp_rx[STRAIT_ESP_STATUS_MAX]; /* open outcomes, incl. unknown SPI */
 	uint64_t esp_tx[STRAIT_ESP_STATUS_MAX]; /* seal outcomes */
 };
@@ -428,7 +448,9 @@ bool strait_tunnel_ready(const struct strait_tunnel *t);
  * that opens, a dummy packet. Returns events, ORed:
  *   EV_DOWN       the peer was up and has been silent for peer_timeout_ns:
  *                 every SA is reset (strait_tunnel_reset), and from now on
- *                 INITs go out every retry_ns until the peer answers;
+ *                 INITs go out every retry_ns until the peer answers; or
+ *                 it restarted (INITIAL_CONTACT): our SAs with it are
+ *                 gone, EV_UP follows when the new pair is confirmed;
  *   EV_INIT       *out_len bytes of INIT in out: send them behind the marker;
  *   EV_UP         a confirmed SA exists again (first time, or since DOWN);
  *   EV_KEEPALIVE  nothing sealed for keepalive_ns: seal and send a dummy

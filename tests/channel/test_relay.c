@@ -8,7 +8,9 @@
  *   server stack <--segments-- B's LAN stack (tcp_connect)   [relay B]
  *
  * The client opens 198.18.0.1:40000 -> 198.18.1.1:873; A holds its SYN and
- * sends OPEN; B checks its rule (port 873 only) and opens the connection
+ * sends OPEN; B checks it against its copy of the tenant's rule (the real
+ * relay_open_check(): 198.18.0.0/24 -> 198.18.1.0/24 port 873, untagged,
+ * B's LAN address 198.18.1.254/24) and opens the connection
  * to the server as the client; the server's answer decides the client's
  * handshake. Segments move whole between stacks (no loss here: the engine
  * has its own tests for that); every mbuf is back in the pool at the end.
@@ -20,6 +22,7 @@
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
 
+#include "channel_wire.h"
 #include "icmp_error.h"
 #include "relay.h"
 #include "tcp.h"
@@ -58,6 +61,7 @@ struct world {
 	struct tcp_refused unreach_q;
 	struct chan_refused unreach_rf;
 	bool keep_server_syn;     /* with server_silent: keep B's SYN here */
+	uint8_t refused_to_a[64];  /* REFUSED reasons B sent, by flow id / 2 */
 	struct rte_mbuf *server_syn;
 	uint8_t *wire;
 };
@@ -165,9 +169,31 @@ static void ev_server(void *ctx, struct tcp_conn *c, uint32_t ev) { app_event(ap
 
 /* ---- what the relays ask of their worker ---- */
 
-static bool allowed(void *ctx, const struct chan_open *o)
+/* B's copy of the tenant's rule and of its own addresses (a whole config
+ * is 13.5 MB: filled in place, never on the stack). */
+static void rule_cfg(struct strait_config *c)
 {
-	return o->server_port == PORT;
+	struct strait_tenant_cfg *t = &c->tenants[0];
+
+	c->n_tenants = 1;
+	c->appliance.lan.addr4 = (struct strait_prefix){ 4, 24, { 198, 18, 1, 254 } };
+	c->appliance.wan.addr4 = (struct strait_prefix){ 4, 24, { 198, 19, 0, 1 } };
+	t->client[0] = (struct strait_prefix){ 4, 24, { 198, 18, 0, 0 } };
+	t->server[0] = (struct strait_prefix){ 4, 24, { 198, 18, 1, 0 } };
+	t->n_client = t->n_server = 1;
+	t->ports[0] = (struct strait_port_range){ PORT, PORT };
+	t->n_ports = 1;
+	t->inner_local = (struct strait_addr){ 4, { 169, 254, 0, 2 } };
+	t->inner_peer = (struct strait_addr){ 4, { 169, 254, 0, 1 } };
+}
+
+static enum relay_refusal check_open(void *ctx, const struct chan_open *o)
+{
+	static struct strait_config cfg;
+
+	if (!cfg.n_tenants)
+		rule_cfg(&cfg);
+	return relay_open_check(&cfg, 0, o);
 }
 
 static int originate(void *ctx, const struct chan_open *o)
@@ -201,7 +227,7 @@ static void unreachable(void *ctx, uint32_t conn, const struct tcp_refused *q,
 }
 
 static const struct relay_env env = {
-	.allowed = allowed, .originate = originate, .release = release,
+	.check_open = check_open, .originate = originate, .release = release,
 	.syn_l2 = syn_l2, .unreachable = unreachable,
 };
 
@@ -244,6 +270,20 @@ static struct relay *relay_new(struct tcp_stack *lan, enum chan_role role, void 
 }
 
 static bool step(void);
+
+/* Notes the REFUSED frames in B's bytes toward A (whole frames). */
+static void tap_refused(const uint8_t *p, size_t n)
+{
+	struct chan_frame f;
+	long k;
+
+	while (n && (k = chan_frame_parse(p, n, &f)) > 0) {
+		if (f.type == CHAN_REFUSED && f.flow / 2 < sizeof(W.refused_to_a))
+			W.refused_to_a[f.flow / 2] = f.refused.reason;
+		p += k;
+		n -= (size_t)k;
+	}
+}
 
 static void setup(void)
 {
@@ -328,6 +368,7 @@ static bool step(void)
 	cr_assert_eq(relay_channel_rx(W.rb, W.wire, n), 0);
 	moved |= n > 0;
 	n = relay_channel_tx(W.rb, W.wire, 1u << 20, W.now);
+	tap_refused(W.wire, n);
 	cr_assert_eq(relay_channel_rx(W.ra, W.wire, n), 0);
 	moved |= n > 0;
 	W.now += 50;
@@ -460,6 +501,121 @@ Test(relay, outside_rule_refused)
 	relay_stats(W.rb, &b);
 	cr_assert_eq(b.mux.refused_policy, 1);
 	cr_assert_eq(b.originated, 0);
+}
+
+/* A peer's OPEN (flow id, case n): a well-formed one for 198.18.0.1:port
+ * -> 198.18.1.1:873, untagged, then case n's change. Cases up to
+ * HOSTILE_RULES change fields the wire allows and B's rule does not (the
+ * reason B counts is want[n]); later ones break the wire's ranges in a
+ * whole frame (raw bytes: the writer would refuse them). */
+enum { HOSTILE_RULES = 19, HOSTILE_CASES = 30, MALFORMED = 99 };
+
+static size_t hostile_open(unsigned n, uint32_t id, uint8_t *b)
+{
+	static const uint8_t cmac[6] = { 2, 0, 0, 0, 0, 1 }, smac[6] = { 2, 0, 0, 0, 0, 2 };
+	struct chan_frame fr = { .type = CHAN_OPEN, .flow = id };
+	struct chan_open *o = &fr.open;
+	uint8_t *body = b + CHAN_HEADER_SIZE;
+	size_t len;
+
+	o->af = 4;
+	o->mss = 1460;
+	o->client_port = (uint16_t)(CPORT + 100 + n);
+	o->server_port = PORT;
+	memcpy(o->client, (uint8_t[]){ 198, 18, 0, 1 }, 4);
+	memcpy(o->server, (uint8_t[]){ 198, 18, 1, 1 }, 4);
+	memcpy(o->src_mac, cmac, 6);
+	memcpy(o->dst_mac, smac, 6);
+	o->credit = 65536;
+	switch (n) {
+	case 1: o->nvlan = 1; o->tpid[0] = 0x8100; o->tci[0] = 100; break; /* VLAN 100 */
+	case 2: o->nvlan = 1; o->tpid[0] = 0x8100; o->tci[0] = 0x2000 | 4094; break;
+	case 3: o->nvlan = 2; o->tpid[0] = 0x88a8; o->tci[0] = 200; /* QinQ */
+		o->tpid[1] = 0x8100; o->tci[1] = 300; break;
+	case 4: o->nvlan = 2; o->tpid[0] = 0x8100; o->tpid[1] = 0x8100; break; /* 0 in 0 */
+	case 5: o->nvlan = 1; o->tpid[0] = 0x88a8; break; /* an S-tag alone */
+	case 6: o->server[2] = 2; break;                    /* outside ServerPrefix */
+	case 7: o->client[2] = 5; break;                    /* outside ClientPrefix */
+	case 8: o->server_port = PORT + 1; break;           /* not in Ports */
+	case 9: o->af = 6; memset(o->client, 0, 16); memset(o->server, 0, 16); /* family */
+		o->client[0] = 0x20; o->client[15] = 1; o->server[0] = 0x20; o->server[15] = 2; break;
+	case 10: o->server[3] = 254; break;                 /* B's own LAN address */
+	case 11: o->server[3] = 255; break;                 /* the LAN's broadcast */
+	case 12: o->server[3] = 0; break;                   /* the LAN's network */
+	case 13: memcpy(o->client, (uint8_t[]){ 127, 0, 0, 1 }, 4); break;
+	case 14: memcpy(o->server, (uint8_t[]){ 224, 0, 0, 1 }, 4); break;
+	case 15: memcpy(o->client, (uint8_t[]){ 169, 254, 0, 2 }, 4); break; /* our inner */
+	case 16: memset(o->dst_mac, 0xff, 6); break;        /* broadcast MAC */
+	case 17: memset(o->src_mac, 0, 6); break;           /* zero MAC */
+	case 18: o->mss = 40; break;                        /* tiny MSS */
+	case 19: o->mss = 1; break;
+	}
+	len = chan_frame_write(b, 1024, &fr);
+	cr_assert_eq(len, CHAN_HEADER_SIZE + CHAN_OPEN_SIZE, "case %u", n);
+	switch (n) { /* body offsets: channel_wire.h */
+	case 20: body[4] = 5; break;                        /* af 5 */
+	case 21: body[5] = 3; break;                        /* 3 tags */
+	case 22: body[6] = 8; break;                        /* SYN flag bit 3 */
+	case 23: body[6] = CHAN_SYN_WSCALE; body[7] = 15; break;
+	case 24: body[7] = 3; break;                        /* wscale, no flag */
+	case 25: body[14] = 1; break;                       /* reserved */
+	case 26: body[5] = 1; body[16] = 0x12; body[17] = 0x34; break; /* TPID */
+	case 27: body[20] = 7; break;                       /* TCI of no tag */
+	case 28: body[36 + 15] = 1; break;                  /* IPv4 past 4 bytes */
+	case 29: body[10] = body[11] = 0; break;            /* client port 0 */
+	case 30: body[12] = body[13] = 0; break;            /* server port 0 */
+	}
+	return len;
+}
+
+/* Hostile OPENs into B while a flow runs: each is refused (REFUSED policy
+ * to the peer) and counted by reason; nothing reaches the server's LAN
+ * for them; the running flow, the session and the channel are not
+ * disturbed. */
+Test(relay, hostile_opens_refused)
+{
+	static const int want[HOSTILE_RULES + 1] = {
+		[1 ... 5] = RELAY_OPEN_VLAN, [6 ... 9] = RELAY_OPEN_RULE,
+		[10 ... 15] = RELAY_OPEN_ADDR, [16 ... 17] = RELAY_OPEN_MAC,
+		[18 ... 19] = RELAY_OPEN_OPTIONS,
+	};
+	size_t n = 1u << 20;
+	uint8_t *up = bytes(n, 11), frame[1024];
+	unsigned count[RELAY_OPEN_REASONS] = { 0 };
+	struct relay_stats b;
+
+	server_listen();
+	W.cli = (struct app){ .src = up, .len = n, .close_after = true };
+	client_open(PORT);
+	for (unsigned i = 0; i < 1000 && !W.srv.got_len; i++)
+		step();
+	cr_assert(W.cli.connected && W.srv.connected, "the flow is open");
+	cr_assert_lt(W.srv.got_len, n, "and still running");
+	for (unsigned i = 1; i <= HOSTILE_CASES; i++) {
+		size_t len = hostile_open(i, i << 1 | CHAN_ROLE_CONNECT, frame);
+
+		cr_assert_eq(relay_channel_rx(W.rb, frame, len), 0, "case %u broke the session", i);
+		count[i <= HOSTILE_RULES ? want[i] : 0]++;
+	}
+	run(200000);
+	for (unsigned i = 1; i <= HOSTILE_CASES; i++) {
+		cr_expect_eq(W.refused_to_a[i], CHAN_REFUSE_POLICY, "case %u: REFUSED %u", i,
+			     W.refused_to_a[i]);
+		cr_expect(!W.srvs[100 + i].connected, "case %u reached the server", i);
+	}
+	relay_stats(W.rb, &b);
+	for (unsigned r = 1; r < RELAY_OPEN_REASONS; r++)
+		cr_expect_eq(b.refused[r], count[r], "reason %u: %lu, want %u", r,
+			     (unsigned long)b.refused[r], count[r]);
+	cr_expect_eq(b.mux.refused_malformed, HOSTILE_CASES - HOSTILE_RULES);
+	cr_expect_eq(b.mux.refused_policy, HOSTILE_CASES);
+	cr_expect_eq(b.originated, 1);
+	/* the running flow: byte-exact, closed cleanly, the session up */
+	cr_assert_eq(W.srv.got_len, n);
+	cr_assert(!memcmp(W.srv.got, up, n));
+	cr_assert(W.srv.got_fin && !W.srv.got_reset && !W.cli.got_reset);
+	cr_assert(relay_up(W.ra) && relay_up(W.rb));
+	free(up);
 }
 
 /* No listener at the server: its RST comes back to the client as RST. */

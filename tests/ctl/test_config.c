@@ -139,22 +139,28 @@ static const struct tcase cases[] = {
 	T(92, 't', TEN_HEAD "CacheFile = caches/t\n" TEN_RULE TEN_PEER, 0, NULL),
 	T(93, 't', TEN_HEAD "CacheFile =\n" TEN_RULE TEN_PEER, 6, "[Tenant] CacheFile"),
 	T(94, 't', TEN_HEAD "CacheFile = a\nCacheFile = b\n" TEN_RULE TEN_PEER, 7, "[Tenant] CacheFile"),
+	/* [Interception] Vlans: 0 (untagged) .. 4094, at most 16 */
+	T(95, 't', TEN_HEAD TEN_RULE "Vlans = 0, 100, 4094\n" TEN_PEER, 0, NULL),
+	T(96, 't', TEN_HEAD TEN_RULE "Vlans = 4095\n" TEN_PEER, 10, "[Interception] Vlans"),
+	T(97, 't', TEN_HEAD TEN_RULE "Vlans = 1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17\n" TEN_PEER, 10,
+	  "[Interception] Vlans"),
+	T(98, 't', TEN_HEAD TEN_RULE "Vlans = ten\n" TEN_PEER, 10, "[Interception] Vlans"),
 	/* the WAN shaper: the link rate, bandwidth policy, transport */
-	T(95, 'a', APP_OK "Rate = 100M\n", 0, NULL),
-	T(96, 'a', APP_OK "Rate = fast\n", 10, "[WAN] Rate"),
-	T(97, 'a', APP_OK "Rate = 0\n", 10, "[WAN] Rate"),
-	T(98, 'a', APP_OK "Rate = 999\n", 10, "[WAN] Rate"),
-	T(99, 'a', APP_OK "Rate = 1G\nRate = 2G\n", 11, "[WAN] Rate"),
-	T(100, 'a', PORT_LAN "Rate = 1G\n" PORT_WAN, 5, "[LAN] Rate"),
-	T(101, 't', TEN_OK "[Bandwidth]\nGuaranteed = 500\n", 15, "[Bandwidth] Guaranteed"),
-	T(102, 't', TEN_OK "[Bandwidth]\nRpoTarget = 300s\nTransport = bbr\n", 0, NULL),
-	T(103, 't', TEN_OK "[Bandwidth]\nRpoTarget = 0s\n", 15, "[Bandwidth] RpoTarget"),
-	T(104, 't', TEN_OK "[Bandwidth]\nRpoTarget = 31d\n", 15, "[Bandwidth] RpoTarget"),
-	T(105, 't', TEN_OK "[Bandwidth]\nRpoTarget = 300ms\n", 15, "[Bandwidth] RpoTarget"),
-	T(106, 't', TEN_OK "[Bandwidth]\nRpoTarget = -5\n", 15, "[Bandwidth] RpoTarget"),
-	T(107, 't', TEN_OK "[Bandwidth]\nRpoTarget = 15min\nTransport = CUBIC\n", 0, NULL),
-	T(108, 't', TEN_OK "[Bandwidth]\nTransport = reno\n", 15, "[Bandwidth] Transport"),
-	T(109, 't', TEN_OK "[Bandwidth]\nTransport = rate\nTransport = bbr\n", 16, "[Bandwidth] Transport"),
+	T(99, 'a', APP_OK "Rate = 100M\n", 0, NULL),
+	T(100, 'a', APP_OK "Rate = fast\n", 10, "[WAN] Rate"),
+	T(101, 'a', APP_OK "Rate = 0\n", 10, "[WAN] Rate"),
+	T(102, 'a', APP_OK "Rate = 999\n", 10, "[WAN] Rate"),
+	T(103, 'a', APP_OK "Rate = 1G\nRate = 2G\n", 11, "[WAN] Rate"),
+	T(104, 'a', PORT_LAN "Rate = 1G\n" PORT_WAN, 5, "[LAN] Rate"),
+	T(105, 't', TEN_OK "[Bandwidth]\nGuaranteed = 500\n", 15, "[Bandwidth] Guaranteed"),
+	T(106, 't', TEN_OK "[Bandwidth]\nRpoTarget = 300s\nTransport = bbr\n", 0, NULL),
+	T(107, 't', TEN_OK "[Bandwidth]\nRpoTarget = 0s\n", 15, "[Bandwidth] RpoTarget"),
+	T(108, 't', TEN_OK "[Bandwidth]\nRpoTarget = 31d\n", 15, "[Bandwidth] RpoTarget"),
+	T(109, 't', TEN_OK "[Bandwidth]\nRpoTarget = 300ms\n", 15, "[Bandwidth] RpoTarget"),
+	T(110, 't', TEN_OK "[Bandwidth]\nRpoTarget = -5\n", 15, "[Bandwidth] RpoTarget"),
+	T(111, 't', TEN_OK "[Bandwidth]\nRpoTarget = 15min\nTransport = CUBIC\n", 0, NULL),
+	T(112, 't', TEN_OK "[Bandwidth]\nTransport = reno\n", 15, "[Bandwidth] Transport"),
+	T(113, 't', TEN_OK "[Bandwidth]\nTransport = rate\nTransport = bbr\n", 16, "[Bandwidth] Transport"),
 };
 
 static char dir[] = "/tmp/dp-ctl-test-XXXXXX";
@@ -258,7 +264,7 @@ Test(config, values)
 	cr_assert(fd >= 0);
 	close(fd);
 	write_file(path, TEN_HEAD "[Interception]\nClientPrefix = 10.1.0.0/16, 2001:db8:1::/48\n"
-		   "ServerPrefix = 10.2.5.0/24\nPorts = 873, 1521-1522\n"
+		   "ServerPrefix = 10.2.5.0/24\nPorts = 873, 1521-1522\nVlans = 0, 100\n"
 		   "[Peer]\nEndpoint = 198.18.1.2:4501\nInnerAddress = 169.254.0.1\nPeerInnerAddress = 169.254.0.2\n"
 		   "[Bandwidth]\nGuaranteed = 1.5M\nCeiling = 2G\n");
 	cr_assert_eq(strait_tenant_load(path, &t, &err), 0);
@@ -271,6 +277,7 @@ Test(config, values)
 	cr_expect_eq(t.n_ports, 2);
 	cr_expect_eq(t.ports[1].lo, 1521);
 	cr_expect_eq(t.ports[1].hi, 1522);
+	cr_expect(t.n_vlans == 2 && t.vlans[0] == 0 && t.vlans[1] == 100);
 	cr_expect_eq(t.peer_port, 4501);
 	cr_expect_eq(t.guaranteed_bps, 1500000);
 	cr_expect_eq(t.ceiling_bps, 2000000000ull);
@@ -285,7 +292,7 @@ Test(config, values)
 	cr_expect_str_eq(t.cache_file, "");
 	cr_expect_eq(t.rpo_target_ns, 0);
 	cr_expect_eq(t.transport, STRAIT_TRANSPORT_RATE, "rate is the default");
-	cr_expect_eq(t.guaranteed_line, 15);
+	cr_expect_eq(t.guaranteed_line, 16);
 	write_file(path, TEN_OK "[Bandwidth]\nRpoTarget = 1h\nTransport = cubic\n");
 	cr_assert_eq(strait_tenant_load(path, &t, &err), 0);
 	cr_expect_eq(t.rpo_target_ns, 3600000000000ull);

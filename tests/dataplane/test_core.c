@@ -10,6 +10,7 @@
 #include "local.h"
 #include "neigh.h"
 #include "pkt.h"
+#include "relay_policy.h"
 
 static const uint8_t MAC_A[6] = { 2, 0, 0, 0, 0, 0xa };
 static const uint8_t MAC_B[6] = { 2, 0, 0, 0, 0, 0xb };
@@ -451,6 +452,44 @@ Test(classify, longest_prefix_then_ports)
 	cr_expect_eq(classify_syn(&cfg, 4, C4, s_out28, 81), 0, "port 81 only in the wide rule");
 	cr_expect_eq(classify_syn(&cfg, 4, other, s_out28, 80), 0xffff, "client outside");
 	cr_expect_eq(classify_syn(&cfg, 6, C4, s_out28, 80), 0xffff, "other family");
+}
+
+/* The tag stacks a tenant's connections may use (relay_policy.h), as a
+ * numbered table: tenant 0 without Vlans (the LAN port's Vlan 7), tenant
+ * 1 with Vlans = 0, 100. */
+Test(relay_policy, vlans)
+{
+	static struct strait_config cfg;
+	static const struct {
+		int n;
+		unsigned tenant, ntags;
+		uint16_t tpid[2], tci[2];
+		bool want;
+	} T[] = {
+		{ 1, 0, 1, { 0x8100 }, { 7 }, true },            /* the LAN's VLAN */
+		{ 2, 0, 1, { 0x8100 }, { 0xe007 }, true },       /* with a priority */
+		{ 3, 0, 0, { 0 }, { 0 }, false },                /* untagged */
+		{ 4, 0, 1, { 0x8100 }, { 8 }, false },
+		{ 5, 1, 0, { 0 }, { 0 }, true },                 /* untagged: Vlans 0 */
+		{ 6, 1, 1, { 0x8100 }, { 0x2000 }, true },       /* priority tag = 0 */
+		{ 7, 1, 1, { 0x8100 }, { 100 }, true },
+		{ 8, 1, 1, { 0x8100 }, { 7 }, false },           /* not the tenant's */
+		{ 9, 1, 1, { 0x88a8 }, { 100 }, false },         /* an S-tag */
+		{ 10, 1, 1, { 0x9100 }, { 100 }, false },
+		{ 11, 1, 2, { 0x88a8, 0x8100 }, { 100, 100 }, false }, /* QinQ */
+		{ 12, 1, 2, { 0x8100, 0x8100 }, { 0, 0 }, false },
+		{ 13, 1, 3, { 0x8100, 0x8100 }, { 0, 0 }, false },
+	};
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.n_tenants = 2;
+	cfg.appliance.lan.vlan = 7;
+	cfg.tenants[1].vlans[0] = 0;
+	cfg.tenants[1].vlans[1] = 100;
+	cfg.tenants[1].n_vlans = 2;
+	for (unsigned i = 0; i < sizeof(T) / sizeof(T[0]); i++)
+		cr_expect_eq(relay_vlan_allowed(&cfg, T[i].tenant, T[i].ntags, T[i].tpid, T[i].tci),
+			     T[i].want, "case %d", T[i].n);
 }
 
 Test(neigh, learn_update_replace)

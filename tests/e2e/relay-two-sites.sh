@@ -34,6 +34,10 @@
 #     error), never a clean end; the server never has a wrong byte; B
 #     restarted: a new flow is optimized again, byte-exact.
 #
+# 10. B restarted with another CacheSize (32M, A has 64M): both sides say
+#     which field differs at HELLO (/strait/relay,acme "why"), the channel
+#     carries no flow, and a new flow follows PeerDown (fail-closed: RST).
+#
 #   [WORKERS=N] [SUBNET=S] [MB=N] relay-two-sites.sh STRAITD
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -227,6 +231,21 @@ r=$(lx client timeout 120 python3 "$peer" send $S 5001 "$work/data" || true)
 [ "$r" = "$want" ] || fail "after B's restart: '$r'"
 [ "$(relay a intercepted)" -gt "$i0" ] || fail "after B's restart the flow was not optimized"
 say "ok: B restarted: new flows optimized again, byte-exact"
+
+# 10. CacheSize differs: refused at HELLO, said clearly, PeerDown
+wan_stop b || fail "B exited $?"
+sed -i 's/^CacheSize = 64M$/CacheSize = 32M/' "$work/b/tenants/acme.conf"
+wan_start b
+for s in a b; do
+  until_ok $s /strait/relay,acme 'v["channel"] == "down" and "CacheSize" in v["why"] and
+    "both appliances must agree" in v["why"]' 60 || fail "$s: a CacheSize mismatch not said at HELLO"
+done
+echo "   a: $(val a /strait/relay,acme 'v["why"]')"
+until_ok a /strait/tunnel,acme 'v["state"] == "up" and v["channel"]["state"] == "up"' 5 \
+  || fail "the tunnel and the channel's TCP should be up (only the relay refuses)"
+r=$(lx client timeout 30 python3 "$peer" connect $S 5001 5 || true)
+[ "$r" = refused ] || fail "CacheSize mismatch, fail-closed: the client got '$r'"
+say "ok: CacheSize 64M against 32M refused at HELLO, said at both sides; new flows follow PeerDown"
 
 wan_stop a || fail "A exited $?"
 wan_stop b || fail "B exited $?"

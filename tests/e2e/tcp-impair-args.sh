@@ -59,7 +59,7 @@ expect 1 'bad.conf:8: [Test] TcpImpair: drop "200" is not a percentage 0..100' \
 expect 1 'key.conf:8: [Test] Loss: unknown key (TcpImpair)' -c "$(conf key '[Test]' 'Loss = 1')" --check
 expect 1 'twice.conf:9: [Test] TcpImpair: given twice' \
   -c "$(conf twice '[Test]' 'TcpImpair = drop=1' 'TcpImpair = drop=2')" --check
-expect 1 'unknown section (Appliance, LAN, WAN, Test)' -c "$(conf sec '[Tests]' 'TcpImpair = drop=1')" --check
+expect 1 'unknown section (Appliance, LAN, WAN, Test, Control)' -c "$(conf sec '[Tests]' 'TcpImpair = drop=1')" --check
 # the command line overrides the file: off means no knob, and no warning
 out=$("$straitd" -- -c "$work/good.conf" --check --tcp-impair off 2>&1)
 if grep -q "impairment ON" <<<"$out"; then

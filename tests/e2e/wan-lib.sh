@@ -18,6 +18,7 @@
 # and, optionally, mbufs (--channel-mbufs); then calls wan_setup. It gets
 # work (a temporary folder), the namespace names LA A B LB, and:
 #   wan_tenant SIDE NAME ID ENDPOINT INNER PEER_INNER [EXTRA]  a tenant file
+#   wan_key NAME                                              its key at both sides
 #   wan_start SIDE [ARGS...] / wan_stop SIDE [SIGNAL]         straitd A or B
 #   tel SIDE CMD, until_ok SIDE CMD EXPR [SECONDS], val SIDE CMD EXPR
 #   wan_cleanup (the caller traps it)
@@ -88,14 +89,20 @@ Address = $v6::$h/64
 CONF
 }
 
+# wan_key NAME: tenants/NAME.key at both sides, the same random key, mode
+# 0600; made once (remove A's to make a new one)
+wan_key() {
+  if [ ! -f "$work/a/tenants/$1.key" ]; then
+    (umask 077; head -c 32 /dev/urandom | base64 > "$work/a/tenants/$1.key")
+    cp -p "$work/a/tenants/$1.key" "$work/b/tenants/$1.key"
+  fi
+}
+
 # wan_tenant SIDE NAME ID ENDPOINT INNER PEER_INNER [EXTRA]: the tenant
-# file at SIDE; its key (made once, the same file at both sides, 0600).
+# file at SIDE; its key (wan_key).
 wan_tenant() {
   local d="$work/$1/tenants"
-  if [ ! -f "$work/a/tenants/$2.key" ]; then
-    (umask 077; head -c 32 /dev/urandom | base64 > "$work/a/tenants/$2.key")
-    cp -p "$work/a/tenants/$2.key" "$work/b/tenants/$2.key"
-  fi
+  wan_key "$2"
   cat > "$d/$2.conf" <<CONF
 [Tenant]
 Name = $2

@@ -464,6 +464,25 @@ Test(state, ack_war_damped)
 	cr_assert_eq(h->nout, 1, "the budget renewed after 500 ms");
 }
 
+/* The same with a clock past 2^31 ms (a TSC counting from a boot 25 days
+ * ago): a new connection answers its first unacceptable pure ACK (a Linux
+ * keepalive or zero-window probe, at SND.UNA - 1). */
+Test(state, ack_war_damped_any_clock)
+{
+	h_init(h, NULL, TCP_AF_INET);
+	h->now = 3000000000000ull; /* 3e9 ms */
+	uint32_t iss;
+	est(&iss, false);
+	h_clear(h);
+	for (int i = 0; i < 3; i++)
+		h_send(h, 1001 - 1, iss + 1, TH_ACK, 1000, NULL, 0, NULL, 0);
+	cr_assert_eq(h->nout, 1, "the first one answered: %u", h->nout);
+	h_advance(h, 500000);
+	h_clear(h);
+	h_send(h, 1001 - 1, iss + 1, TH_ACK, 1000, NULL, 0, NULL, 0);
+	cr_assert_eq(h->nout, 1, "and again after 500 ms");
+}
+
 Test(state, closed_port_gets_rst)
 {
 	h_init(h, NULL, TCP_AF_INET);

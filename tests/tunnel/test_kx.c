@@ -923,3 +923,166 @@ Test(kx, poll_keepalive_and_peer_timeout)
 	strait_tunnel_free(a);
 	strait_tunnel_free(b);
 }
+
+static struct strait_tunnel *mk_polled_as(uint32_t local, bool resumed)
+{
+	struct strait_tunnel_config c = {
+		.tenant_id = TENANT, .local_id = local, .peer_id = 3 - local,
+		.retire_ns = 3 * SEC, .retry_ns = 1 * SEC,
+		.peer_timeout_ns = 10 * SEC, .keepalive_ns = SEC, .resumed = resumed,
+	};
+	memset(c.psk, 0x5a, sizeof(c.psk));
+	struct strait_tunnel *t = strait_tunnel_create(&c, T0);
+	cr_assert(t);
+	return t;
+}
+
+static struct strait_tunnel *mk_polled(uint32_t local)
+{
+	return mk_polled_as(local, false);
+}
+
+/* A peer that restarts well within the peer timeout (IKEv2's
+ * INITIAL_CONTACT): its first INIT says it holds no SA. Its partner drops
+ * every SA with it at once (the old pair refused, nothing sealed), reports
+ * DOWN, then UP once the new pair is confirmed. A rekey between live peers
+ * does not; a replay of that INIT is refused; a RESP says the same when the
+ * responder is the one that restarted. */
+Test(kx, restarted_peer_initial_contact)
+{
+	struct strait_tunnel *a = mk_polled(1), *b = mk_polled(2);
+	struct msg m, resp, conf;
+	size_t n;
+	uint64_t now = T0;
+
+	handshake(a, b, now);
+	cr_assert_eq(strait_tunnel_poll(a, now, m.b, sizeof(m.b), &n), STRAIT_TUNNEL_EV_UP);
+	cr_assert_eq(strait_tunnel_poll(b, now, m.b, sizeof(m.b), &n), STRAIT_TUNNEL_EV_UP);
+	/* a rekey from b, a live peer: no INITIAL_CONTACT, nothing torn down */
+	now += SEC / 4;
+	struct msg rk = init_msg(b, now);
+	cr_assert_eq(rk.b[2], 0);
+	cr_assert_eq(deliver(a, now, &rk, &resp), STRAIT_KX_OK);
+	cr_assert_eq(resp.b[2], 0);
+	cr_assert_eq(deliver(b, now, &resp, &conf), STRAIT_KX_OK);
+	cr_assert_eq(deliver(a, now, &conf, NULL), STRAIT_KX_OK);
+	cr_assert_eq(strait_tunnel_poll(a, now, m.b, sizeof(m.b), &n) & STRAIT_TUNNEL_EV_DOWN, 0);
+	both_ways(a, b, now);
+	struct frame old;
+	seal(b, &old, 0xb0, now);
+	uint32_t old_out = strait_tunnel_spi_out(a);
+
+	/* b killed and started again 1 s later: its first INIT */
+	strait_tunnel_free(b);
+	b = mk_polled(2);
+	now += SEC;
+	cr_assert_eq(strait_tunnel_poll(b, now, m.b, sizeof(m.b), &m.n), STRAIT_TUNNEL_EV_INIT);
+	cr_assert_eq(m.b[2], STRAIT_KX_F_INITIAL_CONTACT);
+	cr_assert_eq(deliver(a, now, &m, &resp), STRAIT_KX_OK);
+	cr_assert_eq(strait_tunnel_stats(a)->peer_restarts, 1);
+	/* a's old pair is gone now, not after retire_ns */
+	cr_assert_eq(strait_tunnel_spi_out(a), 0);
+	cr_assert_eq(open_(a, &old, 0xb0, now), STRAIT_ESP_E_SPI, "the old pair refused");
+	struct frame f;
+	f.p = (struct strait_pkt){.data = f.buf + HEAD, .len = 60, .head = HEAD, .tail = 100};
+	cr_assert_eq(strait_tunnel_seal(a, &f.p, 4, now), STRAIT_ESP_E_NOSA, "nothing sealed for it");
+	cr_assert_eq(strait_tunnel_poll(a, now, m.b, sizeof(m.b), &n), STRAIT_TUNNEL_EV_DOWN);
+	cr_assert_not(strait_tunnel_peer_up(a));
+	cr_assert_eq(deliver(b, now, &resp, &conf), STRAIT_KX_OK);
+	cr_assert_eq(deliver(a, now, &conf, NULL), STRAIT_KX_OK);
+	cr_assert_eq(strait_tunnel_poll(a, now, m.b, sizeof(m.b), &n), STRAIT_TUNNEL_EV_UP);
+	cr_assert_neq(strait_tunnel_spi_out(a), old_out);
+	both_ways(a, b, now);
+	/* the restarted peer's INIT again: a replay, refused before any work */
+	cr_assert_eq(deliver(a, now + SEC / 2, &m, NULL), STRAIT_KX_E_REPLAY);
+	cr_assert_eq(strait_tunnel_stats(a)->peer_restarts, 1);
+	cr_assert(strait_tunnel_peer_up(a));
+
+	/* now a restarts while b starts a rekey: a's RESP says so */
+	now += 2 * SEC;
+	cr_assert_eq(strait_tunnel_poll(b, now, m.b, sizeof(m.b), &n), STRAIT_TUNNEL_EV_UP);
+	rk = init_msg(b, now);
+	strait_tunnel_free(a);
+	a = mk_polled(1);
+	cr_assert_eq(deliver(a, now, &rk, &resp), STRAIT_KX_OK);
+	cr_assert_eq(resp.b[2], STRAIT_KX_F_INITIAL_CONTACT);
+	cr_assert_eq(deliver(b, now, &resp, &conf), STRAIT_KX_OK);
+	cr_assert_eq(strait_tunnel_stats(b)->peer_restarts, 1);
+	cr_assert_eq(strait_tunnel_poll(b, now, m.b, sizeof(m.b), &n) &
+		     (STRAIT_TUNNEL_EV_DOWN | STRAIT_TUNNEL_EV_UP),
+		     STRAIT_TUNNEL_EV_DOWN | STRAIT_TUNNEL_EV_UP, "down, and up on the new pair");
+	cr_assert_eq(deliver(a, now, &conf, NULL), STRAIT_KX_OK);
+	both_ways(a, b, now);
+	/* a CONFIRM with the flag is malformed */
+	conf.b[2] = STRAIT_KX_F_INITIAL_CONTACT;
+	cr_assert_eq(deliver(a, now, &conf, NULL), STRAIT_KX_E_MALFORMED);
+	strait_tunnel_free(a);
+	strait_tunnel_free(b);
+}
+
+/* A reload's restart (new timers, same key): the new tunnel is `resumed`,
+ * its INIT claims no INITIAL_CONTACT, and the peer keeps its channel: the
+ * handshake is an ordinary rekey there. Once its pair is installed, a
+ * later restart of the peer is told as usual. */
+Test(kx, resumed_tunnel_claims_no_contact)
+{
+	struct strait_tunnel *a = mk_polled(1), *b = mk_polled(2);
+	struct msg m, resp, conf;
+	size_t n;
+	uint64_t now = T0;
+
+	handshake(a, b, now);
+	cr_assert_eq(strait_tunnel_poll(a, now, m.b, sizeof(m.b), &n), STRAIT_TUNNEL_EV_UP);
+	cr_assert_eq(strait_tunnel_poll(b, now, m.b, sizeof(m.b), &n), STRAIT_TUNNEL_EV_UP);
+	strait_tunnel_free(a);
+	a = mk_polled_as(1, true);
+	now += SEC;
+	struct msg in = init_msg(a, now);
+	cr_assert_eq(in.b[2], 0, "no INITIAL_CONTACT from a resumed tunnel");
+	cr_assert_eq(deliver(b, now, &in, &resp), STRAIT_KX_OK);
+	cr_assert_eq(resp.b[2], 0);
+	cr_assert_eq(strait_tunnel_stats(b)->peer_restarts, 0);
+	cr_assert_eq(strait_tunnel_poll(b, now, m.b, sizeof(m.b), &n) & STRAIT_TUNNEL_EV_DOWN, 0,
+		     "b's tunnel and channel stay up");
+	cr_assert_eq(deliver(a, now, &resp, &conf), STRAIT_KX_OK);
+	cr_assert_eq(deliver(b, now, &conf, NULL), STRAIT_KX_OK);
+	both_ways(a, b, now);
+	/* b restarted: a, its pair installed, is told and answers as usual */
+	strait_tunnel_free(b);
+	b = mk_polled(2);
+	now += SEC;
+	in = init_msg(b, now);
+	cr_assert_eq(in.b[2], STRAIT_KX_F_INITIAL_CONTACT);
+	cr_assert_eq(deliver(a, now, &in, &resp), STRAIT_KX_OK);
+	cr_assert_eq(strait_tunnel_stats(a)->peer_restarts, 1);
+	strait_tunnel_free(a);
+	strait_tunnel_free(b);
+}
+
+/* Both sides start at once, both INITs claim INITIAL_CONTACT, and the
+ * lower id refuses the higher id's INIT (tie-break). That INIT's timestamp
+ * is used up all the same: replayed later (by anyone who saw it, within
+ * max_skew) it is refused, and never tears down the live pair. */
+Test(kx, tiebroken_init_not_replayable)
+{
+	struct strait_tunnel *a = mk_polled(1), *b = mk_polled(2);
+	struct msg resp, conf, m;
+	size_t n;
+	uint64_t now = T0;
+
+	struct msg ia = init_msg(a, now), ib = init_msg(b, now);
+	cr_assert_eq(ib.b[2], STRAIT_KX_F_INITIAL_CONTACT);
+	cr_assert_eq(deliver(a, now, &ib, NULL), STRAIT_KX_E_TIEBREAK);
+	cr_assert_eq(deliver(b, now, &ia, &resp), STRAIT_KX_OK);
+	cr_assert_eq(deliver(a, now, &resp, &conf), STRAIT_KX_OK);
+	cr_assert_eq(deliver(b, now, &conf, NULL), STRAIT_KX_OK);
+	both_ways(a, b, now);
+	now += 5 * SEC;
+	cr_assert_eq(deliver(a, now, &ib, NULL), STRAIT_KX_E_REPLAY);
+	cr_assert_eq(strait_tunnel_stats(a)->peer_restarts, 0);
+	cr_assert(strait_tunnel_peer_up(a) || !(strait_tunnel_poll(a, now, m.b, sizeof(m.b), &n) &
+						 STRAIT_TUNNEL_EV_DOWN));
+	cr_assert_neq(strait_tunnel_spi_out(a), 0, "the live pair kept");
+	strait_tunnel_free(a);
+	strait_tunnel_free(b);
+}
