@@ -291,4 +291,5 @@ void wan_shaper_stats(struct wan_shaper *s, unsigned k, uint64_t now_ns,
 	out->over_bytes = g->ch ? 0 : s->bridged_over;
 	out->guaranteed_bps = s->ccfg[k].guaranteed_bps;
 	out->ceiling_bps = s->ccfg[k].ceiling_bps;
+	out->at_ns = now_ns;
 }

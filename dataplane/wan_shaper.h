@@ -48,6 +48,7 @@ struct wan_shaper_snap {
 	uint64_t held_bytes;         /* written to the channel, not sent yet */
 	uint64_t over_bytes;         /* bridged: sent beyond the link's room, not charged */
 	uint64_t guaranteed_bps, ceiling_bps; /* as applied (0: none / the link) */
+	uint64_t at_ns;              /* wall clock of these figures (rates from bytes) */
 };
 
 /* The bridged traffic's class: after every tenant slot's. */
