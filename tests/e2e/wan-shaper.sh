@@ -45,20 +45,22 @@
 #     least as long as CEIL allows (the client, on a veth, is far faster:
 #     its window closed), and capped's held bytes stayed within the
 #     channel's send buffer (A's memory for it is bounded).
-#  5. A live rate change (issues 14 and 15): while a Linux client uploads
-#     through capped's relay (8 s worth at CEIL), capped's Ceiling is set
-#     to CEIL/8 and its Guaranteed to half that by a reload (the tenant
-#     file rewritten, SIGHUP at A: "1 changed"), then back to CEIL and 2M
-#     by a second, 3 s apart. capped's rate
-#     on the WAN in 1 s windows (from its shaper's charged bytes and the
-#     wall clock they were taken at, sampled every 0.25 s) that start 1 s
-#     or more after a reload and end before the next, while its channel
-#     holds bytes back (demand unlimited): before the first, some window
-#     (busy or not: the upload ramps up on a loaded machine) above 1.5 x
-#     CEIL/8; between them every window at most 1.05 x CEIL/8;
-#     after the second every window at most 1.05 x CEIL and the median
-#     above 2 x CEIL/8 (it rose again). The flow is not reset: the upload
-#     is byte-exact and capped's channel did not connect again.
+#  5. A live rate change (issues 14 and 15): capped's channel test
+#     (discard, unlimited demand) and a paced upload through its relay (at
+#     CEIL/16, below every ceiling) run while capped's Ceiling is set to
+#     CEIL/8 and its Guaranteed to half that by a reload (the tenant file
+#     rewritten, SIGHUP at A: "1 changed"), then back to CEIL and 2M by a
+#     second, 4.5 s apart (wan_shaper_reload.py: one telemetry connection,
+#     a sample every 0.25 s). capped's rate on the WAN in 1 s windows
+#     (from its shaper's charged bytes and the wall clock they were taken
+#     at) while the test runs and the channel holds bytes back, each
+#     window starting 1 s or more after a reload was seen done and ending
+#     before the next was signalled: before the first, the median above
+#     1.5 x CEIL/8; between them every window at most 1.05 x CEIL/8; after
+#     the second every window at most 1.05 x CEIL and the median above 2 x
+#     CEIL/8 (it rose again). No flow reset: the paced upload is still
+#     optimized after both, ends byte-exact, and capped's channel did not
+#     connect again.
 #  6. SIGTERM: both exit 0; strait-wanem dropped nothing (its queue never
 #     overflowed: the shaper, not the emulator, decided).
 #
@@ -208,77 +210,65 @@ import sys; sys.exit(0 if b * 8 / t <= 1.05 * ceil else 1)" || fail "the upload 
 [ "$held" -le $((4 << 20)) ] || fail "capped held $held bytes"
 
 low=$(( ceil_bps / 8 ))
-say "5. a live rate change: capped's Ceiling $ceil_bps -> $low -> $ceil_bps (Guaranteed 2M -> $((low / 2)) -> 2M) by SIGHUP at A under an upload"
-# hup_rates G C: capped's Guaranteed and Ceiling at A, applied by SIGHUP;
-# prints the wall clock when the reload was seen done (its log line)
-hup_rates() {
-  local before
-  sed -i "s|^Guaranteed = .*|Guaranteed = $1|; s|^Ceiling = .*|Ceiling = $2|" "$work/a/tenants/capped.conf"
-  before=$(grep -c "reload (SIGHUP)" "$work/a.log" || true)
-  kill -HUP "${pid[a]}"
-  for _ in $(seq 1 100); do
-    [ "$(grep -c "reload (SIGHUP)" "$work/a.log" || true)" -gt "$before" ] && break; sleep 0.05
-  done
-  date +%s.%N
-  grep "reload (SIGHUP)" "$work/a.log" | tail -n 1 | grep -q "0 added, 0 removed, 1 changed" ||
-    fail "SIGHUP: $(grep "reload (SIGHUP)" "$work/a.log" | tail -n 1), want 1 changed"
-}
+say "5. a live rate change: capped's Ceiling $ceil_bps -> $low -> $ceil_bps (Guaranteed 2M -> $((low / 2)) -> 2M) by SIGHUP at A"
 connects0=$(val a /strait/tunnel,capped 'v["channel"]["connects"]') || fail "A's telemetry"
-live=$(( ceil_bps / 8 * 8 ))
-head -c $live /dev/urandom > "$work/live"
-want="$(sha256sum < "$work/live" | cut -d' ' -f1) $live"
-ip netns exec $LB python3 "$peer" sink $S 5001 1 > "$work/sink" &
-sink=$!
+# a paced upload through capped's relay (below every ceiling), alive
+# across both reloads
+ip netns exec $LB python3 "$here/paced.py" recv 5001 "$work/paced.srv" &
+psrv=$!
 for _ in $(seq 1 100); do ip netns exec $LB ss -Hltn "sport = :5001" | grep -q . && break; sleep 0.05; done
-python3 "$here/wan_shaper_run.py" --every 0.25 --stop "$work/live.out" \
-  /var/run/dpdk/wan-a-$n/dpdk_telemetry.v2 60 capped:0 > "$work/live.json" &
-sampler=$!
-(ip netns exec $LA timeout 300 python3 "$peer" send $S 5001 "$work/live" > "$work/live.tmp" || true
- mv "$work/live.tmp" "$work/live.out") &
-sender=$!
-sleep 3
-r1=$(hup_rates $((low / 2)) $low)
-sleep 3
-r2=$(hup_rates 2M "$ceil_bps")
-wait $sender
-wait $sink || true
-wait $sampler || fail "sampling during the live change"
-[ "$(cat "$work/live.out")" = "$want" ] || fail "upload: the server got '$(cat "$work/live.out")', want '$want'"
+ip netns exec $LA python3 "$here/paced.py" send $S 5001 $(( low / 8 / 2 )) "$work/stop" 5 > "$work/paced.cli" &
+paced=$!
+until_ok a /strait/relay,capped 'v["active"] == 1' 30 || fail "the paced flow is not optimized"
+python3 "$here/wan_shaper_reload.py" /var/run/dpdk/wan-a-$n/dpdk_telemetry.v2 "${pid[a]}" "$work/a.log" \
+  "$work/a/tenants/capped.conf" capped $(( ceil_bps / 8 * 10 )) 12 \
+  2.5:$((low / 2)):$low 7:2M:$ceil_bps > "$work/live.json" || fail "the live change's run"
+[ "$(val a /strait/relay,capped 'v["active"]')" = 1 ] || fail "the paced flow is gone"
+touch "$work/stop"
+wait $paced || fail "the paced client failed"
+wait $psrv || true
+[ -s "$work/paced.cli" ] && [ "$(cat "$work/paced.cli")" = "$(cat "$work/paced.srv")" ] ||
+  fail "paced upload: sent '$(cat "$work/paced.cli")', the server got '$(cat "$work/paced.srv")'"
 [ "$(val a /strait/tunnel,capped 'v["channel"]["connects"]')" = "$connects0" ] ||
   fail "capped's channel connected again: the reload reset it"
-python3 - "$work/live.json" "$ceil_bps" "$low" "$r1" "$r2" <<'PY' || fail "the rate did not follow the reloads (above)"
+python3 - "$work/live.json" "$ceil_bps" "$low" <<'PY' || fail "the rate did not follow the reloads (above)"
 import json, statistics, sys
-rows = [r["capped"]["shaper"] for r in json.load(open(sys.argv[1]))["samples"]]
-ceil, low, r1, r2 = int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5])
-pts = [(r["at_ns"] / 1e9, r["bytes"], r["held_bytes"] > 0) for r in rows]
-# 1 s windows (0.25 s apart); busy: bytes held at both ends and between
-wins = []
+run = json.load(open(sys.argv[1]))
+ceil, low = int(sys.argv[2]), int(sys.argv[3])
+rl = run["reloads"]
+for r in rl:
+    print(f"reload: {r['line']} ({r['done'] - r['sent']:.2f} s)")
+    if "0 added, 0 removed, 1 changed" not in r["line"]:
+        sys.exit("  not 1 changed")
+# (wall clock of the figures, bytes charged, unlimited demand: the test
+# runs and the channel holds bytes back)
+pts = [(s["shaper"]["at_ns"] / 1e9, s["shaper"]["bytes"],
+        s["test"]["state"] == "running" and s["shaper"]["held_bytes"] > 0) for s in run["samples"]]
+wins = []  # 1 s windows, 0.25 s apart, busy throughout
 for i, (t, b, _) in enumerate(pts):
     j = next((j for j in range(i + 1, len(pts)) if pts[j][0] - t >= 1.0), None)
-    if j is not None:
-        wins.append((t, pts[j][0], (pts[j][1] - b) * 8 / (pts[j][0] - t),
-                     all(p[2] for p in pts[i:j + 1])))
-phases = [("before", None, r1, ceil), ("lowered", r1 + 1, r2, low), ("restored", r2 + 1, None, ceil)]
+    if j is not None and all(p[2] for p in pts[i:j + 1]):
+        wins.append((t, pts[j][0], (pts[j][1] - b) * 8 / (pts[j][0] - t)))
+# a phase: from 1 s after a reload was seen done to the next one's signal
+phases = [("before", 0, rl[0]["sent"], ceil), ("lowered", rl[0]["done"] + 1, rl[1]["sent"], low),
+          ("restored", rl[1]["done"] + 1, float("inf"), ceil)]
 ok = True
 for name, lo, hi, c in phases:
-    # before the first reload the upload ramps up and may not fill capped's
-    # channel yet: every window counts there
-    w = [x for s, e, x, busy in wins if (lo is None or s >= lo) and (hi is None or e <= hi)
-         and (busy or name == "before")]
+    w = [x for s, e, x in wins if s >= lo and e <= hi]
     print(f"{name} (ceiling {c / 1e6:g}M): {[round(x / 1e6, 2) for x in w]} Mbit/s")
     if not w:
         print("  no window")
         ok = False
         continue
     m = statistics.median(w)
-    good = {"before": max(w) > 1.5 * low, "lowered": max(w) <= 1.05 * low,
-            "restored": max(w) <= 1.05 * ceil and m > 2 * low}[name]
+    good = {"before": m > 1.5 * low, "lowered": max(w) <= 1.05 * low,
+            "restored": max(w) <= 1.05 * c and m > 2 * low}[name]
     if not good:
         print(f"  out of bounds (median {m / 1e6:.2f})")
         ok = False
 sys.exit(0 if ok else 1)
 PY
-echo "upload byte-exact across both reloads ($live bytes), capped's channel connected once"
+echo "paced upload byte-exact across both reloads ($(cut -d' ' -f2 "$work/paced.cli") bytes), capped's channel connected once"
 
 say "6. SIGTERM, strait-wanem's counters"
 wan_stop a || fail "A exit status"

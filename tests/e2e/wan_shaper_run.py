@@ -4,17 +4,13 @@
 /strait/tunnel,NAME once a second over one telemetry connection (spawning
 dpdk-telemetry.py per sample takes seconds on a loaded machine).
 
-  wan_shaper_run.py [--every S] [--stop FILE] SOCKET SECS NAME:BYTES [NAME:BYTES ...]
-  (BYTES 0: no test started, the tenant is only sampled; --every: a sample
-  every S seconds, default 1; --stop: sampling ends early once FILE
-  exists; "t" is the seconds since the first, the shaper's "at_ns" the
-  wall clock its figures were taken at)
+  wan_shaper_run.py SOCKET SECS NAME:BYTES [NAME:BYTES ...]
+  (BYTES 0: no test started, the tenant is only sampled)
 
 Prints JSON: {"samples": [{"t": s, NAME: {"shaper": .., "test": ..}, ..}]}.
 A sample counts for a tenant's rate ("busy") when its test runs and its
 channel holds bytes back (unlimited demand, as the issue measures)."""
 import json
-import os
 import socket
 import sys
 import time
@@ -33,16 +29,8 @@ class Tel:
 
 
 def main():
-    args = sys.argv[1:]
-    every, stop = 1.0, None
-    while args[0] in ("--every", "--stop"):
-        if args[0] == "--every":
-            every = float(args[1])
-        else:
-            stop = args[1]
-        args = args[2:]
-    path, secs = args[0], int(args[1])
-    tenants = [a.split(":") for a in args[2:]]
+    path, secs = sys.argv[1], int(sys.argv[2])
+    tenants = [a.split(":") for a in sys.argv[3:]]
     tel = Tel(path)
     for name, nbytes in tenants:
         if nbytes == "0":
@@ -52,10 +40,8 @@ def main():
             sys.exit(f"{name}: test not started: {r}")
     t0 = time.monotonic()
     samples = []
-    for i in range(1, int(secs / every) + 1):
-        if stop and os.path.exists(stop):
-            break
-        time.sleep(max(0.0, t0 + i * every - time.monotonic()))
+    for i in range(1, secs + 1):
+        time.sleep(max(0.0, t0 + i - time.monotonic()))
         row = {"t": round(time.monotonic() - t0, 3)}
         for name, _ in tenants:
             v = tel.get(f"/strait/tunnel,{name}")["/strait/tunnel"]
