@@ -286,6 +286,25 @@ bool strait_parse_rate(const char *s, uint64_t *bps)
 	return true;
 }
 
+/* A shaped rate: 0 (none) or at least 1 kbit/s (the shaper's floor). */
+static bool parse_link_rate(const char *s, uint64_t *bps)
+{
+	return strait_parse_rate(s, bps) && (*bps == 0 || *bps >= 1000);
+}
+
+/* RpoTarget: a duration (strait_parse_duration), 1 s .. 30 days. */
+static bool parse_rpo(const char *s, uint64_t *ns)
+{
+	return strait_parse_duration(s, ns) && *ns >= 1000000000ull &&
+	       *ns <= 30ull * 86400 * 1000000000ull;
+}
+
+const char *strait_transport_name(enum strait_transport t)
+{
+	static const char *const names[] = { "rate", "bbr", "cubic" };
+	return (unsigned)t < sizeof(names) / sizeof(names[0]) ? names[t] : "?";
+}
+
 /* A decimal number with up to 9 decimals times a unit, exactly (no
  * floating point): *end is left at the unit. False on overflow. */
 static bool parse_scaled(const char *s, const char **end, uint64_t unit, uint64_t *out)
@@ -663,7 +682,8 @@ static bool port_key(struct parse_ctx *c, const char *sec, struct strait_port_cf
 		*slot = a;
 		c->gw_line[sec[0] == 'W'][a.family == 6] = c->line;
 	} else {
-		set_err(c, c->line, sec, key, "unknown key (Port, Vlan, Address, Gateway)");
+		set_err(c, c->line, sec, key, "unknown key (Port, Vlan, Address, Gateway%s)",
+			sec[0] == 'W' ? ", Rate" : "");
 		return false;
 	}
 	return true;
@@ -783,6 +803,12 @@ static int appliance_handler(void *user, const char *section, const char *key,
 	bool multi = sec != SEC_APPLIANCE && (!strcasecmp(key, "Address") || !strcasecmp(key, "Gateway"));
 	if (!multi && !seen_once(c, names[sec - 1], key))
 		return 0;
+	if (sec == SEC_WAN && !strcasecmp(key, "Rate")) {
+		if (!parse_link_rate(val, &cfg->wan_rate_bps) || !cfg->wan_rate_bps)
+			set_err(c, c->line, names[sec - 1], key, "\"%s\" is not a rate in bit/s of at least 1k (100M, 1G, 2.5G)", val);
+		cfg->wan_rate_line = c->line;
+		return !c->failed;
+	}
 	if (sec == SEC_LAN || sec == SEC_WAN) {
 		if (!strcasecmp(key, "Port"))
 			a->have_port[sec - SEC_LAN] = true;
@@ -1209,9 +1235,22 @@ static int tenant_handler(void *user, const char *section, const char *key,
 		break;
 	case 4:
 		if (!strcasecmp(key, "Guaranteed") || !strcasecmp(key, "Ceiling")) {
-			uint64_t *dst = !strcasecmp(key, "Guaranteed") ? &cfg->guaranteed_bps : &cfg->ceiling_bps;
-			if (!strait_parse_rate(val, dst))
-				set_err(c, c->line, s, key, "\"%s\" is not a rate in bit/s (800k, 100M, 2.5G)", val);
+			bool g = !strcasecmp(key, "Guaranteed");
+			if (!parse_link_rate(val, g ? &cfg->guaranteed_bps : &cfg->ceiling_bps))
+				set_err(c, c->line, s, key, "\"%s\" is not a rate in bit/s, 0 or at least 1k (800k, 100M, 2.5G)", val);
+			if (g)
+				cfg->guaranteed_line = c->line;
+		} else if (!strcasecmp(key, "RpoTarget")) {
+			if (!parse_rpo(val, &cfg->rpo_target_ns))
+				set_err(c, c->line, s, key, "\"%s\" is not a duration of 1s..30d (300s, 15min, 1h)", val);
+		} else if (!strcasecmp(key, "Transport")) {
+			unsigned k;
+			for (k = 0; k <= STRAIT_TRANSPORT_CUBIC; k++)
+				if (!strcasecmp(val, strait_transport_name(k)))
+					break;
+			if (k > STRAIT_TRANSPORT_CUBIC)
+				set_err(c, c->line, s, key, "\"%s\" is not rate, bbr or cubic", val);
+			cfg->transport = (enum strait_transport)k;
 		} else if (!strcasecmp(key, "Priority")) {
 			if (!parse_uint(val, 0, 7, &v))
 				set_err(c, c->line, s, key, "\"%s\" is not 0 (highest) .. 7", val);
@@ -1221,7 +1260,7 @@ static int tenant_handler(void *user, const char *section, const char *key,
 				set_err(c, c->line, s, key, "\"%s\" is not 1..1000", val);
 			cfg->weight = (uint16_t)v;
 		} else {
-			set_err(c, c->line, s, key, "unknown key (Guaranteed, Ceiling, Priority, Weight)");
+			set_err(c, c->line, s, key, "unknown key (Guaranteed, Ceiling, Priority, Weight, RpoTarget, Transport)");
 		}
 		break;
 	}
@@ -1393,6 +1432,44 @@ static int check_tenant(const struct strait_config *cfg, unsigned i, const char 
 	return 0;
 }
 
+static void fmt_rate(char *buf, size_t len, unsigned __int128 bps)
+{
+	static const struct { uint64_t mul; char sfx; } u[] = { { 1000000000, 'G' }, { 1000000, 'M' }, { 1000, 'k' } };
+	for (size_t i = 0; i < sizeof(u) / sizeof(u[0]); i++)
+		if (bps >= u[i].mul && bps % u[i].mul == 0) {
+			sfmt(buf, len, "%llu%c", (unsigned long long)(bps / u[i].mul), u[i].sfx);
+			return;
+		}
+	sfmt(buf, len, "%llu", (unsigned long long)bps);
+}
+
+/* The tenants' guarantees share [WAN] Rate: the first tenant (in file
+ * order) whose guarantee makes the sum exceed it is refused at its
+ * Guaranteed line. */
+static int check_guarantees(const struct strait_config *cfg, const char *appliance_path,
+			    struct strait_error *err)
+{
+	uint64_t link = cfg->appliance.wan_rate_bps;
+	unsigned __int128 sum = 0;
+	if (!link)
+		return 0;
+	for (unsigned i = 0; i < cfg->n_tenants; i++) {
+		const struct strait_tenant_cfg *t = &cfg->tenants[i];
+		sum += t->guaranteed_bps;
+		if (sum <= link)
+			continue;
+		char total[32], rate[32];
+		fmt_rate(total, sizeof(total), sum);
+		fmt_rate(rate, sizeof(rate), link);
+		return strait_error_set(err, -EINVAL, t->file, t->guaranteed_line,
+					"[Bandwidth] Guaranteed",
+					"the guarantees of tenants up to \"%s\" add up to %s, above "
+					"[WAN] Rate = %s (%s:%u)", t->name, total, rate, appliance_path,
+					cfg->appliance.wan_rate_line);
+	}
+	return 0;
+}
+
 int strait_config_load(const char *appliance_path, struct strait_config *out,
 		       struct strait_error *err)
 {
@@ -1451,6 +1528,8 @@ int strait_config_load(const char *appliance_path, struct strait_config *out,
 	}
 	for (unsigned i = 0; i < n; i++)
 		free(names[i]);
+	if (!r)
+		r = check_guarantees(out, appliance_path, err);
 	return r;
 }
 

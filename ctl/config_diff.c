@@ -94,6 +94,10 @@ static const struct {
 	[STRAIT_FIELD_CACHE_FILE] = { "[Tenant] CacheFile", STRAIT_APPLY_CACHE },
 	/* read from the published config at each OPEN and SYN: live */
 	[STRAIT_FIELD_VLANS] = { "[Interception] Vlans", STRAIT_APPLY_RULE },
+	/* the WAN shaper's class and the channel's minimum rate, in place
+	 * (dataplane/wan_shaper.c: wan_shaper_sync) */
+	[STRAIT_FIELD_RPO_TARGET] = { "[Bandwidth] RpoTarget", STRAIT_APPLY_RATE },
+	[STRAIT_FIELD_TRANSPORT] = { "[Bandwidth] Transport", STRAIT_APPLY_RATE },
 };
 
 const char *strait_field_name(unsigned field)
@@ -120,9 +124,9 @@ const char *strait_apply_name(unsigned bit_index)
  * compare it (a tenant's: a STRAIT_FIELD_ and how it applies; the
  * appliance's: in place, or "takes a restart"), add a case to
  * tests/ctl/test_control.c, then update the size. */
-_Static_assert(sizeof(struct strait_tenant_cfg) == 13200,
+_Static_assert(sizeof(struct strait_tenant_cfg) == 13216,
 	       "a tenant field config_diff.c does not compare (see above)");
-_Static_assert(sizeof(struct strait_appliance_cfg) == 13304,
+_Static_assert(sizeof(struct strait_appliance_cfg) == 13320,
 	       "an appliance field config_diff.c does not compare (see above)");
 
 static bool key_loaded(const struct strait_tenant_cfg *t)
@@ -167,8 +171,11 @@ static uint32_t tenant_fields_differ(const struct strait_tenant_cfg *a,
 	DIFF(STRAIT_FIELD_REKEY_TIME, a->rekey_ns != b->rekey_ns);
 	DIFF(STRAIT_FIELD_REKEY_BYTES, a->rekey_bytes != b->rekey_bytes);
 	DIFF(STRAIT_FIELD_CACHE_FILE, strcmp(a->cache_file, b->cache_file));
+	DIFF(STRAIT_FIELD_RPO_TARGET, a->rpo_target_ns != b->rpo_target_ns);
+	DIFF(STRAIT_FIELD_TRANSPORT, a->transport != b->transport);
 	/* not compared: psk and has_psk (the key is key_id's), id_line,
-	 * key_line, inner_line (where in the file, as `file`'s name) */
+	 * key_line, inner_line, guaranteed_line (where in the file, as
+	 * `file`'s name) */
 #undef DIFF
 	return f;
 }
@@ -255,6 +262,9 @@ static int appliance_diff(const struct strait_appliance_cfg *a, const struct str
 		d->appliance[d->n_appliance++] = "[Appliance] TenantDir";
 	if (strcmp(a->control.token_file, b->control.token_file))
 		d->appliance[d->n_appliance++] = "[Control] TokenFile";
+	/* the WAN shaper's link, in place (wan_rate_line: where, not what) */
+	if (a->wan_rate_bps != b->wan_rate_bps)
+		d->appliance[d->n_appliance++] = "[WAN] Rate";
 	return 0;
 }
 

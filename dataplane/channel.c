@@ -35,6 +35,9 @@ struct channel {
 	const struct channel_user *user;
 	void *user_arg;
 	void *owner;
+	const struct channel_gate *gate; /* channel_set_gate(): conn and tconn */
+	void *gate_arg;
+	uint64_t min_rate_bps;       /* channel_set_min_rate(): the same */
 	struct channel_stats st;     /* bytes_* etc. of connections already closed */
 	/* goodput test */
 	struct tcp_conn *tconn;
@@ -231,6 +234,43 @@ static void on_accept(void *arg, struct tcp_conn *c, uint32_t ev)
 	on_conn(ch, c, ev);
 }
 
+/* ---- the stack's output gate: each channel's (and its test's) ---- */
+
+static void on_test(void *arg, struct tcp_conn *c, uint32_t ev);
+
+/* The channel c belongs to (its connection or its test), or NULL (a
+ * service's, a listener's). */
+static struct channel *conn_channel(const struct tcp_conn *c)
+{
+	void *arg;
+	tcp_event_fn fn = tcp_conn_handler(c, &arg);
+	return fn == on_conn || fn == on_test ? arg : NULL;
+}
+
+static bool gate_may_send(void *ctx, struct tcp_conn *c)
+{
+	(void)ctx;
+	struct channel *ch = conn_channel(c);
+	return !ch || !ch->gate || ch->gate->may_send(ch->gate_arg);
+}
+
+static void gate_sent(void *ctx, struct tcp_conn *c, uint32_t len)
+{
+	(void)ctx;
+	struct channel *ch = conn_channel(c);
+	if (ch && ch->gate)
+		ch->gate->sent(ch->gate_arg, len);
+}
+
+static uint64_t gate_min_rate(void *ctx, const struct tcp_conn *c)
+{
+	(void)ctx;
+	struct channel *ch = conn_channel(c);
+	return ch ? ch->min_rate_bps : 0;
+}
+
+static const struct tcp_gate stack_gate = { gate_may_send, gate_sent, gate_min_rate };
+
 /* ---- the stack ---- */
 
 struct channel_stack *channel_stack_create(const struct channel_config *cfg)
@@ -266,6 +306,7 @@ struct channel_stack *channel_stack_create(const struct channel_config *cfg)
 	cs->st = tcp_stack_create(&tc, cfg->ops, cfg->ctx, cfg->pool);
 	if (!cs->st)
 		goto err_cs;
+	tcp_stack_set_gate(cs->st, &stack_gate, cs);
 	static const struct tcp_addr any;
 	if (tcp_listen_cb(cs->st, TCP_AF_INET, &any, CHANNEL_PORT, 0, 0, on_accept, cs) ||
 	    tcp_listen_cb(cs->st, TCP_AF_INET6, &any, CHANNEL_PORT, 0, 0, on_accept, cs))
@@ -520,6 +561,30 @@ int channel_test_start(struct channel *ch, enum channel_test_mode mode, uint64_t
 	ch->tconn = c;
 	tcp_set_handler(c, on_test, ch);
 	return 0;
+}
+
+void channel_set_min_rate(struct channel *ch, uint64_t bps)
+{
+	ch->min_rate_bps = bps;
+}
+
+void channel_set_gate(struct channel *ch, const struct channel_gate *g, void *arg)
+{
+	ch->gate = g;
+	ch->gate_arg = arg;
+}
+
+size_t channel_unsent(const struct channel *ch)
+{
+	return (ch->conn ? tcp_unsent(ch->conn) : 0) + (ch->tconn ? tcp_unsent(ch->tconn) : 0);
+}
+
+void channel_kick(struct channel *ch)
+{
+	if (ch->conn)
+		tcp_kick(ch->conn);
+	if (ch->tconn)
+		tcp_kick(ch->tconn);
 }
 
 void channel_test_result(const struct channel *ch, struct channel_test *out)

@@ -115,6 +115,22 @@ size_t channel_readable(const struct channel *ch);
 size_t channel_peek(const struct channel *ch, void *buf, size_t len);
 void channel_consume(struct channel *ch, size_t n);
 
+/* The output gate of the channel's connection and of its goodput test
+ * (the WAN shaper's, dataplane/wan_shaper.c; the stack's tcp_gate asks
+ * it), kept across reconnects: may_send() before each data segment, sent()
+ * after; channel_kick() sends what the gate now lets through. */
+struct channel_gate {
+	bool (*may_send)(void *arg);
+	void (*sent)(void *arg, uint32_t len);
+};
+void channel_set_gate(struct channel *ch, const struct channel_gate *g, void *arg);
+void channel_kick(struct channel *ch);
+/* The rate the shaper guarantees the channel (tcp_gate.min_rate: random
+ * loss does not take its window below it), kept across reconnects. */
+void channel_set_min_rate(struct channel *ch, uint64_t bps);
+/* Bytes written to the channel (and its test) not sent yet. */
+size_t channel_unsent(const struct channel *ch);
+
 /* ---- statistics (on the owning worker) ---- */
 struct channel_stats {
 	uint8_t state;               /* enum channel_state */

@@ -9,8 +9,9 @@
  *        ESP: strait_tunnel_open -> dummy (keepalive) | inner packet
  *             -> wan_inner_check (this tenant's inner addresses, TCP)
  *             -> payload copied into the channel's RX pool -> channel stack
- *   channel stack output -> tenant by source address -> strait_tunnel_seal
- *     -> strait_esp_udp_encap -> dp_tx_l3(WAN, Endpoint)
+ *   channel stack output (gated by the shaper, wan_shaper.h) -> tenant by
+ *     source address -> strait_tunnel_seal -> strait_esp_udp_encap
+ *     -> charged to the tenant's class -> dp_tx_l3(WAN, Endpoint)
  *   poll: strait_tunnel_poll per tenant every millisecond: INITs,
  *     keepalives (dummy ESP), peer down (channel aborted) / up (channel
  *     connects); the channel stack's timers; telemetry snapshots.
@@ -41,6 +42,7 @@
 #include "snap_seqlock.h"
 #include "strait/stats.h"
 #include "wan_rx.h"
+#include "wan_shaper.h"
 
 enum {
 	MSS_V4_OUTER = 1398,     /* inner IPv4 packet <= 1438: see README, "MSS" */
@@ -77,6 +79,9 @@ struct wan_worker {
 	struct wan_tenant *t[STRAIT_MAX_TENANTS];
 	uint16_t by_id[STRAIT_TENANT_ID_MAX + 1];
 	struct channel_stack *cs;
+	struct wan_shaper *shaper;     /* NULL: nothing to shape (shaper_sync()) */
+	bool shaper_checked;           /* shaper_gen's configuration wants none */
+	uint64_t shaper_gen;
 	struct rte_mempool *queue_pool, *seg_pool, *rx_pool;
 	uint64_t tsc_hz;
 	uint64_t now_ns;               /* wall clock, refreshed per poll and burst */
@@ -185,6 +190,8 @@ static void send_outer(struct wan_worker *ww, struct wan_tenant *t, struct rte_m
 	}
 	mbuf_from_pkt(m, p);
 	m->ol_flags = 0;
+	if (ww->shaper) /* on the wire: Ethernet, then the outer packet */
+		wan_shaper_charge(ww->shaper, t->index, (uint32_t)p->len + 14, ww->now_ns);
 	if (!non_esp) {
 		t->esp_out_frames++;
 		t->esp_out_bytes += p->len;
@@ -443,6 +450,8 @@ static void snap_tenant(const struct wan_worker *ww, const struct wan_tenant *t,
 	s->tun = *strait_tunnel_stats(t->tun);
 	channel_stats(t->ch, &s->ch);
 	channel_test_result(t->ch, &s->test);
+	if (ww->shaper)
+		wan_shaper_stats(ww->shaper, t->index, ww->now_ns, &s->shaper);
 }
 
 /* The worker's snapshot for telemetry (snap_seqlock.h). */
@@ -462,13 +471,52 @@ static void publish(struct wan_worker *ww, uint64_t now_ms)
 	for (unsigned i = ww->id; i < STRAIT_MAX_TENANTS; i += ww->app->n_workers)
 		if (ww->t[i])
 			snap_tenant(ww, ww->t[i], &s->t[s->n++]);
+	if (ww->shaper)
+		wan_shaper_stats(ww->shaper, WAN_SHAPER_BRIDGED, ww->now_ns, &s->bridged);
 	snap_write_end(&ww->seq);
+}
+
+/* The WAN shaper as the worker's published configuration wants it:
+ * created when a configuration first shapes something (at start, or a
+ * reload's), with this worker's tenants attached; then kept (a later
+ * configuration that shapes nothing leaves every class unlimited) and
+ * synced with each new configuration. -ENOMEM when it cannot be created
+ * (at start: the worker does not start; at a reload: nothing is shaped
+ * until the next one). */
+static int shaper_sync(struct wan_worker *ww)
+{
+	const struct strait_config *cfg = dp_worker_cfg(ww->w);
+	if (!ww->shaper) {
+		if (ww->shaper_checked && ww->shaper_gen == cfg->generation)
+			return 0;
+		ww->shaper_checked = true;
+		ww->shaper_gen = cfg->generation;
+		if (!wan_shaper_wanted(cfg))
+			return 0;
+		ww->shaper = wan_shaper_create(ww->app->n_workers, ww->now_ns);
+		if (!ww->shaper) {
+			fprintf(stderr, "straitd: worker %u: WAN shaper: out of memory, nothing "
+					"shaped\n", ww->id);
+			return -ENOMEM;
+		}
+		for (unsigned i = ww->id; i < STRAIT_MAX_TENANTS; i += ww->app->n_workers)
+			if (ww->t[i])
+				wan_shaper_attach(ww->shaper, i, ww->t[i]->ch);
+	}
+	wan_shaper_sync(ww->shaper, cfg, ww->now_ns);
+	return 0;
 }
 
 static unsigned wan_poll(void *ctx, uint64_t now_ms)
 {
 	struct wan_worker *ww = ctx;
 	unsigned work = channel_poll(ww->cs);
+	ww->now_ns = wall_ns(ww);
+	shaper_sync(ww); /* O(1) unless a reload came */
+	if (ww->shaper) {
+		wan_shaper_bridged(ww->shaper, ww->w->stats.port[DP_LAN].bridged_bytes, ww->now_ns);
+		work += wan_shaper_run(ww->shaper, ww->now_ns);
+	}
 	if (now_ms != ww->scanned_ms) {
 		/* per-tenant timers have millisecond needs at most */
 		ww->scanned_ms = now_ms;
@@ -567,6 +615,8 @@ static void tenant_stop(struct wan_worker *ww, unsigned slot)
 	if (!t)
 		return;
 	ww->t[slot] = NULL;
+	if (ww->shaper)
+		wan_shaper_detach(ww->shaper, slot); /* before its channel goes */
 	if (t->ch)
 		channel_remove(t->ch); /* its user, the relay, let go of it first */
 	strait_tunnel_free(t->tun); /* keys wiped */
@@ -596,6 +646,8 @@ static int tenant_start(struct wan_worker *ww, const struct strait_config *cfg, 
 		tenant_stop(ww, slot);
 		return -ENOMEM;
 	}
+	if (ww->shaper) /* a fresh class; its policy at the next sync */
+		wan_shaper_attach(ww->shaper, slot, t->ch);
 	return 0;
 }
 
@@ -706,12 +758,15 @@ static void *wan_worker_init(struct dp_worker *w)
 		if (wan_tenant_owner(app, i) == w->id && tenant_start(ww, cfg, i))
 			goto err;
 	}
+	if (shaper_sync(ww))
+		goto err;
 	return ww;
 err:
 	fprintf(stderr, "straitd: worker %u: WAN module: cannot set up its tenants\n", w->id);
 	for (unsigned i = 0; i < STRAIT_MAX_TENANTS; i++)
 		tenant_stop(ww, i);
 	channel_stack_destroy(ww->cs);
+	wan_shaper_destroy(ww->shaper);
 	free(ww);
 	return NULL;
 }
@@ -730,6 +785,7 @@ static void wan_worker_fini(struct dp_worker *w, void *ctx)
 		finals[w->id].set = true;
 	}
 	channel_stack_destroy(ww->cs);
+	wan_shaper_destroy(ww->shaper);
 	for (unsigned i = 0; i < STRAIT_MAX_TENANTS; i++)
 		if (ww->t[i]) {
 			strait_tunnel_free(ww->t[i]->tun); /* keys wiped */

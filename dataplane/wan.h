@@ -16,6 +16,7 @@
 
 #include "channel.h"
 #include "strait/ctl.h"
+#include "wan_shaper.h"
 #include "strait/tunnel.h"
 
 struct dp_app;
@@ -55,6 +56,7 @@ struct wan_tenant_snap {
 	struct strait_tunnel_stats tun;
 	struct channel_stats ch;
 	struct channel_test test;
+	struct wan_shaper_snap shaper; /* .shaped false: not shaped */
 };
 
 /* Everything a worker's WAN module publishes (every WAN_SNAP_MS). */
@@ -66,6 +68,7 @@ struct wan_snap {
 	uint32_t pool_free[3];        /* mbufs free in its queue, seg, rx pools */
 	uint32_t pool_size[3];
 	uint64_t nat_keepalives;
+	struct wan_shaper_snap bridged; /* the shaper's default class */
 	uint32_t n;                   /* tenants of this worker, below */
 	struct wan_tenant_snap t[STRAIT_MAX_TENANTS];
 };

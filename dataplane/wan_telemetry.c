@@ -2,7 +2,8 @@
 /* Telemetry of the WAN side (commands in telemetry.c's table):
  *   /strait/tunnel               totals, and each tenant's state
  *   /strait/tunnel,NAME          one tenant: tunnel, handshakes, ESP, drops,
- *                                channel, the last test of the channel alone
+ *                                channel, its class in the WAN shaper, the
+ *                                last test of the channel alone
  *   /strait/tunnel/test,NAME,MODE,BYTES   starts that test (discard, echo,
  *                                source); its result shows in /strait/tunnel,NAME
  * Read from the workers' snapshots (wan_snapshot()); never from their live
@@ -69,6 +70,29 @@ static void u64(struct rte_tel_data *d, const char *k, uint64_t v)
 {
 	if (d)
 		rte_tel_data_add_dict_u64(d, k, v);
+}
+
+/* A class of the WAN shaper (wan_shaper.h): its policy as applied, what
+ * it sent and how, what it holds. */
+static void put_shaper(struct rte_tel_data *d, const struct wan_shaper_snap *s)
+{
+	if (!d)
+		return;
+	rte_tel_data_add_dict_string(d, "mode", shaper_mode_name(s->cls.mode));
+	u64(d, "guaranteed_bps", s->guaranteed_bps);
+	u64(d, "ceiling_bps", s->ceiling_bps);
+	u64(d, "rate_bps", s->rate_bps);
+	u64(d, "bytes", s->cls.bytes);
+	u64(d, "frames", s->cls.frames);
+	u64(d, "green_bytes", s->cls.green_bytes);
+	u64(d, "borrowed_bytes", s->cls.borrowed_bytes);
+	u64(d, "throttled", s->cls.throttled);
+	u64(d, "held_bytes", s->held_bytes);
+	u64(d, "over_bytes", s->over_bytes);
+	u64(d, "rpo_target_ns", s->cls.rpo_target_ns);
+	u64(d, "lag_ns", s->cls.lag_ns);
+	if (s->at_ns)
+		u64(d, "at_ns", s->at_ns);
 }
 
 static const char *const esp_drops[] = {
@@ -148,6 +172,8 @@ static void put_tenant(struct rte_tel_data *d, const struct dp_app *a, const str
 		u64(ch, "cwnd", c->cwnd);
 		u64(ch, "discarded", c->discarded);
 	}
+	if (t->shaper.shaped)
+		put_shaper(sub_dict(d, "shaper"), &t->shaper);
 	const struct channel_test *ts = &t->test;
 	struct rte_tel_data *te = sub_dict(d, "test");
 	if (te) {
@@ -225,6 +251,20 @@ int wan_tel_tunnel(const struct dp_app *a, const char *params, struct rte_tel_da
 	u64(d, "tenants", tenants);
 	u64(d, "up", up);
 	u64(d, "workers", n);
+	/* bridged traffic's class in each worker's shaper, summed */
+	struct wan_shaper_snap br = { 0 };
+	for (unsigned w = 0; w < n; w++) {
+		if (!s[w].bridged.shaped)
+			continue;
+		br.shaped = true;
+		br.cls.bytes += s[w].bridged.cls.bytes;
+		br.cls.frames += s[w].bridged.cls.frames;
+		br.cls.borrowed_bytes += s[w].bridged.cls.borrowed_bytes;
+		br.rate_bps += s[w].bridged.rate_bps;
+		br.over_bytes += s[w].bridged.over_bytes;
+	}
+	if (br.shaped)
+		put_shaper(sub_dict(d, "bridged_shaper"), &br);
 	struct rte_tel_data *dr = sub_dict(d, "drops");
 	/* before a frame is a tenant's, then the tenants' own */
 	u64(dr, "unknown_spi", drops[WAN_DROP_UNKNOWN_SPI] + esp[STRAIT_ESP_E_SPI]);

@@ -158,6 +158,27 @@ enum tcp_listen_flags {
 int tcp_listen(struct tcp_stack *st, enum tcp_af af, const struct tcp_addr *addr,
 	       uint16_t port, uint16_t tenant, uint32_t flags);
 
+/* The stack's output gate (the WAN shaper, dataplane/wan_shaper.c, through
+ * the channel): before each data segment, new or resent, the engine asks
+ * may_send(c); false leaves the bytes in the send queue (tcp_write() takes
+ * no more once it is full: back-pressure, nothing dropped) until the
+ * gate's owner calls tcp_kick(c). sent(c, len) follows each data segment
+ * it let through. Handshakes, pure ACKs, FINs, RSTs and the one fast
+ * retransmit on entering recovery are not gated (the owner charges them
+ * as they leave). min_rate(c): the rate c is granted (bit/s, 0: none): a
+ * loss never takes its congestion window below that rate's bandwidth-
+ * delay product (x 1.25, on the minimum RTT), so random loss on a WAN does
+ * not slow it below its grant (as Riverbed's MX-TCP); the gate paces it.
+ * One per stack (nothing per connection); NULL removes it. */
+struct tcp_gate {
+	bool (*may_send)(void *ctx, struct tcp_conn *c);
+	void (*sent)(void *ctx, struct tcp_conn *c, uint32_t len);
+	uint64_t (*min_rate)(void *ctx, const struct tcp_conn *c);
+};
+void tcp_stack_set_gate(struct tcp_stack *st, const struct tcp_gate *g, void *ctx);
+/* Sends what the windows, pacing and the gate allow now. */
+void tcp_kick(struct tcp_conn *c);
+
 /* Per-connection event handler: a listener hands its own to every
  * connection it accepts, so services and the tenant channel can share one
  * stack. Connections without one report to ops->event. */
@@ -166,6 +187,9 @@ int tcp_listen_cb(struct tcp_stack *st, enum tcp_af af, const struct tcp_addr *a
 		  uint16_t port, uint16_t tenant, uint32_t flags,
 		  tcp_event_fn fn, void *arg);
 void tcp_set_handler(struct tcp_conn *c, tcp_event_fn fn, void *arg);
+/* The handler a connection reports to (tcp_set_handler(), a listener's)
+ * and its argument. */
+tcp_event_fn tcp_conn_handler(const struct tcp_conn *c, void **arg);
 
 /* Active open; ports in host order. Returns NULL with errno (EADDRINUSE,
  * ENOSPC for a table or tenant limit, ENOBUFS, EINVAL). */
@@ -284,6 +308,9 @@ size_t tcp_writable(const struct tcp_conn *c);
 /* Bytes written that the peer has not acknowledged yet (queued or in
  * flight): 0 once it holds everything written. */
 size_t tcp_unacked(const struct tcp_conn *c);
+/* Of those, the bytes not sent yet (held by the windows, pacing or the
+ * gate). */
+size_t tcp_unsent(const struct tcp_conn *c);
 bool tcp_peer_closed(const struct tcp_conn *c);
 
 /* Sends FIN after queued data; the connection stays readable. */

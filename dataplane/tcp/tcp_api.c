@@ -133,6 +133,12 @@ size_t tcp_unacked(const struct tcp_conn *c)
 	return c->sndq.bytes;
 }
 
+size_t tcp_unsent(const struct tcp_conn *c)
+{
+	uint32_t out = c->snd_nxt - c->snd_una;
+	return c->sndq.bytes > out ? c->sndq.bytes - out : 0;
+}
+
 bool tcp_peer_closed(const struct tcp_conn *c)
 {
 	return (c->flags & TF_RCVD_FIN) != 0;

@@ -67,8 +67,22 @@ void tcp_cc_ack(struct tcp_conn *c, uint32_t acked)
 		c->cwnd = cwnd_cap(c);
 }
 
+/* tcp_gate.min_rate(): the granted rate's bandwidth-delay product, x 1.25,
+ * on the minimum RTT seen; 0 without a rate or an RTT. */
+static uint32_t rate_floor(const struct tcp_conn *c)
+{
+	uint32_t rtt = c->min_rtt_us ? c->min_rtt_us : c->srtt_us;
+	uint64_t bps = c->st->gate && c->st->gate->min_rate
+			       ? c->st->gate->min_rate(c->st->gate_ctx, c) : 0;
+	if (!bps || !rtt)
+		return 0;
+	unsigned __int128 f = (unsigned __int128)(bps / 8) * rtt / 1000000u * 5 / 4;
+	return f < cwnd_cap(c) ? (uint32_t)f : cwnd_cap(c);
+}
+
 /* The new ssthresh on a congestion event: half the flight (NewReno) or
- * beta x cwnd with fast convergence (CUBIC, RFC 9438 4.6-4.7). */
+ * beta x cwnd with fast convergence (CUBIC, RFC 9438 4.6-4.7), never
+ * below the granted rate's floor. */
 static uint32_t reduce(struct tcp_conn *c)
 {
 	uint32_t h;
@@ -76,8 +90,12 @@ static uint32_t reduce(struct tcp_conn *c)
 		h = tcp_cubic_reduce(c);
 	else
 		h = tcp_flight(c) / 2;
+	uint32_t f = rate_floor(c);
+	if (h < f)
+		h = f;
 	return h > 2u * c->snd_mss ? h : 2u * c->snd_mss;
 }
+
 
 void tcp_cc_enter_recovery(struct tcp_conn *c)
 {

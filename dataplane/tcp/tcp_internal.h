@@ -259,6 +259,8 @@ struct tcp_listener {
 enum { TCP_MAX_LISTENERS = 16 };
 
 struct tcp_stack {
+	const struct tcp_gate *gate; /* tcp_stack_set_gate(), NULL: none */
+	void *gate_ctx;
 	struct tcp_config cfg;
 	struct tcp_ops ops;
 	void *ctx;
@@ -430,6 +432,7 @@ uint32_t tcp_cubic_reduce(struct tcp_conn *c);
 /* tcp_pacing.c */
 bool tcp_pace_wait(struct tcp_conn *c);
 void tcp_pace_sent(struct tcp_conn *c, uint32_t len);
+bool tcp_gate_held(struct tcp_conn *c);
 
 /* tcp_sack.c */
 void tcp_sack_update(struct tcp_conn *c, const struct tcp_opts *o);

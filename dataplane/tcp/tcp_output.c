@@ -331,6 +331,8 @@ void tcp_output(struct tcp_conn *c)
 				break;
 			uint32_t hs, hl;
 			if (tcp_lost_next(c, &hs, &hl)) {
+				if (tcp_gate_held(c))
+					break;
 				if (hl > tcp_data_mss(c))
 					hl = tcp_data_mss(c);
 				tcp_send_segment(c, hs, hl, TH_ACK);
@@ -347,6 +349,8 @@ void tcp_output(struct tcp_conn *c)
 				break;
 			uint32_t hs, hl;
 			if (tcp_sack_next_hole(c, c->rexmit_nxt, &hs, &hl)) {
+				if (tcp_gate_held(c))
+					break;
 				if (hl > tcp_data_mss(c))
 					hl = tcp_data_mss(c);
 				tcp_send_segment(c, hs, hl, TH_ACK);
@@ -389,6 +393,8 @@ void tcp_output(struct tcp_conn *c)
 		 * of the queue, or half the largest window seen */
 		if (len < mss && len < avail && inflight &&
 		    len < c->max_snd_wnd / 2)
+			break;
+		if (tcp_gate_held(c))
 			break;
 		uint8_t flags = TH_ACK;
 		bool last = len == avail;

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* Pacing at 2x (slow start) or 1.2x (congestion avoidance) cwnd/rtt. */
+/* Pacing at 2x (slow start) or 1.2x (congestion avoidance) cwnd/rtt, and
+ * the stack's output gate (tcp_stack_set_gate(): the WAN shaper's). */
 #include "tcp_internal.h"
 
 /* Pacing: each segment books len / rate of the link, rate = cwnd / srtt
@@ -22,6 +23,8 @@ bool tcp_pace_wait(struct tcp_conn *c)
 
 void tcp_pace_sent(struct tcp_conn *c, uint32_t len)
 {
+	if (c->st->gate)
+		c->st->gate->sent(c->st->gate_ctx, c, len);
 	if ((c->st->cfg.flags & TCP_CFG_NO_PACING) || !c->srtt_us)
 		return;
 	double ratio = c->cwnd < c->ssthresh ? 2.0 : 1.2;
@@ -46,4 +49,28 @@ void tcp_pace_sent(struct tcp_conn *c, uint32_t len)
 	uint64_t whole = (uint64_t)c->pace_frac;
 	c->pace_next_us += whole;
 	c->pace_frac -= (double)whole;
+}
+
+/* True when the gate holds the next data segment (its owner kicks). */
+bool tcp_gate_held(struct tcp_conn *c)
+{
+	return c->st->gate && !c->st->gate->may_send(c->st->gate_ctx, c);
+}
+
+void tcp_stack_set_gate(struct tcp_stack *st, const struct tcp_gate *g, void *ctx)
+{
+	st->gate = g;
+	st->gate_ctx = ctx;
+}
+
+tcp_event_fn tcp_conn_handler(const struct tcp_conn *c, void **arg)
+{
+	*arg = c->handler_arg;
+	return c->handler;
+}
+
+void tcp_kick(struct tcp_conn *c)
+{
+	TCP_SCOPE(c->st);
+	tcp_output(c);
 }

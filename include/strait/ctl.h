@@ -97,6 +97,11 @@ struct strait_appliance_cfg {
 	uint32_t burst;             /* packets per RX burst (1..64) */
 	char tenant_dir[PATH_MAX];  /* resolved against the file's folder */
 	struct strait_port_cfg lan, wan;
+	/* [WAN] Rate: the WAN link's rate in bit/s, shared by the tenants'
+	 * guarantees and what they borrow; 0 = not shaped as a whole (each
+	 * tenant held to its Ceiling only). */
+	uint64_t wan_rate_bps;
+	unsigned wan_rate_line;
 	struct strait_tcp_impair tcp_impair; /* [Test] TcpImpair */
 	struct strait_control_cfg control;
 	char file[PATH_MAX];        /* the appliance file, as given */
@@ -105,6 +110,15 @@ struct strait_appliance_cfg {
 enum strait_peer_down {
 	STRAIT_PEER_DOWN_BYPASS = 0, /* bridge new flows unoptimized */
 	STRAIT_PEER_DOWN_FAIL_CLOSED,
+};
+
+/* [Bandwidth] Transport: the channel's congestion control. */
+enum strait_transport {
+	STRAIT_TRANSPORT_RATE = 0, /* paces at the rate the shaper grants, random
+				    * loss is not congestion, backs off on rising
+				    * queueing delay (the default) */
+	STRAIT_TRANSPORT_BBR,      /* model-based: probes the path's bottleneck */
+	STRAIT_TRANSPORT_CUBIC,    /* loss-based, as Linux's default */
 };
 
 struct strait_tenant_cfg {
@@ -158,8 +172,11 @@ struct strait_tenant_cfg {
 	char cache_file[PATH_MAX - 3];
 	/* Bandwidth policy on the WAN, bits per second; 0 = none/unlimited. */
 	uint64_t guaranteed_bps, ceiling_bps;
+	unsigned guaranteed_line;   /* for errors across files; 0 when unset */
 	uint8_t priority;           /* 0 (highest) .. 7 */
 	uint16_t weight;            /* share of spare capacity, 1..1000 */
+	uint64_t rpo_target_ns;     /* RpoTarget; 0 = none */
+	enum strait_transport transport;
 	enum strait_peer_down peer_down;
 	uint64_t cache_size;        /* bytes of each direction's cache log */
 	/* Not from the file: the configuration generation that put the tenant
@@ -203,9 +220,10 @@ int strait_tenant_load(const char *path, struct strait_tenant_cfg *out,
 /* The appliance file, then every "*.conf" in its TenantDir (if set), in
  * name order; checks that no two tenants claim the same traffic with the
  * same specificity (the rule "longest prefix wins, then ports" must give
- * one answer) and that no two share a name, an Id or an InnerAddress (the
+ * one answer), that no two share a name, an Id or an InnerAddress (the
  * tenant's end of its channel: the appliance's channel TCP tells tenants
- * apart by it). */
+ * apart by it), and that the guarantees fit in [WAN] Rate (refused at the
+ * Guaranteed line of the tenant that overcommits it). */
 int strait_config_load(const char *appliance_path, struct strait_config *out,
 		       struct strait_error *err);
 /* A struct strait_config is large (1,024 tenants): never on a stack.
@@ -267,6 +285,8 @@ enum strait_tenant_field {
 	STRAIT_FIELD_REKEY_BYTES,
 	STRAIT_FIELD_CACHE_FILE,
 	STRAIT_FIELD_VLANS,
+	STRAIT_FIELD_RPO_TARGET,
+	STRAIT_FIELD_TRANSPORT,
 	STRAIT_FIELD_COUNT
 };
 
@@ -284,7 +304,7 @@ struct strait_config_diff {
 	struct strait_tenant_change changed[STRAIT_MAX_TENANTS];
 	/* appliance keys that changed and apply in place: "[Appliance] Name",
 	 * "[Appliance] TenantDir", "[Control] TokenFile" */
-	const char *appliance[3];
+	const char *appliance[4];
 	unsigned n_appliance;
 };
 
@@ -367,6 +387,7 @@ bool strait_parse_tcp_impair(const char *s, struct strait_tcp_impair *out,
 			     char *why, size_t why_len);
 /* "100M", "1.5G", "800k", "0": bits per second. */
 bool strait_parse_rate(const char *s, uint64_t *bps);
+const char *strait_transport_name(enum strait_transport t);
 /* A duration: a decimal number (up to 9 decimals) and a unit, ns, us,
  * ms, s, m (minutes), h or d; a bare number is seconds ("10s", "500ms",
  * "1.5s", "1h", "30"). At most 2^64-1 ns (584 years). */

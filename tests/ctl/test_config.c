@@ -145,6 +145,22 @@ static const struct tcase cases[] = {
 	T(97, 't', TEN_HEAD TEN_RULE "Vlans = 1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17\n" TEN_PEER, 10,
 	  "[Interception] Vlans"),
 	T(98, 't', TEN_HEAD TEN_RULE "Vlans = ten\n" TEN_PEER, 10, "[Interception] Vlans"),
+	/* the WAN shaper: the link rate, bandwidth policy, transport */
+	T(99, 'a', APP_OK "Rate = 100M\n", 0, NULL),
+	T(100, 'a', APP_OK "Rate = fast\n", 10, "[WAN] Rate"),
+	T(101, 'a', APP_OK "Rate = 0\n", 10, "[WAN] Rate"),
+	T(102, 'a', APP_OK "Rate = 999\n", 10, "[WAN] Rate"),
+	T(103, 'a', APP_OK "Rate = 1G\nRate = 2G\n", 11, "[WAN] Rate"),
+	T(104, 'a', PORT_LAN "Rate = 1G\n" PORT_WAN, 5, "[LAN] Rate"),
+	T(105, 't', TEN_OK "[Bandwidth]\nGuaranteed = 500\n", 15, "[Bandwidth] Guaranteed"),
+	T(106, 't', TEN_OK "[Bandwidth]\nRpoTarget = 300s\nTransport = bbr\n", 0, NULL),
+	T(107, 't', TEN_OK "[Bandwidth]\nRpoTarget = 0s\n", 15, "[Bandwidth] RpoTarget"),
+	T(108, 't', TEN_OK "[Bandwidth]\nRpoTarget = 31d\n", 15, "[Bandwidth] RpoTarget"),
+	T(109, 't', TEN_OK "[Bandwidth]\nRpoTarget = 300ms\n", 15, "[Bandwidth] RpoTarget"),
+	T(110, 't', TEN_OK "[Bandwidth]\nRpoTarget = -5\n", 15, "[Bandwidth] RpoTarget"),
+	T(111, 't', TEN_OK "[Bandwidth]\nRpoTarget = 15min\nTransport = CUBIC\n", 0, NULL),
+	T(112, 't', TEN_OK "[Bandwidth]\nTransport = reno\n", 15, "[Bandwidth] Transport"),
+	T(113, 't', TEN_OK "[Bandwidth]\nTransport = rate\nTransport = bbr\n", 16, "[Bandwidth] Transport"),
 };
 
 static char dir[] = "/tmp/dp-ctl-test-XXXXXX";
@@ -274,6 +290,64 @@ Test(config, values)
 	/* KeyFile is resolved against the file's folder; no CacheFile */
 	cr_expect_str_eq(t.key_file, "/tmp/t.key");
 	cr_expect_str_eq(t.cache_file, "");
+	cr_expect_eq(t.rpo_target_ns, 0);
+	cr_expect_eq(t.transport, STRAIT_TRANSPORT_RATE, "rate is the default");
+	cr_expect_eq(t.guaranteed_line, 16);
+	write_file(path, TEN_OK "[Bandwidth]\nRpoTarget = 1h\nTransport = cubic\n");
+	cr_assert_eq(strait_tenant_load(path, &t, &err), 0);
+	cr_expect_eq(t.rpo_target_ns, 3600000000000ull);
+	cr_expect_eq(t.transport, STRAIT_TRANSPORT_CUBIC);
+	cr_expect_str_eq(strait_transport_name(t.transport), "cubic");
+	cr_expect_eq(t.guaranteed_line, 0);
+	write_file(path, TEN_OK "[Bandwidth]\nRpoTarget = 300\n");
+	cr_assert_eq(strait_tenant_load(path, &t, &err), 0);
+	cr_expect_eq(t.rpo_target_ns, 300000000000ull, "a bare number is seconds");
+	unlink(path);
+	static struct strait_appliance_cfg a;
+	char app[] = "/tmp/dp-ctl-values-XXXXXX";
+	fd = mkstemp(app);
+	cr_assert(fd >= 0);
+	close(fd);
+	write_file(app, APP_OK "Rate = 2.5G\n");
+	cr_assert_eq(strait_appliance_load(app, &a, &err), 0);
+	cr_expect_eq(a.wan_rate_bps, 2500000000ull);
+	cr_expect_eq(a.wan_rate_line, 10);
+	write_file(app, APP_OK);
+	cr_assert_eq(strait_appliance_load(app, &a, &err), 0);
+	cr_expect_eq(a.wan_rate_bps, 0, "no Rate: the link is not shaped as a whole");
+	unlink(app);
+}
+
+/* The guarantees share [WAN] Rate: the tenant that overcommits it is
+ * refused at its Guaranteed line, naming the appliance's Rate line. */
+Test(config, guarantees_within_the_link, .init = setup, .fini = teardown)
+{
+	static struct strait_config cfg;
+	struct strait_error err;
+	char path[256], app[256], msg[PATH_MAX + 512];
+	snprintf(path, sizeof(path), "%s/tenants", dir);
+	cr_assert_eq(mkdir(path, 0700), 0);
+	snprintf(app, sizeof(app), "%s/app.conf", dir);
+	write_file(app, APP_OK "Rate = 100M\n[Appliance]\nTenantDir = tenants\n");
+	snprintf(path, sizeof(path), "%s/tenants/a.conf", dir);
+	write_file(path, TEN_OK "[Bandwidth]\nGuaranteed = 60M\n");
+	snprintf(path, sizeof(path), "%s/tenants/b.conf", dir);
+#define TEN_U "[Tenant]\nName = u\nId = 2\nKeyFile = u.key\nPeerDown = bypass\n" \
+	"[Interception]\nClientPrefix = 10.1.0.0/16\nServerPrefix = 10.3.0.0/16\nPorts = 873\n" TEN_PEER_U
+	write_file(path, TEN_U "[Bandwidth]\nPriority = 2\nGuaranteed = 40M\nCeiling = 1G\n");
+	cr_assert_eq(strait_config_load(app, &cfg, &err), 0, "exactly the link: %s",
+		     strait_error_str(&err, msg, sizeof(msg)));
+	write_file(path, TEN_U "[Bandwidth]\nPriority = 2\nGuaranteed = 40.5M\n");
+	cr_assert_neq(strait_config_load(app, &cfg, &err), 0);
+	strait_error_str(&err, msg, sizeof(msg));
+	cr_expect_str_eq(err.file, path, "%s", msg);
+	cr_expect_eq(err.line, 16, "%s", msg);
+	cr_expect_str_eq(err.field, "[Bandwidth] Guaranteed", "%s", msg);
+	cr_expect(strstr(msg, "100500k") && strstr(msg, "Rate = 100M") && strstr(msg, "app.conf:10"), "%s", msg);
+	/* without Rate the link is not shaped as a whole: nothing to exceed */
+	write_file(app, APP_OK "[Appliance]\nTenantDir = tenants\n");
+	cr_expect_eq(strait_config_load(app, &cfg, &err), 0, "%s", strait_error_str(&err, msg, sizeof(msg)));
+#undef TEN_U
 }
 
 Test(config, tenant_dir_and_ambiguity, .init = setup, .fini = teardown)

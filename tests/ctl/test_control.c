@@ -288,6 +288,13 @@ static void vlans(void)
 		"[Interception]\nVlans = 0, 100\n");
 }
 
+/* the WAN shaper's policy: in place, as a rate */
+static void rpo_transport(void)
+{
+	write_d(D40 "CacheFile = /var/lib/strait/d\n", "PeerTimeout = 3s\nRekeyTime = 2m\nRekeyBytes = 64M\n"
+		"[Interception]\nVlans = 0, 100\n[Bandwidth]\nRpoTarget = 5min\nTransport = cubic\n");
+}
+
 #define F(x) (1u << STRAIT_FIELD_##x)
 static const struct dcase dcases[] = {
 	{ 1, nothing, "", "", "", 0, 0, "a=0 b=1 c=2" },
@@ -317,6 +324,7 @@ static const struct dcase dcases[] = {
 	{ 21, keepalive_default, "", "", "d", F(KEEPALIVE), STRAIT_APPLY_TUNNEL, "d=3" },
 	{ 22, keepalive_dropped, "", "", "", 0, 0, "d=3" },
 	{ 23, vlans, "", "", "d", F(VLANS), STRAIT_APPLY_RULE, "d=3" },
+	{ 24, rpo_transport, "", "", "d", F(RPO_TARGET) | F(TRANSPORT), STRAIT_APPLY_RATE, "d=3" },
 };
 #undef F
 
@@ -383,14 +391,17 @@ struct acase {
 	const char *extra, *control;
 	const char *field; /* NULL: accepted */
 	unsigned line;
+	const char *applied; /* accepted: the change listed */
 };
 
 static const struct acase acases[] = {
-	{ 1, "Workers = 2\n", NULL, "[Appliance] Workers", 2 },
-	{ 2, "FlowTableSize = 1024\n", NULL, "[Appliance] FlowTableSize", 5 },
-	{ 3, "Burst = 8\n", NULL, "[Appliance] Burst", 5 },
-	{ 4, NULL, "Listen = 127.0.0.1:9\nTokenFile = token\n", "[Control] Listen", 12 },
-	{ 5, "Name = other\n", NULL, NULL, 0 },
+	{ 1, "Workers = 2\n", NULL, "[Appliance] Workers", 2, NULL },
+	{ 2, "FlowTableSize = 1024\n", NULL, "[Appliance] FlowTableSize", 5, NULL },
+	{ 3, "Burst = 8\n", NULL, "[Appliance] Burst", 5, NULL },
+	{ 4, NULL, "Listen = 127.0.0.1:9\nTokenFile = token\n", "[Control] Listen", 12, NULL },
+	{ 5, "Name = other\n", NULL, NULL, 0, "[Appliance] Name" },
+	/* the WAN shaper's link rate: in place */
+	{ 6, NULL, NULL, NULL, 0, "[WAN] Rate" },
 };
 
 Test(diff, appliance, .init = setup, .fini = teardown)
@@ -414,6 +425,10 @@ Test(diff, appliance, .init = setup, .fini = teardown)
 			char *p = strstr(text, "Name = test");
 			memcpy(p, "Name = othr", 11);
 			tree_write(t.app, text);
+		} else if (c->n == 6) {
+			tree_write(t.app, "[Appliance]\nName = test\nWorkers = 1\nTenantDir = tenants\n"
+				   "[LAN]\nPort = net_pcap0\nAddress = 198.18.0.1/24\n"
+				   "[WAN]\nPort = net_pcap1\nAddress = 198.18.1.1/24\nRate = 100M\n");
 		} else if (c->n == 1) {
 			tree_write(t.app, "[Appliance]\nWorkers = 2\nName = test\nTenantDir = tenants\n"
 				   "[LAN]\nPort = net_pcap0\nAddress = 198.18.0.1/24\n"
@@ -427,7 +442,7 @@ Test(diff, appliance, .init = setup, .fini = teardown)
 		if (!c->field) {
 			cr_expect_eq(r, 0, "case %d: %s", c->n, msg);
 			cr_expect_eq(d.n_appliance, 1, "case %d", c->n);
-			cr_expect_str_eq(d.appliance[0], "[Appliance] Name", "case %d", c->n);
+			cr_expect_str_eq(d.appliance[0], c->applied, "case %d", c->n);
 		} else {
 			cr_expect_eq(r, -EINVAL, "case %d", c->n);
 			cr_expect_str_eq(err.field, c->field, "case %d: %s", c->n, msg);

@@ -11,6 +11,8 @@
 #                  +---------------------------+       +---------------------------+
 #   S = SUBNET, T = S + 1; the LAN hosts 198.18.S.10 and .20 reach each
 #   other through both appliances' bridges.
+#   With wanem (a strait-wanem binary) set, the WAN veth is two, joined in
+#   ns wm-N by strait-wanem (wmaN - wmbN) with the options in wanem_args.
 #
 # The caller sets: straitd (binary), n (unique suffix), workers, sub (subnet)
 # and, optionally, mbufs (--channel-mbufs); then calls wan_setup. It gets
@@ -27,12 +29,27 @@ wan_setup() {
   local cpus i l
   cpus=$(nproc)
   lcores=0@0; for i in $(seq 1 "$workers"); do lcores=$lcores,$i@$((i % cpus)); done
-  LA=wla-$n A=wa-$n B=wb-$n LB=wlb-$n
+  LA=wla-$n A=wa-$n B=wb-$n LB=wlb-$n M=wm-$n
   work=$(mktemp -d /tmp/wan-XXXXXX)
   declare -gA pid=([a]= [b]=)
   for ns in $LA $A $B $LB; do ip netns add "$ns"; ip -n "$ns" link set lo up; done
   ip link add wla$n netns $LA type veth peer name wal$n netns $A
-  ip link add waw$n netns $A type veth peer name wbw$n netns $B
+  if [ -n "${wanem:-}" ]; then
+    ip netns add $M
+    ip link add waw$n netns $A type veth peer name wma$n netns $M
+    ip link add wbw$n netns $B type veth peer name wmb$n netns $M
+    for l in wma$n wmb$n; do
+      ip -n $M link set $l up
+      ip netns exec $M ethtool -K $l gro off tso off gso off >/dev/null 2>&1 || true
+    done
+    ip netns exec $M sysctl -qw net.ipv6.conf.all.disable_ipv6=1
+    # shellcheck disable=SC2086
+    ip netns exec $M "$wanem" wma$n wmb$n ${wanem_args:-} --stats-json "$work/wanem.json" \
+      >"$work/wanem.log" 2>&1 &
+    wanem_pid=$!
+  else
+    ip link add waw$n netns $A type veth peer name wbw$n netns $B
+  fi
   ip link add wbl$n netns $B type veth peer name wlb$n netns $LB
   for l in "$LA wla$n" "$A wal$n" "$A waw$n" "$B wbw$n" "$B wbl$n" "$LB wlb$n"; do
     set -- $l; ip -n $1 link set $2 up
@@ -159,8 +176,9 @@ wan_cleanup() {
   for s in a b; do
     if [ -n "${pid[$s]:-}" ]; then kill -9 "${pid[$s]}" 2>/dev/null; fi
   done
+  if [ -n "${wanem_pid:-}" ]; then kill "$wanem_pid" 2>/dev/null; fi
   wait 2>/dev/null
-  for ns in $LA $A $B $LB; do ip netns del "$ns" 2>/dev/null || true; done
+  for ns in $LA $A $B $LB ${wanem:+$M}; do ip netns del "$ns" 2>/dev/null || true; done
   rm -rf /var/run/dpdk/wan-a-$n /var/run/dpdk/wan-b-$n
 }
 
