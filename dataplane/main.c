@@ -332,9 +332,8 @@ int main(int argc, char **argv)
 		goto err_ports;
 	if (impair_on) {
 		log_impair(ti);
-		struct tcp_impair_cfg ic = { ti->drop_ppm, ti->dup_ppm, ti->reorder_ppm,
-					     ti->seed, ti->rx, ti->tx };
-		tcp_hook_set_impair(&ic);
+		app.impair = (struct tcp_impair_cfg){ ti->drop_ppm, ti->dup_ppm, ti->reorder_ppm,
+						      ti->seed, ti->rx, ti->tx };
 	}
 	if (tcp_hook_register()) { /* the TCP engine and its services on local TCP */
 		fprintf(stderr, "straitd: the TCP module could not be hooked in\n");
