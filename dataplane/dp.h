@@ -145,6 +145,9 @@ struct dp_app {
 	/* the test knob (--tcp-impair, [Test] TcpImpair): the appliance's own
 	 * TCP, the LAN stacks (tcp_hook.c) and the channels (wan.c) */
 	struct tcp_impair_cfg impair;
+	/* test only (--corrupt-records): the first DATA frames whose check
+	 * each tenant's decoder fails */
+	unsigned corrupt_records;
 };
 
 /* Milliseconds from the TSC: no syscall on the fast path, and one clock

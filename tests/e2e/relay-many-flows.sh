@@ -16,6 +16,9 @@
 #   IMPAIR=SPEC starts both appliances with --tcp-impair SPEC: the
 #   channel's TCP (and the appliances' LAN TCP) drop, duplicate and
 #   reorder segments, and every check below must hold all the same.
+#   CORRUPT=N starts B with --corrupt-records N: its decoder fails the
+#   checks of the first N DATA frames (during step 2's flows), B asks for
+#   RESYNC, A resends from the raw bytes it kept: every flow byte-exact.
 #
 # Checks, in order:
 #  1. Both up, the channel carries flows.
@@ -30,9 +33,9 @@
 #     stalled flow then completes byte-exact.
 #  4. BIG_MB MiB (default 0: skipped) uploaded, byte-exact.
 #  With IMPAIR: both appliances' knob counters show drops, and the
-#  channel retransmitted.
+#  channel retransmitted. With CORRUPT: B asked for RESYNC, A resent.
 #
-#   [WORKERS=N] [SUBNET=S] [FLOWS=N] [FLOW_KB=N] [MB=N] [BIG_MB=N] [IMPAIR=SPEC]
+#   [WORKERS=N] [SUBNET=S] [FLOWS=N] [FLOW_KB=N] [MB=N] [BIG_MB=N] [IMPAIR=SPEC] [CORRUPT=N]
 #   relay-many-flows.sh STRAITD
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -60,6 +63,9 @@ fail() {
   echo "FAIL: $*" >&2
   for s in a b; do [ -f "$work/$s.log" ] && { echo "--- straitd $s" >&2; tail -n 20 "$work/$s.log" >&2; }; done
   for s in a b; do echo "--- relay $s: $(tel $s /strait/relay,acme)" >&2; done
+  for s in a b; do for c in /strait/drops /strait/flows /strait/ports /strait/tcp; do
+    echo "--- $s $c: $(tel $s $c)" >&2; done; done
+  lx client ss -tnio >&2 || true
   exit 1
 }
 t0=$(date +%s)
@@ -102,7 +108,9 @@ impair=()
 [ -n "${IMPAIR:-}" ] && impair=(--tcp-impair "$IMPAIR")
 
 # 1. both up
-wan_start a "${impair[@]}"; wan_start b "${impair[@]}"
+corrupt=()
+[ -n "${CORRUPT:-}" ] && corrupt=(--corrupt-records "$CORRUPT")
+wan_start a "${impair[@]}"; wan_start b "${impair[@]}" "${corrupt[@]}"
 for s in a b; do
   until_ok $s /strait/relay,acme 'v["channel"] == "up"' 60 || fail "$s: the channel does not carry flows"
 done
@@ -130,6 +138,12 @@ for s in a b; do
     fail "$s: flows or raw bytes left after every flow ended"
 done
 say "ok: $flows flows of $flow_kb KiB at once byte-exact, a bridged one beside them; none left active"
+if [ -n "${CORRUPT:-}" ]; then
+  [ "$(relay b resyncs_asked)" -ge 1 ] || fail "B's decoder failed checks but asked no RESYNC"
+  [ "$(relay a resyncs_done)" -ge 1 ] && [ "$(relay a resent_bytes)" -gt 0 ] ||
+    fail "A did not resend after B's RESYNC"
+  say "ok: B's injected check failures: RESYNC asked $(relay b resyncs_asked), A resent $(relay a resent_bytes) bytes; every flow byte-exact"
+fi
 echo "   a: $(val a /strait/relay,acme '{k: v[k] for k in ("intercepted", "done", "cache_hits", "reduction", "memory", "flow_errors", "resyncs_asked")}')"
 
 # 3. a server that stops reading; another flow of the tenant goes on
@@ -163,7 +177,27 @@ if [ "$big_mb" -gt 0 ]; then
   lx server python3 "$peer" sink $S 5001 1 > /dev/null & pf=$!; bg+=($pf)
   listening 5001
   s0=$(date +%s.%N)
-  r=$(lx client timeout 600 python3 "$peer" send $S 5001 "$work/big" || true)
+  lx client timeout 600 python3 "$peer" send $S 5001 "$work/big" > "$work/big.out" & pc=$!
+  # progress every 10 s; a transfer that stops moving for 10 s: what
+  # each end holds, once
+  last=-1 still=0 tick=0
+  while kill -0 $pc 2>/dev/null; do
+    sleep 1
+    cur=$(relay a lan_bytes_in)
+    tick=$((tick + 1))
+    if [ $((tick % 10)) = 0 ]; then
+      echo "   ${tick}s: A's lan_bytes_in $cur; client: $(lx client ss -tni "dport = :5001" | tail -n 1 | grep -oE "(cwnd|rtt|snd_wnd|retrans|lost|pacing_rate|delivery_rate|busy|rwnd_limited|sndbuf_limited):[^ ]*" | tr '\n' ' ')"
+    fi
+    if [ "$cur" = "$last" ]; then still=$((still + 1)); else still=0 last=$cur; fi
+    if [ $still = 10 ]; then
+      echo "   stalled at A's lan_bytes_in $cur: the client's socket, A's and B's connections:" >&2
+      lx client ss -tnio "dport = :5001" >&2 || true
+      for s in a b; do echo "   $s /strait/tcp/conns: $(tel $s /strait/tcp/conns)" >&2
+        echo "   $s /strait/relay: $(tel $s /strait/relay,acme)" >&2; done
+    fi
+  done
+  wait $pc || true
+  r=$(cat "$work/big.out")
   s1=$(date +%s.%N)
   [ "$r" = "$want_big" ] || fail "$big_mb MiB: '$r', want '$want_big'"
   wait $pf || true
