@@ -303,7 +303,8 @@ struct channel_stack *channel_stack_create(const struct channel_config *cfg)
 	void *ctx = cfg->ctx;
 	cs->impair_on = cfg->impair && tcp_impair_enabled(cfg->impair);
 	if (cs->impair_on) {
-		tcp_impair_init(&cs->im, cfg->impair, cfg->worker, cfg->seg_pool);
+		/* its own draws, not the LAN stack's: another worker number */
+		tcp_impair_init(&cs->im, cfg->impair, cfg->worker + 0x100, cfg->seg_pool);
 		cs->impaired_ops = (struct tcp_ops){ impaired_now_us, impaired_output, NULL };
 		ops = &cs->impaired_ops;
 		ctx = cs;

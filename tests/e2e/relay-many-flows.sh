@@ -27,7 +27,8 @@
 #     bridged 4 MiB flow: every flow byte-exact at the server, the bridged
 #     one too; A counted FLOWS interceptions, and once they end no flow is
 #     left active at either appliance, no raw byte held, no memory grown.
-#  3. A server that stops reading (port 5003, after 1 MiB, for 30 s) while
+#  3. A server that stops reading (port 5003, 32 MiB sent to it; it stops
+#     after 1 MiB for 30 s) while
 #     another flow of the tenant (5001, MB MiB) completes byte-exact: the
 #     stalled flow is still open when it does; A counts credit stalls; the
 #     stalled flow then completes byte-exact.
@@ -149,8 +150,10 @@ echo "   a: $(val a /strait/relay,acme '{k: v[k] for k in ("intercepted", "done"
 # 3. a server that stops reading; another flow of the tenant goes on
 head -c $((mb << 20)) /dev/urandom > "$work/data"
 want="$(sha256sum < "$work/data" | cut -d' ' -f1) $((mb << 20))"
-head -c $((8 << 20)) /dev/urandom > "$work/slow"
-want_s="$(sha256sum < "$work/slow" | cut -d' ' -f1) $((8 << 20))"
+# 32 MiB: more than every buffer on its way holds (the server's socket,
+# B's send queue and out ring, A's raw ring), so A must stop on credit
+head -c $((32 << 20)) /dev/urandom > "$work/slow"
+want_s="$(sha256sum < "$work/slow" | cut -d' ' -f1) $((32 << 20))"
 cs0=$(relay a credit_stalls)
 RELAY_PEER_PAUSE=$((1 << 20)):30 lx server python3 "$peer" sink $S 5003 1 60 > "$work/sink-slow" & pss=$!; bg+=($pss)
 lx server python3 "$peer" sink $S 5001 1 > /dev/null & pf=$!; bg+=($pf)
