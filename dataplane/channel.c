@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <rte_branch_prediction.h>
 #include <rte_mbuf.h>
 #include <rte_random.h>
 
@@ -50,6 +51,9 @@ struct channel_stack {
 	struct tcp_services *sv;
 	const struct tcp_ops *ops;
 	void *ctx;
+	bool impair_on;              /* the test knob between stack and ESP */
+	struct tcp_impair im;
+	struct tcp_ops impaired_ops; /* the stack's ops when it is on */
 	struct channel *ch;
 	uint32_t n, max;             /* entries ever used (some may be free again), room */
 	uint32_t *slots;             /* by InnerAddress: channel index + 1 */
@@ -273,6 +277,38 @@ static const struct tcp_gate stack_gate = { gate_may_send, gate_sent, gate_min_r
 
 /* ---- the stack ---- */
 
+/* With the test knob on, the stack's ops: ours, around the caller's. */
+static uint64_t impaired_now_us(void *ctx)
+{
+	const struct channel_stack *cs = ctx;
+	return cs->ops->now_us(cs->ctx);
+}
+
+static void impaired_output(void *ctx, struct rte_mbuf **pkts, uint16_t n)
+{
+	struct channel_stack *cs = ctx;
+	uint64_t now = now_us(cs);
+	for (uint16_t i = 0; i < n; i++) {
+		struct rte_mbuf *out[TCP_IMPAIR_OUT_MAX];
+		unsigned k = tcp_impair_pass(&cs->im, TCP_IMPAIR_TX, pkts[i], now, out);
+		if (k)
+			cs->ops->output(cs->ctx, out, (uint16_t)k);
+	}
+}
+
+/* Segments the knob held back long enough; true while it holds one. */
+static bool impair_poll(struct channel_stack *cs)
+{
+	uint64_t now = now_us(cs);
+	struct rte_mbuf *m = tcp_impair_due(&cs->im, TCP_IMPAIR_RX, now);
+	if (m)
+		tcp_input(cs->st, &m, 1);
+	m = tcp_impair_due(&cs->im, TCP_IMPAIR_TX, now);
+	if (m)
+		cs->ops->output(cs->ctx, &m, 1);
+	return tcp_impair_next(&cs->im) != UINT64_MAX;
+}
+
 struct channel_stack *channel_stack_create(const struct channel_config *cfg)
 {
 	struct channel_stack *cs = calloc(1, sizeof(*cs));
@@ -303,7 +339,17 @@ struct channel_stack *channel_stack_create(const struct channel_config *cfg)
 		/* no checksum offload: segments are sealed before a NIC sees them */
 		.seg_pool = cfg->seg_pool,
 	};
-	cs->st = tcp_stack_create(&tc, cfg->ops, cfg->ctx, cfg->pool);
+	const struct tcp_ops *ops = cfg->ops;
+	void *ctx = cfg->ctx;
+	cs->impair_on = cfg->impair && tcp_impair_enabled(cfg->impair);
+	if (cs->impair_on) {
+		/* its own draws, not the LAN stack's: another worker number */
+		tcp_impair_init(&cs->im, cfg->impair, cfg->worker + 0x100, cfg->seg_pool);
+		cs->impaired_ops = (struct tcp_ops){ impaired_now_us, impaired_output, NULL };
+		ops = &cs->impaired_ops;
+		ctx = cs;
+	}
+	cs->st = tcp_stack_create(&tc, ops, ctx, cfg->pool);
 	if (!cs->st)
 		goto err_cs;
 	tcp_stack_set_gate(cs->st, &stack_gate, cs);
@@ -333,6 +379,8 @@ void channel_stack_destroy(struct channel_stack *cs)
 {
 	if (!cs)
 		return;
+	if (cs->impair_on)
+		tcp_impair_flush(&cs->im);
 	tcp_stack_destroy(cs->st);
 	tcp_services_free(cs->sv);
 	free(cs->slots);
@@ -405,7 +453,22 @@ void channel_restart(struct channel *ch)
 
 void channel_input(struct channel_stack *cs, struct rte_mbuf *m)
 {
-	tcp_input(cs->st, &m, 1);
+	if (likely(!cs->impair_on)) {
+		tcp_input(cs->st, &m, 1);
+		return;
+	}
+	struct rte_mbuf *out[TCP_IMPAIR_OUT_MAX];
+	unsigned k = tcp_impair_pass(&cs->im, TCP_IMPAIR_RX, m, now_us(cs), out);
+	if (k)
+		tcp_input(cs->st, out, (uint16_t)k);
+}
+
+void channel_stack_impair_stats(const struct channel_stack *cs, struct tcp_impair_stats *out)
+{
+	if (cs->impair_on)
+		*out = cs->im.stats;
+	else
+		memset(out, 0, sizeof(*out));
 }
 
 static void test_end(struct channel *ch, bool ok)
@@ -606,8 +669,9 @@ unsigned channel_poll(struct channel_stack *cs)
 				try_connect(ch);
 		}
 	}
+	bool held = cs->impair_on && impair_poll(cs);
 	uint64_t due = tcp_next_timer(cs->st);
-	return due != UINT64_MAX && due <= now + 200;
+	return held || (due != UINT64_MAX && due <= now + 200);
 }
 
 /* ---- the flow layer's API ---- */

@@ -26,6 +26,7 @@
 #include <stdint.h>
 
 #include "tcp.h"
+#include "tcp_impair.h"
 
 struct rte_mbuf;
 struct rte_mempool;
@@ -71,12 +72,18 @@ struct channel_config {
 	struct rte_mempool *seg_pool; /* segments built for output (sealed, sent, freed) */
 	const struct tcp_ops *ops;   /* clock and output (the ESP path) */
 	void *ctx;
+	/* the test knob (tcp_impair.h) between the stack and the ESP path, both
+	 * ways; NULL or not enabled: off. worker seeds it. */
+	const struct tcp_impair_cfg *impair;
+	unsigned worker;
 };
 
 /* NULL with errno on failure. */
 struct channel_stack *channel_stack_create(const struct channel_config *cfg);
 void channel_stack_destroy(struct channel_stack *cs);
 const struct tcp_stack *channel_stack_tcp(const struct channel_stack *cs);
+/* The test knob's counters (all zero when it is off). */
+void channel_stack_impair_stats(const struct channel_stack *cs, struct tcp_impair_stats *out);
 
 /* A tenant's channel: inner addresses (af 4 or 6, network order) and an
  * owner pointer for the caller (channel_owner()). NULL when full. */

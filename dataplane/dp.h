@@ -17,6 +17,7 @@
 #include "neigh.h"
 #include "pkt.h"
 #include "strait/ctl.h"
+#include "tcp_impair.h"
 
 struct rte_mempool;
 struct rte_ring;
@@ -141,6 +142,12 @@ struct dp_app {
 	 * TCP engine leaves checksums to the NIC only when both ports do */
 	bool tx_csum[DP_NPORTS], rx_csum[DP_NPORTS];
 	unsigned channel_mbufs;    /* per worker: the channels' queue and RX pools, each */
+	/* the test knob (--tcp-impair, [Test] TcpImpair): the appliance's own
+	 * TCP, the LAN stacks (tcp_hook.c) and the channels (wan.c) */
+	struct tcp_impair_cfg impair;
+	/* test only (--corrupt-records): the first DATA frames whose check
+	 * each tenant's decoder fails */
+	unsigned corrupt_records;
 };
 
 /* Milliseconds from the TSC: no syscall on the fast path, and one clock

@@ -55,6 +55,7 @@ static void usage(FILE *f)
 	fprintf(f, "usage: straitd [EAL options] -- -c appliance.conf [--check]\n"
 		   "               [--stats-json FILE] [--exit-idle-ms N] [--mbufs N]\n"
 		   "               [--tcp-impair SPEC] [--sa-log FILE] [--channel-mbufs N]\n"
+		   "               [--corrupt-records N]\n"
 		   "  -c, --config FILE   appliance configuration (see configs/)\n"
 		   "  --check             validate the configuration and exit\n"
 		   "  --stats-json FILE   write every counter as JSON on exit\n"
@@ -69,7 +70,10 @@ static void usage(FILE *f)
 		   "                      Wireshark's esp_sa UAT format (holds keys: the file\n"
 		   "                      is created mode 0600; see dataplane/README.md)\n"
 		   "  --channel-mbufs N   mbufs of each worker's tenant channels, for their\n"
-		   "                      send queues and again for received data (default 8191)\n");
+		   "                      send queues and again for received data (default 8191)\n"
+		   "  --corrupt-records N test only: each tenant's decoder fails the check of\n"
+		   "                      the first N DATA frames it receives (as a wrong\n"
+		   "                      byte would): RESYNC must recover\n");
 }
 
 /* The knob's effective settings, loud: a test facility left on in
@@ -220,6 +224,7 @@ int main(int argc, char **argv)
 		{ "tcp-impair", required_argument, NULL, 't' },
 		{ "sa-log", required_argument, NULL, 'a' },
 		{ "channel-mbufs", required_argument, NULL, 'b' },
+		{ "corrupt-records", required_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -237,6 +242,7 @@ int main(int argc, char **argv)
 		case 't': impair = optarg; break;
 		case 'a': sa_log = optarg; break;
 		case 'b': app.channel_mbufs = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 'r': app.corrupt_records = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -330,11 +336,13 @@ int main(int argc, char **argv)
 	if (port_lookup(DP_LAN, &cfg->appliance.lan) || port_lookup(DP_WAN, &cfg->appliance.wan) ||
 	    port_setup(DP_LAN, &cfg->appliance.lan) || port_setup(DP_WAN, &cfg->appliance.wan))
 		goto err_ports;
+	if (app.corrupt_records)
+		fprintf(stderr, "straitd: WARNING: --corrupt-records %u (test facility): each tenant's "
+				"decoder fails its first %u checks\n", app.corrupt_records, app.corrupt_records);
 	if (impair_on) {
 		log_impair(ti);
-		struct tcp_impair_cfg ic = { ti->drop_ppm, ti->dup_ppm, ti->reorder_ppm,
-					     ti->seed, ti->rx, ti->tx };
-		tcp_hook_set_impair(&ic);
+		app.impair = (struct tcp_impair_cfg){ ti->drop_ppm, ti->dup_ppm, ti->reorder_ppm,
+						      ti->seed, ti->rx, ti->tx };
 	}
 	if (tcp_hook_register()) { /* the TCP engine and its services on local TCP */
 		fprintf(stderr, "straitd: the TCP module could not be hooked in\n");

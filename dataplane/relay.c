@@ -254,6 +254,7 @@ static size_t mux_deliver(void *ctx, struct chan_flow *f, const uint8_t *p, size
 		 * flow */
 		unbind(c, f);
 		chan_flow_reset(f, CHAN_RESET_ABORT);
+		release(r, c); /* its flow entry is no longer pinned */
 		r->st.lan_resets++;
 		tcp_abort(c);
 		return 0;

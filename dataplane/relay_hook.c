@@ -763,6 +763,8 @@ static struct relay *tenant_relay(struct tenant *t)
 		channel_stats(t->ch, &cs);
 		rc.mux.role = cs.connector ? CHAN_ROLE_CONNECT : CHAN_ROLE_ACCEPT;
 		t->relay = relay_create(t->mem, t->size, &rc, t->rh->st, &env, t);
+		if (t->relay && t->rh->w->app->corrupt_records)
+			chan_mux_inject_check_failure(relay_mux(t->relay), t->rh->w->app->corrupt_records);
 	}
 	return t->relay;
 }

@@ -43,16 +43,10 @@ struct tcp_hook {
 	struct tcp_hook_snap snap;
 };
 
-static struct tcp_impair_cfg impair_cfg;
 static int hook_id = -1; /* ours in the worker's table (dp_hooks.h) */
 /* Telemetry threads inside tcp_hook_snapshot(): a worker's context is
  * freed only once none is (worker_fini). */
 static int readers;
-
-void tcp_hook_set_impair(const struct tcp_impair_cfg *cfg)
-{
-	impair_cfg = *cfg;
-}
 
 /* Counters of stopped workers, for the exit statistics. Each slot is
  * written once by its worker as it stops, read by main after every worker
@@ -133,8 +127,8 @@ static void *worker_init(struct dp_worker *w)
 	if (w->app->rx_csum[DP_LAN] && w->app->rx_csum[DP_WAN])
 		cfg.flags |= TCP_CFG_RX_CSUM_OFFLOAD;
 	static const struct tcp_ops ops = { now_us, output, NULL };
-	t->impair_on = tcp_impair_enabled(&impair_cfg);
-	tcp_impair_init(&t->im, &impair_cfg, w->id, w->app->pool);
+	t->impair_on = tcp_impair_enabled(&w->app->impair);
+	tcp_impair_init(&t->im, &w->app->impair, w->id, w->app->pool);
 	t->st = tcp_stack_create(&cfg, &ops, t, w->app->pool);
 	if (!t->st)
 		goto err_hook;

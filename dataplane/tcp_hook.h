@@ -17,10 +17,6 @@ struct dp_worker;
  * 0 or -ENOSPC (the module table is full). */
 int tcp_hook_register(void);
 
-/* The drop/duplicate/reorder test knob (tcp_impair.h) for every worker's
- * stack; call before the workers start. Off by default. */
-void tcp_hook_set_impair(const struct tcp_impair_cfg *cfg);
-
 /* Tenant ids in the worker's stack: 0 is the appliance's own services;
  * the configuration's tenant i is i + 1, so the stack has one slot more
  * than a configuration has tenants. */

@@ -462,6 +462,7 @@ static void publish(struct wan_worker *ww, uint64_t now_ms)
 	s->at_ms = now_ms ? now_ms : 1;
 	memcpy(s->drops, ww->drops, sizeof(s->drops));
 	tcp_stack_stats(channel_stack_tcp(ww->cs), &s->stack);
+	channel_stack_impair_stats(ww->cs, &s->impair);
 	struct rte_mempool *pools[3] = { ww->queue_pool, ww->seg_pool, ww->rx_pool };
 	for (int k = 0; k < 3; k++) {
 		s->pool_free[k] = rte_mempool_avail_count(pools[k]);
@@ -747,6 +748,8 @@ static void *wan_worker_init(struct dp_worker *w)
 		.seg_pool = ww->seg_pool,
 		.ops = &ops,
 		.ctx = ww,
+		.impair = &app->impair,
+		.worker = w->id,
 	};
 	ww->cs = channel_stack_create(&cc);
 	if (!ww->cs)

@@ -65,6 +65,7 @@ struct wan_snap {
 	uint64_t at_ms;               /* 0: nothing published yet */
 	uint64_t drops[WAN_DROP_COUNT];
 	struct tcp_stack_stats stack; /* the worker's channel stack */
+	struct tcp_impair_stats impair; /* its test knob (zero when off) */
 	uint32_t pool_free[3];        /* mbufs free in its queue, seg, rx pools */
 	uint32_t pool_size[3];
 	uint64_t nat_keepalives;

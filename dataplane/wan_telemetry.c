@@ -209,6 +209,7 @@ int wan_tel_tunnel(const struct dp_app *a, const char *params, struct rte_tel_da
 	}
 	uint64_t pool_free[3] = { 0 }, pool_size[3] = { 0 };
 	struct tcp_stack_stats st = { 0 };
+	struct tcp_impair_stats im = { 0 };
 	uint64_t drops[WAN_DROP_COUNT] = { 0 }, esp[STRAIT_ESP_STATUS_MAX] = { 0 };
 	uint64_t kx[STRAIT_KX_STATUS_MAX] = { 0 }, td[WAN_TDROP_COUNT] = { 0 };
 	unsigned up = 0, tenants = 0;
@@ -233,6 +234,11 @@ int wan_tel_tunnel(const struct dp_app *a, const char *params, struct rte_tel_da
 		st.nombuf += s[w].stack.nombuf;
 		st.no_conn += s[w].stack.no_conn;
 		st.bad_csum += s[w].stack.bad_csum;
+		for (int k = 0; k < TCP_IMPAIR_NDIRS; k++) {
+			im.dropped[k] += s[w].impair.dropped[k];
+			im.dup[k] += s[w].impair.dup[k];
+			im.reordered[k] += s[w].impair.reordered[k];
+		}
 		for (unsigned j = 0; j < s[w].n; j++) {
 			const struct wan_tenant_snap *t = &s[w].t[j];
 			tenants++;
@@ -298,6 +304,14 @@ int wan_tel_tunnel(const struct dp_app *a, const char *params, struct rte_tel_da
 	u64(cs, "no_conn", st.no_conn);
 	u64(cs, "bad_csum", st.bad_csum);
 	u64(cs, "nombuf", st.nombuf);
+	/* the test knob (--tcp-impair) on the channels' segments */
+	struct rte_tel_data *ik = cs ? sub_dict(cs, "impair") : NULL;
+	u64(ik, "dropped_rx", im.dropped[TCP_IMPAIR_RX]);
+	u64(ik, "dropped_tx", im.dropped[TCP_IMPAIR_TX]);
+	u64(ik, "dup_rx", im.dup[TCP_IMPAIR_RX]);
+	u64(ik, "dup_tx", im.dup[TCP_IMPAIR_TX]);
+	u64(ik, "reordered_rx", im.reordered[TCP_IMPAIR_RX]);
+	u64(ik, "reordered_tx", im.reordered[TCP_IMPAIR_TX]);
 	struct rte_tel_data *pl = sub_dict(d, "mbufs");
 	static const char *const pn[3][2] = { { "queue_free", "queue_size" }, { "seg_free", "seg_size" },
 					      { "rx_free", "rx_size" } };

@@ -58,6 +58,11 @@ struct world {
 	bool server_silent;      /* segments to the server vanish */
 	bool no_listener;
 	unsigned released_a, released_b, unreach;
+	/* B's flow entries as relay_hook.c pins them, by connection i
+	 * (client port CPORT + i): pinned by originate(), unpinned by
+	 * release(); releases of an entry not pinned */
+	bool pinned_b[NAPPS];
+	unsigned unpinned_twice;
 	struct tcp_refused unreach_q;
 	struct chan_refused unreach_rf;
 	bool keep_server_syn;     /* with server_silent: keep B's SYN here */
@@ -198,15 +203,31 @@ static enum relay_refusal check_open(void *ctx, const struct chan_open *o)
 
 static int originate(void *ctx, const struct chan_open *o)
 {
+	unsigned i = (unsigned)o->client_port - CPORT;
+
+	cr_assert_lt(i, NAPPS);
+	W.pinned_b[i] = true;
 	return 0;
 }
 
 static void release(void *ctx, struct tcp_conn *c, const struct chan_open *o)
 {
-	if (ctx == &W.ra)
+	struct tcp_addr l, r;
+	uint16_t lp = 0, rp;
+	uint8_t af;
+	unsigned i;
+
+	if (ctx == &W.ra) {
 		W.released_a++;
-	else
-		W.released_b++;
+		return;
+	}
+	W.released_b++;
+	if (c)
+		tcp_conn_tuple(c, &af, &l, &lp, &r, &rp);
+	i = (unsigned)(c ? lp : o->client_port) - CPORT;
+	cr_assert_lt(i, NAPPS);
+	W.unpinned_twice += !W.pinned_b[i];
+	W.pinned_b[i] = false;
 }
 
 static bool syn_l2(void *ctx, struct tcp_conn *c, struct chan_open *o)
@@ -754,34 +775,82 @@ Test(relay, two_hundred_flows)
 	free(down);
 }
 
-/* B's decoder fails a check mid-transfer (injected): RESYNC, and the
- * server still gets every byte, in order, once. */
+/* Every connection B's relay holds has its flow entry pinned (else the
+ * server's segments would be bridged past it). */
+static void run_pinned(unsigned max_steps)
+{
+	struct tcp_addr c = { { 198, 18, 0, 1 } }, s = { { 198, 18, 1, 1 } };
+	unsigned idle = 0;
+
+	for (unsigned k = 0; k < max_steps && idle < 100; k++) {
+		idle = step() ? 0 : idle + 1;
+		for (unsigned i = 0; i < 3; i++) {
+			struct tcp_conn *b = tcp_find_conn(W.b, TCP_AF_INET, &c,
+							   (uint16_t)(CPORT + i), &s, PORT);
+
+			cr_assert(!b || !tcp_user(b) || W.pinned_b[i],
+				  "flow %u: B's relay holds its connection, its entry is unpinned", i);
+		}
+	}
+}
+
+/* B's decoder fails two checks mid-transfer (injected): RESYNC twice, and
+ * the server still gets every byte, in order, once; so does a flow open
+ * across the RESYNCs, and one opened after them. B's flow entries stay
+ * pinned while its relay holds their connections, each unpinned once. */
 Test(relay, resync_byte_exact)
 {
 	size_t n = 4u << 20;
-	uint8_t *up = bytes(n, 8);
+	uint8_t *up = bytes(n, 8), *up1 = bytes(n, 12), *up2 = bytes(n, 13);
 	struct relay_stats a, b;
 
 	memcpy(up + n / 2, up, n / 2);
 	server_listen();
 	W.cli = (struct app){ .src = up, .len = n, .close_after = true };
 	W.srv = (struct app){ .close_after = true };
+	W.clis[1] = (struct app){ .src = up1, .len = n, .close_after = true };
+	W.srvs[1] = (struct app){ .close_after = true };
 	client_open(PORT);
+	client_open_i(1, PORT);
 	for (int i = 0; i < 300 && W.srv.got_len < n / 8; i++)
 		step();
 	cr_assert_gt(W.srv.got_len, 0);
 	cr_assert_lt(W.srv.got_len, n / 2);
-	chan_mux_inject_check_failure(relay_mux(W.rb), 1);
-	run(400000);
+	cr_assert_lt(W.srvs[1].got_len, n / 2);
+	/* as straitd --corrupt-records 2: the second fails the first DATA of
+	 * the new epoch */
+	chan_mux_inject_check_failure(relay_mux(W.rb), 2);
+	run_pinned(400000);
 	cr_assert_eq(W.srv.got_len, n);
 	cr_assert(!memcmp(W.srv.got, up, n));
 	cr_assert(W.srv.got_fin && W.cli.got_fin);
+	cr_assert_eq(W.srvs[1].got_len, n);
+	cr_assert(!memcmp(W.srvs[1].got, up1, n));
 	relay_stats(W.ra, &a);
 	relay_stats(W.rb, &b);
-	cr_assert_eq(b.mux.resyncs_asked, 1);
-	cr_assert_eq(a.mux.resyncs_done, 1);
+	cr_assert_eq(b.mux.resyncs_asked, 2);
+	cr_assert_eq(a.mux.resyncs_done, 2);
 	cr_assert_gt(a.mux.resent_bytes, 0);
+	/* a flow of the new epoch */
+	W.clis[2] = (struct app){ .src = up2, .len = n, .close_after = true };
+	W.srvs[2] = (struct app){ .close_after = true };
+	client_open_i(2, PORT);
+	run_pinned(400000);
+	cr_assert_eq(W.srvs[2].got_len, n);
+	cr_assert(!memcmp(W.srvs[2].got, up2, n));
+	cr_assert(W.srvs[2].got_fin && W.clis[2].got_fin);
+	relay_stats(W.ra, &a);
+	relay_stats(W.rb, &b);
+	cr_assert_eq(a.mux.done, 3);
+	cr_assert_eq(a.mux.active + b.mux.active, 0);
+	cr_assert_eq(a.mux.flow_errors + b.mux.flow_errors, 0);
+	cr_assert_eq(W.released_a, 3);
+	cr_assert_eq(W.released_b, 3);
+	cr_assert_eq(W.unpinned_twice, 0);
+	cr_assert(!W.pinned_b[0] && !W.pinned_b[1] && !W.pinned_b[2]);
 	free(up);
+	free(up1);
+	free(up2);
 }
 
 /* Server 0 stops reading: its TCP window closes, B's out ring fills, the

@@ -86,6 +86,18 @@ def sink(addr, port, count, idle, wait):
                   flush=True)
 
 
+def send_file(s, path):
+    """Sends the file in 1 MiB pieces: the socket's timeout bounds each
+    piece (no progress for that long), not the whole file (sendall's
+    timeout is for all it sends)."""
+    with open(path, "rb") as f:
+        while True:
+            b = f.read(1 << 20)
+            if not b:
+                return
+            s.sendall(b)
+
+
 def source(addr, port, path):
     s = socket.socket(family(addr), socket.SOCK_STREAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -94,8 +106,7 @@ def source(addr, port, path):
     s.settimeout(120)
     c, _ = s.accept()
     c.settimeout(120)
-    with open(path, "rb") as f:
-        c.sendall(f.read())
+    send_file(c, path)
     c.shutdown(socket.SHUT_WR)
     c.recv(1)
     print("sent", flush=True)
@@ -104,8 +115,7 @@ def source(addr, port, path):
 def send(addr, port, path):
     try:
         s = connect(addr, port, 60)
-        with open(path, "rb") as f:
-            s.sendall(f.read())
+        send_file(s, path)
         s.shutdown(socket.SHUT_WR)
         answer = b""
         while True:
