@@ -878,7 +878,9 @@ static void tenant_event(void *ctx, const struct dp_tenant_event *ev)
 		tenant_free(t);
 		break;
 	case DP_TENANT_ADDED:
-		tenant_free(t); /* none: the slot was empty */
+		if (t)
+			break; /* started already: a reload published the
+				* configuration before this worker's first load */
 		h->tenant[i] = tenant_new(h, i);
 		if (!h->tenant[i])
 			fprintf(stderr, "straitd: tenant %s: its relay could not start: its flows "
