@@ -89,7 +89,7 @@ done
 
 for cap in "eth-a $VC" "eth-b $WC" "any any"; do
   set -- $cap
-  ip netns exec $CLI tcpdump -i $2 -s 0 -B 65536 -U -w "$WORK/$1.pcap" 2>"$WORK/tcpdump-$1.log" &
+  ip netns exec $CLI tcpdump -i $2 -s 0 -B 65536 --immediate-mode -U -w "$WORK/$1.pcap" 2>"$WORK/tcpdump-$1.log" &
   PIDS+=($!)
 done
 for _ in $(seq 100); do
@@ -111,7 +111,18 @@ transfer 198.18.30.2 873 3000000 1000000 1
 transfer 2001:2:30::2 874 3000000 500000 1
 transfer 198.18.30.2 22 250000 10000 5
 transfer 198.18.31.2 875 2000000 250000 3
-sleep 0.5
+# tcpdump must have written every frame before it is stopped: SIGINT drops
+# what it has not read from its ring yet (on a loaded machine, the last
+# transfer's tail). Wait until no capture file has grown for 1 s (30 s at
+# most).
+sizes() { stat -c %s "$WORK"/eth-a.pcap "$WORK"/eth-b.pcap "$WORK"/any.pcap | tr '\n' ' '; }
+last=$(sizes) still=0
+for _ in $(seq 150); do
+  sleep 0.2
+  now=$(sizes)
+  if [ "$now" = "$last" ]; then still=$((still + 1)); else still=0 last=$now; fi
+  [ $still -ge 5 ] && break
+done
 for p in "${PIDS[@]}"; do kill -INT "$p"; wait "$p" || true; done
 PIDS=()
 cat "$WORK"/tcpdump-*.log | grep -E "captured|dropped" || true
