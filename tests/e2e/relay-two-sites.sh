@@ -196,10 +196,13 @@ say "ok: a flow outside the rule is bridged, byte-exact"
 # and VLAN 30 flows
 for l in "$LA wla$n client" "$LB wlb$n server"; do
   set -- $l
-  ip netns exec $1 tcpdump -U -s 96 -i $2 -w "$work/$3.pcap" 'tcp or (vlan and tcp)' \
-    2>/dev/null & bg+=($!)
+  ip netns exec $1 tcpdump --immediate-mode -U -s 96 -i $2 -w "$work/$3.pcap" \
+    'tcp or (vlan and tcp)' 2>/dev/null & bg+=($!)
 done
 cap=("${bg[-2]}" "${bg[-1]}")
+for _ in $(seq 1 100); do # capturing once each file has its header
+  [ -s "$work/client.pcap" ] && [ -s "$work/server.pcap" ] && break; sleep 0.1
+done
 head -c $((512 << 10)) /dev/urandom > "$work/half"
 wanth="$(sha256sum < "$work/half" | cut -d' ' -f1) $((512 << 10))"
 sleep 1
