@@ -118,18 +118,18 @@ static struct strait_config *make(unsigned first, unsigned gen, unsigned tag)
 	return c;
 }
 
-Test(reload, no_worker_reads_a_retired_configuration, .timeout = 120)
+/* EAL, the checking module, the reload path and the worker threads, on
+ * configuration cur. */
+static void start(const char *name, struct strait_config *cur, pthread_t *th)
 {
-	cr_assert_geq(test_eal_init("dp-reload", 64), 0);
+	cr_assert_geq(test_eal_init(name, 64), 0);
 	struct dp_hooks h = { .name = "check", .worker_init = module_init,
 			      .tenant = module_tenant };
 	cr_assert_geq(dp_hooks_register(&h), 0);
 	app.n_workers = WORKERS;
 	app.workers = workers;
 	cr_assert_eq(dp_reload_init(&app), 0);
-	struct strait_config *cur = make(0, 1, 0);
 	app.published_cfg = cur;
-	pthread_t th[WORKERS];
 	for (unsigned k = 0; k < WORKERS; k++) {
 		workers[k].app = &app;
 		workers[k].id = k;
@@ -137,6 +137,13 @@ Test(reload, no_worker_reads_a_retired_configuration, .timeout = 120)
 		cr_assert_not_null(workers[k].flows);
 		cr_assert_eq(pthread_create(&th[k], NULL, worker, &workers[k]), 0);
 	}
+}
+
+Test(reload, no_worker_reads_a_retired_configuration, .timeout = 120)
+{
+	struct strait_config *cur = make(0, 1, 0);
+	pthread_t th[WORKERS];
+	start("dp-reload", cur, th);
 
 	struct strait_config_diff *d = malloc(sizeof(*d));
 	cr_assert_not_null(d);
@@ -185,23 +192,9 @@ static void *quit_soon(void *arg)
  * the old configuration, which is then poisoned and freed as ctl does. */
 Test(reload, quit_while_a_worker_holds_an_event, .timeout = 60)
 {
-	cr_assert_geq(test_eal_init("dp-reload-quit", 64), 0);
-	struct dp_hooks h = { .name = "check", .worker_init = module_init,
-			      .tenant = module_tenant };
-	cr_assert_geq(dp_hooks_register(&h), 0);
-	app.n_workers = WORKERS;
-	app.workers = workers;
-	cr_assert_eq(dp_reload_init(&app), 0);
 	struct strait_config *cur = make(0, 1, 0), *next = make(1, 2, 1);
-	app.published_cfg = cur;
 	pthread_t th[WORKERS], q;
-	for (unsigned k = 0; k < WORKERS; k++) {
-		workers[k].app = &app;
-		workers[k].id = k;
-		workers[k].flows = flow_table_create(1024, 1000, 1000, NULL, NULL);
-		cr_assert_not_null(workers[k].flows);
-		cr_assert_eq(pthread_create(&th[k], NULL, worker, &workers[k]), 0);
-	}
+	start("dp-reload-quit", cur, th);
 	struct strait_config_diff *d = malloc(sizeof(*d));
 	struct strait_error err;
 	cr_assert_not_null(d);

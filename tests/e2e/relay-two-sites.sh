@@ -205,26 +205,22 @@ for _ in $(seq 1 100); do # capturing once each file has its header
 done
 head -c $((512 << 10)) /dev/urandom > "$work/half"
 wanth="$(sha256sum < "$work/half" | cut -d' ' -f1) $((512 << 10))"
-sleep 1
+# half WHAT PORT ADDR SERVER-MODE SERVER-ARG CLIENT-MODE [CLIENT-ARG]: the
+# 512 KiB file one way, byte-exact
+half() {
+  lx server python3 "$peer" $4 $3 $2 "$5" > /dev/null & bg+=($!)
+  listening $2
+  r=$(lx client timeout 120 python3 "$peer" $6 $3 $2 ${7:+"$7"} || true)
+  [ "$r" = "$wanth" ] || fail "$1: '$r', want '$wanth'"
+  wait "${bg[-1]}"
+}
 i0=$(relay a intercepted)
-lx server python3 "$peer" sink $S6 5001 1 > /dev/null & bg+=($!)
-listening 5001
-r=$(lx client timeout 120 python3 "$peer" send $S6 5001 "$work/half" || true)
-[ "$r" = "$wanth" ] || fail "IPv6 upload: the server got '$r', want '$wanth'"
-wait "${bg[-1]}"
-lx server python3 "$peer" source $S6 5003 "$work/half" > /dev/null & bg+=($!)
-listening 5003
-r=$(lx client timeout 120 python3 "$peer" fetch $S6 5003 || true)
-[ "$r" = "$wanth" ] || fail "IPv6 download: the client got '$r', want '$wanth'"
-wait "${bg[-1]}"
+half "IPv6 upload" 5001 $S6 sink 1 send "$work/half"
+half "IPv6 download" 5003 $S6 source "$work/half" fetch
 [ "$(relay a intercepted)" -ge $((i0 + 2)) ] || fail "the IPv6 flows were not optimized"
 say "ok: IPv6 end to end: upload and download 512 KiB byte-exact, optimized"
 i0=$(relay a intercepted)
-lx server python3 "$peer" sink $SV 5001 1 > /dev/null & bg+=($!)
-listening 5001
-r=$(lx client timeout 120 python3 "$peer" send $SV 5001 "$work/half" || true)
-[ "$r" = "$wanth" ] || fail "VLAN 30 upload: the server got '$r', want '$wanth'"
-wait "${bg[-1]}"
+half "VLAN 30 upload" 5001 $SV sink 1 send "$work/half"
 [ "$(relay a intercepted)" -gt "$i0" ] || fail "the VLAN 30 flow was not optimized"
 sleep 1
 kill -INT "${cap[@]}" 2>/dev/null || true
