@@ -125,6 +125,7 @@ struct chan_mux {
 	bool rx_resyncing;      /* RESYNC asked, no DATA of the new epoch yet */
 	uint16_t resync_cause;
 	uint32_t epoch_tx, epoch_rx;
+	struct strait_dedupe_state rx_held; /* our decoder's, in our HELLO */
 	uint32_t next_id;       /* our next flow id / 2 */
 	uint32_t peer_next;     /* the lowest id / 2 a new peer OPEN may use */
 	uint64_t now;
@@ -189,8 +190,10 @@ static bool layout_of(const struct chan_mux_config *c, struct layout *l)
 	while (l->hash_size < 2 * c->max_flows)
 		l->hash_size <<= 1;
 	l->mux = ALIGN64(sizeof(struct chan_mux));
-	l->enc = ALIGN64(strait_dedupe_encoder_size(&c->codec));
-	l->dec = ALIGN64(strait_dedupe_decoder_size(&c->codec));
+	l->enc = ALIGN64(c->cache_tx ? strait_dedupe_encoder_size_cached(&c->codec)
+				     : strait_dedupe_encoder_size(&c->codec));
+	l->dec = ALIGN64(c->cache_rx ? strait_dedupe_decoder_size_cached(&c->codec)
+				     : strait_dedupe_decoder_size(&c->codec));
 	l->flows = ALIGN64(sizeof(struct chan_flow) * c->max_flows);
 	l->chunker = ALIGN64(strait_dedupe_flow_size(&c->codec));
 	l->digest = ALIGN64(sizeof(XXH3_state_t));
@@ -238,8 +241,12 @@ struct chan_mux *chan_mux_init(void *mem, size_t size, const struct chan_mux_con
 	m->cfg = *c;
 	m->ops = ops;
 	m->ctx = ctx;
-	m->enc = strait_dedupe_encoder_init(take(&p, l.enc), l.enc, &c->codec, 0);
-	m->dec = strait_dedupe_decoder_init(take(&p, l.dec), l.dec, &c->codec);
+	m->enc = c->cache_tx ? strait_dedupe_encoder_init_cached(take(&p, l.enc), l.enc,
+								 &c->codec, c->cache_tx)
+			     : strait_dedupe_encoder_init(take(&p, l.enc), l.enc, &c->codec, 0);
+	m->dec = c->cache_rx ? strait_dedupe_decoder_init_cached(take(&p, l.dec), l.dec,
+								 &c->codec, c->cache_rx)
+			     : strait_dedupe_decoder_init(take(&p, l.dec), l.dec, &c->codec);
 	if (!m->enc || !m->dec)
 		return NULL;
 	m->chunker_size = l.chunker;
@@ -477,6 +484,17 @@ static void maybe_done(struct chan_flow *f)
 
 /* ---- session ---- */
 
+/* The state our encoder can continue: a cache file's log (digest 0: none). */
+static struct strait_dedupe_state tx_state(const struct chan_mux *m)
+{
+	struct strait_dedupe_state s;
+
+	strait_dedupe_encoder_state(m->enc, &s);
+	if (!m->cfg.cache_tx)
+		s.digest = 0;
+	return s;
+}
+
 void chan_mux_reset(struct chan_mux *m)
 {
 	for (uint32_t i = 0; i < m->cfg.max_flows; i++) {
@@ -506,8 +524,29 @@ void chan_mux_start(struct chan_mux *m, uint64_t now_us)
 	m->why[0] = 0;
 	m->next_id = 0;
 	m->peer_next = 0;
-	strait_dedupe_encoder_reset(m->enc, ++m->epoch_tx);
-	strait_dedupe_decoder_reset(m->dec);
+	/* A log kept in a cache file may continue (rx_hello decides); one in
+	 * memory starts again, and a decoder stopped mid-record or by an
+	 * error holds nothing to continue. */
+	if (!m->cfg.cache_tx)
+		strait_dedupe_encoder_reset(m->enc, ++m->epoch_tx);
+	else /* the epoch it starts unless it continues */
+		m->epoch_tx = tx_state(m).epoch + 1 ? tx_state(m).epoch + 1 : 1;
+	if (!m->cfg.cache_rx)
+		strait_dedupe_decoder_reset(m->dec);
+	else if (strait_dedupe_decode_finish(m->dec) != 0 &&
+		 strait_dedupe_decode_finish(m->dec) != STRAIT_DEDUPE_E_NO_HEADER)
+		strait_dedupe_decoder_reset(m->dec);
+	strait_dedupe_decoder_state(m->dec, &m->rx_held);
+	if (!m->cfg.cache_rx)
+		m->rx_held.digest = 0;
+}
+
+int chan_mux_commit(struct chan_mux *m)
+{
+	int a = m->cfg.cache_tx ? strait_dedupe_encoder_commit(m->enc) : -EINVAL;
+	int b = m->cfg.cache_rx ? strait_dedupe_decoder_commit(m->dec) : -EINVAL;
+
+	return a ? a : b;
 }
 
 bool chan_mux_up(const struct chan_mux *m)
@@ -583,7 +622,28 @@ static int rx_hello(struct chan_mux *m, const struct chan_hello *h)
 		return session_fail(m, CHAN_MUX_E_CACHE, why);
 	}
 	m->peer_hello = true;
-	m->epoch_rx = h->epoch;
+	/* rx: the peer's encoder continues the log our decoder holds, or
+	 * starts the epoch its HELLO names (the header empties our log) */
+	if (h->tx_state.digest && h->tx_state.epoch == m->rx_held.epoch &&
+	    h->tx_state.digest == m->rx_held.digest) {
+		m->epoch_rx = h->tx_state.epoch;
+		m->st.continued_rx++;
+	} else {
+		m->epoch_rx = h->epoch;
+	}
+	/* tx: the same rule, seen from our encoder */
+	if (m->cfg.cache_tx) {
+		struct strait_dedupe_state our = tx_state(m);
+
+		if (our.digest && h->rx_state.epoch == our.epoch &&
+		    h->rx_state.digest == our.digest &&
+		    strait_dedupe_encoder_restart(m->enc, &h->rx_state) == 1) {
+			m->epoch_tx = our.epoch;
+			m->st.continued_tx++;
+		} else {
+			strait_dedupe_encoder_reset(m->enc, m->epoch_tx);
+		}
+	}
 	return 0;
 }
 
@@ -1228,6 +1288,7 @@ size_t chan_mux_tx(struct chan_mux *m, uint8_t *out, size_t cap, uint64_t now_us
 			.epoch = m->epoch_tx, .codec_version = STRAIT_DEDUPE_VERSION,
 			.min_chunk = p->min_chunk, .avg_chunk = p->avg_chunk,
 			.max_chunk = p->max_chunk, .capacity = p->capacity,
+			.tx_state = tx_state(m), .rx_state = m->rx_held,
 		};
 		if (cap < CHAN_HEADER_SIZE + CHAN_HELLO_SIZE)
 			return 0;

@@ -91,6 +91,13 @@ struct chan_mux_config {
 	uint32_t flush_us;      /* input idle this long: flush the partial
 				 * chunk */
 	uint32_t quantum;       /* raw bytes encoded per flow per turn */
+	/* Optional (NULL: logs in the workspace, a new epoch every session):
+	 * the tenant's cache files (strait_dedupe_cache_file_open() with
+	 * codec), the encoder's and the decoder's, open while the mux lives.
+	 * Their logs outlive the process: a session continues them when the
+	 * peer holds the same state (HELLO), and chan_mux_commit() makes the
+	 * current state theirs. */
+	struct strait_dedupe_cache_file *cache_tx, *cache_rx;
 };
 
 /* Fills defaults for zero fields: 256 flows, 4 MiB raw, 2 MiB out, flush
@@ -134,9 +141,15 @@ struct chan_mux_ops {
 struct chan_mux *chan_mux_init(void *mem, size_t size, const struct chan_mux_config *c,
 			       const struct chan_mux_ops *ops, void *ctx);
 
-/* A channel connection is up: sends HELLO (new epoch, empty logs), waits for
- * the peer's. */
+/* A channel connection is up: sends HELLO, waits for the peer's. Without
+ * cache files each direction starts a new epoch with an empty log; with
+ * them HELLO carries the states each end holds, and a direction whose
+ * encoder's state equals its peer decoder's continues (channel_wire.h). */
 void chan_mux_start(struct chan_mux *m, uint64_t now_us);
+/* Makes both logs' current state their cache files' (a sync: call it where
+ * the channel is quiet, or at shutdown). 0, or the first -errno of the
+ * encoder's and the decoder's commits (-EINVAL: no cache files). */
+int chan_mux_commit(struct chan_mux *m);
 /* The channel connection ended (or the caller gave up on it): every flow
  * gets reset(CHAN_RESET_ABORT) and is released; the mux is idle until the
  * next chan_mux_start(). */
@@ -245,6 +258,7 @@ struct chan_mux_stats {
 	/* codec (this side's encoder) */
 	uint64_t cache_hits, cache_misses;
 	uint32_t epoch_tx, epoch_rx;
+	uint32_t continued_tx, continued_rx; /* sessions that continued a log */
 };
 void chan_mux_stats(const struct chan_mux *m, struct chan_mux_stats *s);
 

@@ -126,6 +126,10 @@ static int parse_hello(const uint8_t *b, struct chan_hello *h)
 	h->avg_chunk = get32(b + 24);
 	h->max_chunk = get32(b + 28);
 	h->capacity = get64(b + 32);
+	h->tx_state.epoch = get32(b + 40);
+	h->rx_state.epoch = get32(b + 44);
+	h->tx_state.digest = get64(b + 48);
+	h->rx_state.digest = get64(b + 56);
 	return 0;
 }
 
@@ -298,6 +302,10 @@ size_t chan_frame_write(uint8_t *out, size_t cap, const struct chan_frame *f)
 		put32(b + 24, f->hello.avg_chunk);
 		put32(b + 28, f->hello.max_chunk);
 		put64(b + 32, f->hello.capacity);
+		put32(b + 40, f->hello.tx_state.epoch);
+		put32(b + 44, f->hello.rx_state.epoch);
+		put64(b + 48, f->hello.tx_state.digest);
+		put64(b + 56, f->hello.rx_state.digest);
 		break;
 	case CHAN_OPEN:
 		write_open(b, &f->open);

@@ -20,13 +20,20 @@
  *
  * Bodies (offset, size, field):
  *
- * HELLO, 40: first frame each way after the channel's TCP connects.
- *   0 4 magic "STRC" | 4 2 version (1) | 6 2 reserved | 8 4 tenant Id
- *   | 12 4 epoch the sender's encoder starts at | 16 4 codec format
- *   version | 20 4 min_chunk | 24 4 avg_chunk | 28 4 max_chunk
- *   | 32 8 cache capacity (CacheSize)
+ * HELLO, 64: first frame each way after the channel's TCP connects.
+ *   0 4 magic "STRC" | 4 2 version (2) | 6 2 reserved | 8 4 tenant Id
+ *   | 12 4 epoch the sender's encoder starts unless it continues
+ *   | 16 4 codec format version | 20 4 min_chunk | 24 4 avg_chunk
+ *   | 28 4 max_chunk | 32 8 cache capacity (CacheSize)
+ *   | 40 4 epoch and 48 8 digest of the log the sender's encoder can
+ *   continue (digest 0: none) | 44 4 epoch and 56 8 digest of the log
+ *   the sender's decoder holds (digest 0: none)
  *   Both ends must agree on tenant, codec version, chunking and capacity,
  *   or the channel refuses to carry flows (and says which field differs).
+ *   An encoder continues its log (no new epoch) exactly when the state it
+ *   can continue is non-zero and equal to the one the peer's decoder
+ *   holds; each end decides the same from the two HELLOs (a cache file
+ *   that outlived a restart: dedupe/README.md, "Cache files").
  *
  * OPEN, 76: the sender intercepted a client's SYN and asks the peer to open
  * the real connection to the server, as the client.
@@ -86,14 +93,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <strait/dedupe.h>
+
 enum chan_limits {
-	CHAN_VERSION = 1,
+	CHAN_VERSION = 2,                    /* 2: HELLO carries the log states */
 	CHAN_MAGIC = 0x43525453,             /* "STRC" little-endian */
 	CHAN_HEADER_SIZE = 4,                /* type + body length */
 	CHAN_RECORDS_MAX = 1 << 20,          /* codec bytes in one DATA */
 	CHAN_DATA_HEAD = 16,                 /* DATA body before the records */
 	CHAN_FRAME_MAX = CHAN_HEADER_SIZE + CHAN_DATA_HEAD + CHAN_RECORDS_MAX,
-	CHAN_HELLO_SIZE = 40,
+	CHAN_HELLO_SIZE = 64,
 	CHAN_OPEN_SIZE = 76,
 	CHAN_OPENED_SIZE = 16,
 	CHAN_REFUSED_SIZE = 24,
@@ -165,6 +174,8 @@ struct chan_hello {
 	uint32_t tenant, epoch, codec_version;
 	uint32_t min_chunk, avg_chunk, max_chunk;
 	uint64_t capacity;
+	struct strait_dedupe_state tx_state; /* the encoder can continue */
+	struct strait_dedupe_state rx_state; /* the decoder holds */
 };
 
 struct chan_open {

@@ -379,6 +379,11 @@ void relay_destroy(struct relay *r)
 	tcp_tenant_handler(r->lan, r->tenant, NULL, NULL);
 }
 
+int relay_cache_commit(struct relay *r)
+{
+	return chan_mux_commit(r->mux);
+}
+
 void relay_set_down_rst(struct relay *r, bool on)
 {
 	r->down_rst = on;

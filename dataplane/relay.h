@@ -82,6 +82,8 @@ struct relay *relay_create(void *mem, size_t size, const struct relay_config *cf
 			   struct tcp_stack *lan, const struct relay_env *env, void *ctx);
 /* Resets every connection (channel gone) and unregisters. */
 void relay_destroy(struct relay *r);
+/* The tenant's cache files take the logs' current state (chan_mux_commit()). */
+int relay_cache_commit(struct relay *r);
 /* A reload changed PeerDown: cfg->down_rst from now on. */
 void relay_set_down_rst(struct relay *r, bool on);
 

@@ -35,6 +35,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <limits.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -78,6 +79,7 @@ struct tenant {
 	uint32_t out_off, out_len;
 	void *mem;
 	size_t size;
+	struct strait_dedupe_cache_file *cache[2]; /* CacheFile .tx, .rx */
 	uint64_t bypassed, refused_down, wan_syn, vlan_bypassed;
 	uint64_t icmp_in, icmp_ignored, icmp_out, icmp_no_mbuf;
 };
@@ -669,14 +671,48 @@ static void tenant_free(struct tenant *t)
 		return;
 	if (t->ch)
 		channel_set_user(t->ch, NULL, NULL);
-	if (t->relay)
+	if (t->relay) {
+		if (t->cache[0] && relay_cache_commit(t->relay))
+			fprintf(stderr, "straitd: tenant %s: its cache files could not be "
+					"committed: the next start begins a new epoch\n", tcfg(t)->name);
 		relay_destroy(t->relay); /* its connections reset */
-	else
+	} else {
 		tcp_tenant_handler(t->rh->st, (uint16_t)t->index, NULL, NULL);
+	}
 	free(t->out);
 	if (t->mem)
 		munmap(t->mem, t->size);
+	for (int i = 0; i < 2; i++)
+		if (t->cache[i])
+			strait_dedupe_cache_file_close(t->cache[i]);
 	free(t);
+}
+
+/* CacheFile: the tenant's two logs on disk (PATH.tx its encoder's,
+ * PATH.rx its decoder's), opened at the tenant's start with its codec's
+ * params (a file of others is replaced). A torn or corrupt file is
+ * replaced by an empty one, with a message; a file that cannot be opened
+ * leaves that log in memory. */
+static void tenant_open_caches(struct tenant *t, const struct strait_dedupe_params *p)
+{
+	const struct strait_tenant_cfg *tc = tcfg(t);
+	static const char *const ext[2] = { "tx", "rx" };
+
+	for (int i = 0; i < 2 && tc->cache_file[0]; i++) {
+		enum strait_dedupe_cache_status st;
+		char path[PATH_MAX], msg[256];
+		int rc;
+
+		snprintf(path, sizeof(path), "%s.%s", tc->cache_file, ext[i]);
+		rc = strait_dedupe_cache_file_open(path, p, 0, &t->cache[i], &st, msg, sizeof(msg));
+		if (rc) {
+			t->cache[i] = NULL;
+			fprintf(stderr, "straitd: tenant %s: cache file %s: %s: this log stays "
+					"in memory\n", tc->name, path, msg);
+		} else {
+			fprintf(stderr, "straitd: tenant %s: cache file %s: %s\n", tc->name, path, msg);
+		}
+	}
 }
 
 static void relay_config_of(const struct tenant *t, struct relay_config *rc)
@@ -689,6 +725,8 @@ static void relay_config_of(const struct tenant *t, struct relay_config *rc)
 	rc->mux.tenant = tc->id;
 	rc->mux.codec.capacity = tc->cache_size;
 	chan_mux_config_defaults(&rc->mux);
+	rc->mux.cache_tx = t->cache[0];
+	rc->mux.cache_rx = t->cache[1];
 }
 
 /* Until its channel first connects, a tenant has no relay: its SYNs meet
@@ -729,6 +767,8 @@ static struct tenant *tenant_new(struct rh *h, unsigned i)
 		return NULL;
 	t->rh = h;
 	t->index = i;
+	relay_config_of(t, &rc);
+	tenant_open_caches(t, &rc.mux.codec);
 	relay_config_of(t, &rc);
 	t->size = relay_size(&rc);
 	if (!t->size) {

@@ -495,7 +495,8 @@ static const struct counter_def relay_table[] = {
 	R("stale_frames", relay.mux.stale_frames), R("flushes", relay.mux.flushes),
 	R("raw_held", relay.mux.raw_held), R("acked", relay.mux.acked),
 	R("drain_bps", relay.mux.drain_bps), R("epoch_tx", relay.mux.epoch_tx),
-	R("epoch_rx", relay.mux.epoch_rx), R("memory", memory),
+	R("epoch_rx", relay.mux.epoch_rx), R("continued_tx", relay.mux.continued_tx),
+	R("continued_rx", relay.mux.continued_rx), R("memory", memory),
 };
 #undef R
 

@@ -533,18 +533,27 @@ static int compress_parts(struct strait_dedupe_encoder *e,
 static bool incompressible(const struct strait_dedupe_encoder *e,
 			   const uint8_t *p, uint32_t len)
 {
-	uint16_t hist[256] = { 0 };
-	uint32_t step = len / ENTROPY_SAMPLES + 1, n = 0;
+	/* four histograms, so that a run of one byte value (zeros in a page)
+	 * does not make each increment wait for the one before */
+	uint16_t hist[4][256];
+	uint32_t step = len / ENTROPY_SAMPLES + 1, n = 0, i = 0;
 	float sum = 0, h, random;
 
 	if (want_level(e) == RAW_LEVEL)
 		return true; /* the drain rate says: no compression */
-	for (uint32_t i = 0; i < len; i += step, n++)
-		hist[p[i]]++;
+	memset(hist, 0, sizeof(hist));
+	for (; i + 3 * step < len; i += 4 * step, n += 4) {
+		hist[0][p[i]]++;
+		hist[1][p[i + step]]++;
+		hist[2][p[i + 2 * step]]++;
+		hist[3][p[i + 3 * step]]++;
+	}
+	for (; i < len; i += step, n++)
+		hist[0][p[i]]++;
 	if (n < 64)
 		return false;
 	for (int b = 0; b < 256; b++)
-		sum += e->clog[hist[b]];
+		sum += e->clog[hist[0][b] + hist[1][b] + hist[2][b] + hist[3][b]];
 	h = (e->clog[n] - sum) / (float)n;
 	random = 8.0f - 255.0f / (2.0f * (float)n * 0.6931472f);
 	return h > random - RAW_MARGIN;

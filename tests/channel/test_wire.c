@@ -26,7 +26,8 @@ static const uint8_t records[] = { 0x53, 0x54, 0x52, 0x44, 1, 2, 3, 4, 5 };
 static const struct chan_frame golden_frames[] = {
 	{ .type = CHAN_HELLO, .hello = { .version = CHAN_VERSION, .tenant = 7,
 	  .epoch = 3, .codec_version = 1, .min_chunk = 1024, .avg_chunk = 2048,
-	  .max_chunk = 16384, .capacity = 1ull << 30 } },
+	  .max_chunk = 16384, .capacity = 1ull << 30,
+	  .tx_state = { 2, 0x0123456789abcdefull }, .rx_state = { 5, 0xa5a5a5a55a5a5a5aull } } },
 	{ .type = CHAN_OPEN, .flow = 0x10, .open = { .af = 4, .nvlan = 1,
 	  .syn_flags = CHAN_SYN_SACK | CHAN_SYN_TIMESTAMPS | CHAN_SYN_WSCALE,
 	  .wscale = 7, .mss = 1460, .client_port = 40000, .server_port = 873,
@@ -178,9 +179,10 @@ static const struct hostile table[] = {
 	T(6, CHAN_E_LENGTH, CHAN_DATA, 16, 0, 0),             /* DATA without records */
 	T(7, CHAN_E_LENGTH, CHAN_DATA, 0x11, 0x00, 0x10),     /* 1 MiB + 17: one over */
 	T(8, CHAN_E_LENGTH, CHAN_HELLO, 0xff, 0xff, 0xff),    /* 16 MiB HELLO, at once */
-	T(9, CHAN_E_MAGIC, CHAN_HELLO, 40, 0, 0, 'S', 'T', 'R', 'D', 1, 0, Z16, Z16, 0, 0),
-	T(10, CHAN_E_VERSION, CHAN_HELLO, 40, 0, 0, 'S', 'T', 'R', 'C', 2, 0, Z16, Z16, 0, 0),
-	T(11, CHAN_E_RESERVED, CHAN_HELLO, 40, 0, 0, 'S', 'T', 'R', 'C', 1, 0, 1, 0, Z16, Z16),
+	T(9, CHAN_E_MAGIC, CHAN_HELLO, 64, 0, 0, 'S', 'T', 'R', 'D', 2, 0, Z16, Z16, 0, 0, Z16, Z8),
+	/* version 1: a HELLO without the log states (an older peer) */
+	T(10, CHAN_E_VERSION, CHAN_HELLO, 64, 0, 0, 'S', 'T', 'R', 'C', 1, 0, Z16, Z16, 0, 0, Z16, Z8),
+	T(11, CHAN_E_RESERVED, CHAN_HELLO, 64, 0, 0, 'S', 'T', 'R', 'C', 2, 0, 1, 0, Z16, Z16, Z16, Z8),
 	T(12, CHAN_E_RESERVED, CHAN_CREDIT, 16, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, Z8),
 	T(13, CHAN_E_RESERVED, CHAN_DECODED, 16, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0x80, Z8),
 	T(14, CHAN_E_RESERVED, CHAN_OPENED, 16, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, Z8),

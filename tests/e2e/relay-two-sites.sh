@@ -15,11 +15,13 @@
 #   Tenant acme, Id 7, in both appliances: clients 198.18.S.10/32, servers
 #   198.18.S.20/32, ports 5001, 5003, 5004 (A also 5002: B's copy of the
 #   rule does not allow it), inner 169.254.7.1 (A, connects) - .2 (B).
-#   Port 5005 is no tenant's: bridged. Also, for steps 4a and 4b: the LAN
-#   hosts on IPv6 (2001:2:0:S::10 and ::20, the appliances' LAN ports ::1
-#   and ::2), and on VLAN 30 (198.18.S.11 at the client, its frames at
-#   priority 5, and 198.18.S.21 at the server, tagged and untagged by tc
-#   BPF on wlaN and wlbN, vlan_by_addr.bpf.c; Vlans = 0, 30).
+#   CacheFile = acme.cache at both (each appliance's acme.cache.tx and
+#   acme.cache.rx in its tenant folder). Port 5005 is no tenant's: bridged.
+#   Also, for steps 4a and 4b: the LAN hosts on IPv6 (2001:2:0:S::10 and
+#   ::20, the appliances' LAN ports ::1 and ::2), and on VLAN 30
+#   (198.18.S.11 at the client, its frames at priority 5, and 198.18.S.21
+#   at the server, tagged and untagged by tc BPF on wlaN and wlbN,
+#   vlan_by_addr.bpf.c; Vlans = 0, 30).
 #
 # Checks, in order:
 #  1. Both up, the channel carries flows (/strait/relay,acme: up).
@@ -43,9 +45,15 @@
 #  8. The server's side drops SYNs: the client hears nothing (timeout).
 #  9. B killed mid-transfer: the client's transfer ends with a reset (or an
 #     error), never a clean end; the server never has a wrong byte; B
-#     restarted: a new flow is optimized again, byte-exact.
+#     restarted: its decoder's cache file, torn by the kill, is discarded
+#     with a message; a new flow is optimized again (a new epoch),
+#     byte-exact.
+# 10. Both appliances stopped and started again: each loads its cache
+#     files, the HELLOs find equal states (continued_tx at A, continued_rx
+#     at B), and the same upload as before costs <= 2 % of its bytes on the
+#     WAN, byte-exact.
 #
-# 10. B restarted with another CacheSize (32M, A has 64M): both sides say
+# 11. B restarted with another CacheSize (32M, A has 64M): both sides say
 #     which field differs at HELLO (/strait/relay,acme "why"), the channel
 #     carries no flow, and a new flow follows PeerDown (fail-closed: RST).
 #
@@ -117,6 +125,7 @@ Id = 7
 KeyFile = acme.key
 PeerDown = fail-closed
 CacheSize = 64M
+CacheFile = acme.cache
 [Interception]
 ClientPrefix = $C/32, $C6/128, $CV/32
 ServerPrefix = $S/32, $S6/128, $SV/32
@@ -315,9 +324,32 @@ i0=$(relay a intercepted)
 r=$(lx client timeout 120 python3 "$peer" send $S 5001 "$work/data" || true)
 [ "$r" = "$want" ] || fail "after B's restart: '$r'"
 [ "$(relay a intercepted)" -gt "$i0" ] || fail "after B's restart the flow was not optimized"
-say "ok: B restarted: new flows optimized again, byte-exact"
+grep -q "tenant acme: cache file .*acme.cache.rx: discarded: " "$work/b.log" ||
+  fail "B's decoder cache file, torn by the kill, was not discarded with a message"
+[ "$(relay a continued_tx)" = 0 ] || fail "A continued a log B's torn file cannot hold"
+say "ok: B restarted: its torn cache file discarded (said), a new epoch; new flows optimized again, byte-exact"
 
-# 10. CacheSize differs: refused at HELLO, said clearly, PeerDown
+# 10. both restarted: the caches continue from their files
+wan_stop a || fail "A exited $?"
+wan_stop b || fail "B exited $?"
+wan_start a; wan_start b
+relay_up 60 || fail "the channel did not come back after both restarts"
+for s in a b; do
+  [ "$(grep -c "tenant acme: cache file .*acme.cache.[rt]x: loaded: " "$work/$s.log")" -ge 2 ] ||
+    fail "$s did not load its cache files"
+done
+[ "$(relay a continued_tx)" = 1 ] && [ "$(relay b continued_rx)" = 1 ] ||
+  fail "the A->B log did not continue (A continued_tx $(relay a continued_tx), B continued_rx $(relay b continued_rx))"
+lx server python3 "$peer" sink $S 5001 1 > /dev/null & bg+=($!)
+listening 5001
+w0=$(wan_tx)
+r=$(lx client timeout 120 python3 "$peer" send $S 5001 "$work/data" || true)
+[ "$r" = "$want" ] || fail "after both restarts: '$r'"
+w1=$(wan_tx)
+say "ok: after both restarts the upload of $mb MiB cost $((w1 - w0)) WAN bytes, byte-exact"
+[ $((w1 - w0)) -le $(((mb << 20) / 50)) ] || fail "after both restarts: $((w1 - w0)) WAN bytes > 2 %"
+
+# 11. CacheSize differs: refused at HELLO, said clearly, PeerDown
 wan_stop b || fail "B exited $?"
 sed -i 's/^CacheSize = 64M$/CacheSize = 32M/' "$work/b/tenants/acme.conf"
 wan_start b

@@ -184,7 +184,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			.codec_version = STRAIT_DEDUPE_VERSION,
 			.min_chunk = params.min_chunk, .avg_chunk = params.avg_chunk,
 			.max_chunk = params.max_chunk, .capacity = params.capacity } };
-		uint8_t b[64];
+		uint8_t b[CHAN_CONTROL_MAX];
 		size_t n = chan_frame_write(b, sizeof(b), &f);
 
 		if (chan_mux_rx(mux, b, n))
