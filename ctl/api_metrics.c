@@ -127,6 +127,7 @@ REAL(rtt, (double)s->channel_rtt_ns / 1e9)
 REAL(lag, s->replication_lag_ns == UINT64_MAX ? __builtin_inf() : (double)s->replication_lag_ns / 1e9)
 REAL(guaranteed, (double)t->guaranteed_bps / 8)
 REAL(ceiling, (double)t->ceiling_bps / 8)
+REAL(rpo, (double)t->rpo_target_ns / 1e9)
 #undef REAL
 
 static const char *direction(unsigned i)
@@ -159,6 +160,9 @@ static const struct family tenant_families[] = {
 	{ "strait_tenant_replication_lag_seconds", "gauge",
 	  "Estimated replication lag: the queue over its drain rate (+Inf: nothing drains).",
 	  NULL, 0, NULL, NULL, lag },
+	{ "strait_tenant_rpo_target_seconds", "gauge",
+	  "[Bandwidth] RpoTarget, to compare the replication lag with (0: none).",
+	  NULL, 0, NULL, NULL, rpo },
 	{ "strait_tenant_guaranteed_bytes_per_second", "gauge", "[Bandwidth] Guaranteed (0: none).",
 	  NULL, 0, NULL, NULL, guaranteed },
 	{ "strait_tenant_ceiling_bytes_per_second", "gauge", "[Bandwidth] Ceiling (0: the link rate).",

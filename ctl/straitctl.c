@@ -366,11 +366,15 @@ static void print_tenant(json_t *t, bool full)
 			       json_number_value(hit) * 100);
 		printf("\n");
 	}
-	json_t *lag = get(t, "replication_lag_s");
-	printf("  %s: %s, replication lag %s\n", BOLD("queue"),
+	json_t *lag = get(t, "replication_lag_s"), *rpo = get(t, "rpo_target_s");
+	char b3[32];
+	printf("  %s: %s, replication lag %s%s%s%s\n", BOLD("queue"),
 	       bytes_str(num(t, "queue_bytes"), b1, sizeof(b1)),
 	       json_is_number(lag) ? duration_str(json_number_value(lag), b2, sizeof(b2))
-	       : num(t, "queue_bytes") ? "stalled" : "none");
+	       : num(t, "queue_bytes") ? "stalled" : "none",
+	       json_is_number(rpo) ? " (RpoTarget " : "",
+	       json_is_number(rpo) ? duration_str(json_number_value(rpo), b3, sizeof(b3)) : "",
+	       json_is_number(rpo) ? ")" : "");
 	printf("  %s: %" JSON_INTEGER_FORMAT " optimized, %" JSON_INTEGER_FORMAT " opening, %"
 	       JSON_INTEGER_FORMAT " closing, %" JSON_INTEGER_FORMAT " bridged; %" JSON_INTEGER_FORMAT
 	       " in all\n", BOLD("flows"), num(t, "flows.optimized"), num(t, "flows.opening"),

@@ -64,7 +64,7 @@ static void setup(void)
 	char control[256];
 	snprintf(control, sizeof(control), "Listen = 127.0.0.1:0\nListen = %s\nTokenFile = token\n", sock_path);
 	tree_appliance(&t, NULL, control);
-	tree_tenant(&t, "acme", 1, "[Bandwidth]\nGuaranteed = 200M\nCeiling = 1G\n");
+	tree_tenant(&t, "acme", 1, "[Bandwidth]\nGuaranteed = 200M\nCeiling = 1G\nRpoTarget = 5m\n");
 	tree_tenant(&t, "globex", 2, NULL);
 }
 
@@ -419,9 +419,11 @@ Test(api, endpoints, .init = setup, .fini = teardown)
 	cr_expect_str_eq(json_string_value(json_object_get(json_object_get(acme, "channel"), "state")), "up");
 	cr_expect_float_eq(json_real_value(json_object_get(acme, "cache_hit_rate")), 0.9, 1e-9);
 	cr_expect_float_eq(json_real_value(json_object_get(acme, "replication_lag_s")), 1.5, 1e-9);
+	cr_expect_float_eq(json_real_value(json_object_get(acme, "rpo_target_s")), 300, 1e-9);
 	/* globex: nothing published: zeros, ratios null */
 	json_t *globex = json_array_get(arr, 1);
 	cr_expect(json_is_null(json_object_get(globex, "data_reduction")));
+	cr_expect(json_is_null(json_object_get(globex, "rpo_target_s")), "globex has no RpoTarget");
 	cr_expect_str_eq(json_string_value(json_object_get(json_object_get(globex, "channel"), "state")), "none");
 	json_decref(j);
 	answer_free(&a);
@@ -452,6 +454,7 @@ Test(api, endpoints, .init = setup, .fini = teardown)
 	cr_expect(strstr(a.body, "strait_tenant_channel_rtt_seconds{tenant=\"acme\"} 0.025"));
 	cr_expect(strstr(a.body, "strait_tenant_flows{tenant=\"acme\",state=\"optimized\"} 8\n"));
 	cr_expect(strstr(a.body, "strait_tenant_ceiling_bytes_per_second{tenant=\"acme\"} 125000000\n"));
+	cr_expect(strstr(a.body, "strait_tenant_rpo_target_seconds{tenant=\"acme\"} 300\n"));
 	cr_expect(strstr(a.body, "strait_flows_no_rule_total 5\n"));
 	cr_expect(promtool_accepts(&a), "promtool refused /metrics");
 	answer_free(&a);
@@ -464,7 +467,7 @@ Test(api, reload, .init = setup, .fini = teardown)
 	start(0, 0);
 	struct answer a;
 	tree_tenant(&t, "initech", 3, NULL);
-	tree_tenant(&t, "acme", 1, "[Bandwidth]\nGuaranteed = 200M\nCeiling = 2G\n");
+	tree_tenant(&t, "acme", 1, "[Bandwidth]\nGuaranteed = 200M\nCeiling = 2G\nRpoTarget = 5m\n");
 	call("POST", "/v1/reload", NULL, "{\"dry_run\": true}", &a);
 	cr_assert_eq(a.status, 200, "%s", a.raw);
 	json_t *j = json_of(&a);
