@@ -94,6 +94,7 @@ struct rh {
 	uint8_t *in;                   /* CH_STAGE: channel bytes read */
 	struct flow *scratch_flow;     /* A: the SYN's flow entry */
 	struct tenant *tenant[STRAIT_MAX_TENANTS];
+	unsigned hi;                   /* 1 + the highest slot ever held */
 	uint64_t snap_due_ms;
 	uint32_t seq;                  /* odd while the worker writes snap */
 	struct relay_hook_tenant snap[STRAIT_MAX_TENANTS];
@@ -490,6 +491,13 @@ static bool intercept(void *ctx, struct rte_mbuf *m, const struct pkt_info *pi,
 	return true;
 }
 
+static void set_tenant(struct rh *h, unsigned i, struct tenant *t)
+{
+	h->tenant[i] = t;
+	if (t && i >= h->hi)
+		h->hi = i + 1;
+}
+
 /* The worker publishes its tenants' figures (snap_seqlock.h). */
 static void publish(struct rh *h)
 {
@@ -547,7 +555,9 @@ static unsigned timers(void *ctx, uint64_t now_ms)
 	uint64_t due;
 
 	tcp_poll(h->st);
-	for (unsigned i = 0; i < STRAIT_MAX_TENANTS; i++) {
+	/* every loop: only the slots this worker may hold, up to the highest
+	 * it held (walking all 1,024 was a third of a worker's time) */
+	for (unsigned i = h->w->id; i < h->hi; i += h->w->app->n_workers) {
 		struct tenant *t = h->tenant[i];
 
 		if (t && t->relay && (t->out_off < t->out_len || relay_channel_pending(t->relay)))
@@ -832,7 +842,7 @@ static void *worker_init(struct dp_worker *w)
 	for (unsigned i = 0; i < cfg->n_tenants; i++) {
 		if (!strait_tenant_present(&cfg->tenants[i]) || relay_tenant_owner(w->app, i) != w->id)
 			continue;
-		h->tenant[i] = tenant_new(h, i);
+		set_tenant(h, i, tenant_new(h, i));
 		if (!h->tenant[i])
 			goto err;
 	}
@@ -923,7 +933,7 @@ static void tenant_event(void *ctx, const struct dp_tenant_event *ev)
 		if (t)
 			break; /* started already: a reload published the
 				* configuration before this worker's first load */
-		h->tenant[i] = tenant_new(h, i);
+		set_tenant(h, i, tenant_new(h, i));
 		if (!h->tenant[i])
 			fprintf(stderr, "straitd: tenant %s: its relay could not start: its flows "
 					"are bridged\n", ev->cfg->tenants[i].name);
@@ -936,7 +946,7 @@ static void tenant_event(void *ctx, const struct dp_tenant_event *ev)
 
 			h->tenant[i] = NULL;
 			tenant_free(t);
-			h->tenant[i] = tenant_new(h, i);
+			set_tenant(h, i, tenant_new(h, i));
 			if (!h->tenant[i])
 				fprintf(stderr, "straitd: tenant %s: its relay could not start again "
 						"with the new cache: its flows are bridged\n",
