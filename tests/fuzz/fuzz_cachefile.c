@@ -45,6 +45,11 @@ static size_t dsize;
 static int fd;
 static char path[64];
 
+static void remove_file(void)
+{
+	unlink(path);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	strait_dedupe_params_default(&par);
@@ -60,10 +65,13 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	}
 	dsize = strait_dedupe_decoder_size_cached(&par);
 	dmem = malloc(dsize);
-	fd = memfd_create("cache-file", 0);
+	/* a real file: cache files are opened O_NOFOLLOW, so a
+	 * /proc/self/fd link to a memfd is (rightly) refused */
+	snprintf(path, sizeof(path), "/dev/shm/fuzz-cachefile-XXXXXX");
+	fd = mkstemp(path);
 	if (fd < 0 || !dmem)
 		abort();
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	atexit(remove_file);
 	return 0;
 }
 
