@@ -119,7 +119,7 @@ static json_t *summary(const struct strait_api_view *v, unsigned slot)
 {
 	const struct strait_tenant_cfg *t = &v->cfg->tenants[slot];
 	const struct strait_tenant_stats *s = stats_of(v, slot);
-	return json_pack("{s:s, s:I, s:{s:I, s:I}, s:{s:I, s:I}, s:o, s:o, s:o, s:I, s:o, s:o, s:o}",
+	return json_pack("{s:s, s:I, s:{s:I, s:I}, s:{s:I, s:I}, s:o, s:o, s:o, s:I, s:o, s:o, s:b, s:o}",
 			 "name", t->name,
 			 "slot", (json_int_t)slot,
 			 "lan", "in_bytes", (json_int_t)s->lan_in_bytes,
@@ -133,6 +133,7 @@ static json_t *summary(const struct strait_api_view *v, unsigned slot)
 			 "queue_bytes", (json_int_t)s->queue_bytes,
 			 "replication_lag_s", lag_json(s),
 			 "rpo_target_s", t->rpo_target_ns ? seconds(t->rpo_target_ns) : json_null(),
+			 "rpo_urgent", (int)s->rpo_urgent,
 			 "flows", flows_json(s));
 }
 

@@ -113,6 +113,7 @@ U64(retransmits, s->channel_retransmits)
 U64(queue, s->queue_bytes)
 U64(flows, s->flows[i])
 U64(flows_total, s->flows_total)
+U64(rpo_urgent, s->rpo_urgent)
 U64(unoptimized, s->unoptimized[i])
 #undef U64
 
@@ -163,6 +164,9 @@ static const struct family tenant_families[] = {
 	{ "strait_tenant_rpo_target_seconds", "gauge",
 	  "[Bandwidth] RpoTarget, to compare the replication lag with (0: none).",
 	  NULL, 0, NULL, NULL, rpo },
+	{ "strait_tenant_rpo_urgent", "gauge",
+	  "1 while the replication lag nears RpoTarget: the tenant borrows spare WAN capacity first.",
+	  NULL, 0, NULL, rpo_urgent, NULL },
 	{ "strait_tenant_guaranteed_bytes_per_second", "gauge", "[Bandwidth] Guaranteed (0: none).",
 	  NULL, 0, NULL, NULL, guaranteed },
 	{ "strait_tenant_ceiling_bytes_per_second", "gauge", "[Bandwidth] Ceiling (0: the link rate).",

@@ -115,6 +115,7 @@ void strait_stats_read(const struct strait_stats_table *t, unsigned tenant,
 		out->queue_bytes += s.queue_bytes;
 		if (s.replication_lag_ns > out->replication_lag_ns)
 			out->replication_lag_ns = s.replication_lag_ns;
+		out->rpo_urgent |= s.rpo_urgent;
 		for (unsigned i = 0; i < STRAIT_FLOW_STATE_COUNT; i++)
 			out->flows[i] += s.flows[i];
 		out->flows_total += s.flows_total;

@@ -374,7 +374,8 @@ static void print_tenant(json_t *t, bool full)
 	       : num(t, "queue_bytes") ? "stalled" : "none",
 	       json_is_number(rpo) ? " (RpoTarget " : "",
 	       json_is_number(rpo) ? duration_str(json_number_value(rpo), b3, sizeof(b3)) : "",
-	       json_is_number(rpo) ? ")" : "");
+	       !json_is_number(rpo) ? "" : json_is_true(get(t, "rpo_urgent")) ? ", borrowing first)"
+	       : ")");
 	printf("  %s: %" JSON_INTEGER_FORMAT " optimized, %" JSON_INTEGER_FORMAT " opening, %"
 	       JSON_INTEGER_FORMAT " closing, %" JSON_INTEGER_FORMAT " bridged; %" JSON_INTEGER_FORMAT
 	       " in all\n", BOLD("flows"), num(t, "flows.optimized"), num(t, "flows.opening"),

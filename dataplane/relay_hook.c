@@ -508,7 +508,8 @@ static void set_tenant(struct rh *h, unsigned i, struct tenant *t)
 		h->hi = i + 1;
 }
 
-/* The worker publishes its tenants' figures (snap_seqlock.h). */
+/* The worker publishes its tenants' figures (snap_seqlock.h), and gives
+ * the WAN shaper each tenant's replication lag. */
 static void publish(struct rh *h)
 {
 	snap_write_begin(&h->seq);
@@ -522,6 +523,11 @@ static void publish(struct rh *h)
 		s->up = t->relay && relay_up(t->relay);
 		if (t->relay)
 			relay_stats(t->relay, &s->relay);
+		/* the WAN shaper lends spare capacity first to a tenant whose
+		 * lag nears its RpoTarget (dataplane/README.md, "Shaping") */
+		wan_set_lag(h->w, i, !t->relay ? 0
+				     : s->relay.mux.lag_us == UINT64_MAX ? UINT64_MAX
+				     : s->relay.mux.lag_us * 1000);
 		s->bypassed = t->bypassed;
 		s->refused_down = t->refused_down;
 		s->wan_syn = t->wan_syn;

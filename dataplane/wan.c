@@ -718,6 +718,7 @@ static void wan_tenant_stats(void *ctx, unsigned slot, struct strait_tenant_stat
 			   : c.state == CHANNEL_UP ? STRAIT_CHANNEL_UP : STRAIT_CHANNEL_CONNECTING;
 	s->channel_rtt_ns = (uint64_t)c.srtt_us * 1000u;
 	s->channel_retransmits = c.retrans_segs;
+	s->rpo_urgent = ww->shaper && wan_shaper_urgent(ww->shaper, slot);
 }
 
 static void *wan_worker_init(struct dp_worker *w)
@@ -904,4 +905,11 @@ struct channel *wan_channel(struct dp_worker *w, unsigned index)
 	if (!ww || index >= STRAIT_MAX_TENANTS || !ww->t[index])
 		return NULL;
 	return ww->t[index]->ch;
+}
+
+void wan_set_lag(struct dp_worker *w, unsigned index, uint64_t lag_ns)
+{
+	struct wan_worker *ww = dp_hooks_ctx(w, g.module);
+	if (ww && ww->shaper && index < STRAIT_MAX_TENANTS && ww->t[index])
+		wan_shaper_set_lag(ww->shaper, index, lag_ns, ww->now_ns);
 }

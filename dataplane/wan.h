@@ -103,5 +103,10 @@ int wan_tel_test(const struct dp_app *a, const char *params, struct rte_tel_data
 /* The channel of tenant `index` if worker w owns it (for the flow layer,
  * on w's lcore), else NULL. */
 struct channel *wan_channel(struct dp_worker *w, unsigned index);
+/* Tenant `index`'s estimated replication lag (its relay's, on w's lcore,
+ * UINT64_MAX: bytes held and nothing drains), for the WAN shaper: near
+ * its RpoTarget the tenant borrows spare capacity first. Nothing when w
+ * does not own it or nothing is shaped. */
+void wan_set_lag(struct dp_worker *w, unsigned index, uint64_t lag_ns);
 
 #endif

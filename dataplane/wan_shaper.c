@@ -240,6 +240,21 @@ void wan_shaper_bridged(struct wan_shaper *s, uint64_t total_bytes, uint64_t now
 	}
 }
 
+void wan_shaper_set_lag(struct wan_shaper *s, unsigned k, uint64_t lag_ns, uint64_t now_ns)
+{
+	if (now_ns > s->now)
+		s->now = now_ns;
+	if (k < WAN_SHAPER_BRIDGED && s->t[k].ch)
+		shaper_set_lag(s->sh, k, lag_ns, s->now);
+}
+
+bool wan_shaper_urgent(const struct wan_shaper *s, unsigned k)
+{
+	struct shaper_class_stats st;
+	shaper_class_stats(s->sh, k, &st);
+	return st.urgent;
+}
+
 unsigned wan_shaper_run(struct wan_shaper *s, uint64_t now_ns)
 {
 	if (now_ns > s->now)

@@ -82,6 +82,12 @@ void wan_shaper_charge(struct wan_shaper *s, unsigned slot, uint32_t len, uint64
 /* The worker's bridged LAN -> WAN bytes so far (a counter): the growth
  * since the last call is charged to the default class. */
 void wan_shaper_bridged(struct wan_shaper *s, uint64_t total_bytes, uint64_t now_ns);
+/* slot's replication lag, its relay's estimate (wan_set_lag()): near
+ * its RpoTarget it borrows first within its priority (shaper_set_lag()).
+ * Ignored for a slot with no tenant of this worker. */
+void wan_shaper_set_lag(struct wan_shaper *s, unsigned slot, uint64_t lag_ns, uint64_t now_ns);
+/* Whether slot's class borrows first now (its lag near its RpoTarget). */
+bool wan_shaper_urgent(const struct wan_shaper *s, unsigned slot);
 /* Lets the tenants send what the shaper grants now. Returns nonzero when
  * a class may send again within 200 us (the worker must not sleep). */
 unsigned wan_shaper_run(struct wan_shaper *s, uint64_t now_ns);

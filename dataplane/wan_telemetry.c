@@ -91,6 +91,8 @@ static void put_shaper(struct rte_tel_data *d, const struct wan_shaper_snap *s)
 	u64(d, "over_bytes", s->over_bytes);
 	u64(d, "rpo_target_ns", s->cls.rpo_target_ns);
 	u64(d, "lag_ns", s->cls.lag_ns);
+	u64(d, "urgent", s->cls.urgent);
+	u64(d, "urgent_bytes", s->cls.urgent_bytes);
 	if (s->at_ns)
 		u64(d, "at_ns", s->at_ns);
 }

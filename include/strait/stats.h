@@ -76,6 +76,8 @@ struct strait_tenant_stats {
 	uint64_t queue_bytes;        /* accepted, not yet acknowledged by the peer */
 	uint64_t replication_lag_ns; /* queue over the drain rate; UINT64_MAX:
 				      * bytes queued and nothing drains */
+	bool rpo_urgent;             /* the lag nears RpoTarget: the WAN shaper
+				      * lends it spare capacity first */
 	uint64_t flows[STRAIT_FLOW_STATE_COUNT];
 	uint64_t flows_total;        /* flows of the tenant since the slot's start */
 	uint64_t unoptimized[STRAIT_UNOPT_COUNT];

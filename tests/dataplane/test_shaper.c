@@ -484,6 +484,64 @@ Test(shaper, rpo_urgent_does_not_pass_a_higher_priority)
 	sim_fini(&m);
 }
 
+Test(shaper, rpo_urgent_keeps_its_ceiling_and_the_others_guarantees)
+{
+	/* A (target, ceiling 60M) and B (guaranteed 20M) of one priority on
+	 * 100M: urgent, A takes the spare up to its ceiling, never B's 20M;
+	 * what A may not take goes to B */
+	struct shaper_class_cfg k[] = { cc(0, 60 * M, 1, 1), cc(20 * M, 0, 1, 1) };
+	k[0].rpo_target_ns = 2 * S;
+	struct sim m;
+	sim_init(&m, 100 * M, k, 2, 0);
+	sim_flood(&m, 0);
+	sim_flood(&m, 1);
+	/* a stalled lag (bytes held, nothing drains) counts as past the target */
+	shaper_set_lag(m.s, 0, UINT64_MAX, 0);
+	sim_run(&m, S);
+	sim_window(&m);
+	sim_run(&m, 2 * S);
+	WITHIN(sim_rate(&m, 0, S), 59.8e6, 60.2e6);
+	WITHIN(sim_rate(&m, 1, S), 39.8e6, 40.2e6);
+	struct shaper_class_stats st;
+	shaper_class_stats(m.s, 0, &st);
+	cr_expect(st.urgent);
+	/* the target removed by a reload: no longer urgent, equal shares of
+	 * the 80M spare above B's guarantee (A 40M, B 20M + 40M) */
+	k[0].rpo_target_ns = 0;
+	struct shaper_cfg cfg = { .link_bps = 100 * M, .mtu = FRAME, .n_classes = 2, .classes = k };
+	cr_assert_eq(shaper_reconfigure(m.s, &cfg, m.now), 0);
+	shaper_class_stats(m.s, 0, &st);
+	cr_expect(!st.urgent);
+	sim_run(&m, 3 * S);
+	sim_window(&m);
+	sim_run(&m, 4 * S);
+	WITHIN(sim_rate(&m, 0, S), 39.8e6, 40.2e6);
+	WITHIN(sim_rate(&m, 1, S), 59.8e6, 60.2e6);
+	sim_fini(&m);
+}
+
+Test(shaper, rpo_two_urgent_share_by_weight)
+{
+	/* both past their targets: urgency orders them against the others of
+	 * their priority only; between themselves, DRR on weight (2:1), and
+	 * the third, within its target, gets only its guarantee */
+	struct shaper_class_cfg k[] = { cc(0, 0, 1, 2), cc(0, 0, 1, 1), cc(10 * M, 0, 1, 1) };
+	k[0].rpo_target_ns = k[1].rpo_target_ns = 10 * S;
+	struct sim m;
+	sim_init(&m, 100 * M, k, 3, 0);
+	for (unsigned i = 0; i < 3; i++)
+		sim_flood(&m, i);
+	shaper_set_lag(m.s, 0, 9 * S, 0);
+	shaper_set_lag(m.s, 1, 8 * S, 0);
+	sim_run(&m, S);
+	sim_window(&m);
+	sim_run(&m, 2 * S);
+	WITHIN(sim_rate(&m, 0, S), 59.4e6, 60.6e6);
+	WITHIN(sim_rate(&m, 1, S), 29.7e6, 30.3e6);
+	WITHIN(sim_rate(&m, 2, S), 9.98e6, 10.02e6);
+	sim_fini(&m);
+}
+
 /* ---- the wheel and the clock ---- */
 
 Test(shaper, defer_holds_a_class_until_its_time)
