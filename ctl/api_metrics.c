@@ -159,7 +159,7 @@ static const struct family tenant_families[] = {
 	{ "strait_tenant_queue_bytes", "gauge",
 	  "Bytes accepted from the LAN, not yet acknowledged by the peer.", NULL, 0, NULL, queue, NULL },
 	{ "strait_tenant_replication_lag_seconds", "gauge",
-	  "Estimated replication lag: the queue over its drain rate (+Inf: nothing drains).",
+	  "Estimated replication lag: the queue over its drain rate, or the backlog's age (+Inf: nothing drains).",
 	  NULL, 0, NULL, NULL, lag },
 	{ "strait_tenant_rpo_target_seconds", "gauge",
 	  "[Bandwidth] RpoTarget, to compare the replication lag with (0: none).",

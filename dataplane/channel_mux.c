@@ -430,6 +430,8 @@ static void flow_free(struct chan_flow *f)
 	if (f->state == FS_FREE)
 		return;
 	m->st.raw_held -= f->accepted - f->acked;
+	m->st.held_flows -= f->want_room;
+	f->want_room = false;
 	hash_del(m, f);
 	f->state = FS_FREE;
 	f->ctl = 0;
@@ -988,6 +990,7 @@ static int rx_frame(struct chan_mux *m, struct chan_frame *fr)
 		f->acked = fr->value;
 		if (f->want_room && chan_flow_room(f)) {
 			f->want_room = false;
+			m->st.held_flows--;
 			if (m->ops->writable)
 				m->ops->writable(m->ctx, f);
 		}
@@ -1424,6 +1427,7 @@ uint8_t *chan_flow_wbuf(struct chan_flow *f, size_t *n)
 
 	if (*n > room) {
 		*n = room;
+		f->m->st.held_flows += !f->want_room;
 		f->want_room = true;
 	}
 	return (uint8_t *)chan_ring_span(&f->raw, f->accepted, n);

@@ -239,6 +239,8 @@ struct chan_mux_stats {
 	uint64_t encoded_bytes;   /* decoded bytes those records carry */
 	uint64_t raw_held;        /* raw bytes kept, not yet DECODED */
 	uint64_t acked;           /* raw bytes confirmed DECODED, total */
+	uint32_t held_flows;      /* flows whose local end offered more than the
+				   * raw ring took: their sources wait */
 	/* replication lag: raw_held over the recent drain rate (DECODED
 	 * bytes per second, averaged over about a second) */
 	uint64_t drain_bps;       /* bytes per second */

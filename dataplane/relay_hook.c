@@ -42,6 +42,7 @@
 #include "channel.h"
 #include "dp.h"
 #include "icmp_error.h"
+#include "repl_lag.h"
 #include "snap_seqlock.h"
 #include "strait/stats.h"
 #include "tcp.h"
@@ -78,6 +79,8 @@ struct tenant {
 	struct strait_dedupe_cache_file *cache[2]; /* CacheFile .tx, .rx */
 	uint64_t bypassed, refused_down, wan_syn, vlan_bypassed;
 	uint64_t icmp_in, icmp_ignored, icmp_out, icmp_no_mbuf;
+	struct repl_lag lag;           /* its replication lag (repl_lag.h) */
+	uint64_t lag_ns;               /* the last sample's estimate */
 };
 
 struct rh {
@@ -512,6 +515,8 @@ static void set_tenant(struct rh *h, unsigned i, struct tenant *t)
  * the WAN shaper each tenant's replication lag. */
 static void publish(struct rh *h)
 {
+	uint64_t now_ns = now_us(h) * 1000;
+
 	snap_write_begin(&h->seq);
 	for (unsigned i = 0; i < STRAIT_MAX_TENANTS; i++) {
 		struct tenant *t = h->tenant[i];
@@ -525,9 +530,12 @@ static void publish(struct rh *h)
 			relay_stats(t->relay, &s->relay);
 		/* the WAN shaper lends spare capacity first to a tenant whose
 		 * lag nears its RpoTarget (dataplane/README.md, "Shaping") */
-		wan_set_lag(h->w, i, !t->relay ? 0
-				     : s->relay.mux.lag_us == UINT64_MAX ? UINT64_MAX
-				     : s->relay.mux.lag_us * 1000);
+		t->lag_ns = !t->relay ? 0
+			    : repl_lag_sample(&t->lag, now_ns, s->relay.mux.lag_us == UINT64_MAX
+						? UINT64_MAX : s->relay.mux.lag_us * 1000,
+					      s->relay.mux.held_flows > 0);
+		s->lag_ns = t->lag_ns;
+		wan_set_lag(h->w, i, t->lag_ns);
 		s->bypassed = t->bypassed;
 		s->refused_down = t->refused_down;
 		s->wan_syn = t->wan_syn;
@@ -919,7 +927,7 @@ static void tenant_stats(void *ctx, unsigned slot, struct strait_tenant_stats *s
 	s->flows[STRAIT_FLOW_BRIDGED] -= opt < s->flows[STRAIT_FLOW_BRIDGED]
 						 ? opt : s->flows[STRAIT_FLOW_BRIDGED];
 	s->queue_bytes += r.mux.raw_held;
-	s->replication_lag_ns = r.mux.lag_us == UINT64_MAX ? UINT64_MAX : r.mux.lag_us * 1000;
+	s->replication_lag_ns = t->lag_ns;
 }
 
 /* A reload's news about tenant ev->slot (dp_hooks.h), on every worker;

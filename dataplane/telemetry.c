@@ -515,10 +515,10 @@ static void put_relay(struct rte_tel_data *d, const struct relay_hook_tenant *r)
 	/* LAN bytes in over channel bytes out, as "12.34x" */
 	snprintf(ratio, sizeof(ratio), "%.2fx", m->wan_out ? (double)m->lan_in / (double)m->wan_out : 0.0);
 	rte_tel_data_add_dict_string(d, "reduction", ratio);
-	if (m->lag_us == UINT64_MAX)
+	if (r->lag_ns == UINT64_MAX)
 		rte_tel_data_add_dict_string(d, "lag_ms", "stalled");
 	else
-		rte_tel_data_add_dict_u64(d, "lag_ms", m->lag_us / 1000);
+		rte_tel_data_add_dict_u64(d, "lag_ms", r->lag_ns / 1000000);
 }
 
 /* Parameter: a tenant name (its counters), or none (every tenant's). */

@@ -74,7 +74,9 @@ struct strait_tenant_stats {
 	uint64_t channel_segments;   /* TCP segments sent on the channel */
 	uint64_t channel_retransmits;
 	uint64_t queue_bytes;        /* accepted, not yet acknowledged by the peer */
-	uint64_t replication_lag_ns; /* queue over the drain rate; UINT64_MAX:
+	uint64_t replication_lag_ns; /* the larger of the queue over the drain
+				      * rate and the backlog's age (dataplane/
+				      * repl_lag.h); UINT64_MAX:
 				      * bytes queued and nothing drains */
 	bool rpo_urgent;             /* the lag nears RpoTarget: the WAN shaper
 				      * lends it spare capacity first */

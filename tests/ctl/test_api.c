@@ -391,6 +391,7 @@ Test(api, endpoints, .init = setup, .fini = teardown)
 					 .unoptimized = { 1, 0, 0, 0, 1 } };
 	strait_stats_publish(stats, 0, 0, &s);
 	s.lan_in_bytes = 1;
+	s.rpo_urgent = true; /* on one worker: the tenant's */
 	s.flows[STRAIT_FLOW_OPTIMIZED] = 1;
 	strait_stats_publish(stats, 1, 0, &s);
 
@@ -420,6 +421,7 @@ Test(api, endpoints, .init = setup, .fini = teardown)
 	cr_expect_float_eq(json_real_value(json_object_get(acme, "cache_hit_rate")), 0.9, 1e-9);
 	cr_expect_float_eq(json_real_value(json_object_get(acme, "replication_lag_s")), 1.5, 1e-9);
 	cr_expect_float_eq(json_real_value(json_object_get(acme, "rpo_target_s")), 300, 1e-9);
+	cr_expect(json_is_true(json_object_get(acme, "rpo_urgent")));
 	/* globex: nothing published: zeros, ratios null */
 	json_t *globex = json_array_get(arr, 1);
 	cr_expect(json_is_null(json_object_get(globex, "data_reduction")));
@@ -455,6 +457,8 @@ Test(api, endpoints, .init = setup, .fini = teardown)
 	cr_expect(strstr(a.body, "strait_tenant_flows{tenant=\"acme\",state=\"optimized\"} 8\n"));
 	cr_expect(strstr(a.body, "strait_tenant_ceiling_bytes_per_second{tenant=\"acme\"} 125000000\n"));
 	cr_expect(strstr(a.body, "strait_tenant_rpo_target_seconds{tenant=\"acme\"} 300\n"));
+	cr_expect(strstr(a.body, "strait_tenant_rpo_urgent{tenant=\"acme\"} 1\n"));
+	cr_expect(strstr(a.body, "strait_tenant_rpo_urgent{tenant=\"globex\"} 0\n"));
 	cr_expect(strstr(a.body, "strait_flows_no_rule_total 5\n"));
 	cr_expect(promtool_accepts(&a), "promtool refused /metrics");
 	answer_free(&a);

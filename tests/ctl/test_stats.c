@@ -91,7 +91,8 @@ Test(stats, sum_over_workers)
 					 .replication_lag_ns = 5, .flows = { 1, 2, 3, 4 } };
 	struct strait_tenant_stats b = { .generation = 7, .lan_in_bytes = 50, .cache_hits = 1,
 					 .channel_state = STRAIT_CHANNEL_UP, .channel_rtt_ns = 20000000,
-					 .queue_bytes = 5, .replication_lag_ns = 9, .unoptimized = { 0, 2 } };
+					 .queue_bytes = 5, .replication_lag_ns = 9, .rpo_urgent = true,
+					 .unoptimized = { 0, 2 } };
 	/* a stale publication of the slot's previous tenant */
 	struct strait_tenant_stats old = { .generation = 6, .lan_in_bytes = 1000000 };
 	strait_stats_publish(t, 0, 9, &a);
@@ -106,6 +107,7 @@ Test(stats, sum_over_workers)
 	cr_expect_eq(s.channel_rtt_ns, 20000000);
 	cr_expect_eq(s.queue_bytes, 15);
 	cr_expect_eq(s.replication_lag_ns, 9);
+	cr_expect(s.rpo_urgent); /* any worker's */
 	cr_expect_eq(s.flows[STRAIT_FLOW_BRIDGED], 4);
 	cr_expect_eq(s.unoptimized[STRAIT_UNOPT_PEER_DOWN], 2);
 	strait_stats_read(t, 9, 0, &s); /* any generation */

@@ -4,8 +4,9 @@
 # same Priority and Weight, each with a LAN client uploading far faster
 # than the link through its relay; the spare capacity is contended. Without
 # a target they split it evenly; with a small RpoTarget on one of them, its
-# replication lag (its relay's queue over its drain rate) nears the target
-# and the shaper lends it the spare capacity first.
+# replication lag (dataplane/repl_lag.h: the larger of its queue over its
+# drain rate and its backlog's age) nears the target and the shaper lends
+# it the spare capacity first.
 #
 #   ns wla-N     ns wa-N (straitd A)          ns wm-N (strait-wanem)     ns wb-N (straitd B)     ns wlb-N
 #  +-------+    +------------------------+   +----------------------+   +-----------------------+   +-------+
@@ -26,8 +27,9 @@
 #     (ESP bytes in, per tenant: what crossed the emulated WAN) are within
 #     [0.35, 0.65] of the two tenants' sum; neither becomes urgent.
 #  3. A reload (SIGHUP) gives lagger RpoTarget = 1s ("1 changed"); its lag
-#     (queue over drain rate, about 4 MiB over its half of the spare: a few
-#     seconds) is past 3/4 of it: over SECS seconds lagger gets more than
+#     (its upload has had more to send than its channel takes since it
+#     began: tens of seconds) is past 3/4 of it: over SECS seconds lagger
+#     gets more than
 #     0.65 of the sum (about (RATE - 1M) / RATE if it takes all the spare),
 #     peer still at least half its guarantee (the spare is lent, never its
 #     Guaranteed); A's telemetry says lagger is urgent and borrowed while
