@@ -233,3 +233,17 @@ run_test() {
     (v['test']['received'] if '$3' != 'discard' else v['test']['sent']) == $4) else 1)" "$ok_reply" \
     || { echo "$1 $2: $3 test of $4 bytes failed: $ok_reply" >&2; return 1; }
 }
+
+# wanem_stop_checked: stops strait-wanem (its counters go to wanem.json)
+# and returns 1 unless it dropped nothing but its own random loss (its
+# queue never overflowed: the appliances, not the emulator, decided)
+wanem_stop_checked() {
+  kill "$wanem_pid" 2>/dev/null; wait "$wanem_pid" 2>/dev/null || true; wanem_pid=
+  python3 - "$work/wanem.json" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+d = {k: v["dropped"] for k, v in s.items() if isinstance(v, dict) and "dropped" in v}
+print("strait-wanem dropped:", d)
+sys.exit(0 if d and not any(n for x in d.values() for k, n in x.items() if k != "loss") else 1)
+PY
+}
