@@ -496,6 +496,7 @@ static const struct counter_def relay_table[] = {
 	R("flow_errors", relay.mux.flow_errors), R("digest_errors", relay.mux.digest_errors),
 	R("stale_frames", relay.mux.stale_frames), R("flushes", relay.mux.flushes),
 	R("raw_held", relay.mux.raw_held), R("acked", relay.mux.acked),
+	R("held_flows", relay.mux.held_flows),
 	R("drain_bps", relay.mux.drain_bps), R("epoch_tx", relay.mux.epoch_tx),
 	R("epoch_rx", relay.mux.epoch_rx), R("continued_tx", relay.mux.continued_tx),
 	R("continued_rx", relay.mux.continued_rx), R("memory", memory),
