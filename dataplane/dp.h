@@ -108,6 +108,8 @@ struct dp_worker {
 	const struct strait_config *cfg;
 	struct rte_ring *events;   /* tenant events of reloads (reload.c) */
 	uint64_t events_done;      /* handled so far (the reload waits on it) */
+	bool gone;                 /* reads no configuration or event any more
+				    * (dp_worker_gone()) */
 	unsigned stats_next;       /* the next tenant slot to publish (stats_publish.c) */
 	uint64_t stats_due_ms;
 	struct dp_stats stats __rte_cache_aligned;
@@ -192,6 +194,7 @@ int dp_reload_apply(void *app, const struct strait_config *cur, const struct str
 void dp_worker_rcu_online(struct dp_worker *w);
 void dp_worker_rcu_offline(struct dp_worker *w);
 unsigned dp_worker_events(struct dp_worker *w); /* between bursts */
+void dp_worker_gone(struct dp_worker *w);       /* once its modules stopped */
 
 /* stats_publish.c: a share of the tenants' statistics into app->stats,
  * every few milliseconds, between bursts. */

@@ -17,8 +17,12 @@
  * L2: every connection keeps the Ethernet header of the frames that opened
  * it, by tcp_conn_index() (the engine names the connection of each segment
  * it sends in m->hash.usr): at the client's side the SYN's, MACs swapped,
- * VLAN tags as seen, on the port the SYN came in; at the server's side the
- * client's (from OPEN), on the LAN port. Each entry keeps its tuple too:
+ * VLAN tags as seen, on the port the SYN came in. At the server's side
+ * nothing of L2 comes from the peer: the segments are routed (dp_tx_l3)
+ * on the LAN port from this appliance's own MAC to the server's, as this
+ * appliance learnt or resolved it (or the LAN gateway's), tagged with the
+ * OPEN's checked VLAN id alone (relay_open_vlan()). Each entry keeps its
+ * tuple too:
  * a segment whose tuple is not its entry's (a slot reused) is sent by the
  * routed path (dp_tx_l3) rather than with another connection's L2.
  *
@@ -55,7 +59,7 @@ enum {
 
 /* A connection's L2 and the tuple it was made for. */
 struct tpl {
-	uint8_t valid, port, af, hlen;
+	uint8_t valid, port, af, hlen; /* hlen 0: routed (the server's side) */
 	uint16_t vlan;                 /* outer VLAN id: the flow key's */
 	uint16_t lport, rport;
 	uint8_t laddr[16], raddr[16];  /* as the stack sees it: local, remote */
@@ -133,28 +137,6 @@ static void tpl_tuple(struct tpl *t, uint8_t af, const uint8_t *l, uint16_t lp,
 	t->rport = rp;
 }
 
-/* The L2 header: dst, src, the tag bytes (TPID, TCI each), the ethertype. */
-static void tpl_hdr(struct tpl *t, const uint8_t *dst, const uint8_t *src, unsigned ntags,
-		    const uint16_t *tpid, const uint16_t *tci)
-{
-	uint8_t *p = t->hdr;
-	uint16_t et = t->af == 4 ? 0x0800 : 0x86dd;
-
-	memcpy(p, dst, 6);
-	memcpy(p + 6, src, 6);
-	p += 12;
-	for (unsigned i = 0; i < ntags; i++) {
-		*p++ = (uint8_t)(tpid[i] >> 8);
-		*p++ = (uint8_t)tpid[i];
-		*p++ = (uint8_t)(tci[i] >> 8);
-		*p++ = (uint8_t)tci[i];
-	}
-	*p++ = (uint8_t)(et >> 8);
-	*p++ = (uint8_t)et;
-	t->hlen = (uint8_t)(p - t->hdr);
-	t->vlan = ntags ? tci[0] & 0xfff : 0;
-}
-
 static bool tpl_matches(const struct tpl *t, uint8_t af, const uint8_t *l, uint16_t lp,
 			const uint8_t *r, uint16_t rp)
 {
@@ -200,6 +182,12 @@ static void output(void *ctx, struct rte_mbuf **pkts, uint16_t n)
 				else
 					t = NULL;
 			}
+		}
+		if (t && !t->hlen) {
+			/* the server's side: from our MAC to the server's
+			 * next hop, on the OPEN's VLAN */
+			dp_tx_l3(h->w, DP_LAN, t->vlan, af, dst, m);
+			continue;
 		}
 		if (!t || !(p = (uint8_t *)rte_pktmbuf_prepend(m, t->hlen))) {
 			/* no connection's L2: routed, as the appliance's own */
@@ -247,8 +235,10 @@ static void pin(struct rh *h, const struct flow_key *k, bool on)
 	}
 }
 
-/* B: the connection to the server is about to be opened: its L2 and its
- * flow entry (pinned, the tenant's) before its SYN leaves. */
+/* B: the connection to the server is about to be opened: its template
+ * (routed on the OPEN's checked VLAN id; the OPEN's MACs and tag bits are
+ * not used) and its flow entry (pinned, the tenant's) before its SYN
+ * leaves. */
 static int env_originate(void *ctx, const struct chan_open *o)
 {
 	struct tenant *t = ctx;
@@ -262,7 +252,7 @@ static int env_originate(void *ctx, const struct chan_open *o)
 
 	memset(s, 0, sizeof(*s));
 	tpl_tuple(s, o->af, o->client, o->client_port, o->server, o->server_port);
-	tpl_hdr(s, o->dst_mac, o->src_mac, o->nvlan, o->tpid, o->tci);
+	s->vlan = relay_open_vlan(o);
 	s->port = DP_LAN;
 	s->valid = 1;
 	client_a = tpl_key(s, &k);
@@ -300,7 +290,7 @@ static void env_release(void *ctx, struct tcp_conn *c, const struct chan_open *o
 		struct tpl s = { 0 };
 
 		tpl_tuple(&s, o->af, o->client, o->client_port, o->server, o->server_port);
-		s.vlan = o->nvlan ? o->tci[0] & 0xfff : 0;
+		s.vlan = relay_open_vlan(o);
 		tpl_key(&s, &k);
 	}
 	pin(h, &k, false);
@@ -940,7 +930,9 @@ static void tenant_event(void *ctx, const struct dp_tenant_event *ev)
 		tenant_free(t);
 		break;
 	case DP_TENANT_ADDED:
-		tenant_free(t); /* none: the slot was empty */
+		if (t)
+			break; /* started already: a reload published the
+				* configuration before this worker's first load */
 		set_tenant(h, i, tenant_new(h, i));
 		if (!h->tenant[i])
 			fprintf(stderr, "straitd: tenant %s: its relay could not start: its flows "

@@ -478,7 +478,6 @@ static const struct counter_def relay_table[] = {
 	R("refused_rule", relay.refused[RELAY_OPEN_RULE]),
 	R("refused_vlan", relay.refused[RELAY_OPEN_VLAN]),
 	R("refused_addr", relay.refused[RELAY_OPEN_ADDR]),
-	R("refused_mac", relay.refused[RELAY_OPEN_MAC]),
 	R("refused_options", relay.refused[RELAY_OPEN_OPTIONS]),
 	R("refused_malformed", relay.mux.refused_malformed),
 	R("vlan_bypassed", vlan_bypassed),

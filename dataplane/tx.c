@@ -61,12 +61,42 @@ static void send_resolve(struct dp_worker *w, unsigned port, uint8_t family, con
 	dp_tx_frame(w, port, m);
 }
 
+/* Neighbour tables are per worker, and a frame that is not TCP (an ARP
+ * reply, an NA) is learnt by the worker that received it: a next hop
+ * another worker knows is copied into this one's table. The other table
+ * is read while its worker may write it (as control.c reads them): the
+ * entry is taken only if it still names the same address after its MAC
+ * was copied (a MAC that changes at that moment may be copied torn; the
+ * owner learns the right one from the next frame steered to it). Off the
+ * fast path: only when this worker has no entry. */
+static const struct neigh_entry *borrow(struct dp_worker *w, unsigned port, uint8_t family,
+					const uint8_t *ip, uint16_t vlan)
+{
+	for (unsigned i = 0; i < w->app->n_workers; i++) {
+		const struct neigh_entry *e = neigh_lookup(&w->app->workers[i].neigh[port],
+							   family, ip, vlan);
+		uint8_t mac[6];
+
+		if (i == w->id || !e)
+			continue;
+		memcpy(mac, e->mac, 6);
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		if (neigh_lookup(&w->app->workers[i].neigh[port], family, ip, vlan) != e)
+			continue;
+		neigh_learn(&w->neigh[port], family, ip, vlan, mac, w->now_ms);
+		return neigh_lookup(&w->neigh[port], family, ip, vlan);
+	}
+	return NULL;
+}
+
 int dp_tx_l3(struct dp_worker *w, unsigned port, uint16_t vlan, uint8_t family,
 	     const uint8_t *next_hop, struct rte_mbuf *m)
 {
 	/* off-link destinations go through the port's gateway */
 	next_hop = local_next_hop(&w->app->local[port], family, next_hop);
 	const struct neigh_entry *e = neigh_lookup(&w->neigh[port], family, next_hop, vlan);
+	if (unlikely(!e) && w->app->n_workers > 1)
+		e = borrow(w, port, family, next_hop, vlan);
 	if (!e) {
 		rte_pktmbuf_free(m);
 		/* at most one request per port per RESOLVE_GAP_MS from here */

@@ -599,13 +599,19 @@ int dp_worker_run(struct dp_worker *w, void (*between)(struct dp_app *app))
 {
 	struct dp_app *app = w->app;
 	w->lcore = rte_lcore_id();
+	/* online before the first load: a reload that publishes another
+	 * configuration waits from here until this worker's first quiescent
+	 * state, so the one its modules start from stays alive */
+	if (app->qsbr)
+		dp_worker_rcu_online(w);
 	w->cfg = __atomic_load_n(&app->published_cfg, __ATOMIC_ACQUIRE);
 	if (dp_hooks_start(w)) {
 		app->quit = 1;
+		if (app->qsbr)
+			dp_worker_rcu_offline(w);
+		dp_worker_gone(w);
 		return -1;
 	}
-	if (app->qsbr)
-		dp_worker_rcu_online(w);
 	w->last_rx_ms = dp_now_ms();
 	/* Short sleeps must stay short: the default 50 us timer slack would
 	 * more than triple a 20 us sleep. Once, at start. */
@@ -629,6 +635,7 @@ int dp_worker_run(struct dp_worker *w, void (*between)(struct dp_app *app))
 	if (app->qsbr)
 		dp_worker_rcu_offline(w);
 	dp_hooks_stop(w);
+	dp_worker_gone(w);
 	return 0;
 }
 

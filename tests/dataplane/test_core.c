@@ -2,6 +2,7 @@
 /* Unit tests of straitd's plain-C parts: frame parser (a numbered table of
  * frames and the reason each must give), flow table, classifier,
  * neighbours, local answers. */
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <string.h>
 
@@ -490,6 +491,131 @@ Test(relay_policy, vlans)
 	for (unsigned i = 0; i < sizeof(T) / sizeof(T[0]); i++)
 		cr_expect_eq(relay_vlan_allowed(&cfg, T[i].tenant, T[i].ntags, T[i].tpid, T[i].tci),
 			     T[i].want, "case %d", T[i].n);
+}
+
+/* The VLAN id B tags an OPEN's connection with: the id alone, never the
+ * peer's priority or DEI bits; a priority tag (id 0) is no tag. */
+Test(relay_policy, open_vlan_id_only)
+{
+	static const struct {
+		int n;
+		uint8_t nvlan;
+		uint16_t tci;
+		uint16_t want;
+	} T[] = {
+		{ 1, 0, 0, 0 },           /* untagged */
+		{ 2, 1, 100, 100 },
+		{ 3, 1, 0xe064, 100 },    /* priority 7: dropped */
+		{ 4, 1, 0x1064, 100 },    /* DEI: dropped */
+		{ 5, 1, 0xa000, 0 },      /* a priority tag: no tag */
+		{ 6, 1, 0xffff, 4095 },
+	};
+
+	for (unsigned i = 0; i < sizeof(T) / sizeof(T[0]); i++) {
+		struct chan_open o = { .af = 4, .nvlan = T[i].nvlan, .tpid = { 0x8100 },
+				       .tci = { T[i].tci } };
+
+		if (!o.nvlan)
+			o.tpid[0] = 0;
+		cr_expect_eq(relay_open_vlan(&o), T[i].want, "case %d", T[i].n);
+	}
+}
+
+/* The addresses a peer's OPEN may name (relay_policy.c, host_ok) under a
+ * rule that allows everything: special-purpose blocks (RFC 6890
+ * registries) are refused as server or client, ordinary hosts
+ * (private, shared, benchmarking, ULA, global) pass. */
+Test(relay_policy, special_addresses)
+{
+	static struct strait_config cfg;
+	static const struct {
+		int n;
+		const char *addr;
+		bool ok;
+	} T[] = {
+		{ 1, "10.1.2.3", true },              /* private */
+		{ 2, "172.16.0.1", true },
+		{ 3, "192.168.1.1", true },
+		{ 4, "100.64.0.1", true },            /* shared (CGN) */
+		{ 5, "198.18.7.7", true },            /* benchmarking */
+		{ 6, "8.8.8.8", true },
+		{ 7, "0.1.2.3", false },              /* this network */
+		{ 8, "127.0.0.2", false },
+		{ 9, "169.254.0.1", false },          /* link-local */
+		{ 10, "169.254.255.254", false },
+		{ 11, "192.0.0.9", false },           /* IETF protocol assignments */
+		{ 12, "192.0.0.170", false },         /* NAT64 discovery */
+		{ 13, "192.0.2.1", false },           /* TEST-NET-1 */
+		{ 14, "198.51.100.1", false },
+		{ 15, "203.0.113.1", false },
+		{ 16, "192.88.99.1", false },         /* 6to4 relay anycast */
+		{ 17, "224.0.0.1", false },
+		{ 18, "240.0.0.1", false },
+		{ 19, "255.255.255.255", false },
+		{ 20, "198.18.1.0", false },          /* our LAN's network, */
+		{ 21, "198.18.1.255", false },        /* broadcast, */
+		{ 22, "198.18.1.254", false },        /* own address */
+		{ 23, "169.253.255.255", true },      /* just outside */
+		{ 24, "192.0.3.1", true },
+		{ 25, "2001:db9::1", true },          /* global */
+		{ 26, "fd00::1", true },              /* ULA */
+		{ 27, "2001:2::1", true },            /* benchmarking */
+		{ 28, "2001:2:0:1::20", true },
+		{ 29, "::", false },
+		{ 30, "::1", false },
+		{ 31, "::198.18.0.1", false },        /* IPv4-compatible */
+		{ 32, "::ffff:198.18.0.1", false },   /* IPv4-mapped */
+		{ 33, "64:ff9b::c612:1", false },     /* NAT64 */
+		{ 34, "64:ff9b:1::1", false },        /* local-use NAT64 */
+		{ 35, "100::1", false },              /* discard-only */
+		{ 36, "100:0:0:1::1", false },        /* dummy prefix */
+		{ 37, "2001:0:4136:e378::1", false }, /* Teredo */
+		{ 38, "2001:10::1", false },          /* ORCHID */
+		{ 39, "2001:2f::1", false },          /* ORCHIDv2 */
+		{ 40, "2001:db8::1", false },         /* documentation */
+		{ 41, "2002:c612:1::1", false },      /* 6to4 */
+		{ 42, "3fff:fff::1", false },         /* documentation (RFC 9637) */
+		{ 43, "5f00::1", false },             /* SRv6 SIDs */
+		{ 44, "fe80::1", false },             /* link-local */
+		{ 45, "febf:ffff::1", false },
+		{ 46, "fec0::1", false },             /* site-local */
+		{ 47, "ff02::1", false },
+		{ 48, "2001:2:0:1::1", false },       /* own LAN address */
+		{ 49, "fe7f:ffff::1", true },         /* just below fe80::/10 */
+		{ 50, "3fff:1000::1", true },         /* just past 3fff::/20 */
+		{ 51, "2001:30::1", true },           /* past ORCHIDv2 */
+	};
+	struct strait_tenant_cfg *t = cfg.tenants;
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.n_tenants = 1;
+	cr_assert(strait_parse_prefix("198.18.1.254/24", &cfg.appliance.lan.addr4));
+	cr_assert(strait_parse_prefix("2001:2:0:1::1/64", &cfg.appliance.lan.addr6));
+	cr_assert(strait_parse_prefix("0.0.0.0/0", &t->client[0]));
+	cr_assert(strait_parse_prefix("::/0", &t->client[1]));
+	cr_assert(strait_parse_prefix("0.0.0.0/0", &t->server[0]));
+	cr_assert(strait_parse_prefix("::/0", &t->server[1]));
+	t->n_client = t->n_server = 2;
+	t->ports[0] = (struct strait_port_range){ 1, 65535 };
+	t->n_ports = 1;
+	for (unsigned i = 0; i < sizeof(T) / sizeof(T[0]); i++) {
+		struct chan_open o = { .mss = 1460, .client_port = 40000, .server_port = 873 };
+		uint8_t a[16] = { 0 };
+		bool v6 = strchr(T[i].addr, ':') != NULL;
+		enum relay_refusal want = T[i].ok ? RELAY_OPEN_OK : RELAY_OPEN_ADDR;
+
+		cr_assert_eq(inet_pton(v6 ? AF_INET6 : AF_INET, T[i].addr, a), 1, "case %d", T[i].n);
+		o.af = v6 ? 6 : 4;
+		/* as the server, then as the client, against an ordinary host */
+		memcpy(o.server, a, 16);
+		memcpy(o.client, v6 ? (uint8_t[16]){ 0xfd, [15] = 9 }
+				    : (uint8_t[16]){ 10, 9, 9, 9 }, 16);
+		cr_expect_eq(relay_open_check(&cfg, 0, &o), want, "case %d as server", T[i].n);
+		memcpy(o.client, a, 16);
+		memcpy(o.server, v6 ? (uint8_t[16]){ 0xfd, [15] = 9 }
+				    : (uint8_t[16]){ 10, 9, 9, 9 }, 16);
+		cr_expect_eq(relay_open_check(&cfg, 0, &o), want, "case %d as client", T[i].n);
+	}
 }
 
 Test(neigh, learn_update_replace)

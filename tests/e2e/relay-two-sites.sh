@@ -17,6 +17,11 @@
 #   rule does not allow it), inner 169.254.7.1 (A, connects) - .2 (B).
 #   CacheFile = acme.cache at both (each appliance's acme.cache.tx and
 #   acme.cache.rx in its tenant folder). Port 5005 is no tenant's: bridged.
+#   Also, for steps 4a and 4b: the LAN hosts on IPv6 (2001:2:0:S::10 and
+#   ::20, the appliances' LAN ports ::1 and ::2), and on VLAN 30
+#   (198.18.S.11 at the client, its frames at priority 5, and 198.18.S.21
+#   at the server, tagged and untagged by tc BPF on wlaN and wlbN,
+#   vlan_by_addr.bpf.c; Vlans = 0, 30).
 #
 # Checks, in order:
 #  1. Both up, the channel carries flows (/strait/relay,acme: up).
@@ -25,6 +30,13 @@
 #     tenth of the first in WAN bytes (A's WAN port); 1 byte too.
 #  3. Download: the server sends MB MiB, the client's sha256 matches.
 #  4. A bridged flow beside them (port 5005): byte-exact, not intercepted.
+# 4a. IPv6 end to end: upload and download (512 KiB) byte-exact, optimized.
+# 4b. VLAN 30, the client's frames at priority 5: an upload byte-exact,
+#     optimized;
+#     at the server's LAN every SYN that B sent (IPv4, IPv6, VLAN) comes
+#     from B's own LAN MAC, never the client's (B takes no MAC from the
+#     peer's OPEN), and the VLAN one is tagged 30 at priority 0 (only the
+#     VLAN id of the OPEN's tag is used).
 #  5. No listener at the server: the client gets a RST at once (refused).
 #  6. The server's side rejects with ICMP host unreachable (nft): the client
 #     gets the same (EHOSTUNREACH), counted at B and A.
@@ -74,7 +86,31 @@ t0=$(date +%s)
 say() { echo "[$(( $(date +%s) - t0 ))s] $*"; }
 
 wan_setup
-C=198.18.$sub.10 S=198.18.$sub.20
+C=198.18.$sub.10 S=198.18.$sub.20 C6=2001:2:0:$sub::10 S6=2001:2:0:$sub::20
+CV=198.18.$sub.11 SV=198.18.$sub.21
+# the appliances' LAN ports on IPv6 too (B reaches IPv6 servers as a LAN
+# host: its own address, ND)
+sed -i "s|^Address = 198.18.$sub.1/24|&\nAddress = 2001:2:0:$sub::1/64|" "$work/a/appliance.conf"
+sed -i "s|^Address = 198.18.$sub.2/24|&\nAddress = 2001:2:0:$sub::2/64|" "$work/b/appliance.conf"
+ip -n $LA addr add $C6/64 dev wla$n nodad
+ip -n $LB addr add $S6/64 dev wlb$n nodad
+# VLAN 30 between CV and SV (no 8021q module here: tc BPF tags the frames
+# to SV at the client, at priority 5, and from SV at the server; untags
+# what comes in)
+ip -n $LA addr add $CV/24 dev wla$n
+ip -n $LA route add $SV/32 dev wla$n src $CV
+ip -n $LB addr add $SV/24 dev wlb$n
+addr_le() { local IFS=.; set -- $1; printf '0x%02x%02x%02x%02x' "$4" "$3" "$2" "$1"; }
+for l in "$LA wla$n 0 $((5 << 13 | 30))" "$LB wlb$n 1 30"; do
+  set -- $l
+  clang -O2 -target bpf -I/usr/include/"$(uname -m)"-linux-gnu -DADDR="$(addr_le $SV)" \
+    -DDIR=$3 -DTCI=$4 -c "$here/vlan_by_addr.bpf.c" -o "$work/push-$2.o"
+  clang -O2 -target bpf -I/usr/include/"$(uname -m)"-linux-gnu \
+    -c "$here/../profile/vlan_tag.bpf.c" -o "$work/vlan_tag.o"
+  ip netns exec $1 tc qdisc add dev $2 clsact
+  ip netns exec $1 tc filter add dev $2 egress bpf da obj "$work/push-$2.o" sec push
+  ip netns exec $1 tc filter add dev $2 ingress bpf da obj "$work/vlan_tag.o" sec pop
+done
 # tenant SIDE PORTS INNER PEER_INNER ENDPOINT
 tenant() {
   local d="$work/$1/tenants"
@@ -91,9 +127,10 @@ PeerDown = fail-closed
 CacheSize = 64M
 CacheFile = acme.cache
 [Interception]
-ClientPrefix = $C/32
-ServerPrefix = $S/32
+ClientPrefix = $C/32, $C6/128, $CV/32
+ServerPrefix = $S/32, $S6/128, $SV/32
 Ports = $2
+Vlans = 0, 30
 [Peer]
 Endpoint = $5
 InnerAddress = $3
@@ -163,6 +200,55 @@ r=$(lx client timeout 120 python3 "$peer" send $S 5005 "$work/one" || true)
 [ "$r" = "$want1" ] || fail "bridged: '$r'"
 [ "$(relay a intercepted)" = "$i0" ] || fail "port 5005 was intercepted"
 say "ok: a flow outside the rule is bridged, byte-exact"
+
+# 4a, 4b: capture the LAN sides (the server's SYNs and tags), then IPv6
+# and VLAN 30 flows
+for l in "$LA wla$n client" "$LB wlb$n server"; do
+  set -- $l
+  ip netns exec $1 tcpdump --immediate-mode -U -s 96 -i $2 -w "$work/$3.pcap" \
+    'tcp or (vlan and tcp)' 2>/dev/null & bg+=($!)
+done
+cap=("${bg[-2]}" "${bg[-1]}")
+for _ in $(seq 1 100); do # capturing once each file has its header
+  [ -s "$work/client.pcap" ] && [ -s "$work/server.pcap" ] && break; sleep 0.1
+done
+head -c $((512 << 10)) /dev/urandom > "$work/half"
+wanth="$(sha256sum < "$work/half" | cut -d' ' -f1) $((512 << 10))"
+# half WHAT PORT ADDR SERVER-MODE SERVER-ARG CLIENT-MODE [CLIENT-ARG]: the
+# 512 KiB file one way, byte-exact
+half() {
+  lx server python3 "$peer" $4 $3 $2 "$5" > /dev/null & bg+=($!)
+  listening $2
+  r=$(lx client timeout 120 python3 "$peer" $6 $3 $2 ${7:+"$7"} || true)
+  [ "$r" = "$wanth" ] || fail "$1: '$r', want '$wanth'"
+  wait "${bg[-1]}"
+}
+i0=$(relay a intercepted)
+half "IPv6 upload" 5001 $S6 sink 1 send "$work/half"
+half "IPv6 download" 5003 $S6 source "$work/half" fetch
+[ "$(relay a intercepted)" -ge $((i0 + 2)) ] || fail "the IPv6 flows were not optimized"
+say "ok: IPv6 end to end: upload and download 512 KiB byte-exact, optimized"
+i0=$(relay a intercepted)
+half "VLAN 30 upload" 5001 $SV sink 1 send "$work/half"
+[ "$(relay a intercepted)" -gt "$i0" ] || fail "the VLAN 30 flow was not optimized"
+sleep 1
+kill -INT "${cap[@]}" 2>/dev/null || true
+wait "${cap[@]}" 2>/dev/null || true
+bmac=$(ip -n $B -br link show wbl$n | awk '{print $3}')
+cmac=$(ip -n $LA -br link show wla$n | awk '{print $3}')
+syns() { # pcap: "src-MAC vlan-id priority" of each SYN (no ACK)
+  tshark -r "$1" -Y 'tcp.flags.syn == 1 && tcp.flags.ack == 0' -T fields \
+    -e eth.src -e vlan.id -e vlan.priority -e ip.src -e ipv6.src 2>/dev/null
+}
+cs=$(syns "$work/client.pcap") ss=$(syns "$work/server.pcap")
+grep -q "$(printf '%s\t30\t5' "$cmac")" <<<"$cs" ||
+  fail "the client's VLAN 30 SYN was not at priority 5: $cs"
+[ "$(grep -c . <<<"$ss")" -ge 3 ] || fail "the server's side saw too few SYNs: $ss"
+if grep -qv "^$bmac" <<<"$ss"; then fail "a SYN at the server's side not from B's MAC $bmac: $ss"; fi
+grep -q "$(printf '%s\t30\t0' "$bmac")" <<<"$ss" ||
+  fail "B's VLAN 30 SYN not tagged 30 at priority 0: $ss"
+grep -q "$C6" <<<"$ss" || fail "no IPv6 SYN from B at the server's side: $ss"
+say "ok: VLAN 30 byte-exact, optimized; B's SYNs from its own MAC, the tag 30 at priority 0 (the client's: 5)"
 
 # 5. no listener: RST
 r=$(lx client timeout 30 python3 "$peer" connect $S 5004 10 || true)
