@@ -81,7 +81,7 @@ struct tenant {
 	size_t size;
 	struct strait_dedupe_cache_file *cache[2]; /* CacheFile .tx, .rx */
 	uint64_t bypassed, refused_down, wan_syn, vlan_bypassed;
-	uint64_t icmp_in, icmp_ignored, icmp_out, icmp_no_mbuf;
+	uint64_t icmp_in, icmp_ignored, icmp_out, icmp_no_mbuf, unresolved;
 };
 
 struct rh {
@@ -201,17 +201,6 @@ static void output(void *ctx, struct rte_mbuf **pkts, uint16_t n)
 }
 
 /* ---- what the relay asks of the worker ---- */
-
-static bool addr_usable(uint8_t af, const uint8_t *a)
-{
-	static const uint8_t zero[16];
-
-	if (af == 4)
-		return a[0] != 0 && a[0] != 127 && a[0] < 224 &&
-		       !(a[0] == 255 && a[1] == 255 && a[2] == 255 && a[3] == 255);
-	return memcmp(a, zero, 16) && a[0] != 0xff &&
-	       !(memcmp(a, zero, 15) == 0 && a[15] == 1);
-}
 
 /* B: the peer may open what this tenant's own rule intercepts
  * (relay_policy.h): every field of its OPEN is checked. */
@@ -344,7 +333,7 @@ static void env_unreachable(void *ctx, uint32_t conn, const struct tcp_refused *
 	uint8_t *p;
 	size_t n;
 
-	if (conn >= h->ntpl || !addr_usable(q->af, rf->icmp_src))
+	if (conn >= h->ntpl || relay_addr_special(q->af, rf->icmp_src))
 		return; /* the peer named no sane sender: silence */
 	tp = &h->tpl[conn];
 	if (!tpl_matches(tp, q->af, q->server.b, q->server_port, q->client.b, q->client_port))
@@ -425,6 +414,46 @@ static bool icmp_error(struct rh *h, struct tenant *t, struct rte_mbuf *m,
 		t->icmp_in++;
 	else
 		t->icmp_ignored++;
+	rte_pktmbuf_free(m);
+	return true;
+}
+
+/* B: the SYN toward a server (m: its IP packet, dp_tx_l3() held it) found
+ * no next hop: neither the server (or the LAN gateway) answered ARP/NS.
+ * The open is refused as a router would: ICMP host (address)
+ * unreachable, from this appliance's LAN address, which A sends to the
+ * client. A later segment of an open connection is only dropped (TCP's
+ * business, as a lost frame). */
+static bool unresolved(void *ctx, struct rte_mbuf *m, unsigned port)
+{
+	struct rh *h = ctx;
+	const struct local_addr *la = &h->w->app->local[port];
+	const uint8_t *l3 = rte_pktmbuf_mtod(m, const uint8_t *);
+	uint8_t af = (l3[0] >> 4) == 4 ? 4 : 6;
+	unsigned alen = af == 4 ? 4 : 16;
+	const uint8_t *th = l3 + m->l3_len;
+	struct tcp_addr l, r;
+	struct tcp_conn *c;
+	struct tenant *t;
+	uint16_t i;
+
+	if (port != DP_LAN || !h->st || m->data_len < m->l3_len + 4u)
+		return false;
+	memset(&l, 0, sizeof(l));
+	memset(&r, 0, sizeof(r));
+	memcpy(l.b, af == 4 ? l3 + 12 : l3 + 8, alen);
+	memcpy(r.b, af == 4 ? l3 + 16 : l3 + 24, alen);
+	c = tcp_find_conn(h->st, af == 4 ? TCP_AF_INET : TCP_AF_INET6, &l,
+			  (uint16_t)(th[0] << 8 | th[1]), &r, (uint16_t)(th[2] << 8 | th[3]));
+	if (!c)
+		return false;
+	i = tcp_conn_tenant(c);
+	t = i < STRAIT_MAX_TENANTS ? h->tenant[i] : NULL;
+	if (!t || !t->relay ||
+	    !relay_unreachable(t->relay, c, af == 4 ? 3 : 1, af == 4 ? 1 : 3,
+			       af == 4 ? la->ip4 : la->ip6))
+		return false;
+	t->unresolved++;
 	rte_pktmbuf_free(m);
 	return true;
 }
@@ -518,6 +547,7 @@ static void publish(struct rh *h)
 		s->vlan_bypassed = t->vlan_bypassed;
 		s->icmp_in = t->icmp_in;
 		s->icmp_ignored = t->icmp_ignored;
+		s->unresolved = t->unresolved;
 		s->icmp_out = t->icmp_out;
 		s->memory = t->size;
 		snprintf(s->why, sizeof(s->why), "%s",
@@ -970,6 +1000,7 @@ int relay_hook_register(void)
 		.poll = timers,
 		.tenant = tenant_event,
 		.tenant_stats = tenant_stats,
+		.unresolved = unresolved,
 	};
 	hook_id = dp_hooks_register(&hooks);
 	return hook_id < 0 ? hook_id : 0;

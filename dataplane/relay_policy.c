@@ -40,12 +40,26 @@ static bool same_addr(uint8_t af, const uint8_t *a, const struct strait_addr *p)
 	return p->family == af && !memcmp(a, p->addr, af == 4 ? 4 : 16);
 }
 
-/* a is the network or broadcast address of the IPv4 prefix p. */
-static bool subnet_edge(const uint8_t *a, const struct strait_prefix *p)
+/* a is the network or broadcast address of the IPv4 prefix p, or the
+ * subnet-router anycast address (host bits zero, RFC 4291 2.6.1) of the
+ * IPv6 prefix p. */
+static bool subnet_edge(uint8_t af, const uint8_t *a, const struct strait_prefix *p)
 {
 	uint32_t x, net, mask;
 
-	if (p->family != 4 || p->len >= 31 || !strait_prefix_contains(p, 4, a))
+	if (p->family != af || !strait_prefix_contains(p, af, a))
+		return false;
+	if (af == 6) {
+		unsigned whole = p->len / 8, rest = p->len % 8;
+
+		if (p->len >= 127 || (rest && (a[whole] & (0xff >> rest))))
+			return false;
+		for (unsigned i = whole + (rest ? 1 : 0); i < 16; i++)
+			if (a[i])
+				return false;
+		return true;
+	}
+	if (p->len >= 31)
 		return false;
 	x = (uint32_t)a[0] << 24 | (uint32_t)a[1] << 16 | (uint32_t)a[2] << 8 | a[3];
 	mask = p->len ? ~0u << (32 - p->len) : 0;
@@ -58,13 +72,13 @@ static bool subnet_edge(const uint8_t *a, const struct strait_prefix *p)
  * updates; iana-ipv4/ipv6-special-registry) and the address architecture
  * (RFC 4291): what is not forwardable or not a host on a LAN (link-local,
  * loopback, documentation, protocol assignments, discard-only), and the
- * blocks that name another address inside them (IPv4-mapped and
- * -compatible, NAT64, 6to4, Teredo, SRv6 SIDs): a peer must not reach
- * through a translator or tunnel what the IPv4 checks and the tenant's
- * rule would refuse. Private (10/8, 172.16/12, 192.168/16, fc00::/7),
- * shared (100.64/10) and benchmarking (198.18/15, 2001:2::/48) blocks are
- * ordinary LAN hosts. Multicast, class E and broadcast are refused in
- * host_ok(). */
+ * blocks that name another address inside them (IPv4-mapped,
+ * -compatible and -translated, NAT64, 6to4, Teredo, SRv6 SIDs): a peer
+ * must not reach through a translator or tunnel what the IPv4 checks and
+ * the tenant's rule would refuse. Private (10/8, 172.16/12, 192.168/16,
+ * fc00::/7), shared (100.64/10) and benchmarking (198.18/15, 2001:2::/48,
+ * the one LAN block inside 2001::/23) blocks are ordinary LAN hosts.
+ * Multicast, class E and broadcast are refused too. */
 struct special {
 	uint8_t len;
 	uint8_t addr[16];
@@ -80,20 +94,22 @@ static const struct special special4[] = {
 	{ 24, { 192, 88, 99 } },       /* 6to4 relay anycast (RFC 7526) */
 	{ 24, { 198, 51, 100 } },      /* TEST-NET-2 */
 	{ 24, { 203, 0, 113 } },       /* TEST-NET-3 */
+	{ 3, { 224 } },                /* multicast, class E, broadcast */
 };
 
 static const struct special special6[] = {
 	{ 96, { 0 } },                           /* unspecified, loopback,
 						  * IPv4-compatible (RFC 4291) */
 	{ 96, { [10] = 0xff, 0xff } },           /* IPv4-mapped */
+	{ 96, { [8] = 0xff, 0xff } },            /* IPv4-translated (RFC 2765) */
 	{ 96, { 0, 0x64, 0xff, 0x9b } },         /* NAT64 (RFC 6052) */
 	{ 48, { 0, 0x64, 0xff, 0x9b, 0, 1 } },   /* local-use NAT64 (RFC 8215) */
 	{ 64, { 1, 0 } },                        /* discard-only (RFC 6666) */
 	{ 64, { 1, 0, 0, 0, 0, 0, 0, 1 } },      /* dummy prefix (RFC 9780) */
-	{ 32, { 0x20, 0x01, 0, 0 } },            /* Teredo (RFC 4380) */
-	{ 28, { 0x20, 0x01, 0, 0x10 } },         /* ORCHID (RFC 4843) */
-	{ 28, { 0x20, 0x01, 0, 0x20 } },         /* ORCHIDv2 (RFC 7343):
-						  * identifiers, not locators */
+	{ 23, { 0x20, 0x01, 0, 0 } },            /* IETF protocol assignments
+						  * (RFC 2928): Teredo, ORCHID,
+						  * DRIP, AMT, AS112, ... but
+						  * 2001:2::/48 (ordinary6) */
 	{ 32, { 0x20, 0x01, 0x0d, 0xb8 } },      /* documentation (RFC 3849) */
 	{ 16, { 0x20, 0x02 } },                  /* 6to4 (RFC 3056) */
 	{ 20, { 0x3f, 0xff } },                  /* documentation (RFC 9637) */
@@ -101,6 +117,11 @@ static const struct special special6[] = {
 	{ 10, { 0xfe, 0x80 } },                  /* link-local (RFC 4291) */
 	{ 10, { 0xfe, 0xc0 } },                  /* site-local, deprecated (RFC 3879) */
 	{ 8, { 0xff } },                         /* multicast */
+};
+
+/* Inside a block above, and yet LAN hosts. */
+static const struct special ordinary6[] = {
+	{ 48, { 0x20, 0x01, 0, 2 } },            /* benchmarking (RFC 5180) */
 };
 
 static bool in_block(const uint8_t *a, const struct special *b)
@@ -112,12 +133,16 @@ static bool in_block(const uint8_t *a, const struct special *b)
 	return !rest || !((a[whole] ^ b->addr[whole]) & (0xff00 >> rest));
 }
 
-static bool special(uint8_t af, const uint8_t *a)
+bool relay_addr_special(uint8_t af, const uint8_t *a)
 {
 	const struct special *t = af == 4 ? special4 : special6;
 	size_t n = af == 4 ? sizeof(special4) / sizeof(special4[0])
 			   : sizeof(special6) / sizeof(special6[0]);
 
+	if (af == 6)
+		for (size_t i = 0; i < sizeof(ordinary6) / sizeof(ordinary6[0]); i++)
+			if (in_block(a, &ordinary6[i]))
+				return false;
 	for (size_t i = 0; i < n; i++)
 		if (in_block(a, &t[i]))
 			return true;
@@ -129,14 +154,11 @@ static bool host_ok(const struct strait_config *cfg, uint8_t af, const uint8_t *
 {
 	const struct strait_appliance_cfg *ap = &cfg->appliance;
 
-	if (special(af, a))
+	if (relay_addr_special(af, a))
 		return false;
-	if (af == 4) {
-		if (a[0] >= 224)
-			return false; /* multicast, class E, broadcast */
-		if (subnet_edge(a, &ap->lan.addr4) || subnet_edge(a, &ap->wan.addr4))
-			return false;
-	}
+	if (af == 4 ? subnet_edge(4, a, &ap->lan.addr4) || subnet_edge(4, a, &ap->wan.addr4)
+		    : subnet_edge(6, a, &ap->lan.addr6) || subnet_edge(6, a, &ap->wan.addr6))
+		return false;
 	if (same(af, a, &ap->lan.addr4) || same(af, a, &ap->lan.addr6) ||
 	    same(af, a, &ap->wan.addr4) || same(af, a, &ap->wan.addr6))
 		return false;

@@ -26,7 +26,8 @@ enum relay_refusal {
 			      * to: a special-purpose block (link-local,
 			      * loopback, documentation, NAT64, 6to4, ...:
 			      * relay_policy.c), multicast, broadcast, the
-			      * edges of our port's prefix, one of this
+			      * edges of our port's prefix (IPv4 network and
+			      * broadcast, IPv6 subnet-router anycast), one of this
 			      * appliance's own, client = server */
 	RELAY_OPEN_OPTIONS,  /* SYN options: an MSS below RELAY_MSS_MIN */
 	RELAY_OPEN_REASONS,
@@ -38,6 +39,12 @@ enum {
 	 * appliance move a stream in tiny segments. */
 	RELAY_MSS_MIN = 88,
 };
+
+/* a is in a special-purpose block (relay_policy.c: link-local, loopback,
+ * documentation, NAT64, 6to4, Teredo, ...), multicast or broadcast: no
+ * host a peer may name (as a client, a server, or the sender of an ICMP
+ * error). */
+bool relay_addr_special(uint8_t af, const uint8_t *a);
 
 /* May the peer open o for configured tenant `tenant` (its index)? */
 enum relay_refusal relay_open_check(const struct strait_config *cfg, unsigned tenant,
