@@ -583,7 +583,14 @@ Test(relay_policy, special_addresses)
 		{ 48, "2001:2:0:1::1", false },       /* own LAN address */
 		{ 49, "fe7f:ffff::1", true },         /* just below fe80::/10 */
 		{ 50, "3fff:1000::1", true },         /* just past 3fff::/20 */
-		{ 51, "2001:30::1", true },           /* past ORCHIDv2 */
+		{ 51, "2001:30::1", false },          /* DRIP (RFC 9374) */
+		{ 52, "2001:3::1", false },           /* AMT: 2001::/23 but */
+		{ 53, "2001:1ff:ffff::1", false },    /* the end of 2001::/23 */
+		{ 54, "2001:200::1", true },          /* just past it */
+		{ 55, "::ffff:0:c612:1", false },     /* IPv4-translated */
+		{ 56, "2001:2:0:1::", false },        /* our LAN's subnet-router anycast */
+		{ 57, "2001:2:0:1::2", true },        /* a host beside us */
+		{ 58, "2001:1:ffff::1", false },      /* just below 2001:2::/48 */
 	};
 	struct strait_tenant_cfg *t = cfg.tenants;
 
@@ -670,6 +677,70 @@ Test(neigh, pinned_kept)
 	neigh_free(&t);
 }
 
+/* Another thread's copy (neigh_read) is whole and names the address
+ * asked; a borrowed entry is replaced by one learnt from a frame, never
+ * the other way round. */
+Test(neigh, read_and_borrowed)
+{
+	struct neigh_table t;
+	struct neigh_entry e;
+	cr_assert_eq(neigh_init(&t, 16), 0);
+	cr_expect(!neigh_read(&t, 4, C4, 0, &e), "empty");
+	neigh_learn_borrowed(&t, 4, C4, 0, MAC_A, 1);
+	cr_assert(neigh_read(&t, 4, C4, 0, &e));
+	cr_expect(e.borrowed);
+	cr_expect(!memcmp(e.mac, MAC_A, 6));
+	cr_expect_eq(e.seq % 2, 0, "no write in progress");
+	cr_expect(!neigh_read(&t, 4, C4, 30, &e), "per VLAN");
+	neigh_learn(&t, 4, C4, 0, MAC_B, 2); /* learnt: its own now */
+	cr_assert(neigh_read(&t, 4, C4, 0, &e));
+	cr_expect(!e.borrowed);
+	cr_expect(!memcmp(e.mac, MAC_B, 6));
+	neigh_learn_borrowed(&t, 4, C4, 0, MAC_A, 3); /* a copy never overrides */
+	cr_assert(neigh_read(&t, 4, C4, 0, &e));
+	cr_expect(!memcmp(e.mac, MAC_B, 6));
+	cr_expect(!e.borrowed);
+	neigh_free(&t);
+}
+
+/* On a VLAN other than the port's own (a tenant's), only the answers to
+ * the appliance's own ARP requests and NSs there, to its MAC, are its
+ * own: consumed (the worker learns them); a request there is not. */
+Test(local, answers_on_a_tenant_vlan)
+{
+	struct local_addr me = { .mac = { 2, 0, 0, 0, 1, 1 }, .has4 = true, .has6 = true,
+				 .ip4 = { 198, 18, 1, 2 }, .plen4 = 24,
+				 .ip6 = { 0x20, 0x01, 0, 2, [15] = 2 }, .plen6 = 64 };
+	struct local_addr server = { .mac = { 2, 0, 0, 0, 1, 9 }, .vlan = 30, .has4 = true,
+				     .has6 = true, .ip4 = { 198, 18, 1, 21 },
+				     .ip6 = { 0x20, 0x01, 0, 2, [15] = 0x21 } };
+	uint8_t f[160];
+	struct pkt_info pi;
+	/* our request, tagged 30, answered by the server */
+	uint32_t len = local_arp_request(f, sizeof(f), &me, 30, server.ip4);
+	cr_assert_eq(pkt_parse(f, len, &pi), PKT_OK);
+	cr_expect_eq(pi.vlan, 30);
+	cr_expect_eq(local_classify(f, len, &pi, &server), LOCAL_ARP_REQ);
+	cr_assert_eq(local_answer(f, len, sizeof(f), &pi, &server, LOCAL_ARP_REQ), len);
+	cr_assert_eq(pkt_parse(f, len, &pi), PKT_OK);
+	cr_expect_eq(local_classify(f, len, &pi, &me), LOCAL_CONSUME, "ARP reply on VLAN 30");
+	f[0] ^= 2; /* to another MAC */
+	cr_expect_eq(local_classify(f, len, &pi, &me), LOCAL_NONE);
+	/* a request for us on VLAN 30: not ours there */
+	len = local_arp_request(f, sizeof(f), &server, 30, me.ip4);
+	cr_assert_eq(pkt_parse(f, len, &pi), PKT_OK);
+	cr_expect_eq(local_classify(f, len, &pi, &me), LOCAL_NONE);
+	/* IPv6: our NS on VLAN 30, the server's NA back */
+	len = local_ns_request(f, sizeof(f), &me, 30, server.ip6);
+	cr_assert_eq(pkt_parse(f, len, &pi), PKT_OK);
+	cr_expect_eq(local_classify(f, len, &pi, &server), LOCAL_NS);
+	uint32_t alen = local_answer(f, len, sizeof(f), &pi, &server, LOCAL_NS);
+	cr_assert(alen);
+	cr_assert_eq(pkt_parse(f, alen, &pi), PKT_OK);
+	cr_expect_eq(pi.vlan, 30);
+	cr_expect_eq(local_classify(f, alen, &pi, &me), LOCAL_CONSUME, "NA on VLAN 30");
+}
+
 Test(local, on_link_and_next_hop)
 {
 	struct local_addr la = { .has4 = true, .ip4 = { 198, 18, 1, 1 }, .plen4 = 23,
@@ -688,13 +759,13 @@ Test(local, arp_and_ns_requests_parse_back)
 	struct local_addr la = { .mac = { 2, 0, 0, 0, 1, 1 }, .vlan = 7, .has4 = true, .has6 = true,
 				 .ip4 = { 198, 18, 0, 1 }, .ip6 = { 0x20, 0x01, 0, 2, [15] = 1 } };
 	uint8_t f[128];
-	uint32_t len = local_arp_request(f, sizeof(f), &la, S4);
+	uint32_t len = local_arp_request(f, sizeof(f), &la, la.vlan, S4);
 	struct pkt_info pi;
 	cr_assert_eq(pkt_parse(f, len, &pi), PKT_OK);
 	cr_expect_eq(pi.vlan, 7);
 	cr_expect_eq(pi.ethertype, ETYPE_ARP);
 	uint8_t target6[16] = { 0x20, 0x01, 0, 2, [15] = 0xfe };
-	len = local_ns_request(f, sizeof(f), &la, target6);
+	len = local_ns_request(f, sizeof(f), &la, la.vlan, target6);
 	cr_assert_eq(pkt_parse(f, len, &pi), PKT_OK);
 	cr_expect_eq(pi.l4_proto, PROTO_ICMP6);
 	cr_expect_eq(csum_l4(6, pi.src, pi.dst, PROTO_ICMP6, f + pi.l4_off, pi.ip_len - 40), 0);
@@ -712,7 +783,7 @@ Test(local, arp_and_ns_requests_parse_back)
 	cr_expect(!memcmp(f, la.mac, 6), "NA to the solicitor's link-layer address");
 	cr_expect_eq(csum_l4(6, pi.src, pi.dst, PROTO_ICMP6, f + pi.l4_off, 32), 0);
 	/* too small a buffer: refused, nothing written past cap */
-	cr_expect_eq(local_arp_request(f, 40, &la, S4), 0);
+	cr_expect_eq(local_arp_request(f, 40, &la, la.vlan, S4), 0);
 }
 
 /* Sets the ICMPv6 checksum of an untagged frame without extension headers. */
@@ -735,7 +806,7 @@ Test(local, ns_and_echo6_checks)
 				 .ip6 = { 0x20, 0x01, 0, 2, [15] = 0xfe }, .plen6 = 64 };
 	uint8_t f[160];
 	struct pkt_info pi;
-	uint32_t len = local_ns_request(f, sizeof(f), &asker, me.ip6);
+	uint32_t len = local_ns_request(f, sizeof(f), &asker, asker.vlan, me.ip6);
 	cr_assert_eq(pkt_parse(f, len, &pi), PKT_OK);
 	cr_assert_eq(local_classify(f, len, &pi, &me), LOCAL_NS);
 	uint8_t g[160];
@@ -797,9 +868,9 @@ static uint32_t seed_frame(uint8_t *f, unsigned kind, const struct local_addr *l
 	case 0:
 		return ip4_tcp(f, C4, la->ip4, 1, 2, TCP_SYN, rnd() % 64);
 	case 1:
-		return local_arp_request(f, 128, la, la->ip4);
+		return local_arp_request(f, 128, la, la->vlan, la->ip4);
 	case 2:
-		return local_ns_request(f, 128, la, la->ip6);
+		return local_ns_request(f, 128, la, la->vlan, la->ip6);
 	default: /* an echo request to us */
 		len = ip4_tcp(f, C4, la->ip4, 0, 0, 0, 8);
 		f[14 + 9] = PROTO_ICMP;
