@@ -91,6 +91,8 @@ fail() {
   echo "FAIL: $*" >&2
   for s in a b; do [ -f "$work/$s.log" ] && { echo "--- straitd $s" >&2; tail -n 20 "$work/$s.log" >&2; }; done
   for s in a b; do echo "--- relay $s: $(tel $s /strait/relay,acme)" >&2; done
+  for s in a b; do echo "--- tunnel $s: $(tel $s /strait/tunnel,acme)" >&2; done
+  for s in a b; do echo "--- ports $s: $(tel $s /strait/ports)" >&2; done
   exit 1
 }
 t0=$(date +%s)
