@@ -14,8 +14,9 @@ static void resolve_one(struct dp_app *app, unsigned port, const struct strait_a
 	if (!gw->family)
 		return;
 	uint16_t vlan = app->local[port].vlan;
+	struct neigh_entry e;
 	for (unsigned i = 0; i < app->n_workers; i++)
-		if (neigh_lookup(&app->workers[i].neigh[port], gw->family, gw->addr, vlan))
+		if (neigh_read(&app->workers[i].neigh[port], gw->family, gw->addr, vlan, &e))
 			return;
 	struct rte_mbuf *m = rte_pktmbuf_alloc(app->pool);
 	if (!m) {
@@ -24,8 +25,8 @@ static void resolve_one(struct dp_app *app, unsigned port, const struct strait_a
 	}
 	uint8_t *f = rte_pktmbuf_mtod(m, uint8_t *);
 	uint32_t cap = rte_pktmbuf_tailroom(m);
-	uint32_t len = gw->family == 4 ? local_arp_request(f, cap, &app->local[port], gw->addr)
-				       : local_ns_request(f, cap, &app->local[port], gw->addr);
+	uint32_t len = gw->family == 4 ? local_arp_request(f, cap, &app->local[port], vlan, gw->addr)
+				       : local_ns_request(f, cap, &app->local[port], vlan, gw->addr);
 	if (!len) {
 		rte_pktmbuf_free(m);
 		return;

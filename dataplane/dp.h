@@ -49,6 +49,11 @@ struct dp_port_stats {
 	uint64_t tx_pkts, tx_bytes;
 	uint64_t bridged_pkts, bridged_bytes; /* received here, sent on the other port */
 	uint64_t local_in, local_out;         /* frames for us / answers sent */
+	/* dp_tx_l3() toward a next hop not yet resolved (tx.c): packets held,
+	 * sent once it answered, given up (no answer: the module is told,
+	 * dp_hooks.h unresolved()), replaced by a later one held for the same
+	 * next hop, dropped with every resolution slot taken */
+	uint64_t held, held_sent, unresolved, held_replaced, resolve_full;
 	uint64_t drops[DROP_COUNT];           /* by reason: received here, or
 					       * (tx_full, no_mbuf) sent here */
 };
@@ -78,6 +83,23 @@ struct dp_stats {
 
 struct dp_app;
 
+enum {
+	DP_RESOLVE_MAX = 32,     /* next hops being resolved, per port per worker */
+	DP_RESOLVE_GAP_MS = 500, /* between ARP requests / NSs for one of them */
+	DP_RESOLVE_TRIES = 6,    /* requests before it is unreachable (3 s) */
+};
+
+/* A next hop being resolved (tx.c): the latest packet toward it is held
+ * until it answers or DP_RESOLVE_TRIES requests went unanswered. */
+struct dp_resolve {
+	uint8_t ip[16];
+	uint16_t vlan;
+	uint8_t family;         /* 0: a free slot */
+	uint8_t tries;          /* requests sent */
+	uint64_t next_ms;       /* the next request (or the end) is due */
+	struct rte_mbuf *held;  /* IP packet (dp_tx_l3()'s), or NULL */
+};
+
 struct dp_worker {
 	unsigned id;
 	unsigned lcore;
@@ -92,7 +114,9 @@ struct dp_worker {
 	uint64_t now_ms;
 	uint64_t last_rx_ms;
 	uint64_t swept_ms;
-	uint64_t resolve_ms[DP_NPORTS];
+	struct dp_resolve resolve[DP_NPORTS][DP_RESOLVE_MAX];
+	unsigned n_resolve[DP_NPORTS];
+	bool resolve_off;          /* stopping: nothing more is held */
 	/* The last source learnt per port: a run of frames from one host
 	 * refreshes its entry once per millisecond, not once per frame. */
 	struct {
@@ -108,6 +132,8 @@ struct dp_worker {
 	const struct strait_config *cfg;
 	struct rte_ring *events;   /* tenant events of reloads (reload.c) */
 	uint64_t events_done;      /* handled so far (the reload waits on it) */
+	bool gone;                 /* reads no configuration or event any more
+				    * (dp_worker_gone()) */
 	unsigned stats_next;       /* the next tenant slot to publish (stats_publish.c) */
 	uint64_t stats_due_ms;
 	struct dp_stats stats __rte_cache_aligned;
@@ -192,6 +218,7 @@ int dp_reload_apply(void *app, const struct strait_config *cur, const struct str
 void dp_worker_rcu_online(struct dp_worker *w);
 void dp_worker_rcu_offline(struct dp_worker *w);
 unsigned dp_worker_events(struct dp_worker *w); /* between bursts */
+void dp_worker_gone(struct dp_worker *w);       /* once its modules stopped */
 
 /* stats_publish.c: a share of the tenants' statistics into app->stats,
  * every few milliseconds, between bursts. */
@@ -203,6 +230,12 @@ void dp_api_stop(struct dp_app *app);
 
 /* tx.c: sends what the worker buffered for port (dp_tx_frame()). */
 void dp_tx_flush(struct dp_worker *w, unsigned port);
+/* tx.c: the next hops being resolved: sends what they held once they
+ * answered, asks again, gives up; between bursts (cheap with none).
+ * Returns the work done. */
+unsigned dp_tx_resolve_poll(struct dp_worker *w);
+/* tx.c: frees what is held (the worker stops). */
+void dp_tx_resolve_fini(struct dp_worker *w);
 
 /* control.c (main lcore): next-hop resolution and the idle exit; cheap
  * when nothing is due. */

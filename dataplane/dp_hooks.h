@@ -98,6 +98,11 @@ struct dp_hooks {
 	 * worker publishes it (stats_publish.c): the channel's state, RTT,
 	 * bytes on the WAN, optimized flows, why flows were not optimized. */
 	void (*tenant_stats)(void *ctx, unsigned slot, struct strait_tenant_stats *s);
+	/* A packet dp_tx_l3() held for a next hop that never answered on
+	 * `port` (data at its IP header, m->hash.usr as the module left it).
+	 * Return true to take ownership of m; false and the next module is
+	 * offered it, or it is freed. */
+	bool (*unresolved)(void *ctx, struct rte_mbuf *m, unsigned port);
 };
 
 /* Appends a module (copied) to the table; call before the workers start.
@@ -113,12 +118,18 @@ void *dp_hooks_ctx(const struct dp_worker *w, int id);
 void dp_tx_frame(struct dp_worker *w, unsigned port, struct rte_mbuf *m);
 
 /* Queues an IP packet (data starts at the IP header) for port: prepends
- * Ethernet (and the port's VLAN tag, if `vlan`) toward next_hop, resolved
- * from what the worker learnt. Takes ownership of m. Returns 0, or
- * -EHOSTUNREACH when next_hop is unknown (m is freed, an ARP request or
- * neighbour solicitation goes out instead), or -ENOSPC without headroom. */
+ * Ethernet (and a VLAN tag, if `vlan`) toward its next hop, resolved from
+ * what the workers learnt. On the port's own VLAN the next hop is dst
+ * when it is inside the port's prefix (or the port has no gateway), else
+ * the port's gateway; on any other VLAN (a tenant's) it is dst itself:
+ * no gateway is known there. Takes ownership of m. Returns 0 when queued;
+ * -EHOSTUNREACH when the next hop is not known yet: m is held (the latest
+ * one per next hop; an earlier one is freed) while ARP requests or
+ * neighbour solicitations go out on that VLAN, and sent once it answers;
+ * with no answer after DP_RESOLVE_TRIES, the modules' unresolved() is
+ * offered m; -ENOSPC without headroom (m freed). */
 int dp_tx_l3(struct dp_worker *w, unsigned port, uint16_t vlan, uint8_t family,
-	     const uint8_t *next_hop, struct rte_mbuf *m);
+	     const uint8_t *dst, struct rte_mbuf *m);
 
 /* The worker's clock: milliseconds, monotonic, read once per burst. */
 uint64_t dp_worker_now_ms(const struct dp_worker *w);
@@ -133,6 +144,7 @@ bool dp_hooks_local(struct dp_worker *w, struct rte_mbuf *m, const struct pkt_in
 unsigned dp_hooks_poll(struct dp_worker *w);
 void dp_hooks_tenant(struct dp_worker *w, const struct dp_tenant_event *ev);
 void dp_hooks_tenant_stats(struct dp_worker *w, unsigned slot, struct strait_tenant_stats *s);
+bool dp_hooks_unresolved(struct dp_worker *w, struct rte_mbuf *m, unsigned port);
 
 /* The configuration the worker reads in this loop iteration (reload.c):
  * valid until the iteration ends; a reload may replace it after. */

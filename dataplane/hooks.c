@@ -102,6 +102,14 @@ void dp_hooks_tenant_stats(struct dp_worker *w, unsigned slot, struct strait_ten
 			table[i].tenant_stats(w->hook_ctx[i], slot, s);
 }
 
+bool dp_hooks_unresolved(struct dp_worker *w, struct rte_mbuf *m, unsigned port)
+{
+	for (unsigned i = 0; i < n_hooks; i++)
+		if (table[i].unresolved && table[i].unresolved(w->hook_ctx[i], m, port))
+			return true;
+	return false;
+}
+
 const struct strait_config *dp_worker_cfg(const struct dp_worker *w)
 {
 	return w->cfg;

@@ -99,16 +99,33 @@ const uint8_t *local_next_hop(const struct local_addr *la, uint8_t family, const
 	return la->has_gw6 ? la->gw6 : dst;
 }
 
+/* An ARP reply to our IPv4 or a neighbour advertisement to our IPv6. */
+static bool answer_to_us(const uint8_t *f, const struct pkt_info *pi,
+			 const struct local_addr *la, bool whole)
+{
+	if (pi->ethertype == ETYPE_ARP)
+		return la->has4 && rd16(f + pi->l2_len + 6) == ARP_REPLY &&
+		       !memcmp(f + pi->l2_len + 24, la->ip4, 4);
+	return pi->family == 6 && la->has6 && whole && !pi->is_fragment &&
+	       pi->l4_proto == PROTO_ICMP6 && pi->ip_len >= pi->l3_len + 24u &&
+	       f[pi->l4_off] == ND_NA && !memcmp(pi->dst, la->ip6, 16);
+}
+
 enum local_verdict local_classify(const uint8_t *f, uint32_t len, const struct pkt_info *pi,
 				  const struct local_addr *la)
 {
-	/* ours only with the tag stack exactly [vlan] (or none for 0): an
-	 * outer tag carrying an inner one is another network */
-	if (pi->vlan != la->vlan || pi->n_tags > 1)
-		return LOCAL_NONE;
 	/* ICMP is answered only when the whole packet is in the len bytes at f
 	 * (a frame chained over several segments is not) */
 	bool whole = pi->l2_len + (uint32_t)pi->ip_len <= len;
+	/* ours only with the tag stack exactly [vlan] (or none for 0): an
+	 * outer tag carrying an inner one is another network. On another
+	 * VLAN (a tenant's), only the answers to our own ARP requests and
+	 * NSs there (dp_tx_l3()), sent to our MAC, are ours. */
+	if (pi->n_tags > 1)
+		return LOCAL_NONE;
+	if (pi->vlan != la->vlan)
+		return memcmp(f, la->mac, 6) || !answer_to_us(f, pi, la, whole) ? LOCAL_NONE
+									 : LOCAL_CONSUME;
 	if (pi->ethertype == ETYPE_ARP) {
 		if (!la->has4)
 			return LOCAL_NONE;
@@ -318,14 +335,14 @@ uint32_t local_answer(uint8_t *f, uint32_t len, uint32_t cap, const struct pkt_i
 }
 
 static uint32_t put_l2(uint8_t *f, const uint8_t *dst, const struct local_addr *la,
-		       uint16_t etype)
+		       uint16_t vlan, uint16_t etype)
 {
 	memcpy(f, dst, 6);
 	memcpy(f + 6, la->mac, 6);
 	uint32_t off = 12;
-	if (la->vlan) {
+	if (vlan) {
 		wr16(f + 12, ETYPE_VLAN);
-		wr16(f + 14, la->vlan);
+		wr16(f + 14, vlan);
 		off = 16;
 	}
 	wr16(f + off, etype);
@@ -333,13 +350,13 @@ static uint32_t put_l2(uint8_t *f, const uint8_t *dst, const struct local_addr *
 }
 
 uint32_t local_arp_request(uint8_t *f, uint32_t cap, const struct local_addr *la,
-			   const uint8_t *target4)
+			   uint16_t vlan, const uint8_t *target4)
 {
 	static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
 	if (cap < 64 || !la->has4)
 		return 0;
 	memset(f, 0, 64);
-	uint8_t *a = f + put_l2(f, bcast, la, ETYPE_ARP);
+	uint8_t *a = f + put_l2(f, bcast, la, vlan, ETYPE_ARP);
 	wr16(a, 1);
 	wr16(a + 2, ETYPE_IP4);
 	a[4] = 6;
@@ -353,12 +370,12 @@ uint32_t local_arp_request(uint8_t *f, uint32_t cap, const struct local_addr *la
 }
 
 uint32_t local_ns_request(uint8_t *f, uint32_t cap, const struct local_addr *la,
-			  const uint8_t *target6)
+			  uint16_t vlan, const uint8_t *target6)
 {
 	if (cap < 18 + 40 + 32 || !la->has6)
 		return 0;
 	const uint8_t mac[6] = { 0x33, 0x33, 0xff, target6[13], target6[14], target6[15] };
-	uint8_t *ip = f + put_l2(f, mac, la, ETYPE_IP6);
+	uint8_t *ip = f + put_l2(f, mac, la, vlan, ETYPE_IP6);
 	uint8_t *icmp = ip + 40;
 	memset(ip, 0, 72);
 	ip[0] = 0x60;

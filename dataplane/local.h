@@ -53,11 +53,13 @@ enum local_verdict local_classify(const uint8_t *f, uint32_t len, const struct p
 uint32_t local_answer(uint8_t *f, uint32_t len, uint32_t cap, const struct pkt_info *pi,
 		      const struct local_addr *la, enum local_verdict v);
 
-/* Writes a broadcast ARP request / multicast NS for target; returns the
- * frame length, 0 if cap is too small or the port has no such address. */
+/* Writes a broadcast ARP request / multicast NS for target on VLAN vlan
+ * (0: untagged; the port's own is la->vlan, a tenant's may be another),
+ * from the port's MAC and address; returns the frame length, 0 if cap is
+ * too small or the port has no such address. */
 uint32_t local_arp_request(uint8_t *f, uint32_t cap, const struct local_addr *la,
-			   const uint8_t *target4);
+			   uint16_t vlan, const uint8_t *target4);
 uint32_t local_ns_request(uint8_t *f, uint32_t cap, const struct local_addr *la,
-			  const uint8_t *target6);
+			  uint16_t vlan, const uint8_t *target6);
 
 #endif

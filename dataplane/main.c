@@ -385,7 +385,18 @@ int main(int argc, char **argv)
 		RTE_LCORE_FOREACH_WORKER(lcore) {
 			if (i == app.n_workers)
 				break;
-			rte_eal_remote_launch(dp_worker_main, &app.workers[i++], lcore);
+			if (rte_eal_remote_launch(dp_worker_main, &app.workers[i], lcore)) {
+				fprintf(stderr, "straitd: worker %u could not start on lcore %u: "
+						"stopping\n", i, lcore);
+				break;
+			}
+			i++;
+		}
+		/* a worker never launched reads nothing: a reload must not
+		 * wait for it */
+		for (unsigned k = i; k < app.n_workers; k++) {
+			dp_worker_gone(&app.workers[k]);
+			app.quit = 1;
 		}
 		/* Control: wakes every 10 ms, does what is due, sleeps again. */
 		while (!app.quit) {

@@ -55,22 +55,41 @@ void neigh_learn(struct neigh_table *t, uint8_t family, const uint8_t *ip, uint1
 	neigh_learn_pin(t, family, ip, vlan, mac, now_ms, false);
 }
 
-void neigh_learn_pin(struct neigh_table *t, uint8_t family, const uint8_t *ip, uint16_t vlan,
-		     const uint8_t *mac, uint64_t now_ms, bool pin)
+/* The owner's writes to an entry other threads may read: seq odd around
+ * them (neigh_read). */
+static inline void write_begin(struct neigh_entry *e)
+{
+	__atomic_store_n(&e->seq, e->seq + 1, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+}
+
+static inline void write_end(struct neigh_entry *e)
+{
+	__atomic_store_n(&e->seq, e->seq + 1, __ATOMIC_RELEASE);
+}
+
+static void learn(struct neigh_table *t, uint8_t family, const uint8_t *ip, uint16_t vlan,
+		  const uint8_t *mac, uint64_t now_ms, bool pin, bool borrowed)
 {
 	struct neigh_entry *s = &t->e[(neigh_hash(family, ip, vlan) & t->mask) * NEIGH_WAYS];
 	struct neigh_entry *victim = NULL;
 	for (int i = 0; i < NEIGH_WAYS; i++) {
 		struct neigh_entry *e = &s[i];
 		if (match(e, family, ip, vlan)) {
+			if (borrowed && !e->borrowed)
+				return; /* learnt here: better than a copy */
 			/* Refresh: the common case is an unchanged MAC, written
 			 * only when the clock moved, to keep the line clean. */
 			if (memcmp(e->mac, mac, 6)) {
+				write_begin(e);
 				memcpy(e->mac, mac, 6);
+				write_end(e);
 				t->updated++;
 			}
 			if (e->seen_ms != now_ms)
 				e->seen_ms = now_ms;
+			if (e->borrowed && !borrowed)
+				e->borrowed = 0;
 			if (pin && !e->pinned)
 				e->pinned = 1;
 			return;
@@ -84,14 +103,52 @@ void neigh_learn_pin(struct neigh_table *t, uint8_t family, const uint8_t *ip, u
 	}
 	if (!victim)
 		return; /* a set of pinned entries */
-	__atomic_store_n(&victim->valid, 0, __ATOMIC_RELEASE);
+	write_begin(victim);
+	__atomic_store_n(&victim->valid, 0, __ATOMIC_RELAXED);
 	memset(victim->ip, 0, sizeof(victim->ip));
 	memcpy(victim->ip, ip, family == 4 ? 4 : 16);
 	memcpy(victim->mac, mac, 6);
 	victim->vlan = vlan;
 	victim->family = family;
 	victim->pinned = pin;
+	victim->borrowed = borrowed;
 	victim->seen_ms = now_ms;
-	__atomic_store_n(&victim->valid, 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&victim->valid, 1, __ATOMIC_RELAXED);
+	write_end(victim);
 	t->learned++;
+}
+
+void neigh_learn_pin(struct neigh_table *t, uint8_t family, const uint8_t *ip, uint16_t vlan,
+		     const uint8_t *mac, uint64_t now_ms, bool pin)
+{
+	learn(t, family, ip, vlan, mac, now_ms, pin, false);
+}
+
+void neigh_learn_borrowed(struct neigh_table *t, uint8_t family, const uint8_t *ip,
+			  uint16_t vlan, const uint8_t *mac, uint64_t now_ms)
+{
+	learn(t, family, ip, vlan, mac, now_ms, false, true);
+}
+
+bool neigh_read(const struct neigh_table *t, uint8_t family, const uint8_t *ip, uint16_t vlan,
+		struct neigh_entry *out)
+{
+	const struct neigh_entry *s = &t->e[(neigh_hash(family, ip, vlan) & t->mask) * NEIGH_WAYS];
+	for (int i = 0; i < NEIGH_WAYS; i++) {
+		const struct neigh_entry *e = &s[i];
+		for (int tries = 0; tries < 4; tries++) {
+			uint32_t seq = __atomic_load_n(&e->seq, __ATOMIC_ACQUIRE);
+			if (seq & 1)
+				continue;
+			/* a racy copy, checked by seq below (as snap_seqlock.h) */
+			memcpy(out, (const void *)e, sizeof(*out));
+			__atomic_thread_fence(__ATOMIC_ACQUIRE);
+			if (__atomic_load_n(&e->seq, __ATOMIC_RELAXED) != seq)
+				continue;
+			if (match(out, family, ip, vlan))
+				return true;
+			break;
+		}
+	}
+	return false;
 }

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* IP -> MAC per port and VLAN, learnt from received frames. One table per
- * port per worker, written only by its worker; the control thread reads
- * it for telemetry and next-hop checks (an entry's `valid` word is stored
- * last, so a reader sees either the old or the new entry's key). Pure C.
+ * port per worker, written only by its worker; other threads (control's
+ * telemetry, another worker borrowing a next hop) read it with
+ * neigh_read(), which takes an entry only when its sequence word was
+ * even and unchanged across the copy (a seqlock per entry: never a torn
+ * MAC or key). Pure C.
  *
  * 4-way set-associative; a full set replaces its least recently refreshed
  * entry that is not pinned (the configured gateways are learnt pinned, so
@@ -14,7 +16,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-enum { NEIGH_WAYS = 4 };
+enum {
+	NEIGH_WAYS = 4,
+	NEIGH_BORROW_MS = 2000, /* a borrowed entry is copied again after this */
+};
 
 struct neigh_entry {
 	uint8_t ip[16];
@@ -22,9 +27,12 @@ struct neigh_entry {
 	uint16_t vlan;
 	uint8_t family;
 	uint8_t pinned;   /* never replaced by another address */
-	uint8_t pad[2];
+	uint8_t borrowed; /* copied from another worker's table (neigh_read),
+			   * not learnt here: trusted for NEIGH_BORROW_MS */
+	uint8_t pad;
 	uint32_t valid;   /* 0 = free */
-	uint64_t seen_ms;
+	uint32_t seq;     /* odd while the owner writes the entry */
+	uint64_t seen_ms; /* learnt or refreshed (borrowed: copied) */
 };
 
 struct neigh_table {
@@ -42,7 +50,17 @@ void neigh_learn(struct neigh_table *t, uint8_t family, const uint8_t *ip, uint1
 /* The same, pinning the entry when pin (its MAC is still refreshed). */
 void neigh_learn_pin(struct neigh_table *t, uint8_t family, const uint8_t *ip, uint16_t vlan,
 		     const uint8_t *mac, uint64_t now_ms, bool pin);
+/* Copies another worker's borrowed entry into t (marked borrowed; a
+ * frame learnt later replaces it as its own). */
+void neigh_learn_borrowed(struct neigh_table *t, uint8_t family, const uint8_t *ip,
+			  uint16_t vlan, const uint8_t *mac, uint64_t now_ms);
+/* The owner's lookup (the worker that writes t). */
 const struct neigh_entry *neigh_lookup(const struct neigh_table *t, uint8_t family,
 				       const uint8_t *ip, uint16_t vlan);
+
+/* Any thread: a consistent copy of ip's entry in a table another thread
+ * writes (false: none, or it changed during every try). */
+bool neigh_read(const struct neigh_table *t, uint8_t family, const uint8_t *ip, uint16_t vlan,
+		struct neigh_entry *out);
 
 #endif

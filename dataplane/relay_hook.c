@@ -17,8 +17,12 @@
  * L2: every connection keeps the Ethernet header of the frames that opened
  * it, by tcp_conn_index() (the engine names the connection of each segment
  * it sends in m->hash.usr): at the client's side the SYN's, MACs swapped,
- * VLAN tags as seen, on the port the SYN came in; at the server's side the
- * client's (from OPEN), on the LAN port. Each entry keeps its tuple too:
+ * VLAN tags as seen, on the port the SYN came in. At the server's side
+ * nothing of L2 comes from the peer: the segments are routed (dp_tx_l3)
+ * on the LAN port from this appliance's own MAC to the server's, as this
+ * appliance learnt or resolved it (or the LAN gateway's), tagged with the
+ * OPEN's checked VLAN id alone (relay_open_vlan()). Each entry keeps its
+ * tuple too:
  * a segment whose tuple is not its entry's (a slot reused) is sent by the
  * routed path (dp_tx_l3) rather than with another connection's L2.
  *
@@ -56,7 +60,7 @@ enum {
 
 /* A connection's L2 and the tuple it was made for. */
 struct tpl {
-	uint8_t valid, port, af, hlen;
+	uint8_t valid, port, af, hlen; /* hlen 0: routed (the server's side) */
 	uint16_t vlan;                 /* outer VLAN id: the flow key's */
 	uint16_t lport, rport;
 	uint8_t laddr[16], raddr[16];  /* as the stack sees it: local, remote */
@@ -78,7 +82,7 @@ struct tenant {
 	size_t size;
 	struct strait_dedupe_cache_file *cache[2]; /* CacheFile .tx, .rx */
 	uint64_t bypassed, refused_down, wan_syn, vlan_bypassed, full;
-	uint64_t icmp_in, icmp_ignored, icmp_out, icmp_no_mbuf;
+	uint64_t icmp_in, icmp_ignored, icmp_out, icmp_no_mbuf, unresolved;
 	struct repl_lag lag;           /* its replication lag (repl_lag.h) */
 	uint64_t lag_ns;               /* the last sample's estimate */
 };
@@ -136,28 +140,6 @@ static void tpl_tuple(struct tpl *t, uint8_t af, const uint8_t *l, uint16_t lp,
 	t->rport = rp;
 }
 
-/* The L2 header: dst, src, the tag bytes (TPID, TCI each), the ethertype. */
-static void tpl_hdr(struct tpl *t, const uint8_t *dst, const uint8_t *src, unsigned ntags,
-		    const uint16_t *tpid, const uint16_t *tci)
-{
-	uint8_t *p = t->hdr;
-	uint16_t et = t->af == 4 ? 0x0800 : 0x86dd;
-
-	memcpy(p, dst, 6);
-	memcpy(p + 6, src, 6);
-	p += 12;
-	for (unsigned i = 0; i < ntags; i++) {
-		*p++ = (uint8_t)(tpid[i] >> 8);
-		*p++ = (uint8_t)tpid[i];
-		*p++ = (uint8_t)(tci[i] >> 8);
-		*p++ = (uint8_t)tci[i];
-	}
-	*p++ = (uint8_t)(et >> 8);
-	*p++ = (uint8_t)et;
-	t->hlen = (uint8_t)(p - t->hdr);
-	t->vlan = ntags ? tci[0] & 0xfff : 0;
-}
-
 static bool tpl_matches(const struct tpl *t, uint8_t af, const uint8_t *l, uint16_t lp,
 			const uint8_t *r, uint16_t rp)
 {
@@ -204,6 +186,12 @@ static void output(void *ctx, struct rte_mbuf **pkts, uint16_t n)
 					t = NULL;
 			}
 		}
+		if (t && !t->hlen) {
+			/* the server's side: from our MAC to the server's
+			 * next hop, on the OPEN's VLAN */
+			dp_tx_l3(h->w, DP_LAN, t->vlan, af, dst, m);
+			continue;
+		}
 		if (!t || !(p = (uint8_t *)rte_pktmbuf_prepend(m, t->hlen))) {
 			/* no connection's L2: routed, as the appliance's own */
 			dp_tx_l3(h->w, DP_LAN, 0, af, dst, m);
@@ -216,17 +204,6 @@ static void output(void *ctx, struct rte_mbuf **pkts, uint16_t n)
 }
 
 /* ---- what the relay asks of the worker ---- */
-
-static bool addr_usable(uint8_t af, const uint8_t *a)
-{
-	static const uint8_t zero[16];
-
-	if (af == 4)
-		return a[0] != 0 && a[0] != 127 && a[0] < 224 &&
-		       !(a[0] == 255 && a[1] == 255 && a[2] == 255 && a[3] == 255);
-	return memcmp(a, zero, 16) && a[0] != 0xff &&
-	       !(memcmp(a, zero, 15) == 0 && a[15] == 1);
-}
 
 /* B: the peer may open what this tenant's own rule intercepts
  * (relay_policy.h): every field of its OPEN is checked. */
@@ -250,8 +227,10 @@ static void pin(struct rh *h, const struct flow_key *k, bool on)
 	}
 }
 
-/* B: the connection to the server is about to be opened: its L2 and its
- * flow entry (pinned, the tenant's) before its SYN leaves. */
+/* B: the connection to the server is about to be opened: its template
+ * (routed on the OPEN's checked VLAN id; the OPEN's MACs and tag bits are
+ * not used) and its flow entry (pinned, the tenant's) before its SYN
+ * leaves. */
 static int env_originate(void *ctx, const struct chan_open *o)
 {
 	struct tenant *t = ctx;
@@ -265,7 +244,7 @@ static int env_originate(void *ctx, const struct chan_open *o)
 
 	memset(s, 0, sizeof(*s));
 	tpl_tuple(s, o->af, o->client, o->client_port, o->server, o->server_port);
-	tpl_hdr(s, o->dst_mac, o->src_mac, o->nvlan, o->tpid, o->tci);
+	s->vlan = relay_open_vlan(o);
 	s->port = DP_LAN;
 	s->valid = 1;
 	client_a = tpl_key(s, &k);
@@ -303,7 +282,7 @@ static void env_release(void *ctx, struct tcp_conn *c, const struct chan_open *o
 		struct tpl s = { 0 };
 
 		tpl_tuple(&s, o->af, o->client, o->client_port, o->server, o->server_port);
-		s.vlan = o->nvlan ? o->tci[0] & 0xfff : 0;
+		s.vlan = relay_open_vlan(o);
 		tpl_key(&s, &k);
 	}
 	pin(h, &k, false);
@@ -357,7 +336,7 @@ static void env_unreachable(void *ctx, uint32_t conn, const struct tcp_refused *
 	uint8_t *p;
 	size_t n;
 
-	if (conn >= h->ntpl || !addr_usable(q->af, rf->icmp_src))
+	if (conn >= h->ntpl || relay_addr_special(q->af, rf->icmp_src))
 		return; /* the peer named no sane sender: silence */
 	tp = &h->tpl[conn];
 	if (!tpl_matches(tp, q->af, q->server.b, q->server_port, q->client.b, q->client_port))
@@ -438,6 +417,46 @@ static bool icmp_error(struct rh *h, struct tenant *t, struct rte_mbuf *m,
 		t->icmp_in++;
 	else
 		t->icmp_ignored++;
+	rte_pktmbuf_free(m);
+	return true;
+}
+
+/* B: the SYN toward a server (m: its IP packet, dp_tx_l3() held it) found
+ * no next hop: neither the server (or the LAN gateway) answered ARP/NS.
+ * The open is refused as a router would: ICMP host (address)
+ * unreachable, from this appliance's LAN address, which A sends to the
+ * client. A later segment of an open connection is only dropped (TCP's
+ * business, as a lost frame). */
+static bool unresolved(void *ctx, struct rte_mbuf *m, unsigned port)
+{
+	struct rh *h = ctx;
+	const struct local_addr *la = &h->w->app->local[port];
+	const uint8_t *l3 = rte_pktmbuf_mtod(m, const uint8_t *);
+	uint8_t af = (l3[0] >> 4) == 4 ? 4 : 6;
+	unsigned alen = af == 4 ? 4 : 16;
+	const uint8_t *th = l3 + m->l3_len;
+	struct tcp_addr l, r;
+	struct tcp_conn *c;
+	struct tenant *t;
+	uint16_t i;
+
+	if (port != DP_LAN || !h->st || m->data_len < m->l3_len + 4u)
+		return false;
+	memset(&l, 0, sizeof(l));
+	memset(&r, 0, sizeof(r));
+	memcpy(l.b, af == 4 ? l3 + 12 : l3 + 8, alen);
+	memcpy(r.b, af == 4 ? l3 + 16 : l3 + 24, alen);
+	c = tcp_find_conn(h->st, af == 4 ? TCP_AF_INET : TCP_AF_INET6, &l,
+			  (uint16_t)(th[0] << 8 | th[1]), &r, (uint16_t)(th[2] << 8 | th[3]));
+	if (!c)
+		return false;
+	i = tcp_conn_tenant(c);
+	t = i < STRAIT_MAX_TENANTS ? h->tenant[i] : NULL;
+	if (!t || !t->relay ||
+	    !relay_unreachable(t->relay, c, af == 4 ? 3 : 1, af == 4 ? 1 : 3,
+			       af == 4 ? la->ip4 : la->ip6))
+		return false;
+	t->unresolved++;
 	rte_pktmbuf_free(m);
 	return true;
 }
@@ -549,6 +568,7 @@ static void publish(struct rh *h)
 		s->full = t->full;
 		s->icmp_in = t->icmp_in;
 		s->icmp_ignored = t->icmp_ignored;
+		s->unresolved = t->unresolved;
 		s->icmp_out = t->icmp_out;
 		s->memory = t->size;
 		snprintf(s->why, sizeof(s->why), "%s",
@@ -960,7 +980,9 @@ static void tenant_event(void *ctx, const struct dp_tenant_event *ev)
 		tenant_free(t);
 		break;
 	case DP_TENANT_ADDED:
-		tenant_free(t); /* none: the slot was empty */
+		if (t)
+			break; /* started already: a reload published the
+				* configuration before this worker's first load */
 		set_tenant(h, i, tenant_new(h, i));
 		if (!h->tenant[i])
 			fprintf(stderr, "straitd: tenant %s: its relay could not start: its flows "
@@ -998,6 +1020,7 @@ int relay_hook_register(void)
 		.poll = timers,
 		.tenant = tenant_event,
 		.tenant_stats = tenant_stats,
+		.unresolved = unresolved,
 	};
 	hook_id = dp_hooks_register(&hooks);
 	return hook_id < 0 ? hook_id : 0;

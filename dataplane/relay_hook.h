@@ -40,6 +40,8 @@ struct relay_hook_tenant {
 	uint64_t icmp_in;         /* B: ICMP unreachables that refused an open */
 	uint64_t icmp_ignored;    /* B: other ICMP errors about our connections */
 	uint64_t icmp_out;        /* A: ICMP unreachables sent to clients */
+	uint64_t unresolved;      /* B: opens refused as host unreachable: the
+				   * server (or gateway) never answered ARP/NS */
 	uint64_t memory;          /* bytes of the tenant's fixed budget */
 	uint64_t lag_ns;          /* its replication lag (repl_lag.h; UINT64_MAX:
 				   * bytes held and nothing drains) */

@@ -23,10 +23,12 @@ enum relay_refusal {
 			      * another tenant's rule matches better) */
 	RELAY_OPEN_VLAN,     /* a tag stack the tenant's Vlans do not allow */
 	RELAY_OPEN_ADDR,     /* not a unicast host address we may speak as or
-			      * to: unspecified, loopback, multicast,
-			      * broadcast, IPv4-mapped, one of this
+			      * to: a special-purpose block (link-local,
+			      * loopback, documentation, NAT64, 6to4, ...:
+			      * relay_policy.c), multicast, broadcast, the
+			      * edges of our port's prefix (IPv4 network and
+			      * broadcast, IPv6 subnet-router anycast), one of this
 			      * appliance's own, client = server */
-	RELAY_OPEN_MAC,      /* a group or all-zero MAC */
 	RELAY_OPEN_OPTIONS,  /* SYN options: an MSS below RELAY_MSS_MIN */
 	RELAY_OPEN_REASONS,
 };
@@ -38,9 +40,26 @@ enum {
 	RELAY_MSS_MIN = 88,
 };
 
+/* a is in a special-purpose block (relay_policy.c: link-local, loopback,
+ * documentation, NAT64, 6to4, Teredo, ...), multicast or broadcast: no
+ * host a peer may name (as a client, a server, or the sender of an ICMP
+ * error). */
+bool relay_addr_special(uint8_t af, const uint8_t *a);
+
 /* May the peer open o for configured tenant `tenant` (its index)? */
 enum relay_refusal relay_open_check(const struct strait_config *cfg, unsigned tenant,
 				    const struct chan_open *o);
+
+/* The VLAN id a checked OPEN's connection is tagged with on the LAN (0:
+ * untagged). Only the id comes from the peer, and only once
+ * relay_vlan_allowed() found it in the tenant's Vlans: the 802.1p
+ * priority and DEI bits are never the peer's, and an id of 0 (a priority
+ * tag) means no tag. The MACs of an OPEN are not used at all: the
+ * appliance sends as itself (relay_hook.c). */
+static inline uint16_t relay_open_vlan(const struct chan_open *o)
+{
+	return o->nvlan ? o->tci[0] & 0xfff : 0;
+}
 
 /* May a connection of tenant `tenant` use this tag stack (ntags tags,
  * outer first: TPIDs and TCIs in host order)? One 802.1Q tag (TPID

@@ -107,6 +107,16 @@ unsigned dp_worker_events(struct dp_worker *w)
 	return n;
 }
 
+/* The worker's loop and its modules' stop are over (or its start
+ * failed): it reads no configuration and no event from here, so a reload
+ * may stop waiting for it and ctl may free what it was handed. Not
+ * before: a worker that quits in the middle of an event still reads the
+ * event's configuration. */
+void dp_worker_gone(struct dp_worker *w)
+{
+	__atomic_store_n(&w->gone, true, __ATOMIC_RELEASE);
+}
+
 /* ---- the reload's side ---- */
 
 /* The events of kind for the changes c[0..n): with `restarts`, those of
@@ -145,9 +155,13 @@ int dp_reload_apply(void *arg, const struct strait_config *cur, const struct str
 	send_events(app, DP_TENANT_CHANGED, d->changed, d->n_changed, next, false, target);
 	send_events(app, DP_TENANT_ADDED, d->changed, d->n_changed, next, true, target);
 	send_events(app, DP_TENANT_ADDED, d->added, d->n_added, next, false, target);
+	/* ctl frees cur once this returns: every worker has handled the
+	 * events (REMOVED ones hand it cur), or is gone. Quitting is no
+	 * reason to stop waiting earlier: a worker still in its last
+	 * iteration may be reading cur. */
 	for (unsigned k = 0; k < app->n_workers; k++)
 		while (__atomic_load_n(&app->workers[k].events_done, __ATOMIC_ACQUIRE) < target[k] &&
-		       !app->quit)
+		       !__atomic_load_n(&app->workers[k].gone, __ATOMIC_ACQUIRE))
 			usleep(WAIT_US);
 	return 0;
 }

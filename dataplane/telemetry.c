@@ -93,6 +93,8 @@ static const struct counter_def port_table[] = {
 	P("tx_packets", tx_pkts), P("tx_bytes", tx_bytes),
 	P("bridged_packets", bridged_pkts), P("bridged_bytes", bridged_bytes),
 	P("local_in", local_in), P("local_out", local_out),
+	P("held", held), P("held_sent", held_sent), P("unresolved", unresolved),
+	P("held_replaced", held_replaced), P("resolve_full", resolve_full),
 };
 #undef P
 
@@ -272,12 +274,13 @@ static int do_neighbours(const struct dp_app *a, const char *params, struct rte_
 		const struct neigh_table *t = &a->workers[w].neigh[p];
 		uint32_t n = (t->mask + 1) * NEIGH_WAYS;
 		for (uint32_t i = 0; i < n && shown < RTE_TEL_MAX_ARRAY_ENTRIES; i++) {
-			struct neigh_entry e = t->e[i];
-			if (!__atomic_load_n(&t->e[i].valid, __ATOMIC_ACQUIRE))
+			struct neigh_entry e = t->e[i], other;
+			if (!__atomic_load_n(&t->e[i].valid, __ATOMIC_ACQUIRE) ||
+			    !neigh_read(t, e.family, e.ip, e.vlan, &e))
 				continue;
 			bool dup = false;
 			for (unsigned v = 0; v < w && !dup; v++)
-				dup = neigh_lookup(&a->workers[v].neigh[p], e.family, e.ip, e.vlan) != NULL;
+				dup = neigh_read(&a->workers[v].neigh[p], e.family, e.ip, e.vlan, &other);
 			if (dup)
 				continue;
 			char buf[96];
@@ -478,14 +481,13 @@ static const struct counter_def relay_table[] = {
 	R("refused_rule", relay.refused[RELAY_OPEN_RULE]),
 	R("refused_vlan", relay.refused[RELAY_OPEN_VLAN]),
 	R("refused_addr", relay.refused[RELAY_OPEN_ADDR]),
-	R("refused_mac", relay.refused[RELAY_OPEN_MAC]),
 	R("refused_options", relay.refused[RELAY_OPEN_OPTIONS]),
 	R("refused_malformed", relay.mux.refused_malformed),
 	R("vlan_bypassed", vlan_bypassed),
 	R("full", full),
 	R("resets_in", relay.mux.resets_in), R("resets_out", relay.mux.resets_out),
 	R("wan_syn", wan_syn), R("unreachable_in", icmp_in), R("unreachable_out", icmp_out),
-	R("icmp_ignored", icmp_ignored),
+	R("icmp_ignored", icmp_ignored), R("unresolved", unresolved),
 	R("lan_bytes_in", relay.mux.lan_in), R("lan_bytes_out", relay.mux.lan_out),
 	R("wan_bytes_out", relay.mux.wan_out), R("wan_bytes_in", relay.mux.wan_in),
 	R("records_out", relay.mux.records_out), R("encoded_bytes", relay.mux.encoded_bytes),

@@ -2,7 +2,10 @@
 /* A worker's output: frames buffered per port and sent in one burst per
  * loop iteration on the worker's own TX queue (dp_tx_frame), IP packets
  * given their Ethernet header toward a resolved next hop (dp_tx_l3), and
- * the ARP requests or neighbour solicitations for one not yet known. */
+ * for a next hop not yet known: the packet held (the latest one per next
+ * hop) while ARP requests or neighbour solicitations go out on its VLAN
+ * every DP_RESOLVE_GAP_MS, sent when the answer is learnt, handed to the
+ * modules as unreachable after DP_RESOLVE_TRIES (dp_tx_resolve_poll). */
 #include <errno.h>
 #include <string.h>
 
@@ -11,10 +14,6 @@
 #include <rte_mbuf.h>
 
 #include "dp.h"
-
-enum {
-	RESOLVE_GAP_MS = 100,  /* ARP/NS requests from dp_tx_l3(), per port */
-};
 
 void dp_tx_flush(struct dp_worker *w, unsigned port)
 {
@@ -40,7 +39,7 @@ void dp_tx_frame(struct dp_worker *w, unsigned port, struct rte_mbuf *m)
 	w->txbuf[port][w->ntx[port]++] = m;
 }
 
-static void send_resolve(struct dp_worker *w, unsigned port, uint8_t family, const uint8_t *ip)
+static void send_request(struct dp_worker *w, unsigned port, const struct dp_resolve *r)
 {
 	struct rte_mbuf *m = rte_pktmbuf_alloc(w->app->pool);
 	if (!m) {
@@ -50,7 +49,8 @@ static void send_resolve(struct dp_worker *w, unsigned port, uint8_t family, con
 	uint8_t *f = rte_pktmbuf_mtod(m, uint8_t *);
 	uint32_t cap = rte_pktmbuf_tailroom(m);
 	const struct local_addr *la = &w->app->local[port];
-	uint32_t len = family == 4 ? local_arp_request(f, cap, la, ip) : local_ns_request(f, cap, la, ip);
+	uint32_t len = r->family == 4 ? local_arp_request(f, cap, la, r->vlan, r->ip)
+				      : local_ns_request(f, cap, la, r->vlan, r->ip);
 	if (!len) {
 		rte_pktmbuf_free(m);
 		return;
@@ -61,28 +61,52 @@ static void send_resolve(struct dp_worker *w, unsigned port, uint8_t family, con
 	dp_tx_frame(w, port, m);
 }
 
-int dp_tx_l3(struct dp_worker *w, unsigned port, uint16_t vlan, uint8_t family,
-	     const uint8_t *next_hop, struct rte_mbuf *m)
+/* Neighbour tables are per worker, and a frame that is not TCP (an ARP
+ * reply, an NA) is learnt by the worker that received it: a next hop
+ * another worker knows is copied into this one's table, marked borrowed
+ * (neigh_read(): a consistent copy, never a torn MAC). A borrowed entry
+ * is trusted for NEIGH_BORROW_MS, then copied again (or resolved again):
+ * a wrong one does not live on; a frame this worker learns replaces it. */
+static const struct neigh_entry *borrow(struct dp_worker *w, unsigned port, uint8_t family,
+					const uint8_t *ip, uint16_t vlan)
 {
-	/* off-link destinations go through the port's gateway */
-	next_hop = local_next_hop(&w->app->local[port], family, next_hop);
-	const struct neigh_entry *e = neigh_lookup(&w->neigh[port], family, next_hop, vlan);
-	if (!e) {
-		rte_pktmbuf_free(m);
-		/* at most one request per port per RESOLVE_GAP_MS from here */
-		if (w->now_ms - w->resolve_ms[port] >= RESOLVE_GAP_MS) {
-			w->resolve_ms[port] = w->now_ms;
-			send_resolve(w, port, family, next_hop);
-		}
-		return -EHOSTUNREACH;
+	for (unsigned i = 0; i < w->app->n_workers; i++) {
+		struct neigh_entry e;
+
+		if (i == w->id || !neigh_read(&w->app->workers[i].neigh[port], family, ip, vlan, &e) ||
+		    e.borrowed)
+			continue;
+		neigh_learn_borrowed(&w->neigh[port], family, ip, vlan, e.mac, w->now_ms);
+		return neigh_lookup(&w->neigh[port], family, ip, vlan);
 	}
+	return NULL;
+}
+
+/* ip's entry in this worker's table, or a fresh copy of another's. */
+static const struct neigh_entry *neighbour(struct dp_worker *w, unsigned port, uint8_t family,
+					   const uint8_t *ip, uint16_t vlan)
+{
+	const struct neigh_entry *e = neigh_lookup(&w->neigh[port], family, ip, vlan);
+	if (likely(e && !e->borrowed))
+		return e;
+	if (w->app->n_workers == 1)
+		return e;
+	if (e && w->now_ms - e->seen_ms < NEIGH_BORROW_MS)
+		return e;
+	const struct neigh_entry *b = borrow(w, port, family, ip, vlan);
+	return b ? b : NULL; /* a stale borrowed entry is not used */
+}
+
+static int send_l2(struct dp_worker *w, unsigned port, uint16_t vlan, uint8_t family,
+		   const uint8_t *mac, struct rte_mbuf *m)
+{
 	uint16_t l2 = vlan ? 18 : 14;
 	uint8_t *f = (uint8_t *)rte_pktmbuf_prepend(m, l2);
 	if (!f) {
 		rte_pktmbuf_free(m);
 		return -ENOSPC;
 	}
-	memcpy(f, e->mac, 6);
+	memcpy(f, mac, 6);
 	memcpy(f + 6, w->app->local[port].mac, 6);
 	unsigned off = 12;
 	if (vlan) {
@@ -96,4 +120,126 @@ int dp_tx_l3(struct dp_worker *w, unsigned port, uint16_t vlan, uint8_t family,
 	m->l2_len = l2;
 	dp_tx_frame(w, port, m);
 	return 0;
+}
+
+/* m waits for next hop ip (copied first: ip may point into m). */
+static int hold(struct dp_worker *w, unsigned port, uint16_t vlan, uint8_t family,
+		const uint8_t *ip, struct rte_mbuf *m)
+{
+	struct dp_port_stats *ps = &w->stats.port[port];
+	struct dp_resolve *r = NULL, *free_slot = NULL;
+	unsigned alen = family == 4 ? 4 : 16;
+
+	if (unlikely(w->resolve_off)) {
+		rte_pktmbuf_free(m);
+		return -EHOSTUNREACH;
+	}
+	for (unsigned i = 0; i < DP_RESOLVE_MAX; i++) {
+		struct dp_resolve *x = &w->resolve[port][i];
+		if (!x->family) {
+			if (!free_slot)
+				free_slot = x;
+		} else if (x->family == family && x->vlan == vlan && !memcmp(x->ip, ip, alen)) {
+			r = x;
+			break;
+		}
+	}
+	if (!r) {
+		if (!free_slot) {
+			ps->resolve_full++;
+			rte_pktmbuf_free(m);
+			return -EHOSTUNREACH;
+		}
+		r = free_slot;
+		memset(r->ip, 0, sizeof(r->ip));
+		memcpy(r->ip, ip, alen);
+		r->vlan = vlan;
+		r->family = family;
+		r->tries = 1;
+		r->next_ms = w->now_ms + DP_RESOLVE_GAP_MS;
+		r->held = NULL;
+		w->n_resolve[port]++;
+		send_request(w, port, r);
+	}
+	if (r->held) {
+		ps->held_replaced++;
+		rte_pktmbuf_free(r->held);
+	}
+	r->held = m;
+	ps->held++;
+	return -EHOSTUNREACH;
+}
+
+int dp_tx_l3(struct dp_worker *w, unsigned port, uint16_t vlan, uint8_t family,
+	     const uint8_t *dst, struct rte_mbuf *m)
+{
+	const struct local_addr *la = &w->app->local[port];
+	/* off-link destinations go through the port's gateway, on its own
+	 * VLAN; on a tenant's other VLAN the destination is on the link */
+	const uint8_t *nh = vlan == la->vlan ? local_next_hop(la, family, dst) : dst;
+	const struct neigh_entry *e = neighbour(w, port, family, nh, vlan);
+	if (unlikely(!e))
+		return hold(w, port, vlan, family, nh, m);
+	return send_l2(w, port, vlan, family, e->mac, m);
+}
+
+static void resolve_end(struct dp_worker *w, unsigned port, struct dp_resolve *r)
+{
+	r->family = 0;
+	r->held = NULL;
+	w->n_resolve[port]--;
+}
+
+unsigned dp_tx_resolve_poll(struct dp_worker *w)
+{
+	unsigned work = 0;
+
+	for (unsigned port = 0; port < DP_NPORTS; port++) {
+		struct dp_port_stats *ps = &w->stats.port[port];
+
+		for (unsigned i = 0; i < DP_RESOLVE_MAX && w->n_resolve[port]; i++) {
+			struct dp_resolve *r = &w->resolve[port][i];
+			if (!r->family)
+				continue;
+			const struct neigh_entry *e = neighbour(w, port, r->family, r->ip, r->vlan);
+			struct rte_mbuf *m = r->held;
+			if (e) {
+				if (m && !send_l2(w, port, r->vlan, r->family, e->mac, m))
+					ps->held_sent++;
+				resolve_end(w, port, r);
+				work++;
+			} else if ((int64_t)(w->now_ms - r->next_ms) >= 0) {
+				if (r->tries < DP_RESOLVE_TRIES) {
+					r->tries++;
+					r->next_ms = w->now_ms + DP_RESOLVE_GAP_MS;
+					send_request(w, port, r);
+				} else {
+					/* no answer: unreachable (the module may
+					 * say so to whoever sent it) */
+					resolve_end(w, port, r);
+					if (m) {
+						ps->unresolved++;
+						if (!dp_hooks_unresolved(w, m, port))
+							rte_pktmbuf_free(m);
+					}
+				}
+				work++;
+			}
+		}
+	}
+	return work;
+}
+
+void dp_tx_resolve_fini(struct dp_worker *w)
+{
+	for (unsigned port = 0; port < DP_NPORTS; port++)
+		for (unsigned i = 0; i < DP_RESOLVE_MAX; i++) {
+			struct dp_resolve *r = &w->resolve[port][i];
+			if (r->family && r->held)
+				rte_pktmbuf_free(r->held);
+			r->family = 0;
+			r->held = NULL;
+		}
+	memset(w->n_resolve, 0, sizeof(w->n_resolve));
+	w->resolve_off = true;
 }

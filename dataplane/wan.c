@@ -690,7 +690,9 @@ static void wan_tenant_event(void *ctx, const struct dp_tenant_event *ev)
 		return;
 	case DP_TENANT_ADDED:
 		ww->by_id[tc->id] = (uint16_t)(ev->slot + 1);
-		if (owner && tenant_start(ww, ev->cfg, ev->slot))
+		/* a taken slot: started already, from a configuration that a
+		 * reload published before this worker's first load */
+		if (owner && !ww->t[ev->slot] && tenant_start(ww, ev->cfg, ev->slot))
 			fprintf(stderr, "straitd: tenant %s: its tunnel and channel could not start "
 					"(out of memory): its flows are bridged\n", tc->name);
 		return;

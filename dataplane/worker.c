@@ -116,8 +116,10 @@ static inline bool mac_unicast(const uint8_t *mac)
 	return !(mac[0] & 1);
 }
 
+/* on_link: the frame proves ip is on the link whatever its prefix (ARP,
+ * neighbour discovery: never routed). */
 static inline void learn_one(struct dp_worker *w, unsigned port, uint8_t family,
-			     const uint8_t *ip, uint16_t vlan, const uint8_t *mac)
+			     const uint8_t *ip, uint16_t vlan, const uint8_t *mac, bool on_link)
 {
 	typeof(w->last_learn[0]) *c = &w->last_learn[port];
 	unsigned alen = family == 4 ? 4 : 16;
@@ -125,12 +127,13 @@ static inline void learn_one(struct dp_worker *w, unsigned port, uint8_t family,
 	    !memcmp(c->ip, ip, alen) && !memcmp(c->mac, mac, 6))
 		return;
 	const struct local_addr *la = &w->app->local[port];
-	/* Only neighbours on the port's own prefix: an off-link source comes
-	 * with its router's MAC, and thousands of them would evict the
-	 * gateway. The configured gateway (on-link or IPv6 link-local) is
-	 * learnt pinned. */
+	/* Only neighbours on the port's own prefix, or proven on the link
+	 * (on a tenant's VLAN, its hosts' answers to our requests): an
+	 * off-link source comes with its router's MAC, and thousands of them
+	 * would evict the gateway. The configured gateway (on-link or IPv6
+	 * link-local) is learnt pinned. */
 	bool gw = local_is_gateway(la, family, ip); /* may be IPv6 link-local */
-	if (!gw && !local_on_link(la, family, ip))
+	if (!gw && !on_link && !local_on_link(la, family, ip))
 		return;
 	neigh_learn_pin(&w->neigh[port], family, ip, vlan, mac, w->now_ms, gw);
 	memcpy(c->ip, ip, alen);
@@ -140,7 +143,15 @@ static inline void learn_one(struct dp_worker *w, unsigned port, uint8_t family,
 	c->ms = w->now_ms;
 }
 
-static inline void learn(struct dp_worker *w, unsigned port, const uint8_t *f,
+/* An ICMPv6 neighbour solicitation or advertisement (hop limit 255) in the
+ * len bytes at f. */
+static inline bool nd_frame(const uint8_t *f, uint32_t len, const struct pkt_info *pi)
+{
+	return pi->l4_proto == PROTO_ICMP6 && !pi->is_fragment && pi->l4_off + 1u <= len &&
+	       (f[pi->l4_off] == 135 || f[pi->l4_off] == 136) && f[pi->l2_len + 7] == 255;
+}
+
+static inline void learn(struct dp_worker *w, unsigned port, const uint8_t *f, uint32_t len,
 			 const struct pkt_info *pi)
 {
 	const uint8_t *mac = f + 6;
@@ -151,18 +162,18 @@ static inline void learn(struct dp_worker *w, unsigned port, const uint8_t *f,
 		const uint8_t *ip = pi->src;
 		if (ip[0] == 0 || ip[0] >= 224)
 			return;
-		learn_one(w, port, 4, ip, pi->vlan, mac);
+		learn_one(w, port, 4, ip, pi->vlan, mac, false);
 	} else if (pi->family == 6) {
 		static const uint8_t zero[16];
 		const uint8_t *ip = pi->src;
 		if (ip[0] == 0xff || !memcmp(ip, zero, 16))
 			return;
-		learn_one(w, port, 6, ip, pi->vlan, mac);
+		learn_one(w, port, 6, ip, pi->vlan, mac, nd_frame(f, len, pi));
 	} else if (pi->ethertype == ETYPE_ARP) {
 		const uint8_t *spa = f + pi->l2_len + 14, *sha = f + pi->l2_len + 8;
 		if (spa[0] == 0 || spa[0] >= 224 || !mac_unicast(sha))
 			return;
-		learn_one(w, port, 4, spa, pi->vlan, sha);
+		learn_one(w, port, 4, spa, pi->vlan, sha, true);
 	}
 }
 
@@ -437,7 +448,7 @@ static void handle_burst(struct dp_worker *w, unsigned in, struct rte_mbuf **pkt
 owner:
 		/* Neighbour tables are per worker: the worker that owns a flow
 		 * or a local connection must know the sender's MAC itself. */
-		learn(w, in, f, &pi);
+		learn(w, in, f, len, &pi);
 		if (have_local) {
 			enum local_verdict v = local_classify(f, len, &pi, la);
 			if (v == LOCAL_TCP && nw > 1 && !steered) {
@@ -566,6 +577,8 @@ unsigned dp_worker_poll(struct dp_worker *w)
 	work += rx_steered(w, DP_LAN) + rx_steered(w, DP_WAN);
 	work += drain_ctrl(w);
 	work += dp_hooks_poll(w);
+	if (w->n_resolve[DP_LAN] | w->n_resolve[DP_WAN])
+		work += dp_tx_resolve_poll(w);
 	dp_tx_flush(w, DP_LAN);
 	dp_tx_flush(w, DP_WAN);
 	if (w->now_ms != w->swept_ms) {
@@ -599,13 +612,19 @@ int dp_worker_run(struct dp_worker *w, void (*between)(struct dp_app *app))
 {
 	struct dp_app *app = w->app;
 	w->lcore = rte_lcore_id();
+	/* online before the first load: a reload that publishes another
+	 * configuration waits from here until this worker's first quiescent
+	 * state, so the one its modules start from stays alive */
+	if (app->qsbr)
+		dp_worker_rcu_online(w);
 	w->cfg = __atomic_load_n(&app->published_cfg, __ATOMIC_ACQUIRE);
 	if (dp_hooks_start(w)) {
 		app->quit = 1;
+		if (app->qsbr)
+			dp_worker_rcu_offline(w);
+		dp_worker_gone(w);
 		return -1;
 	}
-	if (app->qsbr)
-		dp_worker_rcu_online(w);
 	w->last_rx_ms = dp_now_ms();
 	/* Short sleeps must stay short: the default 50 us timer slack would
 	 * more than triple a 20 us sleep. Once, at start. */
@@ -625,10 +644,14 @@ int dp_worker_run(struct dp_worker *w, void (*between)(struct dp_app *app))
 		else
 			backoff(now - last_work, hz);
 	}
+	/* held packets go before the modules (and their pools) do; from
+	 * here nothing more is held */
+	dp_tx_resolve_fini(w);
 	dp_worker_drain(w);
 	if (app->qsbr)
 		dp_worker_rcu_offline(w);
 	dp_hooks_stop(w);
+	dp_worker_gone(w);
 	return 0;
 }
 

@@ -566,8 +566,8 @@ static size_t hostile_open(unsigned n, uint32_t id, uint8_t *b)
 	case 13: memcpy(o->client, (uint8_t[]){ 127, 0, 0, 1 }, 4); break;
 	case 14: memcpy(o->server, (uint8_t[]){ 224, 0, 0, 1 }, 4); break;
 	case 15: memcpy(o->client, (uint8_t[]){ 169, 254, 0, 2 }, 4); break; /* our inner */
-	case 16: memset(o->dst_mac, 0xff, 6); break;        /* broadcast MAC */
-	case 17: memset(o->src_mac, 0, 6); break;           /* zero MAC */
+	case 16: memcpy(o->server, (uint8_t[]){ 169, 254, 1, 1 }, 4); break; /* link-local */
+	case 17: memcpy(o->client, (uint8_t[]){ 192, 0, 2, 1 }, 4); break; /* TEST-NET-1 */
 	case 18: o->mss = 40; break;                        /* tiny MSS */
 	case 19: o->mss = 1; break;
 	}
@@ -597,7 +597,7 @@ Test(relay, hostile_opens_refused)
 {
 	static const int want[HOSTILE_RULES + 1] = {
 		[1 ... 5] = RELAY_OPEN_VLAN, [6 ... 9] = RELAY_OPEN_RULE,
-		[10 ... 15] = RELAY_OPEN_ADDR, [16 ... 17] = RELAY_OPEN_MAC,
+		[10 ... 17] = RELAY_OPEN_ADDR,
 		[18 ... 19] = RELAY_OPEN_OPTIONS,
 	};
 	size_t n = 1u << 20;

@@ -2,6 +2,7 @@
 /* Unit tests of straitd's plain-C parts: frame parser (a numbered table of
  * frames and the reason each must give), flow table, classifier,
  * neighbours, local answers. */
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <string.h>
 
@@ -492,6 +493,138 @@ Test(relay_policy, vlans)
 			     T[i].want, "case %d", T[i].n);
 }
 
+/* The VLAN id B tags an OPEN's connection with: the id alone, never the
+ * peer's priority or DEI bits; a priority tag (id 0) is no tag. */
+Test(relay_policy, open_vlan_id_only)
+{
+	static const struct {
+		int n;
+		uint8_t nvlan;
+		uint16_t tci;
+		uint16_t want;
+	} T[] = {
+		{ 1, 0, 0, 0 },           /* untagged */
+		{ 2, 1, 100, 100 },
+		{ 3, 1, 0xe064, 100 },    /* priority 7: dropped */
+		{ 4, 1, 0x1064, 100 },    /* DEI: dropped */
+		{ 5, 1, 0xa000, 0 },      /* a priority tag: no tag */
+		{ 6, 1, 0xffff, 4095 },
+	};
+
+	for (unsigned i = 0; i < sizeof(T) / sizeof(T[0]); i++) {
+		struct chan_open o = { .af = 4, .nvlan = T[i].nvlan, .tpid = { 0x8100 },
+				       .tci = { T[i].tci } };
+
+		if (!o.nvlan)
+			o.tpid[0] = 0;
+		cr_expect_eq(relay_open_vlan(&o), T[i].want, "case %d", T[i].n);
+	}
+}
+
+/* The addresses a peer's OPEN may name (relay_policy.c, host_ok) under a
+ * rule that allows everything: special-purpose blocks (RFC 6890
+ * registries) are refused as server or client, ordinary hosts
+ * (private, shared, benchmarking, ULA, global) pass. */
+Test(relay_policy, special_addresses)
+{
+	static struct strait_config cfg;
+	static const struct {
+		int n;
+		const char *addr;
+		bool ok;
+	} T[] = {
+		{ 1, "10.1.2.3", true },              /* private */
+		{ 2, "172.16.0.1", true },
+		{ 3, "192.168.1.1", true },
+		{ 4, "100.64.0.1", true },            /* shared (CGN) */
+		{ 5, "198.18.7.7", true },            /* benchmarking */
+		{ 6, "8.8.8.8", true },
+		{ 7, "0.1.2.3", false },              /* this network */
+		{ 8, "127.0.0.2", false },
+		{ 9, "169.254.0.1", false },          /* link-local */
+		{ 10, "169.254.255.254", false },
+		{ 11, "192.0.0.9", false },           /* IETF protocol assignments */
+		{ 12, "192.0.0.170", false },         /* NAT64 discovery */
+		{ 13, "192.0.2.1", false },           /* TEST-NET-1 */
+		{ 14, "198.51.100.1", false },
+		{ 15, "203.0.113.1", false },
+		{ 16, "192.88.99.1", false },         /* 6to4 relay anycast */
+		{ 17, "224.0.0.1", false },
+		{ 18, "240.0.0.1", false },
+		{ 19, "255.255.255.255", false },
+		{ 20, "198.18.1.0", false },          /* our LAN's network, */
+		{ 21, "198.18.1.255", false },        /* broadcast, */
+		{ 22, "198.18.1.254", false },        /* own address */
+		{ 23, "169.253.255.255", true },      /* just outside */
+		{ 24, "192.0.3.1", true },
+		{ 25, "2001:db9::1", true },          /* global */
+		{ 26, "fd00::1", true },              /* ULA */
+		{ 27, "2001:2::1", true },            /* benchmarking */
+		{ 28, "2001:2:0:1::20", true },
+		{ 29, "::", false },
+		{ 30, "::1", false },
+		{ 31, "::198.18.0.1", false },        /* IPv4-compatible */
+		{ 32, "::ffff:198.18.0.1", false },   /* IPv4-mapped */
+		{ 33, "64:ff9b::c612:1", false },     /* NAT64 */
+		{ 34, "64:ff9b:1::1", false },        /* local-use NAT64 */
+		{ 35, "100::1", false },              /* discard-only */
+		{ 36, "100:0:0:1::1", false },        /* dummy prefix */
+		{ 37, "2001:0:4136:e378::1", false }, /* Teredo */
+		{ 38, "2001:10::1", false },          /* ORCHID */
+		{ 39, "2001:2f::1", false },          /* ORCHIDv2 */
+		{ 40, "2001:db8::1", false },         /* documentation */
+		{ 41, "2002:c612:1::1", false },      /* 6to4 */
+		{ 42, "3fff:fff::1", false },         /* documentation (RFC 9637) */
+		{ 43, "5f00::1", false },             /* SRv6 SIDs */
+		{ 44, "fe80::1", false },             /* link-local */
+		{ 45, "febf:ffff::1", false },
+		{ 46, "fec0::1", false },             /* site-local */
+		{ 47, "ff02::1", false },
+		{ 48, "2001:2:0:1::1", false },       /* own LAN address */
+		{ 49, "fe7f:ffff::1", true },         /* just below fe80::/10 */
+		{ 50, "3fff:1000::1", true },         /* just past 3fff::/20 */
+		{ 51, "2001:30::1", false },          /* DRIP (RFC 9374) */
+		{ 52, "2001:3::1", false },           /* AMT: 2001::/23 but */
+		{ 53, "2001:1ff:ffff::1", false },    /* the end of 2001::/23 */
+		{ 54, "2001:200::1", true },          /* just past it */
+		{ 55, "::ffff:0:c612:1", false },     /* IPv4-translated */
+		{ 56, "2001:2:0:1::", false },        /* our LAN's subnet-router anycast */
+		{ 57, "2001:2:0:1::2", true },        /* a host beside us */
+		{ 58, "2001:1:ffff::1", false },      /* just below 2001:2::/48 */
+	};
+	struct strait_tenant_cfg *t = cfg.tenants;
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.n_tenants = 1;
+	cr_assert(strait_parse_prefix("198.18.1.254/24", &cfg.appliance.lan.addr4));
+	cr_assert(strait_parse_prefix("2001:2:0:1::1/64", &cfg.appliance.lan.addr6));
+	cr_assert(strait_parse_prefix("0.0.0.0/0", &t->client[0]));
+	cr_assert(strait_parse_prefix("::/0", &t->client[1]));
+	cr_assert(strait_parse_prefix("0.0.0.0/0", &t->server[0]));
+	cr_assert(strait_parse_prefix("::/0", &t->server[1]));
+	t->n_client = t->n_server = 2;
+	t->ports[0] = (struct strait_port_range){ 1, 65535 };
+	t->n_ports = 1;
+	for (unsigned i = 0; i < sizeof(T) / sizeof(T[0]); i++) {
+		struct chan_open o = { .mss = 1460, .client_port = 40000, .server_port = 873 };
+		uint8_t a[16] = { 0 };
+		bool v6 = strchr(T[i].addr, ':') != NULL;
+		enum relay_refusal want = T[i].ok ? RELAY_OPEN_OK : RELAY_OPEN_ADDR;
+
+		cr_assert_eq(inet_pton(v6 ? AF_INET6 : AF_INET, T[i].addr, a), 1, "case %d", T[i].n);
+		o.af = v6 ? 6 : 4;
+		/* as the server, then as the client, against an ordinary host */
+		memcpy(o.server, a, 16);
+		memcpy(o.client, v6 ? (uint8_t[16]){ 0xfd, [15] = 9 }
+				    : (uint8_t[16]){ 10, 9, 9, 9 }, 16);
+		cr_expect_eq(relay_open_check(&cfg, 0, &o), want, "case %d as server", T[i].n);
+		memcpy(o.client, a, 16);
+		memcpy(o.server, v6 ? (uint8_t[16]){ 0xfd, [15] = 9 }
+				    : (uint8_t[16]){ 10, 9, 9, 9 }, 16);
+		cr_expect_eq(relay_open_check(&cfg, 0, &o), want, "case %d as client", T[i].n);
+	}
+}
+
 Test(neigh, learn_update_replace)
 {
 	struct neigh_table t;
@@ -544,6 +677,70 @@ Test(neigh, pinned_kept)
 	neigh_free(&t);
 }
 
+/* Another thread's copy (neigh_read) is whole and names the address
+ * asked; a borrowed entry is replaced by one learnt from a frame, never
+ * the other way round. */
+Test(neigh, read_and_borrowed)
+{
+	struct neigh_table t;
+	struct neigh_entry e;
+	cr_assert_eq(neigh_init(&t, 16), 0);
+	cr_expect(!neigh_read(&t, 4, C4, 0, &e), "empty");
+	neigh_learn_borrowed(&t, 4, C4, 0, MAC_A, 1);
+	cr_assert(neigh_read(&t, 4, C4, 0, &e));
+	cr_expect(e.borrowed);
+	cr_expect(!memcmp(e.mac, MAC_A, 6));
+	cr_expect_eq(e.seq % 2, 0, "no write in progress");
+	cr_expect(!neigh_read(&t, 4, C4, 30, &e), "per VLAN");
+	neigh_learn(&t, 4, C4, 0, MAC_B, 2); /* learnt: its own now */
+	cr_assert(neigh_read(&t, 4, C4, 0, &e));
+	cr_expect(!e.borrowed);
+	cr_expect(!memcmp(e.mac, MAC_B, 6));
+	neigh_learn_borrowed(&t, 4, C4, 0, MAC_A, 3); /* a copy never overrides */
+	cr_assert(neigh_read(&t, 4, C4, 0, &e));
+	cr_expect(!memcmp(e.mac, MAC_B, 6));
+	cr_expect(!e.borrowed);
+	neigh_free(&t);
+}
+
+/* On a VLAN other than the port's own (a tenant's), only the answers to
+ * the appliance's own ARP requests and NSs there, to its MAC, are its
+ * own: consumed (the worker learns them); a request there is not. */
+Test(local, answers_on_a_tenant_vlan)
+{
+	struct local_addr me = { .mac = { 2, 0, 0, 0, 1, 1 }, .has4 = true, .has6 = true,
+				 .ip4 = { 198, 18, 1, 2 }, .plen4 = 24,
+				 .ip6 = { 0x20, 0x01, 0, 2, [15] = 2 }, .plen6 = 64 };
+	struct local_addr server = { .mac = { 2, 0, 0, 0, 1, 9 }, .vlan = 30, .has4 = true,
+				     .has6 = true, .ip4 = { 198, 18, 1, 21 },
+				     .ip6 = { 0x20, 0x01, 0, 2, [15] = 0x21 } };
+	uint8_t f[160];
+	struct pkt_info pi;
+	/* our request, tagged 30, answered by the server */
+	uint32_t len = local_arp_request(f, sizeof(f), &me, 30, server.ip4);
+	cr_assert_eq(pkt_parse(f, len, &pi), PKT_OK);
+	cr_expect_eq(pi.vlan, 30);
+	cr_expect_eq(local_classify(f, len, &pi, &server), LOCAL_ARP_REQ);
+	cr_assert_eq(local_answer(f, len, sizeof(f), &pi, &server, LOCAL_ARP_REQ), len);
+	cr_assert_eq(pkt_parse(f, len, &pi), PKT_OK);
+	cr_expect_eq(local_classify(f, len, &pi, &me), LOCAL_CONSUME, "ARP reply on VLAN 30");
+	f[0] ^= 2; /* to another MAC */
+	cr_expect_eq(local_classify(f, len, &pi, &me), LOCAL_NONE);
+	/* a request for us on VLAN 30: not ours there */
+	len = local_arp_request(f, sizeof(f), &server, 30, me.ip4);
+	cr_assert_eq(pkt_parse(f, len, &pi), PKT_OK);
+	cr_expect_eq(local_classify(f, len, &pi, &me), LOCAL_NONE);
+	/* IPv6: our NS on VLAN 30, the server's NA back */
+	len = local_ns_request(f, sizeof(f), &me, 30, server.ip6);
+	cr_assert_eq(pkt_parse(f, len, &pi), PKT_OK);
+	cr_expect_eq(local_classify(f, len, &pi, &server), LOCAL_NS);
+	uint32_t alen = local_answer(f, len, sizeof(f), &pi, &server, LOCAL_NS);
+	cr_assert(alen);
+	cr_assert_eq(pkt_parse(f, alen, &pi), PKT_OK);
+	cr_expect_eq(pi.vlan, 30);
+	cr_expect_eq(local_classify(f, alen, &pi, &me), LOCAL_CONSUME, "NA on VLAN 30");
+}
+
 Test(local, on_link_and_next_hop)
 {
 	struct local_addr la = { .has4 = true, .ip4 = { 198, 18, 1, 1 }, .plen4 = 23,
@@ -562,13 +759,13 @@ Test(local, arp_and_ns_requests_parse_back)
 	struct local_addr la = { .mac = { 2, 0, 0, 0, 1, 1 }, .vlan = 7, .has4 = true, .has6 = true,
 				 .ip4 = { 198, 18, 0, 1 }, .ip6 = { 0x20, 0x01, 0, 2, [15] = 1 } };
 	uint8_t f[128];
-	uint32_t len = local_arp_request(f, sizeof(f), &la, S4);
+	uint32_t len = local_arp_request(f, sizeof(f), &la, la.vlan, S4);
 	struct pkt_info pi;
 	cr_assert_eq(pkt_parse(f, len, &pi), PKT_OK);
 	cr_expect_eq(pi.vlan, 7);
 	cr_expect_eq(pi.ethertype, ETYPE_ARP);
 	uint8_t target6[16] = { 0x20, 0x01, 0, 2, [15] = 0xfe };
-	len = local_ns_request(f, sizeof(f), &la, target6);
+	len = local_ns_request(f, sizeof(f), &la, la.vlan, target6);
 	cr_assert_eq(pkt_parse(f, len, &pi), PKT_OK);
 	cr_expect_eq(pi.l4_proto, PROTO_ICMP6);
 	cr_expect_eq(csum_l4(6, pi.src, pi.dst, PROTO_ICMP6, f + pi.l4_off, pi.ip_len - 40), 0);
@@ -586,7 +783,7 @@ Test(local, arp_and_ns_requests_parse_back)
 	cr_expect(!memcmp(f, la.mac, 6), "NA to the solicitor's link-layer address");
 	cr_expect_eq(csum_l4(6, pi.src, pi.dst, PROTO_ICMP6, f + pi.l4_off, 32), 0);
 	/* too small a buffer: refused, nothing written past cap */
-	cr_expect_eq(local_arp_request(f, 40, &la, S4), 0);
+	cr_expect_eq(local_arp_request(f, 40, &la, la.vlan, S4), 0);
 }
 
 /* Sets the ICMPv6 checksum of an untagged frame without extension headers. */
@@ -609,7 +806,7 @@ Test(local, ns_and_echo6_checks)
 				 .ip6 = { 0x20, 0x01, 0, 2, [15] = 0xfe }, .plen6 = 64 };
 	uint8_t f[160];
 	struct pkt_info pi;
-	uint32_t len = local_ns_request(f, sizeof(f), &asker, me.ip6);
+	uint32_t len = local_ns_request(f, sizeof(f), &asker, asker.vlan, me.ip6);
 	cr_assert_eq(pkt_parse(f, len, &pi), PKT_OK);
 	cr_assert_eq(local_classify(f, len, &pi, &me), LOCAL_NS);
 	uint8_t g[160];
@@ -671,9 +868,9 @@ static uint32_t seed_frame(uint8_t *f, unsigned kind, const struct local_addr *l
 	case 0:
 		return ip4_tcp(f, C4, la->ip4, 1, 2, TCP_SYN, rnd() % 64);
 	case 1:
-		return local_arp_request(f, 128, la, la->ip4);
+		return local_arp_request(f, 128, la, la->vlan, la->ip4);
 	case 2:
-		return local_ns_request(f, 128, la, la->ip6);
+		return local_ns_request(f, 128, la, la->vlan, la->ip6);
 	default: /* an echo request to us */
 		len = ip4_tcp(f, C4, la->ip4, 0, 0, 0, 8);
 		f[14 + 9] = PROTO_ICMP;

@@ -13,7 +13,12 @@
  * ctl frees it: a worker that still reads it sees the poison (or ASan
  * sees the read). A module checks what each event hands it: the old
  * configuration for a removed tenant, the worker's new one otherwise.
- * Without the wait for the quiescent states it fails. */
+ * Without the wait for the quiescent states it fails.
+ *
+ * A second test quits straitd while a worker is inside an event (its
+ * module slow to handle a removal): the reload must not return, and ctl
+ * must not free the old configuration, until that worker is done with it
+ * (handled, or gone: dp_worker_gone()). */
 #include <criterion/criterion.h>
 #include <pthread.h>
 #include <string.h>
@@ -31,6 +36,7 @@ static struct dp_worker workers[WORKERS];
 static volatile bool stop;
 static unsigned bad_reads, bad_events;   /* atomics */
 static unsigned events_seen[WORKERS];
+static unsigned slow_removal_us; /* a module that takes its time */
 
 /* A configuration the test wrote: every field the workers read is
  * recognizable, so a poisoned (retired) one is seen. */
@@ -55,6 +61,8 @@ static void module_tenant(void *ctx, const struct dp_tenant_event *ev)
 {
 	struct dp_worker *w = ctx;
 	__atomic_add_fetch(&events_seen[w->id], 1, __ATOMIC_RELAXED);
+	if (slow_removal_us && ev->kind == DP_TENANT_REMOVED)
+		usleep(slow_removal_us);
 	bool ok = sane(ev->cfg) && ev->slot < ev->cfg->n_tenants &&
 		  strait_tenant_present(&ev->cfg->tenants[ev->slot]);
 	if (ev->kind != DP_TENANT_REMOVED)
@@ -69,7 +77,7 @@ static void *worker(void *arg)
 	if (dp_hooks_start(w))
 		return NULL;
 	dp_worker_rcu_online(w);
-	while (!stop) {
+	while (!stop && !app.quit) {
 		w->cfg = __atomic_load_n(&app.published_cfg, __ATOMIC_ACQUIRE);
 		dp_worker_events(w);
 		/* what bursts read (the rules, tenant by tenant), over a
@@ -83,6 +91,7 @@ static void *worker(void *arg)
 	}
 	dp_worker_rcu_offline(w);
 	dp_hooks_stop(w);
+	dp_worker_gone(w);
 	return NULL;
 }
 
@@ -109,18 +118,18 @@ static struct strait_config *make(unsigned first, unsigned gen, unsigned tag)
 	return c;
 }
 
-Test(reload, no_worker_reads_a_retired_configuration, .timeout = 120)
+/* EAL, the checking module, the reload path and the worker threads, on
+ * configuration cur. */
+static void start(const char *name, struct strait_config *cur, pthread_t *th)
 {
-	cr_assert_geq(test_eal_init("dp-reload", 64), 0);
+	cr_assert_geq(test_eal_init(name, 64), 0);
 	struct dp_hooks h = { .name = "check", .worker_init = module_init,
 			      .tenant = module_tenant };
 	cr_assert_geq(dp_hooks_register(&h), 0);
 	app.n_workers = WORKERS;
 	app.workers = workers;
 	cr_assert_eq(dp_reload_init(&app), 0);
-	struct strait_config *cur = make(0, 1, 0);
 	app.published_cfg = cur;
-	pthread_t th[WORKERS];
 	for (unsigned k = 0; k < WORKERS; k++) {
 		workers[k].app = &app;
 		workers[k].id = k;
@@ -128,6 +137,13 @@ Test(reload, no_worker_reads_a_retired_configuration, .timeout = 120)
 		cr_assert_not_null(workers[k].flows);
 		cr_assert_eq(pthread_create(&th[k], NULL, worker, &workers[k]), 0);
 	}
+}
+
+Test(reload, no_worker_reads_a_retired_configuration, .timeout = 120)
+{
+	struct strait_config *cur = make(0, 1, 0);
+	pthread_t th[WORKERS];
+	start("dp-reload", cur, th);
 
 	struct strait_config_diff *d = malloc(sizeof(*d));
 	cr_assert_not_null(d);
@@ -160,5 +176,44 @@ Test(reload, no_worker_reads_a_retired_configuration, .timeout = 120)
 	}
 	dp_reload_fini(&app);
 	strait_config_free(cur);
+	free(d);
+}
+
+static void *quit_soon(void *arg)
+{
+	(void)arg;
+	usleep(50 * 1000);
+	app.quit = 1; /* SIGTERM */
+	return NULL;
+}
+
+/* straitd quits during a reload while each worker is inside a removal's
+ * event (300 ms): the reload returns only once the workers are done with
+ * the old configuration, which is then poisoned and freed as ctl does. */
+Test(reload, quit_while_a_worker_holds_an_event, .timeout = 60)
+{
+	struct strait_config *cur = make(0, 1, 0), *next = make(1, 2, 1);
+	pthread_t th[WORKERS], q;
+	start("dp-reload-quit", cur, th);
+	struct strait_config_diff *d = malloc(sizeof(*d));
+	struct strait_error err;
+	cr_assert_not_null(d);
+	cr_assert_eq(strait_config_diff(cur, next, d, &err), 0, "%s", err.msg);
+	cr_assert_eq(d->n_removed, 1);
+	slow_removal_us = 300 * 1000;
+	cr_assert_eq(pthread_create(&q, NULL, quit_soon, NULL), 0);
+	cr_assert_eq(dp_reload_apply(&app, cur, next, d, &err), 0);
+	memset(cur, POISON, sizeof(*cur)); /* retired: ctl frees it now */
+	strait_config_free(cur);
+	pthread_join(q, NULL);
+	for (unsigned k = 0; k < WORKERS; k++)
+		pthread_join(th[k], NULL);
+	cr_assert_eq(bad_events, 0, "%u events read a freed configuration", bad_events);
+	for (unsigned k = 0; k < WORKERS; k++) {
+		cr_assert_geq(events_seen[k], 1, "worker %u was in the removal", k);
+		flow_table_destroy(workers[k].flows);
+	}
+	dp_reload_fini(&app);
+	strait_config_free(next);
 	free(d);
 }

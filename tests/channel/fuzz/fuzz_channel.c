@@ -12,8 +12,10 @@
  *    in pieces of 1..64 bytes or whole (bits 1-3), with the mux's own output
  *    pulled after each piece (bit 4: through 100 bytes of room only), local
  *    ends that take 0, 7 or all bytes (bits 5-6), and the test knob's check
- *    failure armed (bit 7). Flows the peer opens are accepted, written to
- *    and closed. The mux must never read or write out of bounds (ASan)
+ *    failure armed (bit 7). Flows the peer opens are checked as B checks
+ *    them (relay_policy.c, under a rule that allows every address and
+ *    port, so every address check runs), then accepted, written to and
+ *    closed. The mux must never read or write out of bounds (ASan)
  *    and its counters must stay consistent.
  */
 #include <stdbool.h>
@@ -21,6 +23,7 @@
 #include <string.h>
 
 #include "channel_mux.h"
+#include "relay_policy.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -30,9 +33,14 @@ static struct strait_dedupe_params params;
 static size_t sink_cap;
 static uint8_t out[1 << 20];
 static struct chan_flow *flows[8];
+static struct strait_config policy; /* one tenant: any address, any port */
 
 static int cb_open(void *ctx, struct chan_flow *f, const struct chan_open *o)
 {
+	enum relay_refusal why = relay_open_check(&policy, 0, o);
+
+	if (why >= RELAY_OPEN_REASONS || relay_open_vlan(o) > 4095)
+		abort();
 	if (o->server_port == 1)
 		return CHAN_REFUSE_POLICY;
 	chan_flow_accept(f);
@@ -92,6 +100,19 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 	chan_mux_config_defaults(&c);
 	params = c.codec;
+	policy.n_tenants = 1;
+	if (!strait_parse_prefix("0.0.0.0/0", &policy.tenants[0].client[0]) ||
+	    !strait_parse_prefix("::/0", &policy.tenants[0].client[1]) ||
+	    !strait_parse_prefix("0.0.0.0/0", &policy.tenants[0].server[0]) ||
+	    !strait_parse_prefix("::/0", &policy.tenants[0].server[1]) ||
+	    !strait_parse_prefix("198.18.1.1/24", &policy.appliance.lan.addr4))
+		abort();
+	policy.tenants[0].n_client = policy.tenants[0].n_server = 2;
+	policy.tenants[0].ports[0] = (struct strait_port_range){ 1, 65535 };
+	policy.tenants[0].n_ports = 1;
+	policy.tenants[0].vlans[0] = 0;
+	policy.tenants[0].vlans[1] = 100;
+	policy.tenants[0].n_vlans = 2;
 	n = chan_mux_size(&c);
 	mux = chan_mux_init(aligned_alloc(64, (n + 63) & ~(size_t)63), n, &c, &ops, NULL);
 	if (!mux)
