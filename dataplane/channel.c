@@ -471,13 +471,24 @@ void channel_stack_impair_stats(const struct channel_stack *cs, struct tcp_impai
 		memset(out, 0, sizeof(*out));
 }
 
+static void test_conn_stats(const struct tcp_conn *c, struct channel_test *t)
+{
+	struct tcp_conn_stats s;
+	tcp_conn_stats(c, &s);
+	t->retrans_segs = s.retrans_segs;
+	t->fast_recoveries = s.fast_recoveries;
+	t->rto_expiries = s.rto_expiries;
+	t->srtt_us = s.srtt_us;
+	t->min_rtt_us = s.min_rtt_us;
+	t->cwnd = s.cwnd;
+	t->ssthresh = s.ssthresh;
+	t->snd_wnd = s.snd_wnd;
+}
+
 static void test_end(struct channel *ch, bool ok)
 {
 	struct channel_test *t = &ch->test;
-	struct tcp_conn_stats s;
-	tcp_conn_stats(ch->tconn, &s);
-	t->retrans_segs = s.retrans_segs;
-	t->srtt_us = s.srtt_us;
+	test_conn_stats(ch->tconn, t);
 	t->state = ok ? CHANNEL_TEST_DONE : CHANNEL_TEST_FAILED;
 	if (ok)
 		t->ns = (now_us(ch->cs) - ch->t0_us) * 1000;
@@ -653,6 +664,8 @@ void channel_kick(struct channel *ch)
 void channel_test_result(const struct channel *ch, struct channel_test *out)
 {
 	*out = ch->test;
+	if (ch->tconn && out->state == CHANNEL_TEST_RUNNING)
+		test_conn_stats(ch->tconn, out);
 }
 
 unsigned channel_poll(struct channel_stack *cs)

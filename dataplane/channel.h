@@ -169,8 +169,9 @@ struct channel_test {
 	uint64_t bytes, sent, received;
 	uint64_t mismatches;         /* bytes received that differ from the pattern */
 	uint64_t ns;                 /* DONE: connection established -> peer's FIN */
-	uint64_t retrans_segs;
-	uint32_t srtt_us;
+	/* its connection (live while RUNNING, at the end after it) */
+	uint64_t retrans_segs, fast_recoveries, rto_expiries;
+	uint32_t srtt_us, min_rtt_us, cwnd, ssthresh, snd_wnd;
 };
 const char *channel_test_mode_name(enum channel_test_mode m);
 const char *channel_test_state_name(enum channel_test_state s);
