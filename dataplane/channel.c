@@ -39,6 +39,7 @@ struct channel {
 	const struct channel_gate *gate; /* channel_set_gate(): conn and tconn */
 	void *gate_arg;
 	uint64_t min_rate_bps;       /* channel_set_min_rate(): the same */
+	bool bbr;                    /* channel_set_bbr(): the same */
 	struct channel_stats st;     /* bytes_* etc. of connections already closed */
 	/* goodput test */
 	struct tcp_conn *tconn;
@@ -273,7 +274,14 @@ static uint64_t gate_min_rate(void *ctx, const struct tcp_conn *c)
 	return ch ? ch->min_rate_bps : 0;
 }
 
-static const struct tcp_gate stack_gate = { gate_may_send, gate_sent, gate_min_rate };
+static bool gate_bbr(void *ctx, const struct tcp_conn *c)
+{
+	(void)ctx;
+	struct channel *ch = conn_channel(c);
+	return ch && ch->bbr;
+}
+
+static const struct tcp_gate stack_gate = { gate_may_send, gate_sent, gate_min_rate, gate_bbr };
 
 /* ---- the stack ---- */
 
@@ -635,6 +643,11 @@ int channel_test_start(struct channel *ch, enum channel_test_mode mode, uint64_t
 	ch->tconn = c;
 	tcp_set_handler(c, on_test, ch);
 	return 0;
+}
+
+void channel_set_bbr(struct channel *ch, bool on)
+{
+	ch->bbr = on;
 }
 
 void channel_set_min_rate(struct channel *ch, uint64_t bps)

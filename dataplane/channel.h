@@ -135,6 +135,9 @@ void channel_kick(struct channel *ch);
 /* The rate the shaper guarantees the channel (tcp_gate.min_rate: random
  * loss does not take its window below it), kept across reconnects. */
 void channel_set_min_rate(struct channel *ch, uint64_t bps);
+/* Transport = bbr: the channel's TCP models the path (tcp_gate.bbr,
+ * tcp_bbr.c) instead of reacting to loss; kept across reconnects. */
+void channel_set_bbr(struct channel *ch, bool on);
 /* Bytes written to the channel (and its test) not sent yet. */
 size_t channel_unsent(const struct channel *ch);
 

@@ -169,11 +169,15 @@ int tcp_listen(struct tcp_stack *st, enum tcp_af af, const struct tcp_addr *addr
  * loss never takes its congestion window below that rate's bandwidth-
  * delay product (x 1.25, on the minimum RTT), so random loss on a WAN does
  * not slow it below its grant (as Riverbed's MX-TCP); the gate paces it.
+ * bbr(c) (may be NULL): true when c models the path instead of reacting
+ * to loss (tcp_bbr.c: paces at the bottleneck it measures, backs off when
+ * the queueing delay rises, a random loss does not halve it).
  * One per stack (nothing per connection); NULL removes it. */
 struct tcp_gate {
 	bool (*may_send)(void *ctx, struct tcp_conn *c);
 	void (*sent)(void *ctx, struct tcp_conn *c, uint32_t len);
 	uint64_t (*min_rate)(void *ctx, const struct tcp_conn *c);
+	bool (*bbr)(void *ctx, const struct tcp_conn *c);
 };
 void tcp_stack_set_gate(struct tcp_stack *st, const struct tcp_gate *g, void *ctx);
 /* Sends what the windows, pacing and the gate allow now. */

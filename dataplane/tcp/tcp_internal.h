@@ -148,6 +148,19 @@ struct tcp_tenant {
 	void *handler_arg;
 };
 
+/* BBR-style model (tcp_bbr.c) */
+enum { BBR_BW_ROUNDS = 10, BBR_CYCLE = 8 };
+struct tcp_bbr {
+	uint64_t bw[BBR_BW_ROUNDS];  /* bytes/s delivered, per round (ring) */
+	uint64_t delivered;          /* bytes cumulatively ACKed */
+	uint64_t rd_delivered, rd_t0; /* the round's start: delivered (+ SACKed), time */
+	uint64_t full_bw;            /* start-up: the bandwidth to beat by 25 % */
+	uint64_t min_rtt_t, cycle_t; /* when the min RTT was taken, the phase began */
+	uint32_t rd_end;             /* the round ends when SND.UNA passes it */
+	uint32_t round, min_rtt_us;
+	uint8_t mode, cycle, full_cnt;
+};
+
 struct tcp_conn {
 	/* identity */
 	uint8_t af;
@@ -230,6 +243,7 @@ struct tcp_conn {
 	uint32_t cubic_k_us;      /* time to reach the plateau */
 	double cubic_west;        /* Reno-friendly estimate, bytes */
 	double cubic_acc;         /* fractional growth not yet applied, bytes */
+	struct tcp_bbr bbr;       /* Transport = bbr (tcp_gate.bbr) */
 	uint64_t pace_next_us;    /* earliest time for the next paced segment */
 	double pace_frac;         /* sub-microsecond remainder */
 
@@ -422,8 +436,17 @@ void tcp_cc_ack(struct tcp_conn *c, uint32_t acked);
 void tcp_cc_enter_recovery(struct tcp_conn *c);
 void tcp_cc_exit_recovery(struct tcp_conn *c);
 void tcp_cc_rto(struct tcp_conn *c);
+uint32_t tcp_cc_floor(const struct tcp_conn *c);
 uint32_t tcp_flight(const struct tcp_conn *c);
 uint32_t tcp_pipe(const struct tcp_conn *c);
+
+/* tcp_bbr.c */
+bool tcp_bbr_on(const struct tcp_conn *c);
+void tcp_bbr_ack(struct tcp_conn *c, uint32_t acked);
+void tcp_bbr_rtt(struct tcp_conn *c, uint32_t r);
+uint32_t tcp_bbr_target(const struct tcp_conn *c);
+double tcp_bbr_pacing_rate(const struct tcp_conn *c);
+bool tcp_bbr_startup(const struct tcp_conn *c);
 
 /* tcp_cubic.c */
 void tcp_cubic_ack(struct tcp_conn *c, uint32_t acked);

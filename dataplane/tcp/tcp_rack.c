@@ -220,8 +220,15 @@ static uint32_t rack_deliver(struct tcp_conn *c, uint32_t s, uint32_t e,
 			if ((c->flags & TF_TS) && o->has_ts && o->tsecr &&
 			    (int32_t)(o->tsecr - sent_ms) < 0)
 				continue;
-		} else if (rtt < sample && !(x->flags & XR_LOST) && SEQ_GT(b, fack)) {
-			sample = rtt; /* data beyond all delivered before: sent once, news */
+		} else if (rtt < sample && !(x->flags & XR_LOST) && SEQ_GT(b, fack) &&
+			   b == x->seq + x->len && !tcp_retrans_in(c, a, b)) {
+			/* data beyond all delivered before: sent once, news; and
+			 * the record's last byte, the one sent at x->ts (a record
+			 * merged by xl_room keeps the later time: its older part
+			 * would give a sample short by the gap, which took the
+			 * channel's min_RTT to 33 ms on a 50 ms path); none of it
+			 * resent (a resent tail's ACK is not the original's) */
+			sample = rtt;
 		}
 		if (!(c->flags & TF_RACK_VALID) || sent_after(x->ts, b, c->rack_xmit_ts, c->rack_end_seq)) {
 			c->rack_xmit_ts = x->ts;
