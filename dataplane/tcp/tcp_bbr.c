@@ -84,6 +84,8 @@ uint32_t tcp_bbr_target(const struct tcp_conn *c)
 void tcp_bbr_rtt(struct tcp_conn *c, uint32_t r)
 {
 	uint64_t now = c->st->now;
+	if (!c->bbr.rd_rtt_us || r < c->bbr.rd_rtt_us)
+		c->bbr.rd_rtt_us = r;
 	if (!c->bbr.min_rtt_us || r <= c->bbr.min_rtt_us ||
 	    now - c->bbr.min_rtt_t > BBR_MIN_RTT_WIN_US) {
 		c->bbr.min_rtt_us = r;
@@ -111,6 +113,12 @@ static void round_end(struct tcp_conn *c, uint64_t now)
 	struct tcp_bbr *b = &c->bbr;
 	uint64_t delivered = b->delivered + c->sacked_bytes;
 	uint64_t dt = now - b->rd_t0;
+	uint32_t rtt = bbr_min_rtt(c);
+	/* a round is at least 3/4 of the min RTT: a "round" with nothing in
+	 * flight ends at the next ACK, microseconds later, and its rate would
+	 * be anything */
+	if (b->rd_t0 && rtt && dt < (uint64_t)rtt * 3 / 4 && delivered >= b->rd_delivered)
+		return;
 	if (b->rd_t0 && dt && delivered > b->rd_delivered) {
 		uint64_t s = (delivered - b->rd_delivered) * 1000000u / dt;
 		/* a round the sender had nothing more to send for (the channel
@@ -129,6 +137,20 @@ static void round_end(struct tcp_conn *c, uint64_t now)
 			}
 		}
 	}
+	/* Queueing delay: when even the least RTT of a whole round stood a
+	 * quarter above the path's (plus 1 ms), a queue persisted through it
+	 * (the WAN is congested, or the model's bandwidth is above the
+	 * bottleneck): the next phase is the 0.75 one, which drains it,
+	 * instead of probing for more. */
+	if (b->mode == BBR_PROBE_BW && rtt && b->rd_rtt_us > rtt + rtt / 4 + 1000 &&
+	    b->cycle != 1) {
+		b->cycle = 1;
+		b->cycle_t = now;
+		b->backoffs++;
+	}
+	b->rd_rtt_us = 0;
+	/* (a scoreboard forgotten after an RTO lowers delivered: a new
+	 * round starts from there, with no sample) */
 	b->rd_delivered = delivered;
 	b->rd_t0 = now;
 	b->rd_end = c->snd_max;

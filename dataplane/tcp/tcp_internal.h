@@ -158,6 +158,8 @@ struct tcp_bbr {
 	uint64_t min_rtt_t, cycle_t; /* when the min RTT was taken, the phase began */
 	uint32_t rd_end;             /* the round ends when SND.UNA passes it */
 	uint32_t round, min_rtt_us;
+	uint32_t rd_rtt_us;          /* the least RTT sample of this round */
+	uint32_t backoffs;           /* rounds a standing queue sent to the 0.75 phase */
 	uint8_t mode, cycle, full_cnt;
 };
 
