@@ -257,6 +257,8 @@ Ports = {PORT}
 Endpoint = {WAN_ADDR[peer]}
 InnerAddress = {INNER[side]}
 PeerInnerAddress = {INNER[peer]}
+[Bandwidth]
+Transport = {self.opts.transport}
 """}
 
     def start(self, profile):
