@@ -40,6 +40,7 @@ struct channel {
 	void *gate_arg;
 	uint64_t min_rate_bps;       /* channel_set_min_rate(): the same */
 	bool bbr;                    /* channel_set_bbr(): the same */
+	struct tcp_bbr model[2];     /* with bbr: conn's and tconn's (tcp_gate.bbr) */
 	struct channel_stats st;     /* bytes_* etc. of connections already closed */
 	/* goodput test */
 	struct tcp_conn *tconn;
@@ -274,11 +275,13 @@ static uint64_t gate_min_rate(void *ctx, const struct tcp_conn *c)
 	return ch ? ch->min_rate_bps : 0;
 }
 
-static bool gate_bbr(void *ctx, const struct tcp_conn *c)
+static struct tcp_bbr *gate_bbr(void *ctx, const struct tcp_conn *c)
 {
 	(void)ctx;
 	struct channel *ch = conn_channel(c);
-	return ch && ch->bbr;
+	if (!ch || !ch->bbr)
+		return NULL;
+	return &ch->model[c == ch->tconn];
 }
 
 static const struct tcp_gate stack_gate = { gate_may_send, gate_sent, gate_min_rate, gate_bbr };

@@ -93,7 +93,9 @@ enum {
  * one burst, in time order in tcp_conn.xl[] (RFC 8985 needs each
  * segment's transmit time; a burst shares one clock reading). A record
  * RACK marked lost stays, flagged, until retransmitted or SACKed. */
-enum { XR_RETRANS = 1u << 0, XR_LOST = 1u << 1 };
+/* XR_MERGED: two records joined by xl_room (tcp_rack.c): its time is its
+ * later part's, so only its last byte gives an RTT sample */
+enum { XR_RETRANS = 1u << 0, XR_LOST = 1u << 1, XR_MERGED = 1u << 2 };
 #define TCP_XMIT_MAXLEN ((1u << 24) - 1) /* bytes one record covers */
 struct tcp_xmit {
 	uint32_t seq;
@@ -146,21 +148,6 @@ struct tcp_tenant {
 	uint64_t pending_limit_drops, pending_timeouts;
 	tcp_event_fn handler;   /* for intercepted connections (the channel) */
 	void *handler_arg;
-};
-
-/* BBR-style model (tcp_bbr.c) */
-enum { BBR_BW_ROUNDS = 10, BBR_CYCLE = 8 };
-struct tcp_bbr {
-	uint64_t bw[BBR_BW_ROUNDS];  /* bytes/s delivered, per round (ring) */
-	uint64_t delivered;          /* bytes cumulatively ACKed */
-	uint64_t rd_delivered, rd_t0; /* the round's start: delivered (+ SACKed), time */
-	uint64_t full_bw;            /* start-up: the bandwidth to beat by 25 % */
-	uint64_t min_rtt_t, cycle_t; /* when the min RTT was taken, the phase began */
-	uint32_t rd_end;             /* the round ends when SND.UNA passes it */
-	uint32_t round, min_rtt_us;
-	uint32_t rd_rtt_us;          /* the least RTT sample of this round */
-	uint32_t backoffs;           /* rounds a standing queue sent to the 0.75 phase */
-	uint8_t mode, cycle, full_cnt;
 };
 
 struct tcp_conn {
@@ -245,7 +232,6 @@ struct tcp_conn {
 	uint32_t cubic_k_us;      /* time to reach the plateau */
 	double cubic_west;        /* Reno-friendly estimate, bytes */
 	double cubic_acc;         /* fractional growth not yet applied, bytes */
-	struct tcp_bbr bbr;       /* Transport = bbr (tcp_gate.bbr) */
 	uint64_t pace_next_us;    /* earliest time for the next paced segment */
 	double pace_frac;         /* sub-microsecond remainder */
 
