@@ -835,6 +835,10 @@ static int appliance_handler(void *user, const char *section, const char *key,
 		if (!parse_uint(val, 64, 1u << 24, &v) || (v & (v - 1)))
 			set_err(c, c->line, s, key, "\"%s\" is not a power of two in 64..16777216", val);
 		cfg->flow_table_size = (uint32_t)v;
+	} else if (!strcasecmp(key, "OptimizedFlows")) {
+		if (!parse_uint(val, 16, 1u << 20, &v))
+			set_err(c, c->line, s, key, "\"%s\" is not 16..1048576 connections", val);
+		cfg->optimized_flows = (uint32_t)v;
 	} else if (!strcasecmp(key, "FlowIdleTimeout")) {
 		if (!parse_uint(val, 1, 86400, &v))
 			set_err(c, c->line, s, key, "\"%s\" is not 1..86400 seconds", val);
@@ -855,7 +859,7 @@ static int appliance_handler(void *user, const char *section, const char *key,
 		if (!resolve_path(c, val, cfg->tenant_dir, sizeof(cfg->tenant_dir)))
 			set_err(c, c->line, s, key, "bad path");
 	} else {
-		set_err(c, c->line, s, key, "unknown key (Name, Workers, FlowTableSize, FlowIdleTimeout, FlowClosedTimeout, NeighbourTableSize, Burst, TenantDir)");
+		set_err(c, c->line, s, key, "unknown key (Name, Workers, FlowTableSize, OptimizedFlows, FlowIdleTimeout, FlowClosedTimeout, NeighbourTableSize, Burst, TenantDir)");
 	}
 	return !c->failed;
 }
@@ -973,6 +977,7 @@ int strait_appliance_load(const char *path, struct strait_appliance_cfg *out,
 	sfmt(out->name, sizeof(out->name), "strait");
 	out->workers = 1;
 	out->flow_table_size = 65536;
+	out->optimized_flows = 16384;
 	out->flow_idle_timeout = 300;
 	out->flow_closed_timeout = 10;
 	out->neigh_table_size = 1024;

@@ -126,7 +126,7 @@ const char *strait_apply_name(unsigned bit_index)
  * tests/ctl/test_control.c, then update the size. */
 _Static_assert(sizeof(struct strait_tenant_cfg) == 13216,
 	       "a tenant field config_diff.c does not compare (see above)");
-_Static_assert(sizeof(struct strait_appliance_cfg) == 13320,
+_Static_assert(sizeof(struct strait_appliance_cfg) == 13328,
 	       "an appliance field config_diff.c does not compare (see above)");
 
 static bool key_loaded(const struct strait_tenant_cfg *t)
@@ -222,6 +222,8 @@ static int appliance_diff(const struct strait_appliance_cfg *a, const struct str
 		sec = "Appliance", key = "Workers";
 	else if (a->flow_table_size != b->flow_table_size)
 		sec = "Appliance", key = "FlowTableSize";
+	else if (a->optimized_flows != b->optimized_flows)
+		sec = "Appliance", key = "OptimizedFlows";
 	else if (a->flow_idle_timeout != b->flow_idle_timeout)
 		sec = "Appliance", key = "FlowIdleTimeout";
 	else if (a->flow_closed_timeout != b->flow_closed_timeout)

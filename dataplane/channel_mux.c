@@ -154,7 +154,7 @@ void chan_mux_config_defaults(struct chan_mux_config *c)
 			c->codec.capacity = cap;
 	}
 	if (!c->max_flows)
-		c->max_flows = 256;
+		c->max_flows = CHAN_MUX_DEFAULT_FLOWS;
 	if (!c->raw_window)
 		c->raw_window = 4u << 20;
 	if (!c->out_window)

@@ -100,7 +100,9 @@ struct chan_mux_config {
 	struct strait_dedupe_cache_file *cache_tx, *cache_rx;
 };
 
-/* Fills defaults for zero fields: 256 flows, 4 MiB raw, 2 MiB out, flush
+enum { CHAN_MUX_DEFAULT_FLOWS = 256 };
+
+/* Fills defaults for zero fields: CHAN_MUX_DEFAULT_FLOWS flows, 4 MiB raw, 2 MiB out, flush
  * 1 ms, quantum 1 MiB, codec defaults (capacity left as given when
  * non-zero). */
 void chan_mux_config_defaults(struct chan_mux_config *c);

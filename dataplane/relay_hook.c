@@ -76,7 +76,7 @@ struct tenant {
 	void *mem;
 	size_t size;
 	struct strait_dedupe_cache_file *cache[2]; /* CacheFile .tx, .rx */
-	uint64_t bypassed, refused_down, wan_syn, vlan_bypassed;
+	uint64_t bypassed, refused_down, wan_syn, vlan_bypassed, full;
 	uint64_t icmp_in, icmp_ignored, icmp_out, icmp_no_mbuf;
 };
 
@@ -492,6 +492,12 @@ static bool intercept(void *ctx, struct rte_mbuf *m, const struct pkt_info *pi,
 				return false;
 			}
 			t->refused_down++;
+		} else if (!(f->flags & FLOW_F_PINNED) && !tcp_intercept_room(h->st, (uint16_t)t->index)) {
+			/* OptimizedFlows, or the tenant's channel, is full:
+			 * bridged unoptimized rather than left unanswered */
+			f->flags |= FLOW_F_BYPASS;
+			t->full++;
+			return false;
 		}
 		scratch_from_syn(h, rte_pktmbuf_mtod(m, const uint8_t *), pi, in_port);
 		h->scratch_flow = f;
@@ -526,6 +532,7 @@ static void publish(struct rh *h)
 		s->refused_down = t->refused_down;
 		s->wan_syn = t->wan_syn;
 		s->vlan_bypassed = t->vlan_bypassed;
+		s->full = t->full;
 		s->icmp_in = t->icmp_in;
 		s->icmp_ignored = t->icmp_ignored;
 		s->icmp_out = t->icmp_out;
@@ -826,17 +833,16 @@ static void *worker_init(struct dp_worker *w)
 	struct tcp_config tc = { .max_tenants = STRAIT_MAX_TENANTS, .sndbuf = 1u << 20,
 				 .rcvbuf = 1u << 20 };
 	static const struct tcp_ops ops = { now_us, output, NULL };
-	uint32_t flows = 0;
 
 	if (!h)
 		return NULL;
 	h->w = w;
 	h->tsc_hz = rte_get_tsc_hz();
-	/* a tenant that a reload adds shares what is left */
-	for (unsigned i = 0; i < cfg->n_tenants; i++)
-		if (strait_tenant_present(&cfg->tenants[i]) && relay_tenant_owner(w->app, i) == w->id)
-			flows += 256; /* chan_mux_config_defaults()'s max_flows */
-	tc.max_conns = flows + SYN_CONNS_SPARE;
+	/* sized at start for [Appliance] OptimizedFlows, whichever tenants a
+	 * reload adds later; a tenant at most as many as its channel carries */
+	tc.max_established = cfg->appliance.optimized_flows;
+	tc.tenant_max_established = CHAN_MUX_DEFAULT_FLOWS;
+	tc.max_conns = tc.max_established + SYN_CONNS_SPARE;
 	if (w->app->tx_csum[DP_LAN] && w->app->tx_csum[DP_WAN])
 		tc.flags |= TCP_CFG_TX_CSUM_OFFLOAD;
 	if (w->app->rx_csum[DP_LAN] && w->app->rx_csum[DP_WAN])
@@ -898,7 +904,7 @@ static void tenant_stats(void *ctx, unsigned slot, struct strait_tenant_stats *s
 
 	if (!t)
 		return;
-	s->unoptimized[STRAIT_UNOPT_BYPASS] += t->bypassed;
+	s->unoptimized[STRAIT_UNOPT_BYPASS] += t->bypassed + t->full;
 	s->unoptimized[STRAIT_UNOPT_PEER_DOWN] += t->refused_down;
 	if (!t->relay)
 		return;

@@ -35,6 +35,8 @@ struct relay_hook_tenant {
 	uint64_t wan_syn;         /* SYNs that came from the WAN: bridged */
 	uint64_t vlan_bypassed;   /* SYNs on a VLAN the tenant's Vlans do not
 				   * allow: bridged */
+	uint64_t full;            /* SYNs bridged: no room (OptimizedFlows, or
+				   * the tenant's 256 flows) */
 	uint64_t icmp_in;         /* B: ICMP unreachables that refused an open */
 	uint64_t icmp_ignored;    /* B: other ICMP errors about our connections */
 	uint64_t icmp_out;        /* A: ICMP unreachables sent to clients */

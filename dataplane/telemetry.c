@@ -482,6 +482,7 @@ static const struct counter_def relay_table[] = {
 	R("refused_options", relay.refused[RELAY_OPEN_OPTIONS]),
 	R("refused_malformed", relay.mux.refused_malformed),
 	R("vlan_bypassed", vlan_bypassed),
+	R("full", full),
 	R("resets_in", relay.mux.resets_in), R("resets_out", relay.mux.resets_out),
 	R("wan_syn", wan_syn), R("unreachable_in", icmp_in), R("unreachable_out", icmp_out),
 	R("icmp_ignored", icmp_ignored),

@@ -261,6 +261,10 @@ struct tcp_conn *tcp_connect_offer(struct tcp_stack *st, enum tcp_af af,
  * -EBADMSG (malformed, counted as in tcp_input), -ENOSPC (a pending or
  * connection bound: dropped and counted). */
 int tcp_intercept(struct tcp_stack *st, struct rte_mbuf *m, uint16_t tenant);
+/* Would tcp_intercept() take a new open for `tenant` now (within the
+ * pending and connection bounds, a free table entry)? Counts nothing: the
+ * caller may bridge the SYN instead of letting it be dropped. */
+bool tcp_intercept_room(const struct tcp_stack *st, uint16_t tenant);
 /* The handler of a tenant's intercepted connections (its channel); NULL
  * reverts to ops->event. Connections take it when their SYN arrives. */
 int tcp_tenant_handler(struct tcp_stack *st, uint16_t tenant, tcp_event_fn fn,

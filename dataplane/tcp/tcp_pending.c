@@ -27,6 +27,18 @@ bool tcp_may_pend(struct tcp_stack *st, uint16_t tenant)
 	return true;
 }
 
+bool tcp_intercept_room(const struct tcp_stack *st, uint16_t tenant)
+{
+	if (tenant >= st->cfg.max_tenants)
+		return false;
+	const struct tcp_tenant *t = &st->tenants[tenant];
+
+	return st->free_head &&
+	       st->pending < st->cfg.max_pending && t->pending < st->cfg.tenant_max_pending &&
+	       st->established + st->half_open + st->pending < st->cfg.max_established &&
+	       t->established + t->pending < st->cfg.tenant_max_established;
+}
+
 int tcp_tenant_handler(struct tcp_stack *st, uint16_t tenant, tcp_event_fn fn,
 		       void *arg)
 {

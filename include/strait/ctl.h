@@ -91,6 +91,7 @@ struct strait_appliance_cfg {
 	char name[STRAIT_NAME_MAX];
 	unsigned workers;           /* worker lcores; 0 = single-lcore mode */
 	uint32_t flow_table_size;   /* flows per worker, power of two */
+	uint32_t optimized_flows;   /* connections each worker optimizes at once */
 	uint32_t flow_idle_timeout; /* seconds, established flows */
 	uint32_t flow_closed_timeout; /* seconds, after FIN both ways or RST */
 	uint32_t neigh_table_size;  /* IP -> MAC entries per worker, power of two */

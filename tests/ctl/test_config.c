@@ -161,6 +161,9 @@ static const struct tcase cases[] = {
 	T(111, 't', TEN_OK "[Bandwidth]\nRpoTarget = 15min\nTransport = CUBIC\n", 0, NULL),
 	T(112, 't', TEN_OK "[Bandwidth]\nTransport = reno\n", 15, "[Bandwidth] Transport"),
 	T(113, 't', TEN_OK "[Bandwidth]\nTransport = rate\nTransport = bbr\n", 16, "[Bandwidth] Transport"),
+	/* [Appliance] OptimizedFlows: 16 .. 1048576 */
+	T(114, 'a', "[Appliance]\nOptimizedFlows = 15\n", 2, "[Appliance] OptimizedFlows"),
+	T(115, 'a', "[Appliance]\nOptimizedFlows = many\n", 2, "[Appliance] OptimizedFlows"),
 };
 
 static char dir[] = "/tmp/dp-ctl-test-XXXXXX";

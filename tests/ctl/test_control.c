@@ -402,6 +402,7 @@ static const struct acase acases[] = {
 	{ 5, "Name = other\n", NULL, NULL, 0, "[Appliance] Name" },
 	/* the WAN shaper's link rate: in place */
 	{ 6, NULL, NULL, NULL, 0, "[WAN] Rate" },
+	{ 7, "OptimizedFlows = 64\n", NULL, "[Appliance] OptimizedFlows", 5, NULL },
 };
 
 Test(diff, appliance, .init = setup, .fini = teardown)

@@ -30,6 +30,10 @@
 #  5. globex removed at both: gone from the WAN module and the relay.
 #  6. acme's CacheSize changed at both: its session starts again (a new
 #     connect), a transfer after it byte-exact.
+#  7. Room: both appliances optimize OptimizedFlows = 16 connections at
+#     once. 24 flows held open together on acme: at most 16 optimized, the
+#     others bridged unoptimized (A's `full`), every one byte-exact; then a
+#     flow is optimized again.
 #
 #   [SUBNET=S] ctl-reload-two-sites.sh STRAITD
 set -euo pipefail
@@ -40,6 +44,8 @@ workers=1
 sub=${SUBNET:-176}
 . "$here/wan-lib.sh"
 peer="$here/relay_peer.py"
+many="$here/relay_many.py"
+APP_EXTRA="OptimizedFlows = 16"
 bg=()
 cleanup() {
   for p in "${bg[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -193,6 +199,20 @@ until_ok a /strait/tunnel,acme "v['channel']['connects'] > $c0" 60 ||
 up acme
 transfer 5001
 say "ok: acme's CacheSize changed at both: its session started again, 1 MiB byte-exact after"
+
+# 7. no room: bridged, never unanswered
+i0=$(val a /strait/relay,acme 'v["intercepted"]') f0=$(val a /strait/relay,acme 'v["full"]')
+lx server python3 "$many" serve $S 5001 24 120 > "$work/many.srv" & bg+=($!)
+listening 5001
+r=$(lx client timeout 150 python3 "$many" send $S 5001 24 65536 3 120 hold || true)
+[ "$r" = "ok 24" ] || fail "24 flows at once: $r (server: $(cat "$work/many.srv"))"
+wait "${bg[-1]}" || true
+i1=$(val a /strait/relay,acme 'v["intercepted"]') f1=$(val a /strait/relay,acme 'v["full"]')
+[ $((i1 - i0)) -ge 1 ] && [ $((i1 - i0)) -le 16 ] && [ $((i1 - i0 + f1 - f0)) -eq 24 ] ||
+  fail "24 flows at once: $((i1 - i0)) optimized, $((f1 - f0)) bridged for no room"
+transfer 5001
+[ "$(val a /strait/relay,acme 'v["intercepted"]')" -gt "$i1" ] || fail "no flow optimized after the crowd"
+say "ok: 24 flows at once with OptimizedFlows = 16: $((i1 - i0)) optimized, $((f1 - f0)) bridged (full), all byte-exact; then optimized again"
 
 wan_stop a || fail "A's exit status"
 wan_stop b || fail "B's exit status"

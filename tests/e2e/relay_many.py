@@ -9,8 +9,10 @@ at both ends, a thread per connection).
                                          of what it read; prints "served N"
                                          once all N are answered, or what
                                          went wrong, within SECS
-  relay_many.py send ADDR PORT N SIZE SEED SECS
-                                         client: N connections at once; flow
+  relay_many.py send ADDR PORT N SIZE SEED SECS [hold]
+                                         client: N connections at once (hold:
+                                         none sends before all are
+                                         connected); flow
                                          i sends SIZE bytes of its own
                                          (a seeded pseudo-random block, half
                                          of which every flow shares, so the
@@ -83,9 +85,10 @@ def serve(addr, port, n, secs):
         print("served %d" % n, flush=True)
 
 
-def send(addr, port, n, size, seed, secs):
+def send(addr, port, n, size, seed, secs, hold):
     end = time.monotonic() + secs
     bad = []
+    barrier = threading.Barrier(n) if hold else None
 
     def one(i):
         data = flow_bytes(i, size, seed)
@@ -94,6 +97,8 @@ def send(addr, port, n, size, seed, secs):
             c = socket.socket(family(addr), socket.SOCK_STREAM)
             c.settimeout(max(1.0, end - time.monotonic()))
             c.connect((addr, port))
+            if barrier:
+                barrier.wait(max(1.0, end - time.monotonic()))
             c.sendall(data)
             c.shutdown(socket.SHUT_WR)
             answer = b""
@@ -104,8 +109,8 @@ def send(addr, port, n, size, seed, secs):
                 answer += b
             if answer.decode().strip() != want:
                 bad.append("flow %d: %r" % (i, answer.decode().strip()))
-        except OSError as e:
-            bad.append("flow %d: %s" % (i, e))
+        except (OSError, threading.BrokenBarrierError) as e:
+            bad.append("flow %d: %s" % (i, e or "not all connected"))
 
     threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
     for t in threads:
@@ -122,7 +127,8 @@ def main():
     if mode == "serve":
         serve(addr, port, int(sys.argv[4]), float(sys.argv[5]))
     elif mode == "send":
-        send(addr, port, int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]), float(sys.argv[7]))
+        send(addr, port, int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]), float(sys.argv[7]),
+             sys.argv[8:] == ["hold"])
     else:
         sys.exit("unknown mode " + mode)
 

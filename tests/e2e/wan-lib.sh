@@ -79,6 +79,7 @@ wan_appliance() {
 Name = wan-$1
 Workers = $workers
 TenantDir = tenants
+${APP_EXTRA:-}
 [LAN]
 Port = net_af_packet0
 Address = 198.18.$sub.$h/24

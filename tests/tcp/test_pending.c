@@ -346,6 +346,11 @@ Test(pending, per_tenant_bound)
 	pend(1, 1);
 	h->rport++;
 	h_clear(h);
+	/* the caller can know before: room says no, and counts nothing */
+	cr_assert_not(tcp_intercept_room(h->st, 1));
+	cr_assert(tcp_intercept_room(h->st, 2));
+	cr_assert_not(tcp_intercept_room(h->st, 60000), "no such tenant");
+	cr_assert_eq(tstats(1).pending_limit_drops, 0);
 	cr_assert_eq(intercept(1, TH_SYN, NULL, 0, 1), -ENOSPC);
 	cr_assert_eq(h->nout, 0, "dropped, no cookie");
 	cr_assert_eq(h->nevents, 0);
@@ -377,11 +382,38 @@ Test(pending, per_appliance_bound)
 	h->rport++;
 	pend(1, 2);
 	h->rport++;
+	cr_assert_not(tcp_intercept_room(h->st, 3));
 	cr_assert_eq(intercept(1, TH_SYN, NULL, 0, 3), -ENOSPC);
 	cr_assert_eq(stats().pending_limit_drops, 1);
 	cr_assert_eq(tstats(3).pending_limit_drops, 1);
 	cr_assert_eq(stats().pending, 2);
 	cr_assert_eq(stats().conns, 2);
+}
+
+Test(pending, room_needs_a_free_table_entry)
+{
+	struct tcp_config cfg = { .max_conns = 2, .max_pending = 8 };
+	setup(&cfg, TCP_AF_INET);
+	cr_assert(tcp_intercept_room(h->st, 1));
+	pend(1, 1);
+	h->rport++;
+	struct tcp_conn *c = pend(1, 2);
+	h->rport++;
+	cr_assert_not(tcp_intercept_room(h->st, 3), "the table is full");
+	cr_assert_eq(intercept(1, TH_SYN, NULL, 0, 3), -ENOSPC);
+	tcp_close(c);
+	cr_assert_eq(stats().conns, 1);
+	cr_assert(tcp_intercept_room(h->st, 3), "an entry freed");
+}
+
+Test(pending, room_within_the_tenants_connections)
+{
+	struct tcp_config cfg = { .tenant_max_established = 1 };
+	setup(&cfg, TCP_AF_INET);
+	pend(1, 1);
+	h->rport++;
+	cr_assert_not(tcp_intercept_room(h->st, 1), "the tenant's bound");
+	cr_assert(tcp_intercept_room(h->st, 2));
 }
 
 Test(pending, own_services_unaffected)
