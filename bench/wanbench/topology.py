@@ -58,9 +58,8 @@ class Topology(wanem_lab.Lab):
     """The namespaces and veths; the emulator through wanem_lab.Lab's
     start()/stop() (it runs in ns W between IF_A = A's side and IF_B)."""
 
-    def __init__(self, wanem_bin, tag, cc="cubic"):
+    def __init__(self, wanem_bin, tag):
         super().__init__(wanem_bin, tag=tag)
-        self.cc = cc            # every namespace's TCP congestion control
         self.tag = i = tag
         self.ns_ = {"c": f"wbc-{i}", "a": f"wba-{i}", "w": f"wbw-{i}", "b": f"wbb-{i}",
                     "s": f"wbs-{i}"}
@@ -79,10 +78,6 @@ class Topology(wanem_lab.Lab):
             sh("ip", "netns", "add", n)
             for k in ("all", "default"):
                 sh("ip", "netns", "exec", n, "sysctl", "-qw", f"net.ipv6.conf.{k}.disable_ipv6=1")
-            # a new namespace takes the host's default, and this machine's
-            # is bbr; the replication products compared run on stock
-            # Linux/ESXi, whose default is CUBIC
-            sh("ip", "netns", "exec", n, "sysctl", "-qw", f"net.ipv4.tcp_congestion_control={self.cc}")
             sh("ip", "-n", n, "link", "set", "lo", "up")
         ns, i = self.ns_, self.if_
         for (n1, if1), (n2, if2) in (((ns["c"], i["c"]), (ns["a"], i["al"])),
