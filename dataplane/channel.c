@@ -39,6 +39,8 @@ struct channel {
 	const struct channel_gate *gate; /* channel_set_gate(): conn and tconn */
 	void *gate_arg;
 	uint64_t min_rate_bps;       /* channel_set_min_rate(): the same */
+	bool bbr;                    /* channel_set_bbr(): the same */
+	struct tcp_bbr model[2];     /* with bbr: conn's and tconn's (tcp_gate.bbr) */
 	struct channel_stats st;     /* bytes_* etc. of connections already closed */
 	/* goodput test */
 	struct tcp_conn *tconn;
@@ -273,7 +275,16 @@ static uint64_t gate_min_rate(void *ctx, const struct tcp_conn *c)
 	return ch ? ch->min_rate_bps : 0;
 }
 
-static const struct tcp_gate stack_gate = { gate_may_send, gate_sent, gate_min_rate };
+static struct tcp_bbr *gate_bbr(void *ctx, const struct tcp_conn *c)
+{
+	(void)ctx;
+	struct channel *ch = conn_channel(c);
+	if (!ch || !ch->bbr)
+		return NULL;
+	return &ch->model[c == ch->tconn];
+}
+
+static const struct tcp_gate stack_gate = { gate_may_send, gate_sent, gate_min_rate, gate_bbr };
 
 /* ---- the stack ---- */
 
@@ -471,13 +482,24 @@ void channel_stack_impair_stats(const struct channel_stack *cs, struct tcp_impai
 		memset(out, 0, sizeof(*out));
 }
 
+static void test_conn_stats(const struct tcp_conn *c, struct channel_test *t)
+{
+	struct tcp_conn_stats s;
+	tcp_conn_stats(c, &s);
+	t->retrans_segs = s.retrans_segs;
+	t->fast_recoveries = s.fast_recoveries;
+	t->rto_expiries = s.rto_expiries;
+	t->srtt_us = s.srtt_us;
+	t->min_rtt_us = s.min_rtt_us;
+	t->cwnd = s.cwnd;
+	t->ssthresh = s.ssthresh;
+	t->snd_wnd = s.snd_wnd;
+}
+
 static void test_end(struct channel *ch, bool ok)
 {
 	struct channel_test *t = &ch->test;
-	struct tcp_conn_stats s;
-	tcp_conn_stats(ch->tconn, &s);
-	t->retrans_segs = s.retrans_segs;
-	t->srtt_us = s.srtt_us;
+	test_conn_stats(ch->tconn, t);
 	t->state = ok ? CHANNEL_TEST_DONE : CHANNEL_TEST_FAILED;
 	if (ok)
 		t->ns = (now_us(ch->cs) - ch->t0_us) * 1000;
@@ -626,6 +648,11 @@ int channel_test_start(struct channel *ch, enum channel_test_mode mode, uint64_t
 	return 0;
 }
 
+void channel_set_bbr(struct channel *ch, bool on)
+{
+	ch->bbr = on;
+}
+
 void channel_set_min_rate(struct channel *ch, uint64_t bps)
 {
 	ch->min_rate_bps = bps;
@@ -653,6 +680,8 @@ void channel_kick(struct channel *ch)
 void channel_test_result(const struct channel *ch, struct channel_test *out)
 {
 	*out = ch->test;
+	if (ch->tconn && out->state == CHANNEL_TEST_RUNNING)
+		test_conn_stats(ch->tconn, out);
 }
 
 unsigned channel_poll(struct channel_stack *cs)

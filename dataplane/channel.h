@@ -135,6 +135,9 @@ void channel_kick(struct channel *ch);
 /* The rate the shaper guarantees the channel (tcp_gate.min_rate: random
  * loss does not take its window below it), kept across reconnects. */
 void channel_set_min_rate(struct channel *ch, uint64_t bps);
+/* Transport = bbr: the channel's TCP models the path (tcp_gate.bbr,
+ * tcp_bbr.c) instead of reacting to loss; kept across reconnects. */
+void channel_set_bbr(struct channel *ch, bool on);
 /* Bytes written to the channel (and its test) not sent yet. */
 size_t channel_unsent(const struct channel *ch);
 
@@ -169,8 +172,9 @@ struct channel_test {
 	uint64_t bytes, sent, received;
 	uint64_t mismatches;         /* bytes received that differ from the pattern */
 	uint64_t ns;                 /* DONE: connection established -> peer's FIN */
-	uint64_t retrans_segs;
-	uint32_t srtt_us;
+	/* its connection (live while RUNNING, at the end after it) */
+	uint64_t retrans_segs, fast_recoveries, rto_expiries;
+	uint32_t srtt_us, min_rtt_us, cwnd, ssthresh, snd_wnd;
 };
 const char *channel_test_mode_name(enum channel_test_mode m);
 const char *channel_test_state_name(enum channel_test_state s);

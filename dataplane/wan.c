@@ -647,6 +647,7 @@ static int tenant_start(struct wan_worker *ww, const struct strait_config *cfg, 
 		tenant_stop(ww, slot);
 		return -ENOMEM;
 	}
+	channel_set_bbr(t->ch, tc->transport == STRAIT_TRANSPORT_BBR);
 	if (ww->shaper) /* a fresh class; its policy at the next sync */
 		wan_shaper_attach(ww->shaper, slot, t->ch);
 	return 0;

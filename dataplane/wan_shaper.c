@@ -187,10 +187,11 @@ void wan_shaper_sync(struct wan_shaper *s, const struct strait_config *cfg, uint
 			.rpo_target_ns = tc->rpo_target_ns,
 		};
 		/* Transport = rate: random loss does not slow the channel below
-		 * its guarantee (the shaper paces it); bbr is not built yet: as
-		 * cubic */
+		 * its guarantee (the shaper paces it); bbr: the channel models
+		 * the path, within what the shaper grants */
 		channel_set_min_rate(s->t[k].ch, tc->transport == STRAIT_TRANSPORT_RATE
 							 ? tc->guaranteed_bps : 0);
+		channel_set_bbr(s->t[k].ch, tc->transport == STRAIT_TRANSPORT_BBR);
 	}
 	uint64_t link_bps = cfg->appliance.wan_rate_bps;
 	struct shaper_cfg sc = {

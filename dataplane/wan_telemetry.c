@@ -190,7 +190,13 @@ static void put_tenant(struct rte_tel_data *d, const struct dp_app *a, const str
 		/* goodput: the payload one way (discard, source) or each way (echo) */
 		u64(te, "mbit_s", ts->ns ? ts->bytes * 8000 / ts->ns : 0);
 		u64(te, "retrans_segs", ts->retrans_segs);
+		u64(te, "fast_recoveries", ts->fast_recoveries);
+		u64(te, "rto_expiries", ts->rto_expiries);
 		u64(te, "srtt_us", ts->srtt_us);
+		u64(te, "min_rtt_us", ts->min_rtt_us);
+		u64(te, "cwnd", ts->cwnd);
+		u64(te, "ssthresh", ts->ssthresh);
+		u64(te, "snd_wnd", ts->snd_wnd);
 	}
 }
 

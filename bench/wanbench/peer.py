@@ -64,9 +64,16 @@ def send(host, port, path):
     s = None
     for _ in range(100):         # the server listens before we start; a SYN lost on
         try:                     # the emulated WAN is retransmitted by the kernel
-            s = socket.create_connection((host, int(port)), timeout=120)
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            cc = os.environ.get("WAN_BENCH_CC")
+            if cc:              # wan-bench --cc: not the host's default (bbr here)
+                s.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, cc.encode())
+            s.settimeout(120)
+            s.connect((host, int(port)))
             break
         except ConnectionRefusedError:
+            s.close()
+            s = None
             time.sleep(0.05)
     if s is None:
         sys.exit(f"peer send: {host}:{port} refused the connection")

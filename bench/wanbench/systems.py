@@ -38,6 +38,11 @@ def peer_cmd(*args):
     return " ".join(shlex.quote(a) for a in ("python3", PEER, *args))
 
 
+# strait-wanem's profiles' link rates (bench/README.md): the strait
+# tenant's [WAN] Rate and guarantee with --transport rate
+LINK_RATE = {"metro": "1G", "regional": "100M", "transcon": "155M", "intercont": "45M",
+             "geo-sat": "20M"}
+
 class System:
     name = ""
     passes = 1                      # strait: 2 (cold cache, then warm)
@@ -74,8 +79,9 @@ class System:
 class Straitd:
     """straitd in A and B on af_packet vdevs over their LAN and WAN veths."""
 
-    def __init__(self, topo, work, straitd, tenants):
+    def __init__(self, topo, work, straitd, tenants, wan_rate=None):
         self.topo, self.work, self.bin, self.tenants = topo, work, straitd, tenants
+        self.wan_rate = wan_rate    # [WAN] Rate (the strait system: the profile's link)
         self.d = {}
 
     def write_configs(self):
@@ -93,7 +99,7 @@ Address = {LAN_ADDR[side]}/24
 [WAN]
 Port = net_af_packet1
 Address = {WAN_ADDR[side]}/24
-""")
+""" + (f"Rate = {self.wan_rate}\n" if self.wan_rate else ""))
             # this system's tenants only (plain after strait must bridge)
             tdir = os.path.join(d, "tenants")
             for name in os.listdir(tdir):
@@ -257,10 +263,23 @@ Ports = {PORT}
 Endpoint = {WAN_ADDR[peer]}
 InnerAddress = {INNER[side]}
 PeerInnerAddress = {INNER[peer]}
-"""}
+[Bandwidth]
+{self.bandwidth()}"""}
+
+    def bandwidth(self):
+        """What an operator configures for the profile's link: rate, the
+        tenant guaranteed the whole provisioned link (the only tenant),
+        paced at it whatever the random loss; bbr, the bottleneck measured
+        (no guarantee needed); cubic, loss-based."""
+        r = LINK_RATE.get(self.profile)
+        if self.opts.transport == "rate" and r:
+            return f"Guaranteed = {r}\nCeiling = {r}\nTransport = rate\n"
+        return f"Transport = {self.opts.transport}\n"
 
     def start(self, profile):
-        self.app = Straitd(self.topo, self.work, self.opts.straitd, self.tenants)
+        self.profile = profile
+        self.app = Straitd(self.topo, self.work, self.opts.straitd, self.tenants,
+                           LINK_RATE.get(profile) if self.opts.transport == "rate" else None)
         try:
             self.app.start()
             self.wait_channel()

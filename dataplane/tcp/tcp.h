@@ -158,6 +158,25 @@ enum tcp_listen_flags {
 int tcp_listen(struct tcp_stack *st, enum tcp_af af, const struct tcp_addr *addr,
 	       uint16_t port, uint16_t tenant, uint32_t flags);
 
+/* The BBR-style model of one connection (tcp_bbr.c), kept by the gate's
+ * owner for the connections it wants modelled (tcp_gate.bbr): the engine's
+ * own state, not to be read or written outside it; zeroed, it starts a
+ * new model. */
+enum { BBR_BW_ROUNDS = 10, BBR_CYCLE = 8 };
+struct tcp_bbr {
+	uint32_t bw[BBR_BW_ROUNDS];  /* bytes per ms delivered, per round (ring) */
+	uint32_t full_bw;            /* start-up: the bandwidth to beat by 25 % (B/ms) */
+	uint64_t delivered;          /* bytes cumulatively ACKed */
+	uint64_t rd_delivered, rd_t0; /* the round's start: delivered (+ SACKed), time */
+	uint64_t min_rtt_t, cycle_t; /* when the min RTT was taken, the phase began */
+	uint32_t rd_end;             /* the round ends when SND.UNA passes it */
+	uint32_t round, min_rtt_us;
+	uint32_t rd_rtt_us;          /* the least RTT sample of this round */
+	uint32_t backoffs;           /* rounds a standing queue sent to the 0.75 phase */
+	uint8_t mode, cycle, full_cnt;
+	const struct tcp_conn *owner; /* the connection modelled; another: start anew */
+};
+
 /* The stack's output gate (the WAN shaper, dataplane/wan_shaper.c, through
  * the channel): before each data segment, new or resent, the engine asks
  * may_send(c); false leaves the bytes in the send queue (tcp_write() takes
@@ -169,11 +188,16 @@ int tcp_listen(struct tcp_stack *st, enum tcp_af af, const struct tcp_addr *addr
  * loss never takes its congestion window below that rate's bandwidth-
  * delay product (x 1.25, on the minimum RTT), so random loss on a WAN does
  * not slow it below its grant (as Riverbed's MX-TCP); the gate paces it.
+ * bbr(c) (may be NULL): the model's state when c models the path instead
+ * of reacting to loss (tcp_bbr.c: paces at the bottleneck it measures,
+ * backs off when the queueing delay rises, a random loss does not halve
+ * it), NULL otherwise.
  * One per stack (nothing per connection); NULL removes it. */
 struct tcp_gate {
 	bool (*may_send)(void *ctx, struct tcp_conn *c);
 	void (*sent)(void *ctx, struct tcp_conn *c, uint32_t len);
 	uint64_t (*min_rate)(void *ctx, const struct tcp_conn *c);
+	struct tcp_bbr *(*bbr)(void *ctx, const struct tcp_conn *c);
 };
 void tcp_stack_set_gate(struct tcp_stack *st, const struct tcp_gate *g, void *ctx);
 /* Sends what the windows, pacing and the gate allow now. */

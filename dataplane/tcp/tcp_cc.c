@@ -51,7 +51,10 @@ static uint32_t cwnd_cap(const struct tcp_conn *c)
 void tcp_cc_ack(struct tcp_conn *c, uint32_t acked)
 {
 	uint32_t mss = c->snd_mss;
-	if (c->cwnd < c->ssthresh) {
+	bool bbr = tcp_bbr_on(c);
+	if (bbr && !tcp_bbr_startup(c))
+		return; /* the model sets the window (tcp_bbr_ack) */
+	if (c->cwnd < c->ssthresh || bbr) {
 		/* slow start, L = 2 SMSS (RFC 3465) */
 		c->cwnd += acked < 2 * mss ? acked : 2 * mss;
 	} else if (cubic(c)) {
@@ -69,7 +72,7 @@ void tcp_cc_ack(struct tcp_conn *c, uint32_t acked)
 
 /* tcp_gate.min_rate(): the granted rate's bandwidth-delay product, x 1.25,
  * on the minimum RTT seen; 0 without a rate or an RTT. */
-static uint32_t rate_floor(const struct tcp_conn *c)
+uint32_t tcp_cc_floor(const struct tcp_conn *c)
 {
 	uint32_t rtt = c->min_rtt_us ? c->min_rtt_us : c->srtt_us;
 	uint64_t bps = c->st->gate && c->st->gate->min_rate
@@ -86,11 +89,19 @@ static uint32_t rate_floor(const struct tcp_conn *c)
 static uint32_t reduce(struct tcp_conn *c)
 {
 	uint32_t h;
+	if (tcp_bbr_on(c)) {
+		/* a loss is not congestion: the model's window (in start-up,
+		 * the window reached: no halving) */
+		h = tcp_bbr_target(c);
+		if (tcp_bbr_startup(c) && h < c->cwnd)
+			h = c->cwnd;
+		return h > 2u * c->snd_mss ? h : 2u * c->snd_mss;
+	}
 	if (cubic(c))
 		h = tcp_cubic_reduce(c);
 	else
 		h = tcp_flight(c) / 2;
-	uint32_t f = rate_floor(c);
+	uint32_t f = tcp_cc_floor(c);
 	if (h < f)
 		h = f;
 	return h > 2u * c->snd_mss ? h : 2u * c->snd_mss;
@@ -134,7 +145,10 @@ void tcp_cc_exit_recovery(struct tcp_conn *c)
 void tcp_cc_rto(struct tcp_conn *c)
 {
 	c->ssthresh = reduce(c);
-	c->cwnd = c->snd_mss; /* loss window (RFC 5681 3.1) */
+	/* loss window (RFC 5681 3.1); with a granted rate the floor: an RTO
+	 * on a lossy WAN (a lost retransmission) does not restart it from one
+	 * segment below its grant, the gate paces what goes */
+	c->cwnd = c->snd_mss > tcp_cc_floor(c) ? c->snd_mss : tcp_cc_floor(c);
 	c->bytes_acked = 0;
 	c->flags &= ~TF_IN_RECOVERY;
 	c->recover = c->snd_max;

@@ -730,6 +730,8 @@ static bool process_ack(struct tcp_conn *c, struct tcp_seg *s)
 		int64_t dlv = (int64_t)acked + c->sacked_bytes - sacked_before;
 		tcp_rack_ack(c, &s->opt, old_una, dlv > 0 ? (uint32_t)dlv : 0);
 	}
+	if (tcp_bbr_on(c))
+		tcp_bbr_ack(c, acked);
 
 	/* our FIN acknowledged? */
 	bool fin_acked = (c->flags & TF_FIN_SENT) && c->snd_una == c->snd_max &&

@@ -93,7 +93,9 @@ enum {
  * one burst, in time order in tcp_conn.xl[] (RFC 8985 needs each
  * segment's transmit time; a burst shares one clock reading). A record
  * RACK marked lost stays, flagged, until retransmitted or SACKed. */
-enum { XR_RETRANS = 1u << 0, XR_LOST = 1u << 1 };
+/* XR_MERGED: two records joined by xl_room (tcp_rack.c): its time is its
+ * later part's, so only its last byte gives an RTT sample */
+enum { XR_RETRANS = 1u << 0, XR_LOST = 1u << 1, XR_MERGED = 1u << 2 };
 #define TCP_XMIT_MAXLEN ((1u << 24) - 1) /* bytes one record covers */
 struct tcp_xmit {
 	uint32_t seq;
@@ -422,8 +424,17 @@ void tcp_cc_ack(struct tcp_conn *c, uint32_t acked);
 void tcp_cc_enter_recovery(struct tcp_conn *c);
 void tcp_cc_exit_recovery(struct tcp_conn *c);
 void tcp_cc_rto(struct tcp_conn *c);
+uint32_t tcp_cc_floor(const struct tcp_conn *c);
 uint32_t tcp_flight(const struct tcp_conn *c);
 uint32_t tcp_pipe(const struct tcp_conn *c);
+
+/* tcp_bbr.c */
+bool tcp_bbr_on(const struct tcp_conn *c);
+void tcp_bbr_ack(struct tcp_conn *c, uint32_t acked);
+void tcp_bbr_rtt(struct tcp_conn *c, uint32_t r);
+uint32_t tcp_bbr_target(const struct tcp_conn *c);
+double tcp_bbr_pacing_rate(const struct tcp_conn *c);
+bool tcp_bbr_startup(const struct tcp_conn *c);
 
 /* tcp_cubic.c */
 void tcp_cubic_ack(struct tcp_conn *c, uint32_t acked);

@@ -36,6 +36,8 @@ void tcp_pace_sent(struct tcp_conn *c, uint32_t len)
 	if (c->min_rtt_us && rtt > 2 * c->min_rtt_us)
 		rtt = 2 * c->min_rtt_us;
 	double rate = (double)c->cwnd * ratio / rtt; /* bytes per us */
+	if (tcp_bbr_on(c) && tcp_bbr_pacing_rate(c) > 0)
+		rate = tcp_bbr_pacing_rate(c); /* the model's gain x bandwidth */
 	uint64_t now = c->st->now;
 	/* credit: TCP_PACE_BURST_US, and never less than 10 segments, so
 	 * that small windows go out as the ACK clock allows */

@@ -119,7 +119,7 @@ void tcp_rack_sent(struct tcp_conn *c, uint32_t seq, uint32_t len, bool rexmit)
 	uint16_t fl = rexmit ? XR_RETRANS : 0;
 	if (c->nxl) {
 		struct tcp_xmit *l = &c->xl[c->nxl - 1];
-		if (l->seq + l->len == seq && l->ts == t && l->flags == fl &&
+		if (l->seq + l->len == seq && l->ts == t && (l->flags & ~XR_MERGED) == fl &&
 		    l->len + len <= TCP_XMIT_MAXLEN) {
 			l->len = l->len + len;
 			return;
@@ -150,7 +150,7 @@ static void xl_room(struct tcp_conn *c)
 		const struct tcp_xmit *a = &c->xl[i];
 		for (unsigned j = i + 1; j < c->nxl; j++) {
 			const struct tcp_xmit *b = &c->xl[j];
-			if (b->flags != a->flags)
+			if ((b->flags & ~XR_MERGED) != (a->flags & ~XR_MERGED))
 				continue;
 			if (a->seq + a->len == b->seq && a->len + b->len <= TCP_XMIT_MAXLEN &&
 			    b->ts - a->ts < bestd) {
@@ -164,6 +164,7 @@ static void xl_room(struct tcp_conn *c)
 	if (best < TCP_XMIT_LOG) {
 		c->xl[bestj].len = c->xl[best].len + c->xl[bestj].len;
 		c->xl[bestj].seq = c->xl[best].seq;
+		c->xl[bestj].flags |= XR_MERGED;
 		xl_remove(c, best);
 		return;
 	}
@@ -220,8 +221,16 @@ static uint32_t rack_deliver(struct tcp_conn *c, uint32_t s, uint32_t e,
 			if ((c->flags & TF_TS) && o->has_ts && o->tsecr &&
 			    (int32_t)(o->tsecr - sent_ms) < 0)
 				continue;
-		} else if (rtt < sample && !(x->flags & XR_LOST) && SEQ_GT(b, fack)) {
-			sample = rtt; /* data beyond all delivered before: sent once, news */
+		} else if (rtt < sample && !(x->flags & XR_LOST) && SEQ_GT(b, fack) &&
+			   (!(x->flags & XR_MERGED) || b == x->seq + x->len) &&
+			   !tcp_retrans_in(c, a, b)) {
+			/* data beyond all delivered before: sent once, news; of a
+			 * merged record the last byte, the one sent at x->ts (a
+			 * record merged by xl_room keeps the later time: its older part
+			 * would give a sample short by the gap, which took the
+			 * channel's min_RTT to 33 ms on a 50 ms path); none of it
+			 * resent (a resent tail's ACK is not the original's) */
+			sample = rtt;
 		}
 		if (!(c->flags & TF_RACK_VALID) || sent_after(x->ts, b, c->rack_xmit_ts, c->rack_end_seq)) {
 			c->rack_xmit_ts = x->ts;

@@ -14,6 +14,7 @@ void tcp_rtt_sample(struct tcp_conn *c, uint32_t r)
 		r = 1;
 	if (!c->min_rtt_us || r < c->min_rtt_us)
 		c->min_rtt_us = r;
+	tcp_bbr_rtt(c, r);
 	if (!c->srtt_us) {
 		c->srtt_us = r;
 		c->rttvar_us = r / 2;

@@ -50,7 +50,7 @@ static uint64_t min_rate(void *ctx, const struct tcp_conn *c)
 	return ((struct test_gate *)ctx)->min_rate;
 }
 
-static const struct tcp_gate gate = { may_send, sent, min_rate };
+static const struct tcp_gate gate = { may_send, sent, min_rate, NULL };
 
 static struct h_seg S;
 
