@@ -378,12 +378,14 @@ done
   fail "the A->B log did not continue (A continued_tx $(relay a continued_tx), B continued_rx $(relay b continued_rx))"
 lx server python3 "$peer" sink $S 5001 1 > /dev/null & bg+=($!)
 listening 5001
-w0=$(wan_tx)
+w0=$(wan_tx) e0=$(relay a wan_bytes_out)
 r=$(lx client timeout 120 python3 "$peer" send $S 5001 "$work/data" || true)
 [ "$r" = "$want" ] || fail "after both restarts: '$r'"
-w1=$(wan_tx)
-say "ok: after both restarts the upload of $mb MiB cost $((w1 - w0)) WAN bytes, byte-exact"
-[ $((w1 - w0)) -le $(((mb << 20) / 50)) ] || fail "after both restarts: $((w1 - w0)) WAN bytes > 2 %"
+w1=$(wan_tx) e1=$(relay a wan_bytes_out)
+say "ok: after both restarts the upload of $mb MiB cost $((e1 - e0)) channel bytes ($((w1 - w0)) on the WAN port, with ESP and the channel's retransmissions), byte-exact"
+# the log's continuation is what the channel sends (the port's bytes add
+# the channel TCP's retransmissions, which grow with the machine's load)
+[ $((e1 - e0)) -le $(((mb << 20) / 50)) ] || fail "after both restarts: $((e1 - e0)) channel bytes > 2 %"
 
 # 11. CacheSize differs: refused at HELLO, said clearly, PeerDown
 wan_stop b || fail "B exited $?"
