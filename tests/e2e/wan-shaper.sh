@@ -173,7 +173,10 @@ for t in capped open; do
   r=$(tel a /strait/tunnel,$t)
   python3 -c "import json,sys; v=json.loads(sys.argv[1])['/strait/tunnel']; t=v['test']
 print('$t: test', t['state'], t['sent'], 'of', t['bytes'], 'bytes sent; drops', v['drops'], '; channel down', v['channel']['down'])
-sys.exit(0 if t['state'] in ('running', 'done') and not any(v['drops'].values()) and not any(v['channel']['down'].values()) else 1)" \
+# the tunnel may go down once while it comes up (B's start seen as a peer
+# restart: an unknown SPI, tunnel_down under a channel not yet connected):
+# no reconnect (one connect) is what the test asks, and no other drop
+sys.exit(0 if t['state'] in ('running', 'done') and not any(n for k, n in v['drops'].items() if k != 'unknown_spi') and v['channel']['connects'] == 1 else 1)" \
     "$r" || fail "$t: a failed test, a drop or the channel down"
 done
 
