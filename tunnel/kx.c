@@ -7,8 +7,9 @@
  *
  *   initiator                                  responder
  *   INIT {SPI_i, ts, E_i, mac}        ---->    mac, ts > last ts, then X25519
- *   (INITIAL_CONTACT when the sender holds no SA: the receiver drops its
- *   pairs with it and reports the tunnel down, then up again)
+ *   (INITIAL_CONTACT when the sender holds no SA: once the handshake it
+ *   came with completes, the receiver drops its older pairs with the peer
+ *   and reports the tunnel down, then up again)
  *                                     <----    RESP {SPI_i, SPI_r, E_r, confirm_r, mac}
  *   mac, X25519, confirm_r: use SAs
  *   CONFIRM {SPI_i, SPI_r, confirm_i} ---->    confirm_i: use SAs
@@ -54,6 +55,7 @@ struct pending_resp {           /* we responded, awaiting confirmation */
 	uint64_t since_ns;      /* when we answered */
 	uint8_t confirm_i[CONFIRM_LEN];
 	struct strait_esp_sa *out, *in;
+	bool peer_restarted;    /* the INIT said INITIAL_CONTACT while we held a pair */
 };
 
 struct strait_tunnel {
@@ -306,19 +308,21 @@ static void retire_pending_resp(struct strait_tunnel *t, uint64_t now_ns)
 	drop_pending_resp(t);
 }
 
-/* The peer has no state for us (its INIT or RESP says INITIAL_CONTACT: it
- * restarted, or timed us out): nothing sealed under the pairs it forgot
- * will ever open there, nor will it seal with them again, so they go now,
- * not after retire_ns; the next poll reports the tunnel down (the channel
- * inside it is gone with the peer's state) and up again once the new pair
- * is confirmed. */
+/* The peer has no state for us (its RESP to our INIT, or the INIT of a
+ * handshake that completed, says INITIAL_CONTACT: it restarted, or timed
+ * us out): nothing sealed under the pairs it forgot will ever open there,
+ * nor will it seal with them again, so they go now, not after retire_ns;
+ * the next poll reports the tunnel down (the channel inside it is gone
+ * with the peer's state) and up again on the new pair. Never on an INIT
+ * alone: one the peer sent before an exchange that then completed (held
+ * while its ARP resolved, reordered) reaches us after the pair it made,
+ * and must not tear it down; the peer refuses our RESP to it. */
 static void peer_lost(struct strait_tunnel *t)
 {
 	strait_esp_sa_free(t->out);
 	strait_esp_sa_free(t->in);
 	t->out = t->in = NULL;
 	free_retiring(t);
-	drop_pending_resp(t);
 	t->restarted = true;
 	t->stats.peer_restarts++;
 }
@@ -486,10 +490,9 @@ static enum strait_kx_status on_init(struct strait_tunnel *t, uint64_t now_ns, c
 		strait_esp_sa_free(sa_out);
 		goto err;
 	}
-	if ((m[2] & STRAIT_KX_F_INITIAL_CONTACT) && t->out)
-		peer_lost(t);
 	retire_pending_resp(t, now_ns); /* an earlier INIT's: the peer may hold it */
 	t->pr.active = true;
+	t->pr.peer_restarted = (m[2] & STRAIT_KX_F_INITIAL_CONTACT) && t->out;
 	t->pr.spi_i = get_be32(m + 12);
 	t->pr.spi_r = spi_r;
 	t->pr.since_ns = now_ns;
@@ -541,8 +544,10 @@ static enum strait_kx_status on_resp(struct strait_tunnel *t, uint64_t now_ns, c
 		goto out;
 	}
 	drop_pending_init(t);
-	if ((m[2] & STRAIT_KX_F_INITIAL_CONTACT) && t->out)
+	if ((m[2] & STRAIT_KX_F_INITIAL_CONTACT) && t->out) {
 		peer_lost(t);
+		drop_pending_resp(t);
+	}
 	/* A pair we answered earlier and that is still unconfirmed is older
 	 * than this one: promoting it later (by its CONFIRM or a frame) would
 	 * put it back over the pair the peer ends on. It only retires: the
@@ -560,6 +565,8 @@ out:
 
 static void promote_pending(struct strait_tunnel *t, uint64_t now_ns)
 {
+	if (t->pr.peer_restarted)
+		peer_lost(t);
 	install(t, t->pr.out, t->pr.in, now_ns);
 	t->pr.out = t->pr.in = NULL;
 	drop_pending_resp(t);

@@ -307,13 +307,17 @@ enum strait_udp_kind strait_esp_udp_decap(struct strait_pkt *pkt, struct strait_
  * initiations: the INIT from the lower node id wins; the higher side drops
  * its own pending initiation and answers.
  * A restarted peer (as IKEv2's INITIAL_CONTACT, RFC 7296 2.4): an
- * authentic, fresh INIT or RESP with INITIAL_CONTACT from a peer we hold
- * a pair with means it lost that pair. Every SA of ours with it is freed
- * at once (nothing sealed under them can open there any more), and
- * strait_tunnel_poll() reports EV_DOWN, then EV_UP once the new pair is
- * confirmed, so that what ran inside the tunnel (the channel's TCP) starts
- * over instead of waiting for a peer timeout. A replayed INIT never gets
- * this far (timestamp).
+ * authentic, fresh RESP to our INIT with INITIAL_CONTACT, or the CONFIRM
+ * (or first frame) completing an exchange whose INIT had it, from a peer
+ * we hold a pair with means it lost that pair. Every older SA of ours
+ * with it is freed at once (nothing sealed under them can open there any
+ * more), and strait_tunnel_poll() reports EV_DOWN, then EV_UP on the new
+ * pair, so that what ran inside the tunnel (the channel's TCP) starts
+ * over instead of waiting for a peer timeout. An INIT alone never does
+ * it: one sent before an exchange that completed first (held while the
+ * sender's ARP resolved, reordered) arrives after the pair it helped make,
+ * and the peer refuses our RESP to it. A replayed INIT never gets this
+ * far (timestamp).
  */
 enum strait_kx_limits {
 	STRAIT_KX_HDR_LEN = 8,
@@ -406,8 +410,9 @@ struct strait_tunnel_stats {
 	uint64_t resets;            /* strait_tunnel_reset() calls */
 	uint64_t keepalives;        /* keepalives asked for (EV_KEEPALIVE) */
 	uint64_t peer_downs;        /* peer timeouts (EV_DOWN) */
-	uint64_t peer_restarts;     /* INITIAL_CONTACT from a peer we held SAs
-				     * with (EV_DOWN, then EV_UP) */
+	uint64_t peer_restarts;     /* completed exchanges with INITIAL_CONTACT
+				     * from a peer we held SAs with (EV_DOWN,
+				     * then EV_UP) */
 	uint64_t esp_rx[STRAIT_ESP_STATUS_MAX]; /* open outcomes, incl. unknown SPI */
 	uint64_t esp_tx[STRAIT_ESP_STATUS_MAX]; /* seal outcomes */
 };

@@ -943,9 +943,9 @@ static struct strait_tunnel *mk_polled(uint32_t local)
 }
 
 /* A peer that restarts well within the peer timeout (IKEv2's
- * INITIAL_CONTACT): its first INIT says it holds no SA. Its partner drops
- * every SA with it at once (the old pair refused, nothing sealed), reports
- * DOWN, then UP once the new pair is confirmed. A rekey between live peers
+ * INITIAL_CONTACT): its first INIT says it holds no SA. Once that exchange
+ * is confirmed, its partner drops every older SA with it at once (the old
+ * pair refused) and reports DOWN, then UP on the new pair. A rekey between live peers
  * does not; a replay of that INIT is refused; a RESP says the same when the
  * responder is the one that restarted. */
 Test(kx, restarted_peer_initial_contact)
@@ -979,18 +979,18 @@ Test(kx, restarted_peer_initial_contact)
 	cr_assert_eq(strait_tunnel_poll(b, now, m.b, sizeof(m.b), &m.n), STRAIT_TUNNEL_EV_INIT);
 	cr_assert_eq(m.b[2], STRAIT_KX_F_INITIAL_CONTACT);
 	cr_assert_eq(deliver(a, now, &m, &resp), STRAIT_KX_OK);
-	cr_assert_eq(strait_tunnel_stats(a)->peer_restarts, 1);
-	/* a's old pair is gone now, not after retire_ns */
-	cr_assert_eq(strait_tunnel_spi_out(a), 0);
-	cr_assert_eq(open_(a, &old, 0xb0, now), STRAIT_ESP_E_SPI, "the old pair refused");
-	struct frame f;
-	f.p = (struct strait_pkt){.data = f.buf + HEAD, .len = 60, .head = HEAD, .tail = 100};
-	cr_assert_eq(strait_tunnel_seal(a, &f.p, 4, now), STRAIT_ESP_E_NOSA, "nothing sealed for it");
-	cr_assert_eq(strait_tunnel_poll(a, now, m.b, sizeof(m.b), &n), STRAIT_TUNNEL_EV_DOWN);
-	cr_assert_not(strait_tunnel_peer_up(a));
+	/* the INIT alone tears nothing down: it might be one sent before a
+	 * pair that completed first (kx, late_initial_contact_keeps_pair) */
+	cr_assert_eq(strait_tunnel_stats(a)->peer_restarts, 0);
+	cr_assert_eq(strait_tunnel_spi_out(a), old_out);
+	cr_assert_eq(strait_tunnel_poll(a, now, m.b, sizeof(m.b), &n) & STRAIT_TUNNEL_EV_DOWN, 0);
 	cr_assert_eq(deliver(b, now, &resp, &conf), STRAIT_KX_OK);
 	cr_assert_eq(deliver(a, now, &conf, NULL), STRAIT_KX_OK);
-	cr_assert_eq(strait_tunnel_poll(a, now, m.b, sizeof(m.b), &n), STRAIT_TUNNEL_EV_UP);
+	cr_assert_eq(strait_tunnel_stats(a)->peer_restarts, 1);
+	/* a's old pair is gone now, not after retire_ns */
+	cr_assert_eq(open_(a, &old, 0xb0, now), STRAIT_ESP_E_SPI, "the old pair refused");
+	cr_assert_eq(strait_tunnel_poll(a, now, m.b, sizeof(m.b), &n),
+		     STRAIT_TUNNEL_EV_DOWN | STRAIT_TUNNEL_EV_UP, "down, and up on the new pair");
 	cr_assert_neq(strait_tunnel_spi_out(a), old_out);
 	both_ways(a, b, now);
 	/* the restarted peer's INIT again: a replay, refused before any work */
@@ -1016,6 +1016,54 @@ Test(kx, restarted_peer_initial_contact)
 	/* a CONFIRM with the flag is malformed */
 	conf.b[2] = STRAIT_KX_F_INITIAL_CONTACT;
 	cr_assert_eq(deliver(a, now, &conf, NULL), STRAIT_KX_E_MALFORMED);
+	strait_tunnel_free(a);
+	strait_tunnel_free(b);
+}
+
+/* Start-up: b's INIT (INITIAL_CONTACT, it held no pair then) is held in
+ * b's dataplane until a's ARP answer arrives, while a's own INIT reaches
+ * b and completes a pair; b's INIT then reaches a after the pair. It must
+ * not tear the pair down: b has no initiation pending and refuses a's
+ * answer, the pair carries on, and a's next tick settles the unconfirmed
+ * answer with an ordinary rekey. */
+Test(kx, late_initial_contact_keeps_pair)
+{
+	struct strait_tunnel *a = mk_polled(1), *b = mk_polled(2);
+	struct msg resp, conf, late, late_resp, m;
+	size_t n;
+	uint64_t now = T0;
+
+	late = init_msg(b, now);
+	cr_assert_eq(late.b[2], STRAIT_KX_F_INITIAL_CONTACT);
+	now += SEC / 100;
+	struct msg ia = init_msg(a, now);
+	cr_assert_eq(deliver(b, now, &ia, &resp), STRAIT_KX_OK, "b drops its own, answers");
+	cr_assert_eq(deliver(a, now, &resp, &conf), STRAIT_KX_OK);
+	cr_assert_eq(deliver(b, now, &conf, NULL), STRAIT_KX_OK);
+	cr_assert_eq(strait_tunnel_poll(a, now, m.b, sizeof(m.b), &n), STRAIT_TUNNEL_EV_UP);
+	cr_assert_eq(strait_tunnel_poll(b, now, m.b, sizeof(m.b), &n), STRAIT_TUNNEL_EV_UP);
+	uint32_t out = strait_tunnel_spi_out(a);
+	struct frame f;
+	seal(b, &f, 0xb1, now);
+
+	cr_assert_eq(deliver(a, now, &late, &late_resp), STRAIT_KX_OK, "answered");
+	cr_assert_eq(deliver(b, now, &late_resp, NULL), STRAIT_KX_E_UNEXPECTED);
+	cr_assert_eq(strait_tunnel_stats(a)->peer_restarts, 0);
+	cr_assert_eq(strait_tunnel_spi_out(a), out, "the pair kept");
+	cr_assert_eq(open_(a, &f, 0xb1, now), STRAIT_ESP_OK, "b's frames still open");
+	cr_assert_eq(strait_tunnel_poll(a, now, m.b, sizeof(m.b), &n) & STRAIT_TUNNEL_EV_DOWN, 0);
+	both_ways(a, b, now);
+	/* after retry_ns the unconfirmed answer gives way to a rekey */
+	now += 2 * SEC;
+	unsigned ev = strait_tunnel_poll(a, now, m.b, sizeof(m.b), &m.n);
+	cr_assert_eq(ev & (STRAIT_TUNNEL_EV_INIT | STRAIT_TUNNEL_EV_DOWN), STRAIT_TUNNEL_EV_INIT);
+	cr_assert_eq(m.b[2], 0, "a rekey, no INITIAL_CONTACT");
+	cr_assert_eq(deliver(b, now, &m, &resp), STRAIT_KX_OK);
+	cr_assert_eq(deliver(a, now, &resp, &conf), STRAIT_KX_OK);
+	cr_assert_eq(deliver(b, now, &conf, NULL), STRAIT_KX_OK);
+	cr_assert_eq(strait_tunnel_stats(a)->peer_restarts + strait_tunnel_stats(b)->peer_restarts, 0);
+	cr_assert(strait_tunnel_peer_up(a) && strait_tunnel_peer_up(b));
+	both_ways(a, b, now);
 	strait_tunnel_free(a);
 	strait_tunnel_free(b);
 }
@@ -1054,6 +1102,8 @@ Test(kx, resumed_tunnel_claims_no_contact)
 	in = init_msg(b, now);
 	cr_assert_eq(in.b[2], STRAIT_KX_F_INITIAL_CONTACT);
 	cr_assert_eq(deliver(a, now, &in, &resp), STRAIT_KX_OK);
+	cr_assert_eq(deliver(b, now, &resp, &conf), STRAIT_KX_OK);
+	cr_assert_eq(deliver(a, now, &conf, NULL), STRAIT_KX_OK);
 	cr_assert_eq(strait_tunnel_stats(a)->peer_restarts, 1);
 	strait_tunnel_free(a);
 	strait_tunnel_free(b);
