@@ -135,6 +135,19 @@ wan_start() {
   pid[$s]=$!
 }
 
+# wan_start_both SECS TENANT...: both appliances, then each tenant's tunnel
+# and channel up at A within SECS
+wan_start_both() {
+  local secs=$1 t
+  shift
+  wan_start a
+  wan_start b
+  for t in "$@"; do
+    until_ok a /strait/tunnel,$t 'v["state"] == "up" and v["channel"]["state"] == "up"' "$secs" \
+      || fail "$t: tunnel or channel not up"
+  done
+}
+
 # wan_stop SIDE [SIGNAL]: returns straitd's exit status, or 124 when it
 # did not finish its shutdown ("straitd: stopped") within 20 s of SIGTERM
 # or SIGINT (its threads' kernel waits are printed, then it is killed).

@@ -99,11 +99,8 @@ done
 "$straitd" -- -c "$work/a/appliance.conf" --check >/dev/null || fail "A's configuration refused"
 
 say "1. both appliances across strait-wanem ($wanem_args), two uploads"
-wan_start a
-wan_start b
+wan_start_both 60 lagger peer
 for t in lagger peer; do
-  until_ok a /strait/tunnel,$t 'v["state"] == "up" and v["channel"]["state"] == "up"' 60 \
-    || fail "$t: tunnel or channel not up"
   until_ok a /strait/relay,$t 'v["channel"] == "up"' 30 || fail "$t's relay is not up"
 done
 for i in $(seq 1 100); do
