@@ -112,11 +112,14 @@ Address = {WAN_ADDR[side]}/24
     def start(self):
         self.write_configs()
         t = self.topo
+        # both lcores of both appliances float over every CPU (pinned, the
+        # two appliances' workers shared one CPU and starved each other)
+        cpus = f"(0-{os.cpu_count() - 1})"
         for side, lan, wan in (("a", "al", "aw"), ("b", "bl", "bw")):
             d = os.path.join(self.work, f"straitd-{side}")
             prefix = f"wan-bench-{side}-{t.tag}"
             argv = t.exec_argv(side, self.bin, "--no-huge", "--no-pci", "--iova-mode=va", "-m", "1024",
-                               "--lcores=0@0,1@1", f"--file-prefix={prefix}", "--log-level=lib.eal:error",
+                               f"--lcores=0@{cpus},1@{cpus}", f"--file-prefix={prefix}", "--log-level=lib.eal:error",
                                f"--vdev=net_af_packet0,iface={t.if_[lan]}",
                                f"--vdev=net_af_packet1,iface={t.if_[wan]}",
                                "--", "-c", os.path.join(d, "appliance.conf"),

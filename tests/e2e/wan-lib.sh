@@ -28,7 +28,12 @@ wan_setup() {
   v6=2001:2:0:$wsub
   local cpus i l
   cpus=$(nproc)
-  lcores=0@0; for i in $(seq 1 "$workers"); do lcores=$lcores,$i@$((i % cpus)); done
+  # Every lcore of both appliances may run on any CPU: pinned, both
+  # appliances' workers shared CPU 1 and starved each other (runs of
+  # 15-150 ms with no engine call, the tunnel's PeerTimeout expiring)
+  # while CPU 0 idled; floating, the kernel balances them.
+  local all="(0-$((cpus - 1)))"
+  lcores="0@$all"; for i in $(seq 1 "$workers"); do lcores="$lcores,$i@$all"; done
   LA=wla-$n A=wa-$n B=wb-$n LB=wlb-$n M=wm-$n
   work=$(mktemp -d /tmp/wan-XXXXXX)
   declare -gA pid=([a]= [b]=)
