@@ -11,7 +11,7 @@
 #include "channel.h"
 
 enum {
-	FRAME_MAX = 1514,            /* the largest frame charged (DRR quantum) */
+	FRAME_MAX = 1538,            /* the largest frame charged, on the wire (DRR quantum) */
 	RUN_BUDGET = 64,             /* picks per worker loop */
 	SOON_NS = 200000,            /* sendable this soon: keep the worker awake */
 	RATE_WINDOW_NS = 1000000000, /* telemetry's rate: 1 s windows */

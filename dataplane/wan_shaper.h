@@ -51,6 +51,20 @@ struct wan_shaper_snap {
 	uint64_t at_ns;              /* wall clock of these figures (rates from bytes) */
 };
 
+/* What a frame carrying an L3 packet of l3_len bytes costs on an Ethernet
+ * link, [WAN] Rate's unit: its 14-byte header, padding to 60 bytes, then
+ * preamble and SFD (8), FCS (4) and the inter-frame gap (12), as a
+ * 100 Mbit/s Ethernet hand-off carries it and as strait-wanem counts it.
+ * Charged with 14 bytes only, a 100M grant overran a 100M link by 1.6 %
+ * (full frames), and the excess queued and was dropped at the link. */
+enum { WAN_ETH_HDR = 14, WAN_ETH_MIN_FRAME = 60, WAN_ETH_WIRE_EXTRA = 24 };
+
+static inline uint32_t wan_wire_bytes(uint32_t l3_len)
+{
+	uint32_t frame = l3_len + WAN_ETH_HDR;
+	return (frame < WAN_ETH_MIN_FRAME ? WAN_ETH_MIN_FRAME : frame) + WAN_ETH_WIRE_EXTRA;
+}
+
 /* The bridged traffic's class: after every tenant slot's. */
 enum { WAN_SHAPER_BRIDGED = STRAIT_MAX_TENANTS };
 
