@@ -2,8 +2,9 @@
 /* Congestion control: slow start and congestion avoidance with CUBIC
  * (RFC 9438, the default, tcp_cubic.c) or NewReno (RFC 5681, 6582) with
  * appropriate byte counting (RFC 3465); the window on entering and leaving
- * recovery and after an RTO; the flight and the pipe. Rate mode
- * (tcp_rate.c) holds the window at its floor wherever it is set here.
+ * recovery and after an RTO; the flight, the pipe and the in-flight
+ * estimate the window is compared with. Rate mode (tcp_rate.c) holds the
+ * window at its floor wherever it is set here.
  *
  * With SACK, losses are found by RACK (tcp_rack.c) and recovery sends what
  * PRR allows (tcp_prr.c); the pipe is
@@ -41,6 +42,22 @@ uint32_t tcp_pipe(const struct tcp_conn *c)
 	int64_t p = (int64_t)(uint32_t)(c->snd_max - hi) + c->rexmit_inflight;
 	if (!(c->flags & TF_SACK))
 		p -= (int64_t)c->dupacks * c->snd_mss;
+	return p < 0 ? 0 : (uint32_t)p;
+}
+
+/* RFC 6675 2 (SetPipe, with RACK deciding what is lost) outside
+ * recovery too, in rate mode with SACK: bytes sent from SND.UNA up to
+ * SND.NXT, less those SACKed and those deemed lost and not resent. After
+ * an RTO, SND.NXT went back to SND.UNA: what lies beyond it is deemed
+ * lost and resent from there. Otherwise, as the engine always did (and
+ * BBR's and CUBIC's behaviour keeps): everything sent and not cumulatively
+ * acknowledged. */
+uint32_t tcp_cc_inflight(const struct tcp_conn *c)
+{
+	uint32_t f = c->snd_nxt - c->snd_una;
+	if (!(c->flags & TF_SACK) || !tcp_rate_on(c))
+		return f;
+	int64_t p = (int64_t)f - tcp_sacked_in(c, c->snd_una, c->snd_nxt) - c->lost_bytes;
 	return p < 0 ? 0 : (uint32_t)p;
 }
 

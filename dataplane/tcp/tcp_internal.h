@@ -427,6 +427,7 @@ void tcp_cc_rto(struct tcp_conn *c);
 uint32_t tcp_cwnd_cap(const struct tcp_conn *c);
 uint32_t tcp_flight(const struct tcp_conn *c);
 uint32_t tcp_pipe(const struct tcp_conn *c);
+uint32_t tcp_cc_inflight(const struct tcp_conn *c); /* what the window limits */
 
 /* tcp_rate.c (Transport = rate: a granted rate, no model) */
 bool tcp_rate_on(const struct tcp_conn *c);

@@ -7,7 +7,10 @@
  *   - the congestion window never goes below the floor, the grant's
  *     bandwidth-delay product x 1.25 on the minimum RTT: from the first
  *     RTT sample on, through recovery (PRR, tcp_prr.c, never takes it
- *     lower) and after an RTO (tcp_cc.c).
+ *     lower) and after an RTO (tcp_cc.c);
+ *   - with SACK the window is compared with the RFC 6675 pipe also
+ *     outside recovery (tcp_cc_inflight(), tcp_cc.c): after a recovery,
+ *     SACKed bytes above a repair still on its way have left the network.
  * Above the floor CUBIC still grows the window (tcp_cc_ack). */
 #include "tcp_internal.h"
 

@@ -2,8 +2,9 @@
 /* Transport = rate (tcp_rate.c): a connection whose gate grants it a rate
  * (tcp_gate.min_rate) keeps its congestion window at that rate's
  * bandwidth-delay product x 1.25 from its first RTT sample on, through
- * recovery (PRR never takes it lower) and after an RTO. With the injected
- * clock and crafted ACKs. */
+ * recovery (PRR never takes it lower) and after an RTO; its in-flight
+ * estimate with SACK is the RFC 6675 pipe, also outside recovery. With
+ * the injected clock and crafted ACKs. */
 #include <criterion/criterion.h>
 #include <string.h>
 
@@ -192,3 +193,52 @@ Test(rate, floor_after_rto)
 	cr_expect_geq(c->cwnd, floor_of(bps), "cwnd %u after the RTO", c->cwnd);
 }
 
+
+/* RFC 6675 pipe outside recovery: a recovery ends (SND.UNA passes its
+ * recovery point) while a repair below SACKed data is still on its way.
+ * Those SACKed bytes have left the network; counted as in flight they
+ * would hold new data for a round trip (sent minus cumulatively ACKed is
+ * 35 segments against a window of 20). */
+Test(rate, pipe_outside_recovery)
+{
+	uint32_t iss;
+	const uint64_t bps = 12800000; /* floor 20,000 bytes */
+	struct tcp_conn *c = setup(&iss, TCP_CFG_NO_PACING, bps, true);
+	c->cwnd = 20 * MSS;
+	cr_assert_eq(tcp_write(c, data, 300 * MSS), 300 * MSS);
+	cr_assert_eq(data_segs(iss, NULL), 20);
+	h_clear(h);
+	h_advance(h, RTT_US);
+	/* segments 0 and 1 lost: recovery, recovery point 20 segments */
+	const uint32_t b1[1][2] = { { 2 * MSS, 20 * MSS } };
+	ack(iss, 0, b1, 1);
+	cr_assert(c->flags & TF_IN_RECOVERY);
+	uint32_t hi1;
+	data_segs(iss, &hi1);
+	cr_assert_gt(hi1, 20 * MSS, "new data in recovery");
+	h_clear(h);
+	h_advance(h, RTT_US);
+	/* segment 0's repair arrives, segment 1's is lost again, and so is
+	 * segment 20 (the first new one); the rest of the new data arrives */
+	const uint32_t b2[2][2] = { { 21 * MSS, hi1 }, { 2 * MSS, 20 * MSS } };
+	ack(iss, 1 * MSS, b2, 2);
+	cr_assert(c->flags & TF_IN_RECOVERY);
+	uint32_t hi2;
+	data_segs(iss, &hi2);
+	cr_assert_gt(hi2, hi1);
+	h_clear(h);
+	h_advance(h, RTT_US);
+	/* segment 1's second repair fills everything below the recovery
+	 * point: recovery ends with segment 20's repair (sent after it) on
+	 * its way and [21, hi1) SACKed above it */
+	const uint32_t b3[1][2] = { { 21 * MSS, hi1 } };
+	ack(iss, 20 * MSS, b3, 1);
+	cr_assert(!(c->flags & TF_IN_RECOVERY), "recovery over");
+	cr_assert_eq(c->lost_bytes, 0, "nothing deemed lost");
+	cr_assert_geq(c->sacked_bytes, 10 * MSS);
+	uint32_t hi3;
+	unsigned n = data_segs(iss, &hi3);
+	cr_expect_geq(n, 1, "new data goes while the pipe is below the window");
+	cr_expect_gt(tcp_pipe(c) + MSS, c->cwnd, "the window used: pipe %u, cwnd %u, flight %u",
+		     tcp_pipe(c), c->cwnd, tcp_flight(c));
+}
