@@ -10,7 +10,9 @@
  *     lower) and after an RTO (tcp_cc.c);
  *   - with SACK the window is compared with the RFC 6675 pipe also
  *     outside recovery (tcp_cc_inflight(), tcp_cc.c): after a recovery,
- *     SACKed bytes above a repair still on its way have left the network.
+ *     SACKed bytes above a repair still on its way have left the network;
+ *   - no pacing of the engine's own (tcp_pacing.c): cwnd/srtt pacing
+ *     undercut the grant whenever the RTT rose or PRR lowered the window.
  * Above the floor CUBIC still grows the window (tcp_cc_ack). */
 #include "tcp_internal.h"
 

@@ -3,8 +3,8 @@
  * (tcp_gate.min_rate) keeps its congestion window at that rate's
  * bandwidth-delay product x 1.25 from its first RTT sample on, through
  * recovery (PRR never takes it lower) and after an RTO; its in-flight
- * estimate with SACK is the RFC 6675 pipe, also outside recovery. With
- * the injected clock and crafted ACKs. */
+ * estimate with SACK is the RFC 6675 pipe, also outside recovery; it is
+ * paced by the gate alone. With the injected clock and crafted ACKs. */
 #include <criterion/criterion.h>
 #include <string.h>
 
@@ -241,4 +241,24 @@ Test(rate, pipe_outside_recovery)
 	cr_expect_geq(n, 1, "new data goes while the pipe is below the window");
 	cr_expect_gt(tcp_pipe(c) + MSS, c->cwnd, "the window used: pipe %u, cwnd %u, flight %u",
 		     tcp_pipe(c), c->cwnd, tcp_flight(c));
+}
+
+/* Paced by the gate alone: the engine sends the window the gate lets
+ * through at once (the WAN shaper spaces it at the grant); CUBIC without
+ * a grant keeps the engine's pacing. */
+Test(rate, paced_by_the_gate_only)
+{
+	uint32_t iss;
+	const uint64_t bps = 40000000;
+	struct tcp_conn *c = setup(&iss, 0, bps, true);
+	c->cwnd = floor_of(bps);
+	tcp_write(c, data, 100 * MSS);
+	cr_expect_eq(data_segs(iss, NULL), floor_of(bps) / MSS, "the window at once: %u",
+		     data_segs(iss, NULL));
+	h_fini(h);
+	c = setup(&iss, 0, 0, true);
+	c->cwnd = floor_of(bps);
+	tcp_write(c, data, 100 * MSS);
+	cr_expect_lt(data_segs(iss, NULL), floor_of(bps) / MSS / 2, "CUBIC paced: %u",
+		     data_segs(iss, NULL));
 }
