@@ -310,6 +310,7 @@ struct sim {
 	uint64_t tokens_t;
 	bool kick;
 	uint64_t read;
+	uint64_t charged;        /* frame bytes A sent into the WAN */
 };
 
 static struct sim SIM;
@@ -367,6 +368,7 @@ static void out_a(void *ctx, struct rte_mbuf **p, uint16_t n)
 			gate_fill(s);
 			s->tokens -= rte_pktmbuf_pkt_len(p[i]) + SIM_OUTER;
 		}
+		s->charged += rte_pktmbuf_pkt_len(p[i]) + SIM_OUTER;
 		link_put(s, 0, p[i]);
 	}
 }
@@ -412,6 +414,8 @@ static const struct tcp_gate sim_gate = { sg_may_send, sg_sent, sg_min_rate, NUL
 
 struct sim_result {
 	double goodput_mbps;     /* payload read by B over the measured window */
+	double wan_mbps;         /* frames A sent, headers and repairs included */
+	uint64_t below_floor;    /* steps with the window under the grant's floor */
 	uint64_t rto, recoveries, retrans, lost, tail_drops;
 };
 
@@ -438,6 +442,7 @@ static void simulate(uint64_t gate_bps, uint64_t seed, unsigned warm, unsigned s
 	h_eal();
 	struct sim *s = &SIM;
 	memset(s, 0, sizeof(*s));
+	memset(r, 0, sizeof(*r));
 	s->mp = rte_pktmbuf_pool_create("sim", 16383, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
 					SOCKET_ID_ANY);
 	cr_assert_not_null(s->mp);
@@ -464,7 +469,7 @@ static void simulate(uint64_t gate_bps, uint64_t seed, unsigned warm, unsigned s
 	cr_assert_not_null(s->ca);
 	static uint8_t buf[65536];
 	uint64_t t0 = s->now + warm * 1000000ull, t1 = t0 + secs * 1000000ull;
-	uint64_t read0 = 0;
+	uint64_t read0 = 0, charged0 = 0;
 	bool measuring = false;
 	while (s->now < t1) {
 		sim_deliver(s, 0);
@@ -489,6 +494,15 @@ static void simulate(uint64_t gate_bps, uint64_t seed, unsigned warm, unsigned s
 		if (!measuring && s->now >= t0) {
 			measuring = true;
 			read0 = s->read;
+			charged0 = s->charged;
+		}
+		/* the window against the grant's floor (1.25 x BDP on the
+		 * minimum RTT, at most twice the send buffer), once measured */
+		if (gate_bps && s->ca->min_rtt_us && tcp_state(s->ca) == TCP_ESTABLISHED) {
+			uint64_t fl = gate_bps / 8 * s->ca->min_rtt_us / 1000000 * 5 / 4;
+			if (fl > 2ull * cfg.sndbuf)
+				fl = 2ull * cfg.sndbuf;
+			r->below_floor += s->ca->cwnd < fl;
 		}
 		/* the next event */
 		uint64_t next = t1;
@@ -509,6 +523,7 @@ static void simulate(uint64_t gate_bps, uint64_t seed, unsigned warm, unsigned s
 	struct tcp_conn_stats cs;
 	tcp_conn_stats(s->ca, &cs);
 	r->goodput_mbps = (double)(s->read - read0) * 8 / secs / 1e6;
+	r->wan_mbps = (double)(s->charged - charged0) * 8 / secs / 1e6;
 	r->rto = cs.rto_expiries;
 	r->recoveries = cs.fast_recoveries;
 	r->retrans = cs.retrans_segs;
@@ -538,18 +553,21 @@ static int cmp_double(const void *a, const void *b)
 Test(rate, regional_goodput, .timeout = 300)
 {
 	enum { RUNS = 5, WARM = 2, SECS = 10 };
-	double g[RUNS];
-	uint64_t rto = 0;
+	double g[RUNS], wan_min = 1e9;
+	uint64_t rto = 0, below = 0;
 	for (unsigned i = 0; i < RUNS; i++) {
 		struct sim_result r;
 		simulate(100000000, 14 + i, WARM, SECS, &r);
 		g[i] = r.goodput_mbps;
 		rto += r.rto;
-		printf("rate-sim: Transport = rate, seed %u: %.1f Mbit/s payload over %u simulated s "
-		       "(recoveries %lu, retransmitted %lu, RTO %lu; WAN lost %lu, tail-dropped %lu)\n",
-		       14 + i, r.goodput_mbps, SECS, (unsigned long)r.recoveries,
+		below += r.below_floor;
+		wan_min = r.wan_mbps < wan_min ? r.wan_mbps : wan_min;
+		printf("rate-sim: Transport = rate, seed %u: %.1f Mbit/s payload over %u simulated s, "
+		       "%.1f on the WAN (recoveries %lu, retransmitted %lu, RTO %lu; WAN lost %lu, "
+		       "tail-dropped %lu; steps with cwnd below the floor %lu)\n",
+		       14 + i, r.goodput_mbps, SECS, r.wan_mbps, (unsigned long)r.recoveries,
 		       (unsigned long)r.retrans, (unsigned long)r.rto, (unsigned long)r.lost,
-		       (unsigned long)r.tail_drops);
+		       (unsigned long)r.tail_drops, (unsigned long)r.below_floor);
 	}
 	struct sim_result rc;
 	simulate(0, 14, WARM, SECS, &rc);
@@ -564,4 +582,8 @@ Test(rate, regional_goodput, .timeout = 300)
 	 * buffer at the window's start, delivered in it (3.4) */
 	cr_expect_leq(g[RUNS - 1], 95.0, "above what the link carries: %.1f", g[RUNS - 1]);
 	cr_expect_eq(rto, 0, "no RTO");
+	/* it sends at the grant: the gate's 100 Mbit/s of frames, less the
+	 * odd idle gap, and its window never under the floor */
+	cr_expect_geq(wan_min, 97.0, "WAN rate %.1f Mbit/s", wan_min);
+	cr_expect_eq(below, 0, "steps with cwnd below the floor: %lu", (unsigned long)below);
 }
