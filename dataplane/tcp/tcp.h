@@ -184,10 +184,13 @@ struct tcp_bbr {
  * gate's owner calls tcp_kick(c). sent(c, len) follows each data segment
  * it let through. Handshakes, pure ACKs, FINs, RSTs and the one fast
  * retransmit on entering recovery are not gated (the owner charges them
- * as they leave). min_rate(c): the rate c is granted (bit/s, 0: none): a
- * loss never takes its congestion window below that rate's bandwidth-
- * delay product (x 1.25, on the minimum RTT), so random loss on a WAN does
- * not slow it below its grant (as Riverbed's MX-TCP); the gate paces it.
+ * as they leave). min_rate(c): the rate c is granted (bit/s, 0: none),
+ * rate mode (tcp_rate.c): its congestion window never goes below that
+ * rate's bandwidth-delay product (x 1.25, on the minimum RTT) from the
+ * first RTT sample on, through recovery and after an RTO, it is compared
+ * with the RFC 6675 pipe, and the engine does not pace it, so random loss
+ * on a WAN does not slow it below its grant (as Riverbed's MX-TCP); the
+ * gate paces it.
  * bbr(c) (may be NULL): the model's state when c models the path instead
  * of reacting to loss (tcp_bbr.c: paces at the bottleneck it measures,
  * backs off when the queueing delay rises, a random loss does not halve

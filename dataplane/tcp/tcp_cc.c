@@ -2,7 +2,9 @@
 /* Congestion control: slow start and congestion avoidance with CUBIC
  * (RFC 9438, the default, tcp_cubic.c) or NewReno (RFC 5681, 6582) with
  * appropriate byte counting (RFC 3465); the window on entering and leaving
- * recovery and after an RTO; the flight and the pipe.
+ * recovery and after an RTO; the flight, the pipe and the in-flight
+ * estimate the window is compared with. Rate mode (tcp_rate.c) holds the
+ * window at its floor wherever it is set here.
  *
  * With SACK, losses are found by RACK (tcp_rack.c) and recovery sends what
  * PRR allows (tcp_prr.c); the pipe is
@@ -43,7 +45,23 @@ uint32_t tcp_pipe(const struct tcp_conn *c)
 	return p < 0 ? 0 : (uint32_t)p;
 }
 
-static uint32_t cwnd_cap(const struct tcp_conn *c)
+/* RFC 6675 2 (SetPipe, with RACK deciding what is lost) outside
+ * recovery too, in rate mode with SACK: bytes sent from SND.UNA up to
+ * SND.NXT, less those SACKed and those deemed lost and not resent. After
+ * an RTO, SND.NXT went back to SND.UNA: what lies beyond it is deemed
+ * lost and resent from there. Otherwise, as the engine always did (and
+ * BBR's and CUBIC's behaviour keeps): everything sent and not cumulatively
+ * acknowledged. */
+uint32_t tcp_cc_inflight(const struct tcp_conn *c)
+{
+	uint32_t f = c->snd_nxt - c->snd_una;
+	if (!(c->flags & TF_SACK) || !tcp_rate_on(c))
+		return f;
+	int64_t p = (int64_t)f - tcp_sacked_in(c, c->snd_una, c->snd_nxt) - c->lost_bytes;
+	return p < 0 ? 0 : (uint32_t)p;
+}
+
+uint32_t tcp_cwnd_cap(const struct tcp_conn *c)
 {
 	return c->st->cfg.sndbuf * 2u;
 }
@@ -66,26 +84,13 @@ void tcp_cc_ack(struct tcp_conn *c, uint32_t acked)
 			c->cwnd += mss;
 		}
 	}
-	if (c->cwnd > cwnd_cap(c))
-		c->cwnd = cwnd_cap(c);
-}
-
-/* tcp_gate.min_rate(): the granted rate's bandwidth-delay product, x 1.25,
- * on the minimum RTT seen; 0 without a rate or an RTT. */
-uint32_t tcp_cc_floor(const struct tcp_conn *c)
-{
-	uint32_t rtt = c->min_rtt_us ? c->min_rtt_us : c->srtt_us;
-	uint64_t bps = c->st->gate && c->st->gate->min_rate
-			       ? c->st->gate->min_rate(c->st->gate_ctx, c) : 0;
-	if (!bps || !rtt)
-		return 0;
-	unsigned __int128 f = (unsigned __int128)(bps / 8) * rtt / 1000000u * 5 / 4;
-	return f < cwnd_cap(c) ? (uint32_t)f : cwnd_cap(c);
+	if (c->cwnd > tcp_cwnd_cap(c))
+		c->cwnd = tcp_cwnd_cap(c);
 }
 
 /* The new ssthresh on a congestion event: half the flight (NewReno) or
  * beta x cwnd with fast convergence (CUBIC, RFC 9438 4.6-4.7), never
- * below the granted rate's floor. */
+ * below the granted rate's floor (tcp_rate.c). */
 static uint32_t reduce(struct tcp_conn *c)
 {
 	uint32_t h;
@@ -101,7 +106,7 @@ static uint32_t reduce(struct tcp_conn *c)
 		h = tcp_cubic_reduce(c);
 	else
 		h = tcp_flight(c) / 2;
-	uint32_t f = tcp_cc_floor(c);
+	uint32_t f = tcp_rate_floor(c);
 	if (h < f)
 		h = f;
 	return h > 2u * c->snd_mss ? h : 2u * c->snd_mss;
@@ -129,6 +134,7 @@ void tcp_cc_enter_recovery(struct tcp_conn *c)
 		if (c->rack_reo_persist && !--c->rack_reo_persist)
 			c->rack_reo_mult = 1; /* RFC 8985 6.2 step 4 */
 	}
+	tcp_rate_hold(c);
 }
 
 void tcp_cc_exit_recovery(struct tcp_conn *c)
@@ -140,15 +146,16 @@ void tcp_cc_exit_recovery(struct tcp_conn *c)
 	c->cwnd = c->ssthresh;
 	c->rexmit_inflight = 0;
 	c->dupacks = 0;
+	tcp_rate_hold(c);
 }
 
 void tcp_cc_rto(struct tcp_conn *c)
 {
 	c->ssthresh = reduce(c);
-	/* loss window (RFC 5681 3.1); with a granted rate the floor: an RTO
+	/* loss window (RFC 5681 3.1); in rate mode the floor (below): an RTO
 	 * on a lossy WAN (a lost retransmission) does not restart it from one
 	 * segment below its grant, the gate paces what goes */
-	c->cwnd = c->snd_mss > tcp_cc_floor(c) ? c->snd_mss : tcp_cc_floor(c);
+	c->cwnd = c->snd_mss;
 	c->bytes_acked = 0;
 	c->flags &= ~TF_IN_RECOVERY;
 	c->recover = c->snd_max;
@@ -159,4 +166,5 @@ void tcp_cc_rto(struct tcp_conn *c)
 	c->sacked_bytes = 0;
 	c->sack_hi = c->snd_una;
 	tcp_rack_reset(c);
+	tcp_rate_hold(c);
 }

@@ -424,9 +424,15 @@ void tcp_cc_ack(struct tcp_conn *c, uint32_t acked);
 void tcp_cc_enter_recovery(struct tcp_conn *c);
 void tcp_cc_exit_recovery(struct tcp_conn *c);
 void tcp_cc_rto(struct tcp_conn *c);
-uint32_t tcp_cc_floor(const struct tcp_conn *c);
+uint32_t tcp_cwnd_cap(const struct tcp_conn *c);
 uint32_t tcp_flight(const struct tcp_conn *c);
 uint32_t tcp_pipe(const struct tcp_conn *c);
+uint32_t tcp_cc_inflight(const struct tcp_conn *c); /* what the window limits */
+
+/* tcp_rate.c (Transport = rate: a granted rate, no model) */
+bool tcp_rate_on(const struct tcp_conn *c);
+uint32_t tcp_rate_floor(const struct tcp_conn *c);
+void tcp_rate_hold(struct tcp_conn *c);
 
 /* tcp_bbr.c */
 bool tcp_bbr_on(const struct tcp_conn *c);

@@ -323,7 +323,7 @@ void tcp_output(struct tcp_conn *c)
 		uint32_t cw = c->cwnd;
 		if (!(c->flags & TF_IN_RECOVERY) && c->dupacks && c->dupacks < TCP_DUPTHRESH)
 			cw += c->dupacks * c->snd_mss; /* limited transmit (RFC 3042) */
-		uint32_t wnd = c->snd_wnd < cw ? c->snd_wnd : cw;
+		bool cwnd_limits = true; /* else the pipe checks above do */
 		if ((c->flags & TF_SACK) && ((c->flags & TF_IN_RECOVERY) || c->lost_bytes)) {
 			/* RACK-marked losses first, then new data, as PRR's
 			 * cwnd (pipe + what this ACK allows) says */
@@ -343,7 +343,7 @@ void tcp_output(struct tcp_conn *c)
 				sent = true;
 				continue;
 			}
-			wnd = c->snd_wnd; /* new data limited by pipe above */
+			cwnd_limits = false; /* new data limited by pipe above */
 		} else if (c->flags & TF_IN_RECOVERY) {
 			if (tcp_pipe(c) + c->snd_mss > c->cwnd)
 				break;
@@ -361,7 +361,7 @@ void tcp_output(struct tcp_conn *c)
 				sent = true;
 				continue;
 			}
-			wnd = c->snd_wnd; /* new data limited by pipe above */
+			cwnd_limits = false; /* new data limited by pipe above */
 		}
 		/* skip ranges the peer already holds (after an RTO, or
 		 * while recovering) */
@@ -370,7 +370,15 @@ void tcp_output(struct tcp_conn *c)
 				c->snd_nxt = c->sb[i][1];
 		uint32_t avail = SEQ_LT(c->snd_nxt, end_data) ? end_data - c->snd_nxt : 0;
 		uint32_t inflight = c->snd_nxt - c->snd_una;
-		uint32_t usable = wnd > inflight ? wnd - inflight : 0;
+		/* the peer's window counts sequence space, the congestion
+		 * window the bytes in the network (tcp_cc_inflight) */
+		uint32_t usable = c->snd_wnd > inflight ? c->snd_wnd - inflight : 0;
+		if (cwnd_limits) {
+			uint32_t net = tcp_cc_inflight(c);
+			uint32_t room = cw > net ? cw - net : 0;
+			if (room < usable)
+				usable = room;
+		}
 		if (c->flags & TF_IN_RECOVERY)
 			usable = c->snd_una + c->snd_wnd - c->snd_nxt > c->snd_wnd
 					 ? 0 : c->snd_una + c->snd_wnd - c->snd_nxt;

@@ -1,7 +1,16 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* Pacing at 2x (slow start) or 1.2x (congestion avoidance) cwnd/rtt, and
- * the stack's output gate (tcp_stack_set_gate(): the WAN shaper's). */
+ * the stack's output gate (tcp_stack_set_gate(): the WAN shaper's). In
+ * rate mode (tcp_rate.c) the gate alone paces: at the grant. */
 #include "tcp_internal.h"
+
+/* Not in rate mode: there cwnd/srtt pacing undercut the grant whenever
+ * the RTT rose or PRR lowered the window, and the gate spaces segments
+ * at the grant anyway. */
+static bool paced(const struct tcp_conn *c)
+{
+	return !(c->st->cfg.flags & TCP_CFG_NO_PACING) && c->srtt_us && !tcp_rate_on(c);
+}
 
 /* Pacing: each segment books len / rate of the link, rate = cwnd / srtt
  * times 2 in slow start and 1.2 in congestion avoidance (as Linux does); a
@@ -10,7 +19,7 @@
  * true (and arms the pacing timer) when the next segment must wait. */
 bool tcp_pace_wait(struct tcp_conn *c)
 {
-	if ((c->st->cfg.flags & TCP_CFG_NO_PACING) || !c->srtt_us)
+	if (!paced(c))
 		return false;
 	if (c->st->now >= c->pace_next_us)
 		return false;
@@ -25,7 +34,7 @@ void tcp_pace_sent(struct tcp_conn *c, uint32_t len)
 {
 	if (c->st->gate)
 		c->st->gate->sent(c->st->gate_ctx, c, len);
-	if ((c->st->cfg.flags & TCP_CFG_NO_PACING) || !c->srtt_us)
+	if (!paced(c))
 		return;
 	double ratio = c->cwnd < c->ssthresh ? 2.0 : 1.2;
 	/* SRTT can be inflated far beyond the path's RTT by the peer's

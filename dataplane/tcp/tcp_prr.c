@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* Proportional rate reduction (RFC 6937) for SACK connections in
  * recovery: what may be sent is proportional to the data delivered while
- * the pipe is above ssthresh, then slow start up to it. */
+ * the pipe is above ssthresh, then slow start up to it; in rate mode
+ * never below the granted rate's floor (tcp_rate.c). */
 #include "tcp_internal.h"
 
 /* RFC 6937 3, with SSRB: the congestion window for this ACK is the pipe
@@ -30,4 +31,5 @@ void tcp_prr(struct tcp_conn *c, uint32_t delivered)
 	if ((c->flags & TF_PRR_FIRST) && sndcnt < mss)
 		sndcnt = mss; /* the fast retransmit goes regardless */
 	c->cwnd = pipe + (uint32_t)sndcnt;
+	tcp_rate_hold(c); /* rate mode: never below the grant's floor */
 }

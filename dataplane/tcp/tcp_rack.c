@@ -133,13 +133,28 @@ void tcp_rack_sent(struct tcp_conn *c, uint32_t seq, uint32_t len, bool rexmit)
 	x->flags = fl;
 }
 
+/* b continues a in sequence: at once, or past bytes the peer holds (the
+ * joined record then covers them, and SACKed bytes are never marked lost
+ * nor resent: repairs of holes a window apart, new data around records
+ * already removed as delivered). */
+static bool continues(const struct tcp_conn *c, const struct tcp_xmit *a,
+		      const struct tcp_xmit *b)
+{
+	uint32_t end = a->seq + a->len;
+	if (end == b->seq)
+		return true;
+	return SEQ_LT(end, b->seq) && tcp_sacked_in(c, end, b->seq) == b->seq - end;
+}
+
 /* Frees one slot in a full log: a record merges into the next one of its
  * kind in time order that continues it in sequence (retransmissions of
  * other ranges may lie between them: new data interleaved with repairs),
  * the pair closest in time first; the merged record keeps the later time
  * and the later place (losses in the older part are then found a little
  * later, never earlier). Failing that the oldest record not marked lost is
- * forgotten (the RTO still covers it). */
+ * forgotten: only the RTO covers what of it is not SACKed (a forgotten
+ * repair at SND.UNA, lost again, stalled a rate-mode channel's full window
+ * until its RTO before gaps the peer holds could be joined over). */
 static void xl_room(struct tcp_conn *c)
 {
 	if (c->nxl < TCP_XMIT_LOG)
@@ -152,8 +167,8 @@ static void xl_room(struct tcp_conn *c)
 			const struct tcp_xmit *b = &c->xl[j];
 			if ((b->flags & ~XR_MERGED) != (a->flags & ~XR_MERGED))
 				continue;
-			if (a->seq + a->len == b->seq && a->len + b->len <= TCP_XMIT_MAXLEN &&
-			    b->ts - a->ts < bestd) {
+			uint32_t len = b->seq + b->len - a->seq;
+			if (continues(c, a, b) && len <= TCP_XMIT_MAXLEN && b->ts - a->ts < bestd) {
 				bestd = b->ts - a->ts;
 				best = i;
 				bestj = j;
@@ -162,7 +177,7 @@ static void xl_room(struct tcp_conn *c)
 		}
 	}
 	if (best < TCP_XMIT_LOG) {
-		c->xl[bestj].len = c->xl[best].len + c->xl[bestj].len;
+		c->xl[bestj].len = c->xl[bestj].seq + c->xl[bestj].len - c->xl[best].seq;
 		c->xl[bestj].seq = c->xl[best].seq;
 		c->xl[bestj].flags |= XR_MERGED;
 		xl_remove(c, best);

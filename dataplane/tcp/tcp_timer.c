@@ -29,6 +29,7 @@ void tcp_rtt_sample(struct tcp_conn *c, uint32_t r)
 	if (rto > cfg->rto_max_us)
 		rto = cfg->rto_max_us;
 	c->rto_us = (uint32_t)rto;
+	tcp_rate_hold(c); /* rate mode: the floor from the first sample on */
 }
 
 /* A tail loss probe (RFC 8985 7) fires before the RTO when SACK is on:

@@ -115,9 +115,10 @@ enum strait_peer_down {
 
 /* [Bandwidth] Transport: the channel's congestion control. */
 enum strait_transport {
-	STRAIT_TRANSPORT_RATE = 0, /* paces at the rate the shaper grants, random
-				    * loss is not congestion, backs off on rising
-				    * queueing delay (the default) */
+	STRAIT_TRANSPORT_RATE = 0, /* paced by the shaper at its Guaranteed rate,
+				    * random loss is not congestion: the window
+				    * never below that rate's BDP (the default;
+				    * no back-off on queueing delay: bbr) */
 	STRAIT_TRANSPORT_BBR,      /* model-based: probes the path's bottleneck */
 	STRAIT_TRANSPORT_CUBIC,    /* loss-based, as Linux's default */
 };

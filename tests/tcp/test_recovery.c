@@ -531,6 +531,58 @@ Test(recovery, records_merge_across_interleaved_retransmissions)
 	cr_assert_eq(stats(c).rto_expiries, 0);
 }
 
+/* Repairs of holes a window apart (the gaps between them SACKed) fill
+ * the log with records that do not continue one another: joined over the
+ * SACKed gaps, none is forgotten. The repair at SND.UNA, lost again, is
+ * found when later repairs arrive and goes again at once; forgotten, it
+ * waited for the RTO while the peer's window filled behind it (a
+ * rate-mode channel on a lossy WAN, tests/tcp/test_rate.c). */
+Test(recovery, repairs_joined_over_sacked_gaps)
+{
+	uint32_t iss;
+	struct tcp_conn *c = setup(&iss);
+	c->cwnd = 400 * MSS;
+	cr_assert_eq(tcp_write(c, data, 200 * MSS), 200 * MSS);
+	h_clear(h);
+	h_advance(h, 1000);
+	/* holes at segments 0, 10, ..., 150: 16 of them, everything else
+	 * SACKed, 4 blocks an ACK */
+	for (unsigned a = 0; a < 4; a++) {
+		uint32_t b[4][2];
+		for (unsigned k = 0; k < 4; k++) {
+			unsigned i = a * 4 + k;
+			b[k][0] = (i * 10 + 1) * MSS;
+			b[k][1] = (i == 15 ? 200 : i * 10 + 10) * MSS;
+		}
+		ack(iss, 0, (const uint32_t (*)[2])b, 4);
+	}
+	cr_assert_eq(c->sacked_bytes, 184 * MSS);
+	unsigned repairs = 0;
+	for (unsigned i = 0; i <= 150; i += 10)
+		repairs += sent_seq(iss, i * MSS);
+	cr_assert_eq(repairs, 16, "every hole repaired: %u of 16", repairs);
+	cr_assert_leq(c->nxl, TCP_XMIT_LOG);
+	bool covers0 = false;
+	for (unsigned i = 0; i < c->nxl; i++)
+		if ((c->xl[i].flags & XR_RETRANS) && c->xl[i].seq == iss + 1)
+			covers0 = true;
+	cr_assert(covers0, "the repair at SND.UNA is still in a record");
+	h_clear(h);
+	h_advance(h, 1000);
+	/* every repair but segment 0's arrives */
+	for (unsigned a = 0; a < 4; a++) {
+		uint32_t b[4][2];
+		for (unsigned k = 0; k < 4; k++) {
+			unsigned i = a * 4 + k;
+			b[k][0] = (i ? i * 10 : 1) * MSS;
+			b[k][1] = (i == 15 ? 200 : i * 10 + 10) * MSS;
+		}
+		ack(iss, 0, (const uint32_t (*)[2])b, 4);
+	}
+	cr_assert(sent_seq(iss, 0), "segment 0's repair lost: resent at once");
+	cr_assert_eq(stats(c).rto_expiries, 0);
+}
+
 /* A data segment that carries SACK blocks (a hole in what we receive) is
  * shorter by their length, as Linux's tcp_current_mss(): MSS is a bound
  * on payload plus options beyond the fixed ones, so that a segment never
