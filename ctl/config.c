@@ -683,7 +683,7 @@ static bool port_key(struct parse_ctx *c, const char *sec, struct strait_port_cf
 		c->gw_line[sec[0] == 'W'][a.family == 6] = c->line;
 	} else {
 		set_err(c, c->line, sec, key, "unknown key (Port, Vlan, Address, Gateway%s)",
-			sec[0] == 'W' ? ", Rate" : "");
+			sec[0] == 'W' ? ", Rate, RateBurst" : "");
 		return false;
 	}
 	return true;
@@ -807,6 +807,14 @@ static int appliance_handler(void *user, const char *section, const char *key,
 		if (!parse_link_rate(val, &cfg->wan_rate_bps) || !cfg->wan_rate_bps)
 			set_err(c, c->line, names[sec - 1], key, "\"%s\" is not a rate in bit/s of at least 1k (100M, 1G, 2.5G)", val);
 		cfg->wan_rate_line = c->line;
+		return !c->failed;
+	}
+	if (sec == SEC_WAN && !strcasecmp(key, "RateBurst")) {
+		uint64_t ns;
+		if (!strait_parse_duration(val, &ns) || ns < 1000000ull || ns > 100000000ull)
+			set_err(c, c->line, names[sec - 1], key, "\"%s\" is not a duration of 1ms to 100ms (2ms, 8ms)", val);
+		else
+			cfg->wan_burst_ns = ns;
 		return !c->failed;
 	}
 	if (sec == SEC_LAN || sec == SEC_WAN) {

@@ -126,7 +126,7 @@ const char *strait_apply_name(unsigned bit_index)
  * tests/ctl/test_control.c, then update the size. */
 _Static_assert(sizeof(struct strait_tenant_cfg) == 13216,
 	       "a tenant field config_diff.c does not compare (see above)");
-_Static_assert(sizeof(struct strait_appliance_cfg) == 13328,
+_Static_assert(sizeof(struct strait_appliance_cfg) == 13336,
 	       "an appliance field config_diff.c does not compare (see above)");
 
 static bool key_loaded(const struct strait_tenant_cfg *t)
@@ -267,6 +267,8 @@ static int appliance_diff(const struct strait_appliance_cfg *a, const struct str
 	/* the WAN shaper's link, in place (wan_rate_line: where, not what) */
 	if (a->wan_rate_bps != b->wan_rate_bps)
 		d->appliance[d->n_appliance++] = "[WAN] Rate";
+	if (a->wan_burst_ns != b->wan_burst_ns)
+		d->appliance[d->n_appliance++] = "[WAN] RateBurst";
 	return 0;
 }
 

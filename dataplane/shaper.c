@@ -132,11 +132,11 @@ static uint64_t rate_nspb(uint64_t bps)
 	return (uint64_t)(((unsigned __int128)8000000000ull << FP_SHIFT) / bps);
 }
 
-static void bucket_set(struct bucket *b, uint64_t bps, uint32_t mtu)
+static void bucket_set(struct bucket *b, uint64_t bps, uint32_t mtu, uint64_t burst_ns)
 {
 	b->nspb = rate_nspb(bps);
 	uint64_t frame = (uint64_t)(((unsigned __int128)mtu * b->nspb) >> FP_SHIFT);
-	b->tau = frame > SHAPER_BURST_NS ? frame : SHAPER_BURST_NS;
+	b->tau = frame > burst_ns ? frame : burst_ns;
 }
 
 static inline bool bucket_ok(const struct bucket *b, uint64_t now)
@@ -345,6 +345,9 @@ int shaper_check(const struct shaper_cfg *cfg, char *why, unsigned why_len)
 		return fail(why, why_len, "%u classes: 1..%u", cfg->n_classes, SHAPER_MAX_CLASSES);
 	if (cfg->mtu < 64 || cfg->mtu > SHAPER_MAX_FRAME)
 		return fail(why, why_len, "frame size %u: 64..%u", cfg->mtu, SHAPER_MAX_FRAME);
+	if (cfg->burst_ns > SHAPER_MAX_BURST_NS)
+		return fail(why, why_len, "burst %llu ns: at most %llu",
+			    (unsigned long long)cfg->burst_ns, SHAPER_MAX_BURST_NS);
 	if (!rate_ok(cfg->link_bps))
 		return fail(why, why_len, "link rate %llu bit/s: %u..%llu",
 			    (unsigned long long)cfg->link_bps, SHAPER_MIN_RATE, SHAPER_MAX_RATE);
@@ -379,16 +382,17 @@ static void apply(struct shaper *s, const struct shaper_cfg *cfg, uint64_t now)
 		if (k->weight < wmin[k->priority])
 			wmin[k->priority] = k->weight;
 	}
+	uint64_t burst = cfg->burst_ns ? cfg->burst_ns : SHAPER_BURST_NS;
 	s->mtu = cfg->mtu;
-	bucket_set(&s->link, cfg->link_bps, cfg->mtu);
+	bucket_set(&s->link, cfg->link_bps, cfg->mtu, burst);
 	for (unsigned i = 0; i < s->n; i++) {
 		const struct shaper_class_cfg *k = &cfg->classes[i];
 		struct cls *c = &s->cls[i];
 		uint64_t ceil = k->ceiling_bps;
 		if (!ceil || (cfg->link_bps && ceil > cfg->link_bps))
 			ceil = cfg->link_bps;
-		bucket_set(&c->c, ceil, cfg->mtu);
-		bucket_set(&c->g, k->guaranteed_bps, cfg->mtu);
+		bucket_set(&c->c, ceil, cfg->mtu, burst);
+		bucket_set(&c->g, k->guaranteed_bps, cfg->mtu, burst);
 		c->has_g = k->guaranteed_bps != 0;
 		/* a quantum of at least one frame: every visit sends (O(1)) */
 		c->quantum = (uint32_t)((uint64_t)cfg->mtu * k->weight / wmin[k->priority]);

@@ -65,7 +65,8 @@ enum shaper_limits {
 };
 #define SHAPER_MAX_RATE 1000000000000000ull /* 1 Pbit/s, ctl's parser bound */
 #define SHAPER_SLOT_NS (1ull << SHAPER_SLOT_SHIFT)
-#define SHAPER_BURST_NS 2000000ull    /* 2 ms at each bucket's rate */
+#define SHAPER_BURST_NS 2000000ull    /* default burst: 2 ms at each bucket's rate */
+#define SHAPER_MAX_BURST_NS 100000000ull /* [WAN] Burst's bound: 100 ms */
 #define SHAPER_NO_CLASS (-1)
 
 struct shaper_class_cfg {
@@ -79,6 +80,7 @@ struct shaper_class_cfg {
 struct shaper_cfg {
 	uint64_t link_bps;       /* 0: the link is not shaped as a whole */
 	uint32_t mtu;            /* largest frame charged (DRR quantum unit) */
+	uint64_t burst_ns;       /* each bucket's burst, in time; 0: SHAPER_BURST_NS */
 	unsigned n_classes;      /* 1 .. SHAPER_MAX_CLASSES */
 	const struct shaper_class_cfg *classes; /* n_classes of them */
 };

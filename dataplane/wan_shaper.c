@@ -52,12 +52,11 @@ static uint64_t nspb_of(uint64_t bps)
 	return bps ? (uint64_t)(((unsigned __int128)8000000000ull << 32) / bps) : 0;
 }
 
-static void link_set(uint64_t bps)
+static void link_set(uint64_t bps, uint64_t burst_ns)
 {
 	uint64_t nspb = nspb_of(bps);
 	uint64_t frame = (uint64_t)(((unsigned __int128)FRAME_MAX * nspb) >> 32);
-	__atomic_store_n(&link.tau, frame > SHAPER_BURST_NS ? frame : SHAPER_BURST_NS,
-			 __ATOMIC_RELAXED);
+	__atomic_store_n(&link.tau, frame > burst_ns ? frame : burst_ns, __ATOMIC_RELAXED);
 	__atomic_store_n(&link.nspb, nspb, __ATOMIC_RELAXED);
 }
 
@@ -195,14 +194,14 @@ void wan_shaper_sync(struct wan_shaper *s, const struct strait_config *cfg, uint
 	}
 	uint64_t link_bps = cfg->appliance.wan_rate_bps;
 	struct shaper_cfg sc = {
-		.link_bps = link_bps, .mtu = FRAME_MAX,
+		.link_bps = link_bps, .mtu = FRAME_MAX, .burst_ns = cfg->appliance.wan_burst_ns,
 		.n_classes = WAN_SHAPER_BRIDGED + 1, .classes = s->ccfg,
 	};
 	if (shaper_reconfigure(s->sh, &sc, s->now)) /* ctl checked it: cannot happen */
 		fprintf(stderr, "straitd: WAN shaper: configuration %llu refused, the previous "
 				"one goes on\n", (unsigned long long)cfg->generation);
 	if (s->n_workers > 1)
-		link_set(link_bps);
+		link_set(link_bps, cfg->appliance.wan_burst_ns ? cfg->appliance.wan_burst_ns : SHAPER_BURST_NS);
 	s->shared = s->n_workers > 1 && link_bps;
 	s->gen = cfg->generation;
 	s->dirty = false;

@@ -103,6 +103,9 @@ struct strait_appliance_cfg {
 	 * tenant held to its Ceiling only). */
 	uint64_t wan_rate_bps;
 	unsigned wan_rate_line;
+	/* [WAN] RateBurst: how long each shaper bucket may send back to back
+	 * after a pause, 1 ms .. 100 ms; 0 = the default, 2 ms. */
+	uint64_t wan_burst_ns;
 	struct strait_tcp_impair tcp_impair; /* [Test] TcpImpair */
 	struct strait_control_cfg control;
 	char file[PATH_MAX];        /* the appliance file, as given */

@@ -311,13 +311,24 @@ Test(config, values)
 	fd = mkstemp(app);
 	cr_assert(fd >= 0);
 	close(fd);
-	write_file(app, APP_OK "Rate = 2.5G\n");
+	write_file(app, APP_OK "Rate = 2.5G\nRateBurst = 8ms\n");
 	cr_assert_eq(strait_appliance_load(app, &a, &err), 0);
 	cr_expect_eq(a.wan_rate_bps, 2500000000ull);
 	cr_expect_eq(a.wan_rate_line, 10);
+	cr_expect_eq(a.wan_burst_ns, 8000000ull);
 	write_file(app, APP_OK);
 	cr_assert_eq(strait_appliance_load(app, &a, &err), 0);
 	cr_expect_eq(a.wan_rate_bps, 0, "no Rate: the link is not shaped as a whole");
+	cr_expect_eq(a.wan_burst_ns, 0, "no RateBurst: the shaper's default (2 ms)");
+	/* a burst outside 1 ms .. 100 ms, or no duration: refused at its line */
+	static const char *bad_burst[] = { "RateBurst = 500us\n", "RateBurst = 1s\n", "RateBurst = fast\n" };
+	for (size_t i = 0; i < sizeof(bad_burst) / sizeof(bad_burst[0]); i++) {
+		char text[512];
+		snprintf(text, sizeof(text), APP_OK "Rate = 1G\n%s", bad_burst[i]);
+		write_file(app, text);
+		cr_expect_neq(strait_appliance_load(app, &a, &err), 0, "%s accepted", bad_burst[i]);
+		cr_expect_eq(err.line, 11, "%s: line %u", bad_burst[i], err.line);
+	}
 	unlink(app);
 }
 

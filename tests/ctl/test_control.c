@@ -403,6 +403,8 @@ static const struct acase acases[] = {
 	/* the WAN shaper's link rate: in place */
 	{ 6, NULL, NULL, NULL, 0, "[WAN] Rate" },
 	{ 7, "OptimizedFlows = 64\n", NULL, "[Appliance] OptimizedFlows", 5, NULL },
+	/* the shaper's burst: in place */
+	{ 8, NULL, NULL, NULL, 0, "[WAN] RateBurst" },
 };
 
 Test(diff, appliance, .init = setup, .fini = teardown)
@@ -430,6 +432,10 @@ Test(diff, appliance, .init = setup, .fini = teardown)
 			tree_write(t.app, "[Appliance]\nName = test\nWorkers = 1\nTenantDir = tenants\n"
 				   "[LAN]\nPort = net_pcap0\nAddress = 198.18.0.1/24\n"
 				   "[WAN]\nPort = net_pcap1\nAddress = 198.18.1.1/24\nRate = 100M\n");
+		} else if (c->n == 8) {
+			tree_write(t.app, "[Appliance]\nName = test\nWorkers = 1\nTenantDir = tenants\n"
+				   "[LAN]\nPort = net_pcap0\nAddress = 198.18.0.1/24\n"
+				   "[WAN]\nPort = net_pcap1\nAddress = 198.18.1.1/24\nRateBurst = 8ms\n");
 		} else if (c->n == 1) {
 			tree_write(t.app, "[Appliance]\nWorkers = 2\nName = test\nTenantDir = tenants\n"
 				   "[LAN]\nPort = net_pcap0\nAddress = 198.18.0.1/24\n"
