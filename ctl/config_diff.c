@@ -211,6 +211,16 @@ static unsigned key_line(const char *path, const char *section, const char *key)
 	return found ? found : sec_line;
 }
 
+/* An appliance key that applies in place, listed when it changed. */
+static void in_place(struct strait_config_diff *d, int changed, const char *key)
+{
+	if (!changed)
+		return;
+	if (d->n_appliance >= STRAIT_INPLACE_APPLIANCE_KEYS)
+		abort(); /* a key without its slot in ctl.h: a build mistake */
+	d->appliance[d->n_appliance++] = key;
+}
+
 /* Appliance fields that only a restart applies: the ports, the workers and
  * every table sized at start, the test knob, the API's sockets. */
 static int appliance_diff(const struct strait_appliance_cfg *a, const struct strait_appliance_cfg *b,
@@ -258,17 +268,14 @@ static int appliance_diff(const struct strait_appliance_cfg *a, const struct str
 		return strait_error_set(err, -EINVAL, b->file, key_line(b->file, sec, key), field,
 				"changed: takes a restart of straitd (nothing was applied)");
 	}
-	if (strcmp(a->name, b->name))
-		d->appliance[d->n_appliance++] = "[Appliance] Name";
-	if (strcmp(a->tenant_dir, b->tenant_dir))
-		d->appliance[d->n_appliance++] = "[Appliance] TenantDir";
-	if (strcmp(a->control.token_file, b->control.token_file))
-		d->appliance[d->n_appliance++] = "[Control] TokenFile";
+	/* one call per key of STRAIT_INPLACE_APPLIANCE_KEYS (ctl.h): a key
+	 * added here needs a slot there (test_control.c changes them all) */
+	in_place(d, strcmp(a->name, b->name), "[Appliance] Name");
+	in_place(d, strcmp(a->tenant_dir, b->tenant_dir), "[Appliance] TenantDir");
+	in_place(d, strcmp(a->control.token_file, b->control.token_file), "[Control] TokenFile");
 	/* the WAN shaper's link, in place (wan_rate_line: where, not what) */
-	if (a->wan_rate_bps != b->wan_rate_bps)
-		d->appliance[d->n_appliance++] = "[WAN] Rate";
-	if (a->wan_burst_ns != b->wan_burst_ns)
-		d->appliance[d->n_appliance++] = "[WAN] RateBurst";
+	in_place(d, a->wan_rate_bps != b->wan_rate_bps, "[WAN] Rate");
+	in_place(d, a->wan_burst_ns != b->wan_burst_ns, "[WAN] RateBurst");
 	return 0;
 }
 

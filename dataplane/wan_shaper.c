@@ -174,6 +174,7 @@ void wan_shaper_sync(struct wan_shaper *s, const struct strait_config *cfg, uint
 		return;
 	if (now_ns > s->now)
 		s->now = now_ns;
+	uint64_t link_bps = cfg->appliance.wan_rate_bps;
 	for (unsigned k = 0; k < WAN_SHAPER_BRIDGED; k++) {
 		const struct strait_tenant_cfg *tc = &cfg->tenants[k];
 		if (!s->t[k].ch || k >= cfg->n_tenants || !strait_tenant_present(tc)) {
@@ -186,13 +187,16 @@ void wan_shaper_sync(struct wan_shaper *s, const struct strait_config *cfg, uint
 			.rpo_target_ns = tc->rpo_target_ns,
 		};
 		/* Transport = rate: random loss does not slow the channel below
-		 * its guarantee (the shaper paces it); bbr: the channel models
-		 * the path, within what the shaper grants */
-		channel_set_min_rate(s->t[k].ch, tc->transport == STRAIT_TRANSPORT_RATE
+		 * its guarantee, and the shaper alone paces it, which it can
+		 * only do with a rate to hold the class to (a Ceiling or [WAN]
+		 * Rate): without one the channel is CUBIC, paced by its engine;
+		 * bbr: the channel models the path, within what the shaper
+		 * grants */
+		bool capped = tc->ceiling_bps || link_bps;
+		channel_set_min_rate(s->t[k].ch, tc->transport == STRAIT_TRANSPORT_RATE && capped
 							 ? tc->guaranteed_bps : 0);
 		channel_set_bbr(s->t[k].ch, tc->transport == STRAIT_TRANSPORT_BBR);
 	}
-	uint64_t link_bps = cfg->appliance.wan_rate_bps;
 	struct shaper_cfg sc = {
 		.link_bps = link_bps, .mtu = FRAME_MAX, .burst_ns = cfg->appliance.wan_burst_ns,
 		.n_classes = WAN_SHAPER_BRIDGED + 1, .classes = s->ccfg,

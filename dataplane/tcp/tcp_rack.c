@@ -151,7 +151,8 @@ static bool continues(const struct tcp_conn *c, const struct tcp_xmit *a,
  * other ranges may lie between them: new data interleaved with repairs),
  * the pair closest in time first; the merged record keeps the later time
  * and the later place (losses in the older part are then found a little
- * later, never earlier). Failing that the oldest record not marked lost is
+ * later, never earlier: only the delivery of its last byte advances
+ * RACK.xmit_ts, rack_deliver). Failing that the oldest record not marked lost is
  * forgotten: only the RTO covers what of it is not SACKed (a forgotten
  * repair at SND.UNA, lost again, stalled a rate-mode channel's full window
  * until its RTO before gaps the peer holds could be joined over). */
@@ -247,6 +248,13 @@ static uint32_t rack_deliver(struct tcp_conn *c, uint32_t s, uint32_t e,
 			 * resent (a resent tail's ACK is not the original's) */
 			sample = rtt;
 		}
+		/* of a merged record only its last byte was sent at x->ts: an
+		 * older part delivered (or a SACK block repeated over a gap it
+		 * was joined across) must not date RACK.xmit_ts to the later
+		 * time, or every record sent before it would be marked lost
+		 * at once */
+		if ((x->flags & XR_MERGED) && b != x->seq + x->len)
+			continue;
 		if (!(c->flags & TF_RACK_VALID) || sent_after(x->ts, b, c->rack_xmit_ts, c->rack_end_seq)) {
 			c->rack_xmit_ts = x->ts;
 			c->rack_end_seq = b;

@@ -302,14 +302,17 @@ struct strait_tenant_change {
 	uint32_t apply;    /* changed: enum strait_apply bits */
 };
 
+enum { STRAIT_INPLACE_APPLIANCE_KEYS = 5 };
+
 struct strait_config_diff {
 	unsigned n_added, n_removed, n_changed;
 	struct strait_tenant_change added[STRAIT_MAX_TENANTS];
 	struct strait_tenant_change removed[STRAIT_MAX_TENANTS];
 	struct strait_tenant_change changed[STRAIT_MAX_TENANTS];
 	/* appliance keys that changed and apply in place: "[Appliance] Name",
-	 * "[Appliance] TenantDir", "[Control] TokenFile" */
-	const char *appliance[4];
+	 * "[Appliance] TenantDir", "[Control] TokenFile", "[WAN] Rate",
+	 * "[WAN] RateBurst" (config_diff.c checks the count at build time) */
+	const char *appliance[STRAIT_INPLACE_APPLIANCE_KEYS];
 	unsigned n_appliance;
 };
 

@@ -462,6 +462,35 @@ Test(diff, appliance, .init = setup, .fini = teardown)
 	strait_config_free(cur);
 }
 
+/* Every appliance key that applies in place changed by one reload: all
+ * listed, none beyond its slot (struct strait_config_diff). */
+Test(diff, every_in_place_appliance_key_at_once, .init = setup, .fini = teardown)
+{
+	static struct strait_config_diff d;
+	struct strait_error err;
+	char msg[PATH_MAX + 512], path[PATH_MAX];
+	tree_tenant(&t, "a", 1, NULL);
+	tree_appliance(&t, NULL, "Listen = 127.0.0.1:9\nTokenFile = token\n");
+	struct strait_config *cur = load();
+	snprintf(path, sizeof(path), "%s/token2", t.dir);
+	tree_write(path, TREE_TOKEN "\n");
+	cr_assert_eq(chmod(path, 0600), 0);
+	tree_write(t.app, "[Appliance]\nName = other\nWorkers = 1\nTenantDir = ./tenants\n"
+		   "[LAN]\nPort = net_pcap0\nAddress = 198.18.0.1/24\n"
+		   "[WAN]\nPort = net_pcap1\nAddress = 198.18.1.1/24\nRate = 100M\nRateBurst = 8ms\n"
+		   "[Control]\nListen = 127.0.0.1:9\nTokenFile = token2\n");
+	struct strait_config *next = load();
+	int r = strait_config_diff(cur, next, &d, &err);
+	cr_assert_eq(r, 0, "%s", strait_error_str(&err, msg, sizeof(msg)));
+	cr_expect_eq(d.n_appliance, STRAIT_INPLACE_APPLIANCE_KEYS);
+	static const char *const want[] = { "[Appliance] Name", "[Appliance] TenantDir",
+					    "[Control] TokenFile", "[WAN] Rate", "[WAN] RateBurst" };
+	for (unsigned i = 0; i < d.n_appliance && i < 5; i++)
+		cr_expect_str_eq(d.appliance[i], want[i]);
+	strait_config_free(next);
+	strait_config_free(cur);
+}
+
 /* 1,024 slots all taken: a tenant added by the reload that frees one must
  * wait for the next reload. */
 Test(diff, full, .init = setup, .fini = teardown)

@@ -280,7 +280,8 @@ Test(rate, paced_by_the_gate_only)
 
 enum {
 	SIM_MSS = 1398,          /* the channel's (dataplane/wan.c, IPv4 outer) */
-	SIM_OUTER = 76,          /* outer Ethernet + IPv4 + UDP + ESP + ICV + trailer */
+	SIM_OUTER = 100,         /* outer Ethernet + IPv4 + UDP + ESP + ICV + trailer, and
+				 * the wire (preamble, FCS, gap: wan_wire_bytes) */
 	SIM_QCAP = 16384,
 };
 
