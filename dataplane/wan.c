@@ -515,7 +515,10 @@ static unsigned wan_poll(void *ctx, uint64_t now_ms)
 	ww->now_ns = wall_ns(ww);
 	shaper_sync(ww); /* O(1) unless a reload came */
 	if (ww->shaper) {
-		wan_shaper_bridged(ww->shaper, ww->w->stats.port[DP_LAN].bridged_bytes, ww->now_ns);
+		const struct dp_port_stats *lan = &ww->w->stats.port[DP_LAN];
+		/* on the wire: each bridged frame's preamble, FCS and gap too */
+		wan_shaper_bridged(ww->shaper, lan->bridged_bytes + WAN_ETH_WIRE_EXTRA * lan->bridged_pkts,
+				   ww->now_ns);
 		work += wan_shaper_run(ww->shaper, ww->now_ns);
 	}
 	if (now_ms != ww->scanned_ms) {

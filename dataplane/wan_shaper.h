@@ -93,8 +93,9 @@ void wan_shaper_detach(struct wan_shaper *s, unsigned slot);
 void wan_shaper_sync(struct wan_shaper *s, const struct strait_config *cfg, uint64_t now_ns);
 /* A frame of slot's tenant left for the WAN: len bytes on the wire. */
 void wan_shaper_charge(struct wan_shaper *s, unsigned slot, uint32_t len, uint64_t now_ns);
-/* The worker's bridged LAN -> WAN bytes so far (a counter): the growth
- * since the last call is charged to the default class. */
+/* The worker's bridged LAN -> WAN bytes on the wire so far (a counter:
+ * the frames' bytes plus WAN_ETH_WIRE_EXTRA per frame): the growth since
+ * the last call is charged to the default class. */
 void wan_shaper_bridged(struct wan_shaper *s, uint64_t total_bytes, uint64_t now_ns);
 /* slot's replication lag, its relay's estimate (wan_set_lag()): near
  * its RpoTarget it borrows first within its priority (shaper_set_lag()).

@@ -114,7 +114,7 @@ Address = {WAN_ADDR[side]}/24
         t = self.topo
         # both lcores of both appliances float over every CPU (pinned, the
         # two appliances' workers shared one CPU and starved each other)
-        cpus = f"(0-{os.cpu_count() - 1})"
+        cpus = "(" + ",".join(str(c) for c in sorted(os.sched_getaffinity(0))) + ")"
         for side, lan, wan in (("a", "al", "aw"), ("b", "bl", "bw")):
             d = os.path.join(self.work, f"straitd-{side}")
             prefix = f"wan-bench-{side}-{t.tag}"

@@ -31,8 +31,11 @@ wan_setup() {
   # Every lcore of both appliances may run on any CPU: pinned, both
   # appliances' workers shared CPU 1 and starved each other (runs of
   # 15-150 ms with no engine call, the tunnel's PeerTimeout expiring)
-  # while CPU 0 idled; floating, the kernel balances them.
-  local all="(0-$((cpus - 1)))"
+  # while CPU 0 idled; floating, the kernel balances them. The set is this
+  # shell's affinity (a cpuset may hold other CPUs than 0..N-1).
+  local all
+  all="($(taskset -pc $$ 2>/dev/null | sed 's/.*: *//'))"
+  [ "$all" != "()" ] || all="(0-$((cpus - 1)))"
   lcores="0@$all"; for i in $(seq 1 "$workers"); do lcores="$lcores,$i@$all"; done
   LA=wla-$n A=wa-$n B=wb-$n LB=wlb-$n M=wm-$n
   work=$(mktemp -d /tmp/wan-XXXXXX)
