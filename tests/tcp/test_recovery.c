@@ -583,6 +583,36 @@ Test(recovery, repairs_joined_over_sacked_gaps)
 	cr_assert_eq(stats(c).rto_expiries, 0);
 }
 
+/* A record merged by a full log keeps its later send time: a SACK of its
+ * older part (or a block the peer repeats over a gap it was joined
+ * across) must not date RACK.xmit_ts to that time, or every record sent
+ * before it is marked lost at once although none of its later bytes
+ * arrived. */
+Test(recovery, merged_record_older_part_dates_nothing)
+{
+	uint32_t iss;
+	struct tcp_conn *c = setup(&iss);
+	c->cwnd = 400 * MSS;
+	cr_assert_eq(tcp_write(c, data, 10 * MSS), 10 * MSS); /* t0 */
+	h_advance(h, 2000);
+	cr_assert_eq(tcp_write(c, data, 20 * MSS), 20 * MSS); /* t0 + 2 ms */
+	struct tcp_xmit *m = NULL;
+	for (unsigned i = 0; i < c->nxl; i++)
+		if (c->xl[i].seq == iss + 1 + 10 * MSS)
+			m = &c->xl[i];
+	cr_assert_not_null(m);
+	cr_assert_eq(m->len, 20 * MSS);
+	m->flags |= XR_MERGED; /* as if joined: only its last byte is dated */
+	h_advance(h, 1500);
+	h_clear(h);
+	const uint32_t older[1][2] = { { 10 * MSS, 12 * MSS } };
+	ack(iss, 0, older, 1);
+	ack(iss, 0, older, 1); /* repeated */
+	cr_assert_not(sent_seq(iss, 0), "segment 0, sent 2 ms before, marked lost by a SACK "
+		      "of a merged record's older part");
+	cr_assert_eq(c->lost_bytes, 0);
+}
+
 /* A data segment that carries SACK blocks (a hole in what we receive) is
  * shorter by their length, as Linux's tcp_current_mss(): MSS is a bound
  * on payload plus options beyond the fixed ones, so that a segment never
