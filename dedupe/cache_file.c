@@ -95,6 +95,7 @@ struct strait_dedupe_cache_file {
 			     * helper thread of prefault() and writeback()) */
 	struct rec cur;     /* the current record (what the file holds) */
 	int err;            /* a failed write (-errno), sticky */
+	uint64_t ra_lo, ra_hi; /* ring bytes last asked to be read ahead */
 };
 
 /* ---- layout ---- */
@@ -258,6 +259,15 @@ static int map_file(struct strait_dedupe_cache_file *cf)
 	if (m == MAP_FAILED)
 		return -errno;
 	cf->map = m;
+	cf->ra_lo = cf->ra_hi = 0;
+	/* No read-around on the ring's faults: by default each fault reads
+	 * 128 KiB around its page, and the codec's faults are mostly not
+	 * reads at all (the helper populating pages the codec is about to
+	 * write) or single chunks anywhere in the ring. Measured with a log
+	 * four times a 96 MiB cgroup (bench/cache-bench's fill): 36.9 GB read
+	 * from disk for 1.14 GB in, 48.6 s; without read-around 1.5 GB, 18.2 s.
+	 * Runs of references read ahead on their own (cache_file_readahead). */
+	(void)madvise(cf->map + cf->data_off, cf->size - cf->data_off, MADV_RANDOM);
 	return 0;
 }
 
@@ -561,6 +571,28 @@ int strait_dedupe_cache_file_prefault(const struct strait_dedupe_cache_file *cf,
 				      uint64_t off, uint64_t len)
 {
 	return each_part(cf, off, len, populate);
+}
+
+/* A run of references reads one entry after another: 128 KiB ahead (the
+ * kernel's read-around size) is asked when a read leaves the last window
+ * or enters its second half, so the next window is read while this one is
+ * used. Measured on the cache-bench "again" step (clone.img sent again
+ * from a log on disk, in a 96 MiB cgroup): see bench/README.md. */
+#define READAHEAD (128u << 10)
+
+void cache_file_readahead(struct strait_dedupe_cache_file *cf, uint64_t off,
+			  uint32_t len)
+{
+	uint64_t lo = off & ~(uint64_t)(PAGE - 1), hi = off + len + READAHEAD;
+
+	if (off >= cf->ra_lo && off + len + READAHEAD / 2 <= cf->ra_hi)
+		return;
+	if (hi > cf->cap)
+		hi = cf->cap;
+	hi = page_up(hi);
+	(void)madvise(cf->map + cf->data_off + lo, hi - lo, MADV_WILLNEED);
+	cf->ra_lo = lo;
+	cf->ra_hi = hi;
 }
 
 int strait_dedupe_cache_file_writeback(const struct strait_dedupe_cache_file *cf,

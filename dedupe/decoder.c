@@ -406,6 +406,7 @@ static int base_of(struct strait_dedupe_decoder *d, const struct record *r,
 		return STRAIT_DEDUPE_E_CHECK;
 	idx = *first;
 	for (uint64_t i = 0; i < r->count; i++) {
+		log_readahead(&d->log, d->log.ent[idx].off, d->log.ent[idx].len);
 		if (unlikely(log_unverified(&d->log, idx)) &&
 		    !log_verify(&d->log, idx))
 			return STRAIT_DEDUPE_E_CACHE;

@@ -115,6 +115,22 @@ static inline void log_seal(struct dedupe_log *l, uint32_t idx, uint32_t check,
 	l->digest = digest_step(l->digest, l->ent[idx].len, check, fp);
 }
 
+/* cache_file.c: reading log bytes [off, off + len) soon (a reference or a DELTA base):
+ * the ring is mapped without the kernel's read-around (a fault reads its
+ * page only), so the codec says where it reads and the file starts reading
+ * READAHEAD bytes from there, unless that was asked already. */
+void cache_file_readahead(struct strait_dedupe_cache_file *cf, uint64_t off,
+			  uint32_t len);
+
+/* Log bytes [off, off + len) are about to be read: a log in a file reads
+ * them in ahead (cache_file_readahead); in memory nothing to do. */
+static inline void log_readahead(const struct dedupe_log *l, uint64_t off,
+				 uint32_t len)
+{
+	if (unlikely(l->file != NULL))
+		cache_file_readahead(l->file, off, len);
+}
+
 static inline bool log_unverified(const struct dedupe_log *l, uint32_t idx)
 {
 	return l->unverified && (l->unverified[idx / 64] >> (idx % 64) & 1);

@@ -666,8 +666,10 @@ static uint32_t lookup(const struct strait_dedupe_encoder *e,
 		    log_age(&e->log, idx) >= e->log.count)
 			continue;
 		ent = &e->log.ent[idx];
-		if (ent->check == check && ent->len == len &&
-		    memcmp(e->log.data + ent->off, chunk, len) == 0)
+		if (ent->check != check || ent->len != len)
+			continue;
+		log_readahead(&e->log, ent->off, len);
+		if (memcmp(e->log.data + ent->off, chunk, len) == 0)
 			return idx;
 	}
 	return EMPTY;
@@ -751,6 +753,7 @@ static size_t delta_try(struct strait_dedupe_encoder *e, const uint8_t *chunk,
 	d->like = like;
 	d->ops = buf;
 	d->n = 0;
+	log_readahead(&e->log, e->log.ent[d->lo].off, (uint32_t)blen);
 	/* a base loaded from a cache file is checked before use: the decoder
 	 * holds the right bytes, or refuses the base itself */
 	for (uint32_t i = d->lo;; i = log_idx_add(&e->log, i, 1)) {
