@@ -15,6 +15,7 @@ void strait_dedupe_params_default(struct strait_dedupe_params *p)
 	p->capacity = 1ULL << 30;
 	p->level = 3;
 	p->level_max = 0;
+	p->window_log = 0;
 }
 
 int strait_dedupe_params_check(const struct strait_dedupe_params *p)
@@ -29,7 +30,15 @@ int strait_dedupe_params_check(const struct strait_dedupe_params *p)
 	    p->capacity < 4ULL * p->max_chunk ||
 	    p->capacity / p->min_chunk > (1ULL << 31))
 		return -EINVAL;
+	if (p->window_log && (p->window_log < STRAIT_DEDUPE_WINDOW_LOG_MIN ||
+			      p->window_log > literal_window_default(p->capacity)))
+		return -EINVAL;
 	return 0;
+}
+
+uint64_t strait_dedupe_window_max(uint64_t capacity)
+{
+	return 1ull << literal_window_default(capacity);
 }
 
 void strait_dedupe_header_write(uint8_t out[STRAIT_DEDUPE_HEADER_SIZE],
@@ -39,7 +48,7 @@ void strait_dedupe_header_write(uint8_t out[STRAIT_DEDUPE_HEADER_SIZE],
 	memcpy(out, "STRD", 4);
 	out[4] = STRAIT_DEDUPE_VERSION;
 	out[5] = 0;
-	out[6] = (uint8_t)literal_window_log(p->capacity);
+	out[6] = (uint8_t)literal_window_log(p);
 	out[7] = 0;
 	put_u32(out + 8, p->min_chunk);
 	put_u32(out + 12, p->avg_chunk);
@@ -70,12 +79,13 @@ int strait_dedupe_header_parse(const uint8_t *in, size_t len,
 	p->capacity = get_u64(in + 24);
 	p->level = 0;
 	p->level_max = 0;
+	p->window_log = in[6];
 	s->epoch = get_u32(in + 20);
 	s->digest = get_u64(in + 32);
+	if (in[6] < STRAIT_DEDUPE_WINDOW_LOG_MIN)
+		return STRAIT_DEDUPE_E_HEADER;
 	if (strait_dedupe_params_check(p))
 		return STRAIT_DEDUPE_E_PARAMS;
-	if (in[6] != literal_window_log(p->capacity))
-		return STRAIT_DEDUPE_E_HEADER;
 	return 0;
 }
 

@@ -2,9 +2,9 @@
 /*
  * strait-dedupe - the codec as a command.
  *
- *   strait-dedupe encode [--cache SIZE] [--chunk MIN:AVG:MAX] [--stats FILE] [--rate R]
- *                        [--cache-file PATH [--peer EPOCH:DIGEST]] INPUT... > STREAM
- *   strait-dedupe decode [--cache SIZE] [--cache-file PATH] < STREAM > OUTPUT
+ *   strait-dedupe encode [--cache SIZE] [--window SIZE] [--chunk MIN:AVG:MAX] [--stats FILE]
+ *                        [--rate R] [--cache-file PATH [--peer EPOCH:DIGEST]] INPUT... > STREAM
+ *   strait-dedupe decode [--cache SIZE] [--window SIZE] [--cache-file PATH] < STREAM > OUTPUT
  *   strait-dedupe seed --cache-file PATH [--cache SIZE] [--chunk ...] FILE...
  *   strait-dedupe info --cache-file PATH [--verify]
  *
@@ -16,7 +16,10 @@
  * would, so two ends seeded alike hold the same cache; info prints a file's
  * state. --rate R gives the encoder the rate its output drains at (bit/s,
  * k/M/G as in the tenant files): the literal level follows it (up to zstd
- * 19), as on a WAN link of that rate. Errors: one line on stderr, exit
+ * 19), as on a WAN link of that rate. --window SIZE is the literal stream's
+ * zstd window (a power of two, 2M up to 1/8 of the cache; default that
+ * 1/8, at most 128M): its memory at each end, a budget per tenant. A
+ * decoder with --window refuses a stream with a larger one. Errors: one line on stderr, exit
  * status 1 (2 for usage).
  */
 #include <errno.h>
@@ -47,12 +50,14 @@ static const char *prog = "strait-dedupe";
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: %s encode [--cache SIZE] [--stats FILE] [--chunk MIN:AVG:MAX] [--rate R]\n"
-		   "                     [--cache-file PATH [--peer EPOCH:DIGEST]] INPUT... > STREAM\n"
-		   "       %s decode [--cache SIZE] [--cache-file PATH] < STREAM > OUTPUT\n"
+	fprintf(f, "usage: %s encode [--cache SIZE] [--window SIZE] [--stats FILE] [--chunk MIN:AVG:MAX]\n"
+		   "                     [--rate R] [--cache-file PATH [--peer EPOCH:DIGEST]] INPUT... > STREAM\n"
+		   "       %s decode [--cache SIZE] [--window SIZE] [--cache-file PATH] < STREAM > OUTPUT\n"
 		   "       %s seed --cache-file PATH [--cache SIZE] [--chunk MIN:AVG:MAX] FILE...\n"
 		   "       %s info --cache-file PATH [--verify]\n"
 		   "SIZE: bytes with an optional suffix K, M, G (or KiB, MiB, GiB: same, binary)\n"
+		   "--window: the literal stream's zstd window, a power of two from 2M to 1/8 of\n"
+		   "the cache (the default; 128M at most): its memory at each end\n"
 		   "R: the rate the stream drains at, bit/s with an optional suffix k, M, G (100M, 2.5G)\n"
 		   "--peer: the state `info` prints for the other end's cache file; the log\n"
 		   "continues if it is ours, else a new epoch starts\n",
@@ -355,7 +360,7 @@ enum cmd { ENCODE, DECODE, SEED, INFO };
 
 struct opts {
 	enum cmd cmd;
-	uint64_t cache;
+	uint64_t cache, window;
 	bool cache_set, peer_set, verify;
 	uint64_t rate_bps;
 	uint32_t chunk[3];
@@ -398,12 +403,13 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "peer", required_argument, NULL, 'p' },
 		{ "verify", no_argument, NULL, 'v' },
 		{ "rate", required_argument, NULL, 'r' },
+		{ "window", required_argument, NULL, 'w' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	/* which command takes which option */
 	static const char *const takes[] = {
-		[ENCODE] = "cskfpr", [DECODE] = "cf", [SEED] = "ckf", [INFO] = "fv",
+		[ENCODE] = "cskfprw", [DECODE] = "cfw", [SEED] = "ckf", [INFO] = "fv",
 	};
 	static const char *const names[] = {
 		[ENCODE] = "encode", [DECODE] = "decode", [SEED] = "seed", [INFO] = "info",
@@ -424,6 +430,12 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case 's':
 			o->stats = optarg;
+			break;
+		case 'w':
+			if (parse_size(optarg, &o->window) || o->window < (1u << 21) ||
+			    (o->window & (o->window - 1)))
+				usage_error("bad --window '%s' (want a power of two from 2M: 2M, 8M, 32M)",
+					    optarg);
 			break;
 		case 'k': {
 			uint64_t v[3];
@@ -506,6 +518,16 @@ static void write_json(json_t *root, const char *path)
 /* Highest literal level a drain rate may choose in this command. */
 #define RATE_LEVEL_MAX 19
 
+/* Sets p's window from --window (none: the default for its capacity). */
+static void window_params(const struct opts *o, struct strait_dedupe_params *p)
+{
+	p->window_log = o->window ? (uint32_t)__builtin_ctzll(o->window) : 0;
+	if (strait_dedupe_params_check(p))
+		die("bad --window %llu: at most 1/8 of the cache (%llu bytes; 128M at most)",
+		    (unsigned long long)o->window,
+		    (unsigned long long)strait_dedupe_window_max(p->capacity));
+}
+
 /* The encoder's params: defaults, then --cache and --chunk. */
 static void encoder_params(const struct opts *o, struct strait_dedupe_params *p)
 {
@@ -568,6 +590,7 @@ static void cache_open_encoder(struct cache *c, const struct opts *o,
 		cache_open(c, o->cache_file, p);
 	p->level = level;
 	p->level_max = level_max;
+	window_params(o, p); /* for the file's capacity */
 }
 
 static json_t *cache_file_json(const struct cache *c, const char *path,
@@ -603,6 +626,7 @@ static int cmd_encode(int argc, char **argv, struct opts *o)
 	if (n < 1)
 		usage_error("%s needs at least one INPUT", o->cmd == SEED ? "seed" : "encode");
 	encoder_params(o, &p);
+	window_params(o, &p);
 	if (o->cmd == SEED)
 		p.level = 1; /* the log does not depend on it; the output is dropped */
 	if (o->rate_bps)
@@ -758,6 +782,12 @@ static void decoder_cache(const struct opts *o, const struct strait_dedupe_param
 		    o->cache_set || !c->cf ? "--cache" : "its cache file's");
 	*p = *hp;
 	p->level = mine.level;
+	if (o->window) {
+		window_params(o, p);
+		if (hp->window_log > p->window_log)
+			die("the stream's literal window is %llu bytes, this decoder's --window %llu",
+			    1ull << hp->window_log, (unsigned long long)o->window);
+	}
 	if (!o->cache_file)
 		return;
 	if (c->cf && (mine.min_chunk != p->min_chunk || mine.avg_chunk != p->avg_chunk ||

@@ -196,12 +196,22 @@ struct strait_dedupe_params {
 	int level;           /* zstd level of literals (not on the wire) */
 	int level_max;       /* highest level a drain rate may choose (sizes
 			      * the workspace); 0: `level` */
+	uint32_t window_log; /* log2 of the literal stream's zstd window (its
+			      * memory at each end): 0, 1/8 of capacity (2 to
+			      * 128 MiB), or STRAIT_DEDUPE_WINDOW_LOG_MIN up
+			      * to that (a memory budget per tenant). The
+			      * encoder's goes in the stream header; a decoder
+			      * refuses a stream with a larger window than its
+			      * own (STRAIT_DEDUPE_E_PARAMS). */
 };
 
 /* Fills the defaults (see README: chosen by measurement). */
 void strait_dedupe_params_default(struct strait_dedupe_params *p);
 /* 0 if usable, -EINVAL otherwise. */
 int strait_dedupe_params_check(const struct strait_dedupe_params *p);
+/* The largest literal window of a cache (also its default), in bytes:
+ * 1/8 of capacity, 2 MiB to 128 MiB. */
+uint64_t strait_dedupe_window_max(uint64_t capacity);
 
 /* A log's state, as the stream header and a cache file carry it: the
  * epoch and a digest of the entries inserted in it (0: empty). Two logs

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: BSD-3-Clause
 # cli.sh BIN - strait-dedupe's command line: a round trip with --stats, one
-# with --rate (the level follows a drain rate; its stats), then each error
+# with --rate (the level follows a drain rate; its stats), one with
+# --window (a smaller literal window at both ends), then each error
 # case must exit non-zero with exactly one line on stderr.
 set -u
 BIN=$1
@@ -46,6 +47,14 @@ assert abs(r["link_seconds"] - json.load(open(sys.argv[1]))["bytes_out"] * 8 / 2
 assert "level_end" in r and "level_changes" in r and r["mb_per_s"] > 0, r
 PY
 
+# a window budget: 2 MiB at a 32 MiB cache (default 4 MiB); a decoder of
+# the default or of 2 MiB takes it, header byte 6 says 21
+"$BIN" encode --cache 32M --window 2M "$T/a" "$T/b" > "$T/w" || { echo "encode --window failed"; exit 1; }
+[ "$(od -An -tu1 -j6 -N1 "$T/w" | tr -d ' ')" = 21 ] || { echo "--window 2M: header byte 6 is not 21"; exit 1; }
+"$BIN" decode --cache 32M < "$T/w" | cmp -s <(cat "$T/a" "$T/b") - || { echo "--window round trip differs"; exit 1; }
+"$BIN" decode --cache 32M --window 2M < "$T/w" | cmp -s <(cat "$T/a" "$T/b") - || { echo "--window 2M decoder differs"; exit 1; }
+"$BIN" encode --cache 32M "$T/a" > "$T/w4" || exit 1
+
 # expect STATUS NAME CMD... : exits with STATUS, one line on stderr
 expect() {
   local want=$1 name=$2; shift 2
@@ -72,6 +81,10 @@ expect 2 "size overflow"    "$BIN" encode --cache 99999999999999G "$T/a"
 expect 2 "bad rate"         "$BIN" encode --rate fast "$T/a"
 expect 2 "rate too small"   "$BIN" encode --rate 1 "$T/a"
 expect 2 "rate on decode"   "$BIN" decode --rate 1M
+expect 2 "window not pow2"  "$BIN" encode --window 3M "$T/a"
+expect 2 "window too small" "$BIN" encode --window 1M "$T/a"
+expect 1 "window > cache/8" "$BIN" encode --cache 32M --window 8M "$T/a"
+expect 2 "window on seed"   "$BIN" seed --cache-file "$T/sf" --window 2M "$T/a"
 expect 1 "cache too small"  "$BIN" encode --cache 1000 "$T/a"
 expect 1 "stats unwritable" "$BIN" encode --stats "$T/no/dir/s.json" "$T/a"
 expect 2 "decode extra arg" "$BIN" decode "$T/s"
@@ -80,5 +93,6 @@ STDIN="$T/zero"    expect 1 "decode not ours"  "$BIN" decode --cache 4M
 STDIN="$T/s"       expect 1 "cache mismatch"   "$BIN" decode --cache 8M
 STDIN="$T/trunc"   expect 1 "truncated"        "$BIN" decode --cache 4M
 STDIN="$T/corrupt" expect 1 "corrupt"          "$BIN" decode --cache 4M
+STDIN="$T/w4"      expect 1 "window > decoder" "$BIN" decode --cache 32M --window 2M
 [ "$fails" -eq 0 ] || exit 1
 echo "cli ok"
