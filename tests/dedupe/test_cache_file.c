@@ -6,7 +6,7 @@
  * truncated, corrupt, locked or of other parameters is discarded with a
  * message and a new epoch, never trusted: whatever byte of a file is
  * flipped, the decoder outputs the right bytes or an error, never a wrong
- * byte.
+ * byte. The ring is mapped without read-around.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -341,6 +341,38 @@ Test(cache_file, one_process_at_a_time)
 						   sizeof(msg)), -EBUSY);
 	cr_assert(strstr(msg, "in use"), "%s", msg);
 	end_close(&e, false);
+}
+
+/* The ring of a cache file is mapped without read-around (VmFlags "rr" in
+ * smaps): a log larger than memory must not read 128 KiB around every
+ * fault (dedupe/README.md, "Reading a ring larger than memory"); the
+ * records and tables before it keep the kernel's default. */
+Test(cache_file, ring_mapped_without_read_around)
+{
+	char line[512], file[128];
+	bool in_file = false, rr = false, plain = false;
+	unsigned long lo, hi;
+	struct end e;
+	FILE *f;
+
+	end_open(&e, path("R"), true);
+	snprintf(file, sizeof(file), "%s", path("R"));
+	f = fopen("/proc/self/smaps", "r");
+	cr_assert(f);
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '/')) {
+			in_file = strstr(line, file) != NULL;
+		} else if (in_file && !strncmp(line, "VmFlags:", 8)) {
+			if (strstr(line, " rr"))
+				rr = true;
+			else
+				plain = true;
+		}
+	}
+	fclose(f);
+	end_close(&e, false);
+	cr_assert(rr, "no mapping of %s without read-around", file);
+	cr_assert(plain, "the records and tables of %s lost read-around too", file);
 }
 
 /* Tenant data: never opened through a symbolic link (the link's target is
