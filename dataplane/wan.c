@@ -190,8 +190,12 @@ static void send_outer(struct wan_worker *ww, struct wan_tenant *t, struct rte_m
 	}
 	mbuf_from_pkt(m, p);
 	m->ol_flags = 0;
-	if (ww->shaper)
-		wan_shaper_charge(ww->shaper, t->index, wan_wire_bytes((uint32_t)p->len), ww->now_ns);
+	if (ww->shaper) {
+		bool tagged = ww->app->local[DP_WAN].vlan != 0;
+
+		wan_shaper_charge(ww->shaper, t->index,
+				  wan_wire_bytes((uint32_t)p->len, tagged), ww->now_ns);
+	}
 	if (!non_esp) {
 		t->esp_out_frames++;
 		t->esp_out_bytes += p->len;

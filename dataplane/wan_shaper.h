@@ -56,12 +56,14 @@ struct wan_shaper_snap {
  * preamble and SFD (8), FCS (4) and the inter-frame gap (12), as a
  * 100 Mbit/s Ethernet hand-off carries it and as strait-wanem counts it.
  * Charged with 14 bytes only, a 100M grant overran a 100M link by 1.6 %
- * (full frames), and the excess queued and was dropped at the link. */
-enum { WAN_ETH_HDR = 14, WAN_ETH_MIN_FRAME = 60, WAN_ETH_WIRE_EXTRA = 24 };
+ * (full frames), and the excess queued and was dropped at the link. A
+ * frame sent on a VLAN ([WAN] Vlan) carries a 4-byte 802.1Q tag too. */
+enum { WAN_ETH_HDR = 14, WAN_ETH_MIN_FRAME = 60, WAN_ETH_WIRE_EXTRA = 24,
+       WAN_ETH_VLAN_TAG = 4 };
 
-static inline uint32_t wan_wire_bytes(uint32_t l3_len)
+static inline uint32_t wan_wire_bytes(uint32_t l3_len, bool vlan)
 {
-	uint32_t frame = l3_len + WAN_ETH_HDR;
+	uint32_t frame = l3_len + WAN_ETH_HDR + (vlan ? WAN_ETH_VLAN_TAG : 0);
 	return (frame < WAN_ETH_MIN_FRAME ? WAN_ETH_MIN_FRAME : frame) + WAN_ETH_WIRE_EXTRA;
 }
 

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "shaper.h"
+#include "wan_shaper.h"
 
 #define S 1000000000ull
 #define MS 1000000ull
@@ -705,4 +706,15 @@ Test(shaper, stats_and_names)
 	cr_expect_str_eq(shaper_mode_name(SHAPER_RED), "red");
 	cr_expect_str_eq(shaper_mode_name((enum shaper_mode)99), "?");
 	sim_fini(&m);
+}
+
+/* What [WAN] Rate charges per frame: the Ethernet header, padding to 60,
+ * preamble + SFD, FCS and the gap; an 802.1Q tag on a [WAN] Vlan. */
+Test(shaper, wire_bytes_of_a_frame)
+{
+	cr_assert_eq(wan_wire_bytes(1500, false), 1538);
+	cr_assert_eq(wan_wire_bytes(1500, true), 1542);
+	cr_assert_eq(wan_wire_bytes(20, false), 84);   /* padded to 60 */
+	cr_assert_eq(wan_wire_bytes(20, true), 84);
+	cr_assert_eq(wan_wire_bytes(44, true), 86);    /* 62 bytes: no padding */
 }
