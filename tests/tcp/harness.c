@@ -274,3 +274,18 @@ unsigned o_sack(uint8_t *p, const uint32_t (*b)[2], unsigned n)
 	}
 	return 4 + 8 * n;
 }
+
+void h_ack_sack(struct harness *h, uint32_t peer_seq, uint32_t iss, uint32_t cum,
+		const uint32_t (*rel)[2], unsigned n)
+{
+	uint32_t b = iss + 1, blk[4][2];
+	uint8_t o[40];
+	unsigned ol;
+
+	for (unsigned i = 0; i < n; i++) {
+		blk[i][0] = b + rel[i][0];
+		blk[i][1] = b + rel[i][1];
+	}
+	ol = n ? o_sack(o, (const uint32_t (*)[2])blk, n) : 0;
+	h_send(h, peer_seq, b + cum, TH_ACK, 65535, o, ol, NULL, 0);
+}

@@ -47,6 +47,10 @@ void h_send(struct harness *h, uint32_t seq, uint32_t ack, uint8_t flags,
 struct rte_mbuf *h_craft(struct harness *h, uint32_t seq, uint32_t ack,
 			 uint8_t flags, uint16_t wnd, const uint8_t *opts,
 			 unsigned optlen, const void *data, uint32_t len);
+/* The peer's ACK (sequence peer_seq, window 65535): cumulative `cum`
+ * bytes and n (<= 4) SACK blocks, relative to the first data byte (iss + 1). */
+void h_ack_sack(struct harness *h, uint32_t peer_seq, uint32_t iss, uint32_t cum,
+		const uint32_t (*rel)[2], unsigned n);
 /* Decodes output segment i (and checks its checksums). */
 void h_out(struct harness *h, unsigned i, struct h_seg *s);
 void h_clear(struct harness *h);

@@ -88,14 +88,7 @@ static struct tcp_conn *setup(uint32_t *iss, uint32_t flags, uint64_t bps, bool 
  * first data byte. */
 static void ack(uint32_t iss, uint32_t cum, const uint32_t (*rel)[2], unsigned n)
 {
-	uint32_t b = iss + 1, blk[4][2];
-	for (unsigned i = 0; i < n; i++) {
-		blk[i][0] = b + rel[i][0];
-		blk[i][1] = b + rel[i][1];
-	}
-	uint8_t o[40];
-	unsigned ol = n ? o_sack(o, (const uint32_t (*)[2])blk, n) : 0;
-	h_send(h, 1001, b + cum, TH_ACK, 65535, o, ol, NULL, 0);
+	h_ack_sack(h, 1001, iss, cum, rel, n);
 }
 
 /* Data segments sent since the last h_clear; *hi: the highest relative
