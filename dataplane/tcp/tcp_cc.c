@@ -32,10 +32,17 @@ uint32_t tcp_flight(const struct tcp_conn *c)
 	return c->snd_max - c->snd_una;
 }
 
+/* RFC 6675 2 (SetPipe, with RACK deciding what is lost): bytes sent from
+ * SND.UNA up to SND.NXT, less those SACKed and those deemed lost and not
+ * resent. SND.NXT is SND.MAX except after an RTO: the sender went back to
+ * SND.UNA, and what it sent before lies beyond SND.NXT, deemed lost (RFC
+ * 6675 5.1) and resent from there; counted, it held a go-back repair of a
+ * lost retransmission until a second RTO. */
 uint32_t tcp_pipe(const struct tcp_conn *c)
 {
 	if (c->flags & TF_SACK) {
-		int64_t f = (int64_t)tcp_flight(c) - c->sacked_bytes - c->lost_bytes;
+		int64_t f = (int64_t)(uint32_t)(c->snd_nxt - c->snd_una) -
+			    tcp_sacked_in(c, c->snd_una, c->snd_nxt) - c->lost_bytes;
 		return f < 0 ? 0 : (uint32_t)f;
 	}
 	uint32_t hi = SEQ_GT(c->sack_hi, c->snd_una) ? c->sack_hi : c->snd_una;
@@ -45,20 +52,15 @@ uint32_t tcp_pipe(const struct tcp_conn *c)
 	return p < 0 ? 0 : (uint32_t)p;
 }
 
-/* RFC 6675 2 (SetPipe, with RACK deciding what is lost) outside
- * recovery too, in rate mode with SACK: bytes sent from SND.UNA up to
- * SND.NXT, less those SACKed and those deemed lost and not resent. After
- * an RTO, SND.NXT went back to SND.UNA: what lies beyond it is deemed
- * lost and resent from there. Otherwise, as the engine always did (and
- * BBR's and CUBIC's behaviour keeps): everything sent and not cumulatively
+/* What the window limits outside recovery: in rate mode with SACK the
+ * pipe (tcp_pipe); otherwise, as the engine always did (and BBR's and
+ * CUBIC's behaviour keeps), everything sent and not cumulatively
  * acknowledged. */
 uint32_t tcp_cc_inflight(const struct tcp_conn *c)
 {
-	uint32_t f = c->snd_nxt - c->snd_una;
-	if (!(c->flags & TF_SACK) || !tcp_rate_on(c))
-		return f;
-	int64_t p = (int64_t)f - tcp_sacked_in(c, c->snd_una, c->snd_nxt) - c->lost_bytes;
-	return p < 0 ? 0 : (uint32_t)p;
+	if ((c->flags & TF_SACK) && tcp_rate_on(c))
+		return tcp_pipe(c);
+	return c->snd_nxt - c->snd_una;
 }
 
 uint32_t tcp_cwnd_cap(const struct tcp_conn *c)

@@ -744,3 +744,39 @@ Test(recovery, simultaneous_spurious_rtos_no_ack_war)
 	cr_assert_leq(segs, 60, "%u segments to recover", segs);
 	h_fini(b);
 }
+
+/* After an RTO the sender goes back to SND.UNA; what it sent before lies
+ * beyond SND.NXT, deemed lost (RFC 6675 5.1), and is no longer in the
+ * network. A go-back retransmission lost again (RACK: something sent
+ * after it is SACKed) is repaired at once, not after a second RTO: the
+ * pipe must not count the pre-RTO flight beyond SND.NXT. */
+Test(recovery, go_back_repair_after_an_rto_without_a_second_rto)
+{
+	uint32_t iss;
+	struct tcp_conn *c = setup(&iss);
+	c->cwnd = 20 * MSS;
+	tcp_write(c, data, 20 * MSS);
+	cr_assert_eq(h->nout, 20);
+	/* the whole flight is lost: probes, then the RTO */
+	for (unsigned i = 0; i < 400 && !stats(c).rto_expiries; i++)
+		h_advance(h, 1000);
+	cr_assert_eq(stats(c).rto_expiries, 1);
+	h_clear(h);
+	/* the go-back retransmission of segment 0 arrives */
+	h_advance(h, 1000);
+	ack(iss, 1 * MSS, NULL, 0);
+	uint32_t r[64];
+	unsigned n = sent(iss, r, 64);
+	cr_assert_geq(n, 2, "slow start after the RTO: %u segments", n);
+	cr_assert_eq(r[0], 1 * MSS);
+	uint32_t last = r[n - 1];
+	h_clear(h);
+	/* segment 1's retransmission is lost, the ones after it arrive */
+	h_advance(h, 1000);
+	const uint32_t b[1][2] = { { 2 * MSS, last + MSS } };
+	ack(iss, 1 * MSS, b, 1);
+	for (unsigned i = 0; i < 20 && !sent_seq(iss, 1 * MSS); i++)
+		h_advance(h, 100); /* RACK's reordering window */
+	cr_assert(sent_seq(iss, 1 * MSS), "segment 1 repaired without an RTO");
+	cr_assert_eq(stats(c).rto_expiries, 1);
+}
