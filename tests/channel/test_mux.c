@@ -43,24 +43,35 @@ Test(mux, hello)
 	pair_fini(&p);
 }
 
-Test(mux, hello_cache_size_differs)
+/* A (config a) and B (b) disagree at HELLO: both sessions fail with err,
+ * each says why, and no flow opens. */
+static void hello_refused(const struct chan_mux_config *a, const struct chan_mux_config *b,
+			  int err, const char *why_a, const char *why_b)
 {
-	struct chan_mux_config a = { .codec.capacity = 4u << 20 };
-	struct chan_mux_config b = { .codec.capacity = 8u << 20 };
 	struct chan_open o = { .af = 4, .client_port = 1, .server_port = 2 };
 	struct pair p;
 
-	pair_init(&p, &a, &b);
+	pair_init(&p, a, b);
 	pair_run(&p, 10);
-	cr_assert_eq(p.rx_err[0], CHAN_MUX_E_CACHE);
-	cr_assert_eq(p.rx_err[1], CHAN_MUX_E_CACHE);
-	cr_assert(!chan_mux_up(p.s[0].m));
-	cr_assert_str_eq(chan_mux_why(p.s[0].m),
-			 "peer CacheSize 8388608 bytes, ours 4194304: both appliances must agree");
+	cr_assert_eq(p.rx_err[0], err);
+	cr_assert_eq(p.rx_err[1], err);
+	cr_assert(!chan_mux_up(p.s[0].m) && !chan_mux_up(p.s[1].m));
+	cr_assert_str_eq(chan_mux_why(p.s[0].m), why_a);
+	cr_assert_str_eq(chan_mux_why(p.s[1].m), why_b);
 	errno = 0;
 	cr_assert_null(chan_flow_open(p.s[0].m, &o, NULL));
 	cr_assert_eq(errno, ENOTCONN);
 	pair_fini(&p);
+}
+
+Test(mux, hello_cache_size_differs)
+{
+	struct chan_mux_config a = { .codec.capacity = 4u << 20 };
+	struct chan_mux_config b = { .codec.capacity = 8u << 20 };
+
+	hello_refused(&a, &b, CHAN_MUX_E_CACHE,
+		      "peer CacheSize 8388608 bytes, ours 4194304: both appliances must agree",
+		      "peer CacheSize 4194304 bytes, ours 8388608: both appliances must agree");
 }
 
 /* The first frame of type `type` in what a side sent (record), or fails. */
@@ -87,23 +98,11 @@ Test(mux, hello_cache_window_differs)
 {
 	struct chan_mux_config a = { .codec.capacity = 32u << 20, .codec.window_log = 21 };
 	struct chan_mux_config b = { .codec.capacity = 32u << 20 };
-	struct chan_open o = { .af = 4, .client_port = 1, .server_port = 2 };
-	struct pair p;
 
-	pair_init(&p, &a, &b);
-	pair_run(&p, 10);
-	cr_assert_eq(p.rx_err[0], CHAN_MUX_E_WINDOW);
-	cr_assert_eq(p.rx_err[1], CHAN_MUX_E_WINDOW);
-	cr_assert(!chan_mux_up(p.s[0].m) && !chan_mux_up(p.s[1].m));
-	cr_assert_str_eq(chan_mux_why(p.s[0].m),
-			 "peer CacheWindow 4194304 bytes, ours 2097152: both appliances must agree");
-	cr_assert_str_eq(chan_mux_why(p.s[1].m),
-			 "peer CacheWindow 2097152 bytes, ours 4194304: both appliances must agree");
+	hello_refused(&a, &b, CHAN_MUX_E_WINDOW,
+		      "peer CacheWindow 4194304 bytes, ours 2097152: both appliances must agree",
+		      "peer CacheWindow 2097152 bytes, ours 4194304: both appliances must agree");
 	cr_assert_str_eq(chan_mux_strerror(CHAN_MUX_E_WINDOW), "peer has another CacheWindow");
-	errno = 0;
-	cr_assert_null(chan_flow_open(p.s[0].m, &o, NULL));
-	cr_assert_eq(errno, ENOTCONN);
-	pair_fini(&p);
 }
 
 /* The default written out (4 MiB at 32 MiB) is the default: its HELLO says
