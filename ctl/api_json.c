@@ -167,8 +167,9 @@ json_t *strait_api_tenant_json(const struct strait_api_view *v, unsigned slot)
 				      (json_int_t)t->guaranteed_bps, "ceiling_bps",
 				      (json_int_t)t->ceiling_bps, "priority", t->priority, "weight",
 				      t->weight));
-	json_object_set_new(o, "cache", json_pack("{s:I, s:I, s:I}", "size_bytes",
-						  (json_int_t)t->cache_size, "hits",
+	json_object_set_new(o, "cache", json_pack("{s:I, s:I, s:I, s:I}", "size_bytes",
+						  (json_int_t)t->cache_size, "window_bytes",
+						  (json_int_t)strait_tenant_cache_window(t), "hits",
 						  (json_int_t)s->cache_hits, "misses",
 						  (json_int_t)s->cache_misses));
 	json_object_set_new(o, "not_optimized", unoptimized_json(s));

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "strait/ctl.h"
+#include "strait/dedupe.h"
 
 enum {
 	MAX_KEYS_SEEN = 64,
@@ -1023,6 +1024,7 @@ struct tenant_ctx {
 	int side; /* 0 client, 1 server */
 	bool have_name, have_id, have_key, have_peer_down, have_endpoint, have_inner, have_inner_peer;
 	unsigned keepalive_line;
+	unsigned cache_window_line; /* checked against CacheSize, which may follow */
 };
 
 static bool add_prefix(struct parse_ctx *c, const char *tok, void *arg)
@@ -1143,11 +1145,21 @@ static int tenant_handler(void *user, const char *section, const char *key,
 		} else if (!strcasecmp(key, "CacheSize")) {
 			if (!strait_parse_bytes(val, &cfg->cache_size) || cfg->cache_size < (1u << 20))
 				set_err(c, c->line, s, key, "\"%s\" is not a size of at least 1M (512M, 2G)", val);
+		} else if (!strcasecmp(key, "CacheWindow")) {
+			/* zstd's windows are powers of two, the codec's
+			 * smallest is 2 MiB; the largest depends on CacheSize,
+			 * checked once the file is read */
+			uint64_t w = 0;
+			if (!strait_parse_bytes(val, &w) || w & (w - 1) ||
+			    w < (1ull << STRAIT_DEDUPE_WINDOW_LOG_MIN))
+				set_err(c, c->line, s, key, "\"%s\" is not a power of two of at least 2M (4M, 32M)", val);
+			cfg->cache_window = w;
+			t->cache_window_line = c->line;
 		} else if (!strcasecmp(key, "CacheFile")) {
 			if (!resolve_path(c, val, cfg->cache_file, sizeof(cfg->cache_file) - 3))
 				set_err(c, c->line, s, key, "bad path");
 		} else {
-			set_err(c, c->line, s, key, "unknown key (Name, Id, KeyFile, PeerDown, CacheSize, CacheFile)");
+			set_err(c, c->line, s, key, "unknown key (Name, Id, KeyFile, PeerDown, CacheSize, CacheWindow, CacheFile)");
 		}
 		break;
 	case 2:
@@ -1330,6 +1342,11 @@ int strait_tenant_load(const char *path, struct strait_tenant_cfg *out,
 	else if (t.keepalive_line && out->keepalive_ns >= out->peer_timeout_ns)
 		set_err(c, t.keepalive_line, "Peer", "KeepaliveInterval",
 			"not shorter than PeerTimeout: the peer would be declared down between keepalives");
+	else if (out->cache_window > strait_dedupe_window_max(out->cache_size))
+		set_err(c, t.cache_window_line, "Tenant", "CacheWindow",
+			"%lluM is above the largest window for this CacheSize: %lluM (1/8 of it, 2M..128M)",
+			(unsigned long long)(out->cache_window >> 20),
+			(unsigned long long)(strait_dedupe_window_max(out->cache_size) >> 20));
 	if (c->failed)
 		return -EINVAL;
 	if (!out->keepalive_ns)
@@ -1702,6 +1719,11 @@ void strait_config_wipe_keys(struct strait_config *cfg)
 {
 	for (unsigned i = 0; i < STRAIT_MAX_TENANTS; i++)
 		strait_tenant_wipe_key(&cfg->tenants[i]);
+}
+
+uint64_t strait_tenant_cache_window(const struct strait_tenant_cfg *t)
+{
+	return t->cache_window ? t->cache_window : strait_dedupe_window_max(t->cache_size);
 }
 
 void strait_tenant_hard_limits(const struct strait_tenant_cfg *t, uint64_t *hard_ns,

@@ -98,6 +98,9 @@ static const struct {
 	 * (dataplane/wan_shaper.c: wan_shaper_sync) */
 	[STRAIT_FIELD_RPO_TARGET] = { "[Bandwidth] RpoTarget", STRAIT_APPLY_RATE },
 	[STRAIT_FIELD_TRANSPORT] = { "[Bandwidth] Transport", STRAIT_APPLY_RATE },
+	/* the codec's literal window: built again as for CacheSize (both
+	 * appliances must agree on it, as on CacheSize) */
+	[STRAIT_FIELD_CACHE_WINDOW] = { "[Tenant] CacheWindow", STRAIT_APPLY_CACHE },
 };
 
 const char *strait_field_name(unsigned field)
@@ -124,7 +127,7 @@ const char *strait_apply_name(unsigned bit_index)
  * compare it (a tenant's: a STRAIT_FIELD_ and how it applies; the
  * appliance's: in place, or "takes a restart"), add a case to
  * tests/ctl/test_control.c, then update the size. */
-_Static_assert(sizeof(struct strait_tenant_cfg) == 13216,
+_Static_assert(sizeof(struct strait_tenant_cfg) == 13224,
 	       "a tenant field config_diff.c does not compare (see above)");
 _Static_assert(sizeof(struct strait_appliance_cfg) == 13336,
 	       "an appliance field config_diff.c does not compare (see above)");
@@ -161,6 +164,8 @@ static uint32_t tenant_fields_differ(const struct strait_tenant_cfg *a,
 	DIFF(STRAIT_FIELD_PRIORITY, a->priority != b->priority);
 	DIFF(STRAIT_FIELD_WEIGHT, a->weight != b->weight);
 	DIFF(STRAIT_FIELD_CACHE_SIZE, a->cache_size != b->cache_size);
+	/* as its value: written out as the default or dropped, the same */
+	DIFF(STRAIT_FIELD_CACHE_WINDOW, strait_tenant_cache_window(a) != strait_tenant_cache_window(b));
 	DIFF(STRAIT_FIELD_ID, a->id != b->id);
 	/* keys are compared by their ids, when both were loaded (the rule
 	 * tools load none) */

@@ -409,9 +409,11 @@ static void print_tenant(json_t *t, bool full)
 	       JSON_INTEGER_FORMAT "\n", BOLD("bandwidth"), g ? rate_str(g, b1, sizeof(b1)) : "none",
 	       ceil ? rate_str(ceil, b2, sizeof(b2)) : "link rate", num(t, "bandwidth.priority"),
 	       num(t, "bandwidth.weight"));
-	printf("  %s: %s per direction, %" JSON_INTEGER_FORMAT " hits, %" JSON_INTEGER_FORMAT
-	       " misses\n", BOLD("cache"), bytes_str(num(t, "cache.size_bytes"), b1, sizeof(b1)),
-	       num(t, "cache.hits"), num(t, "cache.misses"));
+	printf("  %s: %s per direction (window %s), %" JSON_INTEGER_FORMAT " hits, %"
+	       JSON_INTEGER_FORMAT " misses\n", BOLD("cache"),
+	       bytes_str(num(t, "cache.size_bytes"), b1, sizeof(b1)),
+	       bytes_str(num(t, "cache.window_bytes"), b2, sizeof(b2)), num(t, "cache.hits"),
+	       num(t, "cache.misses"));
 	printf("  %s: %s\n", BOLD("file"), str(t, "file"));
 }
 

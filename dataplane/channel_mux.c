@@ -147,11 +147,13 @@ static bool pow2(uint32_t v)
 void chan_mux_config_defaults(struct chan_mux_config *c)
 {
 	uint64_t cap = c->codec.capacity;
+	uint32_t wlog = c->codec.window_log;
 
 	if (!c->codec.avg_chunk) {
 		strait_dedupe_params_default(&c->codec);
 		if (cap)
 			c->codec.capacity = cap;
+		c->codec.window_log = wlog;
 	}
 	if (!c->max_flows)
 		c->max_flows = CHAN_MUX_DEFAULT_FLOWS;
@@ -576,6 +578,7 @@ const char *chan_mux_strerror(int err)
 	case CHAN_MUX_E_CODEC: return "peer runs another codec format";
 	case CHAN_MUX_E_CHUNK: return "peer chunks with other parameters";
 	case CHAN_MUX_E_CACHE: return "peer has another CacheSize";
+	case CHAN_MUX_E_WINDOW: return "peer has another CacheWindow";
 	case CHAN_MUX_E_FLOW_ID: return "OPEN with a flow id that is not new";
 	case CHAN_MUX_E_RESYNC: return "RESYNC to an unexpected epoch";
 	case CHAN_MUX_E_FLOOD: return "peer ignores refused OPENs";
@@ -594,6 +597,13 @@ static int session_fail(struct chan_mux *m, int err, const char *why)
 }
 
 /* ---- rx: frames from the peer ---- */
+
+/* The literal window log a codec of this capacity runs with: wlog
+ * (CacheWindow), or for 0 the default. */
+static unsigned window_log_of(unsigned wlog, uint64_t capacity)
+{
+	return wlog ? wlog : strait_dedupe_window_log_max(capacity);
+}
 
 static int rx_hello(struct chan_mux *m, const struct chan_hello *h)
 {
@@ -623,6 +633,15 @@ static int rx_hello(struct chan_mux *m, const struct chan_hello *h)
 			 "appliances must agree", (unsigned long long)h->capacity,
 			 (unsigned long long)p->capacity);
 		return session_fail(m, CHAN_MUX_E_CACHE, why);
+	}
+	/* 0 is the default for the capacity (equal by now): a peer that
+	 * leaves it at the default agrees with one that writes it out */
+	if (window_log_of(h->window_log, h->capacity) != window_log_of(p->window_log, p->capacity)) {
+		snprintf(why, sizeof(why), "peer CacheWindow %llu bytes, ours %llu: both "
+			 "appliances must agree",
+			 1ull << window_log_of(h->window_log, h->capacity),
+			 1ull << window_log_of(p->window_log, p->capacity));
+		return session_fail(m, CHAN_MUX_E_WINDOW, why);
 	}
 	m->peer_hello = true;
 	/* rx: the peer's encoder continues the log our decoder holds, or
@@ -1293,6 +1312,10 @@ size_t chan_mux_tx(struct chan_mux *m, uint8_t *out, size_t cap, uint64_t now_us
 			.min_chunk = p->min_chunk, .avg_chunk = p->avg_chunk,
 			.max_chunk = p->max_chunk, .capacity = p->capacity,
 			.tx_state = tx_state(m), .rx_state = m->rx_held,
+			/* the default as 0: what a peer from before the
+			 * field takes (it was reserved) */
+			.window_log = (uint8_t)(p->window_log == strait_dedupe_window_log_max(p->capacity)
+						? 0 : p->window_log),
 		};
 		if (cap < CHAN_HEADER_SIZE + CHAN_HELLO_SIZE)
 			return 0;

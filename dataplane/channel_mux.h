@@ -77,12 +77,14 @@ enum chan_mux_error {
 	CHAN_MUX_E_FLOOD = -2109,     /* more refused OPENs queued than we can
 				       * answer: the peer ignores our refusals */
 	CHAN_MUX_E_ENCODER = -2110,   /* our encoder failed (zstd) */
+	CHAN_MUX_E_WINDOW = -2111,    /* another literal window (CacheWindow) */
 };
 
 struct chan_mux_config {
 	uint32_t tenant;        /* [Tenant] Id, checked in HELLO */
 	enum chan_role role;
-	struct strait_dedupe_params codec; /* capacity = CacheSize */
+	struct strait_dedupe_params codec; /* capacity = CacheSize,
+					    * window_log = CacheWindow */
 	uint32_t max_flows;     /* flows at once (both openers) */
 	uint32_t raw_window;    /* raw bytes kept per flow; power of two */
 	uint32_t out_window;    /* decoded bytes held per flow (the credit we

@@ -110,6 +110,12 @@ static int refused_check(const struct chan_refused *r)
 	return CHAN_E_FIELD;
 }
 
+/* A HELLO's literal window log: 0 (the default) or one the codec runs. */
+static bool window_log_ok(unsigned w)
+{
+	return !w || (w >= STRAIT_DEDUPE_WINDOW_LOG_MIN && w <= STRAIT_DEDUPE_WINDOW_LOG_MAX);
+}
+
 static int parse_hello(const uint8_t *b, struct chan_hello *h)
 {
 	if (get32(b) != CHAN_MAGIC)
@@ -117,8 +123,11 @@ static int parse_hello(const uint8_t *b, struct chan_hello *h)
 	h->version = get16(b + 4);
 	if (h->version != CHAN_VERSION)
 		return CHAN_E_VERSION;
-	if (get16(b + 6))
+	if (b[7])
 		return CHAN_E_RESERVED;
+	h->window_log = b[6];
+	if (!window_log_ok(h->window_log))
+		return CHAN_E_FIELD;
 	h->tenant = get32(b + 8);
 	h->epoch = get32(b + 12);
 	h->codec_version = get32(b + 16);
@@ -280,7 +289,8 @@ size_t chan_frame_write(uint8_t *out, size_t cap, const struct chan_frame *f)
 	if ((f->type == CHAN_OPEN && open_check(&f->open)) ||
 	    (f->type == CHAN_REFUSED && refused_check(&f->refused)) ||
 	    (f->type == CHAN_RESET && (f->value < CHAN_RESET_RST || f->value > CHAN_RESET_MAX)) ||
-	    (f->type == CHAN_HELLO && f->hello.version != CHAN_VERSION))
+	    (f->type == CHAN_HELLO && (f->hello.version != CHAN_VERSION ||
+				       !window_log_ok(f->hello.window_log))))
 		return 0;
 	if (f->type == CHAN_DATA) {
 		chan_data_head_write(out, f->flow, f->data.epoch, f->data.offset, f->data.len);
@@ -295,6 +305,7 @@ size_t chan_frame_write(uint8_t *out, size_t cap, const struct chan_frame *f)
 	case CHAN_HELLO:
 		put32(b, CHAN_MAGIC);
 		put16(b + 4, f->hello.version);
+		b[6] = f->hello.window_log;
 		put32(b + 8, f->hello.tenant);
 		put32(b + 12, f->hello.epoch);
 		put32(b + 16, f->hello.codec_version);

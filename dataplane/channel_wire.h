@@ -21,15 +21,20 @@
  * Bodies (offset, size, field):
  *
  * HELLO, 64: first frame each way after the channel's TCP connects.
- *   0 4 magic "STRC" | 4 2 version (2) | 6 2 reserved | 8 4 tenant Id
+ *   0 4 magic "STRC" | 4 2 version (2) | 6 1 literal window log of the
+ *   sender's codec (CacheWindow; 0: the default for CacheSize, else
+ *   STRAIT_DEDUPE_WINDOW_LOG_MIN.._MAX) | 7 1 reserved | 8 4 tenant Id
  *   | 12 4 epoch the sender's encoder starts unless it continues
  *   | 16 4 codec format version | 20 4 min_chunk | 24 4 avg_chunk
  *   | 28 4 max_chunk | 32 8 cache capacity (CacheSize)
  *   | 40 4 epoch and 48 8 digest of the log the sender's encoder can
  *   continue (digest 0: none) | 44 4 epoch and 56 8 digest of the log
  *   the sender's decoder holds (digest 0: none)
- *   Both ends must agree on tenant, codec version, chunking and capacity,
- *   or the channel refuses to carry flows (and says which field differs).
+ *   Both ends must agree on tenant, codec version, chunking, capacity and
+ *   literal window (0 compares as the default it stands for), or the
+ *   channel refuses to carry flows (and says which field differs). Byte 6
+ *   was reserved before: a sender writes 0 for the default window, so a
+ *   peer from before it agrees unless another window is set.
  *   An encoder continues its log (no new epoch) exactly when the state it
  *   can continue is non-zero and equal to the one the peer's decoder
  *   holds; each end decides the same from the two HELLOs (a cache file
@@ -171,6 +176,7 @@ enum chan_wire_error {
 
 struct chan_hello {
 	uint16_t version;
+	uint8_t window_log; /* 0: the default for capacity */
 	uint32_t tenant, epoch, codec_version;
 	uint32_t min_chunk, avg_chunk, max_chunk;
 	uint64_t capacity;

@@ -785,6 +785,8 @@ static void relay_config_of(const struct tenant *t, struct relay_config *rc)
 	rc->down_rst = tc->peer_down == STRAIT_PEER_DOWN_FAIL_CLOSED;
 	rc->mux.tenant = tc->id;
 	rc->mux.codec.capacity = tc->cache_size;
+	/* a power of two (ctl checked it); 0: the default for capacity */
+	rc->mux.codec.window_log = tc->cache_window ? (uint32_t)__builtin_ctzll(tc->cache_window) : 0;
 	chan_mux_config_defaults(&rc->mux);
 	rc->mux.cache_tx = t->cache[0];
 	rc->mux.cache_rx = t->cache[1];

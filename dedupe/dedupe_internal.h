@@ -44,20 +44,11 @@ void chunker_cfg_init(struct chunker_cfg *c,
 size_t chunker_find(const struct chunker_cfg *c, const uint8_t *p,
 		    size_t avail, struct chunk_scan *st, bool final);
 
-/* The literal stream's zstd window by default: 1/8 of the cache, 2 MiB to
- * 128 MiB (measured: see README); also the largest a cache may have. */
-static inline unsigned literal_window_default(uint64_t capacity)
-{
-	unsigned w = 63 - (unsigned)__builtin_clzll(capacity) - 3;
-
-	return w < STRAIT_DEDUPE_WINDOW_LOG_MIN ? STRAIT_DEDUPE_WINDOW_LOG_MIN :
-	       w > STRAIT_DEDUPE_WINDOW_LOG_MAX ? STRAIT_DEDUPE_WINDOW_LOG_MAX : w;
-}
-
-/* The window of p: its budget (window_log), or the default. */
+/* The literal stream's zstd window of p: its budget (window_log), or the
+ * default, which is also the largest (strait_dedupe_window_log_max()). */
 static inline unsigned literal_window_log(const struct strait_dedupe_params *p)
 {
-	return p->window_log ? p->window_log : literal_window_default(p->capacity);
+	return p->window_log ? p->window_log : strait_dedupe_window_log_max(p->capacity);
 }
 
 /* ---- log.c: the mirrored cache log ---- */

@@ -31,14 +31,9 @@ int strait_dedupe_params_check(const struct strait_dedupe_params *p)
 	    p->capacity / p->min_chunk > (1ULL << 31))
 		return -EINVAL;
 	if (p->window_log && (p->window_log < STRAIT_DEDUPE_WINDOW_LOG_MIN ||
-			      p->window_log > literal_window_default(p->capacity)))
+			      p->window_log > strait_dedupe_window_log_max(p->capacity)))
 		return -EINVAL;
 	return 0;
-}
-
-uint64_t strait_dedupe_window_max(uint64_t capacity)
-{
-	return 1ull << literal_window_default(capacity);
 }
 
 void strait_dedupe_header_write(uint8_t out[STRAIT_DEDUPE_HEADER_SIZE],

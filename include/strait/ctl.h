@@ -184,6 +184,11 @@ struct strait_tenant_cfg {
 	enum strait_transport transport;
 	enum strait_peer_down peer_down;
 	uint64_t cache_size;        /* bytes of each direction's cache log */
+	/* [Tenant] CacheWindow: bytes of the codec's literal zstd window at
+	 * each end (its memory): a power of two from 2 MiB up to
+	 * strait_dedupe_window_max(cache_size); 0: that default, CacheSize / 8
+	 * (2..128 MiB). */
+	uint64_t cache_window;
 	/* Not from the file: the configuration generation that put the tenant
 	 * in its slot (strait_config_diff()); its statistics carry it. */
 	uint64_t generation;
@@ -259,10 +264,11 @@ enum strait_apply {
 					* start again (Id, inner addresses): its
 					* optimized flows are reset, other
 					* tenants untouched */
-	STRAIT_APPLY_CACHE = 1 << 6, /* CacheSize, CacheFile: the tenant's relay
-				      * and its channel's session start again
-				      * with the new cache (a new epoch at both
-				      * ends): its optimized flows are reset */
+	STRAIT_APPLY_CACHE = 1 << 6, /* CacheSize, CacheWindow, CacheFile: the
+				      * tenant's relay and its channel's
+				      * session start again with the new
+				      * cache (a new epoch at both ends): its
+				      * optimized flows are reset */
 	STRAIT_APPLY_COUNT = 7
 };
 
@@ -292,6 +298,7 @@ enum strait_tenant_field {
 	STRAIT_FIELD_VLANS,
 	STRAIT_FIELD_RPO_TARGET,
 	STRAIT_FIELD_TRANSPORT,
+	STRAIT_FIELD_CACHE_WINDOW,
 	STRAIT_FIELD_COUNT
 };
 
@@ -373,6 +380,10 @@ void strait_config_wipe_keys(struct strait_config *cfg);
  * 5 s (time) or 64 MiB (bytes). */
 void strait_tenant_hard_limits(const struct strait_tenant_cfg *t, uint64_t *hard_ns,
 			       uint64_t *hard_bytes);
+
+/* The literal window a tenant's codec runs with, in bytes: its
+ * CacheWindow, or the default for its CacheSize. */
+uint64_t strait_tenant_cache_window(const struct strait_tenant_cfg *t);
 
 /* "file:line: field: msg" (parts omitted when empty). */
 const char *strait_error_str(const struct strait_error *err, char *buf, size_t len);

@@ -43,23 +43,128 @@ Test(mux, hello)
 	pair_fini(&p);
 }
 
+/* A (config a) and B (b) disagree at HELLO: both sessions fail with err,
+ * each says why, and no flow opens. */
+static void hello_refused(const struct chan_mux_config *a, const struct chan_mux_config *b,
+			  int err, const char *why_a, const char *why_b)
+{
+	struct chan_open o = { .af = 4, .client_port = 1, .server_port = 2 };
+	struct pair p;
+
+	pair_init(&p, a, b);
+	pair_run(&p, 10);
+	cr_assert_eq(p.rx_err[0], err);
+	cr_assert_eq(p.rx_err[1], err);
+	cr_assert(!chan_mux_up(p.s[0].m) && !chan_mux_up(p.s[1].m));
+	cr_assert_str_eq(chan_mux_why(p.s[0].m), why_a);
+	cr_assert_str_eq(chan_mux_why(p.s[1].m), why_b);
+	errno = 0;
+	cr_assert_null(chan_flow_open(p.s[0].m, &o, NULL));
+	cr_assert_eq(errno, ENOTCONN);
+	pair_fini(&p);
+}
+
 Test(mux, hello_cache_size_differs)
 {
 	struct chan_mux_config a = { .codec.capacity = 4u << 20 };
 	struct chan_mux_config b = { .codec.capacity = 8u << 20 };
-	struct chan_open o = { .af = 4, .client_port = 1, .server_port = 2 };
+
+	hello_refused(&a, &b, CHAN_MUX_E_CACHE,
+		      "peer CacheSize 8388608 bytes, ours 4194304: both appliances must agree",
+		      "peer CacheSize 4194304 bytes, ours 8388608: both appliances must agree");
+}
+
+/* The first frame of type `type` in what a side sent (record), or fails. */
+static void first_frame(const struct buf *rec, unsigned type, bool stream_header,
+			struct chan_frame *f)
+{
+	size_t pos = 0;
+
+	while (pos < rec->len) {
+		long n = chan_frame_parse(rec->p + pos, rec->len - pos, f);
+
+		cr_assert_gt(n, 0, "frame at %zu: %ld", pos, n);
+		pos += (size_t)n;
+		if (f->type == type && (!stream_header ||
+					(f->data.len >= STRAIT_DEDUPE_HEADER_SIZE &&
+					 !memcmp(f->data.records, "STRD", 4))))
+			return;
+	}
+	cr_assert_fail("no frame of type %u", type);
+}
+
+/* CacheWindow: 2 MiB at A, the default for 32 MiB (4 MiB) at B. */
+Test(mux, hello_cache_window_differs)
+{
+	struct chan_mux_config a = { .codec.capacity = 32u << 20, .codec.window_log = 21 };
+	struct chan_mux_config b = { .codec.capacity = 32u << 20 };
+
+	hello_refused(&a, &b, CHAN_MUX_E_WINDOW,
+		      "peer CacheWindow 4194304 bytes, ours 2097152: both appliances must agree",
+		      "peer CacheWindow 2097152 bytes, ours 4194304: both appliances must agree");
+	cr_assert_str_eq(chan_mux_strerror(CHAN_MUX_E_WINDOW), "peer has another CacheWindow");
+}
+
+/* The default written out (4 MiB at 32 MiB) is the default: its HELLO says
+ * 0, as a peer from before the field does, and the two agree. */
+Test(mux, hello_cache_window_default_agrees)
+{
+	struct chan_mux_config a = { .codec.capacity = 32u << 20, .codec.window_log = 22 };
+	struct chan_mux_config b = { .codec.capacity = 32u << 20 };
+	struct buf rec = { 0 };
+	struct chan_frame f;
 	struct pair p;
 
 	pair_init(&p, &a, &b);
+	p.record[0] = &rec;
 	pair_run(&p, 10);
-	cr_assert_eq(p.rx_err[0], CHAN_MUX_E_CACHE);
-	cr_assert_eq(p.rx_err[1], CHAN_MUX_E_CACHE);
-	cr_assert(!chan_mux_up(p.s[0].m));
-	cr_assert_str_eq(chan_mux_why(p.s[0].m),
-			 "peer CacheSize 8388608 bytes, ours 4194304: both appliances must agree");
-	errno = 0;
-	cr_assert_null(chan_flow_open(p.s[0].m, &o, NULL));
-	cr_assert_eq(errno, ENOTCONN);
+	cr_assert(chan_mux_up(p.s[0].m) && chan_mux_up(p.s[1].m));
+	first_frame(&rec, CHAN_HELLO, false, &f);
+	cr_assert_eq(f.hello.window_log, 0);
+	buf_free(&rec);
+	pair_fini(&p);
+}
+
+/* Both at a 2 MiB budget on a 32 MiB cache: the session comes up, 1 MiB
+ * twice crosses byte-exact (the second as references), the encoder's
+ * stream says the budget (header byte 6) and the workspace is smaller
+ * than at the default window. */
+Test(mux, cache_window_carries_data)
+{
+	struct chan_mux_config cfg = { .codec.capacity = 32u << 20, .codec.window_log = 21,
+				       .max_flows = 16, .raw_window = 1u << 20,
+				       .out_window = 512u << 10 };
+	struct chan_mux_config dflt = cfg;
+	size_t n = 1u << 20;
+	uint8_t *up = data_new(2 * n, 3);
+	struct buf rec = { 0 };
+	struct chan_mux_stats st;
+	struct chan_frame f;
+	struct pair p;
+	int c;
+
+	dflt.codec.window_log = 0;
+	memcpy(up + n, up, n);
+	pair_init(&p, &cfg, NULL);
+	p.record[0] = &rec;
+	p.room = 64u << 10;
+	pair_run(&p, 5);
+	cr_assert(chan_mux_up(p.s[0].m) && chan_mux_up(p.s[1].m));
+	first_frame(&rec, CHAN_HELLO, false, &f);
+	cr_assert_eq(f.hello.window_log, 21);
+	c = pair_open(&p, up, 2 * n, true);
+	pair_run(&p, 20000);
+	assert_got(pair_peer(&p, c), up, 2 * n, "server");
+	chan_mux_stats(p.s[0].m, &st);
+	cr_assert_lt(st.records_out, n + n / 20, "records %llu for 1 MiB new + 1 MiB seen",
+		     (unsigned long long)st.records_out);
+	first_frame(&rec, CHAN_DATA, true, &f);
+	cr_assert_eq(f.data.records[6], 21, "the encoder's window log");
+	chan_mux_config_defaults(&cfg);
+	chan_mux_config_defaults(&dflt);
+	cr_assert_lt(chan_mux_size(&cfg), chan_mux_size(&dflt));
+	buf_free(&rec);
+	free(up);
 	pair_fini(&p);
 }
 

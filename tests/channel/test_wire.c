@@ -182,7 +182,11 @@ static const struct hostile table[] = {
 	T(9, CHAN_E_MAGIC, CHAN_HELLO, 64, 0, 0, 'S', 'T', 'R', 'D', 2, 0, Z16, Z16, 0, 0, Z16, Z8),
 	/* version 1: a HELLO without the log states (an older peer) */
 	T(10, CHAN_E_VERSION, CHAN_HELLO, 64, 0, 0, 'S', 'T', 'R', 'C', 1, 0, Z16, Z16, 0, 0, Z16, Z8),
-	T(11, CHAN_E_RESERVED, CHAN_HELLO, 64, 0, 0, 'S', 'T', 'R', 'C', 2, 0, 1, 0, Z16, Z16, Z16, Z8),
+	T(11, CHAN_E_RESERVED, CHAN_HELLO, 64, 0, 0, 'S', 'T', 'R', 'C', 2, 0, 0, 1, Z16, Z16, Z16, Z8),
+	/* a literal window log the codec does not run (0: the default, 21..27) */
+	T(39, CHAN_E_FIELD, CHAN_HELLO, 64, 0, 0, 'S', 'T', 'R', 'C', 2, 0, 1, 0, Z16, Z16, Z16, Z8),
+	T(40, CHAN_E_FIELD, CHAN_HELLO, 64, 0, 0, 'S', 'T', 'R', 'C', 2, 0, 20, 0, Z16, Z16, Z16, Z8),
+	T(41, CHAN_E_FIELD, CHAN_HELLO, 64, 0, 0, 'S', 'T', 'R', 'C', 2, 0, 28, 0, Z16, Z16, Z16, Z8),
 	T(12, CHAN_E_RESERVED, CHAN_CREDIT, 16, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, Z8),
 	T(13, CHAN_E_RESERVED, CHAN_DECODED, 16, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0x80, Z8),
 	T(14, CHAN_E_RESERVED, CHAN_OPENED, 16, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, Z8),
@@ -265,6 +269,31 @@ Test(wire, writer_refuses)
 	cr_assert_str_eq(chan_type_name(0), "?");
 	cr_assert_str_eq(chan_refuse_name(CHAN_REFUSE_POLICY), "policy");
 	cr_assert_str_eq(chan_reset_name(CHAN_RESET_DIGEST), "digest");
+}
+
+/* HELLO byte 6: the sender's literal window log (0: the default, as the
+ * golden HELLO writes it; the reserved byte it was), byte 7 reserved. */
+Test(wire, hello_window_log)
+{
+	static const uint8_t ok[] = { 0, STRAIT_DEDUPE_WINDOW_LOG_MIN, 24, STRAIT_DEDUPE_WINDOW_LOG_MAX };
+	uint8_t b[CHAN_HEADER_SIZE + CHAN_HELLO_SIZE];
+	struct chan_frame f = golden_frames[0], g;
+
+	for (size_t i = 0; i < sizeof(ok); i++) {
+		f.hello.window_log = ok[i];
+		cr_assert_eq(chan_frame_write(b, sizeof(b), &f), sizeof(b));
+		cr_assert_eq(b[CHAN_HEADER_SIZE + 6], ok[i]);
+		cr_assert_eq(b[CHAN_HEADER_SIZE + 7], 0);
+		memset(&g, 0xa5, sizeof(g));
+		cr_assert_eq(chan_frame_parse(b, sizeof(b), &g), (long)sizeof(b));
+		cr_assert_eq(g.hello.window_log, ok[i]);
+		cr_assert_eq(g.hello.capacity, f.hello.capacity);
+	}
+	/* the writer refuses what the parser would */
+	f.hello.window_log = STRAIT_DEDUPE_WINDOW_LOG_MIN - 1;
+	cr_assert_eq(chan_frame_write(b, sizeof(b), &f), 0);
+	f.hello.window_log = STRAIT_DEDUPE_WINDOW_LOG_MAX + 1;
+	cr_assert_eq(chan_frame_write(b, sizeof(b), &f), 0);
 }
 
 /* A DATA frame of the largest size parses; its records point into the

@@ -164,6 +164,18 @@ static const struct tcase cases[] = {
 	/* [Appliance] OptimizedFlows: 16 .. 1048576 */
 	T(114, 'a', "[Appliance]\nOptimizedFlows = 15\n", 2, "[Appliance] OptimizedFlows"),
 	T(115, 'a', "[Appliance]\nOptimizedFlows = many\n", 2, "[Appliance] OptimizedFlows"),
+	/* [Tenant] CacheWindow: a power of two, 2M .. CacheSize / 8 (at most
+	 * 128M), checked against a CacheSize that comes after it */
+	T(116, 't', TEN_HEAD "CacheWindow = 16M\n" TEN_RULE TEN_PEER, 0, NULL),
+	T(117, 't', TEN_HEAD "CacheWindow = 3M\n" TEN_RULE TEN_PEER, 6, "[Tenant] CacheWindow"),
+	T(118, 't', TEN_HEAD "CacheWindow = 1M\n" TEN_RULE TEN_PEER, 6, "[Tenant] CacheWindow"),
+	T(119, 't', TEN_HEAD "CacheWindow = 8M\nCacheSize = 32M\n" TEN_RULE TEN_PEER, 6, "[Tenant] CacheWindow"),
+	T(120, 't', TEN_HEAD "CacheWindow = 4M\nCacheSize = 32M\n" TEN_RULE TEN_PEER, 0, NULL),
+	T(121, 't', TEN_HEAD "CacheSize = 4G\nCacheWindow = 256M\n" TEN_RULE TEN_PEER, 7, "[Tenant] CacheWindow"),
+	T(122, 't', TEN_HEAD "CacheSize = 1M\nCacheWindow = 2M\n" TEN_RULE TEN_PEER, 0, NULL),
+	T(123, 't', TEN_HEAD "CacheWindow = 4M\nCacheWindow = 4M\n" TEN_RULE TEN_PEER, 7, "[Tenant] CacheWindow"),
+	T(124, 't', TEN_HEAD "CacheWindow = 0\n" TEN_RULE TEN_PEER, 6, "[Tenant] CacheWindow"),
+	T(125, 't', TEN_HEAD "CacheWindow = lots\n" TEN_RULE TEN_PEER, 6, "[Tenant] CacheWindow"),
 };
 
 static char dir[] = "/tmp/dp-ctl-test-XXXXXX";
@@ -286,6 +298,8 @@ Test(config, values)
 	cr_expect_eq(t.ceiling_bps, 2000000000ull);
 	cr_expect_eq(t.peer_down, STRAIT_PEER_DOWN_BYPASS);
 	cr_expect_eq(t.cache_size, STRAIT_DEFAULT_CACHE_SIZE);
+	cr_expect_eq(t.cache_window, 0, "no CacheWindow: 0, the default");
+	cr_expect_eq(strait_tenant_cache_window(&t), 128u << 20, "1G / 8");
 	uint64_t size;
 	cr_expect(strait_parse_bytes("2G", &size) && size == 2ull << 30);
 	cr_expect(strait_parse_bytes("64KiB", &size) && size == 64 << 10);
@@ -305,6 +319,17 @@ Test(config, values)
 	write_file(path, TEN_OK "[Bandwidth]\nRpoTarget = 300\n");
 	cr_assert_eq(strait_tenant_load(path, &t, &err), 0);
 	cr_expect_eq(t.rpo_target_ns, 300000000000ull, "a bare number is seconds");
+	write_file(path, TEN_HEAD "CacheWindow = 4MiB\nCacheSize = 32M\n" TEN_RULE TEN_PEER);
+	cr_assert_eq(strait_tenant_load(path, &t, &err), 0);
+	cr_expect_eq(t.cache_window, 4u << 20);
+	cr_expect_eq(strait_tenant_cache_window(&t), 4u << 20);
+	/* the message says what this CacheSize allows */
+	write_file(path, TEN_HEAD "CacheWindow = 8M\nCacheSize = 32M\n" TEN_RULE TEN_PEER);
+	cr_assert_neq(strait_tenant_load(path, &t, &err), 0);
+	cr_expect(strstr(err.msg, "8M") && strstr(err.msg, "4M"), "%s", err.msg);
+	write_file(path, TEN_HEAD "CacheSize = 256M\n" TEN_RULE TEN_PEER);
+	cr_assert_eq(strait_tenant_load(path, &t, &err), 0);
+	cr_expect_eq(strait_tenant_cache_window(&t), 32u << 20, "256M / 8");
 	unlink(path);
 	static struct strait_appliance_cfg a;
 	char app[] = "/tmp/dp-ctl-values-XXXXXX";

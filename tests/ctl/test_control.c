@@ -295,6 +295,13 @@ static void rpo_transport(void)
 		"[Interception]\nVlans = 0, 100\n[Bandwidth]\nRpoTarget = 5min\nTransport = cubic\n");
 }
 
+/* [Tenant] CacheWindow as its value: written out as the default for
+ * CacheSize 2G (128M), the same; then a budget: the codec built again */
+#define D_LATER "PeerTimeout = 3s\nRekeyTime = 2m\nRekeyBytes = 64M\n" \
+	"[Interception]\nVlans = 0, 100\n[Bandwidth]\nRpoTarget = 5min\nTransport = cubic\n"
+static void cache_window_default(void) { write_d(D40 "CacheFile = /var/lib/strait/d\nCacheWindow = 128M\n", D_LATER); }
+static void cache_window(void) { write_d(D40 "CacheFile = /var/lib/strait/d\nCacheWindow = 16M\n", D_LATER); }
+
 #define F(x) (1u << STRAIT_FIELD_##x)
 static const struct dcase dcases[] = {
 	{ 1, nothing, "", "", "", 0, 0, "a=0 b=1 c=2" },
@@ -325,6 +332,8 @@ static const struct dcase dcases[] = {
 	{ 22, keepalive_dropped, "", "", "", 0, 0, "d=3" },
 	{ 23, vlans, "", "", "d", F(VLANS), STRAIT_APPLY_RULE, "d=3" },
 	{ 24, rpo_transport, "", "", "d", F(RPO_TARGET) | F(TRANSPORT), STRAIT_APPLY_RATE, "d=3" },
+	{ 25, cache_window_default, "", "", "", 0, 0, "d=3" },
+	{ 26, cache_window, "", "", "d", F(CACHE_WINDOW), STRAIT_APPLY_CACHE, "d=3" },
 };
 #undef F
 

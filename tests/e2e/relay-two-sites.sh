@@ -67,6 +67,9 @@
 # 11. B restarted with another CacheSize (32M, A has 64M): both sides say
 #     which field differs at HELLO (/strait/relay,acme "why"), the channel
 #     carries no flow, and a new flow follows PeerDown (fail-closed: RST).
+# 12. B restarted with CacheSize 64M again and CacheWindow 4M (A: the
+#     default, 8M): refused at HELLO the same way; A restarted with 4M
+#     too: the channel is up, an upload byte-exact.
 #
 #   [WORKERS=N] [SUBNET=S] [MB=N] relay-two-sites.sh STRAITD
 set -euo pipefail
@@ -387,20 +390,40 @@ say "ok: after both restarts the upload of $mb MiB cost $((e1 - e0)) channel byt
 # the channel TCP's retransmissions, which grow with the machine's load)
 [ $((e1 - e0)) -le $(((mb << 20) / 50)) ] || fail "after both restarts: $((e1 - e0)) channel bytes > 2 %"
 
+# B restarted with its tenant file edited by sed's SCRIPT: both sides must
+# say at HELLO that KEY differs.
+hello_refused() { # KEY SCRIPT
+  local s
+  wan_stop b || fail "B exited $?"
+  sed -i "$2" "$work/b/tenants/acme.conf"
+  wan_start b
+  for s in a b; do
+    until_ok $s /strait/relay,acme "v['channel'] == 'down' and '$1' in v['why'] and
+      'both appliances must agree' in v['why']" 60 || fail "$s: a $1 mismatch not said at HELLO"
+  done
+  echo "   a: $(val a /strait/relay,acme 'v["why"]')"
+}
+
 # 11. CacheSize differs: refused at HELLO, said clearly, PeerDown
-wan_stop b || fail "B exited $?"
-sed -i 's/^CacheSize = 64M$/CacheSize = 32M/' "$work/b/tenants/acme.conf"
-wan_start b
-for s in a b; do
-  until_ok $s /strait/relay,acme 'v["channel"] == "down" and "CacheSize" in v["why"] and
-    "both appliances must agree" in v["why"]' 60 || fail "$s: a CacheSize mismatch not said at HELLO"
-done
-echo "   a: $(val a /strait/relay,acme 'v["why"]')"
+hello_refused CacheSize 's/^CacheSize = 64M$/CacheSize = 32M/'
 until_ok a /strait/tunnel,acme 'v["state"] == "up" and v["channel"]["state"] == "up"' 5 \
   || fail "the tunnel and the channel's TCP should be up (only the relay refuses)"
 r=$(lx client timeout 30 python3 "$peer" connect $S 5001 5 || true)
 [ "$r" = refused ] || fail "CacheSize mismatch, fail-closed: the client got '$r'"
 say "ok: CacheSize 64M against 32M refused at HELLO, said at both sides; new flows follow PeerDown"
+
+# 12. CacheWindow: B with 4M (the default for 64M is 8M) is refused at
+#     HELLO the same way; A with 4M too: the channel carries flows again
+hello_refused CacheWindow 's/^CacheSize = 32M$/CacheSize = 64M\nCacheWindow = 4M/'
+wan_stop a || fail "A exited $?"
+sed -i 's/^CacheSize = 64M$/CacheSize = 64M\nCacheWindow = 4M/' "$work/a/tenants/acme.conf"
+wan_start a
+relay_up 60 || fail "the channel did not come up with CacheWindow 4M at both"
+lx server python3 "$peer" sink $S 5001 1 > /dev/null & bg+=($!)
+listening 5001
+r=$(lx client timeout 120 python3 "$peer" send $S 5001 "$work/data" || true)
+[ "$r" = "$want" ] || fail "with CacheWindow 4M at both: '$r'"
+say "ok: CacheWindow 4M against the default 8M refused at HELLO, said at both sides; 4M at both: byte-exact"
 
 wan_stop a || fail "A exited $?"
 wan_stop b || fail "B exited $?"
