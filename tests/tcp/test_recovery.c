@@ -82,16 +82,24 @@ static struct tcp_conn_stats stats(struct tcp_conn *c)
 
 static uint8_t data[200000];
 
+/* setup() with a window of win segments, n segments written: the window
+ * leaves at once (no pacing). */
+static struct tcp_conn *flight(uint32_t *iss, unsigned win, unsigned n)
+{
+	struct tcp_conn *c = setup(iss);
+	c->cwnd = win * MSS;
+	tcp_write(c, data, n * MSS);
+	cr_assert_eq(h->nout, win < n ? win : n);
+	return c;
+}
+
 /* RFC 8985 6.2: a retransmission is lost too when something sent after
  * it is delivered and the reordering window has passed: it goes again at
  * once, with no RTO (200 ms). */
 Test(recovery, lost_retransmission_found_without_rto)
 {
 	uint32_t iss;
-	struct tcp_conn *c = setup(&iss);
-	c->cwnd = 20 * MSS;
-	tcp_write(c, data, 60 * MSS);
-	cr_assert_eq(h->nout, 20);
+	struct tcp_conn *c = flight(&iss, 20, 60);
 	h_clear(h);
 	h_advance(h, 1000);
 	/* segment 0 lost; 1..3 SACKed: three segments above it, no
@@ -194,10 +202,7 @@ Test(recovery, reordering_within_reo_wnd_is_not_loss)
 Test(recovery, prr_spreads_the_reduction_over_the_episode)
 {
 	uint32_t iss;
-	struct tcp_conn *c = setup(&iss);
-	c->cwnd = 20 * MSS;
-	tcp_write(c, data, 100 * MSS);
-	cr_assert_eq(h->nout, 20);
+	struct tcp_conn *c = flight(&iss, 20, 100);
 	h_clear(h);
 	h_advance(h, 1000);
 	unsigned total = 0, maxper = 0;
@@ -361,10 +366,7 @@ Test(recovery, sack_compression_behind_a_hole)
 Test(recovery, probe_timer_once_the_flight_grows)
 {
 	uint32_t iss;
-	struct tcp_conn *c = setup(&iss);
-	c->cwnd = 10 * MSS;
-	tcp_write(c, data, MSS);
-	cr_assert_eq(h->nout, 1);
+	struct tcp_conn *c = flight(&iss, 10, 1);
 	cr_assert(!(c->flags & TF_PROBE), "one segment: the RTO");
 	cr_assert_eq(c->t_rto, h->now + c->rto_us);
 	h_advance(h, 100);
@@ -753,10 +755,7 @@ Test(recovery, simultaneous_spurious_rtos_no_ack_war)
 Test(recovery, go_back_repair_after_an_rto_without_a_second_rto)
 {
 	uint32_t iss;
-	struct tcp_conn *c = setup(&iss);
-	c->cwnd = 20 * MSS;
-	tcp_write(c, data, 20 * MSS);
-	cr_assert_eq(h->nout, 20);
+	struct tcp_conn *c = flight(&iss, 20, 20);
 	/* the whole flight is lost: probes, then the RTO */
 	for (unsigned i = 0; i < 400 && !stats(c).rto_expiries; i++)
 		h_advance(h, 1000);
