@@ -209,17 +209,17 @@ struct strait_dedupe_params {
 void strait_dedupe_params_default(struct strait_dedupe_params *p);
 /* 0 if usable, -EINVAL otherwise. */
 int strait_dedupe_params_check(const struct strait_dedupe_params *p);
-/* The largest literal window of a cache of `capacity` bytes (at least
- * STRAIT_DEDUPE_MIN_CAPACITY), also its default, as log2: 1/8 of capacity,
- * STRAIT_DEDUPE_WINDOW_LOG_MIN to _MAX (measured: see README). Inline so
- * that the configuration can check a tenant's CacheWindow by the codec's
- * rule without linking the codec. */
+/* The largest literal window of a cache of `capacity` bytes, also its
+ * default, as log2: 1/8 of capacity, STRAIT_DEDUPE_WINDOW_LOG_MIN to _MAX
+ * (measured: see README; a capacity too small for a cache, 0 included,
+ * gives the smallest). Inline so that the configuration can check a
+ * tenant's CacheWindow by the codec's rule without linking the codec. */
 static inline unsigned strait_dedupe_window_log_max(uint64_t capacity)
 {
-	unsigned w = 63 - (unsigned)__builtin_clzll(capacity) - 3;
+	int w = capacity ? 63 - __builtin_clzll(capacity) - 3 : 0;
 
 	return w < STRAIT_DEDUPE_WINDOW_LOG_MIN ? STRAIT_DEDUPE_WINDOW_LOG_MIN :
-	       w > STRAIT_DEDUPE_WINDOW_LOG_MAX ? STRAIT_DEDUPE_WINDOW_LOG_MAX : w;
+	       w > STRAIT_DEDUPE_WINDOW_LOG_MAX ? STRAIT_DEDUPE_WINDOW_LOG_MAX : (unsigned)w;
 }
 
 /* The same in bytes: 2 MiB to 128 MiB. */

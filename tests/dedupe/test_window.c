@@ -54,6 +54,8 @@ Test(window, params_bounds)
 	cr_assert_eq(strait_dedupe_window_max(CAP), 8u << 20);
 	cr_assert_eq(strait_dedupe_window_max(1ull << 40), 128u << 20);
 	cr_assert_eq(strait_dedupe_window_max(4u << 20), 2u << 20);
+	cr_assert_eq(strait_dedupe_window_max(0), 2u << 20); /* no cache yet */
+	cr_assert_eq(strait_dedupe_window_max(4), 2u << 20);
 	for (uint32_t w = 0; w < 40; w++) {
 		p.window_log = w;
 		cr_assert_eq(strait_dedupe_params_check(&p) == 0,
