@@ -15,7 +15,8 @@ void est_init(struct estimate *E, bool codec, double flush)
 	E->flush = flush;
 }
 
-int est_add_group(struct estimate *E, const char *name, int tenant, uint64_t cache)
+int est_add_group(struct estimate *E, const char *name, int tenant, uint64_t cache,
+		  uint64_t window)
 {
 	struct group *g = realloc(E->g, (E->n + 1) * sizeof(*g));
 	if (!g)
@@ -28,6 +29,7 @@ int est_add_group(struct estimate *E, const char *name, int tenant, uint64_t cac
 	strait_dedupe_params_default(&g->p);
 	if (cache)
 		g->p.capacity = cache;
+	g->p.window_log = window ? (uint32_t)__builtin_ctzll(window) : 0;
 	if (strait_dedupe_params_check(&g->p))
 		return -EINVAL;
 	E->n++;

@@ -66,7 +66,11 @@ struct estimate {
 
 /* Groups are added first, then the capture is fed. */
 void est_init(struct estimate *E, bool codec, double flush);
-int est_add_group(struct estimate *E, const char *name, int tenant, uint64_t cache);
+/* cache, window: the group's CacheSize and CacheWindow (0: the codec's
+ * defaults); -EINVAL when the codec refuses them (a window above 1/8 of
+ * the cache). */
+int est_add_group(struct estimate *E, const char *name, int tenant, uint64_t cache,
+		  uint64_t window);
 void est_free(struct estimate *E);
 
 /* now: seconds since the capture's start. */

@@ -46,6 +46,9 @@ static void usage(FILE *f)
 		"  --ports LIST        without --tenants: server ports selected (873,5432,1521-1522);\n"
 		"                      the selection shares one cache per direction (default: every port)\n"
 		"  --cache SIZE        cache per tenant direction (default: the tenant's CacheSize, 1G)\n"
+		"  --window SIZE       the literal stream's zstd window, a power of two from 2M to 1/8\n"
+		"                      of the cache (default: the tenant's CacheWindow; with --cache or\n"
+		"                      without --tenants, 1/8 of the cache, 128M at most)\n"
 		"  --rpo SECONDS       also the WAN rate that keeps the replication lag under SECONDS\n"
 		"  --json FILE         the report as JSON ('-': stdout, instead of the table)\n"
 		"  --plot FILE.png     raw and Strait rate over time (gnuplot)\n"
@@ -215,6 +218,7 @@ int main(int argc, char **argv)
 		{ "tenants", required_argument, NULL, 't' },
 		{ "ports", required_argument, NULL, 'p' },
 		{ "cache", required_argument, NULL, 'c' },
+		{ "window", required_argument, NULL, 'w' },
 		{ "rpo", required_argument, NULL, 'r' },
 		{ "json", required_argument, NULL, 'j' },
 		{ "plot", required_argument, NULL, 'g' },
@@ -229,7 +233,7 @@ int main(int argc, char **argv)
 	};
 	static struct profile P;
 	const char *tenant_dir = NULL, *json = NULL, *plot = NULL, *dump = NULL, *ports = NULL;
-	uint64_t cache = 0, ooo = DEFAULT_OOO_LIMIT;
+	uint64_t cache = 0, window = 0, ooo = DEFAULT_OOO_LIMIT;
 	double rpo = 0, flush_ms = DEFAULT_FLUSH_MS;
 	bool codec = true, quiet = false, verify = false;
 	int c;
@@ -247,6 +251,11 @@ int main(int argc, char **argv)
 		case 'c':
 			if (!strait_parse_bytes(optarg, &cache) || cache < (1u << 20))
 				bad_usage("bad --cache size (at least 1M: 512M, 2G)", optarg);
+			break;
+		case 'w':
+			if (!strait_parse_bytes(optarg, &window) || window < (1u << 21) ||
+			    (window & (window - 1)))
+				bad_usage("bad --window (a power of two from 2M: 2M, 8M, 32M)", optarg);
 			break;
 		case 'r':
 			rpo = strtod(optarg, &end);
@@ -288,18 +297,24 @@ int main(int argc, char **argv)
 	char cache_note[128];
 	if (tenant_dir) {
 		tenants = load_tenants(tenant_dir);
-		for (unsigned i = 0; i < tenants->n_tenants; i++)
-			if (est_add_group(&P.est, tenants->tenants[i].name, (int)i,
-					  cache ? cache : tenants->tenants[i].cache_size))
-				errx(1, "%s: the cache size cannot hold the codec's chunks", tenants->tenants[i].file);
+		for (unsigned i = 0; i < tenants->n_tenants; i++) {
+			const struct strait_tenant_cfg *t = &tenants->tenants[i];
+			/* --cache replaces the tenant's cache, window included */
+			uint64_t w = window ? window : cache ? 0 : t->cache_window;
+			if (est_add_group(&P.est, t->name, (int)i, cache ? cache : t->cache_size, w))
+				errx(1, "%s: the cache cannot hold the codec's chunks, or the window "
+					"is above 1/8 of the cache", t->file);
+		}
 		P.tenants = tenants;
-		snprintf(cache_note, sizeof(cache_note), cache ? "--cache" : "each tenant's CacheSize");
+		snprintf(cache_note, sizeof(cache_note), "%s, %s", cache ? "--cache" : "each tenant's CacheSize",
+			 window ? "--window" : cache ? "the default window" : "each tenant's CacheWindow");
 	} else {
 		char name[64];
 		snprintf(name, sizeof(name), "ports %s", ports ? ports : "all");
-		if (est_add_group(&P.est, name, -1, cache))
-			errx(1, "bad cache size");
-		snprintf(cache_note, sizeof(cache_note), cache ? "--cache" : "default");
+		if (est_add_group(&P.est, name, -1, cache, window))
+			errx(1, "--window is above 1/8 of the cache");
+		snprintf(cache_note, sizeof(cache_note), "%s, %s", cache ? "--cache" : "default",
+			 window ? "--window" : "the default window");
 	}
 	P.ooo_limit = ooo;
 	P.dump_dir = dump;

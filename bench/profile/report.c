@@ -22,7 +22,7 @@ struct unit {
 	const char *name;
 	int tenant;
 	uint32_t flows;
-	uint64_t cache;
+	uint64_t cache, window;
 	uint64_t raw[2], codec[2], strait[2], hits[2], misses[2];
 	struct timeline raw_tl[2], strait_tl[2];
 	bool own_tl;              /* the timelines are sums made here */
@@ -40,6 +40,7 @@ static void unit_of_group(struct unit *u, const struct group *g)
 	u->tenant = g->tenant;
 	u->flows = g->flows;
 	u->cache = g->p.capacity;
+	u->window = g->p.window_log ? 1ull << g->p.window_log : strait_dedupe_window_max(g->p.capacity);
 	for (int d = 0; d < 2; d++) {
 		const struct est_dir *ed = &g->d[d];
 		u->raw[d] = ed->raw;
@@ -138,8 +139,10 @@ static json_t *unit_json(const struct unit *u, const struct report_in *in, const
 		"cache_misses", (json_int_t)(u->misses[0] + u->misses[1]));
 	if (file)
 		json_object_set_new(o, "file", json_string(file));
-	if (u->tenant >= 0 || u->cache)
+	if (u->tenant >= 0 || u->cache) {
 		json_object_set_new(o, "cache_bytes", json_integer((json_int_t)u->cache));
+		json_object_set_new(o, "window_bytes", json_integer((json_int_t)u->window));
+	}
 	json_object_set_new(o, "flows", json_integer(u->flows));
 	for (int d = 0; d < 2; d++) {
 		json_t *dj = json_pack("{s:I,s:I,s:I,s:f,s:I,s:I,s:o,s:o}",

@@ -164,14 +164,14 @@ def case_links():
 #    they stay what the configuration library accepts): the longest prefix
 #    wins; a flow no rule selects; a mid-stream flow classified by the side
 #    whose port matches; key files that do not exist are no obstacle; each
-#    tenant's CacheSize, and --cache over it.
+#    tenant's CacheSize and CacheWindow, and --cache and --window over them.
 def case_tenants():
     tdir = os.path.join(TMP, "tenant-files")
     os.makedirs(tdir, exist_ok=True)
     for path in glob.glob(os.path.join(HERE, "..", "..", "configs", "tenants", "*.conf")):
         text = open(path).read()
         if os.path.basename(path) == "acme.conf":
-            text = re.sub(r"(?m)^CacheSize *=.*$", "CacheSize = 64M", text)
+            text = re.sub(r"(?m)^CacheSize *=.*$", "CacheSize = 64M\nCacheWindow = 4M", text)
         open(os.path.join(tdir, os.path.basename(path)), "w").write(text)
     # acme: 10.1.0.0/16, 2001:db8:1::/48 -> 10.2.0.0/16, 2001:db8:2::/48 on 31031, 44046, 9443, 873
     # globex: 10.1.7.20/32 -> 10.2.5.0/24 on 5432, 1521-1522
@@ -192,6 +192,9 @@ def case_tenants():
     names = {t["name"]: t for t in rep["tenants"]}
     F.check(sorted(names) == ["acme", "globex"], "tenants: both loaded, key files absent")
     F.check(names["acme"]["cache_bytes"] == 64 << 20 and names["globex"]["cache_bytes"] == 1 << 30, "tenants: CacheSize")
+    F.check(names["acme"]["window_bytes"] == 4 << 20 and names["globex"]["window_bytes"] == 128 << 20,
+            f"tenants: CacheWindow, and the default (1/8 of the cache, 128M at most): "
+            f"{names['acme']['window_bytes']} {names['globex']['window_bytes']}")
     ten = {(f["client"], f["client_port"]): f["tenant"] for f in rep["flows"]}
     F.check(ten.get(("10.1.2.3", 40010)) == "acme", "tenants: acme's flow")
     F.check(ten.get(("10.1.7.20", 40011)) == "globex", "tenants: the longest prefix (globex) wins")
@@ -205,7 +208,15 @@ def case_tenants():
     check_streams("tenants, mid-stream", dump, m, b"", cp.payload(9000, 13)[2000:])
     # --cache overrides CacheSize
     rep, _, _ = run([cap("tenants.pcap")], "--tenants", tdir, "--cache", "8M", name="tenants-cache")
-    F.check(all(t["cache_bytes"] == 8 << 20 for t in rep["tenants"]), "tenants: --cache overrides")
+    F.check(all(t["cache_bytes"] == 8 << 20 and t["window_bytes"] == 2 << 20 for t in rep["tenants"]),
+            "tenants: --cache overrides, with its default window")
+    rep, _, _ = run([cap("tenants.pcap")], "--tenants", tdir, "--window", "2M", name="tenants-window")
+    F.check(all(t["window_bytes"] == 2 << 20 for t in rep["tenants"]), "tenants: --window overrides CacheWindow")
+    # a window above 1/8 of a cache: refused, as the appliance refuses it
+    p = subprocess.run([PROFILE, "--tenants", tdir, "--window", "16M", cap("tenants.pcap")],
+                       capture_output=True, text=True, timeout=30)
+    F.check(p.returncode == 1 and "acme.conf" in p.stderr and "1/8 of the cache" in p.stderr,
+            f"tenants: --window 16M above acme's 64M cache refused ({p.stderr.strip()})")
 
 
 # 6. An overlap whose bytes differ: first seen wins, and it is reported.
@@ -352,7 +363,8 @@ def case_hostile():
 
 # 11. Usage errors.
 def case_usage():
-    for args in (["--ports", "0"], ["--cache", "12"], ["--rpo", "-1"], ["--ports", "1-x"], []):
+    for args in (["--ports", "0"], ["--cache", "12"], ["--rpo", "-1"], ["--ports", "1-x"], ["--window", "3M"],
+                 ["--window", "1M"], []):
         p = subprocess.run([PROFILE, *args] + ([cap("basic.pcap")] if args else []), capture_output=True, text=True, timeout=30)
         F.check(p.returncode == 2 and p.stderr.startswith("strait-profile: "), f"usage {args}: exit 2 with a message")
     p = subprocess.run([PROFILE, "--tenants", TMP + "/nope", cap("basic.pcap")], capture_output=True, text=True, timeout=30)
