@@ -258,6 +258,7 @@ Id = 1
 KeyFile = {TENANT}.key
 PeerDown = fail-closed
 CacheSize = {self.opts.cache}
+{f"CacheWindow = {self.opts.cache_window}" if self.opts.cache_window else ""}
 [Interception]
 ClientPrefix = {CLIENT}/32
 ServerPrefix = {SERVER}/32
