@@ -598,13 +598,6 @@ static int session_fail(struct chan_mux *m, int err, const char *why)
 
 /* ---- rx: frames from the peer ---- */
 
-/* The literal window log a codec of this capacity runs with: wlog
- * (CacheWindow), or for 0 the default. */
-static unsigned window_log_of(unsigned wlog, uint64_t capacity)
-{
-	return wlog ? wlog : strait_dedupe_window_log_max(capacity);
-}
-
 static int rx_hello(struct chan_mux *m, const struct chan_hello *h)
 {
 	const struct strait_dedupe_params *p = &m->cfg.codec;
@@ -636,11 +629,11 @@ static int rx_hello(struct chan_mux *m, const struct chan_hello *h)
 	}
 	/* 0 is the default for the capacity (equal by now): a peer that
 	 * leaves it at the default agrees with one that writes it out */
-	if (window_log_of(h->window_log, h->capacity) != window_log_of(p->window_log, p->capacity)) {
+	struct strait_dedupe_params peer = { .capacity = h->capacity, .window_log = h->window_log };
+	if (strait_dedupe_window_log(&peer) != strait_dedupe_window_log(p)) {
 		snprintf(why, sizeof(why), "peer CacheWindow %llu bytes, ours %llu: both "
-			 "appliances must agree",
-			 1ull << window_log_of(h->window_log, h->capacity),
-			 1ull << window_log_of(p->window_log, p->capacity));
+			 "appliances must agree", 1ull << strait_dedupe_window_log(&peer),
+			 1ull << strait_dedupe_window_log(p));
 		return session_fail(m, CHAN_MUX_E_WINDOW, why);
 	}
 	m->peer_hello = true;

@@ -76,7 +76,7 @@ static bool dlayout_of(const struct strait_dedupe_params *p, bool cached,
 
 	if (strait_dedupe_params_check(p))
 		return false;
-	l->zsize = ZSTD_estimateDStreamSize((size_t)1 << literal_window_log(p));
+	l->zsize = ZSTD_estimateDStreamSize((size_t)1 << strait_dedupe_window_log(p));
 	l->ent = ALIGN_UP(sizeof(struct strait_dedupe_decoder), 64);
 	l->bits = l->ent + (cached ? 0 : ALIGN_UP(n * sizeof(struct log_entry), 64));
 	l->stage = l->bits + (cached ? ALIGN_UP((n + 63) / 64 * 8, 64) : 0);
@@ -118,7 +118,7 @@ setup(void *mem, size_t size, const struct strait_dedupe_params *p,
 	d->scratch = *base + l->scratch;
 	d->zd = ZSTD_initStaticDCtx(*base + l->zstd, l->zsize);
 	if (!d->zd || ZSTD_isError(ZSTD_DCtx_setParameter(d->zd,
-			ZSTD_d_windowLogMax, (int)literal_window_log(p))))
+			ZSTD_d_windowLogMax, (int)strait_dedupe_window_log(p))))
 		return NULL;
 	return d;
 }
@@ -377,7 +377,7 @@ static int apply_header(struct strait_dedupe_decoder *d, const uint8_t *p)
 		return rc;
 	if (hp.min_chunk != d->p.min_chunk || hp.avg_chunk != d->p.avg_chunk ||
 	    hp.max_chunk != d->p.max_chunk || hp.capacity != d->p.capacity ||
-	    hp.window_log > literal_window_log(&d->p))
+	    hp.window_log > strait_dedupe_window_log(&d->p))
 		return STRAIT_DEDUPE_E_PARAMS;
 	if (s.digest && (s.digest != d->log.digest || s.epoch != d->epoch))
 		return STRAIT_DEDUPE_E_STATE;

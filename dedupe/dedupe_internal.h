@@ -44,13 +44,6 @@ void chunker_cfg_init(struct chunker_cfg *c,
 size_t chunker_find(const struct chunker_cfg *c, const uint8_t *p,
 		    size_t avail, struct chunk_scan *st, bool final);
 
-/* The literal stream's zstd window of p: its budget (window_log), or the
- * default, which is also the largest (strait_dedupe_window_log_max()). */
-static inline unsigned literal_window_log(const struct strait_dedupe_params *p)
-{
-	return p->window_log ? p->window_log : strait_dedupe_window_log_max(p->capacity);
-}
-
 /* ---- log.c: the mirrored cache log ---- */
 
 struct log_entry {

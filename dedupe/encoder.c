@@ -179,7 +179,7 @@ static size_t zstd_level_size(int level, unsigned wlog)
 /* Large enough for every level the encoder may use (0 if zstd fails). */
 static size_t zstd_size(const struct strait_dedupe_params *p)
 {
-	unsigned w = literal_window_log(p);
+	unsigned w = strait_dedupe_window_log(p);
 	size_t n = zstd_level_size(p->level, w);
 
 	for (int i = 1; i < LADDER_N && ladder[i] <= level_top(p); i++)
@@ -251,7 +251,7 @@ static bool zstd_setup(struct strait_dedupe_encoder *e)
 	e->frame_open = false;
 	e->frame_entries = 0;
 	return !ZSTD_isError(ZSTD_CCtx_reset(e->zc, ZSTD_reset_session_and_parameters)) &&
-	       !zstd_params(e->zc, NULL, e->p.level, literal_window_log(&e->p));
+	       !zstd_params(e->zc, NULL, e->p.level, strait_dedupe_window_log(&e->p));
 }
 
 static void index_insert(struct strait_dedupe_encoder *e, struct slot *b,
@@ -831,7 +831,7 @@ static bool recent(const struct strait_dedupe_encoder *e, uint32_t idx)
 	 * level step): not in zstd's window, whatever its distance */
 	if (e->log.count - 1 - log_age(&e->log, idx) >= e->frame_entries)
 		return false;
-	return back <= (1ull << literal_window_log(&e->p));
+	return back <= (1ull << strait_dedupe_window_log(&e->p));
 }
 
 /* Sends the chunk as a DELTA if one costs less than 7/8 of a literal: 1

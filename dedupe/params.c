@@ -43,7 +43,7 @@ void strait_dedupe_header_write(uint8_t out[STRAIT_DEDUPE_HEADER_SIZE],
 	memcpy(out, "STRD", 4);
 	out[4] = STRAIT_DEDUPE_VERSION;
 	out[5] = 0;
-	out[6] = (uint8_t)literal_window_log(p);
+	out[6] = (uint8_t)strait_dedupe_window_log(p);
 	out[7] = 0;
 	put_u32(out + 8, p->min_chunk);
 	put_u32(out + 12, p->avg_chunk);

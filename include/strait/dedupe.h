@@ -228,6 +228,13 @@ static inline uint64_t strait_dedupe_window_max(uint64_t capacity)
 	return 1ull << strait_dedupe_window_log_max(capacity);
 }
 
+/* The literal window a codec of p runs with, as log2: its budget
+ * (window_log), or for 0 the default, which is also the largest. */
+static inline unsigned strait_dedupe_window_log(const struct strait_dedupe_params *p)
+{
+	return p->window_log ? p->window_log : strait_dedupe_window_log_max(p->capacity);
+}
+
 /* A log's state, as the stream header and a cache file carry it: the
  * epoch and a digest of the entries inserted in it (0: empty). Two logs
  * with the same params and state hold the same entries. */
