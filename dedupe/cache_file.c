@@ -517,6 +517,10 @@ int strait_dedupe_cache_file_verify(const struct strait_dedupe_cache_file *f,
 	if (!cf->map)
 		return -ENODATA;
 	log_of(cf, &cf->cur, &l);
+	/* one pass from the tail to the head: the kernel's sequential
+	 * read-ahead for it, not the codec's MADV_RANDOM (a cold 64 MiB ring
+	 * was one major fault per page, 45x slower) */
+	(void)madvise(cf->map + cf->data_off, cf->size - cf->data_off, MADV_SEQUENTIAL);
 	idx = l.tail;
 	for (uint32_t i = 0; i < l.count; i++, idx = log_idx_add(&l, idx, 1)) {
 		const struct log_entry *e = &l.ent[idx];
@@ -525,6 +529,7 @@ int strait_dedupe_cache_file_verify(const struct strait_dedupe_cache_file *f,
 		if ((uint32_t)h.high64 != e->check || h.low64 != l.fp[idx])
 			bad++;
 	}
+	(void)madvise(cf->map + cf->data_off, cf->size - cf->data_off, MADV_RANDOM);
 	if (bad_entries)
 		*bad_entries = bad;
 	return bad ? -EBADMSG : 0;
