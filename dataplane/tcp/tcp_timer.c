@@ -37,10 +37,14 @@ void tcp_rtt_sample(struct tcp_conn *c, uint32_t r)
  * instead of a timeout. Unlike RFC 8985 7.2 (c), probes are sent during
  * recovery too, and a second one after twice the PTO if the first got no
  * answer: with 1 % of ACKs lost and a receiver that ACKs a window at
- * once, a lost ACK otherwise stalls recovery until the RTO (200 ms). */
+ * once, a lost ACK otherwise stalls recovery until the RTO (200 ms).
+ * Not during the go-back after an RTO (SND.NXT below SND.MAX): the probe,
+ * the last segment, lies beyond SND.NXT, which the pipe no longer counts
+ * (tcp_pipe), and go-back sends it again in turn; RACK repairs the
+ * go-back's own losses. */
 static bool tlp_ok(const struct tcp_conn *c)
 {
-	return (c->flags & TF_SACK) && c->srtt_us &&
+	return (c->flags & TF_SACK) && c->srtt_us && c->snd_nxt == c->snd_max &&
 	       !c->retries && c->state >= TCP_ESTABLISHED && c->state != TCP_FIN_WAIT_2 &&
 	       c->state != TCP_TIME_WAIT;
 }

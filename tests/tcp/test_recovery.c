@@ -779,3 +779,28 @@ Test(recovery, go_back_repair_after_an_rto_without_a_second_rto)
 	cr_assert(sent_seq(iss, 1 * MSS), "segment 1 repaired without an RTO");
 	cr_assert_eq(stats(c).rto_expiries, 1);
 }
+
+/* RFC 8985 7.2: no tail loss probe in loss recovery. After an RTO the
+ * go-back is recovery: a probe would resend the last segment of the
+ * pre-RTO flight, beyond SND.NXT, which the pipe no longer counts (the
+ * test above) and go-back sends again in turn. With the go-back's first
+ * retransmission acknowledged (no backoff left) and nothing else, the
+ * next event is the RTO, not a probe of the tail. */
+Test(recovery, no_tail_probe_during_the_go_back_after_an_rto)
+{
+	uint32_t iss;
+	struct tcp_conn *c = flight(&iss, 20, 20);
+	for (unsigned i = 0; i < 400 && !stats(c).rto_expiries; i++)
+		h_advance(h, 1000);
+	cr_assert_eq(stats(c).rto_expiries, 1);
+	h_advance(h, 1000);
+	ack(iss, 1 * MSS, NULL, 0);
+	cr_assert(SEQ_LT(c->snd_nxt, c->snd_max), "going back");
+	uint64_t probes = stats(c).tail_probes;
+	h_clear(h);
+	for (unsigned i = 0; i < 2000 && stats(c).rto_expiries < 2; i++)
+		h_advance(h, 1000);
+	cr_assert_eq(stats(c).rto_expiries, 2);
+	cr_assert_eq(stats(c).tail_probes, probes, "a probe during the go-back");
+	cr_assert(!sent_seq(iss, 19 * MSS), "the pre-RTO tail resent beyond SND.NXT");
+}
