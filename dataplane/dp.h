@@ -134,6 +134,19 @@ struct dp_worker {
 	uint64_t events_done;      /* handled so far (the reload waits on it) */
 	bool gone;                 /* reads no configuration or event any more
 				    * (dp_worker_gone()) */
+	/* The loop's punctuality (worker.c, /strait/workers): written by this
+	 * worker only (relaxed atomic stores), read by telemetry. An
+	 * iteration is late when it comes round more than late_after_ns
+	 * (the WAN shaper's burst, [WAN] RateBurst) after the last, the
+	 * worker's own idle sleep aside: it waited for its CPU, or one
+	 * iteration took that long. A shaped link loses the time beyond
+	 * the burst (dataplane/README.md, "Shaping"). */
+	struct dp_loop_stats {
+		uint64_t loops, late;
+		uint64_t late_ns;          /* beyond late_after_ns, summed */
+		uint64_t max_gap_ns;
+		uint64_t late_after_ns;
+	} loop;
 	unsigned stats_next;       /* the next tenant slot to publish (stats_publish.c) */
 	uint64_t stats_due_ms;
 	struct dp_stats stats __rte_cache_aligned;

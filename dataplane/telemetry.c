@@ -185,6 +185,39 @@ static int do_ports(const struct dp_app *a, const char *params, struct rte_tel_d
 	return 0;
 }
 
+/* A worker's loop (dp_loop_stats): its lcore, iterations, the late ones
+ * and the time beyond the threshold they took. */
+static unsigned worker_counters(const struct dp_worker *w, struct counter *c)
+{
+	const struct dp_loop_stats *l = &w->loop;
+	unsigned n = 0;
+	c[n++] = (struct counter){ "lcore", w->lcore };
+	c[n++] = (struct counter){ "loops", __atomic_load_n(&l->loops, __ATOMIC_RELAXED) };
+	c[n++] = (struct counter){ "late", __atomic_load_n(&l->late, __ATOMIC_RELAXED) };
+	c[n++] = (struct counter){ "late_ms", __atomic_load_n(&l->late_ns, __ATOMIC_RELAXED) / 1000000 };
+	c[n++] = (struct counter){ "max_gap_us", __atomic_load_n(&l->max_gap_ns, __ATOMIC_RELAXED) / 1000 };
+	c[n++] = (struct counter){ "late_after_us",
+				   __atomic_load_n(&l->late_after_ns, __ATOMIC_RELAXED) / 1000 };
+	return n;
+}
+
+static int do_workers(const struct dp_app *a, const char *params, struct rte_tel_data *d)
+{
+	struct counter c[8];
+	rte_tel_data_start_dict(d);
+	for (unsigned w = 0; w < a->n_workers; w++) {
+		struct rte_tel_data *sub = rte_tel_data_alloc();
+		char key[16];
+		if (!sub)
+			return -1;
+		rte_tel_data_start_dict(sub);
+		put(sub, c, worker_counters(&a->workers[w], c));
+		snprintf(key, sizeof(key), "%u", w);
+		rte_tel_data_add_dict_container(d, key, sub, 0);
+	}
+	return 0;
+}
+
 static int do_flows(const struct dp_app *a, const char *params, struct rte_tel_data *d)
 {
 	struct dp_stats s;
@@ -561,6 +594,8 @@ static const struct {
 	const char *help;
 } commands[] = {
 	{ "/strait/ports", do_ports, "Per-port counters. Parameters: none, or lan|wan" },
+	{ "/strait/workers", do_workers, "Each worker's loop: lcore, loops, late (a gap over "
+	  "late_after_us, the WAN burst), late_ms, max_gap_us" },
 	{ "/strait/flows", do_flows, "Flow table: active, capacity, created, unseen_syn, "
 	  "table_full, expired, reused, steered, steer_full, evicted, no_rule" },
 	{ "/strait/drops", do_drops,
@@ -664,6 +699,14 @@ int dp_stats_write_json(const struct dp_app *app, const char *path)
 	json_group(f, "lan", c, port_counters(&s.port[DP_LAN], c), false);
 	json_group(f, "wan", c, port_counters(&s.port[DP_WAN], c), false);
 	json_group(f, "flows", c, flow_counters(app, &s, c), false);
+	fprintf(f, "  \"workers\": {\n");
+	for (unsigned w = 0; w < app->n_workers && app->workers; w++) {
+		char key[16];
+		snprintf(key, sizeof(key), "%u", w);
+		fputs("  ", f);
+		json_group(f, key, c, worker_counters(&app->workers[w], c), w + 1 == app->n_workers);
+	}
+	fprintf(f, "  },\n");
 	unsigned n = 0;
 	for (int i = 0; i < DROP_COUNT; i++)
 		c[n++] = (struct counter){ drop_name(i), s.port[DP_LAN].drops[i] + s.port[DP_WAN].drops[i] };

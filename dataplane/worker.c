@@ -14,7 +14,8 @@
  *   flush (tx.c).
  *
  * Nothing here allocates, locks, logs or makes a syscall, except the
- * idle back-off sleep once a worker has seen no work for a while.
+ * idle back-off sleep once a worker has seen no work for a while. Each
+ * iteration is timed (the TSC): a late one is counted (dp.h, dp_loop_stats).
  */
 #include <errno.h>
 #include <string.h>
@@ -34,6 +35,7 @@
 #include "dp.h"
 #include "icmp_error.h"
 #include "relay_hook.h"
+#include "shaper.h"
 
 enum {
 	/* Back-off, by time since the last frame: spin (with pause) for
@@ -599,13 +601,30 @@ void dp_worker_drain(struct dp_worker *w)
 	dp_tx_flush(w, DP_WAN);
 }
 
-static inline void backoff(uint64_t idle_cycles, uint64_t hz)
+/* Returns the sleep asked for, in cycles (0: a pause). */
+static inline uint64_t backoff(uint64_t idle_cycles, uint64_t hz)
 {
 	if (idle_cycles < hz / 1000000 * IDLE_SPIN_US) {
 		rte_pause();
-		return;
+		return 0;
 	}
-	rte_delay_us_sleep(idle_cycles < hz / 1000 * IDLE_LONG_MS ? IDLE_SLEEP_US : IDLE_SLEEP_LONG_US);
+	unsigned us = idle_cycles < hz / 1000 * IDLE_LONG_MS ? IDLE_SLEEP_US : IDLE_SLEEP_LONG_US;
+	rte_delay_us_sleep(us);
+	return hz / 1000000 * us;
+}
+
+/* An iteration came round gap cycles after the last (its sleep aside),
+ * more than the threshold: counted for telemetry. Off the common path. */
+static void __rte_noinline loop_late(struct dp_worker *w, uint64_t gap, uint64_t late_after,
+				     uint64_t hz)
+{
+	uint64_t ns = (uint64_t)((unsigned __int128)gap * 1000000000u / hz);
+	uint64_t over = (uint64_t)((unsigned __int128)(gap - late_after) * 1000000000u / hz);
+
+	__atomic_store_n(&w->loop.late, w->loop.late + 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&w->loop.late_ns, w->loop.late_ns + over, __ATOMIC_RELAXED);
+	if (ns > w->loop.max_gap_ns)
+		__atomic_store_n(&w->loop.max_gap_ns, ns, __ATOMIC_RELAXED);
 }
 
 int dp_worker_run(struct dp_worker *w, void (*between)(struct dp_app *app))
@@ -630,8 +649,8 @@ int dp_worker_run(struct dp_worker *w, void (*between)(struct dp_app *app))
 	 * more than triple a 20 us sleep. Once, at start. */
 	prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
 	const uint64_t hz = rte_get_tsc_hz();
-	uint64_t last_work = rte_get_tsc_cycles();
-	uint64_t next_between = 0;
+	uint64_t last_work = rte_get_tsc_cycles(), last = last_work, slept = 0;
+	uint64_t next_between = 0, late_after = UINT64_MAX, late_gen = UINT64_MAX;
 	while (!app->quit) {
 		unsigned work = dp_worker_poll(w);
 		if (between && w->now_ms >= next_between) {
@@ -639,10 +658,23 @@ int dp_worker_run(struct dp_worker *w, void (*between)(struct dp_app *app))
 			next_between = w->now_ms + DP_BETWEEN_MS;
 		}
 		uint64_t now = rte_get_tsc_cycles();
+		if (unlikely(w->cfg->generation != late_gen)) { /* a reload: [WAN] RateBurst */
+			uint64_t ns = w->cfg->appliance.wan_burst_ns ? w->cfg->appliance.wan_burst_ns
+								     : SHAPER_BURST_NS;
+			late_gen = w->cfg->generation;
+			late_after = (uint64_t)((unsigned __int128)ns * hz / 1000000000u);
+			__atomic_store_n(&w->loop.late_after_ns, ns, __ATOMIC_RELAXED);
+		}
+		uint64_t gap = now - last > slept ? now - last - slept : 0;
+		if (unlikely(gap > late_after))
+			loop_late(w, gap, late_after, hz);
+		__atomic_store_n(&w->loop.loops, w->loop.loops + 1, __ATOMIC_RELAXED);
+		last = now;
+		slept = 0;
 		if (work)
 			last_work = now;
 		else
-			backoff(now - last_work, hz);
+			slept = backoff(now - last_work, hz);
 	}
 	/* held packets go before the modules (and their pools) do; from
 	 * here nothing more is held */

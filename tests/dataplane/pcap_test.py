@@ -215,6 +215,8 @@ def scenario_bridge():
     check(st["lan"]["rx_bytes"] == sum(map(len, lan)), "lan rx_bytes")
     check(st["wan"]["tx_bytes"] == sum(map(len, lan)), "wan tx_bytes")
     check(sum(st["drops"].values()) == 0, "no drops: %s" % st["drops"])
+    check(list(st["workers"]) == ["0"] and st["workers"]["0"]["loops"] > 0 and
+          st["workers"]["0"]["late_after_us"] == 2000, "the worker's loop: %s" % st["workers"])
 
 
 def scenario_local():

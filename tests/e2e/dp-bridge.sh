@@ -16,7 +16,8 @@
 # traffic; ping through it (IPv4, IPv6) and to it (each side, both
 # families); a TCP transfer on a tenant port and one on another port,
 # byte-exact (sha256) both ways; telemetry (/strait/...) through
-# dpdk-telemetry.py; SIGTERM exits 0.
+# dpdk-telemetry.py; a worker stopped 300 ms counted late (/strait/workers);
+# SIGTERM exits 0.
 #
 #   dp-bridge.sh STRAITD [MBYTES [WORKERS]]
 # WORKERS > 1 gives each af_packet port that many queue pairs (kernel
@@ -241,6 +242,27 @@ assert ten["active_flows"] <= 2, ten
 assert d["/strait/tenants"] == ["repl"], d["/strait/tenants"]
 print("ok: telemetry", json.dumps({"lan": ports["lan"]["bridged_packets"], "wan": ports["wan"]["bridged_packets"],
                                    "flows": flows["created"], "tenant_flows": ten["flows"]}))
+PY
+
+# 4b. each worker's loop: every iteration counted; stopped 300 ms (SIGSTOP,
+#     as a CPU taken away would), each worker counts a late iteration of
+#     at least 250 ms beyond the 2 ms default [WAN] RateBurst
+tele /strait/workers > "$WORK/workers0.json"
+kill -STOP $PID; sleep 0.3; kill -CONT $PID; sleep 0.2
+tele /strait/workers > "$WORK/workers1.json"
+python3 - "$WORK/workers0.json" "$WORK/workers1.json" "$WORKERS" <<'PY' || fail "/strait/workers: $(cat "$WORK"/workers*.json)"
+import json, sys
+def load(p):
+    return [json.loads(l) for l in open(p) if l.strip().startswith("{")][0]["/strait/workers"]
+w0, w1, n = load(sys.argv[1]), load(sys.argv[2]), int(sys.argv[3])
+assert sorted(w1) == [str(i) for i in range(n)], w1
+for k, b in w1.items():
+    a = w0[k]
+    assert b["late_after_us"] == 2000, b
+    assert b["loops"] > a["loops"] > 0, (a, b)
+    assert b["late"] > a["late"], (a, b)
+    assert b["max_gap_us"] >= 250000 and b["late_ms"] - a["late_ms"] >= 250, (a, b)
+print("ok: /strait/workers", json.dumps(w1))
 PY
 
 # 5. SIGTERM drains and exits 0
