@@ -752,18 +752,25 @@ Test(recovery, simultaneous_spurious_rtos_no_ack_war)
  * network. A go-back retransmission lost again (RACK: something sent
  * after it is SACKed) is repaired at once, not after a second RTO: the
  * pipe must not count the pre-RTO flight beyond SND.NXT. */
-Test(recovery, go_back_repair_after_an_rto_without_a_second_rto)
+/* A flight of 20 segments wholly lost (probes, then the RTO), and the
+ * go-back retransmission of segment 0 acknowledged; h_clear()ed before
+ * that ACK. */
+static struct tcp_conn *going_back(uint32_t *iss)
 {
-	uint32_t iss;
-	struct tcp_conn *c = flight(&iss, 20, 20);
-	/* the whole flight is lost: probes, then the RTO */
+	struct tcp_conn *c = flight(iss, 20, 20);
 	for (unsigned i = 0; i < 400 && !stats(c).rto_expiries; i++)
 		h_advance(h, 1000);
 	cr_assert_eq(stats(c).rto_expiries, 1);
 	h_clear(h);
-	/* the go-back retransmission of segment 0 arrives */
 	h_advance(h, 1000);
-	ack(iss, 1 * MSS, NULL, 0);
+	ack(*iss, 1 * MSS, NULL, 0);
+	return c;
+}
+
+Test(recovery, go_back_repair_after_an_rto_without_a_second_rto)
+{
+	uint32_t iss;
+	struct tcp_conn *c = going_back(&iss);
 	uint32_t r[64];
 	unsigned n = sent(iss, r, 64);
 	cr_assert_geq(n, 2, "slow start after the RTO: %u segments", n);
@@ -789,12 +796,7 @@ Test(recovery, go_back_repair_after_an_rto_without_a_second_rto)
 Test(recovery, no_tail_probe_during_the_go_back_after_an_rto)
 {
 	uint32_t iss;
-	struct tcp_conn *c = flight(&iss, 20, 20);
-	for (unsigned i = 0; i < 400 && !stats(c).rto_expiries; i++)
-		h_advance(h, 1000);
-	cr_assert_eq(stats(c).rto_expiries, 1);
-	h_advance(h, 1000);
-	ack(iss, 1 * MSS, NULL, 0);
+	struct tcp_conn *c = going_back(&iss);
 	cr_assert(SEQ_LT(c->snd_nxt, c->snd_max), "going back");
 	uint64_t probes = stats(c).tail_probes;
 	h_clear(h);
