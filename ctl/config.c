@@ -146,7 +146,11 @@ static char *reader(char *str, int num, void *stream)
 		p++;
 	if (*p == '[') {
 		const char *end = strchr(p, ']');
-		size_t n = end ? (size_t)(end - p - 1) : 0;
+		if (!end) { /* inih would go on in the previous section */
+			set_err(c, c->line, NULL, NULL, "section header without ']'");
+			return NULL;
+		}
+		size_t n = (size_t)(end - p - 1);
 		if (n >= sizeof(c->section))
 			n = sizeof(c->section) - 1;
 		memcpy(c->section, p + 1, n);
@@ -154,7 +158,7 @@ static char *reader(char *str, int num, void *stream)
 		bool seen = false;
 		for (unsigned i = 0; i < c->n_sections && !seen; i++)
 			seen = !strcasecmp(c->sections[i].name, c->section);
-		if (!seen && end && c->n_sections < 8 && n < sizeof(c->sections[0].name)) {
+		if (!seen && c->n_sections < 8 && n < sizeof(c->sections[0].name)) {
 			memcpy(c->sections[c->n_sections].name, c->section, n + 1);
 			c->sections[c->n_sections++].line = c->line;
 		}

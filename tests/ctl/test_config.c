@@ -176,6 +176,10 @@ static const struct tcase cases[] = {
 	T(123, 't', TEN_HEAD "CacheWindow = 4M\nCacheWindow = 4M\n" TEN_RULE TEN_PEER, 7, "[Tenant] CacheWindow"),
 	T(124, 't', TEN_HEAD "CacheWindow = 0\n" TEN_RULE TEN_PEER, 6, "[Tenant] CacheWindow"),
 	T(125, 't', TEN_HEAD "CacheWindow = lots\n" TEN_RULE TEN_PEER, 6, "[Tenant] CacheWindow"),
+	/* a section header cut short is an error at its own line, not the
+	 * previous section going on (its keys reported as unknown there) */
+	T(126, 'a', "[Appliance]\nName = a\n[LAN\nPort = p\n[WAN]\nPort = q\n", 3, ""),
+	T(127, 'a', "[Appliance]\nName = a\n  [LAN\n", 3, ""),
 };
 
 static char dir[] = "/tmp/dp-ctl-test-XXXXXX";
