@@ -228,8 +228,27 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	if (sep == argc) { /* no "--": straitd's own options given among EAL's? */
+		for (int i = 1; i < argc; i++) {
+			if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+				usage(stdout);
+				return 0;
+			}
+			if (!strcmp(argv[i], "-c") || !strncmp(argv[i], "--config", 8) ||
+			    !strcmp(argv[i], "--check")) {
+				fprintf(stderr, "straitd: %s: straitd's own options go after \"--\", "
+						"EAL's before it: straitd [EAL options] -- -c FILE\n",
+					argv[i]);
+				return 2;
+			}
+		}
+	}
+	static char name[] = "straitd";
 	int app_argc = argc - sep;
-	char **app_argv = argv + sep; /* app_argv[0] is "--", as getopt wants a name */
+	char **app_argv = argv + sep; /* app_argv[0] is "--", in getopt's name's place */
+	char *sep_arg = sep < argc ? app_argv[0] : NULL;
+	if (sep_arg)
+		app_argv[0] = name; /* its messages say "straitd: ...", not "--: ..." */
 	optind = 1;
 	int o;
 	while (app_argc > 1 && (o = getopt_long(app_argc, app_argv, "c:h", opts, NULL)) != -1) {
@@ -247,6 +266,8 @@ int main(int argc, char **argv)
 		default: usage(stderr); return 2;
 		}
 	}
+	if (sep_arg)
+		app_argv[0] = sep_arg;
 	if (!config) {
 		usage(stderr);
 		return 2;
