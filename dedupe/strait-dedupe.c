@@ -361,7 +361,7 @@ enum cmd { ENCODE, DECODE, SEED, INFO };
 struct opts {
 	enum cmd cmd;
 	uint64_t cache, window;
-	bool cache_set, peer_set, verify;
+	bool cache_set, peer_set, verify, chunk_set;
 	uint64_t rate_bps;
 	uint32_t chunk[3];
 	const char *stats, *cache_file;
@@ -450,6 +450,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 				usage_error("bad --chunk sizes");
 			for (int i = 0; i < 3; i++)
 				o->chunk[i] = (uint32_t)v[i];
+			o->chunk_set = true;
 			break;
 		}
 		case 'f':
@@ -534,7 +535,7 @@ static void encoder_params(const struct opts *o, struct strait_dedupe_params *p)
 	strait_dedupe_params_default(p);
 	if (o->cache_set)
 		p->capacity = o->cache;
-	if (o->chunk[0]) {
+	if (o->chunk_set) {
 		p->min_chunk = o->chunk[0];
 		p->avg_chunk = o->chunk[1];
 		p->max_chunk = o->chunk[2];
@@ -584,7 +585,7 @@ static void cache_open_encoder(struct cache *c, const struct opts *o,
 {
 	int level = p->level, level_max = p->level_max;
 
-	if (!o->cache_set && !o->chunk[0] && cache_open(c, o->cache_file, NULL))
+	if (!o->cache_set && !o->chunk_set && cache_open(c, o->cache_file, NULL))
 		strait_dedupe_cache_file_info(c->cf, p, NULL, NULL);
 	else
 		cache_open(c, o->cache_file, p);
@@ -930,6 +931,9 @@ static int cmd_info(int argc, char **argv, struct opts *o)
 	if (bad)
 		die("cache file %s: %llu entries fail their check", o->cache_file,
 		    (unsigned long long)bad);
+	/* a health check: a file no encoder or decoder would load fails it */
+	if (o->verify && st != STRAIT_DEDUPE_CACHE_LOADED)
+		die("cache file %s: %s", o->cache_file, msg);
 	return 0;
 }
 

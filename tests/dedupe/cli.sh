@@ -86,6 +86,10 @@ expect 2 "window too small" "$BIN" encode --window 1M "$T/a"
 expect 1 "window > cache/8" "$BIN" encode --cache 32M --window 8M "$T/a"
 expect 2 "window on seed"   "$BIN" seed --cache-file "$T/sf" --window 2M "$T/a"
 expect 1 "cache too small"  "$BIN" encode --cache 1000 "$T/a"
+expect 1 "chunk 0:0:0"      "$BIN" encode --chunk 0:0:0 "$T/a"
+expect 1 "chunk min 0"      "$BIN" encode --chunk 0:2K:16K "$T/a"
+head -c 1048576 /dev/urandom > "$T/garbage.cache"
+expect 1 "verify unusable"  "$BIN" info --cache-file "$T/garbage.cache" --verify
 expect 1 "stats unwritable" "$BIN" encode --stats "$T/no/dir/s.json" "$T/a"
 expect 2 "decode extra arg" "$BIN" decode "$T/s"
 STDIN="$T/empty"   expect 1 "decode empty"     "$BIN" decode --cache 4M
