@@ -289,6 +289,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%s: --ports selects without --tenants; the tenants' rules already name their ports\n", prog);
 		return 2;
 	}
+	/* before the capture is read, not after: the plot's file can be made */
+	if (plot) {
+		FILE *f = fopen(plot, "w");
+		if (!f)
+			errx(1, "--plot %s: %s", plot, strerror(errno));
+		fclose(f);
+	}
 	if (dump && mkdir(dump, 0755) && errno != EEXIST)
 		errx(1, "--dump-streams %s: %s", dump, strerror(errno));
 

@@ -466,12 +466,13 @@ void report_table(FILE *out, const struct report_in *in)
 		}
 	fprintf(out, "\nCAPTURE: %llu gaps (%s missing), %s retransmitted, %llu inconsistent overlaps, "
 		"%llu out-of-order limit hits, %llu late and %llu pre-start bytes; frames: %llu IP fragments, "
-		"%llu truncated, %llu malformed, %llu snapped segments\n",
+		"%llu truncated, %llu malformed, %llu snapped segments, %llu bad checksums dropped\n",
 		(unsigned long long)gaps, sz(a, sizeof(a), (double)gap_bytes), sz(b, sizeof(b), (double)dup),
 		(unsigned long long)conf, (unsigned long long)lim, (unsigned long long)late,
 		(unsigned long long)early, (unsigned long long)P->c.by_result[DISSECT_FRAGMENT],
 		(unsigned long long)P->c.by_result[DISSECT_TRUNCATED],
-		(unsigned long long)P->c.by_result[DISSECT_MALFORMED], (unsigned long long)P->c.snapped);
+		(unsigned long long)P->c.by_result[DISSECT_MALFORMED], (unsigned long long)P->c.snapped,
+		(unsigned long long)P->c.bad_checksum);
 	for (unsigned i = 0; i < in->n_caps; i++)
 		if (in->caps[i].error[0])
 			fprintf(out, "ERROR %s: %s\n", in->caps[i].path, in->caps[i].error);
@@ -495,8 +496,13 @@ int report_plot(const char *path, const struct report_in *in)
 	tl_per_second(&tot.raw_tl[1], r1, n);
 	tl_per_second(&tot.strait_tl[0], s0, n);
 	tl_per_second(&tot.strait_tl[1], s1, n);
+	bool any = false;
+	for (size_t i = 0; i < n && !any; i++)
+		any = r0[i] + r1[i] > 0;
 	char cmd[64];
-	snprintf(cmd, sizeof(cmd), "gnuplot");
+	/* its stdout away: gnuplot writes the image there when it cannot open
+	 * the output file */
+	snprintf(cmd, sizeof(cmd), "gnuplot > /dev/null");
 	FILE *g = popen(cmd, "w");
 	if (!g) {
 		fprintf(stderr, "strait-profile: cannot run gnuplot: %s\n", strerror(errno));
@@ -507,8 +513,9 @@ int report_plot(const char *path, const struct report_in *in)
 		fprintf(g, *p == '\'' ? "''" : "%c", *p);
 	fprintf(g, "'\nset title 'strait-profile: WAN rate needed, raw vs Strait (1 s windows, both directions)'\n"
 		   "set xlabel 'seconds into the capture'\nset ylabel 'Mbit/s'\nset grid\nset key top right\n"
-		   "set yrange [0:*]\n"
-		   "plot '-' using 1:2 with steps lw 2 title 'raw', '-' using 1:2 with steps lw 2 title 'Strait'\n");
+		   "set yrange [0:%s]\n"
+		   "plot '-' using 1:2 with steps lw 2 title 'raw', '-' using 1:2 with steps lw 2 title 'Strait'\n",
+		   any ? "*" : "1"); /* nothing selected: no empty range warning */
 	/* a step per second, closed by the end of the last one */
 	for (size_t i = 0; i < n; i++)
 		fprintf(g, "%zu %.6f\n", i, (r0[i] + r1[i]) / 1e6);
@@ -518,7 +525,8 @@ int report_plot(const char *path, const struct report_in *in)
 	fprintf(g, "%zu %.6f\ne\n", n, (s0[n - 1] + s1[n - 1]) / 1e6);
 	int st = pclose(g);
 	if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st)) {
-		fprintf(stderr, "strait-profile: gnuplot failed writing %s (is gnuplot installed?)\n", path);
+		fprintf(stderr, "strait-profile: gnuplot failed writing %s (its message above; "
+				"is gnuplot installed?)\n", path);
 		goto out;
 	}
 	rc = 0;

@@ -367,6 +367,10 @@ def case_usage():
                  ["--window", "1M"], []):
         p = subprocess.run([PROFILE, *args] + ([cap("basic.pcap")] if args else []), capture_output=True, text=True, timeout=30)
         F.check(p.returncode == 2 and p.stderr.startswith("strait-profile: "), f"usage {args}: exit 2 with a message")
+    # a plot that cannot be written: said before the capture is read, nothing on stdout
+    p = subprocess.run([PROFILE, "--plot", TMP + "/no/dir/x.png", cap("basic.pcap")], capture_output=True, timeout=30)
+    F.check(p.returncode == 1 and not p.stdout and p.stderr.startswith(b"strait-profile: --plot ")
+            and p.stderr.count(b"\n") == 1, f"usage: --plot into no directory ({p.returncode}, {p.stderr!r})")
     p = subprocess.run([PROFILE, "--tenants", TMP + "/nope", cap("basic.pcap")], capture_output=True, text=True, timeout=30)
     F.check(p.returncode == 1 and "not a directory" in p.stderr, "usage: --tenants of no directory")
 
