@@ -239,6 +239,11 @@ static int request(const struct opts *o, const char *method, const char *path, c
 	if (r != CURLE_OK) {
 		if (a->too_big)
 			die_msg("%s%s: the answer is larger than %d MiB", where(o), path, ANSWER_MAX >> 20);
+		else if (o->unix_path[0] && r == CURLE_COULDNT_CONNECT)
+			/* libcurl names the URL's host and port 80, not the socket */
+			die_msg("cannot reach straitd at %s: no one listens on that socket (is "
+				"straitd running with [Control] Listen = %s?)", o->unix_path,
+				o->unix_path);
 		else
 			die_msg("cannot reach straitd at %s: %s", where(o), errbuf[0] ? errbuf : curl_easy_strerror(r));
 		return a->too_big ? EXIT_ERROR : EXIT_UNREACHABLE;

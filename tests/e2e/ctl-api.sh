@@ -151,6 +151,11 @@ set +e
 out=$(nsx $APP "$STRAITCTL" --url http://127.0.0.1:1 --token-file "$WORK/token" show 2>&1); rc=$?
 set -e
 [ $rc = 3 ] && [ $(wc -l <<<"$out") = 1 ] && grep -q "cannot reach straitd" <<<"$out" || fail "straitctl unreachable: rc $rc: $out"
+set +e
+out=$(nsx $APP "$STRAITCTL" --url unix:"$WORK/none.sock" --token-file "$WORK/token" show 2>&1); rc=$?
+set -e
+[ $rc = 3 ] && [ $(wc -l <<<"$out") = 1 ] && grep -q "at $WORK/none.sock: no one listens" <<<"$out" &&
+  ! grep -q "port 80" <<<"$out" || fail "straitctl unreachable socket: rc $rc: $out"
 ok "401 without or with a wrong token; straitctl: exit 4 (token), 3 (unreachable), one line each"
 
 # paced transfers through the appliance (500 kB/s each until $WORK/stop):
