@@ -102,6 +102,7 @@ fail() {
   [ -f "$work/wanem.log" ] && { echo "--- strait-wanem" >&2; tail -n 5 "$work/wanem.log" >&2; }
   for s in a b; do
     [ -n "${pid[$s]:-}" ] && echo "--- $s: $(tel $s /strait/tunnel,capped | cut -c1-3000)" >&2
+    [ -n "${pid[$s]:-}" ] && echo "--- $s workers (late: waited for a CPU longer than the burst): $(tel $s /strait/workers)" >&2
   done
   exit 1
 }
