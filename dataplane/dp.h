@@ -147,6 +147,8 @@ struct dp_worker {
 		uint64_t max_gap_ns;
 		uint64_t late_after_ns;
 	} loop;
+	uint64_t late_after;       /* late_after_ns in TSC cycles */
+	uint64_t late_gen;         /* the configuration generation it is from */
 	unsigned stats_next;       /* the next tenant slot to publish (stats_publish.c) */
 	uint64_t stats_due_ms;
 	struct dp_stats stats __rte_cache_aligned;

@@ -574,6 +574,13 @@ unsigned dp_worker_poll(struct dp_worker *w)
 	/* the configuration for this iteration (reload.c): a reload that
 	 * publishes another waits for the quiescent state at the end */
 	w->cfg = __atomic_load_n(&app->published_cfg, __ATOMIC_ACQUIRE);
+	if (unlikely(w->cfg->generation != w->late_gen)) { /* a reload: [WAN] RateBurst */
+		uint64_t ns = w->cfg->appliance.wan_burst_ns ? w->cfg->appliance.wan_burst_ns
+							     : SHAPER_BURST_NS;
+		w->late_gen = w->cfg->generation;
+		w->late_after = (uint64_t)((unsigned __int128)ns * rte_get_tsc_hz() / 1000000000u);
+		__atomic_store_n(&w->loop.late_after_ns, ns, __ATOMIC_RELAXED);
+	}
 	unsigned work = w->events ? dp_worker_events(w) : 0;
 	work += rx_port(w, DP_LAN) + rx_port(w, DP_WAN);
 	work += rx_steered(w, DP_LAN) + rx_steered(w, DP_WAN);
@@ -650,7 +657,8 @@ int dp_worker_run(struct dp_worker *w, void (*between)(struct dp_app *app))
 	prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
 	const uint64_t hz = rte_get_tsc_hz();
 	uint64_t last_work = rte_get_tsc_cycles(), last = last_work, slept = 0;
-	uint64_t next_between = 0, late_after = UINT64_MAX, late_gen = UINT64_MAX;
+	uint64_t next_between = 0;
+	w->late_gen = UINT64_MAX; /* the first poll sets the threshold */
 	while (!app->quit) {
 		unsigned work = dp_worker_poll(w);
 		if (between && w->now_ms >= next_between) {
@@ -658,16 +666,11 @@ int dp_worker_run(struct dp_worker *w, void (*between)(struct dp_app *app))
 			next_between = w->now_ms + DP_BETWEEN_MS;
 		}
 		uint64_t now = rte_get_tsc_cycles();
-		if (unlikely(w->cfg->generation != late_gen)) { /* a reload: [WAN] RateBurst */
-			uint64_t ns = w->cfg->appliance.wan_burst_ns ? w->cfg->appliance.wan_burst_ns
-								     : SHAPER_BURST_NS;
-			late_gen = w->cfg->generation;
-			late_after = (uint64_t)((unsigned __int128)ns * hz / 1000000000u);
-			__atomic_store_n(&w->loop.late_after_ns, ns, __ATOMIC_RELAXED);
-		}
+		/* w->cfg is not read here: past the poll's quiescent state a
+		 * reload may have freed it */
 		uint64_t gap = now - last > slept ? now - last - slept : 0;
-		if (unlikely(gap > late_after))
-			loop_late(w, gap, late_after, hz);
+		if (unlikely(gap > w->late_after))
+			loop_late(w, gap, w->late_after, hz);
 		__atomic_store_n(&w->loop.loops, w->loop.loops + 1, __ATOMIC_RELAXED);
 		last = now;
 		slept = 0;

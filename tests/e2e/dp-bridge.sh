@@ -264,6 +264,16 @@ for k, b in w1.items():
     assert b["max_gap_us"] >= 250000 and b["late_ms"] - a["late_ms"] >= 250, (a, b)
 print("ok: /strait/workers", json.dumps(w1))
 PY
+# the threshold follows [WAN] RateBurst through a reload (SIGHUP)
+echo "RateBurst = 5ms" >> "$WORK/appliance.conf"
+kill -HUP $PID
+ok=
+for i in $(seq 1 50); do
+  tele /strait/workers | grep -q '"late_after_us": 5000' && { ok=1; break; }
+  sleep 0.1
+done
+[ -n "$ok" ] || fail "late_after_us after RateBurst = 5ms: $(tele /strait/workers)"
+echo "ok: late_after_us 5000 after a reload to RateBurst = 5ms"
 
 # 5. SIGTERM drains and exits 0
 kill -TERM $PID
