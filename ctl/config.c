@@ -145,7 +145,15 @@ static char *reader(char *str, int num, void *stream)
 	while (isspace((unsigned char)*p))
 		p++;
 	if (*p == '[') {
-		const char *end = strchr(p, ']');
+		/* ']' as inih finds it: before an inline comment (';' after
+		 * whitespace), which hides what follows */
+		const char *end = NULL;
+		for (const char *q = p + 1; *q && !end; q++) {
+			if (*q == ';' && isspace((unsigned char)q[-1]))
+				break;
+			if (*q == ']')
+				end = q;
+		}
 		if (!end) { /* inih would go on in the previous section */
 			set_err(c, c->line, NULL, NULL, "section header without ']'");
 			return NULL;

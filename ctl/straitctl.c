@@ -232,7 +232,9 @@ static int request(const struct opts *o, const char *method, const char *path, c
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)TIMEOUT_S);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	CURLcode r = curl_easy_perform(c);
+	long os_errno = 0;
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &a->status);
+	curl_easy_getinfo(c, CURLINFO_OS_ERRNO, &os_errno);
 	curl_slist_free_all(h);
 	curl_easy_cleanup(c);
 	explicit_bzero(auth, sizeof(auth));
@@ -241,9 +243,12 @@ static int request(const struct opts *o, const char *method, const char *path, c
 			die_msg("%s%s: the answer is larger than %d MiB", where(o), path, ANSWER_MAX >> 20);
 		else if (o->unix_path[0] && r == CURLE_COULDNT_CONNECT)
 			/* libcurl names the URL's host and port 80, not the socket */
-			die_msg("cannot reach straitd at %s: no one listens on that socket (is "
-				"straitd running with [Control] Listen = %s?)", o->unix_path,
-				o->unix_path);
+			die_msg("cannot reach straitd at %s: %s", o->unix_path,
+				os_errno == ECONNREFUSED ? "no one listens on that socket (is straitd "
+							   "running with [Control] Listen = it?)" :
+				os_errno == ENOENT ? "no such socket (is straitd running with "
+						     "[Control] Listen = it?)" :
+				os_errno ? strerror((int)os_errno) : curl_easy_strerror(r));
 		else
 			die_msg("cannot reach straitd at %s: %s", where(o), errbuf[0] ? errbuf : curl_easy_strerror(r));
 		return a->too_big ? EXIT_ERROR : EXIT_UNREACHABLE;

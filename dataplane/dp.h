@@ -144,7 +144,7 @@ struct dp_worker {
 	struct dp_loop_stats {
 		uint64_t loops, late;
 		uint64_t late_ns;          /* beyond late_after_ns, summed */
-		uint64_t max_gap_ns;
+		uint64_t max_gap_ns;       /* the longest late iteration */
 		uint64_t late_after_ns;
 	} loop;
 	uint64_t late_after;       /* late_after_ns in TSC cycles */

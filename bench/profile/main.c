@@ -11,6 +11,7 @@
  */
 #include <err.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <glob.h>
 #include <math.h>
@@ -47,8 +48,8 @@ static void usage(FILE *f)
 		"                      the selection shares one cache per direction (default: every port)\n"
 		"  --cache SIZE        cache per tenant direction (default: the tenant's CacheSize, 1G)\n"
 		"  --window SIZE       the literal stream's zstd window, a power of two from 2M to 1/8\n"
-		"                      of the cache (default: the tenant's CacheWindow; with --cache or\n"
-		"                      without --tenants, 1/8 of the cache, 128M at most)\n"
+		"                      of the cache and 128M (default: the tenant's CacheWindow; with\n"
+		"                      --cache or without --tenants, 1/8 of the cache, 128M at most)\n"
 		"  --rpo SECONDS       also the WAN rate that keeps the replication lag under SECONDS\n"
 		"  --json FILE         the report as JSON ('-': stdout, instead of the table)\n"
 		"  --plot FILE.png     raw and Strait rate over time (gnuplot)\n"
@@ -290,11 +291,16 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	/* before the capture is read, not after: the plot's file can be made */
-	if (plot) {
-		FILE *f = fopen(plot, "w");
-		if (!f)
+	if (plot) { /* a file given is not emptied before the plot replaces it */
+		int fd = open(plot, O_WRONLY | O_CREAT | O_EXCL, 0644);
+		if (fd >= 0) {
+			close(fd);
+			unlink(plot);
+		} else if (errno != EEXIST || (fd = open(plot, O_WRONLY)) < 0) {
 			errx(1, "--plot %s: %s", plot, strerror(errno));
-		fclose(f);
+		} else {
+			close(fd);
+		}
 	}
 	if (dump && mkdir(dump, 0755) && errno != EEXIST)
 		errx(1, "--dump-streams %s: %s", dump, strerror(errno));
@@ -309,8 +315,10 @@ int main(int argc, char **argv)
 			/* --cache replaces the tenant's cache, window included */
 			uint64_t w = window ? window : cache ? 0 : t->cache_window;
 			if (est_add_group(&P.est, t->name, (int)i, cache ? cache : t->cache_size, w))
-				errx(1, "%s: the cache cannot hold the codec's chunks, or the window "
-					"is above 1/8 of the cache", t->file);
+				errx(1, "%s: the codec refuses this cache and window (%s): the cache "
+					"at least 1M and 4 x its largest chunk, the window at most "
+					"1/8 of the cache and 128M", t->file,
+				     cache || window ? "with --cache or --window" : "CacheSize, CacheWindow");
 		}
 		P.tenants = tenants;
 		snprintf(cache_note, sizeof(cache_note), "%s, %s", cache ? "--cache" : "each tenant's CacheSize",
@@ -319,7 +327,8 @@ int main(int argc, char **argv)
 		char name[64];
 		snprintf(name, sizeof(name), "ports %s", ports ? ports : "all");
 		if (est_add_group(&P.est, name, -1, cache, window))
-			errx(1, "--window is above 1/8 of the cache");
+			errx(1, "the codec refuses this cache and window: the cache at least 1M "
+				"and 4 x its largest chunk, the window at most 1/8 of the cache and 128M");
 		snprintf(cache_note, sizeof(cache_note), "%s, %s", cache ? "--cache" : "default",
 			 window ? "--window" : "the default window");
 	}

@@ -180,6 +180,8 @@ static const struct tcase cases[] = {
 	 * previous section going on (its keys reported as unknown there) */
 	T(126, 'a', "[Appliance]\nName = a\n[LAN\nPort = p\n[WAN]\nPort = q\n", 3, ""),
 	T(127, 'a', "[Appliance]\nName = a\n  [LAN\n", 3, ""),
+	T(128, 'a', "[Appliance]\nName = a\n[LAN ; x]\nPort = p\n", 3, ""), /* ']' in a comment */
+	T(129, 'a', "[LAN] ; the LAN side\nPort = p\n[WAN]\nPort = q\n", 0, NULL),
 };
 
 static char dir[] = "/tmp/dp-ctl-test-XXXXXX";

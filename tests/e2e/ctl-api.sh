@@ -154,7 +154,7 @@ set -e
 set +e
 out=$(nsx $APP "$STRAITCTL" --url unix:"$WORK/none.sock" --token-file "$WORK/token" show 2>&1); rc=$?
 set -e
-[ $rc = 3 ] && [ $(wc -l <<<"$out") = 1 ] && grep -q "at $WORK/none.sock: no one listens" <<<"$out" &&
+[ $rc = 3 ] && [ $(wc -l <<<"$out") = 1 ] && grep -q "at $WORK/none.sock: no such socket" <<<"$out" &&
   ! grep -q "port 80" <<<"$out" || fail "straitctl unreachable socket: rc $rc: $out"
 ok "401 without or with a wrong token; straitctl: exit 4 (token), 3 (unreachable), one line each"
 
