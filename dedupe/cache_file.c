@@ -518,8 +518,8 @@ int strait_dedupe_cache_file_verify(const struct strait_dedupe_cache_file *f,
 		return -ENODATA;
 	log_of(cf, &cf->cur, &l);
 	/* one pass from the tail to the head: the kernel's sequential
-	 * read-ahead for it, not the codec's MADV_RANDOM (a cold 64 MiB ring
-	 * was one major fault per page, 45x slower) */
+	 * read-ahead for it, not the codec's MADV_RANDOM (a cold 200 MiB ring:
+	 * 0.19 s and 26 major faults, against 3.4 s and 51,201, one a page) */
 	(void)madvise(cf->map + cf->data_off, cf->size - cf->data_off, MADV_SEQUENTIAL);
 	idx = l.tail;
 	for (uint32_t i = 0; i < l.count; i++, idx = log_idx_add(&l, idx, 1)) {

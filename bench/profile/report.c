@@ -40,7 +40,7 @@ static void unit_of_group(struct unit *u, const struct group *g)
 	u->tenant = g->tenant;
 	u->flows = g->flows;
 	u->cache = g->p.capacity;
-	u->window = g->p.window_log ? 1ull << g->p.window_log : strait_dedupe_window_max(g->p.capacity);
+	u->window = 1ull << strait_dedupe_window_log(&g->p);
 	for (int d = 0; d < 2; d++) {
 		const struct est_dir *ed = &g->d[d];
 		u->raw[d] = ed->raw;
